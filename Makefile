@@ -1,0 +1,41 @@
+# Two commands on a fresh machine:  make figures   and   make test
+# Both create (or refresh, when pyproject.toml changed) a local virtual
+# environment in .venv from pyproject.toml and then run.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+FULL   ?= 0
+export TAILCOMP_DATA ?= $(abspath ../shared/data)
+export NUMBA_CACHE_DIR ?= $(abspath $(VENV)/numba_cache)
+export MPLBACKEND := Agg
+
+.PHONY: figures test bench paper venv clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+figures: $(STAMP)
+ifeq ($(FULL),1)
+	$(PY) -m paper.make_figures --full
+else
+	$(PY) -m paper.make_figures --quick
+endif
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(PY) -m pip install -q -e ".[bench]"
+	for b in bench/*.py; do $(PY) $$b --json bench/out/$$(basename $$b .py).json || exit 1; done
+
+paper: figures
+	cd paper && (command -v latexmk >/dev/null && latexmk -pdf -quiet main.tex || echo "no LaTeX toolchain: skipped the PDF")
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

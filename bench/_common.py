@@ -1,0 +1,78 @@
+"""Shared plumbing for the bench scripts: argument parsing, timing, the JSON/table output.
+
+Every bench script takes ``--quick`` (small sizes, seconds) and ``--json PATH``
+and writes ``{"bench": name, "rows": [{"case", "ours", "peer", "ratio", "unit"}]}``
+where ``ratio = ours / peer`` and the unit is chosen so that higher is better
+(throughputs: items/s, steps/s, ...). Timings are best-of-``repeat`` wall-clock
+after one warm-up call, so numba's first-call compile never enters a timing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+
+def parse_args(description: str, argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="small sizes (seconds), for smoke tests")
+    p.add_argument("--json", type=Path, default=None, help="write the rows as JSON to this path")
+    p.add_argument("--repeat", type=int, default=None, help="timed repetitions (best is kept)")
+    return p.parse_args(argv)
+
+
+def best_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
+    """Best wall-clock seconds of ``repeat`` calls of ``fn`` after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def row(case: str, ours: float, peer: float, unit: str) -> dict:
+    """One result row; ``ours`` and ``peer`` in ``unit`` (higher is better)."""
+    return {"case": case, "ours": float(ours), "peer": float(peer), "ratio": float(ours) / float(peer), "unit": unit}
+
+
+def machine() -> dict:
+    info = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
+    try:
+        import numba
+
+        info["numba"] = numba.__version__
+        info["numba_threads"] = numba.config.NUMBA_NUM_THREADS
+        info["svml"] = bool(getattr(numba.config, "USING_SVML", False))
+    except Exception:  # pragma: no cover - numba is a core dependency
+        pass
+    info["numpy"] = np.__version__
+    return info
+
+
+def emit(bench: str, rows: list[dict], json_path: Path | None, notes: dict | None = None) -> dict:
+    """Print the table and write the JSON document; return it."""
+    doc = {"bench": bench, "rows": rows, "machine": machine()}
+    if notes:
+        doc["notes"] = notes
+    w = max([len(r["case"]) for r in rows] + [4])
+    print(f"{bench}")
+    print(f"{'case':<{w}}  {'ours':>12}  {'peer':>12}  {'ratio':>8}  unit")
+    for r in rows:
+        print(f"{r['case']:<{w}}  {r['ours']:>12.4g}  {r['peer']:>12.4g}  {r['ratio']:>8.2f}  {r['unit']}")
+    if notes:
+        for k, v in notes.items():
+            print(f"# {k}: {v}")
+    if json_path is not None:
+        json_path = Path(json_path)
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(doc, indent=2))
+    return doc

@@ -1,0 +1,36 @@
+"""Shared fixtures: the data directory, hypothesis profiles, quick mode for notebooks."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+# numba compiles on first call: no per-example deadline. CI profile keeps runs short.
+settings.register_profile(
+    "ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+settings.register_profile("dev", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def data_root() -> Path | None:
+    """Directory with ``mnist/`` and ``fashion_mnist/`` (TAILCOMP_DATA, else ../shared/data)."""
+    env = os.environ.get("TAILCOMP_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO.parent / "shared" / "data")
+    for c in candidates:
+        if (c / "mnist").is_dir() or (c / "fashion_mnist").is_dir():
+            return c
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    root = data_root()
+    if root is None:
+        pytest.skip("MNIST/Fashion-MNIST files not found: set TAILCOMP_DATA to a folder with mnist/ and fashion_mnist/")
+    return root
