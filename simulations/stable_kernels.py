@@ -112,3 +112,18 @@ def fill_stable_streams(states, alpha, beta, scale, loc, out):
     for i in range(n):
         for j in range(m):
             out[i, j] = scale * stable_s1_draw(states, i, alpha, beta) + loc
+
+
+@nb.njit(inline="always", cache=True)
+def sub_gaussian_factor_draw(states, i, alpha):
+    """Random factor R = √(2A) of a sub-Gaussian SαS vector, X = scale · R · Z with Z ~ N(0, I).
+
+    A ~ S1(α/2, 1, cos(πα/4)^{2/α}, 0) (totally skewed, positive), so that each
+    coordinate of R·Z is SαS(1) (see :func:`simulations.stable.sub_gaussian_rvs`).
+    At α = 2, A ≡ 1 and R = √2. Draw Z with :func:`simulations.rng.normal` on the same stream.
+    """
+    if alpha == 2.0:
+        return math.sqrt(2.0)
+    a_scale = math.cos(0.25 * math.pi * alpha) ** (2.0 / alpha)
+    a = a_scale * stable_s1_draw(states, i, 0.5 * alpha, 1.0)
+    return math.sqrt(2.0 * a)
