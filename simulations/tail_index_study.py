@@ -1,0 +1,159 @@
+"""Monte-Carlo studies shared by notebooks/01_stable_laws.ipynb and paper/fig_stable.py.
+
+* :func:`tail_curves` — empirical two-sided tails P(|X| > x) of SαS samples next
+  to the asymptote C_α x^{−α} (:func:`theory.stable.tail_asymptotic`).
+* :func:`estimator_bias_table` — bias, sd and RMSE of the tail-index estimators of
+  :mod:`simulations.tail_index` on SαS, symmetric Pareto and Student-t samples.
+* :func:`format_table` — the table as Markdown.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+from scipy import special
+
+from theory import stable as theory_stable
+
+from . import stable, tail_index
+from .validation import as_generator, check_alpha, check_int, check_positive
+
+__all__ = ["tail_curves", "sample_law", "estimator_bias_table", "format_table", "ESTIMATORS", "DEFAULT_LAWS"]
+
+#: name -> callable(x) -> α̂ (block-sum estimators unclipped, so their bias is visible)
+ESTIMATORS = {
+    "block_sum(mean)": lambda x: tail_index.block_sum(x, form="mean"),
+    "block_sum(order)": lambda x: tail_index.block_sum(x, form="order"),
+    "hill": tail_index.hill,
+    "pickands": tail_index.pickands,
+}
+
+#: (law, parameter) pairs of the default table; the tail index of each is the parameter
+DEFAULT_LAWS = (
+    ("stable", 0.8),
+    ("stable", 1.2),
+    ("stable", 1.5),
+    ("stable", 1.8),
+    ("stable", 2.0),
+    ("pareto", 0.8),
+    ("pareto", 1.5),
+    ("student_t", 1.5),
+    ("student_t", 3.0),
+)
+
+
+def sample_law(law: str, param: float, n: int, seed: Any = None) -> np.ndarray:
+    """n iid draws of a symmetric law whose tail index is ``param``.
+
+    * ``"stable"``: SαS(1), α = param (via :func:`simulations.stable.rvs`);
+    * ``"pareto"``: S·P with P Pareto I (P(P > x) = x^{−α}, x ≥ 1) and S a random sign;
+    * ``"student_t"``: Student-t with ν = param degrees of freedom (P(|X| > x) ~ c x^{−ν}).
+    """
+    n = check_int("n", n, 1)
+    rng = as_generator(seed)
+    if law == "stable":
+        return stable.rvs(check_alpha(param, "param"), size=n, seed=rng)
+    param = check_positive("param", param)
+    if law == "pareto":
+        u = 1.0 - rng.random(n)  # (0, 1]
+        return np.where(rng.random(n) < 0.5, -1.0, 1.0) * u ** (-1.0 / param)
+    if law == "student_t":
+        return rng.standard_t(param, n)
+    raise ValueError(f"law must be one of ['pareto', 'stable', 'student_t'], got {law!r}")
+
+
+def tail_curves(
+    alphas: Sequence[float] = (0.8, 1.2, 1.5, 1.8, 2.0),
+    n: int = 10**6,
+    n_points: int = 60,
+    seed: Any = 0,
+) -> list[dict]:
+    """Empirical P(|X| > x) of n SαS(1) draws per α, on a log grid, with the theory.
+
+    Returns one dict per α with ``alpha``, ``x`` (grid from the median of |X| to
+    the 10/n upper quantile), ``empirical`` (fraction of |X| > x), ``theory``
+    (C_α x^{−α} for α < 2; the exact Gaussian tail erfc(x/2) of N(0, 2) at α = 2)
+    and ``c_alpha``.
+    """
+    n = check_int("n", n, 100)
+    n_points = check_int("n_points", n_points, 2)
+    rng = as_generator(seed)
+    out = []
+    for a in alphas:
+        a = check_alpha(a, "alphas")
+        x = np.sort(np.abs(stable.rvs(a, size=n, seed=rng)))
+        lo, hi = x[n // 2], x[max(0, n - 10)]
+        grid = np.geomspace(max(lo, 1e-12), hi, n_points)
+        emp = 1.0 - np.searchsorted(x, grid, side="right") / n
+        if a < 2.0:
+            th = theory_stable.tail_asymptotic(grid, a)
+        else:
+            th = special.erfc(grid / 2.0)
+        out.append({"alpha": a, "x": grid, "empirical": emp, "theory": th, "c_alpha": theory_stable.tail_constant(a)})
+    return out
+
+
+def estimator_bias_table(
+    laws: Sequence[tuple[str, float]] = DEFAULT_LAWS,
+    n: int = 10_000,
+    reps: int = 200,
+    estimators: dict | None = None,
+    seed: Any = 0,
+) -> list[dict]:
+    """Bias, sd and RMSE of tail-index estimators over ``reps`` samples of size ``n`` per law.
+
+    Returns rows ``{"law", "alpha", "estimator", "n", "reps", "mean", "bias", "sd",
+    "rmse", "n_inf"}``; infinite estimates (Hill/Pickands on light tails) are
+    counted in ``n_inf`` and left out of mean/sd/rmse (NaN if all are infinite).
+    Samples are shared across estimators (same data for each row of one law).
+    """
+    n = check_int("n", n, 16)
+    reps = check_int("reps", reps, 2)
+    est = ESTIMATORS if estimators is None else estimators
+    ss = np.random.SeedSequence(as_generator(seed).integers(0, 2**63 - 1))
+    children = ss.spawn(len(laws))
+    rows = []
+    for (law, par), child in zip(laws, children):
+        vals = {name: np.empty(reps) for name in est}
+        for r, sub in enumerate(child.spawn(reps)):
+            xs = sample_law(law, par, n, np.random.default_rng(sub))
+            for name, fn in est.items():
+                vals[name][r] = fn(xs)
+        for name, v in vals.items():
+            fin = v[np.isfinite(v)]
+            mean = float(fin.mean()) if fin.size else math.nan
+            rows.append(
+                {
+                    "law": law,
+                    "alpha": float(par),
+                    "estimator": name,
+                    "n": n,
+                    "reps": reps,
+                    "mean": mean,
+                    "bias": mean - par,
+                    "sd": float(fin.std(ddof=1)) if fin.size > 1 else math.nan,
+                    "rmse": float(np.sqrt(np.mean((fin - par) ** 2))) if fin.size else math.nan,
+                    "n_inf": int(v.size - fin.size),
+                }
+            )
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """Markdown table of :func:`estimator_bias_table` rows (one line per law, bias/RMSE per estimator)."""
+    names = list(dict.fromkeys(r["estimator"] for r in rows))
+    laws = list(dict.fromkeys((r["law"], r["alpha"]) for r in rows))
+    by = {(r["law"], r["alpha"], r["estimator"]): r for r in rows}
+    n, reps = rows[0]["n"], rows[0]["reps"]
+    head = "| law | α | " + " | ".join(f"{e} bias / RMSE" for e in names) + " |"
+    sep = "|---|---|" + "---|" * len(names)
+    lines = [f"n = {n} samples, {reps} replications (bias = mean(α̂) − α)", "", head, sep]
+    for law, a in laws:
+        cells = []
+        for e in names:
+            r = by[(law, a, e)]
+            extra = f" ({r['n_inf']} inf)" if r["n_inf"] else ""
+            cells.append(f"{r['bias']:+.3f} / {r['rmse']:.3f}{extra}")
+        lines.append(f"| {law} | {a:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

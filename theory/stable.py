@@ -1,0 +1,351 @@
+"""α-stable laws: closed forms in sympy, each with a fast numeric twin.
+
+Parameterizations (Nolan 2020, *Univariate Stable Distributions*, Def. 1.7 and
+Def. 1.8; Samorodnitsky & Taqqu 1994, Def. 1.1.6). ``X ~ S(α, β, γ, δ; k)``
+with α ∈ (0, 2], β ∈ [−1, 1], scale γ > 0 and location δ:
+
+* **S1** (k = 1, Samorodnitsky–Taqqu's S_α(σ, β, μ)), log-characteristic function
+  ``−γ^α|t|^α [1 − iβ sgn(t) tan(πα/2)] + iδt`` (α ≠ 1) and
+  ``−γ|t| [1 + iβ (2/π) sgn(t) ln|t|] + iδt`` (α = 1);
+* **S0** (k = 0), continuous in all four parameters:
+  ``−γ^α|t|^α [1 + iβ tan(πα/2) sgn(t)(|γt|^{1−α} − 1)] + iδt`` (α ≠ 1) and
+  ``−γ|t| [1 + iβ (2/π) sgn(t) ln(γ|t|)] + iδt`` (α = 1).
+
+The two describe the same law when δ₀ = δ₁ + βγ tan(πα/2) (α ≠ 1) or
+δ₀ = δ₁ + β(2/π)γ ln γ (α = 1) (Nolan 2020, Prop. 1.3). For β = 0 they coincide.
+Scale γ = 1 at α = 2 is N(0, 2), not N(0, 1).
+
+Every result comes in two forms:
+
+* ``*_expr(...)`` returns a :class:`sympy.Expr` in the module's symbols
+  (:data:`alpha`, :data:`beta`, :data:`sigma` (the scale γ), :data:`delta`, :data:`t`, :data:`p`,
+  :data:`x`), printable with :func:`sympy.latex`;
+* the plain name (``cf``, ``abs_moment``, ``tail_constant``, ...) is the
+  validated numeric function, built once from the expression with
+  :func:`sympy.lambdify` (cached) and vectorised over NumPy arrays.
+
+This module never imports :mod:`simulations`; the input checks come from
+:mod:`simulations.validation`'s twin rules but are written against plain numpy
+to respect that direction (see ``_check_*`` below).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+__all__ = [
+    "alpha",
+    "beta",
+    "sigma",
+    "delta",
+    "t",
+    "p",
+    "x",
+    "log_cf_expr",
+    "cf_expr",
+    "cf",
+    "loc_s0_minus_s1_expr",
+    "s0_to_s1_loc",
+    "s1_to_s0_loc",
+    "abs_moment_expr",
+    "abs_moment",
+    "log_abs_mean_expr",
+    "log_abs_var_expr",
+    "log_abs_mean",
+    "log_abs_var",
+    "tail_constant_expr",
+    "tail_constant",
+    "tail_asymptotic_expr",
+    "tail_asymptotic",
+]
+
+# ---------------------------------------------------------------------------- symbols
+alpha = sp.Symbol("alpha", positive=True)
+beta = sp.Symbol("beta", real=True)
+sigma = sp.Symbol("sigma", positive=True)  # scale: γ in Nolan, σ in Samorodnitsky & Taqqu
+delta = sp.Symbol("delta", real=True)  # location (δ₀ or δ₁ by parameterization)
+t = sp.Symbol("t", real=True)
+p = sp.Symbol("p", real=True)
+x = sp.Symbol("x", positive=True)
+
+_PARAMS = ("S0", "S1")
+_SIDES = ("two", "upper", "lower")
+
+
+# ---------------------------------------------------------------------------- validation
+# theory never imports simulations (DESIGN.md); these mirror simulations.validation's messages.
+def _real(name: str, value: Any, low=None, high=None, low_open=False, high_open=False) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        if isinstance(value, np.ndarray) and value.ndim == 0 and np.issubdtype(value.dtype, np.number):
+            value = value.item()
+        else:
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    rng = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite and in {rng}, got {v}")
+    if low is not None and (v < low or (low_open and v == low)):
+        raise ValueError(f"{name} must be in {rng}, got {v:g}")
+    if high is not None and (v > high or (high_open and v == high)):
+        raise ValueError(f"{name} must be in {rng}, got {v:g}")
+    return v
+
+
+def _alpha(a) -> float:
+    return _real("alpha", a, 0.0, 2.0, low_open=True)
+
+
+def _beta(b) -> float:
+    return _real("beta", b, -1.0, 1.0)
+
+
+def _scale(s) -> float:
+    return _real("scale", s, 0.0, None, low_open=True)
+
+
+def _choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value
+
+
+def _array(name: str, v: Any, finite: bool = True) -> np.ndarray:
+    if isinstance(v, (str, bytes)):
+        raise TypeError(f"{name} must be an array of real numbers, got {type(v).__name__}")
+    arr = np.asarray(v)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if finite and arr.size and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
+    return arr
+
+
+# ---------------------------------------------------------------------------- characteristic function
+def log_cf_expr(param: str = "S0", alpha_is_one: bool = False) -> sp.Expr:
+    """ln E e^{itX} for X ~ S(α, β, γ, δ; param), as a sympy expression in t.
+
+    S1, α ≠ 1: −γ^α|t|^α [1 − iβ sgn(t) tan(πα/2)] + iδt;
+    S1, α = 1: −γ|t| [1 + iβ(2/π) sgn(t) ln|t|] + iδt
+    (Samorodnitsky & Taqqu 1994, Def. 1.1.6; Nolan 2020, Def. 1.8).
+    S0, α ≠ 1: −γ^α|t|^α [1 + iβ tan(πα/2) sgn(t)(|γt|^{1−α} − 1)] + iδt;
+    S0, α = 1: −γ|t| [1 + iβ(2/π) sgn(t) ln(γ|t|)] + iδt (Nolan 2020, Def. 1.7).
+    With ``alpha_is_one`` the α = 1 formula is returned (α does not appear).
+    """
+    _choice("param", param, _PARAMS)
+    I, pi = sp.I, sp.pi
+    at = sp.Abs(t)
+    sg = sp.sign(t)
+    if alpha_is_one:
+        if param == "S1":
+            return -sigma * at * (1 + I * beta * 2 / pi * sg * sp.log(at)) + I * delta * t
+        return -sigma * at * (1 + I * beta * 2 / pi * sg * sp.log(sigma * at)) + I * delta * t
+    tan = sp.tan(pi * alpha / 2)
+    if param == "S1":
+        return -(sigma**alpha) * at**alpha * (1 - I * beta * sg * tan) + I * delta * t
+    return -(sigma**alpha) * at**alpha * (1 + I * beta * tan * sg * ((sigma * at) ** (1 - alpha) - 1)) + I * delta * t
+
+
+def cf_expr(param: str = "S0", alpha_is_one: bool = False) -> sp.Expr:
+    """E e^{itX} = exp(:func:`log_cf_expr`) (same sources)."""
+    return sp.exp(log_cf_expr(param, alpha_is_one))
+
+
+@functools.lru_cache(maxsize=None)
+def _log_cf_fn(param: str, alpha_is_one: bool):
+    return sp.lambdify((t, alpha, beta, sigma, delta), log_cf_expr(param, alpha_is_one), modules="numpy", dummify=True)
+
+
+def cf(t_values, alpha: float, beta: float = 0.0, scale: float = 1.0, loc: float = 0.0, *, param: str = "S0"):
+    """Characteristic function E e^{itX}, X ~ S(α, β, scale, loc; param), at real ``t_values``.
+
+    Numeric twin of :func:`cf_expr` (lambdified). At t = 0 the value is 1
+    (the S0 term |γt|^{1−α}·sgn t → 0 there). Returns complex (array or scalar).
+    """
+    a = _alpha(alpha)
+    b = _beta(beta)
+    s = _scale(scale)
+    d = _real("loc", loc)
+    _choice("param", param, _PARAMS)
+    tt = _array("t", t_values)
+    fn = _log_cf_fn(param, a == 1.0)
+    safe = np.where(tt == 0.0, 1.0, tt)
+    with np.errstate(all="ignore"):
+        val = np.exp(np.asarray(fn(safe, a, b, s, d), dtype=complex))
+    val = np.where(tt == 0.0, 1.0 + 0.0j, val)
+    return complex(val) if tt.ndim == 0 else val
+
+
+# ---------------------------------------------------------------------------- S0 <-> S1
+def loc_s0_minus_s1_expr(alpha_is_one: bool = False) -> sp.Expr:
+    """δ₀ − δ₁ for the same law: βγ tan(πα/2) (α ≠ 1), β(2/π)γ ln γ (α = 1).
+
+    Source: Nolan 2020, Prop. 1.3 (eq. 1.7). Checked in the tests by equating
+    the two characteristic functions.
+    """
+    if alpha_is_one:
+        return beta * 2 / sp.pi * sigma * sp.log(sigma)
+    return beta * sigma * sp.tan(sp.pi * alpha / 2)
+
+
+def _shift(a: float, b: float, s: float) -> float:
+    if a == 1.0:
+        return b * (2.0 / math.pi) * s * math.log(s)
+    return b * s * math.tan(0.5 * math.pi * a)
+
+
+def s1_to_s0_loc(loc1: float, alpha: float, beta: float = 0.0, scale: float = 1.0) -> float:
+    """δ₀ = δ₁ + (δ₀ − δ₁): the S0 location of the law S(α, β, scale, loc1; S1)."""
+    a, b, s = _alpha(alpha), _beta(beta), _scale(scale)
+    return _real("loc1", loc1) + _shift(a, b, s)
+
+
+def s0_to_s1_loc(loc0: float, alpha: float, beta: float = 0.0, scale: float = 1.0) -> float:
+    """δ₁ = δ₀ − (δ₀ − δ₁): the S1 location of the law S(α, β, scale, loc0; S0)."""
+    a, b, s = _alpha(alpha), _beta(beta), _scale(scale)
+    return _real("loc0", loc0) - _shift(a, b, s)
+
+
+# ---------------------------------------------------------------------------- moments
+def abs_moment_expr(gaussian: bool = False) -> sp.Expr:
+    """E|X|^p for symmetric X ~ SαS(γ) (β = 0, δ = 0), −1 < p < α:
+
+        E|X|^p = γ^p 2^p Γ((1+p)/2) Γ(1 − p/α) / (√π Γ(1 − p/2)).
+
+    Sources: Samorodnitsky & Taqqu 1994, Property 1.2.17 (E|X|^p < ∞ iff
+    p < α) and the closed form of the symmetric case (Shao & Nikias 1993,
+    eq. (19); Nolan 2020, §3.7). Checked in the tests against quadrature of
+    scipy's density. With ``gaussian=True`` the α = 2 form
+    γ^p 2^p Γ((1+p)/2)/√π = E|N(0, 2γ²)|^p, valid for every p > −1.
+    """
+    base = sigma**p * 2**p * sp.gamma((1 + p) / 2) / sp.sqrt(sp.pi)
+    if gaussian:
+        return base
+    return base * sp.gamma(1 - p / alpha) / sp.gamma(1 - p / 2)
+
+
+@functools.lru_cache(maxsize=None)
+def _abs_moment_fn(gaussian: bool):
+    return sp.lambdify((p, alpha, sigma), abs_moment_expr(gaussian), modules=["scipy", "numpy"], dummify=True)
+
+
+def abs_moment(p_values, alpha: float, scale: float = 1.0):
+    """E|X|^p of X ~ SαS(scale) (symmetric, S0 = S1), numeric twin of :func:`abs_moment_expr`.
+
+    ``p`` must be > −1 (the moment diverges at the origin otherwise: ValueError).
+    For α < 2 and p ≥ α the moment is infinite and **``inf`` is returned**
+    (Samorodnitsky & Taqqu 1994, Property 1.2.16), so ``abs_moment`` can be
+    evaluated on a grid crossing α. At α = 2 (Gaussian N(0, 2 scale²)) every
+    p > −1 is finite.
+    """
+    a = _alpha(alpha)
+    s = _scale(scale)
+    pp = _array("p", p_values)
+    if np.any(pp <= -1.0):
+        raise ValueError(f"p must be in (-1, inf) (E|X|^p diverges at 0 for p <= -1), got min {pp.min():g}")
+    if a == 2.0:
+        val = np.asarray(_abs_moment_fn(True)(pp, a, s), dtype=float)
+    else:
+        fin = pp < a
+        safe = np.where(fin, pp, 0.0)
+        with np.errstate(all="ignore"):
+            val = np.asarray(_abs_moment_fn(False)(safe, a, s), dtype=float)
+        val = np.where(fin, val, np.inf)
+    return float(val) if pp.ndim == 0 else val
+
+
+def log_abs_mean_expr() -> sp.Expr:
+    """E ln|X| = γ_E (1/α − 1) + ln γ for X ~ SαS(γ).
+
+    Derived as d/dp ln E|X|^p at p = 0 from :func:`abs_moment_expr`
+    (the tests redo that differentiation in sympy); also Zolotarev 1986, §3.6.
+    """
+    return sp.EulerGamma * (1 / alpha - 1) + sp.log(sigma)
+
+
+def log_abs_var_expr() -> sp.Expr:
+    """Var ln|X| = (π²/6)(1/α² + 1/2) for X ~ SαS(γ) (any γ).
+
+    Second derivative of ln E|X|^p at p = 0 (the cumulant of ln|X|); checked
+    symbolically in the tests. Enters the sd of the block-sum tail-index estimator.
+    """
+    return sp.pi**2 / 6 * (1 / alpha**2 + sp.Rational(1, 2))
+
+
+def log_abs_mean(alpha: float, scale: float = 1.0) -> float:
+    """Numeric twin of :func:`log_abs_mean_expr`."""
+    a, s = _alpha(alpha), _scale(scale)
+    return float(np.euler_gamma * (1.0 / a - 1.0) + math.log(s))
+
+
+def log_abs_var(alpha: float) -> float:
+    """Numeric twin of :func:`log_abs_var_expr`."""
+    a = _alpha(alpha)
+    return float(math.pi**2 / 6.0 * (1.0 / a**2 + 0.5))
+
+
+# ---------------------------------------------------------------------------- tails
+def tail_constant_expr(form: str = "gamma") -> sp.Expr:
+    """Two-sided tail constant C_α: P(|X| > x) ~ C_α γ^α x^{−α} as x → ∞ (α < 2).
+
+    ``form="gamma"``: C_α = (2/π) Γ(α) sin(πα/2);
+    ``form="st"``:    C_α = (1 − α)/(Γ(2 − α) cos(πα/2)) (α ≠ 1; Samorodnitsky
+    & Taqqu 1994, Property 1.2.15, whose one-sided statement is
+    P(X > x) ~ C_α (1 + β)/2 σ^α x^{−α}). The two agree by Euler's reflection
+    formula; C_1 = 2/π (Cauchy). At α = 2 the law is Gaussian and the
+    formula gives C_2 = 0 (no power tail).
+    """
+    _choice("form", form, ("gamma", "st"))
+    if form == "st":
+        return (1 - alpha) / (sp.gamma(2 - alpha) * sp.cos(sp.pi * alpha / 2))
+    return 2 / sp.pi * sp.gamma(alpha) * sp.sin(sp.pi * alpha / 2)
+
+
+def tail_constant(alpha: float) -> float:
+    """C_α = (2/π) Γ(α) sin(πα/2) (two-sided; see :func:`tail_constant_expr`). 0 at α = 2."""
+    a = _alpha(alpha)
+    if a == 2.0:
+        return 0.0
+    return float(2.0 / math.pi * math.gamma(a) * math.sin(0.5 * math.pi * a))
+
+
+def tail_asymptotic_expr(side: str = "two") -> sp.Expr:
+    """Leading term of the tail of X ~ S(α, β, γ, δ), α < 2 (Samorodnitsky & Taqqu 1994, Property 1.2.15):
+
+    * ``"two"``:   P(|X| > x) ~ C_α γ^α x^{−α};
+    * ``"upper"``: P(X > x)  ~ C_α (1 + β)/2 γ^α x^{−α};
+    * ``"lower"``: P(X < −x) ~ C_α (1 − β)/2 γ^α x^{−α}.
+
+    The location does not enter the leading term.
+    """
+    _choice("side", side, _SIDES)
+    lead = tail_constant_expr() * sigma**alpha * x ** (-alpha)
+    if side == "two":
+        return lead
+    sgn = 1 if side == "upper" else -1
+    return lead * (1 + sgn * beta) / 2
+
+
+def tail_asymptotic(x_values, alpha: float, beta: float = 0.0, scale: float = 1.0, *, side: str = "two"):
+    """Numeric twin of :func:`tail_asymptotic_expr` at ``x_values`` > 0 (α < 2 required).
+
+    Use it where scipy's ``levy_stable.sf`` is unreliable (deep tails, α ≳ 1.3).
+    It is the leading term only: the relative error is O(x^{−α}) for β = 0.
+    """
+    a, b, s = _alpha(alpha), _beta(beta), _scale(scale)
+    if a == 2.0:
+        raise ValueError("alpha must be in (0, 2) for a power-law tail, got 2 (Gaussian tail)")
+    _choice("side", side, _SIDES)
+    xx = _array("x", x_values)
+    if np.any(xx <= 0):
+        raise ValueError("x must be in (0, inf)")
+    w = 1.0 if side == "two" else (0.5 * (1.0 + b) if side == "upper" else 0.5 * (1.0 - b))
+    val = w * tail_constant(a) * s**a * xx ** (-a)
+    return float(val) if xx.ndim == 0 else val
