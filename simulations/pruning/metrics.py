@@ -1,0 +1,169 @@
+"""ShrinkBench-style pruning metrics (Blalock, Gonzalez Ortiz, Frankle & Guttag, MLSys 2020).
+
+* **Remaining parameters** — stored numbers after pruning: nonzero (kept)
+  weights, ``k·(out + in)`` for a rank-``k`` layer, plus the biases *if* biases
+  are passed (they are then counted dense and never pruned). The networks of
+  this project are bias-free, so by default biases do not enter.
+* **Compression ratio** — ``total / remaining`` (Blalock et al., §3.1:
+  "original size over compressed size"); ``2×`` ⇔ 50 % sparsity, ``32×`` ⇔ 96.875 %.
+* **Theoretical FLOPs speedup** — dense over sparse multiply–accumulate counts of
+  one forward pass of the MLP for one example: a dense layer costs ``out·in``
+  MACs, a masked layer ``nnz(W ⊙ M)``, a rank-``k`` layer ``k·(out + in)``; a bias
+  adds ``out``. Element-wise activations are not counted (as in ShrinkBench).
+* **Curves** — accuracy vs compression ratio, mean ± standard deviation over seeds
+  at each operating point (:func:`aggregate`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..validation import check_int
+from .masks import check_masks, check_weights
+
+__all__ = [
+    "count_parameters",
+    "compression_ratio",
+    "dense_flops",
+    "sparse_flops",
+    "flops_speedup",
+    "ratios_for_compression",
+    "accuracy",
+    "aggregate",
+    "summary",
+]
+
+
+def _bias_counts(biases, n_layers: int) -> list[int]:
+    if biases is None:
+        return [0] * n_layers
+    if len(biases) != n_layers:
+        raise ValueError(f"biases must hold {n_layers} vectors (one per layer) or be None, got {len(biases)}")
+    return [0 if b is None else int(np.size(b)) for b in biases]
+
+
+def count_parameters(weights: Sequence[np.ndarray], masks=None, biases=None, ranks=None) -> tuple[int, int]:
+    """``(remaining, total)`` stored parameters.
+
+    ``masks`` (True = kept) default to "all nonzero entries are kept" — i.e. the
+    remaining count is ``nnz(W ⊙ M)``, so weights that are exactly 0 for another
+    reason are not counted either. ``ranks`` (one int or ``None`` per layer)
+    marks low-rank layers, counted ``k·(out + in)``.
+    """
+    ws = check_weights(list(weights))
+    ms = check_masks(masks, ws) if masks is not None else None
+    bc = _bias_counts(biases, len(ws))
+    remaining = total = 0
+    for i, w in enumerate(ws):
+        total += w.size + bc[i]
+        k = None if ranks is None else ranks[i]
+        if k is not None:
+            k = check_int(f"ranks[{i}]", k, 0, min(w.shape))
+            remaining += k * (w.shape[0] + w.shape[1])
+        else:
+            nz = w != 0 if ms is None else (ms[i] & (w != 0))
+            remaining += int(np.count_nonzero(nz))
+        remaining += bc[i]
+    return remaining, total
+
+
+def compression_ratio(weights: Sequence[np.ndarray], masks=None, biases=None, ranks=None) -> float:
+    """``total / remaining`` (``inf`` if nothing remains). See :func:`count_parameters`."""
+    rem, tot = count_parameters(weights, masks, biases, ranks)
+    return tot / rem if rem else math.inf
+
+
+def dense_flops(weights: Sequence[np.ndarray], biases=None) -> int:
+    """MACs of one dense forward pass for one example: ``Σ_l out_l·in_l`` (+ ``out_l`` per bias)."""
+    ws = check_weights(list(weights))
+    bc = _bias_counts(biases, len(ws))
+    return int(sum(w.size + b for w, b in zip(ws, bc)))
+
+
+def sparse_flops(weights: Sequence[np.ndarray], masks=None, biases=None, ranks=None) -> int:
+    """MACs of the pruned forward pass: ``Σ_l nnz(W_l ⊙ M_l)`` (or ``k(out+in)``) + biases."""
+    rem, _ = count_parameters(weights, masks, biases, ranks)
+    return rem
+
+
+def flops_speedup(weights: Sequence[np.ndarray], masks=None, biases=None, ranks=None) -> float:
+    """Theoretical speedup ``dense_flops / sparse_flops`` (``inf`` if no MAC remains)."""
+    s = sparse_flops(weights, masks, biases, ranks)
+    return dense_flops(weights, biases) / s if s else math.inf
+
+
+def ratios_for_compression(compressions: Iterable[float]) -> list[float]:
+    """Pruning ratios ``1 − 1/c`` for target compression ratios ``c ≥ 1`` (2× → 0.5, 32× → 0.96875)."""
+    out = []
+    for c in compressions:
+        c = float(c)
+        if not c >= 1.0 or not math.isfinite(c):
+            raise ValueError(f"compressions must be finite and ≥ 1, got {c}")
+        out.append(1.0 - 1.0 / c)
+    return out
+
+
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 accuracy of ``argmax(logits, axis=1)`` against integer labels."""
+    logits = np.asarray(logits)
+    labels = np.asarray(labels)
+    if logits.ndim != 2 or labels.shape != (logits.shape[0],):
+        raise ValueError(f"logits must be (n, classes) and labels (n,), got {logits.shape} and {labels.shape}")
+    return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+
+def aggregate(
+    rows: Iterable[Mapping[str, Any]], by: Sequence[str], value: str, spread: str = "std"
+) -> list[dict]:
+    """Group ``rows`` (dicts) by the keys ``by`` and summarise ``value``: mean, spread, n.
+
+    ``spread`` ∈ {``"std"`` (sample standard deviation, ddof=1; 0 for n=1),
+    ``"sem"`` (std/√n), ``"minmax"`` (half the range)}. Groups are returned sorted by key.
+    Rows where ``value`` is missing or not finite are skipped.
+    """
+    if spread not in ("std", "sem", "minmax"):
+        raise ValueError(f"spread must be one of ['minmax', 'sem', 'std'], got {spread!r}")
+    groups: dict[tuple, list[float]] = {}
+    for r in rows:
+        v = r.get(value)
+        if v is None or not np.isfinite(v):
+            continue
+        key = tuple(r.get(k) for k in by)
+        groups.setdefault(key, []).append(float(v))
+    out = []
+    for key in sorted(groups, key=lambda t: tuple((x is None, str(type(x)), x) for x in t)):
+        v = np.asarray(groups[key])
+        n = v.size
+        if spread == "std":
+            s = float(v.std(ddof=1)) if n > 1 else 0.0
+        elif spread == "sem":
+            s = float(v.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
+        else:
+            s = float(v.max() - v.min()) / 2.0
+        d = dict(zip(by, key))
+        d.update({"mean": float(v.mean()), "spread": s, "n": n})
+        out.append(d)
+    return out
+
+
+def summary(weights_before: Sequence[np.ndarray], result, acc_before: float | None = None, acc_after: float | None = None) -> dict:
+    """One ShrinkBench-style row for a :class:`~simulations.pruning.one_shot.PruneResult`."""
+    rem, tot = result.n_remaining, result.n_total
+    dense = dense_flops(weights_before)
+    row = {
+        "method": result.method,
+        "remaining": rem,
+        "total": tot,
+        "sparsity": 1.0 - rem / tot,
+        "compression": tot / rem if rem else math.inf,
+        # bias-free: the stored parameters are the MACs (skipped layers dense, rank-k layers k(out+in))
+        "flops_speedup": dense / rem if rem else math.inf,
+        "rel_error": float(np.sqrt(np.mean(np.square(result.rel_error)))),
+    }
+    if acc_before is not None:
+        row["acc_before"] = float(acc_before)
+    if acc_after is not None:
+        row["acc_after"] = float(acc_after)
+    return row
