@@ -1,0 +1,346 @@
+"""Fully connected networks: the architecture spec, flat parameters with per-layer views, masks.
+
+Network (L layers, sizes d_0, ..., d_L): for l = 1..L
+
+    z_l = a_{l-1} W_lᵀ + b_l,      a_l = φ(z_l)  (l < L),     logits = z_L,
+
+with a_0 = x (a batch of rows), W_l of shape (d_l, d_{l-1}) — PyTorch's
+``nn.Linear`` convention (out, in) — and b_l of shape (d_l,) (absent when
+``bias=False``, as in the bias-free MLPs of the heavy-tail papers).
+
+Parameters live in ONE flat array, ordered ``[W_1, b_1, W_2, b_2, ...]``
+(row-major weights); :class:`Params` exposes per-layer *views* into it, so a
+mask, a noise kernel or a pruning routine can act on the flat array or on one
+layer and both stay in sync. :class:`Mask` has the same layout (dtype uint8,
+1 = kept, 0 = pruned).
+
+Initialisations (all biases as PyTorch's ``nn.Linear`` unless stated):
+
+* ``"kaiming_uniform_torch"`` — PyTorch's ``nn.Linear.reset_parameters``:
+  W ~ U(−1/√fan_in, 1/√fan_in) (``kaiming_uniform_`` with a = √5), b ~ U(−1/√fan_in, 1/√fan_in).
+* ``"kaiming_normal"`` — He et al. 2015: W ~ N(0, 2/fan_in), b = 0.
+* ``"kaiming_uniform"`` — He uniform: W ~ U(−√(6/fan_in), √(6/fan_in)), b = 0.
+* ``"xavier"`` — Glorot & Bengio 2010 (uniform): W ~ U(−√(6/(fan_in+fan_out)), +), b = 0.
+* ``"xavier_normal"`` — W ~ N(0, 2/(fan_in+fan_out)), b = 0.
+* ``"normal"`` — W ~ N(0, 1/fan_in) (mean-field / LeCun normal), b = 0.
+
+Random numbers come from ``numpy.random.default_rng(seed)`` drawn in float64
+layer by layer (weights then bias), then rounded to the parameter dtype, so a
+seed gives the same network in every process and in both precisions.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..validation import as_generator, check_array, check_choice, check_dtype, check_int
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "INITS",
+    "MLPSpec",
+    "Params",
+    "Mask",
+    "init_params",
+    "ones_mask",
+]
+
+#: hidden-layer activations: ReLU; tanh; softplus log(1+e^z) (smooth, for theory work); identity (linear net)
+ACTIVATIONS = ("relu", "tanh", "softplus", "identity")
+#: losses on integer class labels: mean softmax cross-entropy; squared loss ½‖z − onehot(y)‖² averaged over the batch
+LOSSES = ("cross_entropy", "squared")
+INITS = ("kaiming_uniform_torch", "kaiming_normal", "kaiming_uniform", "xavier", "xavier_normal", "normal")
+
+
+@dataclass(frozen=True)
+class MLPSpec:
+    """Architecture of a fully connected network.
+
+    Parameters
+    ----------
+    sizes : sequence of int ≥ 1, length ≥ 2
+        Layer widths (d_0 = input dimension, ..., d_L = number of classes).
+    bias : bool
+        Whether every layer has a bias vector.
+    activation : {"relu", "tanh", "softplus", "identity"}
+        Hidden-layer nonlinearity φ (the output layer is linear).
+    loss : {"cross_entropy", "squared"}
+        ``cross_entropy``: (1/B) Σ_i −log softmax(z_i)[y_i];
+        ``squared``: (1/B) Σ_i ½ ‖z_i − e_{y_i}‖² (one-hot targets).
+    init : one of :data:`INITS`
+        Weight initialisation (see the module docstring); the default matches PyTorch.
+    dtype : "float32" (default, training) or "float64" (gradient checks)
+    """
+
+    sizes: tuple[int, ...]
+    bias: bool = True
+    activation: str = "relu"
+    loss: str = "cross_entropy"
+    init: str = "kaiming_uniform_torch"
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        if isinstance(self.sizes, (str, bytes)):
+            raise TypeError(f"sizes must be a sequence of ints, got {self.sizes!r}")
+        try:
+            sizes = tuple(self.sizes)
+        except TypeError as exc:
+            raise TypeError(f"sizes must be a sequence of ints, got {self.sizes!r}") from exc
+        if len(sizes) < 2:
+            raise ValueError(f"sizes must have at least 2 entries (input and output), got {sizes}")
+        sizes = tuple(check_int(f"sizes[{i}]", s, 1) for i, s in enumerate(sizes))
+        object.__setattr__(self, "sizes", sizes)
+        if not isinstance(self.bias, (bool, np.bool_)):
+            raise TypeError(f"bias must be a bool, got {self.bias!r}")
+        object.__setattr__(self, "bias", bool(self.bias))
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("init", self.init, INITS)
+        object.__setattr__(self, "dtype", check_dtype(self.dtype).name)
+
+    # ---- layout -------------------------------------------------------------------------
+    @property
+    def n_layers(self) -> int:
+        """Number of weight layers L."""
+        return len(self.sizes) - 1
+
+    @property
+    def n_classes(self) -> int:
+        return self.sizes[-1]
+
+    @property
+    def weight_shapes(self) -> list[tuple[int, int]]:
+        """[(d_1, d_0), (d_2, d_1), ...] — (out, in) per layer."""
+        return [(self.sizes[l + 1], self.sizes[l]) for l in range(self.n_layers)]
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """int64 array (L, 3): start of W_l, start of b_l, end of layer l in the flat array."""
+        out = np.zeros((self.n_layers, 3), dtype=np.int64)
+        pos = 0
+        for l, (o, i) in enumerate(self.weight_shapes):
+            out[l, 0] = pos
+            pos += o * i
+            out[l, 1] = pos
+            if self.bias:
+                pos += o
+            out[l, 2] = pos
+        return out
+
+    @property
+    def n_params(self) -> int:
+        return int(self.offsets[-1, 2])
+
+    @property
+    def np_dtype(self) -> np.dtype:
+        return np.dtype(self.dtype)
+
+    def with_(self, **changes) -> "MLPSpec":
+        """A copy with some fields changed (e.g. ``spec.with_(dtype="float64")``)."""
+        d = self.to_dict()
+        d.update(changes)
+        return MLPSpec(**d)
+
+    def to_dict(self) -> dict:
+        return {"sizes": list(self.sizes), "bias": self.bias, "activation": self.activation,
+                "loss": self.loss, "init": self.init, "dtype": self.dtype}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MLPSpec":
+        return cls(**{**d, "sizes": tuple(d["sizes"])})
+
+
+class _Layered:
+    """A flat array with per-layer views ``weights[l]`` (out, in) and ``biases[l]`` (out,) or None."""
+
+    def __init__(self, spec: MLPSpec, flat: np.ndarray):
+        if not isinstance(spec, MLPSpec):
+            raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+        if not isinstance(flat, np.ndarray) or flat.ndim != 1:
+            raise ValueError(f"flat must be a 1-D array, got {getattr(flat, 'shape', type(flat))}")
+        if flat.shape[0] != spec.n_params:
+            raise ValueError(f"flat must have {spec.n_params} entries for sizes {spec.sizes}, got {flat.shape[0]}")
+        if not flat.flags.c_contiguous:
+            raise ValueError("flat must be C-contiguous")
+        self.spec = spec
+        self.flat = flat
+        off = spec.offsets
+        self.weights = [flat[off[l, 0]:off[l, 1]].reshape(shape) for l, shape in enumerate(spec.weight_shapes)]
+        self.biases = [flat[off[l, 1]:off[l, 2]] if spec.bias else None for l in range(spec.n_layers)]
+
+    def __len__(self) -> int:
+        return self.spec.n_layers
+
+    def copy(self):
+        """Deep copy (a snapshot: later training does not change it)."""
+        return type(self)(self.spec, self.flat.copy())
+
+    def __eq__(self, other):  # exact equality, for tests
+        return type(self) is type(other) and self.spec == other.spec and np.array_equal(self.flat, other.flat)
+
+    __hash__ = None
+
+
+class Params(_Layered):
+    """Network parameters: ``flat`` (float32/float64, length ``spec.n_params``) and views.
+
+    ``params.weights[l]`` is W_{l+1} with shape (out, in); ``params.biases[l]`` is b_{l+1}
+    (None when ``spec.bias`` is False). Writing into a view writes the flat array.
+
+    Construct with :func:`init_params`, :meth:`zeros`, :meth:`from_flat` or
+    :meth:`from_layers`; :meth:`copy` makes a snapshot (for rewinding).
+    """
+
+    def __init__(self, spec: MLPSpec, flat: np.ndarray):
+        if flat.dtype != spec.np_dtype:
+            raise ValueError(f"flat must have dtype {spec.dtype} (spec.dtype), got {flat.dtype}")
+        super().__init__(spec, flat)
+
+    @classmethod
+    def zeros(cls, spec: MLPSpec) -> "Params":
+        return cls(spec, np.zeros(spec.n_params, dtype=spec.np_dtype))
+
+    @classmethod
+    def from_flat(cls, spec: MLPSpec, flat: Any, copy: bool = True) -> "Params":
+        """Wrap (or copy) a flat vector, converting it to ``spec.dtype``."""
+        arr = check_array("flat", flat, ndim=1, finite=False)
+        arr = np.ascontiguousarray(arr, dtype=spec.np_dtype)
+        if copy:
+            arr = arr.copy()
+        return cls(spec, arr)
+
+    @classmethod
+    def from_layers(cls, spec: MLPSpec, weights: Sequence[Any], biases: Sequence[Any] | None = None) -> "Params":
+        """Build from per-layer arrays (weights (out, in); biases (out,) or None)."""
+        p = cls.zeros(spec)
+        if len(weights) != spec.n_layers:
+            raise ValueError(f"weights must have {spec.n_layers} arrays, got {len(weights)}")
+        for l, w in enumerate(weights):
+            w = check_array(f"weights[{l}]", w, ndim=2, finite=False)
+            if w.shape != p.weights[l].shape:
+                raise ValueError(f"weights[{l}] must have shape {p.weights[l].shape}, got {w.shape}")
+            p.weights[l][...] = w
+        if biases is not None:
+            if not spec.bias:
+                raise ValueError("biases must be None when spec.bias is False")
+            if len(biases) != spec.n_layers:
+                raise ValueError(f"biases must have {spec.n_layers} arrays, got {len(biases)}")
+            for l, b in enumerate(biases):
+                b = check_array(f"biases[{l}]", b, ndim=1, finite=False)
+                if b.shape != p.biases[l].shape:
+                    raise ValueError(f"biases[{l}] must have shape {p.biases[l].shape}, got {b.shape}")
+                p.biases[l][...] = b
+        return p
+
+    def astype(self, dtype) -> "Params":
+        """A copy in another precision (the spec's dtype changes accordingly)."""
+        dt = check_dtype(dtype)
+        spec = self.spec.with_(dtype=dt.name)
+        return Params(spec, self.flat.astype(dt))
+
+    def is_finite(self) -> bool:
+        return bool(np.isfinite(self.flat).all())
+
+
+class Mask(_Layered):
+    """Pruning mask with the layout of :class:`Params` (uint8: 1 kept, 0 pruned).
+
+    Training keeps ``params.flat * mask.flat == params.flat`` exactly: masked
+    entries are zeroed at the start and after every update (SGD, momentum,
+    weight decay, noise), so they are 0 in every forward pass. Biases are
+    normally all 1 (unpruned) but may be masked too.
+    """
+
+    def __init__(self, spec: MLPSpec, flat: np.ndarray):
+        if flat.dtype != np.uint8:
+            raise ValueError(f"mask flat must have dtype uint8, got {flat.dtype}")
+        super().__init__(spec, flat)
+
+    @classmethod
+    def from_flat(cls, spec: MLPSpec, flat: Any) -> "Mask":
+        """From any 0/1 (or bool) vector of length ``spec.n_params``."""
+        arr = np.asarray(flat)
+        if arr.ndim != 1:
+            raise ValueError(f"mask must be 1-D, got shape {arr.shape}")
+        if arr.dtype != np.bool_ and not np.all((arr == 0) | (arr == 1)):
+            raise ValueError("mask entries must be 0 or 1")
+        return cls(spec, np.ascontiguousarray(arr, dtype=np.uint8).copy())
+
+    @classmethod
+    def from_layers(cls, spec: MLPSpec, weights: Sequence[Any], biases: Sequence[Any] | None = None) -> "Mask":
+        """From per-layer 0/1 weight masks (out, in); bias masks default to all ones."""
+        m = ones_mask(spec)
+        if len(weights) != spec.n_layers:
+            raise ValueError(f"weights must have {spec.n_layers} masks, got {len(weights)}")
+        for l, w in enumerate(weights):
+            w = np.asarray(w)
+            if w.shape != m.weights[l].shape:
+                raise ValueError(f"mask weights[{l}] must have shape {m.weights[l].shape}, got {w.shape}")
+            if w.dtype != np.bool_ and not np.all((w == 0) | (w == 1)):
+                raise ValueError(f"mask weights[{l}] entries must be 0 or 1")
+            m.weights[l][...] = w
+        if biases is not None and spec.bias:
+            for l, b in enumerate(biases):
+                if b is not None:
+                    m.biases[l][...] = np.asarray(b)
+        return m
+
+    def apply(self, params: Params) -> Params:
+        """Zero the pruned entries of ``params`` in place and return it."""
+        if params.spec.sizes != self.spec.sizes or params.spec.bias != self.spec.bias:
+            raise ValueError("mask and params have different architectures")
+        params.flat *= self.flat
+        return params
+
+    def density(self, weights_only: bool = True) -> float:
+        """Fraction of kept entries (weights only by default)."""
+        if weights_only:
+            kept = sum(int(w.sum()) for w in self.weights)
+            return kept / sum(w.size for w in self.weights)
+        return float(self.flat.mean())
+
+
+def ones_mask(spec: MLPSpec) -> Mask:
+    """The all-ones (nothing pruned) mask."""
+    return Mask(spec, np.ones(spec.n_params, dtype=np.uint8))
+
+
+def init_params(spec: MLPSpec, seed: Any = 0) -> Params:
+    """Random initial parameters for ``spec`` (see the module docstring for each ``spec.init``).
+
+    ``seed``: int, SeedSequence or Generator (``numpy.random.default_rng``).
+    """
+    if not isinstance(spec, MLPSpec):
+        raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+    rng = as_generator(seed)
+    p = Params.zeros(spec)
+    for l, (fan_out, fan_in) in enumerate(spec.weight_shapes):
+        shape = (fan_out, fan_in)
+        bias_bound = 0.0
+        if spec.init == "kaiming_uniform_torch":
+            bound = 1.0 / math.sqrt(fan_in)
+            w = rng.uniform(-bound, bound, size=shape)
+            bias_bound = bound
+        elif spec.init == "kaiming_normal":
+            w = rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)
+        elif spec.init == "kaiming_uniform":
+            bound = math.sqrt(6.0 / fan_in)
+            w = rng.uniform(-bound, bound, size=shape)
+        elif spec.init == "xavier":
+            bound = math.sqrt(6.0 / (fan_in + fan_out))
+            w = rng.uniform(-bound, bound, size=shape)
+        elif spec.init == "xavier_normal":
+            w = rng.standard_normal(shape) * math.sqrt(2.0 / (fan_in + fan_out))
+        else:  # "normal"
+            w = rng.standard_normal(shape) / math.sqrt(fan_in)
+        p.weights[l][...] = w
+        if spec.bias:
+            if bias_bound > 0.0:
+                p.biases[l][...] = rng.uniform(-bias_bound, bias_bound, size=fan_out)
+            else:
+                p.biases[l][...] = 0.0
+    return p
