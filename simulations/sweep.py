@@ -71,15 +71,26 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import math
+import numbers
 import os
+import re
+import socket
+import sqlite3
 import sys
 import time
+import traceback
+import types
+import typing
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from simulations.validation import check_choice, check_int, check_real
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -112,9 +123,13 @@ SCHEMA_VERSION = 1
 
 #: Every status a run can have in the store.
 STATUSES = ("pending", "running", "done", "diverged", "failed")
+FINISHED = ("done", "diverged")
 
 #: Environment variables set to "1" in every worker process (one thread per worker).
 THREAD_ENV = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+_MAX_SEED = 2**63 - 1
+_MAX_ERROR_CHARS = 20_000
 
 
 class Diverged(Exception):
@@ -163,6 +178,9 @@ class Experiment:
 
 
 _REGISTRY: dict[str, Experiment] = {}
+_DISCOVERED: set[str] = set()
+_IMPORT_ERRORS: dict[str, str] = {}
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 
 
 def experiment(name: str, *, config: type, version: int = 1, description: str | None = None):
@@ -176,7 +194,30 @@ def experiment(name: str, *, config: type, version: int = 1, description: str | 
     Raising :class:`Diverged` stores a diverged run; any other exception stores a
     ``failed`` run with the traceback, and the sweep goes on.
     """
-    raise NotImplementedError
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ValueError(f"experiment name must match {_NAME_RE.pattern}, got {name!r}")
+    if not (isinstance(config, type) and dataclasses.is_dataclass(config)):
+        raise TypeError(f"config must be a dataclass type, got {config!r}")
+    version = check_int("version", version, 1)
+    _field_specs(config)  # resolve annotations now: a bad config class fails at import
+
+    def decorate(func):
+        if not callable(func):
+            raise TypeError(f"experiment {name!r}: expected a function, got {func!r}")
+        old = _REGISTRY.get(name)
+        if old is not None and (old.func.__module__, old.func.__qualname__) != (func.__module__, func.__qualname__):
+            same_file = getattr(sys.modules.get(old.func.__module__), "__file__", None) == getattr(
+                sys.modules.get(func.__module__), "__file__", 0
+            )
+            if not same_file or old.func.__qualname__ != func.__qualname__:
+                raise ValueError(
+                    f"experiment {name!r} is already registered by {old.func.__module__}.{old.func.__qualname__}"
+                )
+        desc = description if description is not None else (func.__doc__ or "").strip().split("\n")[0]
+        _REGISTRY[name] = Experiment(name=name, config=config, func=func, version=version, description=desc)
+        return func
+
+    return decorate
 
 
 def param(
@@ -195,7 +236,38 @@ def param(
     ``X | None``, ``tuple[int, ...]``/``list[float]`` (homogeneous sequences).  Ranges
     apply to numbers (and to every element of a numeric sequence).
     """
-    raise NotImplementedError
+    meta = {
+        "tailcomp": {
+            "low": low,
+            "high": high,
+            "low_open": bool(low_open),
+            "high_open": bool(high_open),
+            "choices": tuple(choices) if choices is not None else None,
+            "help": help,
+        }
+    }
+    if isinstance(default, (list, dict, set)):
+        frozen = json.loads(json.dumps(default))
+        return field(default_factory=lambda: json.loads(json.dumps(frozen)), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _discover(prefix: str | None = None) -> None:
+    """Import modules of :mod:`simulations.experiments` (only ``prefix`` if given)."""
+    import importlib
+    import pkgutil
+
+    import simulations.experiments as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        mod = info.name
+        if mod.startswith("_") or mod in _DISCOVERED or (prefix is not None and mod != prefix):
+            continue
+        _DISCOVERED.add(mod)
+        try:
+            importlib.import_module(f"simulations.experiments.{mod}")
+        except Exception as exc:  # one broken module must not hide the others' experiments
+            _IMPORT_ERRORS[mod] = f"{type(exc).__name__}: {exc}"
 
 
 def get_experiment(name: str) -> Experiment:
@@ -204,15 +276,149 @@ def get_experiment(name: str) -> Experiment:
     Raises ``ValueError`` listing the known names (and any experiment module that failed
     to import) when ``name`` is unknown.
     """
-    raise NotImplementedError
+    if isinstance(name, Experiment):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"experiment must be a name (str), got {type(name).__name__}")
+    if name not in _REGISTRY:
+        _discover(re.split(r"[._]", name, maxsplit=1)[0])
+    if name not in _REGISTRY:
+        _discover()
+    if name not in _REGISTRY:
+        msg = f"unknown experiment {name!r}; known experiments: {sorted(_REGISTRY)}"
+        if _IMPORT_ERRORS:
+            msg += f"; modules of simulations.experiments that failed to import: {_IMPORT_ERRORS}"
+        raise ValueError(msg)
+    return _REGISTRY[name]
 
 
 def list_experiments() -> list[str]:
     """Names of all experiments (after importing every module of :mod:`simulations.experiments`)."""
-    raise NotImplementedError
+    _discover()
+    return sorted(_REGISTRY)
 
 
 # --------------------------------------------------------------------------- configs
+
+
+@dataclass(frozen=True)
+class _FieldSpec:
+    name: str
+    kind: str  # int | float | bool | str | seq | any
+    optional: bool
+    elem: str | None  # element kind for seq
+    seq_type: type | None  # tuple or list
+    seq_len: int | None  # fixed length for tuple[X, Y]
+    low: float | None
+    high: float | None
+    low_open: bool
+    high_open: bool
+    choices: tuple | None
+    required: bool
+
+
+_SIMPLE = {int: "int", float: "float", bool: "bool", str: "str"}
+_SPEC_CACHE: dict[type, dict[str, _FieldSpec]] = {}
+
+
+def _kind_of(tp, where: str) -> tuple[str, bool, str | None, type | None, int | None, tuple | None]:
+    """(kind, optional, elem kind, seq type, seq length, literal choices) of an annotation."""
+    optional = False
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or (hasattr(types, "UnionType") and origin is types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(tp))
+        if len(args) != 1:
+            raise TypeError(f"{where}: unsupported union annotation {tp!r} (use X or X | None)")
+        tp = args[0]
+        origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        lits = typing.get_args(tp)
+        kinds = {_SIMPLE.get(type(v), "any") for v in lits}
+        return (kinds.pop() if len(kinds) == 1 else "any"), optional, None, None, None, tuple(lits)
+    if tp in _SIMPLE:
+        return _SIMPLE[tp], optional, None, None, None, None
+    if origin in (tuple, list) or tp in (tuple, list):
+        seq_type = origin or tp
+        args = typing.get_args(tp)
+        seq_len = None
+        if seq_type is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
+            if len(set(args)) != 1:
+                raise TypeError(f"{where}: heterogeneous tuple annotations are not supported ({tp!r})")
+            seq_len = len(args)
+        elem_tp = args[0] if args else Any
+        elem = _SIMPLE.get(elem_tp, "any")
+        return "seq", optional, elem, seq_type, seq_len, None
+    if tp is Any:
+        return "any", optional, None, None, None, None
+    raise TypeError(f"{where}: unsupported annotation {tp!r} (use int, float, bool, str, tuple/list of them, Literal, X | None)")
+
+
+def _field_specs(cls: type) -> dict[str, _FieldSpec]:
+    if cls in _SPEC_CACHE:
+        return _SPEC_CACHE[cls]
+    hints = typing.get_type_hints(cls)
+    specs = {}
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        kind, optional, elem, seq_type, seq_len, lit = _kind_of(hints.get(f.name, Any), f"{cls.__name__}.{f.name}")
+        m = dict(f.metadata.get("tailcomp", {}))
+        choices = m.get("choices") or lit
+        specs[f.name] = _FieldSpec(
+            name=f.name,
+            kind=kind,
+            optional=optional,
+            elem=elem,
+            seq_type=seq_type,
+            seq_len=seq_len,
+            low=m.get("low"),
+            high=m.get("high"),
+            low_open=m.get("low_open", False),
+            high_open=m.get("high_open", False),
+            choices=tuple(choices) if choices is not None else None,
+            required=f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+    _SPEC_CACHE[cls] = specs
+    return specs
+
+
+def _check_scalar(name: str, kind: str, value: Any, spec: _FieldSpec) -> Any:
+    if kind == "bool":
+        if not isinstance(value, bool) and type(value).__name__ != "bool_":
+            raise TypeError(f"{name} must be a bool (true/false), got {value!r}")
+        return bool(value)
+    if kind == "int":
+        return check_int(name, value, None if spec.low is None else math.ceil(spec.low + (1e-12 if spec.low_open else 0)),
+                         None if spec.high is None else math.floor(spec.high - (1e-12 if spec.high_open else 0)))
+    if kind == "float":
+        return check_real(name, value, spec.low, spec.high, low_open=spec.low_open, high_open=spec.high_open)
+    if kind == "str":
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a string, got {value!r}")
+        return value
+    return _jsonable(value)
+
+
+def _check_field(spec: _FieldSpec, value: Any) -> Any:
+    name = spec.name
+    if value is None:
+        if spec.optional:
+            return None
+        raise TypeError(f"{name} must not be None")
+    if spec.kind == "seq":
+        if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (Sequence, tuple, list)) and not hasattr(value, "tolist"):
+            raise TypeError(f"{name} must be a list, got {value!r}")
+        items = list(value.tolist() if hasattr(value, "tolist") else value)
+        if spec.seq_len is not None and len(items) != spec.seq_len:
+            raise ValueError(f"{name} must have {spec.seq_len} entries, got {len(items)}")
+        out = [_check_scalar(f"{name}[{i}]", spec.elem or "any", v, spec) for i, v in enumerate(items)]
+        value = spec.seq_type(out)
+    else:
+        value = _check_scalar(name, spec.kind, value, spec)
+    if spec.choices is not None:
+        check_choice(name, value, spec.choices)
+    return value
 
 
 def make_config(experiment: str | Experiment, values: Mapping | None = None, **overrides):
@@ -223,22 +429,82 @@ def make_config(experiment: str | Experiment, values: Mapping | None = None, **o
     and its range.  Floats accept integers (``1`` and ``1.0`` give the same hash).
     A config instance of the right class is returned re-validated.
     """
-    raise NotImplementedError
+    exp = get_experiment(experiment)
+    cls = exp.config
+    if values is None:
+        values = {}
+    elif isinstance(values, cls):
+        values = {f.name: getattr(values, f.name) for f in dataclasses.fields(cls) if f.init}
+    elif dataclasses.is_dataclass(values) and not isinstance(values, type):
+        raise TypeError(f"config for experiment {exp.name!r} must be a {cls.__name__} or a mapping, got {type(values).__name__}")
+    elif not isinstance(values, Mapping):
+        raise TypeError(f"config for experiment {exp.name!r} must be a mapping, got {type(values).__name__}")
+    values = {**values, **overrides}
+    specs = _field_specs(cls)
+    for key in values:
+        if not isinstance(key, str):
+            raise TypeError(f"{exp.name}: configuration keys must be strings, got {key!r}")
+        if key not in specs:
+            import difflib
+
+            close = difflib.get_close_matches(key, list(specs), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"{exp.name}: unknown configuration key {key!r}{hint}; valid keys: {sorted(specs)}")
+    missing = [k for k, s in specs.items() if s.required and k not in values]
+    if missing:
+        raise ValueError(f"{exp.name}: missing required configuration key(s) {missing}")
+    checked = {}
+    for key, val in values.items():
+        try:
+            checked[key] = _check_field(specs[key], val)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{exp.name}: configuration key {key!r}: {exc}") from None
+    try:
+        return cls(**checked)
+    except (TypeError, ValueError) as exc:  # __post_init__ cross-field checks
+        raise type(exc)(f"{exp.name}: {exc}") from None
+
+
+def _jsonable(obj: Any) -> Any:
+    """Plain JSON values from numpy scalars/arrays, tuples, paths, dataclasses."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        return float(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy arrays and scalars
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (list, tuple, set, frozenset)) or (isinstance(obj, Iterable) and not isinstance(obj, bytes)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"value of type {type(obj).__name__} is not JSON-serialisable: {obj!r}")
 
 
 def config_to_dict(config) -> dict:
     """The configuration as a plain dict of JSON values (tuples become lists)."""
-    raise NotImplementedError
+    if not (dataclasses.is_dataclass(config) and not isinstance(config, type)):
+        raise TypeError(f"config must be a dataclass instance, got {type(config).__name__}")
+    return _jsonable(config)
 
 
 def canonical_json(obj: Any) -> str:
     """Canonical JSON: sorted keys, no whitespace, ASCII, shortest round-trip floats, no NaN."""
-    raise NotImplementedError
+    return json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
 def run_hash(experiment: str | Experiment, config, seed: int) -> str:
     """SHA-256 hex digest naming the run ``(experiment name, version, config, seed)``."""
-    raise NotImplementedError
+    exp = get_experiment(experiment)
+    seed = check_int("seed", seed, 0, _MAX_SEED)
+    cfg = make_config(exp, config)
+    doc = {"experiment": exp.name, "version": exp.version, "config": config_to_dict(cfg), "seed": seed}
+    return hashlib.sha256(canonical_json(doc).encode("ascii")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -259,7 +525,62 @@ def expand_grid(experiment: str | Experiment, grid: Mapping | Sequence[Mapping],
     lists); ``base`` holds single values.  Every config is validated before any is
     returned; duplicates are dropped, first occurrence kept.
     """
-    raise NotImplementedError
+    exp = get_experiment(experiment)
+    if base is None:
+        base = {}
+    if not isinstance(base, Mapping):
+        raise TypeError(f"base must be a mapping of configuration values, got {type(base).__name__}")
+    grids = [grid] if isinstance(grid, Mapping) else grid
+    if isinstance(grids, (str, bytes)) or not isinstance(grids, Sequence):
+        raise TypeError(f"grid must be a mapping of lists or a list of such mappings, got {type(grid).__name__}")
+    out, seen = [], set()
+    for g in grids:
+        if not isinstance(g, Mapping):
+            raise TypeError(f"grid must be a mapping of lists or a list of such mappings, got an element {g!r}")
+        keys = list(g)
+        for k in keys:
+            v = g[k]
+            if isinstance(v, (str, bytes, Mapping)) or not isinstance(v, (Sequence, tuple, list)):
+                raise TypeError(f"{exp.name}: grid values must be lists; grid key {k!r} has {v!r}")
+            if len(v) == 0:
+                raise ValueError(f"{exp.name}: grid key {k!r} has an empty list of values")
+        for combo in itertools.product(*(g[k] for k in keys)):
+            cfg = make_config(exp, {**base, **dict(zip(keys, combo))})
+            key = canonical_json(cfg)
+            if key not in seen:
+                seen.add(key)
+                out.append(cfg)
+    return out
+
+
+def _as_seeds(seeds) -> list[int]:
+    if isinstance(seeds, (numbers.Integral,)) and not isinstance(seeds, bool):
+        n = check_int("seeds", seeds, 1)
+        return list(range(n))
+    if isinstance(seeds, (str, bytes, Mapping)) or not isinstance(seeds, Iterable):
+        raise TypeError(f"seeds must be a positive int n (seeds 0..n-1) or a list of ints, got {seeds!r}")
+    out = [check_int(f"seeds[{i}]", s, 0, _MAX_SEED) for i, s in enumerate(seeds)]
+    if not out:
+        raise ValueError("seeds must not be empty")
+    if len(set(out)) != len(out):
+        raise ValueError(f"seeds must be distinct, got {out}")
+    return out
+
+
+def _specs(experiment, configs, seeds) -> tuple[Experiment, list[RunSpec]]:
+    exp = get_experiment(experiment)
+    seeds = _as_seeds(seeds)
+    if isinstance(configs, Mapping) or (dataclasses.is_dataclass(configs) and not isinstance(configs, type)):
+        configs = [configs]
+    cfgs = [make_config(exp, c) for c in configs]
+    specs, seen = [], set()
+    for cfg in cfgs:
+        for s in seeds:
+            rid = run_hash(exp, cfg, s)
+            if rid not in seen:
+                seen.add(rid)
+                specs.append(RunSpec(exp.name, cfg, s, rid))
+    return exp, specs
 
 
 @dataclass
@@ -273,21 +594,174 @@ class Sweep:
 
     def runs(self) -> list[RunSpec]:
         """Every (config, seed) pair as a :class:`RunSpec`, configs outer, seeds inner."""
-        raise NotImplementedError
+        return _specs(self.experiment, self.configs, self.seeds)[1]
 
     def run(self, store: str | os.PathLike | ResultsStore, **kwargs) -> SweepSummary:
         """Shorthand for :func:`run_sweep` with this sweep's experiment, configs and seeds."""
-        raise NotImplementedError
+        kwargs.setdefault("name", self.name)
+        return run_sweep(self.experiment, self.configs, store, seeds=self.seeds, **kwargs)
+
+
+_SWEEP_KEYS = ("experiment", "name", "description", "seeds", "base", "grid", "runs")
 
 
 def load_sweep(path: str | os.PathLike) -> Sweep:
     """Read a sweep from a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file and validate it.
 
-    Keys: ``experiment`` (required), ``name``, ``seeds`` (an int n ⇒ 0..n-1, or a list),
-    ``base`` (mapping), ``grid`` (mapping of lists, or a list of them), ``runs`` (list
-    of mappings, each merged over ``base``).  Unknown keys ⇒ ``ValueError``.
+    Keys: ``experiment`` (required), ``name``, ``description``, ``seeds`` (an int n ⇒
+    0..n-1, or a list; default 1), ``base`` (mapping), ``grid`` (mapping of lists, or a
+    list of them), ``runs`` (list of mappings, each merged over ``base``).  Without
+    ``grid`` and ``runs`` the sweep is the single config ``base``.  Unknown keys ⇒
+    ``ValueError``; every config is validated here, before anything runs.
     """
-    raise NotImplementedError
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sweep file {str(path)!r} not found")
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        import yaml
+
+        doc = yaml.safe_load(path.read_text())
+    elif suffix == ".toml":
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        doc = tomllib.loads(path.read_text())
+    else:
+        raise ValueError(f"sweep file must end in .yaml, .yml or .toml, got {path.name!r}")
+    if not isinstance(doc, Mapping):
+        raise ValueError(f"{path}: a sweep file must be a mapping with keys {list(_SWEEP_KEYS)}")
+    unknown = [k for k in doc if k not in _SWEEP_KEYS]
+    if unknown:
+        raise ValueError(f"{path}: unknown sweep key(s) {unknown}; valid keys: {list(_SWEEP_KEYS)}")
+    if "experiment" not in doc:
+        raise ValueError(f"{path}: missing required key 'experiment'")
+    try:
+        exp = get_experiment(doc["experiment"])
+        base = doc.get("base") or {}
+        configs = []
+        if "grid" in doc:
+            configs += expand_grid(exp, doc["grid"], base)
+        if "runs" in doc:
+            runs = doc["runs"]
+            if not isinstance(runs, list):
+                raise TypeError(f"runs must be a list of mappings, got {type(runs).__name__}")
+            for i, r in enumerate(runs):
+                if not isinstance(r, Mapping):
+                    raise TypeError(f"runs[{i}] must be a mapping, got {r!r}")
+                configs.append(make_config(exp, {**base, **r}))
+        if "grid" not in doc and "runs" not in doc:
+            configs.append(make_config(exp, base))
+        seeds = _as_seeds(doc.get("seeds", 1))
+        name = doc.get("name", path.stem)
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {name!r}")
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+    return Sweep(experiment=exp.name, configs=configs, seeds=seeds, name=name)
+
+
+# --------------------------------------------------------------------------- worker side
+
+_VERSIONS: dict | None = None
+
+
+def _package_versions() -> dict:
+    """Versions of Python and of the packages a run depends on (read once per process)."""
+    global _VERSIONS
+    if _VERSIONS is None:
+        from importlib import metadata
+        import platform
+
+        v = {"python": platform.python_version(), "platform": platform.platform()}
+        for pkg in ("tailcomp", "numpy", "scipy", "numba", "sympy"):
+            try:
+                v[pkg] = metadata.version(pkg)
+            except metadata.PackageNotFoundError:
+                pass
+        _VERSIONS = v
+    return dict(_VERSIONS)
+
+
+def _worker_init() -> None:
+    """Pool initializer: one thread per worker (the env vars were already set at spawn)."""
+    for var in THREAD_ENV:
+        os.environ[var] = "1"
+    _one_thread()
+
+
+def _one_thread() -> None:
+    if "numba" in sys.modules:
+        try:
+            sys.modules["numba"].set_num_threads(1)
+        except Exception:
+            pass
+
+
+def _finite_check(metrics: Mapping) -> str | None:
+    for k, v in metrics.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            return k
+    return None
+
+
+def _execute(name: str, module: str, config: dict, seed: int) -> dict:
+    """Run one experiment in a worker; never raises for errors of the run itself.
+
+    Returns ``{"status", "error", "metrics", "history", "started_at", "finished_at",
+    "wall_time", "cpu_time", "worker", "versions"}`` with metrics/history as JSON text.
+    """
+    import importlib
+
+    _one_thread()
+    t_start, c_start = time.time(), time.process_time()
+    p_start = time.perf_counter()
+    out = {"error": None, "metrics": "{}", "history": "[]"}
+    try:
+        if module and module not in sys.modules and module not in ("__main__", "__mp_main__"):
+            importlib.import_module(module)
+        exp = get_experiment(name)
+        cfg = make_config(exp, config)
+        try:
+            res = exp.func(cfg, seed)
+        except Diverged as d:
+            res = {"status": "diverged", "error": str(d), "metrics": d.metrics, "history": d.history}
+        if not isinstance(res, Mapping):
+            raise TypeError(f"experiment {name!r} returned {type(res).__name__}, expected a mapping with 'metrics'")
+        extra = [k for k in res if k not in ("status", "metrics", "history", "error")]
+        if extra:
+            raise ValueError(f"experiment {name!r} returned unknown key(s) {extra}; allowed: status, metrics, history, error")
+        status = res.get("status", "done")
+        if status not in FINISHED:
+            raise ValueError(f"experiment {name!r} returned status {status!r}; allowed: 'done', 'diverged'")
+        metrics = _jsonable(res.get("metrics", {}))
+        if not isinstance(metrics, dict):
+            raise TypeError(f"experiment {name!r}: metrics must be a mapping, got {type(metrics).__name__}")
+        history = _jsonable(res.get("history", []))
+        if not isinstance(history, list):
+            raise TypeError(f"experiment {name!r}: history must be a list, got {type(history).__name__}")
+        error = res.get("error")
+        bad = _finite_check(metrics)
+        if status == "done" and bad is not None:
+            status, error = "diverged", f"metric {bad!r} is not finite ({metrics[bad]}); stored as diverged"
+        out.update(
+            status=status,
+            error=None if error is None else str(error),
+            metrics=json.dumps(metrics, sort_keys=True),
+            history=json.dumps(history, sort_keys=True),
+        )
+    except Exception:
+        out.update(status="failed", error=traceback.format_exc()[-_MAX_ERROR_CHARS:])
+    out.update(
+        started_at=t_start,
+        finished_at=time.time(),
+        wall_time=time.perf_counter() - p_start,
+        cpu_time=time.process_time() - c_start,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        versions=json.dumps(_package_versions(), sort_keys=True),
+    )
+    return out
 
 
 # --------------------------------------------------------------------------- execution
@@ -306,6 +780,155 @@ class SweepSummary:
     wall_time: float = 0.0
 
 
+def _available_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+class _ThreadEnv:
+    """Set THREAD_ENV to 1 in os.environ while worker processes are spawned; restore after."""
+
+    def __enter__(self):
+        self.saved = {k: os.environ.get(k) for k in THREAD_ENV}
+        for k in THREAD_ENV:
+            os.environ[k] = "1"
+        return self
+
+    def __exit__(self, *exc):
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class _LocalBackend:
+    def __init__(self, workers: int):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.workers = workers
+        self._env = _ThreadEnv().__enter__()
+        self._make = lambda: ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
+        )
+        self.pool = self._make()
+        self.max_inflight = 2 * workers
+
+    def submit(self, spec: RunSpec, module: str):
+        fut = self.pool.submit(_execute, spec.experiment, module, config_to_dict(spec.config), spec.seed)
+        fut.tailcomp_pool = self.pool
+        return fut
+
+    def wait_any(self, futures):
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        return wait(futures, return_when=FIRST_COMPLETED)[0]
+
+    def result(self, fut):
+        return fut.result()
+
+    def broken(self, exc: BaseException, fut) -> bool:
+        """True (once per dead pool, which is then replaced) if ``exc`` says the pool died."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        if isinstance(exc, BrokenProcessPool) and getattr(fut, "tailcomp_pool", None) is self.pool:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = self._make()
+            return True
+        return False
+
+    def close(self):
+        try:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            self._env.__exit__(None, None, None)
+
+
+class _InlineBackend:
+    """workers=0: run in the calling process (debugging, notebooks)."""
+
+    max_inflight = 1
+
+    def submit(self, spec, module):
+        from concurrent.futures import Future
+
+        f = Future()
+        f.set_result(_execute(spec.experiment, module, config_to_dict(spec.config), spec.seed))
+        return f
+
+    def wait_any(self, futures):
+        return set(futures)
+
+    def result(self, fut):
+        return fut.result()
+
+    def broken(self, exc, fut):
+        return False
+
+    def close(self):
+        pass
+
+
+class _DaskBackend:
+    def __init__(self, scheduler):
+        try:
+            import distributed
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("scheduler= needs dask.distributed: pip install 'tailcomp[cluster]'") from exc
+        self._own = False
+        if isinstance(scheduler, distributed.Client):
+            self.client = scheduler
+        elif isinstance(scheduler, str):
+            if not re.match(r"^(tcp|tls|inproc|ucx|ws|wss)://", scheduler):
+                raise ValueError(f"scheduler must be an address like 'tcp://HOST:PORT', got {scheduler!r}")
+            self.client = distributed.Client(scheduler)
+            self._own = True
+        elif hasattr(scheduler, "scheduler_address"):
+            self.client = distributed.Client(scheduler)
+            self._own = True
+        else:
+            raise TypeError(
+                f"scheduler must be an address 'tcp://HOST:PORT', a dask.distributed.Client or a cluster, got {type(scheduler).__name__}"
+            )
+        self._wait = distributed.wait
+        nthreads = sum(self.client.nthreads().values()) or 1
+        self.max_inflight = max(4, 2 * nthreads)
+
+    def submit(self, spec, module):
+        return self.client.submit(
+            _execute, spec.experiment, module, config_to_dict(spec.config), spec.seed, pure=False
+        )
+
+    def wait_any(self, futures):
+        return self._wait(list(futures), return_when="FIRST_COMPLETED").done
+
+    def result(self, fut):
+        return fut.result()
+
+    def broken(self, exc, fut):
+        return False
+
+    def close(self):
+        if self._own:
+            self.client.close()
+
+
+def _git_commit() -> str | None:
+    import subprocess
+
+    try:
+        r = subprocess.run(
+            ["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=5,
+        )
+        return r.stdout.strip() or None if r.returncode == 0 else None
+    except Exception:
+        return None
+
+
 def run_sweep(
     experiment: str | Experiment,
     configs: Iterable,
@@ -316,6 +939,7 @@ def run_sweep(
     scheduler: Any = None,
     progress: bool = True,
     retry_failed: bool = True,
+    name: str = "",
 ) -> SweepSummary:
     """Run every (config, seed) pair not already finished in ``store``.
 
@@ -326,56 +950,336 @@ def run_sweep(
     ``dask.distributed.Client`` or a cluster object (``LocalCluster``); ``workers`` is
     then ignored.  ``progress``: a tqdm bar over the whole sweep.  Runs already
     ``done``/``diverged`` are skipped; ``failed`` ones rerun when ``retry_failed``.
+    ``name``: a label stored with the runs this sweep creates.
     Only this process writes to the store; one sweep at a time may write to a store
-    (:class:`StoreLockedError` otherwise).
+    (:class:`StoreLockedError` otherwise).  Local workers are started with ``spawn``:
+    a script calling ``run_sweep`` must do so under ``if __name__ == "__main__":``.
     """
-    raise NotImplementedError
+    t0 = time.perf_counter()
+    exp, specs = _specs(experiment, configs, seeds)
+    if workers is not None:
+        workers = check_int("workers", workers, 0, 4096)
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be a bool, got {progress!r}")
+    own_store = not isinstance(store, ResultsStore)
+    st = ResultsStore(store) if own_store else store
+    summary = SweepSummary(total=len(specs), run_ids=[s.run_id for s in specs])
+    backend = None
+    try:
+        st._lock()
+        status = st._register(specs, name=name, git=_git_commit())
+        rerun = ("pending", "running") + (("failed",) if retry_failed else ())
+        todo = deque(s for s in specs if status[s.run_id] in rerun)
+        summary.skipped = len(specs) - len(todo)
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(specs), initial=summary.skipped, desc=f"sweep {exp.name}", unit="run",
+                   disable=not progress, dynamic_ncols=True)
+        try:
+            if todo:
+                if scheduler is not None:
+                    backend = _DaskBackend(scheduler)
+                else:
+                    n = _available_cpus() if workers is None else workers
+                    backend = _InlineBackend() if n == 0 else _LocalBackend(min(n, len(todo)))
+            inflight: dict = {}
+            breaks = 0  # consecutive worker-pool failures without a single result
+            while todo or inflight:
+                while todo and len(inflight) < backend.max_inflight:
+                    spec = todo.popleft()
+                    st._mark_running(spec.run_id)
+                    inflight[backend.submit(spec, exp.module)] = spec
+                for fut in backend.wait_any(list(inflight)):
+                    spec = inflight.pop(fut)
+                    try:
+                        out = backend.result(fut)
+                        breaks = 0
+                    except Exception as exc:  # the worker died, the result could not be transferred, ...
+                        err = f"{type(exc).__name__}: {exc}"
+                        out = {"status": "failed", "error": err, "metrics": "{}", "history": "[]",
+                               "finished_at": time.time()}
+                        if backend.broken(exc, fut):
+                            out["error"] = "the worker process died while running this or a concurrent run: " + err
+                            breaks += 1
+                            if breaks > 3:
+                                st._record(spec.run_id, out)
+                                raise RuntimeError(
+                                    "the local worker pool keeps dying; if you call run_sweep from a script, put the "
+                                    "call under `if __name__ == '__main__':` (workers are started with 'spawn'). "
+                                    f"Last error: {err}"
+                                ) from exc
+                    st._record(spec.run_id, out)
+                    setattr(summary, out["status"], getattr(summary, out["status"]) + 1)
+                    bar.update(1)
+                    bar.set_postfix(done=summary.done, diverged=summary.diverged, failed=summary.failed, refresh=False)
+        finally:
+            bar.close()
+    finally:
+        if backend is not None:
+            backend.close()
+        st._unlock()
+        if own_store:
+            st.close()
+    summary.wall_time = time.perf_counter() - t0
+    return summary
 
 
 # --------------------------------------------------------------------------- store
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    experiment_version INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'diverged', 'failed')),
+    error TEXT,
+    metrics TEXT,
+    history TEXT,
+    created_at REAL NOT NULL,
+    submitted_at REAL,
+    started_at REAL,
+    finished_at REAL,
+    wall_time REAL,
+    cpu_time REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    worker TEXT,
+    versions TEXT,
+    sweep TEXT,
+    git TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_experiment_status ON runs (experiment, status);
+"""
+
+_STD_COLUMNS = ("run_id", "experiment", "seed", "status", "error", "wall_time")
 
 
 class ResultsStore:
     """The SQLite results store (one file; created on first use unless ``create=False``).
 
     Read API: :meth:`rows` (tidy dicts: ``run_id, experiment, seed, status, error,
-    wall_time`` + one column per config key + one per metric; a metric whose name
-    collides with a config key or a standard column is prefixed ``metric.``),
-    :meth:`to_pandas` (same as a DataFrame; pandas optional), :meth:`history_rows`
-    (one row per history record), :meth:`get` (one run, all columns, JSON decoded),
-    :meth:`counts` (runs per status).  Opening a store written by a newer schema
-    version raises :class:`SchemaError`.
+    wall_time`` + one column per config key + one per metric; a config key that
+    collides with a standard column is prefixed ``config.``, a metric that collides
+    with either is prefixed ``metric.``), :meth:`to_pandas` (same as a DataFrame;
+    pandas optional), :meth:`history_rows` (one row per history record), :meth:`get`
+    (one run, all columns, JSON decoded), :meth:`counts` (runs per status).  Opening a
+    store written by a newer schema version raises :class:`SchemaError`; a file that
+    is not a tailcomp store also raises :class:`SchemaError` and is left untouched.
     """
 
     def __init__(self, path: str | os.PathLike, *, create: bool = True):
-        raise NotImplementedError
+        self.path = Path(path)
+        if not isinstance(create, bool):
+            raise TypeError(f"create must be a bool, got {create!r}")
+        if not self.path.exists():
+            if not create:
+                raise FileNotFoundError(f"no results store at {str(self.path)!r}")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lockf = None
+        self.con = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None, check_same_thread=False)
+        try:
+            self._open(create)
+        except BaseException:
+            self.con.close()
+            raise
+
+    # ---- schema
+    def _open(self, create: bool) -> None:
+        con = self.con
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            raise SchemaError(f"{self.path} is not a tailcomp results store (not an SQLite database: {exc})") from None
+        if "schema_version" in tables:
+            self._check_version()
+        elif tables:
+            raise SchemaError(
+                f"{self.path} is an SQLite database but not a tailcomp results store (tables {sorted(tables)}); left untouched"
+            )
+        elif not create:
+            raise SchemaError(f"{self.path} is empty: not a tailcomp results store")
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=FULL")
+        con.execute("PRAGMA busy_timeout=60000")
+        if "schema_version" not in tables:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                if not con.execute("SELECT name FROM sqlite_master WHERE name='schema_version'").fetchall():
+                    for stmt in filter(str.strip, _SCHEMA.split(";")):
+                        con.execute(stmt)
+                    con.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        self._check_version()
+
+    def _check_version(self) -> None:
+        row = self.con.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        v = row[0] if row else None
+        if v is None:
+            raise SchemaError(f"{self.path}: schema_version table is empty; not a valid tailcomp results store")
+        if v > SCHEMA_VERSION:
+            raise SchemaError(
+                f"results store {self.path} was written by a newer tailcomp (schema version {v}); "
+                f"this tailcomp reads schema versions up to {SCHEMA_VERSION}: upgrade tailcomp to read it. "
+                "The store was not modified."
+            )
+        # v < SCHEMA_VERSION: migrations go here when the schema changes.
+
+    # ---- writer side (used by run_sweep; one writer process at a time)
+    def _lock(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory lock
+            return
+        f = open(f"{self.path}.lock", "a+")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip()
+            f.close()
+            raise StoreLockedError(
+                f"results store {self.path} is being written by another sweep ({holder or 'unknown process'}); "
+                "wait for it to finish or use another --store"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        f.flush()
+        self._lockf = f
+
+    def _unlock(self) -> None:
+        if self._lockf is not None:
+            self._lockf.close()  # closing releases the flock (so does the process dying)
+            self._lockf = None
+
+    def _register(self, specs: Sequence[RunSpec], *, name: str = "", git: str | None = None) -> dict[str, str]:
+        """Insert missing runs as pending (one transaction); return run_id -> status."""
+        now = time.time()
+        con = self.con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.executemany(
+                "INSERT OR IGNORE INTO runs (run_id, experiment, experiment_version, config, seed, status, created_at, sweep, git)"
+                " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                [
+                    (s.run_id, s.experiment, get_experiment(s.experiment).version, canonical_json(s.config), s.seed, now, name, git)
+                    for s in specs
+                ],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        status = {}
+        ids = [s.run_id for s in specs]
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = f"SELECT run_id, status FROM runs WHERE run_id IN ({','.join('?' * len(chunk))})"
+            status.update(dict(con.execute(q, chunk).fetchall()))
+        return status
+
+    def _mark_running(self, run_id: str) -> None:
+        self.con.execute(
+            "UPDATE runs SET status='running', submitted_at=?, attempts=attempts+1, error=NULL WHERE run_id=?",
+            (time.time(), run_id),
+        )
+
+    def _record(self, run_id: str, out: Mapping) -> None:
+        """Store a finished run (one transaction, committed before returning)."""
+        self.con.execute(
+            "UPDATE runs SET status=?, error=?, metrics=?, history=?, started_at=?, finished_at=?, wall_time=?,"
+            " cpu_time=?, worker=?, versions=? WHERE run_id=?",
+            (
+                out["status"], out.get("error"), out.get("metrics"), out.get("history"), out.get("started_at"),
+                out.get("finished_at"), out.get("wall_time"), out.get("cpu_time"), out.get("worker"),
+                out.get("versions"), run_id,
+            ),
+        )
+
+    # ---- reader side
+    def _select(self, columns: str, experiment, status) -> list[sqlite3.Row]:
+        where, args = [], []
+        if experiment is not None:
+            where.append("experiment = ?")
+            args.append(experiment)
+        if status is not None:
+            sts = [status] if isinstance(status, str) else list(status)
+            for s in sts:
+                check_choice("status", s, STATUSES)
+            where.append(f"status IN ({','.join('?' * len(sts))})")
+            args += sts
+        q = f"SELECT {columns} FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY rowid"
+        cur = self.con.execute(q, args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    @staticmethod
+    def _flat(base: dict, config: dict, extra: dict, prefix: str) -> dict:
+        row = dict(base)
+        for k, v in config.items():
+            row[f"config.{k}" if k in row else k] = v
+        for k, v in extra.items():
+            row[f"{prefix}.{k}" if k in row else k] = v
+        return row
 
     def rows(self, experiment: str | None = None, status: str | Sequence[str] | None = None) -> list[dict]:
-        """Tidy rows, one per run, ordered by creation."""
-        raise NotImplementedError
+        """Tidy rows, one per run, in the order the runs were first registered."""
+        out = []
+        for r in self._select("run_id, experiment, seed, status, error, wall_time, config, metrics", experiment, status):
+            base = {k: r[k] for k in _STD_COLUMNS}
+            out.append(self._flat(base, json.loads(r["config"]), json.loads(r["metrics"] or "{}"), "metric"))
+        return out
 
     def to_pandas(self, experiment: str | None = None, status: str | Sequence[str] | None = None):
         """:meth:`rows` as a ``pandas.DataFrame`` (ImportError with a hint if pandas is missing)."""
-        raise NotImplementedError
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("to_pandas needs pandas: pip install 'tailcomp[cluster]' (or pandas)") from exc
+        return pd.DataFrame(self.rows(experiment, status))
 
-    def history_rows(self, experiment: str | None = None, status: str | Sequence[str] | None = ("done", "diverged")) -> list[dict]:
-        """One row per history record: ``run_id, seed`` + config columns + the record's keys."""
-        raise NotImplementedError
+    def history_rows(
+        self, experiment: str | None = None, status: str | Sequence[str] | None = ("done", "diverged")
+    ) -> list[dict]:
+        """One row per history record: ``run_id, experiment, seed, status`` + config columns + the record's keys."""
+        out = []
+        for r in self._select("run_id, experiment, seed, status, config, history", experiment, status):
+            base = {k: r[k] for k in ("run_id", "experiment", "seed", "status")}
+            cfg = json.loads(r["config"])
+            for rec in json.loads(r["history"] or "[]"):
+                out.append(self._flat(base, cfg, rec if isinstance(rec, dict) else {"value": rec}, "history"))
+        return out
 
     def get(self, run_id: str) -> dict | None:
         """One run with every stored column (config/metrics/history/versions decoded), or None."""
-        raise NotImplementedError
+        cur = self.con.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        r = cur.fetchone()
+        if r is None:
+            return None
+        d = dict(zip([c[0] for c in cur.description], r))
+        for k in ("config", "metrics", "history", "versions"):
+            if d.get(k) is not None:
+                d[k] = json.loads(d[k])
+        return d
 
     def counts(self, experiment: str | None = None) -> dict[str, int]:
-        """Number of runs per status."""
-        raise NotImplementedError
+        """Number of runs per status (every status present as a key)."""
+        q = "SELECT status, COUNT(*) FROM runs" + (" WHERE experiment = ?" if experiment else "") + " GROUP BY status"
+        got = dict(self.con.execute(q, (experiment,) if experiment else ()).fetchall())
+        return {s: int(got.get(s, 0)) for s in STATUSES}
 
     def experiments(self) -> list[str]:
         """Names of the experiments present in the store."""
-        raise NotImplementedError
+        return [r[0] for r in self.con.execute("SELECT DISTINCT experiment FROM runs ORDER BY experiment")]
 
     def close(self) -> None:
-        raise NotImplementedError
+        self._unlock()
+        self.con.close()
 
     def __enter__(self):
         return self
@@ -383,11 +1287,59 @@ class ResultsStore:
     def __exit__(self, *exc):
         self.close()
 
+    def __repr__(self) -> str:
+        return f"ResultsStore({str(self.path)!r})"
+
 
 def plot_metric(rows, metric: str, x: str, hue: str | None = None, *, ax=None, logx: bool = False, logy: bool = False):
     """Mean ± standard error over seeds of ``metric`` against config key ``x``, one line per ``hue`` value.
 
     ``rows``: a :class:`ResultsStore`, a list of :meth:`ResultsStore.rows` dicts or a
-    DataFrame.  Only ``done`` runs are drawn.  Returns the matplotlib Axes.
+    DataFrame.  Only ``done`` runs are drawn (runs lacking the metric are skipped).
+    Points with a single seed have no error bar.  Returns the matplotlib Axes.
     """
-    raise NotImplementedError
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if isinstance(rows, ResultsStore):
+        rows = rows.rows(status="done")
+    elif hasattr(rows, "to_dict") and hasattr(rows, "columns"):
+        rows = rows.to_dict("records")
+    rows = [r for r in rows if r.get("status", "done") == "done"]
+    if not rows:
+        raise ValueError("no finished ('done') runs to plot")
+    for key, what in ((metric, "metric"), (x, "x"), (hue, "hue")):
+        if key is not None and not any(key in r for r in rows):
+            raise ValueError(f"{what} {key!r} is not a column of the results; columns: {sorted(set().union(*rows))}")
+    groups: dict = {}
+    for r in rows:
+        if metric not in r or r[metric] is None:
+            continue
+        h = _hashable(r.get(hue)) if hue else None
+        groups.setdefault(h, {}).setdefault(_hashable(r[x]), []).append(float(r[metric]))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    for h in sorted(groups, key=_sort_key):
+        pts = sorted(groups[h].items(), key=lambda kv: _sort_key(kv[0]))
+        xs = [p[0] for p in pts]
+        means = np.array([np.mean(v) for _, v in pts])
+        sems = np.array([np.std(v, ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0 for _, v in pts])
+        label = f"{hue}={h}" if hue else None
+        ax.errorbar(xs, means, yerr=sems, marker="o", capsize=3, label=label)
+    ax.set_xlabel(x)
+    ax.set_ylabel(metric)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    if hue:
+        ax.legend(fontsize="small")
+    return ax
+
+
+def _hashable(v):
+    return tuple(v) if isinstance(v, list) else v
+
+
+def _sort_key(v):
+    return (0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v))

@@ -24,6 +24,6 @@ package (``pkgutil.iter_modules``).  Name experiments ``<module>.<what>`` so the
 first, cheap lookup finds them.  Keep module-level imports light (import heavy
 code inside the experiment function): every worker imports the module.
 
-Built in: :mod:`simulations.experiments.toy` (``toy.kesten``), a cheap
+Built in: :mod:`simulations.experiments.toy` (experiment ``toy``), a cheap
 deterministic experiment for tests and documentation.
 """
