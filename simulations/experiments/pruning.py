@@ -1,0 +1,73 @@
+"""Pruning experiments: heavy tails ⇒ compressibility (Barsbey et al. 2021) and pruning baselines.
+
+* ``pruning.heavy_tail`` — train a bias-free ReLU FCN (``depth`` weight layers of width
+  ``width``) by SGD at (η, b) to near interpolation; metrics: per-layer tail index α̂,
+  prunable fractions at relative error ``eps``, test accuracy after one-shot magnitude /
+  global / node / spectral / random pruning at the compression ratios ``compressions``.
+* ``pruning.baselines`` — dense training of an MLP (LeNet-300-100 by default), one-shot
+  global / layerwise magnitude and random pruning (no retraining), and IMP with weight
+  rewinding (``"iteration"``) and learning-rate rewinding (``"lr"``) at ``sparsities``.
+
+The bodies live in :mod:`simulations.pruning.reproduction` (imported on call, so that
+importing this module stays cheap).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulations.sweep import experiment, param
+
+DATASETS = ("mnist", "fashion_mnist", "synthetic")
+
+
+@dataclass(frozen=True)
+class HeavyTailConfig:
+    dataset: str = param("mnist", choices=DATASETS, help="training data (synthetic = 10-class Gaussian mixture)")
+    width: int = param(512, low=1, high=65536, help="hidden width")
+    depth: int = param(4, low=2, high=16, help="number of weight layers (Barsbey et al.'s 'depth')")
+    lr: float = param(0.1, low=0.0, low_open=True, help="constant SGD step size η")
+    batch_size: int = param(100, low=1, help="batch size b")
+    n_train: int = param(5000, low=0, help="first n training examples (0 = all)")
+    n_test: int = param(2000, low=0, help="first n test examples (0 = all)")
+    max_epochs: int = param(30, low=1, help="epoch budget")
+    interpolation_loss: float = param(1e-3, low=0.0, low_open=True, help="stop when train loss < this at 100 % accuracy")
+    averaging: int = param(0, low=0, help="average the last m iterates (0 = last iterate)")
+    init: str = param("kaiming_uniform_torch", choices=("kaiming_uniform_torch", "kaiming_normal", "normal"))
+    compressions: tuple[float, ...] = param((2.0, 4.0, 8.0, 16.0, 32.0), low=1.0, help="target compression ratios")
+    methods: tuple[str, ...] = param(("magnitude", "global", "node", "spectral", "random"),
+                                     choices=("magnitude", "global", "node", "spectral", "random"))
+    center: bool = param(True, help="median-centre magnitude/spectral pruning (Barsbey et al.)")
+    eps: float = param(0.1, low=0.0, high=1.0, low_open=True, high_open=True, help="relative error for prunable fractions")
+
+
+@experiment("pruning.heavy_tail", config=HeavyTailConfig)
+def heavy_tail(config: HeavyTailConfig, seed: int) -> dict:
+    """Bias-free FCN at (η, b): tail index per layer and accuracy after one-shot pruning."""
+    from simulations.pruning.reproduction import heavy_tail_run
+
+    return heavy_tail_run(config, seed)
+
+
+@dataclass(frozen=True)
+class BaselinesConfig:
+    dataset: str = param("mnist", choices=DATASETS)
+    hidden: tuple[int, ...] = param((300, 100), low=1, help="hidden widths (LeNet-300-100)")
+    n_train: int = param(5000, low=0, help="first n training examples (0 = all)")
+    n_test: int = param(2000, low=0, help="first n test examples (0 = all)")
+    steps: int = param(1500, low=1, help="SGD steps of the dense round (T)")
+    batch_size: int = param(50, low=1)
+    lr: float = param(0.05, low=0.0, low_open=True)
+    momentum: float = param(0.9, low=0.0, high=1.0, high_open=True)
+    rewind_step: int = param(100, low=0, help="k: weight rewinding to θ_k, LR rewinding replays the schedule from k")
+    sparsities: tuple[float, ...] = param((0.8, 0.9, 0.95, 0.98), low=0.0, high=1.0, low_open=True, high_open=True)
+    rewinds: tuple[str, ...] = param(("iteration", "lr"), choices=("init", "iteration", "lr", "finetune"))
+    scope: str = param("global", choices=("global", "layer"), help="IMP pruning scope")
+    init: str = param("kaiming_uniform_torch", choices=("kaiming_uniform_torch", "kaiming_normal", "normal"))
+
+
+@experiment("pruning.baselines", config=BaselinesConfig)
+def baselines(config: BaselinesConfig, seed: int) -> dict:
+    """One-shot magnitude / random and IMP (weight and LR rewinding) at fixed sparsities."""
+    from simulations.pruning.reproduction import baselines_run
+
+    return baselines_run(config, seed)
