@@ -207,7 +207,8 @@ def block_sum(
         "order": Cor. 2.2 at the median order statistic (see the module docstring).
     center : {"median", "mean", None}
         Subtract the (coordinate-wise) median or mean before summing; the
-        estimator assumes strictly stable (centred) samples. Exact zeros created
+        estimator assumes strictly stable (centred) samples. Use "mean" only for
+        α > 1 (the sample mean does not converge otherwise). Exact zeros created
         by centring are left out of the mean log-norm (ln 0 = −∞).
     clip : float > 0 or None
         Return ``min(α̂, clip)``; Barsbey et al. clip at 2 (the estimator
