@@ -67,7 +67,7 @@ class StepConfig:
     """What stays fixed during a run (compiled into the workspace).
 
     spec, batch_size B ≥ 1, momentum μ, weight_decay λ, noise (None = off),
-    has_mask, averaging (True when avg_sum is kept).
+    has_mask, averaging (True when avg_sum is kept), max_loss.
     """
 
     spec: MLPSpec
@@ -77,6 +77,7 @@ class StepConfig:
     noise: NoiseConfig | None = None
     has_mask: bool = False
     averaging: bool = False
+    max_loss: float | None = None  # a mean batch loss above it counts as divergence (None: off)
 
     @property
     def noise_layers(self) -> list[int]:
@@ -148,6 +149,8 @@ class Backend(ABC):
     def run_steps(self, ws: Any, config: StepConfig, bufs: RunBuffers, X: Any, y: Any, idx: Any,
                   lrs: np.ndarray, avg_flags: np.ndarray) -> StepsResult:
         """Run ``len(lrs)`` SGD steps; step s uses samples ``idx[s*B:(s+1)*B]`` and rate ``lrs[s]``.
+
+        B = len(idx) // len(lrs) ≤ config.batch_size (a smaller B serves a last partial batch).
 
         X: (n, d_0) device array of the spec's dtype; y: (n,) int32 labels in [0, K);
         idx: int64 (len(lrs)*B,) indices into X (host or device); lrs: float64 (n_steps,);

@@ -123,6 +123,14 @@ def check_labels(name: str, y: Any, n: int, n_classes: int) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int32)
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def read_idx(path: str | Path, expected_sha256: str | None = None) -> np.ndarray:
     """Read an IDX file (``.gz`` or plain) into a uint8 array of its stated shape.
 
@@ -130,43 +138,197 @@ def read_idx(path: str | Path, expected_sha256: str | None = None) -> np.ndarray
     checksum mismatch (when ``expected_sha256`` is given), wrong magic number,
     or a payload whose size does not match the header.
     """
-    raise NotImplementedError
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if expected_sha256 is not None:
+        got = _sha256(path)
+        if got != expected_sha256:
+            raise DataError(f"{path}: sha256 checksum mismatch (expected {expected_sha256}, got {got}); "
+                            "the file is corrupted or not the canonical one — delete it and download again")
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                raw = f.read()
+        else:
+            raw = path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: cannot decompress ({type(exc).__name__}: {exc}); the file is truncated or "
+                        "corrupted") from exc
+    if len(raw) < 4:
+        raise DataError(f"{path}: too short for an IDX header ({len(raw)} bytes)")
+    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype_code != 0x08 or ndim not in (1, 2, 3, 4):
+        raise DataError(f"{path}: bad magic number 0x{int.from_bytes(raw[:4], 'big'):08x} "
+                        "(expected 0x00000801 labels or 0x00000803 images, unsigned bytes)")
+    hdr = 4 + 4 * ndim
+    if len(raw) < hdr:
+        raise DataError(f"{path}: truncated header ({len(raw)} bytes, need {hdr})")
+    dims = struct.unpack(">" + "I" * ndim, raw[4:hdr])
+    size = int(np.prod(dims))
+    if len(raw) - hdr != size:
+        raise DataError(f"{path}: size mismatch: header says {dims} = {size} bytes of data, file has "
+                        f"{len(raw) - hdr}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=hdr).reshape(dims).copy()
+
+
+def _cache_dir() -> Path:
+    env = os.environ.get("TAILCOMP_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "tailcomp"
+
+
+def _find_file(name: str, fname: str, root: str | Path | None, download: bool) -> Path:
+    tried = []
+    dirs = []
+    if root is not None:
+        dirs.append(Path(root))
+    env = os.environ.get("TAILCOMP_DATA")
+    if env:
+        dirs.append(Path(env))
+    dirs.append(_cache_dir())
+    for d in dirs:
+        for cand in (d / name / fname, d / fname):
+            tried.append(str(cand))
+            if cand.is_file():
+                return cand
+    if not download:
+        raise DataError(f"{name}/{fname}: not found (looked in {', '.join(tried)}); pass root=, set TAILCOMP_DATA, "
+                        "or use download=True")
+    dest = _cache_dir() / name / fname
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for base in URLS[name]:
+        url = base + fname
+        try:
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
+                shutil.copyfileobj(resp, out)
+            got = _sha256(Path(tmp))
+            if got != SHA256[name][fname]:
+                os.unlink(tmp)
+                errors.append(f"{url}: sha256 mismatch ({got})")
+                continue
+            os.replace(tmp, dest)
+            return dest
+        except OSError as exc:
+            errors.append(f"{url}: {exc}")
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    raise DataError(f"{name}/{fname}: download failed: " + "; ".join(errors))
 
 
 def load_dataset(name: str, split: str = "train", *, root: str | Path | None = None, download: bool = False,
                  normalize: str | None = "standard", dtype: Any = np.float32, flatten: bool = True
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """(X, y) of one split: X (n, 784) (or (n, 28, 28) unflattened) in ``dtype``, y (n,) int32."""
-    raise NotImplementedError
+    """(X, y) of one split: X (n, 784) (or (n, 28, 28) unflattened) in ``dtype``, y (n,) int32.
+
+    Files are sha256-verified, then checked for magic number, item count and image size.
+    """
+    check_choice("name", name, DATASETS)
+    check_choice("split", split, SPLITS)
+    check_choice("normalize", normalize, ("standard", "unit", None))
+    dt = check_dtype(dtype)
+    fx, fy = FILES[split]
+    px = _find_file(name, fx, root, download)
+    py = _find_file(name, fy, root, download)
+    imgs = read_idx(px, SHA256[name][fx])
+    labels = read_idx(py, SHA256[name][fy])
+    n = N_ITEMS[split]
+    if imgs.shape != (n, 28, 28):
+        raise DataError(f"{px}: expected images of shape ({n}, 28, 28), got {imgs.shape}")
+    if labels.shape != (n,):
+        raise DataError(f"{py}: expected {n} labels, got shape {labels.shape}")
+    if labels.max() > 9:
+        raise DataError(f"{py}: labels must be in 0..9, found {int(labels.max())}")
+    X = imgs.astype(dt)
+    if normalize is not None:
+        X /= dt.type(255.0)
+        if normalize == "standard":
+            mu, sd = NORMALIZATION[name]
+            X -= dt.type(mu)
+            X /= dt.type(sd)
+    if flatten:
+        X = X.reshape(n, 28 * 28)
+    return np.ascontiguousarray(X), labels.astype(np.int32)
+
+
+def _load_both(name, root, download, normalize, dtype) -> Dataset:
+    Xtr, ytr = load_dataset(name, "train", root=root, download=download, normalize=normalize, dtype=dtype)
+    Xte, yte = load_dataset(name, "test", root=root, download=download, normalize=normalize, dtype=dtype)
+    return Dataset(Xtr, ytr, Xte, yte, 10, name)
 
 
 def load_mnist(root: str | Path | None = None, *, download: bool = False, normalize: str | None = "standard",
                dtype: Any = np.float32) -> Dataset:
     """MNIST train (60000) and test (10000) sets, flattened to 784 features."""
-    raise NotImplementedError
+    return _load_both("mnist", root, download, normalize, dtype)
 
 
 def load_fashion_mnist(root: str | Path | None = None, *, download: bool = False,
                        normalize: str | None = "standard", dtype: Any = np.float32) -> Dataset:
     """Fashion-MNIST train (60000) and test (10000) sets, flattened to 784 features."""
-    raise NotImplementedError
+    return _load_both("fashion_mnist", root, download, normalize, dtype)
 
 
 def gaussian_mixture(n: int, dim: int = 20, n_classes: int = 3, *, separation: float = 3.0, n_test: int = 0,
                      dtype: Any = np.float32, seed: Any = 0) -> Dataset:
-    """Gaussian mixture: class c ~ uniform, x = μ_c + N(0, I), μ_c ~ N(0, (separation²/dim) I)·√dim/‖·‖·separation/2.
+    """Gaussian mixture: label c uniform on {0..K−1}, x = μ_c + N(0, I_dim).
 
-    The class means lie on a sphere of radius ``separation``/2 around 0.
+    The class means μ_c are drawn uniformly on the sphere of radius ``separation``/2,
+    so that two means are about ``separation``/√2 apart. Train and test sets are
+    independent draws of the same mixture.
     """
-    raise NotImplementedError
+    n = check_int("n", n, 1)
+    dim = check_int("dim", dim, 1)
+    n_classes = check_int("n_classes", n_classes, 2)
+    separation = check_real("separation", separation, 0.0)
+    n_test = check_int("n_test", n_test, 0)
+    dt = check_dtype(dtype)
+    rng = as_generator(seed)
+    mu = rng.standard_normal((n_classes, dim))
+    mu *= (separation / 2.0) / np.linalg.norm(mu, axis=1, keepdims=True)
+
+    def draw(m):
+        y = rng.integers(0, n_classes, size=m)
+        X = mu[y] + rng.standard_normal((m, dim))
+        return np.ascontiguousarray(X, dtype=dt), y.astype(np.int32)
+
+    Xtr, ytr = draw(n)
+    Xte, yte = draw(n_test) if n_test else (None, None)
+    return Dataset(Xtr, ytr, Xte, yte, n_classes, "gaussian_mixture")
 
 
 def teacher_dataset(n: int, sizes: tuple[int, ...] = (20, 32, 3), *, n_test: int = 0, dtype: Any = np.float32,
                     seed: Any = 0) -> Dataset:
-    """Inputs x ~ N(0, I); labels = argmax of a random ReLU teacher MLP with ``sizes`` (kaiming normal)."""
-    raise NotImplementedError
+    """Inputs x ~ N(0, I); labels = argmax of a random ReLU teacher MLP with ``sizes`` (kaiming normal, no bias)."""
+    from .model import MLPSpec, init_params
+
+    n = check_int("n", n, 1)
+    n_test = check_int("n_test", n_test, 0)
+    dt = check_dtype(dtype)
+    rng = as_generator(seed)
+    spec = MLPSpec(tuple(sizes), bias=False, init="kaiming_normal", dtype="float64")
+    if spec.sizes[-1] < 2:
+        raise ValueError(f"sizes[-1] (number of classes) must be at least 2, got {spec.sizes[-1]}")
+    teacher = init_params(spec, rng)
+
+    def draw(m):
+        X = rng.standard_normal((m, spec.sizes[0]))
+        a = X
+        for l, W in enumerate(teacher.weights):
+            a = a @ W.T
+            if l < spec.n_layers - 1:
+                a = np.maximum(a, 0.0)
+        return np.ascontiguousarray(X, dtype=dt), np.argmax(a, axis=1).astype(np.int32)
+
+    Xtr, ytr = draw(n)
+    Xte, yte = draw(n_test) if n_test else (None, None)
+    return Dataset(Xtr, ytr, Xte, yte, spec.sizes[-1], "teacher")
 
 
 def shuffle_indices(n: int, seed: Any = 0) -> np.ndarray:
-    """A permutation of 0..n−1 (int64), the same for the same seed in every process."""
-    raise NotImplementedError
+    """A permutation of 0..n−1 (int64), the same for the same seed in every process (PCG64)."""
+    n = check_int("n", n, 0)
+    return as_generator(seed).permutation(n).astype(np.int64)

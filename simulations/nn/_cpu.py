@@ -1,0 +1,110 @@
+"""CPU backend glue: workspaces (all buffers allocated once per run) around :mod:`cpu_kernels`."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import cpu_kernels as K
+from .backend import StepsResult
+
+ACT = {"relu": K.ACT_RELU, "tanh": K.ACT_TANH, "softplus": K.ACT_SOFTPLUS, "identity": K.ACT_IDENTITY}
+LOSS = {"cross_entropy": K.LOSS_CE, "squared": K.LOSS_SQ}
+NOISE = {"entry": K.NOISE_ENTRY, "neuron": K.NOISE_NEURON, "elliptical": K.NOISE_ELLIPTICAL}
+
+
+def _aoff(sizes: np.ndarray, rows: int) -> np.ndarray:
+    """Start of each layer's activation block (rows × d_l) in the flat activation buffer."""
+    widths = sizes[1:].astype(np.int64) * rows
+    return np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+
+
+class _Layout:
+    def __init__(self, spec, rows: int):
+        self.spec = spec
+        self.sizes = np.asarray(spec.sizes, dtype=np.int64)
+        self.offsets = spec.offsets
+        self.rows = int(rows)
+        self.aoff = _aoff(self.sizes, self.rows)
+        dt = spec.np_dtype
+        self.acts = np.empty(int(self.aoff[-1]), dtype=dt)
+        wmax = int(self.sizes.max())
+        self.d0 = np.empty(self.rows * wmax, dtype=dt)
+        self.d1 = np.empty(self.rows * wmax, dtype=dt)
+        self.act = ACT[spec.activation]
+        self.loss = LOSS[spec.loss]
+        self.has_bias = bool(spec.bias)
+
+
+class Workspace:
+    """Per-run buffers: batch, activations (train and eval), deltas, bias-gradient scratch."""
+
+    def __init__(self, config, eval_batch_size: int = 1024):
+        spec = config.spec
+        self.config = config
+        self.spec = spec
+        dt = spec.np_dtype
+        B = config.batch_size
+        self.train = _Layout(spec, B)
+        self.eval = _Layout(spec, max(1, int(eval_batch_size)))
+        self.eval.d0 = self.eval.d1 = np.empty(0, dtype=dt)
+        self.Xb = np.empty((B, spec.sizes[0]), dtype=dt)
+        self.yb = np.empty(B, dtype=np.int32)
+        self.gb = np.empty(int(max(spec.sizes)), dtype=dt)
+        self.stats = np.zeros(3, dtype=np.float64)
+        L = spec.n_layers
+        self.noise_layer = np.zeros(L, dtype=np.uint8)
+        self.stream_base = np.zeros(L, dtype=np.int64)
+        base = 0
+        for l in config.noise_layers:
+            self.noise_layer[l] = 1
+            self.stream_base[l] = base
+            base += spec.sizes[l + 1]
+        nz = config.noise
+        self.noise_kind = NOISE[nz.kind] if nz is not None else K.NOISE_NEURON
+        self.noise_alpha = float(nz.alpha) if nz is not None else 2.0
+        self.noise_sigma = float(nz.sigma) if (nz is not None and config.noise_layers) else 0.0
+        self.empty_mask = np.zeros(0, dtype=np.uint8)
+
+
+def run_steps(ws: Workspace, config, bufs, X, y, idx, lrs, avg_flags) -> StepsResult:
+    max_loss = config.max_loss or 0.0
+    lay = ws.train
+    n_steps = int(lrs.shape[0])
+    if n_steps == 0:
+        return StepsResult(0, 0.0, 0, False)
+    mask = bufs.mask if config.has_mask else ws.empty_mask
+    done = K.train_steps_kernel(
+        lay.sizes, lay.offsets, lay.aoff, lay.act, lay.loss, lay.has_bias,
+        bufs.params, bufs.velocity, mask, bufs.noise_states, bufs.avg_sum,
+        X, y, idx, np.ascontiguousarray(lrs, dtype=np.float64), np.ascontiguousarray(avg_flags, dtype=np.uint8),
+        int(idx.shape[0]) // n_steps, float(config.momentum), float(config.weight_decay), bool(config.has_mask),
+        ws.noise_kind, ws.noise_alpha, ws.noise_sigma, ws.noise_layer, ws.stream_base,
+        ws.Xb, ws.yb, lay.acts, lay.d0, lay.d1, ws.gb, float(max_loss), ws.stats)
+    return StepsResult(int(done), float(ws.stats[0]), int(ws.stats[1]), bool(ws.stats[2] != 0.0))
+
+
+def evaluate(ws: Workspace, spec, params, X, y) -> tuple[float, int]:
+    lay = ws.eval
+    if X.shape[0] == 0:
+        return 0.0, 0
+    t, c = K.evaluate_kernel(lay.sizes, lay.offsets, lay.aoff, lay.act, lay.loss, lay.has_bias, params, X, y,
+                             lay.acts, lay.rows)
+    return float(t), int(c)
+
+
+def forward(ws: Workspace, spec, params, X) -> np.ndarray:
+    lay = ws.eval
+    out = np.empty((X.shape[0], spec.sizes[-1]), dtype=spec.np_dtype)
+    if X.shape[0]:
+        K.logits_kernel(lay.sizes, lay.offsets, lay.aoff, lay.act, lay.has_bias, params, X, lay.acts, lay.rows, out)
+    return out
+
+
+def gradient(spec, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    n = X.shape[0]
+    lay = _Layout(spec, n)
+    grad = np.zeros(spec.n_params, dtype=spec.np_dtype)
+    X = np.ascontiguousarray(X, dtype=spec.np_dtype)
+    y = np.ascontiguousarray(y, dtype=np.int32)
+    loss = K.loss_grad_kernel(lay.sizes, lay.offsets, lay.aoff, lay.act, lay.loss, lay.has_bias,
+                              np.ascontiguousarray(params, dtype=spec.np_dtype), X, y, lay.acts, lay.d0, lay.d1, grad)
+    return float(loss), grad
