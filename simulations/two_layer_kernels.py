@@ -1,0 +1,373 @@
+"""Numba kernels: many mean-field two-layer networks trained by noise-injected SGD at once.
+
+No validation here (see :mod:`simulations.two_layer`). One call trains ``K``
+networks in parallel (``prange`` over networks); network ``k`` owns row ``k``
+of the xoroshiro128+ ``states`` array, so its numbers do not depend on the
+number of threads or on scheduling.
+
+Model (mean-field scaling, Mei, Montanari & Nguyen 2018; Wan, Barsbey, Zaidi &
+Şimşekli, ICML 2024): for network ``k`` of width ``n`` with hidden weights
+``w_1..w_n ∈ R^d`` and output weights ``a_j ∈ R^c``,
+
+    f(x) = (1/n) Σ_j a_j φ(w_jᵀx).
+
+One step with minibatch B (|B| = b), step η, noise scale σ, stability α:
+
+    w_j ← w_j − η · (1/b) Σ_{(x,y)∈B} ∂_f ℓ(f(x), y)ᵀ a_j φ'(w_jᵀx) x        (= −η n ∇_{w_j} L̂)
+    a_j ← a_j − η_a · (1/b) Σ_{(x,y)∈B} ∂_f ℓ(f(x), y) φ(w_jᵀx)               (only if trained)
+    w_j ← w_j + σ η^{1/α} ξ_j                                               (noise after the step)
+
+The gradient is multiplied by ``n`` (the mean-field time scale), so that one
+step moves every neuron by O(η) whatever the width and ``t = kη`` is the time
+of the limiting McKean–Vlasov SDE. ξ_j ∈ R^d is, per ``noise_type``:
+
+* 0 "neuron": ξ_j = S_j·(1,…,1), one SαS(1) scalar per neuron broadcast over its d weights;
+* 1 "entry": ξ_{j,i} iid SαS(1);
+* 2 "elliptical": ξ_j = R_j Z_j, R_j = √(2A_j), A_j ~ S_{α/2}(cos(πα/4)^{2/α}, 1, 0), Z_j ~ N(0, I_d)
+  (a sub-Gaussian SαS vector whose coordinates are SαS(1)).
+
+SαS(1) at α = 2 is N(0, 2) (S0/S1 convention of :mod:`simulations.stable_kernels`).
+
+Memory layout. Hidden weights of network k live in ``W[woff[k] : woff[k] + d*n_k]``
+as a (d, n_k) row-major block, entry (i, j) at ``woff[k] + i*n_k + j`` (column j
+is neuron j, which makes the inner loops run over neurons and vectorise). Output
+weights live in ``A[aoff[k] : aoff[k] + n_k*c]``, entry (j, o) at ``aoff[k] + j*c + o``.
+
+Order of the random draws of network k (documented so that a reference
+implementation can replay them; all from stream k):
+
+1. per step, per sample s = 0..b−1: dataset mode — one ``uniform`` → index
+   ``min(int(u·N), N−1)``; online-teacher mode — d ``normal`` draws for x, then
+   (if ``label_noise > 0``) c ``normal`` draws for the label noise;
+2. after the update, if σ > 0: "neuron": n ``sas_draw``; "entry": d·n ``sas_draw``
+   in the order (i, j) row-major; "elliptical": for each neuron j one
+   ``sub_gaussian_factor_draw`` then d ``normal`` draws;
+3. if noise is also injected in the output layer: n·c ``sas_draw`` in (j, o) order.
+
+Evaluation every ``eval_every`` steps (and after the last step) records, per
+network: the mean minibatch loss since the last evaluation; the loss and
+accuracy on an evaluation set (if given); neuron-norm statistics; the relative
+Frobenius error of neuron pruning ‖W − W^{(k)}‖_F/‖W‖_F where W^{(k)} keeps the
+k = ⌈κn⌉ largest-norm neurons (= σ_k(‖w_·‖)_2/‖(‖w_·‖)‖_2 on the vector of
+neuron norms); and the prunable fraction — the largest m/n such that removing
+the m smallest-norm neurons leaves a squared relative Frobenius error ≤ ε
+(the metric of Wan et al.: prune until the squared relative error reaches ε = 0.1).
+A network whose minibatch loss or weights become non-finite is stopped and
+flagged (status 1) with the step at which it happened.
+"""
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from .rng import normal, uniform
+from .stable_kernels import sas_draw, sub_gaussian_factor_draw
+
+ACT_TANH = 0
+ACT_RELU = 1
+ACT_LINEAR = 2
+
+LOSS_SQUARED = 0
+LOSS_XENT = 1
+
+NOISE_NEURON = 0
+NOISE_ENTRY = 1
+NOISE_ELLIPTICAL = 2
+
+STATUS_OK = 0
+STATUS_DIVERGED = 1
+
+
+@nb.njit(inline="always", cache=True)
+def _act(code, z):
+    if code == ACT_TANH:
+        return math.tanh(z)
+    if code == ACT_RELU:
+        return z if z > 0.0 else 0.0
+    return z
+
+
+@nb.njit(inline="always", cache=True)
+def _dact_from(code, z, h):
+    """φ'(z) given z and h = φ(z)."""
+    if code == ACT_TANH:
+        return 1.0 - h * h
+    if code == ACT_RELU:
+        return 1.0 if z > 0.0 else 0.0
+    return 1.0
+
+
+@nb.njit(inline="always", cache=True)
+def _forward(W, A, wo, ao, n, d, c, act, x, z, h, f):
+    """z = Wᵀx (n), h = φ(z), f = (1/n) Σ_j a_j h_j (c)."""
+    for j in range(n):
+        z[j] = 0.0
+    for i in range(d):
+        xi = x[i]
+        base = wo + i * n
+        for j in range(n):
+            z[j] += xi * W[base + j]
+    for j in range(n):
+        h[j] = _act(act, z[j])
+    inv_n = 1.0 / n
+    for o in range(c):
+        s = 0.0
+        for j in range(n):
+            s += h[j] * A[ao + j * c + o]
+        f[o] = s * inv_n
+
+
+@nb.njit(inline="always", cache=True)
+def _loss_residual(loss, f, y, r, c):
+    """Loss ℓ(f, y) and r = ∂ℓ/∂f. squared: ½‖f−y‖²; cross-entropy: y one-hot, softmax(f)."""
+    if loss == LOSS_SQUARED:
+        val = 0.0
+        for o in range(c):
+            r[o] = f[o] - y[o]
+            val += 0.5 * r[o] * r[o]
+        return val
+    m = f[0]
+    for o in range(1, c):
+        if f[o] > m:
+            m = f[o]
+    s = 0.0
+    for o in range(c):
+        r[o] = math.exp(f[o] - m)
+        s += r[o]
+    lse = m + math.log(s)
+    val = 0.0
+    for o in range(c):
+        r[o] = r[o] / s - y[o]
+        val -= y[o] * (f[o] - lse)
+    return val
+
+
+@nb.njit(inline="always", cache=True)
+def _argmax(v, c):
+    best = 0
+    for o in range(1, c):
+        if v[o] > v[best]:
+            best = o
+    return best
+
+
+@nb.njit(inline="always", cache=True)
+def _kept_count(kappa, n):
+    """k = ⌈κn⌉, κn within a few ulps of an integer rounded to it (as simulations.compressibility.kept_count)."""
+    v = kappa * n
+    r = math.floor(v + 0.5)
+    if abs(v - r) <= 8.0 * 2.220446049250313e-16 * max(1.0, abs(v)):
+        k = int(r)
+    else:
+        k = int(math.ceil(v))
+    return min(max(k, 0), n)
+
+
+@nb.njit(cache=True)
+def _record(W, A, wo, ao, n, d, c, act, loss, Xe, Ye, kappas, prune_eps, buf, z, h, f, r, out_k, e, run_loss,
+            hist_loss, hist_eval_loss, hist_eval_acc, hist_prune, hist_prunable, hist_norm_mean, hist_norm_max):
+    """Write evaluation ``e`` of one network; return False if its weights are not finite."""
+    hist_loss[out_k, e] = run_loss
+    # squared neuron norms
+    for j in range(n):
+        buf[j] = 0.0
+    for i in range(d):
+        base = wo + i * n
+        for j in range(n):
+            w = W[base + j]
+            buf[j] += w * w
+    total = 0.0
+    mean_norm = 0.0
+    max_norm = 0.0
+    for j in range(n):
+        total += buf[j]
+        nj = math.sqrt(buf[j])
+        mean_norm += nj
+        if nj > max_norm:
+            max_norm = nj
+    if not math.isfinite(total):
+        return False
+    hist_norm_mean[out_k, e] = mean_norm / n
+    hist_norm_max[out_k, e] = max_norm
+    buf[:n].sort()
+    # cumulative sums from the smallest: buf[m] becomes Σ_{i<m} s_(i) (shifted in place)
+    acc = 0.0
+    for j in range(n):
+        v = buf[j]
+        buf[j] = acc
+        acc += v
+    # acc == total (up to rounding); use acc for consistency
+    for q in range(kappas.shape[0]):
+        keep = _kept_count(kappas[q], n)
+        drop = n - keep
+        if acc > 0.0:
+            dropped = buf[drop] if drop < n else acc
+            hist_prune[out_k, e, q] = math.sqrt(max(dropped, 0.0) / acc)
+        else:
+            hist_prune[out_k, e, q] = 0.0
+    # largest m in [0, n] with Σ_{i<m} s_(i) <= ε Σ_i s_(i)  (buf[m] = Σ_{i<m}, non-decreasing)
+    thr = prune_eps * acc
+    if acc <= thr:
+        m = n
+    else:
+        m = 0
+        for j in range(n):
+            if buf[j] <= thr:
+                m = j
+            else:
+                break
+    hist_prunable[out_k, e] = m / n
+    # evaluation set
+    ne = Xe.shape[0]
+    if ne > 0:
+        tot = 0.0
+        hits = 0
+        for s in range(ne):
+            _forward(W, A, wo, ao, n, d, c, act, Xe[s], z, h, f)
+            tot += _loss_residual(loss, f, Ye[s], r, c)
+            if c > 1 and _argmax(f, c) == _argmax(Ye[s], c):
+                hits += 1
+        hist_eval_loss[out_k, e] = tot / ne
+        hist_eval_acc[out_k, e] = hits / ne
+    return True
+
+
+@nb.njit(parallel=True, cache=True)
+def train_ensemble(
+    W, A, woff, aoff, widths, alphas, sigmas, lrs, lrs_a, states,
+    d, c, noise_type, act, loss, train_a, noise_hidden, noise_out,
+    X, Y, TW, TA, t_act, label_noise,
+    Xe, Ye, batch, steps, eval_every, kappas, prune_eps,
+    hist_loss, hist_eval_loss, hist_eval_acc, hist_prune, hist_prunable, hist_norm_mean, hist_norm_max,
+    status, fail_step,
+):
+    """Train all K networks in place (W, A) for ``steps`` steps; fill the history arrays.
+
+    ``X.shape[0] > 0``: minibatches drawn uniformly with replacement from (X, Y).
+    ``X.shape[0] == 0``: online teacher–student data, x ~ N(0, I_d),
+    y = (1/m) Σ_l TA[l] φ_t(TW[:, l]ᵀx) + label_noise · N(0, I_c).
+    """
+    K = widths.shape[0]
+    n_data = X.shape[0]
+    m_t = TW.shape[1]
+    for k in nb.prange(K):
+        n = widths[k]
+        wo = woff[k]
+        ao = aoff[k]
+        alpha = alphas[k]
+        lr = lrs[k]
+        lr_a = lrs_a[k]
+        nscale = sigmas[k] * lr ** (1.0 / alpha) if sigmas[k] > 0.0 else 0.0
+        # scratch, allocated once per network (not per step)
+        G = np.zeros(d * n)
+        GA = np.zeros(n * c)
+        z = np.empty(n)
+        h = np.empty(n)
+        g = np.empty(n)
+        buf = np.empty(n)
+        x = np.empty(d)
+        y = np.empty(c)
+        f = np.empty(c)
+        r = np.empty(c)
+        tz = np.empty(m_t)
+        run_loss = 0.0
+        run_count = 0
+        e = 0
+        inv_b = 1.0 / batch
+        status[k] = STATUS_OK
+        fail_step[k] = -1
+        for t in range(steps):
+            G[:] = 0.0
+            if train_a:
+                GA[:] = 0.0
+            bl = 0.0
+            for s in range(batch):
+                if n_data > 0:
+                    idx = int(uniform(states, k) * n_data)
+                    if idx >= n_data:
+                        idx = n_data - 1
+                    for i in range(d):
+                        x[i] = X[idx, i]
+                    for o in range(c):
+                        y[o] = Y[idx, o]
+                else:
+                    for i in range(d):
+                        x[i] = normal(states, k)
+                    for l in range(m_t):
+                        tz[l] = 0.0
+                    for i in range(d):
+                        for l in range(m_t):
+                            tz[l] += x[i] * TW[i, l]
+                    for o in range(c):
+                        y[o] = 0.0
+                    for l in range(m_t):
+                        hl = _act(t_act, tz[l])
+                        for o in range(c):
+                            y[o] += TA[l, o] * hl
+                    for o in range(c):
+                        y[o] /= m_t
+                    if label_noise > 0.0:
+                        for o in range(c):
+                            y[o] += label_noise * normal(states, k)
+                _forward(W, A, wo, ao, n, d, c, act, x, z, h, f)
+                bl += _loss_residual(loss, f, y, r, c)
+                for j in range(n):
+                    s_ = 0.0
+                    for o in range(c):
+                        s_ += r[o] * A[ao + j * c + o]
+                    g[j] = s_ * _dact_from(act, z[j], h[j])
+                for i in range(d):
+                    xi = x[i]
+                    base = i * n
+                    for j in range(n):
+                        G[base + j] += xi * g[j]
+                if train_a:
+                    for j in range(n):
+                        hj = h[j]
+                        for o in range(c):
+                            GA[j * c + o] += r[o] * hj
+            bl *= inv_b
+            if not math.isfinite(bl):
+                status[k] = STATUS_DIVERGED
+                fail_step[k] = t
+                break
+            run_loss += bl
+            run_count += 1
+            step = lr * inv_b
+            for q in range(d * n):
+                W[wo + q] -= step * G[q]
+            if train_a:
+                step_a = lr_a * inv_b
+                for q in range(n * c):
+                    A[ao + q] -= step_a * GA[q]
+            if nscale > 0.0:
+                if noise_hidden:
+                    if noise_type == NOISE_NEURON:
+                        for j in range(n):
+                            v = nscale * sas_draw(states, k, alpha)
+                            for i in range(d):
+                                W[wo + i * n + j] += v
+                    elif noise_type == NOISE_ENTRY:
+                        for q in range(d * n):
+                            W[wo + q] += nscale * sas_draw(states, k, alpha)
+                    else:
+                        for j in range(n):
+                            rr = nscale * sub_gaussian_factor_draw(states, k, alpha)
+                            for i in range(d):
+                                W[wo + i * n + j] += rr * normal(states, k)
+                if noise_out:
+                    for q in range(n * c):
+                        A[ao + q] += nscale * sas_draw(states, k, alpha)
+            if (t + 1) % eval_every == 0 or t == steps - 1:
+                ok = _record(W, A, wo, ao, n, d, c, act, loss, Xe, Ye, kappas, prune_eps, buf, z, h, f, r, k, e,
+                             run_loss / max(run_count, 1), hist_loss, hist_eval_loss, hist_eval_acc, hist_prune,
+                             hist_prunable, hist_norm_mean, hist_norm_max)
+                run_loss = 0.0
+                run_count = 0
+                e += 1
+                if not ok:
+                    status[k] = STATUS_DIVERGED
+                    fail_step[k] = t
+                    break
