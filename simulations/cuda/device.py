@@ -98,8 +98,11 @@ def device_name() -> str:
 
 
 def is_device_array(x: Any) -> bool:
-    """True for numba device arrays and any object exposing ``__cuda_array_interface__`` (torch, cupy)."""
-    return hasattr(x, "__cuda_array_interface__")
+    """True for numba device arrays (the simulator's fake ones included) and any object exposing
+    ``__cuda_array_interface__`` (torch, cupy)."""
+    if isinstance(x, np.ndarray):
+        return False
+    return hasattr(x, "__cuda_array_interface__") or hasattr(x, "copy_to_host")
 
 
 def to_device(name: str, x: Any, dtype, *, ndim: int | tuple[int, ...] | None = None, finite: bool = True):

@@ -1,0 +1,205 @@
+"""CUDA kernels that glue the dense kernels into an MLP training step (flat parameter layout).
+
+Layout and semantics are those of :mod:`simulations.nn.backend`: parameters θ, momentum v,
+mask m (uint8) and the averaging sum live in flat (P,) arrays ``[W_1, b_1, W_2, b_2, ...]``
+with W_l stored (out, in) row-major. One SGD step (PyTorch SGD, Wan et al. 2024 noise):
+
+    g = ∇L_B(θ) + λθ;  v ← μv + g;  θ ← θ − η v  (θ ← θ − η g when μ = 0)
+    θ_W ← θ_W + σ η^{1/α} ξ on the noised layers' weights;  θ ← m⊙θ, v ← m⊙v;  avg += θ.
+
+Noise streams: one xoroshiro128+ stream per noised neuron (row of a noised W), in layer
+order, drawn *sequentially along the row* exactly as the CPU backend does:
+``entry`` ξ_ji = successive SαS(1) draws of stream j; ``neuron`` one SαS(1) draw per row;
+``elliptical`` R_j = √(2A_j) (first draws of stream j) times successive N(0, 1) draws.
+One thread per row (the stream is sequential), so the draws equal the CPU draws.
+
+Divergence: ``ctrl`` (int64 (2,)) holds [flag, step]; the loss kernel and the update kernels
+set flag = 1 and step = s when a loss or a new parameter value is not finite. Every update
+kernel of a later step returns at once, so θ stays as it was after the diverging step and the
+host reads ``n_done = step + 1`` after the chunk without a per-step synchronisation.
+"""
+from __future__ import annotations
+
+import math
+
+from numba import cuda
+
+from .rng_kernels import normal, sas_draw, sub_gaussian_factor_draw
+
+__all__ = [
+    "KIND_ENTRY",
+    "KIND_NEURON",
+    "KIND_ELLIPTICAL",
+    "gather_kernel",
+    "xent_stats_kernel",
+    "squared_stats_kernel",
+    "flat_update_kernel",
+    "row_noise_kernel",
+    "add_to_kernel",
+]
+
+KIND_ENTRY = 0
+KIND_NEURON = 1
+KIND_ELLIPTICAL = 2
+
+
+@cuda.jit(device=True, inline=True)
+def _stopped(ctrl, s):
+    return ctrl[0] != 0 and ctrl[1] < s
+
+
+@cuda.jit(device=True, inline=True)
+def _flag(ctrl, s):
+    ctrl[1] = s  # every thread that flags within step s writes the same s
+    ctrl[0] = 1
+
+
+@cuda.jit
+def gather_kernel(X, y, idx, start, Xb, yb):
+    """Xb[r, :] = X[idx[start + r], :], yb[r] = y[idx[start + r]] (2-D grid: rows × columns)."""
+    r, c = cuda.grid(2)
+    if r < Xb.shape[0]:
+        k = idx[start + r]
+        if c < Xb.shape[1]:
+            Xb[r, c] = X[k, c]
+        if c == 0:
+            yb[r] = y[k]
+
+
+@cuda.jit
+def xent_stats_kernel(Z, y, dZ, grad_scale, acc, ctrl, s):
+    """Softmax cross-entropy, one thread per sample i (rows of Z beyond ``y.shape[0]`` ignored).
+
+    dZ[i] = grad_scale (softmax(Z[i]) − e_{y_i}); acc[0] += −log softmax(Z[i])[y_i],
+    acc[1] += 1[argmax Z[i] = y_i] (atomics, float64); a non-finite loss flags divergence at step s.
+    ``dZ`` may be a 0-row array (evaluation: no gradient).
+    """
+    i = cuda.grid(1)
+    if i < y.shape[0]:
+        if _stopped(ctrl, s):
+            return
+        C = Z.shape[1]
+        m = Z[i, 0]
+        am = 0
+        for c in range(1, C):
+            if Z[i, c] > m:
+                m = Z[i, c]
+                am = c
+        tot = 0.0
+        for c in range(C):
+            tot += math.exp(Z[i, c] - m)
+        yi = y[i]
+        loss = math.log(tot) - (Z[i, yi] - m)
+        if not math.isfinite(loss):
+            _flag(ctrl, s)
+        cuda.atomic.add(acc, 0, loss)
+        if am == yi:
+            cuda.atomic.add(acc, 1, 1.0)
+        if dZ.shape[0] > i:
+            inv = 1.0 / tot
+            for c in range(C):
+                p = math.exp(Z[i, c] - m) * inv
+                if c == yi:
+                    p -= 1.0
+                dZ[i, c] = grad_scale * p
+
+
+@cuda.jit
+def squared_stats_kernel(Z, y, dZ, grad_scale, acc, ctrl, s):
+    """Squared loss ½‖Z[i] − e_{y_i}‖² (see :func:`xent_stats_kernel` for the outputs)."""
+    i = cuda.grid(1)
+    if i < y.shape[0]:
+        if _stopped(ctrl, s):
+            return
+        yi = y[i]
+        m = Z[i, 0]
+        am = 0
+        tot = 0.0
+        for c in range(Z.shape[1]):
+            z = Z[i, c]
+            if z > m:
+                m = z
+                am = c
+            r = z - 1.0 if c == yi else z
+            tot += r * r
+            if dZ.shape[0] > i:
+                dZ[i, c] = grad_scale * r
+        loss = 0.5 * tot
+        if not math.isfinite(loss):
+            _flag(ctrl, s)
+        cuda.atomic.add(acc, 0, loss)
+        if am == yi:
+            cuda.atomic.add(acc, 1, 1.0)
+
+
+@cuda.jit
+def flat_update_kernel(theta, grad, vel, mask, avg, lr, momentum, weight_decay, has_mask, use_momentum, do_avg,
+                       ctrl, s):
+    """One thread per parameter k: g = grad + λθ; v ← μv + g; θ ← θ − η v (or − η g); θ, v ← m⊙θ, m⊙v;
+    avg += θ when ``do_avg`` (the caller sets it only when no noise follows in this step)."""
+    k = cuda.grid(1)
+    if k < theta.shape[0]:
+        if _stopped(ctrl, s):
+            return
+        w = theta[k]
+        g = grad[k] + weight_decay * w
+        if use_momentum:
+            v = momentum * vel[k] + g
+            if has_mask:
+                vel[k] = v * mask[k]
+            else:
+                vel[k] = v
+            g = v
+        w = w - lr * g
+        if has_mask:
+            w = w * mask[k]
+        theta[k] = w
+        if not math.isfinite(w):
+            _flag(ctrl, s)
+        if do_avg:
+            avg[k] += w
+
+
+@cuda.jit
+def row_noise_kernel(theta, mask, states, row_off, row_len, amp, alpha, kind, has_mask, ctrl, s):
+    """θ[row_off[j] + i] += amp · ξ_ji for i < row_len[j], one thread per noised row j = stream j;
+    then × mask. ξ as in the module docstring (all draws are made, masked or not, so the streams
+    do not depend on the mask)."""
+    j = cuda.grid(1)
+    if j < row_off.shape[0]:
+        if _stopped(ctrl, s):
+            return
+        base = row_off[j]
+        n = row_len[j]
+        if kind == KIND_NEURON:
+            xi = amp * sas_draw(states, j, alpha)
+        elif kind == KIND_ELLIPTICAL:
+            xi = amp * sub_gaussian_factor_draw(states, j, alpha)
+        else:
+            xi = amp
+        bad = False
+        for i in range(n):
+            if kind == KIND_ENTRY:
+                d = xi * sas_draw(states, j, alpha)
+            elif kind == KIND_ELLIPTICAL:
+                d = xi * normal(states, j)
+            else:
+                d = xi
+            w = theta[base + i] + d
+            if has_mask:
+                w = w * mask[base + i]
+            theta[base + i] = w
+            if not math.isfinite(w):
+                bad = True
+        if bad:
+            _flag(ctrl, s)
+
+
+@cuda.jit
+def add_to_kernel(dst, src, ctrl, s):
+    """dst += src (float64 += θ: iterate averaging after the noise of step s)."""
+    k = cuda.grid(1)
+    if k < dst.shape[0]:
+        if _stopped(ctrl, s):
+            return
+        dst[k] += src[k]
