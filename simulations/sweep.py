@@ -1291,23 +1291,37 @@ class ResultsStore:
         return f"ResultsStore({str(self.path)!r})"
 
 
-def plot_metric(rows, metric: str, x: str, hue: str | None = None, *, ax=None, logx: bool = False, logy: bool = False):
+def plot_metric(
+    rows,
+    metric: str,
+    x: str,
+    hue: str | None = None,
+    *,
+    ax=None,
+    logx: bool = False,
+    logy: bool = False,
+    status: str | Sequence[str] = ("done",),
+):
     """Mean ± standard error over seeds of ``metric`` against config key ``x``, one line per ``hue`` value.
 
     ``rows``: a :class:`ResultsStore`, a list of :meth:`ResultsStore.rows` dicts or a
-    DataFrame.  Only ``done`` runs are drawn (runs lacking the metric are skipped).
+    DataFrame.  Only runs whose status is in ``status`` (default: ``done``) are drawn;
+    runs lacking the metric are skipped.
     Points with a single seed have no error bar.  Returns the matplotlib Axes.
     """
     import matplotlib.pyplot as plt
     import numpy as np
 
+    statuses = (status,) if isinstance(status, str) else tuple(status)
+    for s_ in statuses:
+        check_choice("status", s_, STATUSES)
     if isinstance(rows, ResultsStore):
-        rows = rows.rows(status="done")
+        rows = rows.rows()
     elif hasattr(rows, "to_dict") and hasattr(rows, "columns"):
         rows = rows.to_dict("records")
-    rows = [r for r in rows if r.get("status", "done") == "done"]
+    rows = [r for r in rows if r.get("status", "done") in statuses]
     if not rows:
-        raise ValueError("no finished ('done') runs to plot")
+        raise ValueError(f"no runs with status in {list(statuses)} to plot")
     for key, what in ((metric, "metric"), (x, "x"), (hue, "hue")):
         if key is not None and not any(key in r for r in rows):
             raise ValueError(f"{what} {key!r} is not a column of the results; columns: {sorted(set().union(*rows))}")

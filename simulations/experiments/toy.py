@@ -96,3 +96,26 @@ def toy(config: ToyConfig, seed: int) -> dict:
         finally:
             os.close(fd)
     return {"status": "done", "metrics": metrics, "history": history}
+
+
+def lyapunov_exponent(eta: float, batch: int) -> float:
+    """λ(η, b) = E log|1 - (η/b) χ²_b| by quadrature (the toy chain diverges iff λ > 0).
+
+    The integrand has an integrable log singularity at χ² = b/η, used as a break point.
+    """
+    from scipy import integrate
+
+    from simulations.validation import check_int, check_positive
+
+    eta = check_positive("eta", eta)
+    batch = check_int("batch", batch, 1)
+    k = batch / 2.0
+    log_norm = -k * math.log(2.0) - math.lgamma(k)
+
+    def f(u: float) -> float:  # log|1 - (η/b)u| times the chi-square(b) density
+        if u <= 0.0:
+            return 0.0
+        return math.log(abs(1.0 - eta / batch * u) or 1e-300) * math.exp(log_norm + (k - 1.0) * math.log(u) - u / 2.0)
+
+    s = batch / eta
+    return integrate.quad(f, 0.0, s, limit=200)[0] + integrate.quad(f, s, math.inf, limit=200)[0]
