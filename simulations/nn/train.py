@@ -291,6 +291,13 @@ def train(
             tail_left=-1, status=None, history=[], elapsed=0.0,
         )
     start_step = state.start_step
+    if averaging > 0 and state.tail_left < 0:
+        # the window is the last m steps of *this* budget: iterates summed for another window are dropped
+        avg_from = start_step + budget - averaging
+        if state.avg_count > 0 and getattr(state, "avg_from", avg_from) != avg_from:
+            state.avg_sum[...] = 0.0
+            state.avg_count = 0
+        state.avg_from = avg_from  # type: ignore[attr-defined]
     snaps = [k for k in snaps if k >= state.step]
     snapshots: dict[int, Params] = {}
 
@@ -484,6 +491,8 @@ def _copy_state(s: TrainState) -> TrainState:
                    shuffle_state=json.loads(json.dumps(s.shuffle_state)), start_step=s.start_step, step=s.step,
                    epoch=s.epoch, pos=s.pos, perm=s.perm.copy(), avg_sum=s.avg_sum.copy(), avg_count=s.avg_count,
                    tail_left=s.tail_left, status=None, history=[dict(h) for h in s.history], elapsed=s.elapsed)
+    if hasattr(s, "avg_from"):
+        c.avg_from = s.avg_from  # type: ignore[attr-defined]
     if hasattr(s, "status_pending"):
         c.status_pending = s.status_pending  # type: ignore[attr-defined]
     return c
@@ -574,7 +583,7 @@ def save_checkpoint(path: str | Path, state: TrainState, config: dict | None = N
         "spec": state.params.spec.to_dict(),
         "shuffle_state": state.shuffle_state,
         "start_step": state.start_step, "step": state.step, "epoch": state.epoch, "pos": state.pos,
-        "avg_count": state.avg_count, "tail_left": state.tail_left,
+        "avg_count": state.avg_count, "tail_left": state.tail_left, "avg_from": getattr(state, "avg_from", None),
         "status_pending": getattr(state, "status_pending", None),
         "status": state.status, "history": state.history, "elapsed": state.elapsed,
         "config": config or {},
@@ -615,6 +624,8 @@ def load_checkpoint(path: str | Path) -> tuple[TrainState, dict]:
         pos=meta["pos"], perm=arrs["perm"].astype(np.int64), avg_sum=arrs["avg_sum"], avg_count=meta["avg_count"],
         tail_left=meta["tail_left"], status=meta["status"], history=meta["history"], elapsed=meta["elapsed"],
     )
+    if meta.get("avg_from") is not None:
+        state.avg_from = meta["avg_from"]  # type: ignore[attr-defined]
     if meta.get("status_pending"):
         state.status_pending = meta["status_pending"]  # type: ignore[attr-defined]
     return state, meta.get("config", {})

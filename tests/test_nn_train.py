@@ -1,0 +1,315 @@
+"""Training loop: updates against a reference SGD, masks, determinism, checkpoints, stopping rules, noise."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from simulations.nn import (
+    SGD,
+    Mask,
+    MLPSpec,
+    NoiseConfig,
+    Params,
+    StopRules,
+    evaluate,
+    gaussian_mixture,
+    init_params,
+    load_checkpoint,
+    predict,
+    save_checkpoint,
+    step_schedule,
+    train,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------------------------
+# an independent reference: full-batch SGD with momentum / weight decay / mask in plain numpy
+# --------------------------------------------------------------------------------------------
+def _ref_grad(spec, p: Params, X, y):
+    acts = [X]
+    a = X
+    for l in range(spec.n_layers):
+        z = a @ p.weights[l].T + (p.biases[l] if spec.bias else 0)
+        a = np.maximum(z, 0) if l < spec.n_layers - 1 else z
+        acts.append(a)
+    n = X.shape[0]
+    z = acts[-1]
+    e = np.exp(z - z.max(1, keepdims=True))
+    d = e / e.sum(1, keepdims=True)
+    d[np.arange(n), y] -= 1
+    d /= n
+    gw, gb = [None] * spec.n_layers, [None] * spec.n_layers
+    for l in range(spec.n_layers - 1, -1, -1):
+        gw[l] = d.T @ acts[l]
+        gb[l] = d.sum(0)
+        if l:
+            d = (d @ p.weights[l]) * (acts[l] > 0)
+    return gw, gb
+
+
+def _ref_train(spec, p0: Params, X, y, lrs, momentum, wd, mask=None):
+    p = p0.copy()
+    if mask is not None:
+        mask.apply(p)
+    vw = [np.zeros_like(w) for w in p.weights]
+    vb = [np.zeros_like(b) for b in p.biases]
+    for lr in lrs:
+        gw, gb = _ref_grad(spec, p, X, y)
+        for l in range(spec.n_layers):
+            for par, g, v, m in ((p.weights[l], gw[l], vw[l], None if mask is None else mask.weights[l]),
+                                 (p.biases[l], gb[l], vb[l], None if mask is None else mask.biases[l])):
+                g = g + wd * par
+                v *= momentum
+                v += g
+                par -= lr * (v if momentum > 0 else g)
+                if m is not None:
+                    par *= m
+                    v *= m
+    return p
+
+
+@pytest.mark.parametrize("momentum,wd,masked", [(0.0, 0.0, False), (0.0, 1e-2, True), (0.9, 0.0, False),
+                                                (0.9, 1e-2, True)])
+def test_full_batch_sgd_matches_reference(momentum, wd, masked):
+    spec = MLPSpec((6, 8, 7, 3), dtype="float64")
+    d = gaussian_mixture(40, 6, 3, seed=1, dtype=np.float64)
+    p0 = init_params(spec, 2)
+    mask = None
+    if masked:
+        rng = np.random.default_rng(3)
+        mask = Mask.from_layers(spec, [rng.random(w.shape) < 0.6 for w in p0.weights])
+    sched = step_schedule([3], gamma=0.5, unit="step")
+    opt = SGD(0.2, momentum, wd, sched)
+    r = train(spec, (d.X_train, d.y_train), params=p0, mask=mask, optimizer=opt, batch_size=40,
+              stop=StopRules(max_steps=6), seed=0)
+    ref = _ref_train(spec, p0, d.X_train, d.y_train, opt.lrs(0, 6, 1), momentum, wd, mask)
+    assert r.status == "completed" and r.steps == 6
+    # full batch: the permutation only reorders a sum ⇒ equal up to float64 rounding
+    np.testing.assert_allclose(r.params.flat, ref.flat, rtol=1e-9, atol=1e-12)
+    if masked:
+        assert np.all(r.params.flat[mask.flat == 0] == 0.0)
+    # the input parameters are not modified
+    assert np.array_equal(p0.flat, init_params(spec, 2).flat)
+
+
+@pytest.mark.parametrize("kind", ["entry", "neuron", "elliptical"])
+def test_mask_honoured_under_noise_momentum_and_weight_decay(kind):
+    spec = MLPSpec((10, 16, 12, 4))
+    d = gaussian_mixture(200, 10, 4, seed=0)
+    p0 = init_params(spec, 0)
+    rng = np.random.default_rng(1)
+    mask = Mask.from_layers(spec, [rng.random(w.shape) < 0.5 for w in p0.weights])
+    r = train(spec, d, params=p0, mask=mask, optimizer=SGD(0.05, 0.9, 1e-3), batch_size=20,
+              noise=NoiseConfig(1.5, 0.5, kind, layers=(0, 1, 2)), stop=StopRules(max_epochs=3), seed=4)
+    assert r.status == "completed"
+    assert np.all(r.params.flat[mask.flat == 0] == 0.0)
+    assert np.all(r.state.velocity[mask.flat == 0] == 0.0)
+    assert np.count_nonzero(r.params.flat[mask.flat == 1]) == int(mask.flat.sum())
+    # forward pass of the masked model equals the model with pruned weights removed by hand
+    q = r.params.copy()
+    q.flat[mask.flat == 0] = 0.0
+    np.testing.assert_array_equal(predict(r.params, d.X_train[:5]), predict(q, d.X_train[:5]))
+
+
+def _curve(seed):
+    spec = MLPSpec((8, 16, 3))
+    d = gaussian_mixture(300, 8, 3, n_test=100, seed=5)
+    r = train(spec, d, optimizer=SGD(0.1, 0.5), noise=NoiseConfig(1.2, 0.05, "entry"), batch_size=32,
+              stop=StopRules(max_epochs=3), eval_every=4, seed=seed)
+    return [(h["step"], h["train_loss"], h["test_loss"]) for h in r.history], r.params.flat
+
+
+def test_same_seed_same_curve_in_two_processes():
+    code = ("import json,sys; sys.path.insert(0, %r); from tests.test_nn_train import _curve; "
+            "c, p = _curve(123); print(json.dumps([c, p.astype(float).tolist()]))") % str(REPO)
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
+            for _ in range(2)]
+    assert outs[0] == outs[1]
+    c_here, p_here = _curve(123)
+    c0, p0 = json.loads(outs[0])
+    assert [list(x) for x in c_here] == [list(x) for x in c0]
+    assert p_here.astype(float).tolist() == p0
+    c_other, _ = _curve(124)
+    assert c_other != c_here
+
+
+@pytest.mark.parametrize("noise", [None, NoiseConfig(1.5, 0.1, "neuron")])
+def test_checkpoint_resume_is_bit_identical(tmp_path, noise):
+    spec = MLPSpec((8, 16, 3))
+    d = gaussian_mixture(250, 8, 3, n_test=50, seed=2)
+    kw = dict(optimizer=SGD(0.1, 0.9, 1e-4, step_schedule([2], 0.5)), noise=noise, batch_size=32, averaging=5,
+              seed=9)
+    full = train(spec, d, stop=StopRules(max_epochs=4), **kw)
+    # interrupt in the middle of epoch 2 (steps/epoch = 7), checkpoint to disk, resume
+    part = train(spec, d, stop=StopRules(max_steps=11), checkpoint_path=tmp_path / "ck", **kw)
+    assert part.steps == 11
+    state, cfg = load_checkpoint(tmp_path / "ck")
+    assert cfg["batch_size"] == 32 and state.step == 11 and state.pos == 4
+    rest = train(spec, d, stop=StopRules(max_epochs=4), resume=tmp_path / "ck", **kw)
+    assert rest.status == "completed" and rest.steps == full.steps
+    np.testing.assert_array_equal(rest.params.flat, full.params.flat)
+    np.testing.assert_array_equal(rest.averaged.flat, full.averaged.flat)
+    np.testing.assert_array_equal(rest.state.velocity, full.state.velocity)
+    # resuming from the in-memory state works too
+    rest2 = train(spec, d, stop=StopRules(max_epochs=4), resume=part.state, **kw)
+    np.testing.assert_array_equal(rest2.params.flat, full.params.flat)
+
+
+def test_divergence_is_a_status_not_an_exception():
+    spec = MLPSpec((8, 32, 3))
+    d = gaussian_mixture(200, 8, 3, seed=0)
+    r = train(spec, d, optimizer=SGD(1e4), batch_size=20, stop=StopRules(max_epochs=50), seed=0)
+    assert r.status == "diverged"
+    assert r.steps < 500
+    r2 = train(spec, d, optimizer=SGD(0.5), batch_size=20, stop=StopRules(max_epochs=5, max_loss=1e-3), seed=0)
+    assert r2.status == "diverged"
+
+
+def test_stopping_rules_and_averaging():
+    spec = MLPSpec((8, 64, 3))
+    d = gaussian_mixture(200, 8, 3, separation=8.0, seed=3)
+    r = train(spec, d, optimizer=SGD(0.1), batch_size=20, stop=StopRules(max_epochs=50, target_train_acc=0.95),
+              seed=0)
+    assert r.status == "target_reached" and r.epochs < 50
+    assert r.final["train_acc"] >= 0.95 and r.final["train_metric"] == "full"
+    loss, acc = evaluate(r.params, d.X_train, d.y_train)
+    assert acc == pytest.approx(r.final["train_acc"]) and loss == pytest.approx(r.final["train_loss"], rel=1e-5)
+    r = train(spec, d, optimizer=SGD(0.1), batch_size=20, averaging=7,
+              stop=StopRules(max_epochs=500, interpolation_loss=0.05), seed=0)
+    assert r.status == "interpolated"
+    assert r.history[-2]["train_acc"] == 1.0 and r.history[-2]["train_loss"] < 0.05
+    assert r.state.avg_count == 7 and r.steps == r.history[-2]["step"] + 7
+    # averaging over the last m steps of a budget = mean of the snapshots
+    m = 3
+    r = train(spec, d, optimizer=SGD(0.1), batch_size=20, averaging=m, stop=StopRules(max_steps=12),
+              snapshot_at=range(9, 13), seed=1)
+    mean = np.mean([r.snapshots[k].flat.astype(np.float64) for k in (10, 11, 12)], axis=0)
+    np.testing.assert_allclose(r.averaged.flat, mean, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(r.snapshots[12].flat, r.params.flat)
+
+
+def test_start_step_replays_the_schedule_and_callback_stops():
+    spec = MLPSpec((8, 16, 3))
+    d = gaussian_mixture(100, 8, 3, seed=3)
+    opt = SGD(0.1, schedule=step_schedule([10], 0.1, unit="step"))
+    r = train(spec, d, optimizer=opt, batch_size=10, start_step=8, stop=StopRules(max_steps=5), eval_every=1)
+    assert [h["lr"] for h in r.history] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.01])
+    assert r.steps == 13
+    seen = []
+    r = train(spec, d, batch_size=10, stop=StopRules(max_epochs=5), callback=lambda e: seen.append(e["step"]) or
+              e["step"] >= 20)
+    assert r.status == "stopped" and r.steps == 20 and seen == [10, 20]
+
+
+def _one_step_noise(kind, alpha, sigma, lr, sizes=(30, 400, 2), mask=None):
+    """Noise increments of one step: (noisy run − noiseless run), float64, identical batches."""
+    spec = MLPSpec(sizes, dtype="float64")
+    d = gaussian_mixture(20, sizes[0], sizes[-1], seed=0, dtype=np.float64)
+    p0 = init_params(spec, 0)
+    kw = dict(params=p0, mask=mask, optimizer=SGD(lr), batch_size=20, stop=StopRules(max_steps=1), seed=1)
+    a = train(spec, d, noise=NoiseConfig(alpha, sigma, kind), **kw)
+    b = train(spec, d, **kw)
+    return (a.params.flat - b.params.flat), spec
+
+
+def test_noise_entry_increments_are_sas_with_scale_sigma_eta_1_over_alpha():
+    lr, sigma = 0.01, 0.3
+    for alpha, law in ((2.0, None), (1.0, stats.cauchy)):
+        diff, spec = _one_step_noise("entry", alpha, sigma, lr)
+        P = Params(spec, diff)
+        x = P.weights[0].ravel() / (sigma * lr ** (1 / alpha))  # 12000 iid SαS(1) draws
+        # output layer and biases get no noise
+        assert np.all(P.weights[1] == 0) and np.all(P.biases[0] == 0) and np.all(P.biases[1] == 0)
+        # α = 2: SαS(1) = N(0, 2); α = 1: standard Cauchy. KS at level 1e-3 (false alarm 0.1 %).
+        cdf = stats.norm(scale=np.sqrt(2)).cdf if law is None else law.cdf
+        assert stats.kstest(x, cdf).pvalue > 1e-3
+    # the reference law is not accepted for the wrong scale: power check
+    assert stats.kstest(x * 1.2, stats.cauchy.cdf).pvalue < 1e-3
+
+
+def test_noise_neuron_is_constant_along_incoming_weights():
+    lr, sigma, alpha = 0.02, 0.5, 1.5
+    diff, spec = _one_step_noise("neuron", alpha, sigma, lr, sizes=(20, 2000, 2))
+    W = Params(spec, diff).weights[0]
+    np.testing.assert_allclose(W, W[:, :1] * np.ones((1, 20)), rtol=1e-9, atol=1e-12)
+    xi = W[:, 0] / (sigma * lr ** (1 / alpha))  # 2000 iid SαS(1), α = 1.5: KS vs scipy's levy_stable
+    assert stats.kstest(xi, stats.levy_stable(alpha, 0.0).cdf).pvalue > 1e-3
+    assert len(np.unique(np.round(xi, 12))) == 2000
+
+
+def test_noise_elliptical_rows_are_sub_gaussian():
+    lr, sigma, alpha = 0.01, 0.2, 1.0
+    diff, spec = _one_step_noise("elliptical", alpha, sigma, lr, sizes=(50, 600, 2))
+    W = Params(spec, diff).weights[0] / (sigma * lr ** (1 / alpha))
+    # each coordinate is SαS(1) (here Cauchy); within a row the vector is R·Z with one shared R:
+    assert stats.kstest(W[:, 0], stats.cauchy.cdf).pvalue > 1e-3
+    # W_ij / ‖W_i‖ is the direction of a Gaussian vector: its coordinates times √d are ≈ N(0, 1)
+    u = (W / np.linalg.norm(W, axis=1, keepdims=True)).ravel() * np.sqrt(50)
+    assert stats.kstest(u[:5000], stats.norm.cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (dict(batch_size=0), "batch_size"),
+        (dict(batch_size=1000), "batch_size"),
+        (dict(optimizer="sgd"), "optimizer"),
+        (dict(eval_train="sometimes"), "eval_train"),
+        (dict(averaging=-1), "averaging"),
+        (dict(threads=0), "threads"),
+    ],
+)
+def test_train_rejects_bad_input(kw, match):
+    spec = MLPSpec((4, 5, 3))
+    d = gaussian_mixture(50, 4, 3, seed=0)
+    with pytest.raises((ValueError, TypeError), match=match):
+        train(spec, d, **{"stop": StopRules(max_steps=1), "batch_size": 10, **kw})
+
+
+def test_train_rejects_bad_data_and_config():
+    spec = MLPSpec((4, 5, 3))
+    X = np.zeros((10, 4))
+    with pytest.raises(ValueError, match="y_train"):
+        train(spec, (X, np.full(10, 3)), stop=StopRules(max_steps=1))
+    with pytest.raises(ValueError, match="y_train"):
+        train(spec, (X, np.full(10, -1)), stop=StopRules(max_steps=1))
+    with pytest.raises(ValueError, match="X_train"):
+        train(spec, (np.zeros((10, 5)), np.zeros(10, int)), stop=StopRules(max_steps=1))
+    with pytest.raises(ValueError, match="X_train"):
+        train(spec, (np.full((10, 4), np.nan), np.zeros(10, int)), stop=StopRules(max_steps=1))
+    with pytest.raises(ValueError, match="lr"):
+        SGD(0.0)
+    with pytest.raises(ValueError, match="alpha"):
+        NoiseConfig(alpha=2.5)
+    with pytest.raises(ValueError, match="sigma"):
+        NoiseConfig(sigma=-1.0)
+    with pytest.raises(ValueError, match="noise kind"):
+        NoiseConfig(kind="row")
+    with pytest.raises(ValueError, match="noise layers"):
+        train(spec, (X, np.zeros(10, int)), noise=NoiseConfig(sigma=1.0, layers=(5,)), stop=StopRules(max_steps=1))
+    with pytest.raises(ValueError, match="max_epochs or max_steps"):
+        StopRules()
+    with pytest.raises(ValueError, match="activation"):
+        MLPSpec((4, 3), activation="gelu")
+    with pytest.raises(ValueError, match="sizes"):
+        MLPSpec((4,))
+
+
+def test_save_load_checkpoint_roundtrip(tmp_path):
+    spec = MLPSpec((4, 5, 3))
+    d = gaussian_mixture(50, 4, 3, seed=0)
+    r = train(spec, d, optimizer=SGD(0.1, 0.9), batch_size=10, stop=StopRules(max_steps=3))
+    save_checkpoint(tmp_path / "c.json", r.state, {"x": 1})
+    s, cfg = load_checkpoint(tmp_path / "c")
+    assert cfg == {"x": 1} and s.step == 3 and s.params == r.state.params
+    np.testing.assert_array_equal(s.velocity, r.state.velocity)
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing")
