@@ -18,6 +18,16 @@ from dataclasses import dataclass
 from simulations.sweep import experiment, param
 
 DATASETS = ("mnist", "fashion_mnist", "synthetic")
+METHODS = ("magnitude", "global", "node", "spectral", "random")
+REWINDS = ("init", "iteration", "lr", "finetune")
+
+
+def _check_subset(name, values, allowed):
+    if not values:
+        raise ValueError(f"{name} must hold at least one of {list(allowed)}")
+    for v in values:
+        if v not in allowed:
+            raise ValueError(f"{name} must hold values among {list(allowed)}, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -35,9 +45,12 @@ class HeavyTailConfig:
     init: str = param("kaiming_uniform_torch", choices=("kaiming_uniform_torch", "kaiming_normal", "normal"))
     compressions: tuple[float, ...] = param((2.0, 4.0, 8.0, 16.0, 32.0), low=1.0, help="target compression ratios")
     methods: tuple[str, ...] = param(("magnitude", "global", "node", "spectral", "random"),
-                                     choices=("magnitude", "global", "node", "spectral", "random"))
+                                     help="subset of magnitude, global, node, spectral, random")
     center: bool = param(True, help="median-centre magnitude/spectral pruning (Barsbey et al.)")
     eps: float = param(0.1, low=0.0, high=1.0, low_open=True, high_open=True, help="relative error for prunable fractions")
+
+    def __post_init__(self):
+        _check_subset("methods", self.methods, METHODS)
 
 
 @experiment("pruning.heavy_tail", config=HeavyTailConfig)
@@ -56,13 +69,20 @@ class BaselinesConfig:
     n_test: int = param(2000, low=0, help="first n test examples (0 = all)")
     steps: int = param(1500, low=1, help="SGD steps of the dense round (T)")
     batch_size: int = param(50, low=1)
-    lr: float = param(0.05, low=0.0, low_open=True)
+    lr: float = param(0.02, low=0.0, low_open=True)
     momentum: float = param(0.9, low=0.0, high=1.0, high_open=True)
+    lr_milestones: tuple[float, ...] = param((0.5, 0.75), low=0.0, high=1.0, low_open=True, high_open=True,
+                                             help="fractions of T where the step size is multiplied by 0.1")
     rewind_step: int = param(100, low=0, help="k: weight rewinding to θ_k, LR rewinding replays the schedule from k")
     sparsities: tuple[float, ...] = param((0.8, 0.9, 0.95, 0.98), low=0.0, high=1.0, low_open=True, high_open=True)
-    rewinds: tuple[str, ...] = param(("iteration", "lr"), choices=("init", "iteration", "lr", "finetune"))
+    rewinds: tuple[str, ...] = param(("iteration", "lr"), help="subset of init, iteration, lr, finetune")
     scope: str = param("global", choices=("global", "layer"), help="IMP pruning scope")
     init: str = param("kaiming_uniform_torch", choices=("kaiming_uniform_torch", "kaiming_normal", "normal"))
+
+    def __post_init__(self):
+        _check_subset("rewinds", self.rewinds, REWINDS)
+        if self.rewind_step >= self.steps:
+            raise ValueError(f"rewind_step must be < steps ({self.steps}), got {self.rewind_step}")
 
 
 @experiment("pruning.baselines", config=BaselinesConfig)

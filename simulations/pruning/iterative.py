@@ -221,10 +221,12 @@ def imp(
     X_test, y_test = data.X_test, data.y_test
 
     def run(start, mask, n_steps, start_step, opt, round_seed):
-        return train(spec, data, params=start, mask=mask, optimizer=opt, batch_size=batch_size,
+        out = train(spec, data, params=start, mask=mask, optimizer=opt, batch_size=batch_size,
                      stop=StopRules(max_steps=n_steps), seed=round_seed, start_step=start_step,
                      snapshot_at=(k,) if (rewind == "iteration" and start_step == 0 and k > 0) else (),
                      eval_every=eval_every, backend=backend, threads=threads, noise=noise)
+        out.round_steps = out.steps - start_step  # TrainResult.steps is the global step reached
+        return out
 
     def acc_of(p):
         return float(evaluate(p, X_test, y_test, backend=backend, threads=threads)[1])
@@ -241,7 +243,7 @@ def imp(
         theta_k = theta0.copy() if k == 0 else res.snapshots[k].copy()
     rem, sp = counts(masks)
     rounds_out = [IMPRound(0, sp, rem, n_all, None, acc_of(res.params), float(res.final.get("train_acc", float("nan"))),
-                           res.status, res.steps, theta0.copy() if keep_params else None,
+                           res.status, res.round_steps, theta0.copy() if keep_params else None,
                            res.params.copy() if keep_params else None, [m.copy() for m in masks])]
     final = res.params
     if finetune_lr is None:
@@ -289,7 +291,7 @@ def imp(
         final = res.params
         rem, sp = counts(masks)
         rounds_out.append(IMPRound(r, sp, rem, n_all, acc_pruned, acc_of(final),
-                                   float(res.final.get("train_acc", float("nan"))), res.status, res.steps,
+                                   float(res.final.get("train_acc", float("nan"))), res.status, res.round_steps,
                                    start.copy() if keep_params else None, final.copy() if keep_params else None,
                                    [m.copy() for m in masks]))
     cfg = dict(steps=T, batch_size=batch_size, targets=ts, rewind=rewind, rewind_step=k, finetune_lr=finetune_lr,

@@ -53,6 +53,9 @@ __all__ = [
     "plot_curves",
 ]
 
+#: (η, b) grid of the full-mode reproduction
+FULL_GRID = ((0.02, 50), (0.05, 50), (0.1, 50), (0.2, 50), (0.35, 50),
+             (0.04, 100), (0.1, 100), (0.2, 100), (0.35, 100), (0.5, 100))
 #: operating points of the accuracy-vs-compression curves: 2×, 4×, 8×, 16×, 32×
 COMPRESSIONS = (2.0, 4.0, 8.0, 16.0, 32.0)
 REPO = Path(__file__).resolve().parents[2]
@@ -74,6 +77,9 @@ def data_root() -> Path | None:
     return None
 
 
+_DATA_CACHE: dict = {}
+
+
 def load_data(dataset: str, n_train: int = 0, n_test: int = 0, *, seed: int = 0):
     """A :class:`simulations.nn.Dataset`: the first ``n_train``/``n_test`` examples (0 = all).
 
@@ -88,9 +94,10 @@ def load_data(dataset: str, n_train: int = 0, n_test: int = 0, *, seed: int = 0)
         ntr = n_train or 2000
         nte = n_test or 1000
         return gaussian_mixture(ntr, dim=64, n_classes=10, separation=4.0, n_test=nte, seed=12345)
-    root = data_root()
-    Xtr, ytr = load_dataset(dataset, "train", root=root)
-    Xte, yte = load_dataset(dataset, "test", root=root)
+    if dataset not in _DATA_CACHE:  # decompressing 60000 images costs ~1 s: once per process
+        root = data_root()
+        _DATA_CACHE[dataset] = (load_dataset(dataset, "train", root=root), load_dataset(dataset, "test", root=root))
+    (Xtr, ytr), (Xte, yte) = _DATA_CACHE[dataset]
     if n_train:
         Xtr, ytr = Xtr[:n_train], ytr[:n_train]
     if n_test:
@@ -214,13 +221,15 @@ def heavy_tail_run(config, seed: int) -> dict:
 def baselines_run(config, seed: int) -> dict:
     """Dense training, one-shot baselines and IMP (weight / LR rewinding) — body of ``pruning.baselines``."""
     from ..nn import SGD, MLPSpec, Params, evaluate
+    from ..nn.optim import Schedule
     from .iterative import imp
     from .one_shot import magnitude_prune, random_prune
 
     data = load_data(config.dataset, config.n_train, config.n_test)
     sizes = (data.dim,) + tuple(config.hidden) + (data.n_classes,)
     spec = MLPSpec(sizes, bias=False, init=config.init)
-    opt = SGD(lr=config.lr, momentum=config.momentum)
+    ms = tuple(sorted({int(f * config.steps) for f in config.lr_milestones}))
+    opt = SGD(lr=config.lr, momentum=config.momentum, schedule=Schedule("step", ms, 0.1, "step"))
     metrics: dict[str, Any] = {"sparsities": list(config.sparsities)}
     history = []
     for j, rw in enumerate(config.rewinds):
@@ -253,12 +262,13 @@ def baselines_run(config, seed: int) -> dict:
 def reproduction_sweeps(quick: bool, datasets: Sequence[str] | None = None) -> list[tuple[str, list[dict], list[int]]]:
     """The sweeps of the reproduction: ``[(experiment, configs, seeds), ...]``.
 
-    Full mode (CPU budget of one session, 2 shared cores): width 512, depth 4, the
-    first 5000 training and 2000 test images, η ∈ {0.02, 0.05, 0.1, 0.2} at b = 50 and
-    η ∈ {0.04, 0.1, 0.2, 0.4} at b = 100 (η/b from 4·10⁻⁴ to 4·10⁻³), ≤ 30 epochs, stop at
-    train loss < 10⁻³ with 100 % train accuracy; 3 seeds of the middle point for the
-    2×–32× curves; baselines on LeNet-300-100 (5000 images, 1500 SGD steps per round,
-    momentum 0.9, 3 seeds). Quick mode: width 32, 600 images, ≤ 3 epochs, synthetic data
+    Full mode (sized for one session on 2 shared cores): width 512, depth 4, the first
+    10000 training and 5000 test images, η ∈ {0.02, 0.05, 0.1, 0.2, 0.35} at b = 50 and
+    η ∈ {0.04, 0.1, 0.2, 0.35, 0.5} at b = 100 (η/b from 4·10⁻⁴ to 7·10⁻³), ≤ 30 epochs,
+    stop at train loss < 10⁻³ with 100 % train accuracy; 3 seeds of (η, b) = (0.1, 50) for
+    the 2×–32× curves; baselines on LeNet-300-100 (10000 images, T = 2000 SGD steps per
+    round at b = 50, η = 0.02, momentum 0.9, ×0.1 at 50 % and 75 % of T, k = 100, 3 seeds).
+    Quick mode: width 32, 600 images, ≤ 3 epochs, synthetic data
     when the MNIST files are absent.
     """
     if datasets is None:
@@ -269,19 +279,18 @@ def reproduction_sweeps(quick: bool, datasets: Sequence[str] | None = None) -> l
                    compressions=[2.0, 4.0, 8.0, 16.0, 32.0])
               for d in datasets for (lr, b) in ((0.05, 50), (0.2, 50), (0.1, 100))]
         sweeps.append(("pruning.heavy_tail", ht, [0]))
-        bl = [dict(dataset=d, hidden=[32, 16], n_train=600, n_test=300, steps=60, batch_size=50,
+        bl = [dict(dataset=d, hidden=[32, 16], n_train=600, n_test=300, steps=60, batch_size=50, rewind_step=5,
                    sparsities=[0.8, 0.9, 0.95, 0.98]) for d in datasets[:1]]
         sweeps.append(("pruning.baselines", bl, [0]))
         return sweeps
-    grid = [(0.02, 50), (0.05, 50), (0.1, 50), (0.2, 50), (0.04, 100), (0.1, 100), (0.2, 100), (0.4, 100)]
-    ht = [dict(dataset=d, width=512, depth=4, lr=lr, batch_size=b, n_train=5000, n_test=2000, max_epochs=30)
-          for d in datasets for (lr, b) in grid]
+    ht = [dict(dataset=d, width=512, depth=4, lr=lr, batch_size=b, n_train=10000, n_test=5000, max_epochs=30)
+          for d in datasets for (lr, b) in FULL_GRID]
     sweeps.append(("pruning.heavy_tail", ht, [0]))
-    ht3 = [dict(dataset=d, width=512, depth=4, lr=0.1, batch_size=50, n_train=5000, n_test=2000, max_epochs=30)
+    ht3 = [dict(dataset=d, width=512, depth=4, lr=0.1, batch_size=50, n_train=10000, n_test=5000, max_epochs=30)
            for d in datasets]
     sweeps.append(("pruning.heavy_tail", ht3, [0, 1, 2]))
-    bl = [dict(dataset=d, hidden=[300, 100], n_train=5000, n_test=2000, steps=1500, batch_size=50, lr=0.05,
-               momentum=0.9, rewind_step=100) for d in datasets]
+    bl = [dict(dataset=d, hidden=[300, 100], n_train=10000, n_test=5000, steps=2000, batch_size=50, lr=0.02,
+               momentum=0.9, lr_milestones=[0.5, 0.75], rewind_step=100) for d in datasets]
     sweeps.append(("pruning.baselines", bl, [0, 1, 2]))
     return sweeps
 
@@ -290,6 +299,7 @@ def run_reproduction(store, quick: bool, *, workers: int = 0, datasets=None, pro
     """Run (or resume) every sweep of :func:`reproduction_sweeps` into ``store``."""
     from ..sweep import run_sweep
 
+    Path(store).parent.mkdir(parents=True, exist_ok=True)
     for name, configs, seeds in reproduction_sweeps(quick, datasets):
         run_sweep(name, configs, store, seeds=seeds, workers=workers, progress=progress)
 
@@ -315,14 +325,19 @@ def heavy_tail_rows(store_or_rows) -> list[dict]:
 
 
 def _spearman(x, y) -> float:
+    """Spearman's ρ (NaN when fewer than 3 finite pairs or a constant input)."""
+    import warnings
+
     from scipy.stats import spearmanr
 
     x = np.asarray(x, float)
     y = np.asarray(y, float)
     ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 3:
+    if ok.sum() < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
         return float("nan")
-    return float(spearmanr(x[ok], y[ok]).statistic)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(spearmanr(x[ok], y[ok]).statistic)
 
 
 def trend_summary(store_or_rows, ratio_index: int = 2) -> list[dict]:
@@ -462,8 +477,9 @@ def plot_accuracy_vs_ratio(ax, rows, dataset: str, method: str = "magnitude"):
     if not rs:
         return ax
     cols, norm, cmap = _cmap_colors([r["eta_over_b"] for r in rs])
-    for r, c in zip(rs, cols):
-        ax.plot(r["ratios"], r[f"acc_{method}"], marker="o" if r["batch_size"] == 50 else "s", ms=3, color=c)
+    for r, c in zip(rs, cols):  # ratio 0 = the unpruned network
+        ax.plot([0.0] + list(r["ratios"]), [r["test_acc"]] + list(r[f"acc_{method}"]),
+                marker="o" if r["batch_size"] == 50 else "s", ms=3, color=c)
     ax.set_xlabel("pruning ratio")
     ax.set_ylabel("test accuracy")
     ax.set_title(f"{dataset}: {method} pruning", fontsize=9)
