@@ -1,0 +1,160 @@
+"""Model layout, masks, initialisation, configuration validation, backend registry, CLI."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from simulations.nn import (
+    SGD,
+    Mask,
+    MLPSpec,
+    NoiseConfig,
+    Params,
+    StopRules,
+    blas_threads,
+    get_backend,
+    init_params,
+    ones_mask,
+    predict,
+)
+from simulations.nn.backend import get_blas_threads
+
+
+def test_flat_layout_and_views():
+    spec = MLPSpec((5, 4, 3))
+    p = init_params(spec, 0)
+    assert spec.n_params == 5 * 4 + 4 + 4 * 3 + 3 == p.flat.size
+    assert p.weights[0].shape == (4, 5) and p.biases[1].shape == (3,)
+    # views share memory with the flat array
+    p.weights[1][2, 1] = 7.0
+    assert p.flat[spec.offsets[1, 0] + 2 * 4 + 1] == 7.0
+    p.flat[spec.offsets[0, 1]] = -3.0
+    assert p.biases[0][0] == -3.0
+    q = p.copy()
+    q.flat[:] = 0
+    assert p.weights[1][2, 1] == 7.0
+    nb = MLPSpec((5, 4, 3), bias=False)
+    assert nb.n_params == 32 and init_params(nb).biases == [None, None]
+    r = Params.from_layers(spec, p.weights, p.biases)
+    assert r == p
+    assert p.astype("float64").flat.dtype == np.float64
+
+
+def test_predict_matches_numpy_forward():
+    spec = MLPSpec((6, 9, 4), activation="tanh")
+    p = init_params(spec, 3)
+    X = np.random.default_rng(0).standard_normal((11, 6)).astype(np.float32)
+    ref = np.tanh(X @ p.weights[0].T + p.biases[0]) @ p.weights[1].T + p.biases[1]
+    np.testing.assert_allclose(predict(p, X, batch_size=4), ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("init", ["kaiming_normal", "xavier", "kaiming_uniform", "xavier_normal", "normal"])
+def test_init_variances(init):
+    spec = MLPSpec((400, 300, 10), init=init)
+    w = init_params(spec, 1).weights[0].astype(np.float64)
+    fi, fo = 400, 300
+    var = {"kaiming_normal": 2 / fi, "kaiming_uniform": 2 / fi, "xavier": 2 / (fi + fo),
+           "xavier_normal": 2 / (fi + fo), "normal": 1 / fi}[init]
+    # 120000 draws: relative sd of the variance estimate ≤ 0.5 %; 3 % tolerance
+    assert w.var() == pytest.approx(var, rel=0.03)
+    assert abs(w.mean()) < 5 * np.sqrt(var / w.size)
+
+
+def test_masks():
+    spec = MLPSpec((4, 3, 2))
+    m = ones_mask(spec)
+    assert m.density() == 1.0
+    m.weights[0][0, :] = 0
+    assert m.density() == pytest.approx(1 - 4 / 18)
+    p = init_params(spec)
+    m.apply(p)
+    assert np.all(p.weights[0][0] == 0) and np.all(p.weights[0][1] != 0)
+    with pytest.raises(ValueError, match="0 or 1"):
+        Mask.from_flat(spec, np.full(spec.n_params, 2))
+    with pytest.raises(ValueError, match="shape"):
+        Mask.from_layers(spec, [np.ones((2, 2)), np.ones((2, 3))])
+
+
+@given(sizes=st.lists(st.integers(-2, 6), min_size=0, max_size=4))
+def test_spec_validates_sizes(sizes):
+    if len(sizes) >= 2 and min(sizes) >= 1:
+        assert MLPSpec(tuple(sizes)).sizes == tuple(sizes)
+    else:
+        with pytest.raises(ValueError, match="sizes"):
+            MLPSpec(tuple(sizes))
+
+
+@given(lr=st.floats(allow_nan=True, allow_infinity=True), mom=st.floats(-1, 2))
+def test_sgd_validation(lr, mom):
+    ok_lr = np.isfinite(lr) and lr > 0
+    ok_mom = 0 <= mom < 1
+    if ok_lr and ok_mom:
+        SGD(lr, mom)
+    else:
+        with pytest.raises(ValueError, match="lr" if not ok_lr else "momentum"):
+            SGD(lr, mom)
+
+
+@given(alpha=st.floats(-1, 3), sigma=st.floats(-1, 1))
+def test_noise_validation(alpha, sigma):
+    if 0 < alpha <= 2 and sigma >= 0:
+        assert NoiseConfig(alpha, sigma).amplitude(0.01) == pytest.approx(sigma * 0.01 ** (1 / alpha))
+    else:
+        with pytest.raises(ValueError, match="alpha" if not 0 < alpha <= 2 else "sigma"):
+            NoiseConfig(alpha, sigma)
+
+
+@given(b=st.integers(-3, 40))
+def test_batch_size_validation(b):
+    from simulations.nn import gaussian_mixture, train
+
+    d = gaussian_mixture(30, 3, 2, seed=0)
+    if 1 <= b <= 30:
+        return
+    with pytest.raises(ValueError, match="batch_size"):
+        train(MLPSpec((3, 2)), d, batch_size=b, stop=StopRules(max_steps=1))
+
+
+def test_backend_registry_and_threads():
+    be = get_backend("cpu")
+    assert be.name == "cpu" and get_backend(be) is be
+    with pytest.raises(ValueError, match="backend"):
+        get_backend("tpu")
+    try:
+        get_backend("cuda")
+    except RuntimeError as exc:  # no cuda_backend module, or no GPU: a clear message
+        assert "cuda" in str(exc)
+    before = get_blas_threads()
+    with blas_threads(1):
+        assert get_blas_threads() == 1
+    assert get_blas_threads() == before
+
+
+def test_cli_train_writes_record_and_resumes(tmp_path, capsys):
+    from simulations.nn.cli import main
+
+    out = tmp_path / "run.json"
+    argv = ["--dataset", "gaussian_mixture", "--sizes", "6,16,3", "--n-train", "200", "--n-test", "50",
+            "--batch-size", "20", "--lr", "0.1", "--momentum", "0.5", "--noise-sigma", "0.1", "--noise-alpha", "1.5",
+            "--seed", "3", "--no-progress"]
+    assert main(argv + ["--epochs", "3", "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["status"] == "completed" and rec["steps"] == 30 and len(rec["metrics"]) == 3
+    assert rec["config"]["noise"]["alpha"] == 1.5 and "numba" in rec["versions"]
+    assert {"train", "eval", "total"} <= set(rec["timings"])
+    # checkpoint after 1 epoch, resume to 3 epochs: same final metrics as the uninterrupted run
+    ck = tmp_path / "ck"
+    assert main(argv + ["--epochs", "1", "--checkpoint", str(ck)]) == 0
+    out2 = tmp_path / "run2.json"
+    assert main(argv + ["--epochs", "3", "--resume", str(ck), "--out", str(out2)]) == 0
+    rec2 = json.loads(out2.read_text())
+    assert rec2["final"]["train_loss"] == rec["final"]["train_loss"]
+    assert rec2["final"]["test_acc"] == rec["final"]["test_acc"]
+    assert main(argv + ["--lr", "-1"]) == 2
+    assert "lr" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--activation", "gelu"])
