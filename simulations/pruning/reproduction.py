@@ -54,8 +54,7 @@ __all__ = [
 ]
 
 #: (η, b) grid of the full-mode reproduction
-FULL_GRID = ((0.02, 50), (0.05, 50), (0.1, 50), (0.2, 50), (0.35, 50),
-             (0.04, 100), (0.1, 100), (0.2, 100), (0.35, 100), (0.5, 100))
+FULL_GRID = ((0.025, 50), (0.1, 50), (0.2, 50), (0.35, 50), (0.05, 100), (0.2, 100), (0.35, 100), (0.5, 100))
 #: operating points of the accuracy-vs-compression curves: 2×, 4×, 8×, 16×, 32×
 COMPRESSIONS = (2.0, 4.0, 8.0, 16.0, 32.0)
 REPO = Path(__file__).resolve().parents[2]
@@ -262,12 +261,13 @@ def baselines_run(config, seed: int) -> dict:
 def reproduction_sweeps(quick: bool, datasets: Sequence[str] | None = None) -> list[tuple[str, list[dict], list[int]]]:
     """The sweeps of the reproduction: ``[(experiment, configs, seeds), ...]``.
 
-    Full mode (sized for one session on 2 shared cores): width 512, depth 4, the first
-    10000 training and 5000 test images, η ∈ {0.02, 0.05, 0.1, 0.2, 0.35} at b = 50 and
-    η ∈ {0.04, 0.1, 0.2, 0.35, 0.5} at b = 100 (η/b from 4·10⁻⁴ to 7·10⁻³), ≤ 30 epochs,
-    stop at train loss < 10⁻³ with 100 % train accuracy; 3 seeds of (η, b) = (0.1, 50) for
-    the 2×–32× curves; baselines on LeNet-300-100 (10000 images, T = 2000 SGD steps per
-    round at b = 50, η = 0.02, momentum 0.9, ×0.1 at 50 % and 75 % of T, k = 100, 3 seeds).
+    Full mode (sized for one session on 2 heavily shared cores): width 512, depth 4, the
+    first 5000 training and 2000 test images, η ∈ {0.025, 0.1, 0.2, 0.35} at b = 50 and
+    η ∈ {0.05, 0.2, 0.35, 0.5} at b = 100 — the same four η/b ∈ {5·10⁻⁴, 2·10⁻³, 4·10⁻³,
+    7·10⁻³} at both batch sizes —, ≤ 25 epochs, stop at train loss < 10⁻³ with 100 % train
+    accuracy; 3 seeds of (η, b) = (0.1, 50) for the 2×–32× curves; baselines on
+    LeNet-300-100 (5000 images, T = 1500 SGD steps per round at b = 50, η = 0.02,
+    momentum 0.9, ×0.1 at 50 % and 75 % of T, k = 100, 3 seeds).
     Quick mode: width 32, 600 images, ≤ 3 epochs, synthetic data
     when the MNIST files are absent.
     """
@@ -283,13 +283,13 @@ def reproduction_sweeps(quick: bool, datasets: Sequence[str] | None = None) -> l
                    sparsities=[0.8, 0.9, 0.95, 0.98]) for d in datasets[:1]]
         sweeps.append(("pruning.baselines", bl, [0]))
         return sweeps
-    ht = [dict(dataset=d, width=512, depth=4, lr=lr, batch_size=b, n_train=10000, n_test=5000, max_epochs=30)
+    ht = [dict(dataset=d, width=512, depth=4, lr=lr, batch_size=b, n_train=5000, n_test=2000, max_epochs=25)
           for d in datasets for (lr, b) in FULL_GRID]
     sweeps.append(("pruning.heavy_tail", ht, [0]))
-    ht3 = [dict(dataset=d, width=512, depth=4, lr=0.1, batch_size=50, n_train=10000, n_test=5000, max_epochs=30)
+    ht3 = [dict(dataset=d, width=512, depth=4, lr=0.1, batch_size=50, n_train=5000, n_test=2000, max_epochs=25)
            for d in datasets]
     sweeps.append(("pruning.heavy_tail", ht3, [0, 1, 2]))
-    bl = [dict(dataset=d, hidden=[300, 100], n_train=10000, n_test=5000, steps=2000, batch_size=50, lr=0.02,
+    bl = [dict(dataset=d, hidden=[300, 100], n_train=5000, n_test=2000, steps=1500, batch_size=50, lr=0.02,
                momentum=0.9, lr_milestones=[0.5, 0.75], rewind_step=100) for d in datasets]
     sweeps.append(("pruning.baselines", bl, [0, 1, 2]))
     return sweeps

@@ -1,0 +1,70 @@
+"""The pruning experiments end to end (tiny, synthetic data) and the readers of the results store."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from simulations.pruning import apply_masks, check_layers, magnitude_prune
+from simulations.pruning import reproduction as rep
+from simulations.sweep import ResultsStore, run_sweep
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("prune") / "s.sqlite"
+    ht = [dict(dataset="synthetic", width=16, depth=3, lr=lr, batch_size=b, n_train=300, n_test=200, max_epochs=2)
+          for lr, b in ((0.05, 50), (0.2, 50), (0.1, 100))]
+    run_sweep("pruning.heavy_tail", ht, path, seeds=[0], workers=0, progress=False)
+    run_sweep("pruning.heavy_tail", ht[:1], path, seeds=[1, 2], workers=0, progress=False)
+    bl = [dict(dataset="synthetic", hidden=[16, 8], n_train=300, n_test=200, steps=20, batch_size=50, rewind_step=3)]
+    run_sweep("pruning.baselines", bl, path, seeds=[0, 1], workers=0, progress=False)
+    return path
+
+
+def test_heavy_tail_rows(store):
+    with ResultsStore(store, create=False) as st:
+        assert st.counts().get("done", 0) == 7, st.rows()
+    rows = rep.heavy_tail_rows(store)
+    assert len(rows) == 5
+    r = rows[0]
+    assert len(r["alpha"]) == 3 and len(r["prunable_mag"]) == 3
+    assert r["prunable_node"][-1] is None  # the output layer is not node-pruned
+    for m in ("magnitude", "global", "node", "spectral", "random"):
+        assert len(r[f"acc_{m}"]) == 5
+    np.testing.assert_allclose(r["comp_magnitude"], [2, 4, 8, 16, 32], rtol=0.05)
+    assert all(0.0 <= a <= 1.0 for a in r["acc_magnitude"])
+
+
+def test_trend_summary_matches_scipy(store):
+    rows = [r for r in rep.heavy_tail_rows(store) if r["seed"] == 0]
+    t = rep.trend_summary(store)[0]
+    eb = [r["eta_over_b"] for r in rows]
+    acc = [r["acc_magnitude"][2] for r in rows]
+    ref = spearmanr(eb, acc).statistic
+    if np.isfinite(ref):
+        assert t["rho_acc_eta_b_magnitude"] == pytest.approx(ref)
+    assert t["runs"] == 3
+
+
+def test_curves_and_baselines_table(store):
+    curves = rep.curve_table(store, "magnitude")
+    assert {c["n"] for c in curves} == {3} and len(curves) == 5
+    tab = rep.baselines_table(store)
+    methods = {t["method"] for t in tab}
+    assert {"dense", "oneshot_global", "oneshot_layer", "oneshot_random", "imp_iteration", "imp_lr"} <= methods
+    assert all(t["n"] == 2 for t in tab)
+    md = rep.format_baselines_table(tab)
+    assert "IMP, LR rewinding" in md and "98 %" in md
+
+
+def test_apply_masks_and_check_layers():
+    w = [np.arange(6, dtype=np.float32).reshape(2, 3) + 1]
+    m = [np.array([[True, False, True], [False, True, False]])]
+    np.testing.assert_array_equal(apply_masks(w, m)[0], [[1, 0, 3], [0, 5, 0]])
+    np.testing.assert_array_equal(apply_masks(w, m, fill=[9.0])[0], [[1, 9, 3], [9, 5, 9]])
+    assert check_layers("skip_layers", [-1, 0, 0], 3) == [0, 2]
+    with pytest.raises(ValueError, match="layers"):
+        check_layers("layers", [3], 3)
+    res = magnitude_prune(w, ratio=0.5)
+    np.testing.assert_array_equal(apply_masks(w, res.masks)[0], res.weights[0])
