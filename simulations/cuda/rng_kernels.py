@@ -150,3 +150,25 @@ def fill_uniform_kernel(states, out_u, out_bits):
         for j in range(out_u.shape[1]):
             out_bits[i, j] = next_uint64(states, i)
             out_u[i, j] = uniform(states, i)
+
+
+@cuda.jit(device=True, inline=True)
+def jump_apply(M, states, i):
+    """Replace stream ``i``'s state s by M s over GF(2): M (128, 2) uint64 holds the images of the
+    128 basis states (bits 0–63 of s0, then of s1). With M = T^m (T the one-draw transition, see
+    :mod:`simulations.cuda.jump_kernels`) this skips m outputs of the stream in O(128) operations."""
+    s0 = states[i, 0]
+    s1 = states[i, 1]
+    o0 = np.uint64(0)
+    o1 = np.uint64(0)
+    one = np.uint64(1)
+    for b in range(64):
+        if (s0 >> np.uint64(b)) & one:
+            o0 ^= M[b, 0]
+            o1 ^= M[b, 1]
+    for b in range(64):
+        if (s1 >> np.uint64(b)) & one:
+            o0 ^= M[64 + b, 0]
+            o1 ^= M[64 + b, 1]
+    states[i, 0] = o0
+    states[i, 1] = o1
