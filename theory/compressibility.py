@@ -217,7 +217,9 @@ def _h(law: _AbsLaw, p: float, s: float) -> float:
     if s > 700.0 / (p + 1.0) or s < -700.0:
         return 0.0
     x = math.exp(s)
-    return math.exp((p + 1.0) * s) * float(law.pdf(x))
+    v = math.exp((p + 1.0) * s) * float(law.pdf(x))
+    # scipy pdfs can return nan at extreme arguments (0·inf); the density is negligible there
+    return v if math.isfinite(v) else 0.0
 
 
 def _moment_pieces(law: _AbsLaw, p: float, cuts_s: np.ndarray) -> np.ndarray:
@@ -320,6 +322,8 @@ def _g_numeric_quad(dist, k: np.ndarray, p: float) -> np.ndarray:
         if b > s:
             right += integrate.quad(h, s, b, limit=200, epsabs=0.0, epsrel=1e-12)[0]
         gp = left / (left + right)
+        if not math.isfinite(gp):
+            raise ArithmeticError(f"quadrature failed for {dist.dist.name} at kappa={kk:g}")
         out[i] = min(1.0, max(0.0, gp)) ** (1.0 / p)
     return out
 
@@ -344,14 +348,16 @@ def _stable_tables(alpha: float):
     """Cached grid of the |X| density of SαS(α, scale 1) in s = log x, and the switch point to the series."""
     c = _sas_series_coeffs(alpha)
     ks = np.arange(1, _SERIES_TERMS + 1)
-    # switch where the truncated series is accurate: last kept term ≤ 1e-14 of the first
+    # switch where the truncated series is accurate: the last two kept terms (one of them can vanish,
+    # sin(kπα/2) = 0) are ≤ 1e-15 of the first
     x_sw = 20.0
-    while abs(c[-1]) * x_sw ** (-alpha * _SERIES_TERMS) > 1e-14 * abs(c[0]) * x_sw ** (-alpha) and x_sw < 1e8:
+
+    def _last_terms(xx):
+        return float(np.max(np.abs(c[-2:]) * xx ** (-alpha * ks[-2:])))
+
+    while _last_terms(x_sw) > 1e-15 * abs(c[0]) * x_sw ** (-alpha) and x_sw < 1e8:
         x_sw *= 1.25
-    # only a few terms are needed at x_sw; keep the ones that are still decreasing
-    terms = np.abs(c) * x_sw ** (-alpha * ks)
-    nk = int(np.argmax(terms < 1e-16 * terms[0])) if np.any(terms < 1e-16 * terms[0]) else _SERIES_TERMS
-    nk = max(nk, 1)
+    nk = _SERIES_TERMS
     s_min = math.log(1e-6)
     s_max = math.log(x_sw)
     s = np.linspace(s_min, s_max, 1601)

@@ -1,0 +1,252 @@
+"""Tests for simulations.compressibility: best k-term errors against brute force and plain references."""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from simulations import compressibility as C
+from simulations.compressibility_study import barsbey_synthetic_study, ratio_vs_n
+
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+vectors = st.lists(finite, min_size=1, max_size=40)
+p_values = st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0])
+
+
+def ref_relative_errors(x, p):
+    """Plain Python loop: sort magnitudes decreasingly, tail sums for every k."""
+    mags = sorted((abs(float(v)) for v in np.ravel(x)), reverse=True)
+    n = len(mags)
+    if mags[0] > 0:  # σ_k/‖x‖ is scale free: work with x/max|x| so that |x|^p cannot under/overflow
+        mags = [m / mags[0] for m in mags]
+    total = sum(m**p for m in mags)
+    out = []
+    for k in range(n + 1):
+        tail = sum(m**p for m in mags[k:])
+        out.append(0.0 if total == 0 else (tail / total) ** (1.0 / p))
+    return np.array(out)
+
+
+def brute_sigma(x, k, p):
+    """min over all supports S with |S| = k of ‖x − x·1_S‖_p (the best y on a support is x there)."""
+    x = np.asarray(x, dtype=float)
+    n = x.size
+    best = math.inf
+    for S in itertools.combinations(range(n), k):
+        r = x.copy()
+        r[list(S)] = 0.0
+        best = min(best, float(np.sum(np.abs(r) ** p)) ** (1.0 / p))
+    return best
+
+
+# --------------------------------------------------------------------------- brute force / references
+@pytest.mark.parametrize("p", [0.5, 1.0, 2.0, 3.0])
+def test_sigma_is_min_over_all_supports(p):
+    rng = np.random.default_rng(1)
+    for n in range(1, 7):
+        x = rng.standard_t(2, size=n)
+        norm = float(np.sum(np.abs(x) ** p)) ** (1 / p)
+        r = C.relative_errors(x, p)
+        for k in range(n + 1):
+            b = brute_sigma(x, k, p)
+            assert C.best_k_term_error(x, k, p) == pytest.approx(b, rel=1e-12, abs=1e-300)
+            assert r[k] * norm == pytest.approx(b, rel=1e-12, abs=1e-15)
+            # no k-sparse vector with arbitrary values does better than σ_k
+            for _ in range(5):
+                S = rng.choice(n, size=k, replace=False)
+                y = np.zeros(n)
+                y[S] = x[S] + rng.normal(scale=0.1, size=k)
+                assert float(np.sum(np.abs(x - y) ** p)) ** (1 / p) >= b * (1 - 1e-12)
+
+
+@given(vectors, p_values)
+def test_relative_errors_match_python_loop(xs, p):
+    x = np.array(xs)
+    np.testing.assert_allclose(C.relative_errors(x, p), ref_relative_errors(x, p), rtol=1e-10, atol=1e-12)
+
+
+def test_large_vector_radix_path_matches_numpy_reference():
+    rng = np.random.default_rng(2)
+    n = C._RADIX_MIN + 1234  # compiled radix-sort path
+    x = rng.standard_cauchy(n)
+    for p in (2.0, 1.0, 0.7):
+        a = np.sort(np.abs(x) ** p)
+        c = np.concatenate([[0.0], np.cumsum(a)])
+        ref = (c[::-1] / c[-1]) ** (1 / p)
+        np.testing.assert_allclose(C.relative_errors(x, p), ref, rtol=1e-9, atol=1e-12)
+    # float32 input and 2-D axis handling on the radix path
+    X = rng.standard_normal((2, n)).astype(np.float32)
+    R = C.relative_errors(X, 2.0, axis=1)
+    assert R.shape == (2, n + 1)
+    np.testing.assert_allclose(R[1], C.relative_errors(X[1].astype(np.float64)), rtol=1e-6, atol=1e-7)
+
+
+def test_tail_sums_keep_relative_accuracy():
+    # one huge entry and many tiny ones: σ_1 must be accurate relative to itself, not to ‖x‖
+    x = np.concatenate([[1e8], np.full(50000, 1e-3)])
+    r = C.relative_errors(x, 2.0)
+    exact = math.sqrt(50000 * 1e-6) / math.sqrt(1e16 + 50000 * 1e-6)
+    assert r[1] == pytest.approx(exact, rel=1e-12)
+    assert C.best_k_term_error(x, 1) == pytest.approx(math.sqrt(50000 * 1e-6), rel=1e-12)
+    assert C.relative_error_at(x, 1 / 50001, 2.0) == pytest.approx(exact, rel=1e-12)
+
+
+def test_axis_argument():
+    rng = np.random.default_rng(3)
+    X = rng.standard_t(3, size=(4, 7, 5))
+    for ax in (0, 1, 2, -1):
+        R = C.relative_errors(X, 1.5, axis=ax)
+        shape = list(X.shape)
+        shape[ax] += 1
+        assert R.shape == tuple(shape)
+        Xm = np.moveaxis(X, ax, -1).reshape(-1, X.shape[ax])
+        Rm = np.moveaxis(R, ax, -1).reshape(-1, X.shape[ax] + 1)
+        for row, rrow in zip(Xm, Rm):
+            np.testing.assert_allclose(rrow, ref_relative_errors(row, 1.5), rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- properties
+@given(vectors, p_values)
+def test_relative_errors_bounds_and_monotone(xs, p):
+    r = C.relative_errors(np.array(xs), p)
+    assert r.shape == (len(xs) + 1,)
+    assert np.all((r >= 0) & (r <= 1))
+    assert np.all(np.diff(r) <= 0)
+    assert r[-1] == 0.0
+    assert r[0] == (1.0 if np.any(np.array(xs) != 0) else 0.0)
+
+
+@given(vectors, p_values, st.floats(min_value=1e-6, max_value=1e6), st.randoms(use_true_random=False))
+def test_scale_sign_permutation_invariance(xs, p, scale, rnd):
+    x = np.array(xs)
+    perm = list(range(len(xs)))
+    rnd.shuffle(perm)
+    signs = np.array([rnd.choice([-1.0, 1.0]) for _ in xs])
+    y = scale * signs * x[perm]
+    np.testing.assert_allclose(C.relative_errors(y, p), C.relative_errors(x, p), rtol=1e-9, atol=1e-12)
+
+
+@given(vectors, st.floats(min_value=0.01, max_value=0.99), p_values)
+def test_prunable_fraction_is_the_largest_admissible(xs, eps, p):
+    x = np.array(xs)
+    n = x.size
+    r = ref_relative_errors(x, p)  # r[k] after keeping k, i.e. removing n − k
+    f = C.prunable_fraction(x, eps, p)
+    m = round(f * n)
+    assert abs(f * n - m) < 1e-9
+    assert r[n - m] <= eps * (1 + 1e-9)
+    if m < n:
+        assert r[n - m - 1] > eps * (1 - 1e-9)
+
+
+@given(vectors, st.floats(min_value=0.0, max_value=1.0), st.floats(min_value=0.01, max_value=0.99), p_values)
+def test_is_compressible_agrees_with_relative_errors(xs, kappa, eps, p):
+    x = np.array(xs)
+    n = x.size
+    k = C.kept_count(kappa, n)
+    assert k in (math.floor(kappa * n), math.ceil(kappa * n))
+    r = ref_relative_errors(x, p)[k]
+    if abs(r - eps) > 1e-9:
+        assert C.is_compressible(x, kappa, eps, p) == (r <= eps)
+    assert C.relative_error_at(x, kappa, p) == pytest.approx(r, rel=1e-9, abs=1e-12)
+
+
+def test_kept_count_rounding():
+    assert C.kept_count(0.7, 10) == 7
+    assert C.kept_count(0.71, 10) == 8
+    assert C.kept_count(0.0, 10) == 0
+    assert C.kept_count(1.0, 10) == 10
+    assert C.kept_count(1 / 3, 3) == 1
+
+
+def test_zero_vector_conventions():
+    z = np.zeros(5)
+    assert np.all(C.relative_errors(z) == 0)
+    assert C.prunable_fraction(z, 0.1) == 1.0
+    assert C.is_compressible(z, 0.0, 0.1)
+    assert C.best_k_term_error(z, 2) == 0.0
+
+
+# --------------------------------------------------------------------------- validation
+bad_kappa = st.one_of(st.floats(max_value=-1e-9, allow_nan=False, allow_infinity=False),
+                      st.floats(min_value=1 + 1e-9, allow_nan=False, allow_infinity=False))
+bad_eps = st.one_of(st.floats(max_value=0.0, allow_nan=False, allow_infinity=False),
+                    st.floats(min_value=1.0, allow_nan=False, allow_infinity=False))
+bad_p = st.floats(max_value=0.0, allow_nan=False, allow_infinity=False)
+
+
+@given(bad_kappa)
+def test_bad_kappa(kappa):
+    with pytest.raises(ValueError, match="kappa"):
+        C.is_compressible([1.0, 2.0], kappa, 0.1)
+    with pytest.raises(ValueError, match="kappa"):
+        C.relative_error_at([1.0, 2.0], kappa)
+
+
+@given(bad_eps)
+def test_bad_eps(eps):
+    with pytest.raises(ValueError, match="eps"):
+        C.prunable_fraction([1.0, 2.0], eps)
+    with pytest.raises(ValueError, match="eps"):
+        C.is_compressible([1.0, 2.0], 0.5, eps)
+
+
+@given(bad_p)
+def test_bad_p(p):
+    for fn in (lambda: C.relative_errors([1.0], p), lambda: C.best_k_term_error([1.0], 0, p),
+               lambda: C.prunable_fraction([1.0], 0.1, p), lambda: C.is_compressible([1.0], 0.5, 0.1, p)):
+        with pytest.raises(ValueError, match="p must"):
+            fn()
+
+
+@pytest.mark.parametrize("x", [[], np.zeros((0, 3)), [1.0, np.nan], [np.inf, 1.0]])
+def test_bad_vectors(x):
+    with pytest.raises(ValueError, match="x"):
+        C.relative_errors(x)
+    with pytest.raises(ValueError, match="x"):
+        C.prunable_fraction(x, 0.1)
+
+
+def test_bad_k_and_types():
+    with pytest.raises(ValueError, match="k"):
+        C.best_k_term_error([1.0, 2.0], 3)
+    with pytest.raises(TypeError, match="x"):
+        C.relative_errors("abc")
+    with pytest.raises(TypeError, match="p"):
+        C.relative_errors([1.0], "2")
+    with pytest.raises(ValueError, match="axis"):
+        C.relative_errors(np.ones((2, 2)), axis=2)
+
+
+# --------------------------------------------------------------------------- study helpers
+def test_barsbey_study_trend_small():
+    """iid and column-elliptical SαS: more prunable as α decreases; layer-elliptical: flat (Gaussian level)."""
+    res = barsbey_synthetic_study(n_reps=24, n_rows=100, n_cols=100, seed=0)
+    a = res["alpha"]
+    for key in ("iid", "columns"):
+        assert np.corrcoef(a, res[key])[0, 1] < -0.6, key
+    # whole layer one elliptical vector: the scalar factor cancels in the ratio, so the law of the
+    # prunable fraction is that of a Gaussian matrix whatever α; its spread is tiny (sd ≈ 0.003 at n = 10^4)
+    assert np.std(res["layer"]) < 0.01
+    assert abs(np.corrcoef(a, res["layer"])[0, 1]) < 0.6
+    assert np.mean(res["iid"]) > np.mean(res["layer"])
+
+
+def test_ratio_vs_n_shape_and_seed():
+    ns = [100, 1000]
+    from scipy import stats
+
+    from simulations.compressibility_study import sas_sampler
+
+    out1 = ratio_vs_n(stats.t(4.0), ns, kappa=0.1, p=2.0, n_seeds=3, seed=5)
+    out2 = ratio_vs_n(stats.t(4.0), ns, kappa=0.1, p=2.0, n_seeds=3, seed=5)
+    assert out1.shape == (2, 3)
+    np.testing.assert_array_equal(out1, out2)
+    out3 = ratio_vs_n(sas_sampler(1.5), ns, kappa=0.1, p=2.0, n_seeds=2, seed=5)
+    assert out3.shape == (2, 2) and np.all((out3 > 0) & (out3 < 1))
+    with pytest.raises(TypeError, match="law"):
+        ratio_vs_n("t", ns, kappa=0.1)
