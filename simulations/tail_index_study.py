@@ -114,7 +114,8 @@ def estimator_bias_table(
     """Bias, sd and RMSE of tail-index estimators over ``reps`` samples of size ``n`` per law.
 
     Returns rows ``{"law", "alpha", "estimator", "n", "reps", "mean", "bias", "sd",
-    "rmse", "n_inf"}``; infinite estimates (Hill/Pickands on light tails) are
+    "rmse", "median", "q25", "q75", "n_inf"}``; median and quartiles include infinite
+    estimates (robust summaries for Pickands' heavy-tailed estimates); infinite estimates (Hill/Pickands on light tails) are
     counted in ``n_inf`` and left out of mean/sd/rmse (NaN if all are infinite).
     Samples are shared across estimators (same data for each row of one law).
     """
@@ -144,6 +145,9 @@ def estimator_bias_table(
                     "bias": mean - par,
                     "sd": float(fin.std(ddof=1)) if fin.size > 1 else math.nan,
                     "rmse": float(np.sqrt(np.mean((fin - par) ** 2))) if fin.size else math.nan,
+                    "median": float(np.median(v)),
+                    "q25": float(np.quantile(v, 0.25, method="nearest")),
+                    "q75": float(np.quantile(v, 0.75, method="nearest")),
                     "n_inf": int(v.size - fin.size),
                 }
             )
@@ -190,7 +194,10 @@ def plot_tails(ax, curves: list[dict]) -> None:
 
 
 def plot_estimator_bias(ax_stable, ax_other, rows: list[dict]) -> None:
-    """Left: mean α̂ ± sd against α on SαS samples. Right: bias ± sd on Pareto / Student-t samples."""
+    """Left: median α̂ with quartiles against α on SαS samples. Right: median bias with quartiles on Pareto / Student-t.
+
+    Medians and quartiles rather than mean ± sd: Pickands' estimates are themselves heavy-tailed.
+    """
     names = list(dict.fromkeys(r["estimator"] for r in rows))
     markers = ["o", "s", "^", "v", "D"]
     st_laws = sorted({r["alpha"] for r in rows if r["law"] == "stable"})
@@ -200,27 +207,33 @@ def plot_estimator_bias(ax_stable, ax_other, rows: list[dict]) -> None:
         rs = {(r["law"], r["alpha"]): r for r in rows if r["estimator"] == name}
         if st_laws:
             xs = np.array(st_laws) + (k - (len(names) - 1) / 2) * 0.025
-            ys = [rs[("stable", a)]["mean"] for a in st_laws]
-            es = [rs[("stable", a)]["sd"] for a in st_laws]
-            ax_stable.errorbar(xs, ys, yerr=es, fmt=markers[k % 5], ms=4, capsize=2, label=name)
+            ys = np.array([rs[("stable", a)]["median"] for a in st_laws])
+            with np.errstate(invalid="ignore"):
+                lo = ys - np.array([rs[("stable", a)]["q25"] for a in st_laws])
+                hi = np.array([rs[("stable", a)]["q75"] for a in st_laws]) - ys
+            err = np.nan_to_num(np.minimum([lo, hi], 10.0), nan=0.0)
+            ax_stable.errorbar(xs, ys, yerr=err, fmt=markers[k % 5], ms=4, capsize=2, label=name)
         if other:
             pos = np.arange(len(other)) + (k - (len(names) - 1) / 2) * width
-            bias = [rs[o]["bias"] for o in other]
-            sds = [rs[o]["sd"] for o in other]
-            ax_other.bar(pos, bias, width, yerr=sds, capsize=2, label=name)
+            med = np.array([rs[o]["median"] - o[1] for o in other])
+            with np.errstate(invalid="ignore"):
+                lo = med - np.array([rs[o]["q25"] - o[1] for o in other])
+                hi = np.array([rs[o]["q75"] - o[1] for o in other]) - med
+            err = np.nan_to_num(np.minimum([lo, hi], 10.0), nan=0.0)
+            ax_other.bar(pos, np.minimum(med, 10.0), width, yerr=err, capsize=2, label=name)
     if st_laws:
         lim = [min(st_laws) - 0.2, max(st_laws) + 0.2]
         ax_stable.plot(lim, lim, "k:", lw=1)
         ax_stable.set_ylim(0.4, 2.8)
         ax_stable.set_xlabel("true α (SαS)")
-        ax_stable.set_ylabel(r"$\hat\alpha$ (mean ± sd)")
+        ax_stable.set_ylabel(r"$\hat\alpha$ (median, quartiles)")
         ax_stable.set_title(f"estimators on SαS, n = {rows[0]['n']}, {rows[0]['reps']} reps (off-scale: Hill/Pickands at α=2)", fontsize=9)
         ax_stable.legend(fontsize=7)
     if other:
         ax_other.axhline(0, color="k", lw=0.8)
         ax_other.set_xticks(np.arange(len(other)))
         ax_other.set_xticklabels([f"{'Pareto' if l == 'pareto' else 't'} {a:g}" for l, a in other])
-        ax_other.set_ylabel(r"bias $\hat\alpha - \alpha$ (± sd)")
+        ax_other.set_ylabel(r"median $\hat\alpha - \alpha$ (quartiles)")
         ax_other.set_ylim(-2.0, 1.5)
         ax_other.set_title("non-stable power laws (Pareto I, Student-t)")
         ax_other.legend(fontsize=7, loc="lower left")
