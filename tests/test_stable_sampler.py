@@ -16,6 +16,7 @@ import math
 import subprocess
 import sys
 
+import numba as nb
 import numpy as np
 import pytest
 from hypothesis import given
@@ -23,6 +24,9 @@ from hypothesis import strategies as st
 from scipy import special, stats
 
 from simulations import stable
+from simulations.rng import init_states
+from simulations.rng import normal as rng_normal
+from simulations.stable_kernels import sas_draw, sub_gaussian_factor_draw
 from theory import stable as ts
 
 P_MIN = 1e-3
@@ -121,6 +125,38 @@ def test_stream_rvs_same_law(case, scipy_param):
     ours = stable.stream_rvs(a, b, 40, 500, scale=scale, loc=loc, param=param, seed=3000 + i).ravel()
     ref = _scipy_rvs(a, b, param, scale, loc, 20_000, 4000 + i)
     assert stats.ks_2samp(ours, ref).pvalue > P_MIN
+
+
+@nb.njit(cache=False)
+def _sas_kernel(states, alpha, out):
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = sas_draw(states, i, alpha)
+
+
+@nb.njit(cache=False)
+def _sub_gaussian_kernel(states, alpha, out):
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            r = sub_gaussian_factor_draw(states, i, alpha)
+            for d in range(out.shape[2]):
+                out[i, j, d] = r * rng_normal(states, i)
+
+
+def test_in_kernel_draws_from_a_user_kernel(scipy_param):
+    """sas_draw and sub_gaussian_factor_draw called from inside another njit kernel (how simulators use them)."""
+    scipy_param("S0")
+    ref = _scipy_rvs(1.3, 0.0, "S0", 1.0, 0.0, 20_000, 41)
+    out = np.empty((20, 1000))
+    _sas_kernel(init_states(20, 42), 1.3, out)
+    assert stats.ks_2samp(out.ravel(), ref).pvalue > P_MIN
+    vec = np.empty((20, 1000, 3))
+    _sub_gaussian_kernel(init_states(20, 43), 1.3, vec)
+    assert stats.ks_2samp(vec[:, :, 0].ravel(), ref).pvalue > P_MIN
+    u = np.array([0.6, -0.8, 0.0])
+    assert stats.ks_2samp((vec @ u).ravel(), ref).pvalue > P_MIN
+    _sub_gaussian_kernel(init_states(4, 44), 2.0, vec[:4])
+    assert stats.kstest(vec[:4].ravel(), stats.norm(scale=math.sqrt(2)).cdf).pvalue > P_MIN
 
 
 def test_stream_rvs_rows_are_stable_streams():
