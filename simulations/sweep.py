@@ -41,9 +41,11 @@ written in Python (:func:`expand_grid`, :func:`run_sweep`) or in a YAML/TOML fil
 configuration (JSON), seed, status (``pending``/``running``/``done``/``diverged``/
 ``failed`` + error text), metrics (JSON), history (JSON list of per-evaluation
 records), timings, the worker that ran it and the package versions it ran with.  The
-database is in WAL mode with ``synchronous=FULL``; only the submitting process writes,
-and each finished run is committed in its own transaction, so killing the sweep at any
-moment (SIGKILL included) loses nothing that finished.  Running the same sweep again
+database is in WAL mode; only the submitting process writes, and each finished run is
+committed in its own transaction and fsynced (``synchronous=FULL`` for that commit), so
+killing the sweep at any moment (SIGKILL included, even a power loss) loses nothing that
+finished.  The change to ``running`` is committed without fsync (``synchronous=NORMAL``:
+durable when the process is killed; after a power loss such a run is simply rerun).  Running the same sweep again
 skips runs that are ``done`` or ``diverged``, and reruns those left ``pending`` or
 ``running`` (killed mid-way) and, unless ``retry_failed=False``, those that ``failed``.
 
@@ -1101,7 +1103,9 @@ class ResultsStore:
         elif not create:
             raise SchemaError(f"{self.path} is empty: not a tailcomp results store")
         con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=FULL")
+        # NORMAL: in WAL mode a commit survives the process being killed (SIGKILL) without an
+        # fsync; _record switches to FULL so that a *finished* run also survives a power loss.
+        con.execute("PRAGMA synchronous=NORMAL")
         con.execute("PRAGMA busy_timeout=60000")
         if "schema_version" not in tables:
             con.execute("BEGIN IMMEDIATE")
@@ -1190,7 +1194,14 @@ class ResultsStore:
         )
 
     def _record(self, run_id: str, out: Mapping) -> None:
-        """Store a finished run (one transaction, committed before returning)."""
+        """Store a finished run (one transaction, committed and fsynced before returning)."""
+        self.con.execute("PRAGMA synchronous=FULL")
+        try:
+            self._record_update(run_id, out)
+        finally:
+            self.con.execute("PRAGMA synchronous=NORMAL")
+
+    def _record_update(self, run_id: str, out: Mapping) -> None:
         self.con.execute(
             "UPDATE runs SET status=?, error=?, metrics=?, history=?, started_at=?, finished_at=?, wall_time=?,"
             " cpu_time=?, worker=?, versions=? WHERE run_id=?",

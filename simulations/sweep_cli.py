@@ -39,7 +39,8 @@ def _describe_experiments() -> str:
                 hi = "inf" if spec.high is None else spec.high
                 rng = f" in {'(' if spec.low_open or spec.low is None else '['}{lo}, {hi}{')' if spec.high_open or spec.high is None else ']'}"
             help_ = f.metadata.get("tailcomp", {}).get("help", "")
-            lines.append(f"    {key}: {spec.kind}{'?' if spec.optional else ''} = {default!r}{rng}  {help_}")
+            kind = f"{spec.seq_type.__name__}[{spec.elem}]" if spec.kind == "seq" else spec.kind
+            lines.append(f"    {key}: {kind}{' | None' if spec.optional else ''} = {default!r}{rng}  {help_}")
     if getattr(sw, "_IMPORT_ERRORS", None):
         lines.append(f"modules that failed to import: {sw._IMPORT_ERRORS}")
     return "\n".join(lines)

@@ -63,6 +63,11 @@ def _results(db: Path) -> dict[str, tuple]:
         return out
 
 
+def _results_inline(configs, seeds, db: Path) -> dict[str, tuple]:
+    sw.run_sweep("toy", configs, db, seeds=seeds, workers=0, progress=False)
+    return _results(db)
+
+
 @pytest.fixture(scope="module")
 def sweep_file(tmp_path_factory) -> Path:
     p = tmp_path_factory.mktemp("sweep") / "kill.yaml"
@@ -144,8 +149,14 @@ def test_local_cluster_matches_process_pool(sweep_file, reference, tmp_path):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp://", host="127.0.0.1",
                                   dashboard_address=None) as cluster:
         summary = s.run(tmp_path / "dask.db", scheduler=cluster, progress=False)
+        # the same through a scheduler address, as `tailcomp sweep --scheduler tcp://...` does
+        few = [{"eta": 0.5, "steps": 300, "eval_every": 100}]
+        by_address = sw.run_sweep("toy", few, tmp_path / "addr.db", seeds=2, scheduler=cluster.scheduler_address,
+                                  progress=False)
     assert (summary.done, summary.failed) == (N_RUNS, 0)
     assert _results(tmp_path / "dask.db") == reference
+    assert (by_address.done, by_address.failed) == (2, 0)
+    assert _results(tmp_path / "addr.db") == _results_inline(few, 2, tmp_path / "inline.db")
 
 
 def test_diverged_and_failed_runs_are_stored_and_sweep_goes_on(tmp_path):
