@@ -114,13 +114,13 @@ def run_train_ensemble(
     cuda = require_cuda()
     from .cuda import two_layer_kernels as gk
 
-    K = int(widths.shape[0])
-    teacher = X.shape[0] == 0
     if threads_per_block is None:
         threads_per_block = 32 if simulator_enabled() else 128
     NT = int(threads_per_block)
     if NT < 1 or NT & (NT - 1) or NT > 1024:
         raise ValueError(f"threads_per_block must be a power of two in [1, 1024], got {NT}")
+    K = int(widths.shape[0])
+    teacher = X.shape[0] == 0
     jumps, hid, out = _prepare_streams(states, widths, d, c, batch, noise_type, sigmas, noise_hidden, noise_out,
                                        teacher, label_noise)
     noff = np.zeros(K, dtype=np.int64)

@@ -1,0 +1,119 @@
+"""Device ensembles vs the CPU kernels (CUDA simulator, tiny sizes), and the jump-ahead they rely on.
+
+Oracles: the CPU ensemble kernel :func:`simulations.two_layer_kernels.train_ensemble` on the same
+inputs (same seeds ⇒ same random numbers ⇒ equal trajectories up to float rounding, 1e-12 here),
+and direct stepping of the xoroshiro128+ generator for the jump-ahead matrices.
+"""
+from __future__ import annotations
+
+import _cuda_setup  # noqa: F401
+
+import numba as nb
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+SIM = _cuda_setup.require()
+pytestmark = _cuda_setup.PYTESTMARK
+
+from numba import cuda  # noqa: E402
+
+from simulations import two_layer as tl  # noqa: E402
+from simulations import two_layer_cuda as tlc  # noqa: E402
+from simulations.cuda import jump_kernels as jk  # noqa: E402
+from simulations.cuda import rng_kernels as rk  # noqa: E402
+from simulations.cuda.device import CudaUnavailableError  # noqa: E402
+from simulations.rng import init_states, next_uint64  # noqa: E402
+
+
+@nb.njit
+def _step_n(states, i, m):
+    for _ in range(m):
+        next_uint64(states, i)
+
+
+@given(m=st.integers(0, 5000), seed=st.integers(0, 2**64 - 1))
+def test_jump_equals_stepping(m, seed):
+    s = init_states(1, seed)
+    a = s.copy()
+    _step_n(a, 0, m)
+    b = s.copy()
+    jk.advance(b, 0, m, jk.POWERS)
+    assert np.array_equal(a, b)
+
+
+def test_jump_2_64_is_stream_spacing_and_device_jump_matches_host():
+    s = init_states(2, 123)
+    assert jk.apply(jk.POWERS[64], s[0, 0], s[0, 1]) == (s[1, 0], s[1, 1])
+
+    @cuda.jit
+    def dev_jump(M, states):
+        i = cuda.grid(1)
+        if i < states.shape[0]:
+            rk.jump_apply(M, states, i)
+
+    M = jk.power(777)
+    d = cuda.to_device(s.copy())
+    dev_jump[1, 2](cuda.to_device(M), d)
+    ref = s.copy()
+    _step_n(ref, 0, 777)
+    _step_n(ref, 1, 777)
+    assert np.array_equal(d.copy_to_host(), ref)
+
+
+X = np.random.default_rng(0).standard_normal((20, 3))
+Y2 = np.eye(2)[(X[:, 0] > 0).astype(int)]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        # neuron noise on both layers, trained output layer, squared loss, mixed widths/σ (σ = 0 draws nothing)
+        dict(width=[5, 7], alpha=[1.5, 1.8], sigma=[0.1, 0.0], noise="neuron", noise_layers=(0, 1),
+             train_second_layer=True, data=(X, np.tanh(X[:, :1]))),
+        # entry noise, ReLU, cross-entropy, 2 outputs, evaluation set
+        dict(width=[4, 6, 3], alpha=1.3, sigma=0.3, noise="entry", activation="relu", loss="cross_entropy",
+             data=(X, Y2), eval_data=(X[:8], Y2[:8])),
+        # elliptical noise, online teacher with label noise (the minibatch uses many draws)
+        dict(width=[4, 6], alpha=1.7, sigma=0.2, noise="elliptical",
+             teacher=tl.make_teacher(3, 2, c=2, label_noise=0.1, seed=1)),
+    ],
+)
+def test_two_layer_device_equals_cpu(kw):
+    kw = dict(kw, lr=0.05, steps=4, batch_size=3, eval_every=2, seed=3)
+    g = tlc.train_ensemble(**kw)
+    c = tl.train_ensemble(**kw)
+    assert np.array_equal(g.status, c.status)
+    # same random numbers, same operations; differences are float rounding (FMA, reduction order)
+    np.testing.assert_allclose(g.hidden_flat, c.hidden_flat, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(g.second_flat, c.second_flat, rtol=1e-12, atol=1e-13)
+    for name in ("loss", "prune_error", "prunable_fraction", "norm_mean", "norm_max", "eval_loss"):
+        a, b = getattr(g, name), getattr(c, name)
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_two_layer_divergence_status_equals_cpu():
+    kw = dict(width=[3, 4], alpha=1.5, sigma=0.1, lr=[0.05, 1e8], steps=24, batch_size=2, data=(X, X[:, :1] ** 3),
+              activation="linear", eval_every=8, seed=0)
+    g = tlc.train_ensemble(**kw)
+    c = tl.train_ensemble(**kw)
+    assert list(g.status_names()) == list(c.status_names()) == ["ok", "diverged"]
+    assert np.array_equal(g.fail_step, c.fail_step)
+
+
+def test_no_device_error(monkeypatch):
+    monkeypatch.setattr(cuda, "is_available", lambda: False)
+    with pytest.raises(CudaUnavailableError, match="backend='cuda' needs an NVIDIA GPU"):
+        tlc.train_ensemble(width=3, alpha=1.5, sigma=0.1, lr=0.1, steps=1, data=(X, X[:, :1]))
+
+
+@given(nt=st.integers(-4, 2000))
+def test_threads_per_block_validation(nt):
+    args = [None] * 40
+    args[9] = np.zeros((1, 2), np.uint64)
+    if nt >= 1 and nt & (nt - 1) == 0 and nt <= 1024:
+        return
+    with pytest.raises(ValueError, match="threads_per_block must be a power of two"):
+        tlc.run_train_ensemble(*args, threads_per_block=nt)
