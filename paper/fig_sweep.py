@@ -7,12 +7,13 @@ from the results store against η for several b, with the quadrature of λ as li
 Right: the fraction of runs the sweep stored as ``diverged`` (|x| > 1e100 within the
 run's steps, so runs with λ > 0 small are caught only when λ·steps > ln 1e100 ≈ 230).
 
-Quick mode runs a small sweep into ``outdir/sweep_quick.db``; full mode runs (or resumes)
-the paper-size sweep into ``paper/data/toy.db`` (``$TAILCOMP_TOY_STORE``).
+Quick mode runs a small sweep into a temporary store (about a second); full mode runs (or
+resumes) the paper-size sweep into ``paper/data/toy.db`` (``$TAILCOMP_TOY_STORE``) and reads it.
 """
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 #: Figure files (stems) this module writes into outdir, as .pdf and .png.
@@ -20,6 +21,14 @@ FIGURES = ["fig_sweep_toy"]
 
 
 def make(outdir: Path, quick: bool) -> list[Path]:
+    if quick:
+        with tempfile.TemporaryDirectory(prefix="tailcomp-fig-sweep-") as tmp:
+            return _make(Path(outdir), quick, Path(tmp) / "sweep_quick.db")
+    store = Path(os.environ.get("TAILCOMP_TOY_STORE", Path(__file__).resolve().parent / "data" / "toy.db"))
+    return _make(Path(outdir), quick, store)
+
+
+def _make(outdir: Path, quick: bool, store: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -34,10 +43,6 @@ def make(outdir: Path, quick: bool) -> list[Path]:
     etas = [0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0] if quick else list(np.round(np.linspace(0.2, 5.0, 25), 3))
     batches = [1, 2, 4]
     steps, seeds = (2000, 3) if quick else (20_000, 10)
-    if quick:
-        store = outdir / "sweep_quick.db"
-    else:
-        store = Path(os.environ.get("TAILCOMP_TOY_STORE", Path(__file__).resolve().parent / "data" / "toy.db"))
     configs = expand_grid("toy", {"eta": etas, "batch": batches}, base={"steps": steps, "eval_every": steps // 4})
     run_sweep("toy", configs, store, seeds=seeds, workers=0 if quick else None, progress=False)
 
