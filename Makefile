@@ -35,6 +35,7 @@ bench: $(STAMP)
 	for b in bench/*.py; do $(PY) $$b --json bench/out/$$(basename $$b .py).json || exit 1; done
 
 paper: figures
+	$(PY) -m paper.make_tex
 	cd paper && (command -v latexmk >/dev/null && latexmk -pdf -quiet main.tex || echo "no LaTeX toolchain: skipped the PDF")
 
 clean:
