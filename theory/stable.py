@@ -219,10 +219,12 @@ def abs_moment_expr(gaussian: bool = False) -> sp.Expr:
 
         E|X|^p = γ^p 2^p Γ((1+p)/2) Γ(1 − p/α) / (√π Γ(1 − p/2)).
 
-    Sources: Samorodnitsky & Taqqu 1994, Property 1.2.17 (E|X|^p < ∞ iff
-    p < α) and the closed form of the symmetric case (Shao & Nikias 1993,
-    eq. (19); Nolan 2020, §3.7). Checked in the tests against quadrature of
-    scipy's density. With ``gaussian=True`` the α = 2 form
+    Sources: Samorodnitsky & Taqqu 1994, Property 1.2.16 (E|X|^p < ∞ iff
+    p < α) and Property 1.2.17 (E|X|^p of a symmetric stable law), which
+    reduces to this Gamma-function form (also in Shao & Nikias 1993, Proc.
+    IEEE 81, and Nolan 2020, ch. 3; property numbers not re-checked against
+    the book). Verified in the tests against quadrature of scipy's density
+    and the Cauchy/Gaussian closed forms. With ``gaussian=True`` the α = 2 form
     γ^p 2^p Γ((1+p)/2)/√π = E|N(0, 2γ²)|^p, valid for every p > −1.
     """
     base = sigma**p * 2**p * sp.gamma((1 + p) / 2) / sp.sqrt(sp.pi)
@@ -265,7 +267,7 @@ def log_abs_mean_expr() -> sp.Expr:
     """E ln|X| = γ_E (1/α − 1) + ln γ for X ~ SαS(γ).
 
     Derived as d/dp ln E|X|^p at p = 0 from :func:`abs_moment_expr`
-    (the tests redo that differentiation in sympy); also Zolotarev 1986, §3.6.
+    (the tests redo that differentiation in sympy; Cauchy and Gaussian checks).
     """
     return sp.EulerGamma * (1 / alpha - 1) + sp.log(sigma)
 
@@ -298,9 +300,11 @@ def tail_constant_expr(form: str = "gamma") -> sp.Expr:
     ``form="gamma"``: C_α = (2/π) Γ(α) sin(πα/2);
     ``form="st"``:    C_α = (1 − α)/(Γ(2 − α) cos(πα/2)) (α ≠ 1; Samorodnitsky
     & Taqqu 1994, Property 1.2.15, whose one-sided statement is
-    P(X > x) ~ C_α (1 + β)/2 σ^α x^{−α}). The two agree by Euler's reflection
-    formula; C_1 = 2/π (Cauchy). At α = 2 the law is Gaussian and the
-    formula gives C_2 = 0 (no power tail).
+    P(X > x) ~ C_α (1 + β)/2 σ^α x^{−α}, C_α = (∫_0^∞ x^{−α} sin x dx)^{−1};
+    the same constant appears as (1/π)Γ(α)sin(πα/2)·(1 + β) in Weron's
+    handbook chapter). The two forms agree by Euler's reflection formula;
+    C_1 = 2/π (Cauchy). At α = 2 the law is Gaussian and the formula gives
+    C_2 = 0 (no power tail). Checked in the tests against scipy's sf.
     """
     _choice("form", form, ("gamma", "st"))
     if form == "st":
