@@ -251,3 +251,17 @@ def test_bad_options():
         ti.weight_tail_index(W, center="median")
     with pytest.raises(ValueError, match="clip"):
         ti.weight_tail_index(W, clip=-1.0)
+
+
+@given(st.integers(max_value=0))
+def test_study_validation(n):
+    with pytest.raises(ValueError, match="n must"):
+        sample_law("stable", 1.5, n, seed=0)
+    with pytest.raises(ValueError, match="reps must"):
+        estimator_bias_table(laws=(("stable", 1.5),), n=100, reps=1 + n)
+    with pytest.raises(ValueError, match="law must"):
+        sample_law("cauchy", 1.0, 10, seed=0)
+    with pytest.raises(ValueError, match="param"):
+        sample_law("stable", 2.5, 10, seed=0)
+    with pytest.raises(ValueError, match="param"):
+        sample_law("pareto", -1.0, 10, seed=0)
