@@ -91,6 +91,13 @@ def powered_sorted_row(a, p, out):
 
 
 @njit(cache=True)
+def powered_sorted_rows(a, p, out):
+    """Row-wise ``powered_sorted_row`` over a 2-D array (the row loop stays compiled)."""
+    for i in range(a.shape[0]):
+        powered_sorted_row(a[i], p, out[i])
+
+
+@njit(cache=True)
 def relative_from_sorted(s, p, out):
     """Rows of ``s`` sorted ascending, non-negative; out[i, k] = (c_{n−k}/c_n)^{1/p}, k = 0..n."""
     m, n = s.shape

@@ -234,6 +234,11 @@ def test_barsbey_study_trend_small():
     assert np.std(res["layer"]) < 0.01
     assert abs(np.corrcoef(a, res["layer"])[0, 1]) < 0.6
     assert np.mean(res["iid"]) > np.mean(res["layer"])
+    # ... and that level is the Gaussian limit 1 − κ* with G_2(κ*) = 0.1 (theory, closed form)
+    from theory.compressibility import closed_form, limit_prunable_fraction
+
+    gauss = limit_prunable_fraction(lambda k: closed_form("normal")(k, 2.0), 0.1)
+    assert abs(np.mean(res["layer"]) - gauss) < 0.005
 
 
 def test_ratio_vs_n_shape_and_seed():

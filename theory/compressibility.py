@@ -61,6 +61,7 @@ __all__ = [
     "derivation",
     "ClosedForm",
     "moment_is_finite",
+    "limit_prunable_fraction",
     "KAPPA",
     "P",
 ]
@@ -806,3 +807,18 @@ def derivation(name: str) -> list[tuple[str, str]]:
     rows = [(text, _latex(e)) for text, e in cf.steps]
     rows.append((r"Moment condition $E|X|^p < \infty$", sp.latex(cf.condition)))
     return rows
+
+
+def limit_prunable_fraction(g: Callable[[float], float], eps: float) -> float:
+    """1 − κ* with G(κ*) = ε: the limiting fraction of iid entries prunable at relative error ε.
+
+    ``g`` is κ ↦ G_p(κ) (non-increasing from G(0) = 1 to G(1) = 0), e.g.
+    ``lambda k: closed_form("normal")(k, 2.0)``. If G ≤ ε on (0, 1] (infinite
+    moment) the answer is 1.
+    """
+    eps = check_real("eps", eps, 0.0, 1.0, low_open=True, high_open=True)
+    tiny = 1e-15
+    if g(tiny) <= eps:
+        return 1.0
+    kstar = optimize.brentq(lambda k: g(k) - eps, tiny, 1.0, xtol=1e-14, rtol=1e-13)
+    return 1.0 - kstar
