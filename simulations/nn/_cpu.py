@@ -43,10 +43,10 @@ class Workspace:
         self.spec = spec
         dt = spec.np_dtype
         B = config.batch_size
-        self.train = _Layout(spec, B)
+        self.train = _Layout(spec, B + 1)  # spare row for the rank-one noise fold
         self.eval = _Layout(spec, max(1, int(eval_batch_size)))
         self.eval.d0 = self.eval.d1 = np.empty(0, dtype=dt)
-        self.Xb = np.empty((B, spec.sizes[0]), dtype=dt)
+        self.Xb = np.empty((B + 1, spec.sizes[0]), dtype=dt)
         self.yb = np.empty(B, dtype=np.int32)
         self.gb = np.empty(int(max(spec.sizes)), dtype=dt)
         self.stats = np.zeros(3, dtype=np.float64)
@@ -71,12 +71,16 @@ def run_steps(ws: Workspace, config, bufs, X, y, idx, lrs, avg_flags) -> StepsRe
     n_steps = int(lrs.shape[0])
     if n_steps == 0:
         return StepsResult(0, 0.0, 0, False)
+    B = int(idx.shape[0]) // n_steps
+    if B < 1 or B > config.batch_size or B * n_steps != idx.shape[0]:
+        raise ValueError(f"idx must hold len(lrs) × B indices with 1 ≤ B ≤ {config.batch_size}, got {idx.shape[0]} "
+                         f"for {n_steps} steps")
     mask = bufs.mask if config.has_mask else ws.empty_mask
     done = K.train_steps_kernel(
         lay.sizes, lay.offsets, lay.aoff, lay.act, lay.loss, lay.has_bias,
         bufs.params, bufs.velocity, mask, bufs.noise_states, bufs.avg_sum,
         X, y, idx, np.ascontiguousarray(lrs, dtype=np.float64), np.ascontiguousarray(avg_flags, dtype=np.uint8),
-        int(idx.shape[0]) // n_steps, float(config.momentum), float(config.weight_decay), bool(config.has_mask),
+        B, float(config.momentum), float(config.weight_decay), bool(config.has_mask),
         ws.noise_kind, ws.noise_alpha, ws.noise_sigma, ws.noise_layer, ws.stream_base,
         ws.Xb, ws.yb, lay.acts, lay.d0, lay.d1, ws.gb, float(max_loss), ws.stats)
     return StepsResult(int(done), float(ws.stats[0]), int(ws.stats[1]), bool(ws.stats[2] != 0.0))

@@ -19,7 +19,10 @@ Losses per sample (z = logits, y = label): cross-entropy lse(z) − z_y with
 ∂/∂z = softmax(z) − e_y; squared ½‖z − e_y‖² with ∂/∂z = z − e_y.
 
 Layout: activations of layer l (1..L) live in ``acts[aoff[l-1] : aoff[l-1] + nb·d_l]``
-viewed as (nb, d_l); parameters as in :class:`simulations.nn.model.Params`.
+viewed as (nb, d_l); parameters as in :class:`simulations.nn.model.Params`. Training
+buffers have one spare row (B + 1): per-neuron noise c ξ_i (no mask, no momentum) is folded
+into the update GEMM as a rank-one term, W ← βW − η [D; −cξ/η]ᵀ [A; 1], so it costs no
+extra pass over W.
 """
 from __future__ import annotations
 
@@ -420,6 +423,8 @@ def train_steps_kernel(sizes, offsets, aoff, act, loss, has_bias,
     done = 0
     Xbv = Xb[:B]
     ybv = yb[:B]
+    # per-neuron noise without mask or momentum is folded into the update GEMM (buffers have B+1 rows)
+    fold_neuron_noise = noise_sigma > 0.0 and noise_kind == NOISE_NEURON and not has_mask and not use_mom
     for s in range(n_steps):
         lr = lrs[s]
         # gather the batch
@@ -472,6 +477,25 @@ def train_steps_kernel(sizes, offsets, aoff, act, loss, has_bias,
                         vb[j] = momentum * vb[j] + gb[j]
                 _momentum_pass(params[o0:o2], velocity[o0:o2], mask[o0:o2] if has_mask else mask, has_mask,
                                lr, wd)
+            elif fold_neuron_noise and noise_layer[l] != 0:
+                # rank-one fold of per-neuron noise into the update GEMM: with an extra row
+                # A[B, :] = 1 and D[B, i] = −c ξ_i / η, W ← β W − η [D; ·]ᵀ[A; 1] adds c ξ_i to row i
+                amp = noise_sigma * lr ** (1.0 / noise_alpha)
+                Df = cur[:(B + 1) * dout].reshape((B + 1, dout))
+                if l == 0:
+                    Af = Xb[:B + 1]
+                else:
+                    Af = acts[aoff[l - 1]:aoff[l - 1] + (B + 1) * din].reshape((B + 1, din))
+                for j in range(din):
+                    Af[B, j] = 1.0
+                base = stream_base[l]
+                for i in range(dout):
+                    Df[B, i] = -amp * sas_draw(noise_states, base + i, noise_alpha) / lr
+                gemm(True, False, -lr, Df, Af, 1.0 - lr * wd, W)
+                if has_bias:
+                    b = params[o1:o2]
+                    for j in range(dout):
+                        b[j] = (1.0 - lr * wd) * b[j] - lr * gb[j]
             else:
                 gemm(True, False, -lr, D, A, 1.0 - lr * wd, W)
                 if has_bias:
@@ -482,7 +506,7 @@ def train_steps_kernel(sizes, offsets, aoff, act, loss, has_bias,
                         _apply_mask(b, mask[o1:o2])
                 if has_mask and not (noise_sigma > 0.0 and noise_layer[l] != 0):
                     _apply_mask(params[o0:o1], mask[o0:o1])
-            if noise_sigma > 0.0 and noise_layer[l] != 0:
+            if noise_sigma > 0.0 and noise_layer[l] != 0 and not (fold_neuron_noise and not use_mom):
                 amp = noise_sigma * lr ** (1.0 / noise_alpha)
                 Mw = mask[o0:o1].reshape((dout, din)) if has_mask else mask[:0].reshape((0, 0))
                 if noise_kind == NOISE_NEURON:

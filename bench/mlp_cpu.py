@@ -1,0 +1,154 @@
+"""SGD training throughput of the torch-free core vs PyTorch CPU (same thread count).
+
+Rows (samples/s, higher is better; ratio = ours / PyTorch):
+
+* ``<sizes> b<B> <t>t`` — plain SGD (lr 0.01), ReLU MLP, softmax cross-entropy, random
+  MNIST-shaped data (x ~ N(0, 1) in R^784, 10 random labels), t = 1 and 2 threads. Ours is
+  the public :func:`simulations.nn.train` call (wall clock of the whole call: setup, the
+  shuffled minibatch gather and the final running-metric evaluation included); PyTorch is
+  ``nn.Sequential(Linear, ReLU, ...)`` + ``CrossEntropyLoss`` + ``torch.optim.SGD`` on
+  contiguous pre-shuffled slices (no DataLoader), ``torch.set_num_threads(t)``.
+Notes (not rows, since the peer there is ours): noise injection overhead, 784-2048-10 b100,
+1 thread, ours with SαS (α = 1.5) noise injected into the hidden layer after every step vs
+ours without noise. ``neuron``: one draw per neuron (2048 per step); ``entry``: one per weight
+  (1.6 M per step), whose cost per draw is printed.
+
+Timings are best of ``repeat`` runs, ours and the peer interleaved, after one warm-up
+run (numba compile excluded). Also printed: this machine's single-core float32 GEMM
+peak (best ``np.dot`` of 2048² matrices) and the fraction of it each of our rows reaches
+(training FLOPs: 2·Σ d_in d_out forward, the same for weight gradients, and for input
+gradients of every layer but the first).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from _common import emit, parse_args, row  # noqa: E402
+from simulations.nn import SGD, MLPSpec, NoiseConfig, StopRules, blas_threads, init_params, train  # noqa: E402
+
+SHAPES = [((784, 512, 512, 10), 128), ((784, 2048, 10), 100), ((784, 1024, 1024, 1024, 10), 256)]
+
+
+def train_flops(sizes) -> float:
+    pairs = list(zip(sizes[:-1], sizes[1:]))
+    fwd = sum(2 * a * b for a, b in pairs)
+    return fwd + fwd + sum(2 * a * b for a, b in pairs[1:])
+
+
+def gemm_peak(repeat: int) -> float:
+    n = 2048
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+    c = np.empty((n, n), np.float32)
+    with blas_threads(1):
+        np.dot(a, b, out=c)
+        best = min(_timed(lambda: np.dot(a, b, out=c)) for _ in range(repeat))
+    return 2 * n**3 / best
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def make_data(sizes, n):
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((n, sizes[0]), dtype=np.float32), rng.integers(0, sizes[-1], n).astype(np.int32)
+
+
+def ours_runner(sizes, B, steps, threads, noise=None):
+    spec = MLPSpec(sizes)
+    p0 = init_params(spec, 0)
+    X, y = make_data(sizes, B * steps)
+
+    def run():
+        r = train(spec, (X, y), params=p0, optimizer=SGD(0.01), noise=noise, batch_size=B,
+                  stop=StopRules(max_steps=steps), eval_every=steps, threads=threads, seed=0)
+        assert r.status == "completed", r.status
+
+    return run
+
+
+def peer_runner(sizes, B, steps, threads):
+    import torch
+
+    torch.manual_seed(0)
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    lossf = torch.nn.CrossEntropyLoss()
+    X, y = make_data(sizes, B * steps)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+
+    def run():
+        torch.set_num_threads(threads)
+        for s in range(steps):
+            xb, yb = Xt[s * B:(s + 1) * B], yt[s * B:(s + 1) * B]
+            opt.zero_grad()
+            loss = lossf(model(xb), yb)
+            loss.backward()
+            opt.step()
+
+    return run
+
+
+def best_interleaved(fns, repeat):
+    for f in fns:
+        f()  # warm-up (compile, allocator)
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for i, f in enumerate(fns):
+            best[i] = min(best[i], _timed(f))
+    return best
+
+
+def main(argv=None):
+    args = parse_args(__doc__.splitlines()[0], argv)
+    repeat = args.repeat or (3 if args.quick else 7)
+    steps_scale = 0.3 if args.quick else 1.0
+    import torch
+
+    rows, notes = [], {}
+    peak = gemm_peak(repeat)
+    notes["single-core f32 GEMM peak (np.dot 2048^3)"] = f"{peak / 1e9:.1f} GFLOP/s"
+    for threads in (1, 2):
+        for sizes, B in SHAPES:
+            steps = max(8, int(steps_scale * 6e8 / (train_flops(sizes) * B)))
+            t_ours, t_peer = best_interleaved([ours_runner(sizes, B, steps, threads),
+                                               peer_runner(sizes, B, steps, threads)], repeat)
+            name = "-".join(map(str, sizes)) + f" b{B} {threads}t"
+            ours, peer = steps * B / t_ours, steps * B / t_peer
+            rows.append(row(name, ours, peer, "samples/s"))
+            frac = ours * train_flops(sizes) / peak
+            notes[f"{name}: GEMM-peak fraction (ours / torch)"] = f"{frac:.2f} / {peer * train_flops(sizes) / peak:.2f}"
+    sizes, B = SHAPES[1]
+    alpha = 1.5
+    for kind, steps in (("neuron", int(60 * steps_scale) + 10), ("entry", int(10 * steps_scale) + 4)):
+        noise = NoiseConfig(alpha, 0.1, kind)
+        t_noise, t_plain = best_interleaved([ours_runner(sizes, B, steps, 1, noise), ours_runner(sizes, B, steps, 1)],
+                                            repeat)
+        notes[f"noise {kind}: samples/s with / without noise"] = f"{steps * B / t_noise:.4g} / {steps * B / t_plain:.4g}"
+        draws = steps * (2048 if kind == "neuron" else 784 * 2048)
+        notes[f"noise {kind}: overhead"] = f"{(t_noise / t_plain - 1) * 100:.1f} % of step time"
+        notes[f"noise {kind}: cost per draw"] = f"{(t_noise - t_plain) / draws * 1e9:.1f} ns (alpha={alpha})"
+    notes["threads"] = "ours: blas_threads(t) (OpenBLAS + numba); torch.set_num_threads(t)"
+    notes["torch"] = torch.__version__
+    notes["cpu load (1-min avg) at end"] = f"{os.getloadavg()[0]:.2f}"
+    emit("mlp_cpu", rows, args.json, notes)
+
+
+if __name__ == "__main__":
+    main()
