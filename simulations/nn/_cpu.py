@@ -49,6 +49,7 @@ class Workspace:
         self.Xb = np.empty((B + 1, spec.sizes[0]), dtype=dt)
         self.yb = np.empty(B, dtype=np.int32)
         self.gb = np.empty(int(max(spec.sizes)), dtype=dt)
+        self.gbn = np.empty(int(max(spec.sizes)), dtype=dt)
         self.stats = np.zeros(3, dtype=np.float64)
         L = spec.n_layers
         self.noise_layer = np.zeros(L, dtype=np.uint8)
@@ -82,7 +83,7 @@ def run_steps(ws: Workspace, config, bufs, X, y, idx, lrs, avg_flags) -> StepsRe
         X, y, idx, np.ascontiguousarray(lrs, dtype=np.float64), np.ascontiguousarray(avg_flags, dtype=np.uint8),
         B, float(config.momentum), float(config.weight_decay), bool(config.has_mask),
         ws.noise_kind, ws.noise_alpha, ws.noise_sigma, ws.noise_layer, ws.stream_base,
-        ws.Xb, ws.yb, lay.acts, lay.d0, lay.d1, ws.gb, float(max_loss), ws.stats)
+        ws.Xb, ws.yb, lay.acts, lay.d0, lay.d1, ws.gb, ws.gbn, float(max_loss), ws.stats)
     return StepsResult(int(done), float(ws.stats[0]), int(ws.stats[1]), bool(ws.stats[2] != 0.0))
 
 

@@ -143,6 +143,35 @@ def _bias_act(Z, b, has_bias, act):
 
 
 @nb.njit(inline="always", cache=True, fastmath=_FM)
+def _act_grad_colsum(D, A, act, gb):
+    """D ← D ⊙ φ'(A) and gb ← column sums of the result (the next layer's bias gradient)."""
+    n, d = D.shape
+    for j in range(d):
+        gb[j] = 0.0
+    for r in range(n):
+        dr = D[r]
+        ar = A[r]
+        if act == ACT_RELU:
+            for j in range(d):
+                v = dr[j] if ar[j] > 0 else 0.0
+                dr[j] = v
+                gb[j] += v
+        elif act == ACT_TANH:
+            for j in range(d):
+                v = dr[j] * (1.0 - ar[j] * ar[j])
+                dr[j] = v
+                gb[j] += v
+        elif act == ACT_SOFTPLUS:
+            for j in range(d):
+                v = dr[j] * (-math.expm1(-ar[j]))
+                dr[j] = v
+                gb[j] += v
+        else:
+            for j in range(d):
+                gb[j] += dr[j]
+
+
+@nb.njit(inline="always", cache=True, fastmath=_FM)
 def _act_grad(D, A, act):
     """D ← D ⊙ φ'(A), φ' expressed through the activation a = φ(z)."""
     n, d = D.shape
@@ -403,7 +432,7 @@ def train_steps_kernel(sizes, offsets, aoff, act, loss, has_bias,
                        params, velocity, mask, noise_states, avg_sum,
                        X, y, idx, lrs, avg_flags, B,
                        momentum, wd, has_mask, noise_kind, noise_alpha, noise_sigma, noise_layer, stream_base,
-                       Xb, yb, acts, d0, d1, gb, max_loss, stats):
+                       Xb, yb, acts, d0, d1, gb, gbn, max_loss, stats):
     """Run len(lrs) SGD steps of batch size B (≤ rows of Xb) in place.
 
     Returns the number of steps done; stats = [loss_sum, correct, diverged].
@@ -456,18 +485,26 @@ def train_steps_kernel(sizes, offsets, aoff, act, loss, has_bias,
                 A = Xbv
             else:
                 A = acts[aoff[l - 1]:aoff[l - 1] + B * din].reshape((B, din))
-            # propagate first: needs W before its update
+            # bias gradient of this layer: column sums of D (computed by the previous pass,
+            # except at the output layer)
+            if has_bias:
+                if l == L - 1:
+                    for j in range(dout):
+                        gb[j] = 0.0
+                    for r in range(B):
+                        for j in range(dout):
+                            gb[j] += D[r, j]
+                else:
+                    for j in range(dout):
+                        gb[j] = gbn[j]
+            # propagate first: needs W before its update; the same pass sums the next bias gradient
             if l > 0:
                 Dn = nxt[:B * din].reshape((B, din))
                 gemm(False, False, 1.0, D, W, 0.0, Dn)
-                _act_grad(Dn, A, act)
-            # bias gradient (column sums of D)
-            if has_bias:
-                for j in range(dout):
-                    gb[j] = 0.0
-                for r in range(B):
-                    for j in range(dout):
-                        gb[j] += D[r, j]
+                if has_bias:
+                    _act_grad_colsum(Dn, A, act, gbn)
+                else:
+                    _act_grad(Dn, A, act)
             if use_mom:
                 V = velocity[o0:o1].reshape((dout, din))
                 gemm(True, False, 1.0, D, A, momentum, V)

@@ -303,7 +303,7 @@ def train(
 
     ws = be.workspace(cfg)
     bufs = RunBuffers(
-        params=be.to_device(state.params.flat.copy()),
+        params=be.to_device(state.params.flat),  # state owns this array (copied on entry)
         velocity=be.to_device(state.velocity.copy()),
         mask=be.to_device(mask.flat) if mask is not None else be.to_device(np.zeros(0, np.uint8)),
         noise_states=be.to_device(state.noise_states.copy()),
@@ -424,7 +424,7 @@ def train(
             done_run = state.step - start_step
             if done_run % eval_every == 0 or done_run >= budget:
                 entry = do_eval(converge_rules and state.tail_left < 0)
-                if not (np.isfinite(entry["train_loss"]) and be_finite(be, bufs.params)):
+                if not np.isfinite(entry["train_loss"]):  # parameters are checked by run_steps
                     status = "diverged"
                     break
                 if callback is not None:
@@ -470,11 +470,6 @@ def train(
                        timings={"train": state.elapsed, "eval": t_eval, "total": total,
                                 "steps_per_s": (state.step - start_step) / max(state.elapsed, 1e-12)},
                        config=config)
-
-
-def be_finite(be: Backend, arr) -> bool:
-    a = arr if isinstance(arr, np.ndarray) else be.to_host(arr)
-    return bool(np.isfinite(a).all())
 
 
 def _sync_state(state: TrainState, be: Backend, bufs: RunBuffers, status) -> None:
