@@ -118,6 +118,7 @@ def best_interleaved(fns, repeat):
 def main(argv=None):
     args = parse_args(__doc__.splitlines()[0], argv)
     repeat = args.repeat or (3 if args.quick else 7)
+    flop_budget = 4e10 if args.quick else 1.2e11  # training FLOPs per timed run (~0.4 s / ~1.2 s at 100 GFLOP/s)
     steps_scale = 0.3 if args.quick else 1.0
     import torch
 
@@ -126,7 +127,7 @@ def main(argv=None):
     notes["single-core f32 GEMM peak (np.dot 2048^3)"] = f"{peak / 1e9:.1f} GFLOP/s"
     for threads in (1, 2):
         for sizes, B in SHAPES:
-            steps = max(8, int(steps_scale * 6e8 / (train_flops(sizes) * B)))
+            steps = max(8, int(flop_budget / (train_flops(sizes) * B)))
             t_ours, t_peer = best_interleaved([ours_runner(sizes, B, steps, threads),
                                                peer_runner(sizes, B, steps, threads)], repeat)
             name = "-".join(map(str, sizes)) + f" b{B} {threads}t"

@@ -131,6 +131,10 @@ class Backend(ABC):
     def to_host(self, arr: Any) -> np.ndarray:
         """Copy a device array to a new host numpy array."""
 
+    def host_view(self, arr: Any) -> np.ndarray:
+        """A host array with the contents of ``arr``; may share memory with it (CPU) — read, don't keep."""
+        return self.to_host(arr)
+
     def empty(self, shape, dtype) -> Any:
         """Uninitialised device array."""
         return self.to_device(np.empty(shape, dtype=dtype))
@@ -283,6 +287,9 @@ class CPUBackend(Backend):
 
     def to_host(self, arr: Any) -> np.ndarray:
         return np.array(arr, copy=True)
+
+    def host_view(self, arr: Any) -> np.ndarray:
+        return arr
 
     def threads(self, n: int):
         return blas_threads(n)

@@ -304,10 +304,10 @@ def train(
     ws = be.workspace(cfg)
     bufs = RunBuffers(
         params=be.to_device(state.params.flat),  # state owns this array (copied on entry)
-        velocity=be.to_device(state.velocity.copy()),
+        velocity=be.to_device(state.velocity),
         mask=be.to_device(mask.flat) if mask is not None else be.to_device(np.zeros(0, np.uint8)),
-        noise_states=be.to_device(state.noise_states.copy()),
-        avg_sum=be.to_device(state.avg_sum.copy()),
+        noise_states=be.to_device(state.noise_states),
+        avg_sum=be.to_device(state.avg_sum),
     )
     Xd, yd = be.to_device(Xtr), be.to_device(ytr)
     Xted = None if Xte is None else be.to_device(Xte)
@@ -473,11 +473,12 @@ def train(
 
 
 def _sync_state(state: TrainState, be: Backend, bufs: RunBuffers, status) -> None:
+    """Bring the device buffers into ``state`` (on the CPU the state and the buffers share memory)."""
     spec = state.params.spec
-    state.params = Params(spec, be.to_host(bufs.params))
-    state.velocity = be.to_host(bufs.velocity)
-    state.noise_states = be.to_host(bufs.noise_states)
-    state.avg_sum = be.to_host(bufs.avg_sum)
+    state.params = Params(spec, be.host_view(bufs.params))
+    state.velocity = be.host_view(bufs.velocity)
+    state.noise_states = be.host_view(bufs.noise_states)
+    state.avg_sum = be.host_view(bufs.avg_sum)
     state.status = status
 
 
