@@ -114,8 +114,8 @@ def run_train_ensemble(
     cuda = require_cuda()
     from .cuda import two_layer_kernels as gk
 
-    if threads_per_block is None:
-        threads_per_block = 32 if simulator_enabled() else 128
+    if threads_per_block is None:  # one thread per neuron up to 128 (the simulator runs whole warps)
+        threads_per_block = 32 if simulator_enabled() else min(128, max(32, 1 << (int(widths.max()) - 1).bit_length()))
     NT = int(threads_per_block)
     if NT < 1 or NT & (NT - 1) or NT > 1024:
         raise ValueError(f"threads_per_block must be a power of two in [1, 1024], got {NT}")

@@ -30,7 +30,7 @@ from .rng_kernels import jump_apply, normal, sas_draw, sub_gaussian_factor_draw,
 
 __all__ = ["two_layer_steps_kernel", "RED_SIZE"]
 
-RED_SIZE = 4096  # float64 entries of the shared reduction buffer (32 KiB)
+RED_SIZE = 1024  # float64 entries of the shared reduction buffer (8 KiB: many blocks per SM)
 
 ACT_TANH = 0
 ACT_RELU = 1
