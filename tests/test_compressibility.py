@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from simulations import compressibility as C
@@ -123,6 +123,8 @@ def test_relative_errors_bounds_and_monotone(xs, p):
 @given(vectors, p_values, st.floats(min_value=1e-6, max_value=1e6), st.randoms(use_true_random=False))
 def test_scale_sign_permutation_invariance(xs, p, scale, rnd):
     x = np.array(xs)
+    # keep the scaled vector out of the subnormal range, where scaling itself loses digits
+    assume(np.all((x == 0) | (np.abs(x) > 1e-280)))
     perm = list(range(len(xs)))
     rnd.shuffle(perm)
     signs = np.array([rnd.choice([-1.0, 1.0]) for _ in xs])

@@ -1,9 +1,11 @@
 r"""Compressible distributions: the limit G_p[F](κ) of the relative best k-term error.
 
 Result encoded (Gribonval, Cevher & Davies 2012, "Compressible distributions
-for high-dimensional statistics", IEEE Trans. Inf. Theory 58(8):5016–5034,
-Prop. 1 — numbering as cited by Silva & Derpich 2015, IEEE TSP 63(11); see
-also Amini, Unser & Marvasti 2011, IEEE TSP 59(11):5193–5201): let
+for high-dimensional statistics", IEEE Trans. Inf. Theory 58(8):5016–5034;
+the finite-moment limit is their Prop. 1, numbering as cited by Silva &
+Derpich 2015, IEEE TSP 63(11); the number of the infinite-moment statement
+was not verified. See also Amini, Unser & Marvasti 2011, "Compressibility of
+deterministic and random infinite sequences", IEEE TSP 59(11):5193–5201): let
 x_n = (X_1, …, X_n) have iid entries with law F, let k_n/n → κ ∈ (0, 1) and
 p > 0, and let Q be the quantile function of |X|.
 
@@ -43,7 +45,6 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
