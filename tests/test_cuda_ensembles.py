@@ -117,3 +117,32 @@ def test_threads_per_block_validation(nt):
         return
     with pytest.raises(ValueError, match="threads_per_block must be a power of two"):
         tlc.run_train_ensemble(*args, threads_per_block=nt)
+
+
+# ------------------------------------------------------------------------- linear SGD chains
+from simulations import linear as lin  # noqa: E402
+from simulations import linear_cuda as lc  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(eta=0.3, b=2, d=3, n_chains=6, n_steps=5, init_scale=0.5, average=True, burn_in=1, x_star=[1.0, 2, 3]),
+        dict(eta=0.3, b=3, d=2, n_chains=5, n_steps=7, mode="offline", n=8, average=True),  # epochs, reshuffles
+        dict(eta=0.3, b=3, d=2, n_chains=5, n_steps=7, mode="offline", n=8, sampling="step"),
+        dict(eta=5.0, b=1, d=2, n_chains=4, n_steps=30, threshold=1e6),  # every chain diverges
+    ],
+)
+def test_linear_chains_device_equal_cpu(kw):
+    g = lc.run_sgd(**kw, seed=4)
+    c = lin.run_sgd(**kw, seed=4)
+    assert np.array_equal(g.status, c.status) and np.array_equal(g.diverged_at, c.diverged_at)
+    np.testing.assert_allclose(g.x, c.x, rtol=1e-12, atol=1e-14, equal_nan=True)
+    if c.x_avg is not None:
+        np.testing.assert_allclose(g.x_avg, c.x_avg, rtol=1e-12, atol=1e-14, equal_nan=True)
+
+
+def test_linear_no_device_error(monkeypatch):
+    monkeypatch.setattr(cuda, "is_available", lambda: False)
+    with pytest.raises(CudaUnavailableError, match="no CUDA device"):
+        lc.run_sgd(0.1, 1, 2, n_chains=2, n_steps=1)
