@@ -52,7 +52,7 @@ import numpy as np
 import sympy as sp
 from scipy import integrate, interpolate, optimize, special, stats
 
-from simulations.validation import check_alpha, check_array, check_positive, check_real
+from theory.validation import check_alpha, check_array, check_positive, check_real
 
 __all__ = [
     "g_numeric",

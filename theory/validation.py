@@ -1,0 +1,175 @@
+"""Input validation shared by the public API of :mod:`theory` and :mod:`simulations`.
+
+Every public function validates its inputs with these helpers so that a bad
+value raises ``ValueError`` (or ``TypeError`` for a wrong kind of object) with a
+message that names the parameter and its valid range, e.g.::
+
+    ValueError: alpha must be in (0, 2], got 2.5
+
+Kernels (``*_kernels.py`` modules) never validate: they trust their callers.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "check_real",
+    "check_int",
+    "check_alpha",
+    "check_beta",
+    "check_positive",
+    "check_probability",
+    "check_array",
+    "check_dtype",
+    "check_choice",
+    "as_generator",
+    "seed_from",
+]
+
+
+def _fmt_interval(low, high, low_open, high_open) -> str:
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    return f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
+
+
+def check_real(
+    name: str,
+    value: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``float(value)`` after checking it is a finite real number in the interval.
+
+    ``low_open``/``high_open`` make the corresponding end point excluded.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value.item()
+        else:
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    rng = _fmt_interval(low, high, low_open, high_open)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite and in {rng}, got {v}")
+    if low is not None and (v < low or (low_open and v == low)):
+        raise ValueError(f"{name} must be in {rng}, got {v:g}")
+    if high is not None and (v > high or (high_open and v == high)):
+        raise ValueError(f"{name} must be in {rng}, got {v:g}")
+    return v
+
+
+def check_int(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:
+    """Return ``int(value)`` after checking it is an integer in ``[low, high]``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+    v = int(value)
+    if (low is not None and v < low) or (high is not None and v > high):
+        lo = "-inf" if low is None else str(low)
+        hi = "inf" if high is None else str(high)
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {v}")
+    return v
+
+
+def check_alpha(alpha: Any, name: str = "alpha") -> float:
+    """Stability index: a finite real in (0, 2]."""
+    return check_real(name, alpha, 0.0, 2.0, low_open=True)
+
+
+def check_beta(beta: Any, name: str = "beta") -> float:
+    """Skewness: a finite real in [-1, 1]."""
+    return check_real(name, beta, -1.0, 1.0)
+
+
+def check_positive(name: str, value: Any) -> float:
+    """A finite real > 0 (scales, step sizes, variances)."""
+    return check_real(name, value, 0.0, None, low_open=True)
+
+
+def check_probability(name: str, value: Any, *, open_low: bool = False, open_high: bool = False) -> float:
+    """A fraction in [0, 1] (ends optionally excluded)."""
+    return check_real(name, value, 0.0, 1.0, low_open=open_low, high_open=open_high)
+
+
+def check_array(
+    name: str,
+    x: Any,
+    *,
+    ndim: int | tuple[int, ...] | None = None,
+    min_size: int = 0,
+    finite: bool = True,
+    dtype=None,
+) -> np.ndarray:
+    """Convert to an ndarray and check dimensions, size and finiteness.
+
+    ``dtype=None`` keeps a floating dtype and converts anything else to float64.
+    """
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
+    arr = np.asarray(x)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real, got complex dtype {arr.dtype}")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    elif not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            raise ValueError(f"{name} must have ndim in {allowed}, got shape {arr.shape}")
+    if arr.size < min_size:
+        raise ValueError(f"{name} must have at least {min_size} entries, got {arr.size}")
+    if finite and arr.size and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
+    return arr
+
+
+def check_dtype(dtype: Any, allowed=(np.float32, np.float64), name: str = "dtype") -> np.dtype:
+    """A numpy dtype among ``allowed`` (float32/float64 by default)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"{name} must be one of {[np.dtype(a).name for a in allowed]}, got {dtype!r}") from exc
+    if dt not in [np.dtype(a) for a in allowed]:
+        raise ValueError(f"{name} must be one of {[np.dtype(a).name for a in allowed]}, got {dt.name}")
+    return dt
+
+
+def check_choice(name: str, value: Any, choices) -> Any:
+    """One of a fixed set of options (strings compared exactly)."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(map(str, choices))}, got {value!r}")
+    return value
+
+
+def as_generator(seed: Any = None) -> np.random.Generator:
+    """Return a ``numpy.random.Generator`` from a seed, a ``SeedSequence`` or a Generator.
+
+    Same seed ⇒ same stream, across processes (PCG64).
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, (numbers.Integral, np.integer, np.random.SeedSequence)):
+        if isinstance(seed, (numbers.Integral, np.integer)) and not isinstance(seed, (bool, np.bool_)) and seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed}")
+        return np.random.default_rng(seed)
+    if isinstance(seed, (list, tuple)) and all(isinstance(s, (numbers.Integral, np.integer)) for s in seed):
+        return np.random.default_rng(seed)
+    raise TypeError(f"seed must be None, an int, a SeedSequence or a numpy Generator, got {type(seed).__name__}")
+
+
+def seed_from(rng: np.random.Generator) -> int:
+    """Draw a 63-bit integer seed for a numba kernel from a Generator."""
+    return int(rng.integers(0, 2**63 - 1))
