@@ -128,12 +128,12 @@ def _curve(seed):
 
 
 def test_same_seed_same_curve_in_two_processes():
+    c_here, p_here = _curve(123)  # first in-process: compiles and fills numba's cache for the subprocesses
     code = ("import json,sys; sys.path.insert(0, %r); from tests.test_nn_train import _curve; "
             "c, p = _curve(123); print(json.dumps([c, p.astype(float).tolist()]))") % str(REPO)
     outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
             for _ in range(2)]
     assert outs[0] == outs[1]
-    c_here, p_here = _curve(123)
     c0, p0 = json.loads(outs[0])
     assert [list(x) for x in c_here] == [list(x) for x in c0]
     assert p_here.astype(float).tolist() == p0

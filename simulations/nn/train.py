@@ -404,7 +404,7 @@ def train(
             if bar is not None:
                 bar.update(res.n_done)
                 bar.set_postfix(loss=f"{run_loss / max(run_seen, 1):.4g}", acc=f"{run_correct / max(run_seen, 1):.4f}",
-                                rate=f"{state.step - start_step:d}/{max(state.elapsed, 1e-9):.1f}s")
+                                steps_per_s=f"{(state.step - start_step) / max(state.elapsed, 1e-9):.1f}")
             if res.diverged:
                 status = "diverged"
                 entry = {"step": state.step, "epoch": state.epoch + state.pos / spe,
