@@ -24,19 +24,19 @@ Every result comes in two forms:
   validated numeric function, built once from the expression with
   :func:`sympy.lambdify` (cached) and vectorised over NumPy arrays.
 
-This module never imports :mod:`simulations`; the input checks come from
-:mod:`simulations.validation`'s twin rules but are written against plain numpy
-to respect that direction (see ``_check_*`` below).
+Inputs are checked with :mod:`theory.validation` (ValueError/TypeError naming
+the parameter and its range).
 """
 from __future__ import annotations
 
 import functools
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 import sympy as sp
+
+from .validation import check_alpha, check_array, check_beta, check_choice, check_positive, check_real
 
 __all__ = [
     "alpha",
@@ -78,54 +78,24 @@ _SIDES = ("two", "upper", "lower")
 
 
 # ---------------------------------------------------------------------------- validation
-# theory never imports simulations (DESIGN.md); these mirror simulations.validation's messages.
-def _real(name: str, value: Any, low=None, high=None, low_open=False, high_open=False) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        if isinstance(value, np.ndarray) and value.ndim == 0 and np.issubdtype(value.dtype, np.number):
-            value = value.item()
-        else:
-            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    v = float(value)
-    lo = "-inf" if low is None else f"{low:g}"
-    hi = "inf" if high is None else f"{high:g}"
-    rng = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite and in {rng}, got {v}")
-    if low is not None and (v < low or (low_open and v == low)):
-        raise ValueError(f"{name} must be in {rng}, got {v:g}")
-    if high is not None and (v > high or (high_open and v == high)):
-        raise ValueError(f"{name} must be in {rng}, got {v:g}")
-    return v
-
-
 def _alpha(a) -> float:
-    return _real("alpha", a, 0.0, 2.0, low_open=True)
+    return check_alpha(a)
 
 
 def _beta(b) -> float:
-    return _real("beta", b, -1.0, 1.0)
+    return check_beta(b)
 
 
 def _scale(s) -> float:
-    return _real("scale", s, 0.0, None, low_open=True)
+    return check_positive("scale", s)
 
 
-def _choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
-    return value
+def _real(name: str, value: Any) -> float:
+    return check_real(name, value)
 
 
-def _array(name: str, v: Any, finite: bool = True) -> np.ndarray:
-    if isinstance(v, (str, bytes)):
-        raise TypeError(f"{name} must be an array of real numbers, got {type(v).__name__}")
-    arr = np.asarray(v)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
-    if finite and arr.size and not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
-    return arr
+def _array(name: str, v: Any) -> np.ndarray:
+    return check_array(name, v, dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------- characteristic function
@@ -139,7 +109,7 @@ def log_cf_expr(param: str = "S0", alpha_is_one: bool = False) -> sp.Expr:
     S0, α = 1: −γ|t| [1 + iβ(2/π) sgn(t) ln(γ|t|)] + iδt (Nolan 2020, Def. 1.7).
     With ``alpha_is_one`` the α = 1 formula is returned (α does not appear).
     """
-    _choice("param", param, _PARAMS)
+    check_choice("param", param, _PARAMS)
     I, pi = sp.I, sp.pi
     at = sp.Abs(t)
     sg = sp.sign(t)
@@ -173,7 +143,7 @@ def cf(t_values, alpha: float, beta: float = 0.0, scale: float = 1.0, loc: float
     b = _beta(beta)
     s = _scale(scale)
     d = _real("loc", loc)
-    _choice("param", param, _PARAMS)
+    check_choice("param", param, _PARAMS)
     tt = _array("t", t_values)
     fn = _log_cf_fn(param, a == 1.0)
     safe = np.where(tt == 0.0, 1.0, tt)
@@ -306,7 +276,7 @@ def tail_constant_expr(form: str = "gamma") -> sp.Expr:
     C_1 = 2/π (Cauchy). At α = 2 the law is Gaussian and the formula gives
     C_2 = 0 (no power tail). Checked in the tests against scipy's sf.
     """
-    _choice("form", form, ("gamma", "st"))
+    check_choice("form", form, ("gamma", "st"))
     if form == "st":
         return (1 - alpha) / (sp.gamma(2 - alpha) * sp.cos(sp.pi * alpha / 2))
     return 2 / sp.pi * sp.gamma(alpha) * sp.sin(sp.pi * alpha / 2)
@@ -329,7 +299,7 @@ def tail_asymptotic_expr(side: str = "two") -> sp.Expr:
 
     The location does not enter the leading term.
     """
-    _choice("side", side, _SIDES)
+    check_choice("side", side, _SIDES)
     lead = tail_constant_expr() * sigma**alpha * x ** (-alpha)
     if side == "two":
         return lead
@@ -346,7 +316,7 @@ def tail_asymptotic(x_values, alpha: float, beta: float = 0.0, scale: float = 1.
     a, b, s = _alpha(alpha), _beta(beta), _scale(scale)
     if a == 2.0:
         raise ValueError("alpha must be in (0, 2) for a power-law tail, got 2 (Gaussian tail)")
-    _choice("side", side, _SIDES)
+    check_choice("side", side, _SIDES)
     xx = _array("x", x_values)
     if np.any(xx <= 0):
         raise ValueError("x must be in (0, inf)")
