@@ -85,13 +85,15 @@ def test_two_layer_device_equals_cpu(kw):
     g = tlc.train_ensemble(**kw)
     c = tl.train_ensemble(**kw)
     assert np.array_equal(g.status, c.status)
-    # same random numbers, same operations; differences are float rounding (FMA, reduction order)
-    np.testing.assert_allclose(g.hidden_flat, c.hidden_flat, rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(g.second_flat, c.second_flat, rtol=1e-12, atol=1e-13)
+    # same random numbers, same operations; the differences are float rounding only (FMA contraction,
+    # reduction order, the CPU kernel's fast-math tanh, ~1e-15 per operation), 1e-9 leaves ample room
+    # while any wrong draw, index or update would show as an O(1e-2) difference
+    np.testing.assert_allclose(g.hidden_flat, c.hidden_flat, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(g.second_flat, c.second_flat, rtol=1e-9, atol=1e-11)
     for name in ("loss", "prune_error", "prunable_fraction", "norm_mean", "norm_max", "eval_loss"):
         a, b = getattr(g, name), getattr(c, name)
         if a is not None:
-            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=name)
+            np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10, err_msg=name)
 
 
 def test_two_layer_divergence_status_equals_cpu():
@@ -137,9 +139,10 @@ def test_linear_chains_device_equal_cpu(kw):
     g = lc.run_sgd(**kw, seed=4)
     c = lin.run_sgd(**kw, seed=4)
     assert np.array_equal(g.status, c.status) and np.array_equal(g.diverged_at, c.diverged_at)
-    np.testing.assert_allclose(g.x, c.x, rtol=1e-12, atol=1e-14, equal_nan=True)
+    # same draws and operations: float rounding only (FMA contraction on a GPU)
+    np.testing.assert_allclose(g.x, c.x, rtol=1e-10, atol=1e-12, equal_nan=True)
     if c.x_avg is not None:
-        np.testing.assert_allclose(g.x_avg, c.x_avg, rtol=1e-12, atol=1e-14, equal_nan=True)
+        np.testing.assert_allclose(g.x_avg, c.x_avg, rtol=1e-10, atol=1e-12, equal_nan=True)
 
 
 def test_linear_no_device_error(monkeypatch):

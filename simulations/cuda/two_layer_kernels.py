@@ -270,15 +270,19 @@ def record_all(W, A, woff, aoff, widths, d, c, act, loss, Xe, Ye, kappas, prune_
     buf = np.empty(nmax)
     z = np.empty(nmax)
     h = np.empty(nmax)
+    dh = np.empty(nmax)
     f = np.empty(c)
     r = np.empty(c)
     for k in range(widths.shape[0]):
         if status[k] != 0:
             continue
+        n = widths[k]
+        Wk = W[woff[k]: woff[k] + d * n].reshape((d, n))
+        Ak = A[aoff[k]: aoff[k] + n * c].reshape((n, c))
         rl = run_loss[k] / max(run_count[k], 1)
-        ok = _record(W, A, woff[k], aoff[k], widths[k], d, c, act, loss, Xe, Ye, kappas, prune_eps, buf, z, h, f,
-                     r, k, e, rl, hist_loss, hist_eval_loss, hist_eval_acc, hist_prune, hist_prunable,
-                     hist_norm_mean, hist_norm_max)
+        ok = _record(Wk, Ak, n, d, c, act, loss, Xe, Ye, kappas, prune_eps, buf, z, h, dh, f, r, k, e, rl,
+                     hist_loss, hist_eval_loss, hist_eval_acc, hist_prune, hist_prunable, hist_norm_mean,
+                     hist_norm_max)
         if not ok:
             status[k] = 1
             fail_step[k] = t_last
