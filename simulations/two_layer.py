@@ -369,7 +369,7 @@ def train_ensemble(
     train_second_layer : bool
         Train the output weights too (step ``lr_second``, default ``lr``); the paper keeps them fixed.
     replicate : int array, optional
-        Replicate index per network (default 0..K−1): selects the random stream and the initial
+        Replicate index per network (default 0..K−1; it also sets K when longer than the others): selects the random stream and the initial
         weights; networks with equal replicate share initial neurons and noise streams.
     init : (hidden list, output list), optional
         Initial weights, hidden (d, n_k) and output (n_k, c) per network; default :func:`init_weights`.
@@ -393,6 +393,10 @@ def train_ensemble(
         raise TypeError(f"train_second_layer must be a bool, got {type(train_second_layer).__name__}")
 
     sizes = [np.size(v) for v in (width, alpha, sigma, lr)]
+    if replicate is not None:
+        sizes.append(np.size(replicate))
+    if lr_second is not None:
+        sizes.append(np.size(lr_second))
     K = max(sizes)
     widths = _broadcast("width", width, K, np.float64)
     if np.any(widths != np.round(widths)):
