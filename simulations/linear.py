@@ -1,0 +1,258 @@
+"""Many independent SGD chains on linear regression (least squares), in parallel.
+
+SGD with step η and batch size b on f(x) = (1/2) E(aᵀx − y)²:
+
+    x_k = x_{k−1} − (η/b) Σ_{i∈Ω_k} a_i (a_iᵀx_{k−1} − y_i) = M_k x_{k−1} + q_k,
+    M_k = I − (η/b) Σ a_i a_iᵀ,   q_k = (η/b) Σ a_i y_i,
+
+the random linear recursion of Gürbüzbalaban, Şimşekli & Zhu (ICML 2021),
+whose stationary law has power-law tails with the index α of
+:func:`theory.kesten.tail_index` (online mode, Gaussian data). Two modes:
+
+* ``"online"``: fresh a_i ~ N(0, σ² I_d) every step and
+  y_i = a_iᵀx* + ``noise_sd``·ε_i, ε_i ~ N(0, 1) (the setting of the theory);
+* ``"offline"``: a fixed data set (A, y) of n rows shared by all chains
+  (given, or drawn from ``seed`` as A ~ N(0, σ²), y = A x* + noise_sd·ε);
+  minibatches of b rows without replacement, reshuffled every epoch
+  (``sampling="epoch"``), or a fresh random b-subset each step
+  (``sampling="step"``, what the original study's code did).
+
+Every chain has its own xoroshiro128+ stream (:mod:`simulations.rng`): the
+numbers do not depend on the number of numba threads. Data are generated
+inside the kernel and M is never formed (O(b·d) per step).
+
+Divergence (a non-finite iterate, or ‖x‖ > ``threshold``) stops the chain and
+is reported per chain in ``status`` (see :data:`STATUS_NAMES`); the rows of a
+diverged chain are NaN *and* flagged — use :meth:`SGDChains.final` to get the
+finite ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import linear_kernels as _k
+from .rng import init_states
+from .validation import (
+    as_generator,
+    check_array,
+    check_choice,
+    check_int,
+    check_positive,
+    check_real,
+    seed_from,
+)
+
+__all__ = ["SGDChains", "run_sgd", "STATUS_NAMES", "MODES", "SAMPLINGS"]
+
+MODES = ("online", "offline")
+SAMPLINGS = ("epoch", "step")
+STATUS_NAMES = {_k.STATUS_OK: "ok", _k.STATUS_NONFINITE: "non-finite", _k.STATUS_THRESHOLD: "above threshold"}
+
+
+@dataclass
+class SGDChains:
+    """Result of :func:`run_sgd`.
+
+    Attributes
+    ----------
+    x : (n_chains, d) float64
+        Final iterates; NaN rows for diverged chains (see ``status``).
+    x_avg : (n_chains, d) float64 or None
+        Running averages of the iterates after ``burn_in`` (when requested).
+    status : (n_chains,) int8
+        0 ok, 1 non-finite iterate, 2 ‖x‖ above ``threshold`` (:data:`STATUS_NAMES`).
+    diverged_at : (n_chains,) int64
+        1-based step at which divergence was detected, −1 if never.
+    x_star : (d,) float64 or None
+        The minimiser the chains fluctuate around: x* (online), the
+        least-squares solution of (A, y) (offline, when n ≥ d), else None.
+    data : (A, y) or None
+        The offline data set.
+    params : dict
+        The (validated) parameters of the run, the kernel seed included.
+    """
+
+    x: np.ndarray
+    x_avg: np.ndarray | None
+    status: np.ndarray
+    diverged_at: np.ndarray
+    x_star: np.ndarray | None
+    data: tuple[np.ndarray, np.ndarray] | None
+    params: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Boolean mask of the chains that did not diverge."""
+        return self.status == _k.STATUS_OK
+
+    @property
+    def n_diverged(self) -> int:
+        return int(np.count_nonzero(~self.ok))
+
+    def final(self, *, centered: bool = True, average: bool = False) -> np.ndarray:
+        """Finite final iterates (or running averages) of the non-diverged chains, minus x* if ``centered``."""
+        src = self.x_avg if average else self.x
+        if src is None:
+            raise ValueError("average=True needs run_sgd(..., average=True)")
+        out = src[self.ok]
+        if centered and self.x_star is not None:
+            out = out - self.x_star
+        return out
+
+
+def run_sgd(
+    eta: float,
+    b: int,
+    d: int,
+    sigma: float = 1.0,
+    *,
+    n_chains: int = 1000,
+    n_steps: int = 1000,
+    mode: str = "online",
+    n: int | None = None,
+    data: tuple[Any, Any] | None = None,
+    x_star: Any = None,
+    noise_sd: float = 1.0,
+    x0: Any = None,
+    init_scale: float = 0.0,
+    sampling: str = "epoch",
+    average: bool = False,
+    burn_in: int | None = None,
+    threshold: float = 1e150,
+    seed: Any = None,
+) -> SGDChains:
+    """Run ``n_chains`` independent SGD chains for ``n_steps`` steps.
+
+    Parameters
+    ----------
+    eta : float > 0
+        Step size η.
+    b : int >= 1
+        Batch size (offline: also b <= n).
+    d : int >= 1
+        Dimension of x (offline with ``data``: must equal A.shape[1]).
+    sigma : float > 0
+        Standard deviation of the generated data a_i ~ N(0, σ² I_d).
+    n_chains, n_steps : int >= 1
+        Number of independent chains and of SGD steps.
+    mode : {"online", "offline"}
+        Fresh Gaussian data each step, or a fixed data set.
+    n : int >= 1, offline only
+        Number of rows to generate (ignored when ``data`` is given).
+    data : (A, y), offline only
+        Explicit data set: A (n, d) and y (n,) finite floats.
+    x_star : array (d,), optional
+        Ground-truth regressor used to generate y (default 0).
+    noise_sd : float >= 0
+        Label noise: y_i = a_iᵀx* + noise_sd·ε_i (0 makes x* a fixed point).
+    x0 : array (d,) or (n_chains, d), optional
+        Initial iterates (default 0).
+    init_scale : float >= 0
+        Adds init_scale·N(0, I_d) to x0, drawn from each chain's stream.
+    sampling : {"epoch", "step"}, offline only
+        Minibatches without replacement per epoch (drop-last), or a fresh
+        random b-subset each step.
+    average : bool
+        Also return the running average of the iterates from step ``burn_in`` on.
+    burn_in : int in [0, n_steps), optional
+        Default n_steps // 2 (as in the original study).
+    threshold : float > 0
+        A chain with ‖x‖ > threshold is flagged as diverged and stopped.
+    seed : None, int, SeedSequence or Generator
+        Same seed ⇒ same numbers (for any number of threads).
+
+    Returns
+    -------
+    SGDChains
+
+    Examples
+    --------
+    >>> from simulations.linear import run_sgd
+    >>> from simulations.tail_index import hill
+    >>> res = run_sgd(0.6, 2, 3, n_chains=4000, n_steps=300, seed=0)
+    >>> alpha_hat = hill(np.linalg.norm(res.final(), axis=1), k=200)
+    """
+    eta = check_positive("eta", eta)
+    b = check_int("b", b, 1)
+    d = check_int("d", d, 1)
+    sigma = check_positive("sigma", sigma)
+    n_chains = check_int("n_chains", n_chains, 1)
+    n_steps = check_int("n_steps", n_steps, 1)
+    check_choice("mode", mode, MODES)
+    check_choice("sampling", sampling, SAMPLINGS)
+    noise_sd = check_real("noise_sd", noise_sd, 0.0)
+    init_scale = check_real("init_scale", init_scale, 0.0)
+    threshold = check_positive("threshold", threshold)
+    if not isinstance(average, (bool, np.bool_)):
+        raise TypeError(f"average must be a bool, got {type(average).__name__}")
+    burn_in = n_steps // 2 if burn_in is None else check_int("burn_in", burn_in, 0, n_steps - 1)
+    if x_star is None:
+        xs = np.zeros(d)
+    else:
+        xs = check_array("x_star", x_star, ndim=1).astype(np.float64)
+        if xs.shape != (d,):
+            raise ValueError(f"x_star must have shape ({d},), got {xs.shape}")
+    x = np.zeros((n_chains, d))
+    if x0 is not None:
+        x0a = check_array("x0", x0, ndim=(1, 2)).astype(np.float64)
+        if x0a.shape not in ((d,), (n_chains, d)):
+            raise ValueError(f"x0 must have shape ({d},) or ({n_chains}, {d}), got {x0a.shape}")
+        x[...] = x0a
+    rng = as_generator(seed)
+
+    A = y = None
+    if mode == "offline":
+        if data is not None:
+            if not (isinstance(data, (tuple, list)) and len(data) == 2):
+                raise TypeError("data must be a pair (A, y)")
+            A = np.ascontiguousarray(check_array("data[0] (A)", data[0], ndim=2), dtype=np.float64)
+            y = np.ascontiguousarray(check_array("data[1] (y)", data[1], ndim=1), dtype=np.float64)
+            if A.shape[0] != y.shape[0]:
+                raise ValueError(f"A and y must have the same number of rows, got {A.shape[0]} and {y.shape[0]}")
+            if A.shape[1] != d:
+                raise ValueError(f"A must have d={d} columns, got {A.shape[1]}")
+            n_rows = A.shape[0]
+            if n is not None and check_int("n", n, 1) != n_rows:
+                raise ValueError(f"n={n} disagrees with data ({n_rows} rows)")
+        else:
+            if n is None:
+                raise ValueError("offline mode needs n (number of rows) or data=(A, y)")
+            n_rows = check_int("n", n, 1)
+            A = sigma * rng.standard_normal((n_rows, d))
+            y = A @ xs + noise_sd * rng.standard_normal(n_rows)
+        if b > n_rows:
+            raise ValueError(f"b must be an integer in [1, n] = [1, {n_rows}] in offline mode, got {b}")
+    elif data is not None or n is not None:
+        raise ValueError("data and n are for mode='offline' only")
+
+    kseed = seed_from(rng)
+    states = init_states(n_chains, kseed)
+    xavg = np.zeros((n_chains, d)) if average else np.zeros((1, 1))
+    status = np.zeros(n_chains, dtype=np.int8)
+    div = np.full(n_chains, -1, dtype=np.int64)
+    thr2 = threshold * threshold if threshold < 1e154 else np.inf
+    if mode == "online":
+        _k.sgd_online(states, x, xavg, status, div, eta, b, sigma, noise_sd, xs, n_steps, burn_in, thr2,
+                      bool(average), init_scale)
+        center = xs
+    else:
+        _k.sgd_offline(states, A, y, x, xavg, status, div, eta, b, n_steps, burn_in, thr2, bool(average),
+                       init_scale, 0 if sampling == "epoch" else 1)
+        center = None
+        if A.shape[0] >= d:
+            center, *_ = np.linalg.lstsq(A, y, rcond=None)
+    params = dict(eta=eta, b=b, d=d, sigma=sigma, n_chains=n_chains, n_steps=n_steps, mode=mode,
+                  noise_sd=noise_sd, init_scale=init_scale, sampling=sampling, burn_in=burn_in,
+                  threshold=threshold, kernel_seed=kseed)
+    return SGDChains(
+        x=x,
+        x_avg=xavg if average else None,
+        status=status,
+        diverged_at=div,
+        x_star=center,
+        data=(A, y) if mode == "offline" else None,
+        params=params,
+    )
