@@ -241,17 +241,47 @@ def test_run_steps_matches_cpu_backend(be):
     assert np.array_equal(sg, sc)  # same number of draws from every stream
 
 
-def test_divergence_is_reported_not_raised(be):
+@pytest.mark.parametrize("case", ["overflow", "max_loss"])
+def test_divergence_is_reported_like_cpu(be, case):
+    # semantics of the CPU backend: the diverging step counts as done, its update is skipped
     spec = MLPSpec((4, 3, 2))
-    cfg = StepConfig(spec, 2)
     X, y = _data(spec, 4, 1)
-    X *= 1e30  # logits overflow float32 at once
-    bufs = RunBuffers(be.to_device(init_params(spec, seed=0).flat), be.empty(0, np.float32), be.empty(0, np.uint8),
-                      be.empty((0, 2), np.uint64), be.empty(0, np.float64))
-    ws = be.workspace(cfg)
-    r = be.run_steps(ws, cfg, bufs, be.to_device(X), be.to_device(y), np.zeros(6, np.int64), np.full(3, 1e10),
-                     np.zeros(3, np.uint8))
-    assert r.diverged and r.n_done == 1
+    if case == "overflow":
+        cfg = StepConfig(spec, 2)
+        lrs = np.array([0.1, 1e30, 0.1, 0.1])  # step 1 blows the weights up; step 2's loss is not finite
+    else:
+        cfg = StepConfig(spec, 2, max_loss=0.5)  # a mean batch loss above 0.5 stops the run
+        lrs = np.full(4, 0.1)
+    out = []
+    for b in (be, get_backend("cpu")):
+        bufs = RunBuffers(b.to_device(init_params(spec, seed=0).flat.copy()), b.empty(0, np.float32),
+                          b.empty(0, np.uint8), b.empty((0, 2), np.uint64), b.empty(0, np.float64))
+        r = b.run_steps(b.workspace(cfg), cfg, bufs, b.to_device(X), b.to_device(y), np.arange(8) % 4, lrs,
+                        np.zeros(4, np.uint8))
+        out.append((r, b.to_host(bufs.params)))
+    (rg, pg), (rc, pc) = out
+    assert rg.diverged and rc.diverged
+    assert rg.n_done == rc.n_done == (3 if case == "overflow" else 1)
+    assert rg.correct == rc.correct
+    if case == "max_loss":
+        np.testing.assert_allclose(rg.loss_sum, rc.loss_sum, rtol=1e-5)
+        assert np.array_equal(pg, init_params(spec, seed=0).flat)  # no update was applied
+
+
+def test_train_with_cuda_backend_matches_cpu():
+    from simulations.nn import SGD, StopRules, train
+
+    spec = MLPSpec((6, 5, 3))
+    X, y = _data(spec, 12, 8)
+    kw = dict(optimizer=SGD(lr=0.1, momentum=0.9), noise=NoiseConfig(alpha=1.8, sigma=0.1, kind="neuron"),
+              batch_size=4, stop=StopRules(max_steps=4), seed=2)
+    rg = train(spec, (X, y, X[:5], y[:5]), backend="cuda", **kw)
+    rc = train(spec, (X, y, X[:5], y[:5]), backend="cpu", **kw)
+    assert rg.status == rc.status and rg.steps == rc.steps
+    np.testing.assert_allclose(rg.params.flat, rc.params.flat, rtol=1e-4, atol=1e-5)
+    for key in ("train_loss", "test_loss"):
+        np.testing.assert_allclose(rg.final[key], rc.final[key], rtol=1e-4)
+    assert rg.final["test_acc"] == rc.final["test_acc"]
 
 
 # ---------------------------------------------------------------------------- bad input

@@ -13,10 +13,13 @@ order, drawn *sequentially along the row* exactly as the CPU backend does:
 ``elliptical`` R_j = √(2A_j) (first draws of stream j) times successive N(0, 1) draws.
 One thread per row (the stream is sequential), so the draws equal the CPU draws.
 
-Divergence: ``ctrl`` (int64 (2,)) holds [flag, step]; the loss kernel and the update kernels
-set flag = 1 and step = s when a loss or a new parameter value is not finite. Every update
-kernel of a later step returns at once, so θ stays as it was after the diverging step and the
-host reads ``n_done = step + 1`` after the chunk without a per-step synchronisation.
+Divergence (as the CPU backend): the loss kernel adds every sample's loss to ``batch_loss[s]``;
+the update kernel of step s reads it first, and when the batch loss is not finite or its mean
+exceeds ``max_loss`` (> 0) it sets ``ctrl`` = [1, s] and skips the update. From then on every
+kernel of the chunk returns at once, so θ stays as it was before the diverging step, the loss
+of that step is still counted, and the host reads ``n_done = s + 1`` after the chunk without a
+per-step synchronisation. Non-finite parameters are detected once at the end of the chunk
+(:func:`nonfinite_kernel`), as on the CPU.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ __all__ = [
     "flat_update_kernel",
     "row_noise_kernel",
     "add_to_kernel",
+    "nonfinite_kernel",
 ]
 
 KIND_ENTRY = 0
@@ -45,7 +49,14 @@ KIND_ELLIPTICAL = 2
 
 @cuda.jit(device=True, inline=True)
 def _stopped(ctrl, s):
+    """A step before s diverged (the loss of step s itself is still computed and counted)."""
     return ctrl[0] != 0 and ctrl[1] < s
+
+
+@cuda.jit(device=True, inline=True)
+def _stopped_upd(ctrl, s):
+    """Step s or an earlier one diverged: no more parameter updates."""
+    return ctrl[0] != 0 and ctrl[1] <= s
 
 
 @cuda.jit(device=True, inline=True)
@@ -67,11 +78,11 @@ def gather_kernel(X, y, idx, start, Xb, yb):
 
 
 @cuda.jit
-def xent_stats_kernel(Z, y, dZ, grad_scale, acc, ctrl, s):
+def xent_stats_kernel(Z, y, dZ, grad_scale, acc, batch_loss, ctrl, s):
     """Softmax cross-entropy, one thread per sample i (rows of Z beyond ``y.shape[0]`` ignored).
 
     dZ[i] = grad_scale (softmax(Z[i]) − e_{y_i}); acc[0] += −log softmax(Z[i])[y_i],
-    acc[1] += 1[argmax Z[i] = y_i] (atomics, float64); a non-finite loss flags divergence at step s.
+    acc[1] += 1[argmax Z[i] = y_i], batch_loss[s] += the loss (atomics, float64).
     ``dZ`` may be a 0-row array (evaluation: no gradient).
     """
     i = cuda.grid(1)
@@ -90,9 +101,8 @@ def xent_stats_kernel(Z, y, dZ, grad_scale, acc, ctrl, s):
             tot += math.exp(Z[i, c] - m)
         yi = y[i]
         loss = math.log(tot) - (Z[i, yi] - m)
-        if not math.isfinite(loss):
-            _flag(ctrl, s)
         cuda.atomic.add(acc, 0, loss)
+        cuda.atomic.add(batch_loss, s, loss)
         if am == yi:
             cuda.atomic.add(acc, 1, 1.0)
         if dZ.shape[0] > i:
@@ -105,7 +115,7 @@ def xent_stats_kernel(Z, y, dZ, grad_scale, acc, ctrl, s):
 
 
 @cuda.jit
-def squared_stats_kernel(Z, y, dZ, grad_scale, acc, ctrl, s):
+def squared_stats_kernel(Z, y, dZ, grad_scale, acc, batch_loss, ctrl, s):
     """Squared loss ½‖Z[i] − e_{y_i}‖² (see :func:`xent_stats_kernel` for the outputs)."""
     i = cuda.grid(1)
     if i < y.shape[0]:
@@ -125,21 +135,25 @@ def squared_stats_kernel(Z, y, dZ, grad_scale, acc, ctrl, s):
             if dZ.shape[0] > i:
                 dZ[i, c] = grad_scale * r
         loss = 0.5 * tot
-        if not math.isfinite(loss):
-            _flag(ctrl, s)
         cuda.atomic.add(acc, 0, loss)
+        cuda.atomic.add(batch_loss, s, loss)
         if am == yi:
             cuda.atomic.add(acc, 1, 1.0)
 
 
 @cuda.jit
 def flat_update_kernel(theta, grad, vel, mask, avg, lr, momentum, weight_decay, has_mask, use_momentum, do_avg,
-                       ctrl, s):
-    """One thread per parameter k: g = grad + λθ; v ← μv + g; θ ← θ − η v (or − η g); θ, v ← m⊙θ, m⊙v;
+                       batch_loss, inv_b, max_loss, ctrl, s):
+    """One thread per parameter k: first the divergence test of step s on ``batch_loss[s]`` (see the
+    module docstring), then g = grad + λθ; v ← μv + g; θ ← θ − η v (or − η g); θ, v ← m⊙θ, m⊙v;
     avg += θ when ``do_avg`` (the caller sets it only when no noise follows in this step)."""
     k = cuda.grid(1)
     if k < theta.shape[0]:
         if _stopped(ctrl, s):
+            return
+        bl = batch_loss[s]
+        if not math.isfinite(bl) or (max_loss > 0.0 and bl * inv_b > max_loss):
+            _flag(ctrl, s)
             return
         w = theta[k]
         g = grad[k] + weight_decay * w
@@ -154,8 +168,6 @@ def flat_update_kernel(theta, grad, vel, mask, avg, lr, momentum, weight_decay, 
         if has_mask:
             w = w * mask[k]
         theta[k] = w
-        if not math.isfinite(w):
-            _flag(ctrl, s)
         if do_avg:
             avg[k] += w
 
@@ -167,7 +179,7 @@ def row_noise_kernel(theta, mask, states, row_off, row_len, amp, alpha, kind, ha
     do not depend on the mask)."""
     j = cuda.grid(1)
     if j < row_off.shape[0]:
-        if _stopped(ctrl, s):
+        if _stopped_upd(ctrl, s):
             return
         base = row_off[j]
         n = row_len[j]
@@ -177,7 +189,6 @@ def row_noise_kernel(theta, mask, states, row_off, row_len, amp, alpha, kind, ha
             xi = amp * sub_gaussian_factor_draw(states, j, alpha)
         else:
             xi = amp
-        bad = False
         for i in range(n):
             if kind == KIND_ENTRY:
                 d = xi * sas_draw(states, j, alpha)
@@ -189,10 +200,6 @@ def row_noise_kernel(theta, mask, states, row_off, row_len, amp, alpha, kind, ha
             if has_mask:
                 w = w * mask[base + i]
             theta[base + i] = w
-            if not math.isfinite(w):
-                bad = True
-        if bad:
-            _flag(ctrl, s)
 
 
 @cuda.jit
@@ -200,6 +207,15 @@ def add_to_kernel(dst, src, ctrl, s):
     """dst += src (float64 += θ: iterate averaging after the noise of step s)."""
     k = cuda.grid(1)
     if k < dst.shape[0]:
-        if _stopped(ctrl, s):
+        if _stopped_upd(ctrl, s):
             return
         dst[k] += src[k]
+
+
+@cuda.jit
+def nonfinite_kernel(theta, ctrl):
+    """ctrl[2] = 1 if some θ_k is NaN or ±inf (end-of-chunk check)."""
+    k = cuda.grid(1)
+    if k < theta.shape[0]:
+        if not math.isfinite(theta[k]):
+            ctrl[2] = 1

@@ -66,7 +66,8 @@ class CudaWorkspace:
         self.HE = [cuda.device_array((E, sz[l + 1]), dt) for l in range(L)]
         self.grad = cuda.device_array(spec.n_params, dt)
         self.acc = cuda.device_array(2, np.float64)
-        self.ctrl = cuda.device_array(2, np.int64)
+        self.ctrl = cuda.device_array(3, np.int64)  # [diverged, step, non-finite parameters]
+        self.eval_bl = cuda.device_array(1, np.float64)
         self.no_rows = cuda.device_array((0, sz[-1]), dt)
         self.dummy = cuda.device_array(1, dt)
         self.dummy_u8 = cuda.device_array(1, np.uint8)
@@ -119,6 +120,9 @@ class CUDABackend(Backend):
             return arr
         return self.cuda.to_device(np.ascontiguousarray(arr))
 
+    def host_view(self, arr) -> np.ndarray:
+        return self.to_host(arr)
+
     def to_host(self, arr) -> np.ndarray:
         if is_device_array(arr):
             return (arr if hasattr(arr, "copy_to_host") else self.cuda.as_cuda_array(arr)).copy_to_host()
@@ -164,11 +168,11 @@ class CUDABackend(Backend):
             A = out
         return A
 
-    def _loss(self, ws, Z, y, dZ, grad_scale, s):
+    def _loss(self, ws, Z, y, dZ, grad_scale, batch_loss, s):
         _, mk = _k()
         kern = mk.xent_stats_kernel if ws.spec.loss == "cross_entropy" else mk.squared_stats_kernel
         n = y.shape[0]
-        kern[(n + ws.tpb1 - 1) // ws.tpb1, ws.tpb1](Z, y, dZ, grad_scale, ws.acc, ws.ctrl, s)
+        kern[(n + ws.tpb1 - 1) // ws.tpb1, ws.tpb1](Z, y, dZ, grad_scale, ws.acc, batch_loss, ws.ctrl, s)
 
     def _backward(self, ws: CudaWorkspace, theta, A0, n):
         """Deltas already in ws.D[L-1]; writes the flat gradient ws.grad (W and b parts)."""
@@ -238,7 +242,9 @@ class CUDABackend(Backend):
         if idx_d.shape[0] < n_steps * B:
             raise ValueError(f"idx must have at least len(lrs)*batch_size = {n_steps * B} entries, got {idx_d.shape[0]}")
         ws.acc.copy_to_device(np.zeros(2))
-        ws.ctrl.copy_to_device(np.zeros(2, dtype=np.int64))
+        ws.ctrl.copy_to_device(np.zeros(3, dtype=np.int64))
+        batch_loss = cuda.to_device(np.zeros(max(n_steps, 1)))  # once per chunk
+        max_loss = float(getattr(config, "max_loss", None) or 0.0)
         gemm_dt = ws.dtype.type
         grad_scale = gemm_dt(1.0 / B)
         t2 = ws.tpb2
@@ -258,20 +264,23 @@ class CUDABackend(Backend):
             do_avg = bool(config.averaging and avg_flags[s])
             mk.gather_kernel[gather_grid, t2](X, y, idx_d, s * B, ws.Xb, ws.yb)
             Z = self._forward(ws, theta, ws.Xb, ws.H)
-            self._loss(ws, Z, ws.yb, ws.D[-1], grad_scale, s)
+            self._loss(ws, Z, ws.yb, ws.D[-1], grad_scale, batch_loss, s)
             self._backward(ws, theta, ws.Xb, B)
             mk.flat_update_kernel[nb, ws.tpb1](theta, ws.grad, vel, mask, avg, lr, mu, wd, hm, int(use_mom),
-                                               int(do_avg and not noise_on), ws.ctrl, s)
+                                               int(do_avg and not noise_on), batch_loss, 1.0 / B, max_loss,
+                                               ws.ctrl, s)
             if noise_on:
                 amp = float(nz.amplitude(lr))
                 mk.row_noise_kernel[nr, ws.tpb1](theta, mask, states, ws.row_off, ws.row_len, amp, alpha, kind, hm,
                                                  ws.ctrl, s)
                 if do_avg:
                     mk.add_to_kernel[nb, ws.tpb1](avg, theta, ws.ctrl, s)
+        if n_steps:
+            mk.nonfinite_kernel[nb, ws.tpb1](theta, ws.ctrl)
         acc = ws.acc.copy_to_host()
         ctrl = ws.ctrl.copy_to_host()
-        diverged = bool(ctrl[0])
-        n_done = int(ctrl[1]) + 1 if diverged else n_steps
+        diverged = bool(ctrl[0] or ctrl[2])
+        n_done = int(ctrl[1]) + 1 if ctrl[0] else n_steps
         return StepsResult(n_done=n_done, loss_sum=float(acc[0]), correct=int(round(acc[1])), diverged=diverged)
 
     def _params_device(self, spec: MLPSpec, params):
@@ -292,11 +301,11 @@ class CUDABackend(Backend):
         theta = self._params_device(spec, params)
         X, y = self._check_data(spec, X, y, n_min=0)
         ws.acc.copy_to_device(np.zeros(2))
-        ws.ctrl.copy_to_device(np.zeros(2, dtype=np.int64))
+        ws.ctrl.copy_to_device(np.zeros(3, dtype=np.int64))
         for a in range(0, X.shape[0], ws.E):
             b = min(a + ws.E, X.shape[0])
             Z = self._forward(ws, theta, X[a:b], ws.HE)
-            self._loss(ws, Z, y[a:b], ws.no_rows, 0.0, 0)
+            self._loss(ws, Z, y[a:b], ws.no_rows, 0.0, ws.eval_bl, 0)
         acc = ws.acc.copy_to_host()
         return float(acc[0]), int(round(acc[1]))
 
@@ -320,9 +329,9 @@ class CUDABackend(Backend):
         ws = self.workspace(StepConfig(spec, n), eval_batch_size=1)
         theta = self._params_device(spec, params)
         ws.acc.copy_to_device(np.zeros(2))
-        ws.ctrl.copy_to_device(np.zeros(2, dtype=np.int64))
+        ws.ctrl.copy_to_device(np.zeros(3, dtype=np.int64))
         Z = self._forward(ws, theta, Xd, ws.H)
-        self._loss(ws, Z, yd, ws.D[-1], spec.np_dtype.type(1.0 / n), 0)
+        self._loss(ws, Z, yd, ws.D[-1], spec.np_dtype.type(1.0 / n), ws.eval_bl, 0)
         self._backward(ws, theta, Xd, n)
         return float(ws.acc.copy_to_host()[0]) / n, ws.grad.copy_to_host()
 
