@@ -23,9 +23,68 @@ import math
 import numba as nb
 import numpy as np
 
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
+
 from .rng import exponential, uniform_open
 
 HALF_PI = 0.5 * math.pi
+_PI_HI = 3.141592653589793116  # π = _PI_HI + _PI_LO to ~1e-32
+_PI_LO = 1.2246467991473532e-16
+# Taylor coefficients (−1)^n/(2n+1)! of sin, n = 1..9: truncation error < (π/2)^21/21! ≈ 2.6e-16 on |x| ≤ π/2
+_S3, _S5, _S7, _S9, _S11, _S13, _S15, _S17, _S19 = [(-1.0) ** n / math.factorial(2 * n + 1) for n in range(1, 10)]
+
+
+@nb.njit(inline="always", cache=True)
+def sin_half(x):
+    """sin x for |x| ≤ π/2 by a degree-19 polynomial (pure arithmetic: inlines, vectorises)."""
+    z = x * x
+    p = _S19
+    p = p * z + _S17
+    p = p * z + _S15
+    p = p * z + _S13
+    p = p * z + _S11
+    p = p * z + _S9
+    p = p * z + _S7
+    p = p * z + _S5
+    p = p * z + _S3
+    return x + x * z * p
+
+
+@nb.njit(inline="always", cache=True)
+def sin_pi(x):
+    """sin x for |x| < π: |x| > π/2 is reflected to π − |x| (two-constant π), branch-free."""
+    ax = abs(x)
+    return math.copysign(sin_half(min(ax, (_PI_HI - ax) + _PI_LO)), x)
+
+
+@nb.njit(inline="always", cache=True)
+def cms_sym_u(alpha, inv_a, c, u, w):
+    """SαS(1) (β = 0, α ≠ 1) from U ∈ (0, 1) and W > 0; inv_a = 1/α, c = (1 − α)/α.
+
+    V = π(U − ½): sin(αV) by :func:`sin_pi` (|αV| < π), cos V = sin(π min(U, 1 − U))
+    (full relative accuracy as V → ±π/2, i.e. in the far tail), cos((1−α)V) =
+    sin(π/2 − |1−α||V|). Only one log-ratio, one log and one exp are libm calls.
+    """
+    v = math.pi * (u - 0.5)
+    cv = sin_half(math.pi * min(u, 1.0 - u))
+    cw = sin_half(HALF_PI - abs((1.0 - alpha) * v))
+    return sin_pi(alpha * v) * math.exp(c * math.log(cw / w) - inv_a * math.log(cv))
+
+
+@nb.njit(inline="always", cache=True)
+def cms_consts(alpha, beta):
+    """Loop invariants (B, S, 1/α, (1−α)/α) of the CMS transform for α ≠ 1 (see the module docstring)."""
+    t = beta * math.tan(HALF_PI * alpha)
+    return math.atan(t) / alpha, (1.0 + t * t) ** (0.5 / alpha), 1.0 / alpha, (1.0 - alpha) / alpha
+
+
+@nb.njit(inline="always", cache=True)
+def cms_general_c(alpha, b, s, inv_a, c, v, w):
+    """S1(α, β, 1, 0) for α ≠ 1 from V, W with the constants of :func:`cms_consts` precomputed."""
+    a = alpha * (v + b)
+    return s * math.sin(a) * math.exp(-inv_a * math.log(math.cos(v)) + c * math.log(math.cos(v - a) / w))
 
 
 @nb.njit(inline="always", cache=True)
@@ -56,17 +115,29 @@ def cms_transform(alpha, beta, v, w):
 @nb.njit(inline="always", cache=True)
 def stable_s1_draw(states, i, alpha, beta):
     """One S1(α, β, 1, 0) draw from xoroshiro128+ stream ``i`` of ``states``."""
+    u = uniform_open(states, i)
+    w = exponential(states, i)
+    if beta == 0.0 and alpha != 1.0 and alpha != 2.0:
+        return cms_sym_u(alpha, 1.0 / alpha, (1.0 - alpha) / alpha, u, w)
+    return cms_transform(alpha, beta, math.pi * (u - 0.5), w)
+
+
+@nb.njit(inline="always", cache=True)
+def stable_s1_draw_c(states, i, alpha, consts):
+    """:func:`stable_s1_draw` for α ≠ 1 with ``consts = cms_consts(alpha, beta)`` computed once outside the loop."""
     v = math.pi * (uniform_open(states, i) - 0.5)
     w = exponential(states, i)
-    return cms_transform(alpha, beta, v, w)
+    return cms_general_c(alpha, consts[0], consts[1], consts[2], consts[3], v, w)
 
 
 @nb.njit(inline="always", cache=True)
 def sas_draw(states, i, alpha):
     """One symmetric SαS(1) draw (β = 0, where S0 and S1 coincide)."""
-    v = math.pi * (uniform_open(states, i) - 0.5)
+    u = uniform_open(states, i)
     w = exponential(states, i)
-    return cms_transform(alpha, 0.0, v, w)
+    if alpha == 1.0 or alpha == 2.0:
+        return cms_transform(alpha, 0.0, math.pi * (u - 0.5), w)
+    return cms_sym_u(alpha, 1.0 / alpha, (1.0 - alpha) / alpha, u, w)
 
 
 @nb.njit(inline="always", cache=True)
@@ -89,10 +160,15 @@ def s0_to_s1_shift(alpha, beta, scale):
 def cms_array(alpha, beta, u, w, scale, loc, out):
     """out[j] = scale · CMS(α, β; V=π(u[j]−½), W=w[j]) + loc   (vectorisable loop)."""
     n = out.shape[0]
-    if alpha == 1.0 or beta != 0.0:
+    if alpha == 1.0:
         for j in range(n):
             out[j] = scale * cms_transform(alpha, beta, math.pi * (u[j] - 0.5), w[j]) + loc
         return
+    if beta != 0.0:
+        b, s, inv_a, c = cms_consts(alpha, beta)
+        for j in range(n):
+            out[j] = scale * cms_general_c(alpha, b, s, inv_a, c, math.pi * (u[j] - 0.5), w[j]) + loc
+        return  # (rvs uses cms_block instead; kept for callers that pass W)
     if alpha == 2.0:
         for j in range(n):
             out[j] = scale * 2.0 * math.sin(math.pi * (u[j] - 0.5)) * math.sqrt(w[j]) + loc
@@ -100,18 +176,49 @@ def cms_array(alpha, beta, u, w, scale, loc, out):
     inv_a = 1.0 / alpha
     c = (1.0 - alpha) / alpha
     for j in range(n):
-        v = math.pi * (u[j] - 0.5)
-        av = alpha * v
-        out[j] = scale * math.sin(av) * math.exp(-inv_a * math.log(math.cos(v)) + c * math.log(math.cos(v - av) / w[j])) + loc
+        out[j] = scale * cms_sym_u(alpha, inv_a, c, u[j], w[j]) + loc
+
+
+@nb.njit(cache=True, fastmath=True)
+def cms_sym_trig(alpha, u, w, sin_av, cos_v, ratio):
+    """First pass of the two-pass symmetric CMS (vectorised, no libm calls):
+    sin_av = sin(αV), cos_v = cos V, ratio = cos((1−α)V)/W; then
+    X = sin_av · exp(((1−α)/α) ln ratio − ln(cos_v)/α) with numpy's SIMD log/exp."""
+    for j in range(u.shape[0]):
+        uj = u[j]
+        v = math.pi * (uj - 0.5)
+        cos_v[j] = sin_half(math.pi * min(uj, 1.0 - uj))
+        sin_av[j] = sin_pi(alpha * v)
+        ratio[j] = sin_half(HALF_PI - abs((1.0 - alpha) * v)) / w[j]
 
 
 @nb.njit(cache=True, parallel=False)
 def fill_stable_streams(states, alpha, beta, scale, loc, out):
     """out[i, j] = scale · S1(α, β) + loc, row i drawn from stream i (in-kernel scalar path)."""
     n, m = out.shape
+    if beta == 0.0 and alpha != 1.0 and alpha != 2.0:
+        scratch = np.empty(2 * m)
+        for i in range(n):
+            sas_fill(states, i, alpha, out[i], scratch)
+            for j in range(m):
+                out[i, j] = scale * out[i, j] + loc
+        return
+    if alpha != 1.0:
+        scratch = np.empty(2 * m)
+        for i in range(n):
+            stable_fill(states, i, alpha, beta, out[i], scratch)
+            for j in range(m):
+                out[i, j] = scale * out[i, j] + loc
+        return
+    if alpha == 1.0 or beta == 0.0:
+        for i in range(n):
+            for j in range(m):
+                out[i, j] = scale * stable_s1_draw(states, i, alpha, beta) + loc
+        return
+    consts = cms_consts(alpha, beta)
     for i in range(n):
         for j in range(m):
-            out[i, j] = scale * stable_s1_draw(states, i, alpha, beta) + loc
+            out[i, j] = scale * stable_s1_draw_c(states, i, alpha, consts) + loc
 
 
 @nb.njit(inline="always", cache=True)
@@ -127,3 +234,158 @@ def sub_gaussian_factor_draw(states, i, alpha):
     a_scale = math.cos(0.25 * math.pi * alpha) ** (2.0 / alpha)
     a = a_scale * stable_s1_draw(states, i, 0.5 * alpha, 1.0)
     return math.sqrt(2.0 * a)
+
+
+@nb.njit(inline="always", cache=True)
+def sub_gaussian_consts(alpha):
+    """Loop invariants of :func:`sub_gaussian_factor_draw_c`: (α/2, 2·σ_A, CMS constants of S1(α/2, 1))."""
+    a2 = 0.5 * alpha
+    return a2, 2.0 * math.cos(0.25 * math.pi * alpha) ** (2.0 / alpha), cms_consts(a2, 1.0)
+
+
+@nb.njit(inline="always", cache=True)
+def sub_gaussian_factor_draw_c(states, i, alpha, consts):
+    """:func:`sub_gaussian_factor_draw` with ``consts = sub_gaussian_consts(alpha)`` hoisted (α < 2)."""
+    return math.sqrt(consts[1] * stable_s1_draw_c(states, i, consts[0], consts[2]))
+
+
+# ---------------------------------------------------------------- libm-free vectorised symmetric CMS
+@intrinsic
+def f64_bits(typingctx, x):
+    """Reinterpret a float64 as int64 (LLVM bitcast; vectorises)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def bits_f64(typingctx, x):
+    """Reinterpret an int64 as float64."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+_LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+_LOG2E, _SQRT2 = 1.4426950408889634, 1.4142135623730951
+_L3, _L5, _L7, _L9, _L11, _L13, _L15, _L17, _L19, _L21 = [1.0 / (2 * n + 1) for n in range(1, 11)]
+_E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12, _E13 = [1.0 / math.factorial(n) for n in range(2, 14)]
+_MANT, _ONE = np.int64(0x000FFFFFFFFFFFFF), np.int64(0x3FF0000000000000)
+
+
+@nb.njit(inline="always", cache=True)
+def plog(x):
+    """ln x, x finite normal > 0: x = 2^e m, m ∈ [√½, √2), ln m = 2 atanh((m−1)/(m+1)) to s^10."""
+    b = f64_bits(x)
+    e = (b >> 52) - 1023
+    m = bits_f64((b & _MANT) | _ONE)
+    big = m > _SQRT2
+    m = m * 0.5 if big else m
+    e = e + 1 if big else e
+    f = (m - 1.0) / (m + 1.0)
+    s = f * f
+    p = _L21
+    p = p * s + _L19
+    p = p * s + _L17
+    p = p * s + _L15
+    p = p * s + _L13
+    p = p * s + _L11
+    p = p * s + _L9
+    p = p * s + _L7
+    p = p * s + _L5
+    p = p * s + _L3
+    fe = float(e)
+    return fe * _LN2_HI + (2.0 * f + (2.0 * f * s * p + fe * _LN2_LO))
+
+
+@nb.njit(inline="always", cache=True)
+def pexp(y):
+    """e^y: overflow → inf, underflow → 0 (two power-of-two factors keep 2^k representable)."""
+    y = min(max(y, -1400.0), 1400.0)
+    kf = math.floor(y * _LOG2E + 0.5)
+    r = (y - kf * _LN2_HI) - kf * _LN2_LO
+    p = _E13
+    p = p * r + _E12
+    p = p * r + _E11
+    p = p * r + _E10
+    p = p * r + _E9
+    p = p * r + _E8
+    p = p * r + _E7
+    p = p * r + _E6
+    p = p * r + _E5
+    p = p * r + _E4
+    p = p * r + _E3
+    p = p * r + _E2
+    p = p * r + 1.0
+    p = p * r + 1.0
+    ki = np.int64(kf)
+    k1 = ki >> 1
+    return p * bits_f64((k1 + 1023) << 52) * bits_f64((ki - k1 + 1023) << 52)
+
+
+@nb.njit(inline="always", cache=True)
+def cms_sym_uu(alpha, inv_a, c, u, u2):
+    """SαS(1), α ∉ {1, 2}, from U, U2 ∈ (0, 1): V = π(U − ½), W = −ln U2."""
+    v = math.pi * (u - 0.5)
+    cv = sin_half(math.pi * min(u, 1.0 - u))          # cos V
+    cw = sin_half(0.5 * math.pi - abs((1.0 - alpha) * v))  # cos((1 − α)V)
+    w = -plog(u2)
+    return sin_pi(alpha * v) * pexp(c * plog(cw / w) - inv_a * plog(cv))
+
+
+@nb.njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def cms_sym_block(alpha, u, u2, out):
+    """out[j] = SαS(1) from (u[j], u2[j]) — vectorised (AVX2/AVX-512) loop, no libm calls."""
+    inv_a = 1.0 / alpha
+    c = (1.0 - alpha) * inv_a
+    for j in range(out.shape[0]):
+        out[j] = cms_sym_uu(alpha, inv_a, c, u[j], u2[j])
+
+
+@nb.njit(inline="always", cache=True)
+def sas_fill(states, i, alpha, out, scratch):
+    """out[:] = m SαS(1) draws from stream i (scratch: float64[2m]); same stream use as m sas_draw calls.
+    For α ∈ {1, 2} keep the existing cms_transform (or add the two special cases to cms_sym_uu)."""
+    m = out.shape[0]
+    for j in range(m):
+        scratch[j] = uniform_open(states, i)
+        scratch[m + j] = uniform_open(states, i)
+    cms_sym_block(alpha, scratch[:m], scratch[m:], out)
+
+
+@nb.njit(inline="always", cache=True)
+def sin_any(x):
+    """sin x for moderate |x| (here < 3π/2): x = kπ + r, |r| ≤ π/2, sin x = (−1)^k sin r (branch-free)."""
+    kf = math.floor(x * (1.0 / math.pi) + 0.5)
+    r = (x - kf * _PI_HI) - kf * _PI_LO
+    k = np.int64(kf)
+    return sin_half(r) * float(1 - 2 * (k & 1))
+
+
+@nb.njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def cms_block(alpha, beta, u, u2, out):
+    """out[j] = S1(α, β, 1, 0), α ≠ 1, from (u[j], u2[j]): vectorised, libm-free (constants hoisted).
+    X = S sin(α(V+B)) (cos V)^{−1/α} [cos(V − α(V+B))/W]^{(1−α)/α}, W = −ln U2."""
+    t = beta * math.tan(0.5 * math.pi * alpha)
+    b = math.atan(t) / alpha
+    s = (1.0 + t * t) ** (0.5 / alpha)
+    inv_a = 1.0 / alpha
+    c = (1.0 - alpha) * inv_a
+    for j in range(out.shape[0]):
+        uj = u[j]
+        v = math.pi * (uj - 0.5)
+        a = alpha * (v + b)
+        cv = sin_half(math.pi * min(uj, 1.0 - uj))            # cos V
+        cva = sin_half(0.5 * math.pi - abs(v - a))             # cos(V − a), |V − a| < π
+        w = -plog(u2[j])
+        out[j] = s * sin_any(a) * pexp(c * plog(cva / w) - inv_a * plog(cv))
+
+
+@nb.njit(inline="always", cache=True)
+def stable_fill(states, i, alpha, beta, out, scratch):
+    """out[:] = m S1(α, β, 1, 0) draws (α ≠ 1) from stream i; same stream use as m stable_s1_draw calls."""
+    m = out.shape[0]
+    for j in range(m):
+        scratch[j] = uniform_open(states, i)
+        scratch[m + j] = uniform_open(states, i)
+    cms_block(alpha, beta, scratch[:m], scratch[m:], out)
