@@ -1,0 +1,321 @@
+"""Euler–Maruyama for SDEs driven by symmetric α-stable Lévy noise, many paths at once.
+
+    dX_t = f(X_t) dt + Σ dL_t,   X_t ∈ R^dim,   L an m-dimensional α-stable Lévy process,
+
+discretised with step h as X_{k+1} = X_k + h f(X_k) + Σ h^{1/α} S_k (THEORY.md §4;
+e.g. Wan, Barsbey, Zaidi & Şimşekli, ICML 2024, for the scheme in SGD
+analyses). L has independent SαS(1) coordinates (``noise="independent"``; at
+α = 2 each coordinate of L_1 is N(0, 2)) or is isotropic sub-Gaussian
+(``noise="isotropic"``: L_1 = √A·G, each coordinate SαS(1)). Only symmetric
+noise is supported (β = 0), so the α = 1 skewness correction never arises.
+
+The drift is a ``@numba.njit`` function with signature ``drift(x, params, out)``:
+``x`` and ``out`` are 1-D float64 arrays of length dim, ``params`` a 1-D
+float64 array (pass anything the drift needs there). Example::
+
+    import numba
+    @numba.njit
+    def ou(x, params, out):
+        for j in range(x.shape[0]):
+            out[j] = -params[0] * x[j]
+
+    res = euler_maruyama(ou, x0=np.zeros(2), alpha=1.5, dt=1e-2, n_steps=500,
+                         n_paths=10_000, params=[1.0], seed=0)
+
+Each path draws from its own xoroshiro128+ stream, so results do not depend on
+the thread count. A drift that returns a non-finite value at a finite state is
+a user error and raises ``ValueError`` (``on_drift_error="raise"``) or is
+reported per path with status 3 (``"status"``); paths that blow up (non-finite
+state or ‖X‖ > ``threshold``) are reported per path, never silently.
+
+Stable Ornstein–Uhlenbeck checks (f(x) = −θx, scalar σ, one coordinate):
+
+* exact transition: X_t | X_0 ~ SαS with location e^{−θt}X_0 and scale
+  σ((1 − e^{−αθt})/(αθ))^{1/α} (:func:`stable_ou_transition`);
+* continuous-time stationary law: scale σ(αθ)^{−1/α};
+* the EM chain is itself linear: X_n = (1−θh)^n X_0 + σh^{1/α} Σ_{j<n} (1−θh)^j S_{n−1−j},
+  so its law after n steps is exactly SαS with location (1−θh)^n X_0 and scale
+  σ(h Σ_{j<n} |1−θh|^{αj})^{1/α} (:func:`em_ou_scale`), and its stationary law
+  (|1 − θh| < 1) has scale σ[h/(1 − |1−θh|^α)]^{1/α}.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numba as nb
+import numpy as np
+from scipy.special import gamma as _gamma
+
+from . import sde_kernels as _k
+from .rng import init_states
+from .validation import (
+    as_generator,
+    check_alpha,
+    check_array,
+    check_choice,
+    check_int,
+    check_positive,
+    check_real,
+    seed_from,
+)
+
+__all__ = [
+    "SDEPaths",
+    "euler_maruyama",
+    "ou_drift",
+    "double_well_drift",
+    "NOISES",
+    "STATUS_NAMES",
+    "stable_ou_transition",
+    "stable_ou_stationary_scale",
+    "em_ou_scale",
+    "em_ou_stationary_scale",
+    "sas_abs_moment",
+    "ou_weak_error",
+]
+
+NOISES = ("independent", "isotropic")
+STATUS_NAMES = {0: "ok", 1: "non-finite", 2: "above threshold", 3: "drift non-finite"}
+ou_drift = _k.ou_drift
+double_well_drift = _k.double_well_drift
+
+
+@dataclass
+class SDEPaths:
+    """Result of :func:`euler_maruyama`.
+
+    ``x`` (n_paths, dim): states at the final time (NaN rows where ``status`` ≠ 0);
+    ``times`` and ``path`` (n_records, n_paths, dim): recorded states when
+    ``record_every > 0``; ``status`` (n_paths,) int8 (:data:`STATUS_NAMES`);
+    ``failed_at`` 1-based step of failure (−1 if none).
+    """
+
+    x: np.ndarray
+    status: np.ndarray
+    failed_at: np.ndarray
+    t: float
+    times: np.ndarray | None = None
+    path: np.ndarray | None = None
+    params: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.status == 0
+
+    @property
+    def n_failed(self) -> int:
+        return int(np.count_nonzero(self.status))
+
+
+def _noise_matrix(sigma: Any, dim: int) -> np.ndarray:
+    if np.ndim(sigma) == 0:
+        s = check_positive("sigma", sigma)
+        return s * np.eye(dim)
+    arr = check_array("sigma", sigma, ndim=(1, 2)).astype(np.float64)
+    if arr.ndim == 1:
+        if arr.shape != (dim,):
+            raise ValueError(f"sigma as a vector must have shape ({dim},), got {arr.shape}")
+        if np.any(arr < 0):
+            raise ValueError("sigma entries must be >= 0")
+        return np.diag(arr)
+    if arr.shape[0] != dim or arr.shape[1] < 1:
+        raise ValueError(f"sigma as a matrix must have shape ({dim}, m) with m >= 1, got {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def euler_maruyama(
+    drift: Any,
+    x0: Any,
+    *,
+    alpha: float,
+    dt: float,
+    n_steps: int,
+    n_paths: int | None = None,
+    sigma: Any = 1.0,
+    params: Any = (),
+    noise: str = "independent",
+    record_every: int = 0,
+    threshold: float = 1e150,
+    on_drift_error: str = "raise",
+    seed: Any = None,
+) -> SDEPaths:
+    """Simulate ``n_paths`` EM paths of dX = f(X)dt + Σ dL_t up to time ``n_steps·dt``.
+
+    Parameters
+    ----------
+    drift : numba ``@njit`` function ``drift(x, params, out)``
+        Writes f(x) into ``out`` (see the module docstring).
+    x0 : array (dim,) or (n_paths, dim)
+        Initial states (finite).
+    alpha : float in (0, 2]
+        Stability index of the noise.
+    dt : float > 0
+        Step h.
+    n_steps : int >= 1
+    n_paths : int >= 1, optional
+        Default: x0.shape[0] for a 2-D x0, else 1.
+    sigma : float > 0, array (dim,) >= 0 or array (dim, m)
+        Noise matrix Σ (scalar ⇒ σ I, vector ⇒ diag).
+    params : 1-D array-like of floats
+        Passed to the drift.
+    noise : {"independent", "isotropic"}
+        Independent SαS coordinates, or a sub-Gaussian (elliptical) vector.
+    record_every : int >= 0
+        Record the states every this many steps (0: only the final states).
+    threshold : float > 0
+        Paths with ‖X‖ above it are stopped and flagged.
+    on_drift_error : {"raise", "status"}
+        What a non-finite drift value does (ValueError, or status 3).
+    seed : None, int, SeedSequence or Generator
+    """
+    if not isinstance(drift, nb.core.registry.CPUDispatcher):
+        raise TypeError("drift must be a numba @njit function drift(x, params, out)")
+    alpha = check_alpha(alpha)
+    dt = check_positive("dt", dt)
+    n_steps = check_int("n_steps", n_steps, 1)
+    check_choice("noise", noise, NOISES)
+    check_choice("on_drift_error", on_drift_error, ("raise", "status"))
+    record_every = check_int("record_every", record_every, 0, n_steps)
+    threshold = check_positive("threshold", threshold)
+    x0a = check_array("x0", x0, ndim=(1, 2)).astype(np.float64)
+    if n_paths is None:
+        n_paths = x0a.shape[0] if x0a.ndim == 2 else 1
+    n_paths = check_int("n_paths", n_paths, 1)
+    dim = x0a.shape[-1]
+    if dim < 1:
+        raise ValueError("x0 must have at least one coordinate")
+    if x0a.ndim == 2 and x0a.shape[0] != n_paths:
+        raise ValueError(f"x0 must have shape ({dim},) or ({n_paths}, {dim}), got {x0a.shape}")
+    sig = _noise_matrix(sigma, dim)
+    prm = check_array("params", np.atleast_1d(np.asarray(params, dtype=np.float64)) if len(np.atleast_1d(params)) else np.zeros(0), ndim=1).astype(np.float64)
+    # the drift must return finite values of the right size at the initial states
+    probe = np.full(dim, np.nan)
+    rows = x0a if x0a.ndim == 2 else x0a[None, :]
+    for r in rows[: min(len(rows), 16)]:
+        try:
+            drift(np.array(r), prm, probe)
+        except Exception as exc:  # numba typing or indexing errors
+            raise ValueError(f"drift(x, params, out) failed on x0 (dim={dim}): {exc}") from exc
+        if not np.all(np.isfinite(probe)):
+            raise ValueError(f"drift returned a non-finite value at the finite initial state x0={r}")
+    x = np.empty((n_paths, dim))
+    x[...] = x0a
+    rng = as_generator(seed)
+    kseed = seed_from(rng)
+    states = init_states(n_paths, kseed)
+    status = np.zeros(n_paths, dtype=np.int8)
+    failed = np.full(n_paths, -1, dtype=np.int64)
+    n_rec = n_steps // record_every if record_every > 0 else 0
+    rec = np.empty((n_rec, n_paths, dim)) if n_rec else np.empty((0, 1, 1))
+    thr2 = threshold * threshold if threshold < 1e154 else np.inf
+    _k.euler_maruyama(drift, prm, states, x, sig, alpha, 0 if noise == "independent" else 1, dt, n_steps, thr2,
+                      status, failed, record_every, rec)
+    if on_drift_error == "raise" and np.any(status == _k.STATUS_DRIFT):
+        i = int(np.flatnonzero(status == _k.STATUS_DRIFT)[0])
+        raise ValueError(
+            f"drift returned a non-finite value at a finite state (path {i}, step {int(failed[i])}); "
+            "fix the drift or pass on_drift_error='status'"
+        )
+    return SDEPaths(
+        x=x,
+        status=status,
+        failed_at=failed,
+        t=n_steps * dt,
+        times=(np.arange(1, n_rec + 1) * record_every * dt) if n_rec else None,
+        path=rec if n_rec else None,
+        params=dict(alpha=alpha, dt=dt, n_steps=n_steps, n_paths=n_paths, noise=noise, kernel_seed=kseed),
+    )
+
+
+# --------------------------------------------------------------------------- stable OU: exact laws
+def stable_ou_transition(alpha, theta, sigma, t, x0=0.0) -> tuple[float, float]:
+    """(location, scale) of X_t | X_0 = x0 for dX = −θX dt + σ dL (SαS):
+    e^{−θt}x0 and σ((1 − e^{−αθt})/(αθ))^{1/α}."""
+    alpha = check_alpha(alpha)
+    theta = check_positive("theta", theta)
+    sigma = check_positive("sigma", sigma)
+    t = check_positive("t", t)
+    x0 = check_real("x0", x0)
+    return math.exp(-theta * t) * x0, sigma * (-math.expm1(-alpha * theta * t) / (alpha * theta)) ** (1.0 / alpha)
+
+
+def stable_ou_stationary_scale(alpha, theta, sigma=1.0) -> float:
+    """Scale σ(αθ)^{−1/α} of the stationary SαS law of the stable OU process."""
+    alpha = check_alpha(alpha)
+    theta = check_positive("theta", theta)
+    sigma = check_positive("sigma", sigma)
+    return sigma * (alpha * theta) ** (-1.0 / alpha)
+
+
+def em_ou_scale(alpha, theta, sigma, h, n) -> float:
+    """Scale of the EM chain after n steps: σ(h Σ_{j<n} |1−θh|^{αj})^{1/α} (its law is exactly SαS)."""
+    alpha = check_alpha(alpha)
+    theta = check_positive("theta", theta)
+    sigma = check_positive("sigma", sigma)
+    h = check_positive("h", h)
+    n = check_int("n", n, 1)
+    q = abs(1.0 - theta * h) ** alpha
+    geo = n if q == 1.0 else (1.0 - q**n) / (1.0 - q)
+    return sigma * (h * geo) ** (1.0 / alpha)
+
+
+def em_ou_stationary_scale(alpha, theta, sigma, h) -> float:
+    """Stationary scale σ[h/(1 − |1−θh|^α)]^{1/α} of the EM chain (needs 0 < θh < 2)."""
+    alpha = check_alpha(alpha)
+    theta = check_positive("theta", theta)
+    sigma = check_positive("sigma", sigma)
+    h = check_positive("h", h)
+    if not theta * h < 2.0:
+        raise ValueError(f"theta*h must be in (0, 2) for a stationary EM chain, got {theta * h:g}")
+    return sigma * (h / (1.0 - abs(1.0 - theta * h) ** alpha)) ** (1.0 / alpha)
+
+
+def sas_abs_moment(alpha, p, scale=1.0) -> float:
+    """E|X|^p for X ~ SαS(scale), −1 < p < α: scale^p 2^p Γ((1+p)/2)Γ(1−p/α)/(√π Γ(1−p/2))."""
+    alpha = check_alpha(alpha)
+    p = check_real("p", p, -1.0, alpha, low_open=True, high_open=True)
+    scale = check_positive("scale", scale)
+    return scale**p * 2.0**p * _gamma(0.5 * (1 + p)) * _gamma(1 - p / alpha) / (math.sqrt(math.pi) * _gamma(1 - 0.5 * p))
+
+
+def ou_weak_error(alpha, theta=1.0, sigma=1.0, T=1.0, dts=(0.2, 0.1, 0.05, 0.025), *, n_paths=200_000,
+                  p=None, seed=None) -> dict:
+    """Weak error of EM for the stable OU process, measured on E|X_T|^p from X_0 = 0.
+
+    For each h in ``dts`` runs ``n_paths`` EM paths to T and compares the Monte
+    Carlo E|X_T|^p with the exact value from the transition law. Also returns
+    the exact EM error (from :func:`em_ou_scale`), the MC standard error, and
+    the least-squares slope of log(error) against log(h) (the empirical weak
+    order; 1 expected). ``p`` defaults to α/4 (so that |X|^p has a finite variance).
+    """
+    alpha = check_alpha(alpha)
+    p = alpha / 4.0 if p is None else check_real("p", p, 0.0, alpha / 2.0, low_open=True, high_open=True)
+    T = check_positive("T", T)
+    dts = check_array("dts", dts, ndim=1, min_size=2)
+    rng = as_generator(seed)
+    _, s_exact = stable_ou_transition(alpha, theta, sigma, T, 0.0)
+    m_exact = sas_abs_moment(alpha, p, s_exact)
+    out = {"dt": [], "mc": [], "se": [], "em_exact": [], "error_mc": [], "error_em": []}
+    for h in dts:
+        n = int(round(T / h))
+        if n < 1 or abs(n * h - T) > 1e-9 * T:
+            raise ValueError(f"each dt must divide T={T}, got {h}")
+        res = euler_maruyama(ou_drift, np.zeros(1), alpha=alpha, dt=float(h), n_steps=n, n_paths=n_paths,
+                             sigma=sigma, params=[theta, 0.0], seed=rng)
+        v = np.abs(res.x[res.ok, 0]) ** p
+        m_em = sas_abs_moment(alpha, p, em_ou_scale(alpha, theta, sigma, h, n))
+        out["dt"].append(float(h))
+        out["mc"].append(float(v.mean()))
+        out["se"].append(float(v.std(ddof=1) / math.sqrt(v.size)))
+        out["em_exact"].append(m_em)
+        out["error_mc"].append(abs(float(v.mean()) - m_exact))
+        out["error_em"].append(abs(m_em - m_exact))
+    out = {k: np.asarray(v) for k, v in out.items()}
+    out["exact"] = m_exact
+    out["p"] = p
+    lh = np.log(out["dt"])
+    out["order_mc"] = float(np.polyfit(lh, np.log(out["error_mc"]), 1)[0])
+    out["order_em"] = float(np.polyfit(lh, np.log(out["error_em"]), 1)[0])
+    return out
