@@ -67,6 +67,9 @@ __all__ = [
     "EnsembleResult",
     "fit_width_slope",
     "WidthSlope",
+    "width_study",
+    "sigma_study",
+    "step_size_study",
 ]
 
 NOISE_TYPES = {"neuron": _k.NOISE_NEURON, "entry": _k.NOISE_ENTRY, "elliptical": _k.NOISE_ELLIPTICAL}
@@ -575,3 +578,109 @@ def fit_width_slope(widths, errors, level: float = 0.01) -> WidthSlope:
     return WidthSlope(float(res.slope), float(res.intercept), float(res.stderr),
                       (float(res.slope - tq * res.stderr), float(res.slope + tq * res.stderr)),
                       float(p_dec), int(xs.size), level)
+
+
+# --------------------------------------------------------------------------- studies (notebook 05 + paper figure)
+def _teacher_set(d: int, teacher_width: int, n_train: int, seed: int):
+    teacher = make_teacher(d, teacher_width, seed=seed)
+    return teacher_student_data(teacher, n_train, seed=seed + 1)
+
+
+def width_study(widths, cases, *, n_seeds: int, steps: int, lr: float, d: int = 5, teacher_width: int = 4,
+                n_train: int = 1000, batch_size: int = 8, kappa: float = 0.1, noise: str = "neuron",
+                level: float = 0.01, seed: int = 0, num_threads: int | None = None) -> dict:
+    """Pruning error vs width for several (α, σ) cases, all networks in one ensemble call.
+
+    ``cases``: list of (α, σ) pairs (σ = 0: plain SGD). Teacher–student data (d inputs, a
+    ``teacher_width`` tanh teacher, ``n_train`` samples), "neuron" noise by default.
+    Returns a dict with ``widths``, ``cases``, ``errors`` (cases × widths × seeds: relative
+    Frobenius error after keeping ⌈κn⌉ largest neurons), ``prunable`` (same shape: fraction
+    prunable at squared error 0.1), ``slopes`` (a :class:`WidthSlope` per case at ``level``),
+    ``hill`` (cases × seeds: Hill tail index of the neuron norms at the largest width),
+    ``status`` (cases × widths × seeds) and ``t`` = steps·lr.
+    """
+    from .tail_index import hill
+
+    widths = [check_int("width", w, 1) for w in widths]
+    cases = [(check_alpha(a), check_real("sigma", s, 0.0)) for a, s in cases]
+    n_seeds = check_int("n_seeds", n_seeds, 1)
+    X, Y = _teacher_set(d, teacher_width, n_train, seed)
+    C, Wn = len(cases), len(widths)
+    A, S = np.array([c[0] for c in cases]), np.array([c[1] for c in cases])
+    ci, wi, si = np.meshgrid(np.arange(C), np.arange(Wn), np.arange(n_seeds), indexing="ij")
+    ci, wi, si = ci.ravel(), wi.ravel(), si.ravel()
+    w_arr = np.asarray(widths)[wi]
+    res = train_ensemble(w_arr, A[ci], S[ci], lr, replicate=si, steps=steps, data=(X, Y), noise=noise,
+                         batch_size=batch_size, kappas=(kappa,), seed=seed, num_threads=num_threads)
+    shape = (C, Wn, n_seeds)
+    errors = res.prune_error[:, -1, 0].reshape(shape)
+    prunable = res.prunable_fraction[:, -1].reshape(shape)
+    status = res.status.reshape(shape)
+    slopes = []
+    for c in range(C):
+        ok = status[c].ravel() == 0
+        slopes.append(fit_width_slope(np.repeat(widths, n_seeds)[ok], errors[c].ravel()[ok], level=level))
+    big = np.flatnonzero(wi == Wn - 1)
+    hills = np.full((C, n_seeds), np.nan)
+    for k in big:
+        if res.status[k] == 0:
+            hills[ci[k], si[k]] = hill(res.neuron_norms(k))
+    return {"widths": np.asarray(widths), "cases": cases, "errors": errors, "prunable": prunable, "slopes": slopes,
+            "hill": hills, "status": status, "t": steps * lr, "kappa": kappa, "d": d, "noise": noise}
+
+
+def sigma_study(sigmas, alphas, *, width: int, n_seeds: int, steps: int, lr: float, d: int = 5,
+                teacher_width: int = 4, n_train: int = 1000, batch_size: int = 8, kappa: float = 0.1,
+                noise: str = "neuron", seed: int = 0, num_threads: int | None = None) -> dict:
+    """Pruning error, prunable fraction and final training loss vs σ at one width, for each α.
+
+    Returns ``errors``, ``prunable``, ``loss`` of shape (alphas × sigmas × seeds) and ``status``.
+    """
+    sigmas = [check_real("sigma", s, 0.0) for s in sigmas]
+    alphas = [check_alpha(a) for a in alphas]
+    width = check_int("width", width, 1)
+    X, Y = _teacher_set(d, teacher_width, n_train, seed)
+    g = grid([width], alphas, sigmas, n_seeds, lr=lr)
+    res = train_ensemble(g["width"], g["alpha"], g["sigma"], g["lr"], replicate=g["replicate"], steps=steps,
+                         data=(X, Y), eval_data=(X, Y), noise=noise, batch_size=batch_size, kappas=(kappa,),
+                         seed=seed, num_threads=num_threads)
+    shape = (len(alphas), len(sigmas), n_seeds)
+    return {"sigmas": np.asarray(sigmas), "alphas": np.asarray(alphas), "width": width,
+            "errors": res.prune_error[:, -1, 0].reshape(shape), "prunable": res.prunable_fraction[:, -1].reshape(shape),
+            "loss": res.eval_loss[:, -1].reshape(shape), "status": res.status.reshape(shape), "kappa": kappa}
+
+
+def step_size_study(widths, alpha: float, *, t: float, sigma: float = 1.0, lr_fixed: float | None = None,
+                    n_seeds: int = 4, d: int = 5, teacher_width: int = 4, n_train: int = 1000, batch_size: int = 8,
+                    kappa: float = 0.1, noise: str = "neuron", seed: int = 0, max_steps: int = 200_000,
+                    num_threads: int | None = None) -> dict:
+    """Same time horizon t with the theorem's step η = n^{−α/2−1} vs a fixed step ``lr_fixed``.
+
+    For each width, the theorem run takes ⌈t/η⌉ steps (refused above ``max_steps``); the fixed
+    run takes ⌈t/lr_fixed⌉ steps (default lr_fixed = t/50). Returns ``errors`` of shape
+    (2 × widths × seeds) (row 0: theorem step, row 1: fixed step), the steps used and the
+    step sizes.
+    """
+    from theory.noise_injection import step_size_bound
+
+    widths = [check_int("width", w, 1) for w in widths]
+    alpha = check_alpha(alpha)
+    t = check_positive("t", t)
+    lr_fixed = t / 50 if lr_fixed is None else check_positive("lr_fixed", lr_fixed)
+    X, Y = _teacher_set(d, teacher_width, n_train, seed)
+    errors = np.full((2, len(widths), n_seeds), np.nan)
+    steps_used = np.zeros((2, len(widths)), dtype=np.int64)
+    lrs = np.zeros((2, len(widths)))
+    for wi_, n in enumerate(widths):
+        for row_, lr in enumerate((float(step_size_bound(n, alpha)), lr_fixed)):
+            steps = int(math.ceil(t / lr - 1e-9))
+            if steps > max_steps:
+                raise ValueError(f"width {n} needs {steps} steps at the theorem's step size; raise max_steps")
+            res = train_ensemble(np.full(n_seeds, n), alpha, sigma, t / steps, replicate=np.arange(n_seeds),
+                                 steps=steps, data=(X, Y), noise=noise, batch_size=batch_size, kappas=(kappa,),
+                                 seed=seed, num_threads=num_threads)
+            errors[row_, wi_] = np.where(res.ok, res.prune_error[:, -1, 0], np.nan)
+            steps_used[row_, wi_] = steps
+            lrs[row_, wi_] = t / steps
+    return {"widths": np.asarray(widths), "alpha": alpha, "t": t, "errors": errors, "steps": steps_used, "lr": lrs,
+            "labels": ("η = n^(−α/2−1) (theorem)", f"η = {lr_fixed:g} (fixed)")}
