@@ -4,11 +4,11 @@ The same generator as :mod:`simulations.rng` (and as ``numba.cuda.random``): sta
 ``i`` is the row ``states[i, :]`` of a ``(n_streams, 2)`` uint64 array, initialised on the host
 by :func:`simulations.rng.init_states` (splitmix64 seed, streams 2^64 draws apart;
 Blackman & Vigna 2018) and copied to the device. Because the update, the uniform/exponential
-maps and the Chambers–Mallows–Stuck formula below are written exactly as in
-:mod:`simulations.rng` / :mod:`simulations.stable_kernels`, a CUDA thread drawing from stream
-``i`` gets the numbers a CPU kernel drawing from stream ``i`` gets: bit-for-bit for the integers
-and uniforms, up to the last-ulp differences of the device's ``log``/``sin``/``cos``/``exp``
-(libdevice) for the transcendental draws.
+maps and the Chambers–Mallows–Stuck formula below follow :mod:`simulations.rng` /
+:mod:`simulations.stable_kernels` (same draws per variate, same algebraic form), a CUDA thread
+drawing from stream ``i`` gets the numbers a CPU kernel drawing from stream ``i`` gets:
+bit-for-bit for the integers and uniforms, and to ~1e-15 relative for the stable draws (the
+device uses libdevice ``sin``/``log``/``exp``, the CPU kernels partly their own polynomials).
 
 Chambers, Mallows & Stuck (1976), symmetric case (β = 0, where S0 = S1): with
 V ~ U(−π/2, π/2), W ~ Exp(1), X = sin(αV)/(cos V)^{1/α} · [cos(V − αV)/W]^{(1−α)/α} is SαS(1);
@@ -30,6 +30,7 @@ __all__ = [
     "normal",
     "cms_transform",
     "stable_s1_draw",
+    "cms_sym_u",
     "sas_draw",
     "sub_gaussian_factor_draw",
     "fill_stable_kernel",
@@ -109,18 +110,33 @@ def cms_transform(alpha, beta, v, w):
 
 @cuda.jit(device=True, inline=True)
 def stable_s1_draw(states, i, alpha, beta):
-    """One S1(α, β, 1, 0) draw from stream ``i`` (V first, then W, as on the CPU)."""
-    v = math.pi * (uniform_open(states, i) - 0.5)
+    """One S1(α, β, 1, 0) draw from stream ``i`` (U first, then W, as on the CPU)."""
+    u = uniform_open(states, i)
     w = exponential(states, i)
-    return cms_transform(alpha, beta, v, w)
+    if beta == 0.0 and alpha != 1.0 and alpha != 2.0:
+        return cms_sym_u(alpha, 1.0 / alpha, (1.0 - alpha) / alpha, u, w)
+    return cms_transform(alpha, beta, math.pi * (u - 0.5), w)
+
+
+@cuda.jit(device=True, inline=True)
+def cms_sym_u(alpha, inv_a, c, u, w):
+    """SαS(1), α ∉ {1, 2}, from U ∈ (0, 1) and W > 0 (inv_a = 1/α, c = (1−α)/α), in the form of
+    :func:`simulations.stable_kernels.cms_sym_u`: cos V = sin(π min(U, 1−U)) keeps full relative
+    accuracy as V → ±π/2 (the far tail), cos((1−α)V) = sin(π/2 − |(1−α)V|)."""
+    v = math.pi * (u - 0.5)
+    cv = math.sin(math.pi * min(u, 1.0 - u))
+    cw = math.sin(_HALF_PI - abs((1.0 - alpha) * v))
+    return math.sin(alpha * v) * math.exp(c * math.log(cw / w) - inv_a * math.log(cv))
 
 
 @cuda.jit(device=True, inline=True)
 def sas_draw(states, i, alpha):
-    """One SαS(1) draw (β = 0) from stream ``i``."""
-    v = math.pi * (uniform_open(states, i) - 0.5)
+    """One SαS(1) draw (β = 0) from stream ``i`` (U first, then W = −log U', as on the CPU)."""
+    u = uniform_open(states, i)
     w = exponential(states, i)
-    return cms_transform(alpha, 0.0, v, w)
+    if alpha == 1.0 or alpha == 2.0:
+        return cms_transform(alpha, 0.0, math.pi * (u - 0.5), w)
+    return cms_sym_u(alpha, 1.0 / alpha, (1.0 - alpha) / alpha, u, w)
 
 
 @cuda.jit(device=True, inline=True)
