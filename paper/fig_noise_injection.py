@@ -41,6 +41,7 @@ def _label(a, s):
 
 def make(outdir: Path, quick: bool) -> list[Path]:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -65,6 +66,7 @@ def make(outdir: Path, quick: bool) -> list[Path]:
     ax.set(xscale="log", yscale="log", xlabel="width n", ylabel=f"rel. Frobenius error, keep {ws['kappa']:.0%}",
            title="(a) pruning error vs width (median, 10–90% band)")
     ax.set_xticks(ws["widths"], [f"{w:g}" for w in ws["widths"]])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.legend(fontsize=6, loc="lower left", framealpha=0.7)
 
     ax = axes[0, 1]
@@ -103,6 +105,7 @@ def make(outdir: Path, quick: bool) -> list[Path]:
                     fmt="o-", capsize=3, label=f"{lab}, steps {st['steps'][row][0]}…{st['steps'][row][-1]}")
     ax.set_xscale("log")
     ax.set_xticks(st["widths"], [str(w) for w in st["widths"]])
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set(xlabel="width n", ylabel="pruning error (keep 10%)",
            title=f"(d) step-size condition, α = {st['alpha']:g}, t = {st['t']:g}")
     ax.legend(fontsize=7)

@@ -54,7 +54,7 @@ import numpy as np
 import sympy as sp
 from scipy import integrate, optimize, stats
 
-from simulations.validation import check_alpha, check_choice, check_int, check_positive, check_real
+from theory.validation import check_alpha, check_choice, check_int, check_positive, check_real
 
 __all__ = [
     "n_sym",

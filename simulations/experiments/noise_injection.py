@@ -1,0 +1,205 @@
+"""Noise-injection experiments on real MLPs (issue 8, part 4).
+
+``noise_injection.mlp`` — train an MLP (``hidden`` widths, bias-free, ReLU, cross-entropy) on
+MNIST / Fashion-MNIST (or the synthetic mixture) for ``steps`` SGD steps, with α-stable noise
+σ η^{1/α} ξ injected into the hidden layers' weights after every step (Wan et al., ICML 2024;
+σ = 0 is plain SGD), then:
+
+* the fraction of neurons of each hidden layer prunable at squared relative Frobenius error
+  ``eps2`` (Wan et al.'s metric: remove smallest-norm neurons, rows of W_l, until the squared
+  relative error reaches 0.1);
+* test accuracy after one-shot global magnitude pruning at ``sparsities`` (fraction of weights
+  removed) and after node pruning of the hidden layers at the same fractions of neurons;
+* if ``imp=True``: IMP with weight rewinding to step ``rewind_step`` and IMP with learning-rate
+  rewinding, **with the same total number of SGD steps** as the one-shot runs: with R = 1 +
+  len(sparsities) rounds, each round trains T_r = ⌈(steps + (R−1)·k)/R⌉ steps (later rounds
+  T_r − k), so the total is ≈ ``steps`` (reported exactly as ``imp_total_steps``).
+
+Metrics are flat JSON lists aligned with ``sparsities`` (see :func:`run_mlp`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from simulations.sweep import experiment, param
+
+DATASETS = ("mnist", "fashion_mnist", "synthetic")
+NOISE_KINDS = ("neuron", "entry", "elliptical")
+
+
+@dataclass(frozen=True)
+class NoiseMLPConfig:
+    dataset: str = param("mnist", choices=DATASETS)
+    hidden: tuple[int, ...] = param((300, 100), low=1, help="hidden widths: depth 2-4 means 1-3 hidden layers")
+    n_train: int = param(5000, low=0, help="first n training examples (0 = all)")
+    n_test: int = param(2000, low=0, help="first n test examples (0 = all)")
+    steps: int = param(1500, low=1, help="total SGD steps (every method gets this budget)")
+    batch_size: int = param(50, low=1)
+    lr: float = param(0.05, low=0.0, low_open=True, help="constant SGD step size η")
+    alpha: float = param(1.75, low=0.0, high=2.0, low_open=True, help="stability index of the injected noise")
+    sigma: float = param(0.0, low=0.0, help="noise scale σ (0 = plain SGD)")
+    noise: str = param("neuron", choices=NOISE_KINDS, help="noise type (THEORY.md §7)")
+    sparsities: tuple[float, ...] = param((0.8, 0.9, 0.95, 0.98), low=0.0, high=1.0, low_open=True, high_open=True)
+    eps2: float = param(0.1, low=0.0, high=1.0, low_open=True, high_open=True,
+                        help="squared relative Frobenius error for the prunable-neuron fraction")
+    imp: bool = param(False, help="also run IMP (weight rewinding) and LR rewinding at the same total steps")
+    rewind_step: int = param(50, low=0, help="k for weight / learning-rate rewinding")
+
+    def __post_init__(self):
+        if not 1 <= len(self.hidden) <= 3:
+            raise ValueError(f"hidden must have 1 to 3 layers (depth 2-4), got {len(self.hidden)}")
+
+
+def _accuracy(spec, weights, data) -> float:
+    from simulations.nn import Params, evaluate
+
+    return float(evaluate(Params.from_layers(spec, [np.asarray(w) for w in weights]), data.X_test, data.y_test)[1])
+
+
+def run_mlp(config: NoiseMLPConfig, seed: int) -> dict:
+    """Body of ``noise_injection.mlp``; returns ``{"status", "metrics", "history"}``."""
+    from simulations.compressibility import prunable_fraction
+    from simulations.nn import SGD, MLPSpec, NoiseConfig, StopRules, train
+    from simulations.pruning.one_shot import magnitude_prune, node_prune
+    from simulations.pruning.reproduction import load_data
+
+    data = load_data(config.dataset, config.n_train, config.n_test)
+    sizes = (data.X_train.shape[1],) + tuple(config.hidden) + (data.n_classes,)
+    spec = MLPSpec(sizes, bias=False, activation="relu", loss="cross_entropy")
+    noise = NoiseConfig(alpha=config.alpha, sigma=config.sigma, kind=config.noise) if config.sigma > 0 else None
+    res = train(spec, data, optimizer=SGD(lr=config.lr), noise=noise, batch_size=config.batch_size,
+                stop=StopRules(max_steps=config.steps), seed=seed)
+    history = [{k: v for k, v in h.items() if isinstance(v, (int, float, str)) or v is None} for h in res.history]
+    if res.status == "diverged":
+        return {"status": "diverged", "metrics": {"steps": int(res.steps)}, "history": history}
+    ws = [np.array(w, dtype=np.float64) for w in res.params.weights]
+    m: dict[str, Any] = {"sparsities": list(config.sparsities), "steps": int(res.steps)}
+    m["dense_acc"] = _accuracy(spec, ws, data)
+    eps = math.sqrt(config.eps2)
+    pf = [float(prunable_fraction(np.linalg.norm(w, axis=1), eps)) for w in ws[:-1]]
+    m["prunable_neurons"] = pf
+    m["prunable_neurons_mean"] = float(np.mean(pf))
+    m["oneshot_magnitude"] = [_accuracy(spec, magnitude_prune(ws, ratio=s, scope="global").weights, data)
+                              for s in config.sparsities]
+    m["oneshot_node"] = [_accuracy(spec, node_prune(ws, ratio=s).weights, data) for s in config.sparsities]
+    if config.imp:
+        from simulations.pruning.iterative import imp
+
+        R = 1 + len(config.sparsities)
+        k = config.rewind_step
+        t_round = int(math.ceil((config.steps + (R - 1) * k) / R))
+        if k >= t_round:
+            raise ValueError(f"rewind_step must be < steps per IMP round ({t_round}), got {k}")
+        for rw in ("iteration", "lr"):
+            r = imp(spec, data, steps=t_round, optimizer=SGD(lr=config.lr), batch_size=config.batch_size,
+                    targets=tuple(config.sparsities), rewind=rw, rewind_step=k, criterion="large_final",
+                    scope="global", seed=seed, keep_params=False)
+            m[f"imp_{rw}"] = [float(x.test_acc) for x in r.rounds[1:]]
+            m[f"imp_{rw}_sparsity"] = [float(x.sparsity) for x in r.rounds[1:]]
+            m["imp_total_steps"] = int(sum(x.steps for x in r.rounds))
+    return {"status": "done", "metrics": m, "history": history}
+
+
+@experiment("noise_injection.mlp", config=NoiseMLPConfig)
+def mlp(config: NoiseMLPConfig, seed: int) -> dict:
+    """Noise-injected (or plain) SGD on an MLP, then one-shot node / magnitude pruning (and IMP / LRR)."""
+    return run_mlp(config, seed)
+
+
+def default_sweeps(quick: bool) -> list[dict]:
+    """The sweep behind notebook 06 and ``paper/fig_noise_injection_mlp.py``: ``[{"configs", "seeds"}]``.
+
+    Full: MNIST and Fashion-MNIST (synthetic if the files are absent), MLP 784-300-100-10
+    (depth 3), 5000/2000 images, T = 1000 steps at b = 50, η = 0.05, "neuron" noise with
+    α ∈ {1.5, 1.9} × σ ∈ {3·10⁻⁴, 10⁻³, 3·10⁻³}, plain SGD with IMP/LRR (k = 50), 3 seeds.
+    Quick: one data set, MLP 64-32, 600/300 images, T = 150, σ ∈ {3·10⁻⁴, 3·10⁻³}, 1 seed.
+    """
+    from simulations.pruning.reproduction import data_root
+
+    have_data = data_root() is not None
+    if quick:
+        ds = ["mnist"] if have_data else ["synthetic"]
+        base = dict(hidden=[64, 32], n_train=600, n_test=300, steps=150, batch_size=50, lr=0.05, rewind_step=5)
+        grid = [(0.0, 1.75)] + [(s, a) for a in (1.5, 1.9) for s in (3e-4, 3e-3)]
+        seeds = [0]
+    else:
+        ds = ["mnist", "fashion_mnist"] if have_data else ["synthetic"]
+        base = dict(hidden=[300, 100], n_train=5000, n_test=2000, steps=1000, batch_size=50, lr=0.05,
+                    rewind_step=50)
+        grid = [(0.0, 1.75)] + [(s, a) for a in (1.5, 1.9) for s in (3e-4, 1e-3, 3e-3)]
+        seeds = [0, 1, 2]
+    cfgs = [dict(base, dataset=d, sigma=s, alpha=a, noise="neuron", imp=(s == 0.0)) for d in ds for s, a in grid]
+    return [{"configs": cfgs, "seeds": seeds}]
+
+
+def comparison_table(store, *, dataset: str | None = None) -> list[dict]:
+    """Rows of the results table from a results store: one row per (dataset, hidden, α, σ, noise),
+    mean ± sd over seeds of the dense accuracy, prunable-neuron fraction and accuracies at each sparsity.
+    Only runs with status ``done`` enter; the number of diverged runs is reported per row."""
+    if hasattr(store, "rows"):
+        runs = [store.get(r["run_id"]) for r in store.rows(experiment="noise_injection.mlp")]
+    else:
+        runs = list(store)
+    groups: dict[tuple, list] = {}
+    diverged: dict[tuple, int] = {}
+    for r in runs:
+        cfg = r["config"]
+        if dataset is not None and cfg["dataset"] != dataset:
+            continue
+        key = (cfg["dataset"], tuple(cfg["hidden"]), cfg["alpha"] if cfg["sigma"] > 0 else None, cfg["sigma"],
+               cfg["noise"] if cfg["sigma"] > 0 else "-", tuple(cfg["sparsities"]), cfg["steps"])
+        if r["status"] == "done":
+            groups.setdefault(key, []).append(r["metrics"])
+        elif r["status"] == "diverged":
+            diverged[key] = diverged.get(key, 0) + 1
+    rows = []
+    for key in sorted(set(groups) | set(diverged), key=lambda t: (t[0], t[1], t[3], t[2] or 0)):
+        ms = groups.get(key, [])
+        row = {"dataset": key[0], "hidden": list(key[1]), "alpha": key[2], "sigma": key[3], "noise": key[4],
+               "sparsities": list(key[5]), "steps": key[6], "n_seeds": len(ms), "n_diverged": diverged.get(key, 0)}
+        for name in ("dense_acc", "prunable_neurons_mean"):
+            v = np.array([m[name] for m in ms], dtype=float)
+            row[name] = (float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0) if v.size else None
+        for name in ("oneshot_magnitude", "oneshot_node", "imp_iteration", "imp_lr"):
+            v = np.array([m[name] for m in ms if name in m], dtype=float)
+            row[name] = ([(float(a), float(b)) for a, b in zip(v.mean(0), v.std(0, ddof=1) if len(v) > 1
+                                                               else np.zeros(v.shape[1]))] if v.size else None)
+        rows.append(row)
+    return rows
+
+
+def table_markdown(rows: list[dict]) -> str:
+    """Markdown version of :func:`comparison_table` (accuracies in %, mean ± sd over seeds)."""
+    if not rows:
+        return "(no runs)"
+    sp = rows[0]["sparsities"]
+    head = ["data", "hidden", "method", "seeds", "dense acc", "prunable neurons"] + [f"mag {s:.0%}" for s in sp] + \
+        [f"node {s:.0%}" for s in sp]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def f(v, pct=True):
+        if v is None:
+            return "–"
+        a, b = v
+        return f"{100 * a:.1f} ± {100 * b:.1f}" if pct else f"{a:.2f} ± {b:.2f}"
+
+    for r in rows:
+        method = "SGD" if not r["sigma"] else f"noise α={r['alpha']:g} σ={r['sigma']:g} ({r['noise']})"
+        if r["n_diverged"]:
+            method += f" [{r['n_diverged']} diverged]"
+        cells = [r["dataset"], "-".join(map(str, r["hidden"])), method, str(r["n_seeds"]), f(r["dense_acc"]),
+                 f(r["prunable_neurons_mean"], pct=False)]
+        cells += [f(v) for v in (r["oneshot_magnitude"] or [None] * len(sp))]
+        cells += [f(v) for v in (r["oneshot_node"] or [None] * len(sp))]
+        lines.append("| " + " | ".join(cells) + " |")
+        for name, lab in (("imp_iteration", "IMP (weight rewinding), same total steps"),
+                          ("imp_lr", "LR rewinding, same total steps")):
+            if r.get(name):
+                cells = [r["dataset"], "-".join(map(str, r["hidden"])), lab, str(r["n_seeds"]), "", ""]
+                cells += [f(v) for v in r[name]] + [""] * len(sp)
+                lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
