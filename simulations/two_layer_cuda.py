@@ -51,13 +51,15 @@ def stream_layout(width: int, d: int, c: int, batch: int, noise_type: int, sigma
 
 
 def _prepare_streams(states, widths, d, c, batch, noise_type, sigmas, noise_hidden, noise_out, teacher, label_noise):
-    """Per network the 4 jump matrices, and the starting states of every neuron's hidden/output stream."""
+    """Per network the jump matrices, and the starting states of the hidden-noise stream copies (one
+    per neuron, or one per input row for entry noise) and of the output-noise copies (one per neuron)."""
     from .cuda import jump_kernels as jk
 
     K = widths.shape[0]
     ntot = int(widths.sum())
     jumps = np.zeros((K, 4, 128, 2), dtype=np.uint64)
-    hid = np.zeros((max(ntot, 1), 2), dtype=np.uint64)
+    entry = noise_type == 1
+    hid = np.zeros((max(K * d if entry else ntot, 1), 2), dtype=np.uint64)
     out = np.zeros((max(ntot, 1), 2), dtype=np.uint64)
     cache: dict[int, np.ndarray] = {}
 
@@ -75,13 +77,14 @@ def _prepare_streams(states, widths, d, c, batch, noise_type, sigmas, noise_hidd
         S, Hh, T = lay["S"], lay["Hh"], lay["T"]
         jumps[k, 0] = mat(T - S)
         if Hh:
-            used = 2 * (d - 1) * n + 2 if noise_type == 1 else lay["hid_span"]
-            jumps[k, 1] = mat(T - used)
-            jumps[k, 2] = mat(2 * n - 2) if noise_type == 1 else mat(0)
             st = states[k:k + 1].copy()
             jk.advance(st, 0, S, jk.POWERS)
-            step_m = mat(lay["hid_span"]) if noise_type != 1 else mat(2)
-            _fill_chain(st, step_m, hid, no, n)
+            if entry:  # one stream copy per input row i, at S + 2·i·n; n draws per step
+                jumps[k, 1] = mat(T - 2 * n)
+                _fill_chain(st, mat(2 * n), hid, k * d, d)
+            else:  # one per neuron j, at S + j·span
+                jumps[k, 1] = mat(T - lay["hid_span"])
+                _fill_chain(st, mat(lay["hid_span"]), hid, no, n)
         if lay["Ho"]:
             jumps[k, 3] = mat(T - 2 * c)
             st = states[k:k + 1].copy()

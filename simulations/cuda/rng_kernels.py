@@ -45,6 +45,8 @@ _U55 = np.uint64(55)
 _U9 = np.uint64(9)
 _U36 = np.uint64(36)
 _U28 = np.uint64(28)
+_Z64 = np.uint64(0)
+_ONE64 = np.uint64(1)
 
 
 @cuda.jit(device=True, inline=True)
@@ -175,16 +177,15 @@ def jump_apply(M, states, i):
     :mod:`simulations.cuda.jump_kernels`) this skips m outputs of the stream in O(128) operations."""
     s0 = states[i, 0]
     s1 = states[i, 1]
-    o0 = np.uint64(0)
-    o1 = np.uint64(0)
-    one = np.uint64(1)
+    o0 = _Z64
+    o1 = _Z64
+    for b in range(64):  # branch-free (no warp divergence): mask = all ones where bit b is set
+        m = _Z64 - ((s0 >> np.uint64(b)) & _ONE64)
+        o0 ^= M[b, 0] & m
+        o1 ^= M[b, 1] & m
     for b in range(64):
-        if (s0 >> np.uint64(b)) & one:
-            o0 ^= M[b, 0]
-            o1 ^= M[b, 1]
-    for b in range(64):
-        if (s1 >> np.uint64(b)) & one:
-            o0 ^= M[64 + b, 0]
-            o1 ^= M[64 + b, 1]
+        m = _Z64 - ((s1 >> np.uint64(b)) & _ONE64)
+        o0 ^= M[64 + b, 0] & m
+        o1 ^= M[64 + b, 1] & m
     states[i, 0] = o0
     states[i, 1] = o1

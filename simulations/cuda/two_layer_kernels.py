@@ -71,8 +71,9 @@ def two_layer_steps_kernel(
 
     Scratch: Zs, Hs (Σn·b) float64 at (noff[k] + j)·b + s; Fs (K, b, c); Ls (K, b);
     idxs (K, b) int64; Xs (K, b, d), Ys (K, b, c) in online-teacher mode only.
-    jumps (K, 4, 128, 2): [main after the minibatch, hidden stream after its draws,
-    entry-noise stride, output stream after its draws].
+    jumps (K, 4, 128, 2): [main after the minibatch, hidden stream after its draws (per neuron;
+    per input row for entry noise), unused, output stream after its draws]. hid_states holds one
+    state per neuron (row noff[k] + j), or per input row (row k·d + i) for entry noise.
     """
     k = cuda.blockIdx.x
     tid = cuda.threadIdx.x
@@ -238,20 +239,25 @@ def two_layer_steps_kernel(
                         v = nscale * sas_draw(hid_states, no + j, alpha)
                         for i in range(d):
                             W[wo + i * n + j] += v
-                    elif noise_type == NOISE_ENTRY:
-                        for i in range(d):
-                            W[wo + i * n + j] += nscale * sas_draw(hid_states, no + j, alpha)
-                            if i < d - 1:
-                                jump_apply(Jm[2], hid_states, no + j)
-                    else:
+                        jump_apply(Jm[1], hid_states, no + j)
+                    elif noise_type != NOISE_ENTRY:
                         rr = nscale * sub_gaussian_factor_draw(hid_states, no + j, alpha)
                         for i in range(d):
                             W[wo + i * n + j] += rr * normal(hid_states, no + j)
-                    jump_apply(Jm[1], hid_states, no + j)
+                        jump_apply(Jm[1], hid_states, no + j)
                 if noise_out:
                     for o in range(c):
                         A[ao + j * c + o] += nscale * sas_draw(out_states, no + j, alpha)
                     jump_apply(Jm[3], out_states, no + j)
+        if nscale > 0.0 and noise_hidden and noise_type == NOISE_ENTRY:
+            # iid noise per weight: the CPU draws it row by row ((i, j) row-major), so row i's n draws
+            # are consecutive on the stream: thread i draws them from its own copy positioned at
+            # S + 2·i·n (hid_states row k·d + i), after every thread has updated its neurons
+            cuda.syncthreads()
+            for i in range(tid, d, NT):
+                for j in range(n):
+                    W[wo + i * n + j] += nscale * sas_draw(hid_states, k * d + i, alpha)
+                jump_apply(Jm[1], hid_states, k * d + i)
         cuda.syncthreads()
 
 
