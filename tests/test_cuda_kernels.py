@@ -156,12 +156,25 @@ def test_gemm_matches_numpy(M, N, K, ta, tb, act, dtype):
     accumulate = int(act == dk.ACT_IDENTITY)
     C = cuda.to_device(C0)
     grid, block = dk.gemm_grid(M, N)
-    dk.gemm_kernel(dtype)[grid, block](cuda.to_device(A), cuda.to_device(B), C, cuda.to_device(b), ta, tb, 1, act,
-                                       accumulate)
+    dummy = cuda.device_array((1, 1), dtype)
+    dk.gemm_kernel(dtype)[grid, block](cuda.to_device(A), cuda.to_device(B), C, cuda.to_device(b), dummy, ta, tb, 1,
+                                       act, accumulate, 0, 0)
     ref = (A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64) + b + accumulate * C0
     ref = _act_np(ref, act)
     tol = 2e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(C.copy_to_host(), ref, rtol=tol, atol=tol * math.sqrt(K))
+    # fused backward extras: C = (op(A) op(B)) ⊙ φ'(z) given H = φ(z), and row sums of op(A)
+    Z = rng.standard_normal((M, N))
+    H = _act_np(Z, act).astype(dtype)
+    rs = cuda.device_array(M, dtype)
+    dk.gemm_kernel(dtype)[grid, block](cuda.to_device(A), cuda.to_device(B), C, rs, cuda.to_device(H), ta, tb, 0,
+                                       dk.ACT_IDENTITY, 0, act, 1)
+    dact = {dk.ACT_RELU: (Z > 0) * 1.0, dk.ACT_TANH: 1 - np.tanh(Z) ** 2, dk.ACT_SOFTPLUS: 1 / (1 + np.exp(-Z)),
+            dk.ACT_IDENTITY: np.ones_like(Z)}[act]
+    ref = ((A.T if ta else A).astype(np.float64) @ (B.T if tb else B).astype(np.float64)) * dact
+    np.testing.assert_allclose(C.copy_to_host(), ref, rtol=tol * 10, atol=tol * math.sqrt(K) * 10)
+    np.testing.assert_allclose(rs.copy_to_host(), (A.T if ta else A).astype(np.float64).sum(1), rtol=tol,
+                               atol=tol * math.sqrt(K))
 
 
 def test_bias_act_and_backward_match_numpy():

@@ -73,10 +73,15 @@ TPB = TX * TY  # 256 threads per block (16 on the simulator)
 
 def _make_gemm(dtype):
     @cuda.jit
-    def gemm(A, B, C, bias, ta, tb, has_bias, act, accumulate):
-        """C[M,N] = act(op(A)[M,K] @ op(B)[K,N] + bias) (+ C if ``accumulate``).
+    def gemm(A, B, C, vec, H, ta, tb, has_bias, act, accumulate, dact, rowsum):
+        """C[M,N] = act(op(A)[M,K] @ op(B)[K,N] + vec) (+ C if ``accumulate``), with fused extras.
 
         ``ta``/``tb`` = 1 read A/B transposed (A is then stored (K, M), B stored (N, K)).
+        ``has_bias``: add vec[n] (the bias) before the activation ``act``.
+        ``dact`` ≠ 0: multiply by the derivative of activation ``dact`` written through its output
+        H[M, N] (backward pass: dA = (dZ W) ⊙ φ'(Z_prev)).
+        ``rowsum`` = 1: also write vec[m] = Σ_k op(A)[m, k] (the bias gradient Σ_batch dZ when
+        op(A) = dZᵀ); done by the first block column, vec must then not be a bias.
         """
         As = cuda.shared.array((BK, BM), dtype)  # As[k, m] = op(A)[m0 + m, k0 + k]
         Bs = cuda.shared.array((BK, BN), dtype)  # Bs[k, n] = op(B)[k0 + k, n0 + n]
@@ -92,6 +97,11 @@ def _make_gemm(dtype):
         for r in range(RM):
             for c in range(RN):
                 acc[r, c] = 0
+        do_rs = rowsum != 0 and tx == 0 and cuda.blockIdx.x == 0
+        rs0 = acc[0, 0]
+        rs1 = acc[0, 0]
+        rs2 = acc[0, 0]
+        rs3 = acc[0, 0]
         for k0 in range(0, K, BK):
             # stage op(A)[m0:m0+BM, k0:k0+BK]: BM*BK = 1024 values, 4 per thread
             for p in range(tid, BM * BK, TPB):
@@ -146,6 +156,11 @@ def _make_gemm(dtype):
                 acc[3, 1] += a3 * b1
                 acc[3, 2] += a3 * b2
                 acc[3, 3] += a3 * b3
+                if do_rs:
+                    rs0 += a0
+                    rs1 += a1
+                    rs2 += a2
+                    rs3 += a3
             cuda.syncthreads()
         # epilogue: thread (ty, tx) owns rows m0 + ty + r*TY, columns n0 + tx + c*TX (strided:
         # consecutive threads write consecutive columns -> coalesced stores)
@@ -159,14 +174,32 @@ def _make_gemm(dtype):
                         if accumulate:
                             v += C[gm, gn]
                         if has_bias:
-                            v += bias[gn]
+                            v += vec[gn]
                         if act == ACT_RELU:
                             v = max(v, 0)
                         elif act == ACT_TANH:
                             v = math.tanh(v)
                         elif act == ACT_SOFTPLUS:
                             v = max(v, 0) + math.log1p(math.exp(-abs(v)))
+                        if dact == ACT_RELU:
+                            if H[gm, gn] <= 0:
+                                v = 0
+                        elif dact == ACT_TANH:
+                            h = H[gm, gn]
+                            v = v * (1 - h * h)
+                        elif dact == ACT_SOFTPLUS:
+                            v = v * -math.expm1(-H[gm, gn])
                         C[gm, gn] = v
+        if do_rs:
+            gm = m0 + ty
+            if gm < M:
+                vec[gm] = rs0
+            if gm + TY < M:
+                vec[gm + TY] = rs1
+            if gm + 2 * TY < M:
+                vec[gm + 2 * TY] = rs2
+            if gm + 3 * TY < M:
+                vec[gm + 3 * TY] = rs3
 
     return gemm
 

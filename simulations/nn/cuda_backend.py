@@ -8,8 +8,9 @@ CPU backend (see :mod:`simulations.cuda.mlp_kernels` for the update and the nois
   epilogue (:mod:`simulations.cuda.dense_kernels`);
 * loss: softmax cross-entropy (or squared loss) with its gradient, loss sum and accuracy
   accumulated on the device;
-* backward: dW = dZᵀ A and dA = dZ W (GEMMs), db = column sums, activation derivative from
-  the stored activations;
+* backward: dW = dZᵀ A with the bias gradient db = Σ_batch dZ fused, and
+  dZ_prev = (dZ W) ⊙ φ'(Z_prev) with the derivative read from the stored activations (two GEMMs
+  per layer);
 * update: one fused kernel over the flat parameter vector (weight decay, momentum, step,
   mask, divergence check, iterate averaging) and one kernel for the α-stable noise with the
   xoroshiro128+ streams of the CPU backend (same seeds ⇒ same draws).
@@ -70,6 +71,7 @@ class CudaWorkspace:
         self.eval_bl = cuda.device_array(1, np.float64)
         self.no_rows = cuda.device_array((0, sz[-1]), dt)
         self.dummy = cuda.device_array(1, dt)
+        self.dummy2 = cuda.device_array((1, 1), dt)
         self.dummy_u8 = cuda.device_array(1, np.uint8)
         self.dummy_f64 = cuda.device_array(1, np.float64)
         self.dummy_states = cuda.device_array((1, 2), np.uint64)
@@ -163,8 +165,8 @@ class CUDABackend(Backend):
             out = Hs[l] if Hs[l].shape[0] == n else Hs[l][:n]
             grid, block = dk.gemm_grid(n, out.shape[1])
             has_b = bs[l] is not None
-            gemm[grid, block](A, Ws[l], out, bs[l] if has_b else ws.dummy, 0, 1, int(has_b),
-                              act if l < spec.n_layers - 1 else 0, 0)
+            gemm[grid, block](A, Ws[l], out, bs[l] if has_b else ws.dummy, ws.dummy2, 0, 1, int(has_b),
+                              act if l < spec.n_layers - 1 else 0, 0, 0, 0)
             A = out
         return A
 
@@ -186,17 +188,16 @@ class CUDABackend(Backend):
             D = ws.D[l] if ws.D[l].shape[0] == n else ws.D[l][:n]
             Aprev = A0 if l == 0 else (ws.H[l - 1] if ws.H[l - 1].shape[0] == n else ws.H[l - 1][:n])
             o, i = spec.weight_shapes[l]
+            has_b = gbs[l] is not None
+            # dW = dZᵀ A_prev, with db = Σ_batch dZ (row sums of dZᵀ) fused
             grid, block = dk.gemm_grid(o, i)
-            gemm[grid, block](D, Aprev, gWs[l], ws.dummy, 1, 0, 0, 0, 0)
-            if gbs[l] is not None:
-                dk.colsum_kernel[(o + ws.tpb1 - 1) // ws.tpb1, ws.tpb1](D, gbs[l], 0)
+            gemm[grid, block](D, Aprev, gWs[l], gbs[l] if has_b else ws.dummy, ws.dummy2, 1, 0, 0, 0, 0, 0,
+                              int(has_b))
             if l > 0:
+                # dZ_prev = (dZ W) ⊙ φ'(Z_prev), the derivative read from A_prev = φ(Z_prev)
                 Dp = ws.D[l - 1] if ws.D[l - 1].shape[0] == n else ws.D[l - 1][:n]
                 grid, block = dk.gemm_grid(n, i)
-                gemm[grid, block](D, Ws[l], Dp, ws.dummy, 0, 0, 0, 0, 0)
-                if act != 0:
-                    t = ws.tpb2
-                    dk.act_backward_kernel[((n + t[0] - 1) // t[0], (i + t[1] - 1) // t[1]), t](Aprev, Dp, act)
+                gemm[grid, block](D, Ws[l], Dp, ws.dummy, Aprev, 0, 0, 0, 0, 0, act, 0)
 
     def _grad_views(self, ws):
         if getattr(ws, "_gviews", None) is None:
