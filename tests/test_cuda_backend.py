@@ -343,3 +343,23 @@ def test_check_device_array_dtype_property(dt, want):
             check_device_array("x", arr, want)
     with pytest.raises(TypeError, match="x must be a CUDA device array"):
         check_device_array("x", np.zeros(3, dtype=dt), want)
+
+
+@given(ndim=st.integers(1, 3), dt=st.sampled_from(["float32", "float64", "int64"]), nan=st.booleans())
+def test_to_device_validates_host_arrays(ndim, dt, nan):
+    from simulations.cuda.device import to_device
+
+    arr = np.arange(2 ** ndim, dtype=dt).reshape((2,) * ndim)
+    if nan and dt != "int64":
+        arr.flat[0] = np.nan
+    if ndim != 2:
+        with pytest.raises(ValueError, match="x must have ndim in"):
+            to_device("x", arr, np.float32, ndim=2)
+    elif nan and dt != "int64":
+        with pytest.raises(ValueError, match="x must contain only finite values"):
+            to_device("x", arr, np.float32, ndim=2)
+    else:
+        d = to_device("x", arr, np.float32, ndim=2)
+        out = d.copy_to_host()
+        assert out.dtype == np.float32 and np.array_equal(out, arr.astype(np.float32))
+        assert to_device("x", d, np.float32) is d  # device arrays pass through unchanged
