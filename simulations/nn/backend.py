@@ -27,6 +27,10 @@ by default — one run per core, parallelism across runs — because spinning
 BLAS/OpenMP threads on a shared 2-core machine collapse throughput when another
 process holds a core. ``threads=n`` (``train(..., threads=n)``, ``tailcomp train
 --threads n``, or env ``TAILCOMP_THREADS``) changes it for the duration of a run.
+With env ``TAILCOMP_QUIET_BLAS=1``, the first time n > 1 is asked for, OpenBLAS's
+worker threads are told to sleep rather than spin between calls
+(``OPENBLAS_THREAD_TIMEOUT``, see :func:`_quiet_openblas_threads`): kinder to other
+processes on a shared machine, at the cost of a wake-up per BLAS call.
 """
 from __future__ import annotations
 
@@ -178,6 +182,12 @@ class Backend(ABC):
 # ---------------------------------------------------------------------------------------
 # BLAS threads (numpy's and scipy's bundled OpenBLAS; numba's np.dot goes through scipy's)
 # ---------------------------------------------------------------------------------------
+#: OpenBLAS worker threads spin this long (2^k cycles) waiting for work before they sleep.
+#: OpenBLAS's default (k = 28, ~0.1 s) keeps them spinning through a whole training run, and
+#: spinning threads collapse throughput on a shared machine; k = 4 makes them sleep at once.
+THREAD_TIMEOUT_EXP = 4
+
+
 def _openblas_handles() -> list[tuple[Any, Any, Any]]:
     """(set, get) function pairs of every OpenBLAS library numpy/scipy bundle (found by name)."""
     out = []
@@ -204,8 +214,38 @@ def _openblas_handles() -> list[tuple[Any, Any, Any]]:
             s.restype = None
             g.restype = ctypes.c_int
             out.append((path, s, g))
+            _LIBS.append(lib)
             break
     return out
+
+
+_LIBS: list = []
+_QUIET_DONE = False
+
+
+def _quiet_openblas_threads() -> None:
+    """Make OpenBLAS worker threads sleep instead of spin between calls (once per process).
+
+    Sets ``OPENBLAS_THREAD_TIMEOUT`` (unless the user set it), makes each bundled OpenBLAS
+    re-read its environment (``openblas_read_env``) and shuts its thread pool down
+    (``blas_thread_shutdown_``); the pool is recreated with the new timeout at the next
+    multi-threaded call. Libraries without these symbols are left alone.
+    """
+    global _QUIET_DONE
+    if _QUIET_DONE:
+        return
+    _QUIET_DONE = True
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", str(THREAD_TIMEOUT_EXP))
+    for lib in _LIBS:
+        try:
+            read_env = lib.openblas_read_env
+            shutdown = lib.blas_thread_shutdown_
+        except AttributeError:  # pragma: no cover
+            continue
+        read_env.restype = None
+        shutdown.restype = ctypes.c_int
+        read_env()
+        shutdown()
 
 
 _BLAS = None
@@ -223,7 +263,10 @@ def _blas():
 def set_blas_threads(n: int) -> None:
     """Set the thread count of the bundled OpenBLAS libraries and of numba's parallel kernels."""
     n = check_int("threads", n, 1)
-    for _, s, _ in _blas():
+    hs = _blas()
+    if n > 1 and os.environ.get("TAILCOMP_QUIET_BLAS") == "1":
+        _quiet_openblas_threads()
+    for _, s, _ in hs:
         s(n)
     try:
         import numba
