@@ -107,6 +107,8 @@ class TrainState:
     status: str | None
     history: list = field(default_factory=list)
     elapsed: float = 0.0  # training seconds so far (excluding evaluation)
+    avg_from: int | None = None  # first global step of the averaging window (None: not decided)
+    status_pending: str | None = None  # convergence status to report once the averaging tail ends
 
 
 @dataclass
@@ -191,7 +193,8 @@ def train(
         copy it to keep it); returning True stops the run (status "stopped").
     threads : CPU threads for this run (default :func:`default_threads`, i.e. 1).
     backend : "cpu", "cuda" or a :class:`Backend`.
-    resume : a :class:`TrainState` or a checkpoint path to continue from (same other arguments).
+    resume : a :class:`TrainState` or a checkpoint path to continue from; pass the same other
+        arguments (mask included); ``params`` and ``start_step`` are then taken from the state.
     checkpoint_path, checkpoint_every : write a checkpoint every that many steps and at the end.
     drop_last : drop the last incomplete batch of each epoch (steps/epoch = n // B) when True;
         otherwise the last batch is smaller.
@@ -294,10 +297,10 @@ def train(
     if averaging > 0 and state.tail_left < 0:
         # the window is the last m steps of *this* budget: iterates summed for another window are dropped
         avg_from = start_step + budget - averaging
-        if state.avg_count > 0 and getattr(state, "avg_from", avg_from) != avg_from:
+        if state.avg_count > 0 and state.avg_from not in (None, avg_from):
             state.avg_sum[...] = 0.0
             state.avg_count = 0
-        state.avg_from = avg_from  # type: ignore[attr-defined]
+        state.avg_from = avg_from
     snaps = [k for k in snaps if k >= state.step]
     snapshots: dict[int, Params] = {}
 
@@ -356,7 +359,7 @@ def train(
         while status is None:
             done_run = state.step - start_step
             if state.tail_left == 0:
-                status = state.status_pending  # type: ignore[attr-defined]
+                status = state.status_pending
                 break
             if done_run >= budget:
                 status = "completed"
@@ -443,7 +446,7 @@ def train(
                     if hit is not None:
                         if averaging > 0:
                             state.tail_left = averaging
-                            state.status_pending = hit  # type: ignore[attr-defined]
+                            state.status_pending = hit
                             budget = max(budget, done_run + averaging)
                             bufs.avg_sum[...] = 0
                             state.avg_count = 0
@@ -487,10 +490,8 @@ def _copy_state(s: TrainState) -> TrainState:
                    shuffle_state=json.loads(json.dumps(s.shuffle_state)), start_step=s.start_step, step=s.step,
                    epoch=s.epoch, pos=s.pos, perm=s.perm.copy(), avg_sum=s.avg_sum.copy(), avg_count=s.avg_count,
                    tail_left=s.tail_left, status=None, history=[dict(h) for h in s.history], elapsed=s.elapsed)
-    if hasattr(s, "avg_from"):
-        c.avg_from = s.avg_from  # type: ignore[attr-defined]
-    if hasattr(s, "status_pending"):
-        c.status_pending = s.status_pending  # type: ignore[attr-defined]
+    c.avg_from = s.avg_from
+    c.status_pending = s.status_pending
     return c
 
 
@@ -579,8 +580,8 @@ def save_checkpoint(path: str | Path, state: TrainState, config: dict | None = N
         "spec": state.params.spec.to_dict(),
         "shuffle_state": state.shuffle_state,
         "start_step": state.start_step, "step": state.step, "epoch": state.epoch, "pos": state.pos,
-        "avg_count": state.avg_count, "tail_left": state.tail_left, "avg_from": getattr(state, "avg_from", None),
-        "status_pending": getattr(state, "status_pending", None),
+        "avg_count": state.avg_count, "tail_left": state.tail_left, "avg_from": state.avg_from,
+        "status_pending": state.status_pending,
         "status": state.status, "history": state.history, "elapsed": state.elapsed,
         "config": config or {},
     }
@@ -621,7 +622,7 @@ def load_checkpoint(path: str | Path) -> tuple[TrainState, dict]:
         tail_left=meta["tail_left"], status=meta["status"], history=meta["history"], elapsed=meta["elapsed"],
     )
     if meta.get("avg_from") is not None:
-        state.avg_from = meta["avg_from"]  # type: ignore[attr-defined]
+        state.avg_from = meta["avg_from"]
     if meta.get("status_pending"):
-        state.status_pending = meta["status_pending"]  # type: ignore[attr-defined]
+        state.status_pending = meta["status_pending"]
     return state, meta.get("config", {})
