@@ -79,9 +79,19 @@ class SGDChains:
     x_avg: np.ndarray | None
     status: np.ndarray
     diverged_at: np.ndarray
-    x_star: np.ndarray | None
+    x_star_online: np.ndarray | None
     data: tuple[np.ndarray, np.ndarray] | None
     params: dict = field(default_factory=dict)
+
+    @property
+    def x_star(self) -> np.ndarray | None:
+        """x* (online) or the least-squares solution of the data (offline, n ≥ d; computed on first use)."""
+        if self.data is None:
+            return self.x_star_online
+        if "_lstsq" not in self.__dict__:
+            A, y = self.data
+            self.__dict__["_lstsq"] = np.linalg.lstsq(A, y, rcond=None)[0] if A.shape[0] >= A.shape[1] else None
+        return self.__dict__["_lstsq"]
 
     @property
     def ok(self) -> np.ndarray:
@@ -242,8 +252,6 @@ def run_sgd(
         _k.sgd_offline(states, A, y, x, xavg, status, div, eta, b, n_steps, burn_in, thr2, bool(average),
                        init_scale, 0 if sampling == "epoch" else 1)
         center = None
-        if A.shape[0] >= d:
-            center, *_ = np.linalg.lstsq(A, y, rcond=None)
     params = dict(eta=eta, b=b, d=d, sigma=sigma, n_chains=n_chains, n_steps=n_steps, mode=mode,
                   noise_sd=noise_sd, init_scale=init_scale, sampling=sampling, burn_in=burn_in,
                   threshold=threshold, kernel_seed=kseed)
@@ -252,7 +260,7 @@ def run_sgd(
         x_avg=xavg if average else None,
         status=status,
         diverged_at=div,
-        x_star=center,
+        x_star_online=center,
         data=(A, y) if mode == "offline" else None,
         params=params,
     )
