@@ -63,7 +63,7 @@ import numba as nb
 import numpy as np
 
 from .rng import normal, uniform
-from .stable_kernels import sas_draw, sub_gaussian_factor_draw
+from .stable_kernels import sas_draw, sas_fill, sub_gaussian_factor_draw
 
 ACT_TANH = 0
 ACT_RELU = 1
@@ -314,6 +314,12 @@ def train_ensemble(
         f = np.empty(c)
         r = np.empty(c)
         tz = np.empty(m_t)
+        # noise buffers: one block of SαS draws per step, made by the vectorised libm-free sampler
+        # (same stream use as the same number of sas_draw calls; α ∈ {1, 2} use sas_draw)
+        n_noise = d * n if noise_type == NOISE_ENTRY else n
+        noise_buf = np.empty(n_noise)
+        xi_scratch = np.empty(2 * n_noise)
+        fill = alpha != 1.0 and alpha != 2.0
         run_loss = 0.0
         run_count = 0
         e = 0
@@ -437,16 +443,20 @@ def train_ensemble(
                         Ak[j, o] -= step_a * GA[j, o]
             if nscale > 0.0:
                 if noise_hidden:
-                    if noise_type == NOISE_NEURON:
-                        for j in range(n):
-                            buf[j] = nscale * sas_draw(states, k, alpha)
-                        for i in range(d):
-                            for j in range(n):
-                                Wk[i, j] += buf[j]
-                    elif noise_type == NOISE_ENTRY:
-                        for i in range(d):
-                            for j in range(n):
-                                Wk[i, j] += nscale * sas_draw(states, k, alpha)
+                    if noise_type == NOISE_NEURON or noise_type == NOISE_ENTRY:
+                        if fill:
+                            sas_fill(states, k, alpha, noise_buf, xi_scratch)
+                        else:
+                            for q in range(n_noise):
+                                noise_buf[q] = sas_draw(states, k, alpha)
+                        if noise_type == NOISE_NEURON:
+                            for i in range(d):
+                                for j in range(n):
+                                    Wk[i, j] += nscale * noise_buf[j]
+                        else:
+                            for i in range(d):
+                                for j in range(n):
+                                    Wk[i, j] += nscale * noise_buf[i * n + j]
                     else:
                         for j in range(n):
                             rr = nscale * sub_gaussian_factor_draw(states, k, alpha)
