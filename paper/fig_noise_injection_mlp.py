@@ -40,6 +40,9 @@ def make(outdir: Path, quick: bool) -> list[Path]:
     rows = run(store, quick)
     datasets = sorted({r["dataset"] for r in rows})
     fig, axes = plt.subplots(len(datasets), 2, figsize=(11, 3.8 * len(datasets)), squeeze=False)
+    labels = sorted({(r["sigma"] or 0.0, r["alpha"] or 0.0) for r in rows})
+    cmap = plt.get_cmap("tab10")
+    color = {lab: cmap(i % 10) for i, lab in enumerate(labels)}
     for i, ds in enumerate(datasets):
         for j, (key, title) in enumerate((("oneshot_magnitude", "one-shot global magnitude"),
                                           ("oneshot_node", "one-shot node pruning (fraction of neurons)"))):
@@ -52,12 +55,14 @@ def make(outdir: Path, quick: bool) -> list[Path]:
                 s = np.array([v[1] for v in r[key]])
                 lab = "SGD" if not r["sigma"] else f"α={r['alpha']:g}, σ={r['sigma']:g}"
                 ls = "-" if not r["sigma"] else "--"
-                ax.errorbar(sp, 100 * m, yerr=100 * s, fmt="o" + ls, capsize=2, label=f"{lab} (dense {100 * r['dense_acc'][0]:.1f}%)")
+                ax.errorbar(sp, 100 * m, yerr=100 * s, fmt="o" + ls, capsize=2,
+                            color=color[(r["sigma"] or 0.0, r["alpha"] or 0.0)], label=f"{lab} (dense {100 * r['dense_acc'][0]:.1f}%)")
                 if j == 0:
-                    for name, mk in (("imp_iteration", "IMP, weight rewinding"), ("imp_lr", "LR rewinding")):
+                    for name, mk, col in (("imp_iteration", "IMP, weight rewinding", "k"),
+                                          ("imp_lr", "LR rewinding", "0.5")):
                         if r.get(name):
                             ax.errorbar(sp, [100 * v[0] for v in r[name]], yerr=[100 * v[1] for v in r[name]],
-                                        fmt="s-", lw=2, capsize=2, label=mk)
+                                        fmt="s-", lw=2, capsize=2, color=col, label=mk)
             ax.set(xlabel="sparsity", ylabel="test accuracy (%)", title=f"{ds}: {title}")
             ax.legend(fontsize=6)
     fig.tight_layout()
