@@ -263,8 +263,8 @@ def reproduction_sweeps(quick: bool, datasets: Sequence[str] | None = None) -> l
 
     Full mode (sized for one session on 2 heavily shared cores): width 512, depth 4, the
     first 5000 training and 2000 test images, η ∈ {0.025, 0.1, 0.2, 0.35} at b = 50 and
-    η ∈ {0.05, 0.2, 0.35, 0.5} at b = 100 — the same four η/b ∈ {5·10⁻⁴, 2·10⁻³, 4·10⁻³,
-    7·10⁻³} at both batch sizes —, ≤ 25 epochs, stop at train loss < 10⁻³ with 100 % train
+    η ∈ {0.05, 0.2, 0.35, 0.5} at b = 100 — η/b ∈ {5·10⁻⁴, 2·10⁻³, 3.5·10⁻³, 4·10⁻³,
+    5·10⁻³, 7·10⁻³} —, ≤ 25 epochs (MNIST) or ≤ 60 epochs (Fashion-MNIST), stop at train loss < 10⁻³ with 100 % train
     accuracy; 3 seeds of (η, b) = (0.1, 50) for the 2×–32× curves; baselines on
     LeNet-300-100 (5000 images, T = 1500 SGD steps per round at b = 50, η = 0.02,
     momentum 0.9, ×0.1 at 50 % and 75 % of T, k = 100, 3 seeds).
@@ -283,10 +283,11 @@ def reproduction_sweeps(quick: bool, datasets: Sequence[str] | None = None) -> l
                    sparsities=[0.8, 0.9, 0.95, 0.98]) for d in datasets[:1]]
         sweeps.append(("pruning.baselines", bl, [0]))
         return sweeps
-    ht = [dict(dataset=d, width=512, depth=4, lr=lr, batch_size=b, n_train=5000, n_test=2000, max_epochs=25)
+    ep = {"mnist": 25, "fashion_mnist": 60, "synthetic": 25}
+    ht = [dict(dataset=d, width=512, depth=4, lr=lr, batch_size=b, n_train=5000, n_test=2000, max_epochs=ep[d])
           for d in datasets for (lr, b) in FULL_GRID]
     sweeps.append(("pruning.heavy_tail", ht, [0]))
-    ht3 = [dict(dataset=d, width=512, depth=4, lr=0.1, batch_size=50, n_train=5000, n_test=2000, max_epochs=25)
+    ht3 = [dict(dataset=d, width=512, depth=4, lr=0.1, batch_size=50, n_train=5000, n_test=2000, max_epochs=ep[d])
            for d in datasets]
     sweeps.append(("pruning.heavy_tail", ht3, [0, 1, 2]))
     bl = [dict(dataset=d, hidden=[300, 100], n_train=5000, n_test=2000, steps=1500, batch_size=50, lr=0.02,
@@ -307,21 +308,46 @@ def run_reproduction(store, quick: bool, *, workers: int = 0, datasets=None, pro
 # --------------------------------------------------------------------------- readers
 
 
-def _rows(store_or_rows, experiment: str) -> list[dict]:
+def _rows(store_or_rows, experiment: str, status=("done",)) -> list[dict]:
+    status = tuple(status)
     if isinstance(store_or_rows, (str, os.PathLike)):
         from ..sweep import ResultsStore
 
         with ResultsStore(store_or_rows, create=False) as st:
-            return st.rows(experiment, status="done")
+            return st.rows(experiment, status=list(status))
     if hasattr(store_or_rows, "rows"):
-        return store_or_rows.rows(experiment, status="done")
-    return [r for r in store_or_rows if r.get("experiment", experiment) == experiment and r.get("status", "done") == "done"]
+        return store_or_rows.rows(experiment, status=list(status))
+    return [r for r in store_or_rows
+            if r.get("experiment", experiment) == experiment and r.get("status", "done") in status]
 
 
-def heavy_tail_rows(store_or_rows) -> list[dict]:
-    """Done rows of ``pruning.heavy_tail`` (one per run), sorted by dataset, η/b, seed."""
-    rows = _rows(store_or_rows, "pruning.heavy_tail")
-    return sorted(rows, key=lambda r: (r["dataset"], r["eta_over_b"], r["batch_size"], r["seed"]))
+_RUN_KEY = ("dataset", "width", "depth", "lr", "batch_size", "n_train", "n_test", "init", "interpolation_loss",
+            "averaging", "seed")
+
+
+def heavy_tail_rows(store_or_rows, max_epochs: int | dict | None = None, include_diverged: bool = False) -> list[dict]:
+    """Rows of ``pruning.heavy_tail``, sorted by dataset, η/b, seed.
+
+    ``max_epochs=None``: when the store holds the same configuration and seed with several
+    epoch budgets, only the run with the largest budget counts — and if that run diverged,
+    the configuration is left out (it is not replaced by a shorter, finished run).
+    ``max_epochs`` = an int or ``{dataset: int}`` keeps only runs with that budget.
+    ``include_diverged`` keeps the diverged runs in the result (their metrics are partial).
+    """
+    rows = _rows(store_or_rows, "pruning.heavy_tail", status=("done", "diverged"))
+    if max_epochs is not None:
+        want = (lambda r: max_epochs.get(r["dataset"])) if isinstance(max_epochs, dict) else (lambda r: max_epochs)
+        chosen = [r for r in rows if r["max_epochs"] == want(r)]
+    else:
+        best: dict = {}
+        for r in rows:
+            key = tuple(r.get(k) for k in _RUN_KEY)
+            if key not in best or r["max_epochs"] > best[key]["max_epochs"]:
+                best[key] = r
+        chosen = list(best.values())
+    if not include_diverged:
+        chosen = [r for r in chosen if r["status"] == "done"]
+    return sorted(chosen, key=lambda r: (r["dataset"], r["eta_over_b"], r["batch_size"], r["seed"]))
 
 
 def _spearman(x, y) -> float:
@@ -340,14 +366,14 @@ def _spearman(x, y) -> float:
         return float(spearmanr(x[ok], y[ok]).statistic)
 
 
-def trend_summary(store_or_rows, ratio_index: int = 2) -> list[dict]:
+def trend_summary(store_or_rows, ratio_index: int = 2, max_epochs=None) -> list[dict]:
     """Per dataset: Spearman correlations that test the paper's trends (seed 0 runs of the η grid).
 
     ``rho_alpha_eta_b[l]``: corr(η/b, α̂_l) — the paper predicts < 0 (larger η/b, heavier tails);
     ``rho_acc_eta_b_<m>``: corr(η/b, accuracy after method m at ``ratios[ratio_index]``) — predicted > 0;
     ``rho_prunable_alpha``: corr(α̂, prunable fraction at 10 %) over all layers and runs — predicted < 0.
     """
-    rows = [r for r in heavy_tail_rows(store_or_rows)]
+    rows = heavy_tail_rows(store_or_rows, max_epochs)
     out = []
     for d in sorted({r["dataset"] for r in rows}):
         rs = [r for r in rows if r["dataset"] == d and r["seed"] == 0]
@@ -462,6 +488,9 @@ def plot_alpha_vs_ratio(ax, rows, dataset: str):
             x, y = zip(*pts)
             ax.plot(x, y, marker="^", ls="-", color=f"C{l}")
     ax.set_xscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("η / b")
     ax.set_ylabel("tail index α̂ (entries)")
     ax.set_title(f"{dataset}: α̂ per layer (○ b=50, □ b=100)", fontsize=9)
