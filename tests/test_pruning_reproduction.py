@@ -68,3 +68,18 @@ def test_apply_masks_and_check_layers():
         check_layers("layers", [3], 3)
     res = magnitude_prune(w, ratio=0.5)
     np.testing.assert_array_equal(apply_masks(w, res.masks)[0], res.weights[0])
+
+
+def test_longest_run_selection_leaves_out_diverged():
+    base = dict(experiment="pruning.heavy_tail", width=8, depth=3, batch_size=50, n_train=10, n_test=10,
+                init="x", interpolation_loss=1e-3, averaging=0, seed=0)
+    rows = [
+        dict(base, dataset="a", lr=0.1, eta_over_b=0.002, max_epochs=10, status="done", tag="short"),
+        dict(base, dataset="a", lr=0.1, eta_over_b=0.002, max_epochs=20, status="done", tag="long"),
+        dict(base, dataset="a", lr=0.3, eta_over_b=0.006, max_epochs=10, status="done", tag="short-ok"),
+        dict(base, dataset="a", lr=0.3, eta_over_b=0.006, max_epochs=20, status="diverged", tag="long-div"),
+    ]
+    assert [r["tag"] for r in rep.heavy_tail_rows(rows)] == ["long"]
+    assert [r["tag"] for r in rep.heavy_tail_rows(rows, include_diverged=True)] == ["long", "long-div"]
+    assert [r["tag"] for r in rep.heavy_tail_rows(rows, max_epochs=10)] == ["short", "short-ok"]
+    assert [r["tag"] for r in rep.heavy_tail_rows(rows, max_epochs={"a": 20})] == ["long"]

@@ -7,6 +7,8 @@
   rewinding or fine-tuning; random re-initialisation / re-shuffle controls; Zhou et al. mask scores.
 * :mod:`.metrics` — ShrinkBench-style counts: remaining parameters, compression ratio, FLOPs speedup,
   accuracy-vs-compression aggregation.
+* :mod:`.reproduction` — the Barsbey et al. (2021) reproduction and the baselines table: experiment
+  bodies (``pruning.heavy_tail``, ``pruning.baselines``), sweep definitions, store readers, plots.
 
 Quick example::
 
@@ -56,7 +58,7 @@ __all__ = [
 
 
 def __getattr__(name):  # the iterative part needs the neural core: import it on first use
-    if name in ("iterative",):
+    if name in ("iterative", "reproduction"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
