@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit, parse_args, row  # noqa: E402
+from _common import emit, row  # noqa: E402
 
 MLP_SHAPES = [((784, 512, 512, 10), 128), ((784, 2048, 10), 100), ((784, 1024, 1024, 1024, 10), 256)]
 GEMM_SHAPES = [(4096, 4096, 4096), (2048, 2048, 2048), (256, 784, 1024), (128, 512, 512)]

@@ -23,8 +23,6 @@ when there is no CUDA device and the simulator (``NUMBA_ENABLE_CUDASIM=1``) is n
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..cuda.device import check_device_array, device_name, is_device_array, require_cuda
