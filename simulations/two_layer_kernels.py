@@ -40,9 +40,13 @@ implementation can replay them; all from stream k):
    ``min(int(u·N), N−1)``; online-teacher mode — d ``normal`` draws for x, then
    (if ``label_noise > 0``) c ``normal`` draws for the label noise;
 2. after the update, if σ > 0: "neuron": n ``sas_draw``; "entry": d·n ``sas_draw``
-   in the order (i, j) row-major; "elliptical": for each neuron j one
+   in the order (i, j) row-major (for α ∉ {1, 2} the block is made by
+   :func:`simulations.stable_kernels.sas_fill`, which uses the stream exactly as that many
+   ``sas_draw`` calls and agrees with them to rounding); "elliptical": for each neuron j one
    ``sub_gaussian_factor_draw`` then d ``normal`` draws;
 3. if noise is also injected in the output layer: n·c ``sas_draw`` in (j, o) order.
+
+φ = tanh is evaluated by :func:`tanh_fast` (relative error ≲ 1e-15 against libm, vectorisable).
 
 Evaluation every ``eval_every`` steps (and after the last step) records, per
 network: the mean minibatch loss since the last evaluation; the loss and
