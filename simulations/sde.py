@@ -189,7 +189,8 @@ def euler_maruyama(
     if x0a.ndim == 2 and x0a.shape[0] != n_paths:
         raise ValueError(f"x0 must have shape ({dim},) or ({n_paths}, {dim}), got {x0a.shape}")
     sig = _noise_matrix(sigma, dim)
-    prm = check_array("params", np.atleast_1d(np.asarray(params, dtype=np.float64)) if len(np.atleast_1d(params)) else np.zeros(0), ndim=1).astype(np.float64)
+    prm = check_array("params", np.zeros(0) if np.size(params) == 0 else params, ndim=(0, 1))
+    prm = np.ascontiguousarray(prm, dtype=np.float64).reshape(-1)
     # the drift must return finite values of the right size at the initial states
     probe = np.full(dim, np.nan)
     rows = x0a if x0a.ndim == 2 else x0a[None, :]

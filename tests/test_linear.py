@@ -211,3 +211,13 @@ def test_other_validation():
         run_sgd(0.1, 1, 2, mode="offline", data=(np.zeros((3, 4)), np.zeros(3)))
     with pytest.raises(ValueError, match="burn_in"):
         run_sgd(0.1, 1, 2, n_steps=5, burn_in=5)
+
+
+def test_tail_index_mc_reports_diverged_settings_as_nan():
+    from simulations.linear import tail_index_mc
+
+    out = tail_index_mc([0.5, 40.0], 2, 2, n_chains=400, n_steps=300, k=20, seed=0)  # 20^300 overflows
+    assert np.isfinite(out["alpha_hat"][0]) and out["n_ok"][0] == 400
+    assert np.isnan(out["alpha_hat"][1]) and out["n_ok"][1] < 40
+    with pytest.raises(ValueError, match="n_chains"):
+        tail_index_mc([0.5], 2, 2, n_chains=5)

@@ -1,9 +1,11 @@
 """Kesten tail index of SGD on linear regression with isotropic Gaussian data.
 
 Source: M. Gürbüzbalaban, U. Şimşekli & L. Zhu, "The Heavy-Tail Phenomenon in
-SGD", ICML 2021 (PMLR 139:3964–3975; arXiv:2006.04740). Theorem numbers below
-refer to the ICML version as we read it; the arXiv versions number them
-differently, so the *statements* (not the numbers) are what this module encodes.
+SGD", ICML 2021 (PMLR 139:3964–3975; arXiv:2006.04740). The theorem numbers
+quoted below (Thm 2: the Gaussian reduction; Thm 3: η, σ², b; Thm 4: d) are our
+reading of the ICML version and could not be checked against the paper's full
+text with the search tools available when this was written (the arXiv versions
+number them differently); the *statements* are what this module encodes and tests.
 
 Setting
 -------
