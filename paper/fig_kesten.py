@@ -7,6 +7,9 @@ estimates from simulated online SGD chains (±1 asymptotic sd), the h(2) = 1 bou
 α-stable OU process at stationarity: empirical P(|X| > x) against the exact SαS law of
 the chain and the continuous-time stationary law; (d) weak error of EM on E|X_T|^p
 against the step h (Monte Carlo ± 2 se, and the exact EM error), slope 1.
+Full size (20 000 chains × 500 steps, Hill with k = 500): the estimates agree with the
+theory within ~10% for α ≤ 3; for α ≳ 4 the Hill estimator is biased low at this
+k/n = 2.5% (the power law of a Kesten tail sets in far out), which the figure shows as is.
 Thin script: the numbers come from :mod:`theory.kesten`, :func:`simulations.linear.tail_index_mc`
 and :mod:`simulations.sde` (the same calls as notebooks/03_sgd_linear_tail_index.ipynb).
 """
@@ -115,6 +118,9 @@ def draw(fig, pdata: dict, odata: dict) -> None:
     ax.loglog(w["dt"], w["error_em"][0] * (w["dt"] / w["dt"][0]), ":", color="gray", label="slope 1")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("step h")
     ax.set_ylabel(f"|E|X_T|^p − exact|, p = {w['p']:.3g}")
     ax.set_title("(d) weak error of Euler–Maruyama, T = 1", fontsize=9)
