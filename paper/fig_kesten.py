@@ -121,6 +121,8 @@ def draw(fig, pdata: dict, odata: dict) -> None:
     from matplotlib.ticker import NullFormatter
 
     ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(w["dt"])
+    ax.set_xticklabels([f"{v:g}" for v in w["dt"]])
     ax.set_xlabel("step h")
     ax.set_ylabel(f"|E|X_T|^p − exact|, p = {w['p']:.3g}")
     ax.set_title("(d) weak error of Euler–Maruyama, T = 1", fontsize=9)
