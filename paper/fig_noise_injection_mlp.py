@@ -1,7 +1,8 @@
 """Figure + table: noise-injected SGD on MLPs (MNIST, Fashion-MNIST) vs plain SGD, IMP and LR rewinding.
 
 Runs the sweep of :func:`simulations.experiments.noise_injection.default_sweeps` (experiment ``noise_injection.mlp``) into a results store
-(``$TAILCOMP_STORE`` or ``<outdir>/noise_injection_mlp.sqlite``; finished runs are reused), then
+(``$TAILCOMP_STORE``; else full mode uses the committed ``paper/data/noise_injection_mlp.sqlite`` and quick
+mode ``<outdir>/noise_injection_mlp_quick.sqlite``; finished runs are reused), then
 draws test accuracy vs sparsity per method (one-shot magnitude and node pruning after plain or
 noise-injected SGD, IMP with weight rewinding, LR rewinding — all at the same total SGD steps)
 and writes the comparison table (markdown, mean ± sd over seeds) next to the figure.
@@ -36,7 +37,8 @@ def make(outdir: Path, quick: bool) -> list[Path]:
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    store = Path(os.environ.get("TAILCOMP_STORE", outdir / "noise_injection_mlp.sqlite"))
+    default = outdir / "noise_injection_mlp_quick.sqlite" if quick else Path(__file__).parent / "data" / "noise_injection_mlp.sqlite"
+    store = Path(os.environ.get("TAILCOMP_STORE", default))
     rows = run(store, quick)
     datasets = sorted({r["dataset"] for r in rows})
     fig, axes = plt.subplots(len(datasets), 2, figsize=(11, 3.8 * len(datasets)), squeeze=False)
