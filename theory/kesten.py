@@ -84,6 +84,8 @@ import scipy.special as sps
 import sympy as sp
 from scipy.optimize import brentq
 
+from theory.validation import check_int, check_positive, check_real
+
 
 __all__ = [
     "KestenResult",
@@ -113,45 +115,6 @@ _S_MAX = 400.0  # largest tail index searched for; above it the status says so
 
 
 # --------------------------------------------------------------------------- input checks
-# theory never imports simulations (DESIGN.md): these mirror theory.validation's
-# check_real / check_int / check_positive / check_array (same messages).
-def check_real(name: str, value: Any, low=None, high=None, *, low_open=False, high_open=False) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        if isinstance(value, np.ndarray) and value.ndim == 0 and np.issubdtype(value.dtype, np.number):
-            value = value.item()
-        else:
-            raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    v = float(value)
-    lo = "-inf" if low is None else f"{low:g}"
-    hi = "inf" if high is None else f"{high:g}"
-    rng = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite and in {rng}, got {v}")
-    if low is not None and (v < low or (low_open and v == low)):
-        raise ValueError(f"{name} must be in {rng}, got {v:g}")
-    if high is not None and (v > high or (high_open and v == high)):
-        raise ValueError(f"{name} must be in {rng}, got {v:g}")
-    return v
-
-
-def check_positive(name: str, value: Any) -> float:
-    return check_real(name, value, 0.0, None, low_open=True)
-
-
-def check_int(name: str, value: Any, low=None, high=None) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise TypeError(f"{name} must be an integer, got {value!r}")
-    v = int(value)
-    if (low is not None and v < low) or (high is not None and v > high):
-        lo = "-inf" if low is None else str(low)
-        hi = "inf" if high is None else str(high)
-        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {v}")
-    return v
-
-
 def _check_1d(name: str, v: Any) -> np.ndarray:
     if isinstance(v, (str, bytes)):
         raise TypeError(f"{name} must be an array of real numbers, got {type(v).__name__}")
