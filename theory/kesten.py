@@ -74,7 +74,6 @@ scans it decreases, the opposite direction of (ii)); see :func:`alpha_at_fixed_r
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
