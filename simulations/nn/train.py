@@ -294,6 +294,8 @@ def train(
             tail_left=-1, status=None, history=[], elapsed=0.0,
         )
     start_step = state.start_step
+    if state.tail_left > 0:  # resumed inside a post-convergence averaging tail: finish it
+        budget = max(budget, state.step - start_step + state.tail_left)
     if averaging > 0 and state.tail_left < 0:
         # the window is the last m steps of *this* budget: iterates summed for another window are dropped
         avg_from = start_step + budget - averaging
