@@ -133,6 +133,7 @@ def run_sgd(
     burn_in: int | None = None,
     threshold: float = 1e150,
     seed: Any = None,
+    backend: str = "cpu",
 ) -> SGDChains:
     """Run ``n_chains`` independent SGD chains for ``n_steps`` steps.
 
@@ -173,6 +174,9 @@ def run_sgd(
         A chain with ‖x‖ > threshold is flagged as diverged and stopped.
     seed : None, int, SeedSequence or Generator
         Same seed ⇒ same numbers (for any number of threads).
+    backend : {"cpu", "cuda"}
+        ``"cuda"`` runs the chains on the GPU (:mod:`simulations.linear_cuda`, one thread per
+        chain) with the same random streams, hence the same results to rounding.
 
     Returns
     -------
@@ -238,6 +242,11 @@ def run_sgd(
     elif data is not None or n is not None:
         raise ValueError("data and n are for mode='offline' only")
 
+    check_choice("backend", backend, ("cpu", "cuda"))
+    if backend == "cuda":
+        from . import linear_cuda as kern
+    else:
+        kern = _k
     kseed = seed_from(rng)
     states = init_states(n_chains, kseed)
     xavg = np.zeros((n_chains, d)) if average else np.zeros((1, 1))
@@ -245,11 +254,11 @@ def run_sgd(
     div = np.full(n_chains, -1, dtype=np.int64)
     thr2 = threshold * threshold if threshold < 1e154 else np.inf
     if mode == "online":
-        _k.sgd_online(states, x, xavg, status, div, eta, b, sigma, noise_sd, xs, n_steps, burn_in, thr2,
+        kern.sgd_online(states, x, xavg, status, div, eta, b, sigma, noise_sd, xs, n_steps, burn_in, thr2,
                       bool(average), init_scale)
         center = xs
     else:
-        _k.sgd_offline(states, A, y, x, xavg, status, div, eta, b, n_steps, burn_in, thr2, bool(average),
+        kern.sgd_offline(states, A, y, x, xavg, status, div, eta, b, n_steps, burn_in, thr2, bool(average),
                        init_scale, 0 if sampling == "epoch" else 1)
         center = None
     params = dict(eta=eta, b=b, d=d, sigma=sigma, n_chains=n_chains, n_steps=n_steps, mode=mode,

@@ -81,24 +81,9 @@ def sgd_offline(states, A, y, x, xavg, status, div_step, eta, b, n_steps, burn_i
 
 
 def run_sgd(*args: Any, **kwargs: Any):
-    """:func:`simulations.linear.run_sgd` with the chains run on the GPU (same signature and result).
-
-    Swaps the module's kernels for the device ones for the duration of the call (not thread-safe).
-    """
+    """:func:`simulations.linear.run_sgd` with ``backend="cuda"`` (same signature and result)."""
     from . import linear as lin
 
     require_cuda()
-    kern = lin._k
-
-    class _Shim:
-        def __getattr__(self, name):
-            return getattr(kern, name)
-
-        sgd_online = staticmethod(sgd_online)
-        sgd_offline = staticmethod(sgd_offline)
-
-    lin._k = _Shim()
-    try:
-        return lin.run_sgd(*args, **kwargs)
-    finally:
-        lin._k = kern
+    kwargs["backend"] = "cuda"
+    return lin.run_sgd(*args, **kwargs)

@@ -347,6 +347,7 @@ def train_ensemble(
     prune_eps: float = 0.1,
     seed: Any = 0,
     num_threads: int | None = None,
+    backend: str = "cpu",
 ) -> EnsembleResult:
     """Train K mean-field two-layer networks by noise-injected SGD in one parallel call.
 
@@ -380,7 +381,11 @@ def train_ensemble(
         Evaluate every this many steps (default: only after the last step); the last step is always evaluated.
     kappas : fractions kept for the pruning error; prune_eps : squared-error level of the prunable fraction.
     seed : int, SeedSequence or Generator.  num_threads : numba threads (default: numba's setting).
+    backend : {"cpu", "cuda"}
+        ``"cuda"`` runs the training loop on the GPU (:mod:`simulations.two_layer_cuda`, one
+        block per network) with the same random streams, hence the same results to rounding.
     """
+    check_choice("backend", backend, ("cpu", "cuda"))
     steps = check_int("steps", steps, 1)
     batch_size = check_int("batch_size", batch_size, 1)
     noise_code = NOISE_TYPES[check_choice("noise", noise, NOISE_TYPES)]
@@ -504,8 +509,12 @@ def train_ensemble(
     old_threads = nb.get_num_threads()
     if num_threads is not None:
         nb.set_num_threads(check_int("num_threads", num_threads, 1, nb.config.NUMBA_NUM_THREADS))
+    if backend == "cuda":
+        from .two_layer_cuda import run_train_ensemble as kernel
+    else:
+        kernel = _k.train_ensemble
     try:
-        _k.train_ensemble(
+        kernel(
             Wf, Af, woff, aoff, widths, alphas, sigmas, lrs, lrs_a, states,
             d, c, noise_code, act_code, loss_code, bool(train_second_layer), 0 in noise_layers, 1 in noise_layers,
             X, Y, TW, TA, t_act, label_noise,

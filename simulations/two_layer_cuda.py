@@ -168,28 +168,10 @@ def run_train_ensemble(
 
 
 def train_ensemble(*args: Any, **kwargs: Any):
-    """:func:`simulations.two_layer.train_ensemble` with the training loop on the GPU (same
-    signature, same :class:`~simulations.two_layer.EnsembleResult`).
-
-    Until ``two_layer.train_ensemble`` takes ``backend="cuda"`` itself, this swaps its kernel
-    for :func:`run_train_ensemble` for the duration of the call (not thread-safe).
-    """
+    """:func:`simulations.two_layer.train_ensemble` with ``backend="cuda"`` (same signature and result)."""
     from . import two_layer as tl
 
     require_cuda()
     kwargs.pop("num_threads", None)
-    kern = tl._k
-
-    class _Shim:
-        def __getattr__(self, name):
-            return getattr(kern, name)
-
-        @staticmethod
-        def train_ensemble(*a):
-            return run_train_ensemble(*a)
-
-    tl._k = _Shim()
-    try:
-        return tl.train_ensemble(*args, **kwargs)
-    finally:
-        tl._k = kern
+    kwargs["backend"] = "cuda"
+    return tl.train_ensemble(*args, **kwargs)

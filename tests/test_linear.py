@@ -221,3 +221,8 @@ def test_tail_index_mc_reports_diverged_settings_as_nan():
     assert np.isnan(out["alpha_hat"][1]) and out["n_ok"][1] < 40
     with pytest.raises(ValueError, match="n_chains"):
         tail_index_mc([0.5], 2, 2, n_chains=5)
+
+
+def test_unknown_backend_is_rejected():
+    with pytest.raises(ValueError, match="backend"):
+        run_sgd(0.1, 1, 2, n_chains=2, n_steps=2, seed=0, backend="tpu")

@@ -316,3 +316,8 @@ def test_tanh_fast_matches_libm():
     h = np.array([tanh_fast(v) for v in z])
     ref = np.tanh(z)
     assert np.all(np.abs(h - ref) <= 4 * np.finfo(float).eps * np.maximum(np.abs(ref), 1e-300))
+
+
+def test_unknown_backend_is_rejected():
+    with pytest.raises(ValueError, match="backend"):
+        tl.train_ensemble([4], [1.5], [0.1], [0.1], steps=1, backend="tpu")
