@@ -39,6 +39,9 @@ def _label(a, s):
     return "no noise" if s == 0 else (f"Gaussian (α=2), σ={s:g}" if a == 2 else f"α={a:g}, σ={s:g}")
 
 
+FIGURES = ["fig_noise_injection"]
+
+
 def make(outdir: Path, quick: bool) -> list[Path]:
     import matplotlib
     import matplotlib.ticker

@@ -27,6 +27,9 @@ def run(store_path: Path, quick: bool) -> list[dict]:
         return comparison_table(st)
 
 
+FIGURES = ["fig_noise_injection_mlp"]
+
+
 def make(outdir: Path, quick: bool) -> list[Path]:
     import matplotlib
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
+FIGURES = ["fig_pruning", "fig_pruning_curves"]
+
+
 def make(outdir: Path, quick: bool) -> list[Path]:
     import matplotlib
 

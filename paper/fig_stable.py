@@ -10,6 +10,9 @@ from pathlib import Path
 ALPHAS = (0.8, 1.2, 1.5, 1.8, 2.0)
 
 
+FIGURES = ["fig_stable"]
+
+
 def make(outdir: Path, quick: bool) -> list[Path]:
     import matplotlib
 
