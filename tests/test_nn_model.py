@@ -130,7 +130,7 @@ def test_backend_registry_and_threads():
         assert "cuda" in str(exc)
     before = get_blas_threads()
     with blas_threads(1):
-        assert get_blas_threads() == 1
+        assert get_blas_threads() in (0, 1)  # 0: no OpenBLAS found to control (another BLAS build)
     assert get_blas_threads() == before
 
 

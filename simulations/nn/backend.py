@@ -199,15 +199,25 @@ def _openblas_handles() -> list[tuple[Any, Any, Any]]:
             continue
         base = os.path.dirname(os.path.dirname(m.__file__))
         cands += glob.glob(os.path.join(base, f"{mod}.libs", "*openblas*.so*"))
+    try:  # BLAS libraries already loaded by other builds (conda's libopenblas, ...), Linux only
+        with open("/proc/self/maps") as f:
+            cands += sorted({ln.split()[-1] for ln in f if "openblas" in ln.lower() and ".so" in ln})
+    except OSError:  # pragma: no cover
+        pass
+    seen = set()
     for path in cands:
+        real = os.path.realpath(path)
+        if real in seen:
+            continue
+        seen.add(real)
         try:
             lib = ctypes.CDLL(path)
         except OSError:  # pragma: no cover
             continue
-        for suffix in ("64_", ""):
+        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", "")):
             try:
-                s = getattr(lib, f"scipy_openblas_set_num_threads{suffix}")
-                g = getattr(lib, f"scipy_openblas_get_num_threads{suffix}")
+                s = getattr(lib, f"{prefix}_set_num_threads{suffix}")
+                g = getattr(lib, f"{prefix}_get_num_threads{suffix}")
             except AttributeError:
                 continue
             s.argtypes = [ctypes.c_int]
