@@ -182,6 +182,25 @@ def _pruned_set(n_layers: int, skip_layers, allowed: Sequence[int] | None = None
 # magnitude
 
 
+def _zero_filled_result(method: str, ws: list[np.ndarray], masks: list[np.ndarray], layers: list[int]) -> PruneResult:
+    """PruneResult of a mask-based method whose pruned entries are set to 0."""
+    out_w = [np.where(m, w, np.zeros((), w.dtype)) for w, m in zip(ws, masks)]
+    rel = [
+        _rel(float(np.sum(w.astype(np.float64)[~m] ** 2)), float(np.sum(w.astype(np.float64) ** 2)))
+        for w, m in zip(ws, masks)
+    ]
+    return PruneResult(
+        method=method,
+        weights=out_w,
+        masks=masks,
+        remaining=[int(np.count_nonzero(m)) for m in masks],
+        total=[w.size for w in ws],
+        rel_error=rel,
+        pruned_layers=layers,
+        fill=[0.0] * len(ws),
+    )
+
+
 def magnitude_prune(
     weights: Sequence[np.ndarray],
     *,
@@ -294,21 +313,7 @@ def random_prune(
             n = ws[i].size
             masks[i] = flat[off : off + n].reshape(ws[i].shape).copy()
             off += n
-    out_w = [np.where(m, w, np.zeros((), w.dtype)) for w, m in zip(ws, masks)]
-    rel = [
-        _rel(float(np.sum(w.astype(np.float64)[~m] ** 2)), float(np.sum(w.astype(np.float64) ** 2)))
-        for w, m in zip(ws, masks)
-    ]
-    return PruneResult(
-        method="random",
-        weights=out_w,
-        masks=masks,
-        remaining=[int(np.count_nonzero(m)) for m in masks],
-        total=[w.size for w in ws],
-        rel_error=rel,
-        pruned_layers=layers,
-        fill=[0.0] * len(ws),
-    )
+    return _zero_filled_result("random", ws, masks, layers)
 
 
 # ---------------------------------------------------------------------------
@@ -350,21 +355,7 @@ def node_prune(
         masks[i][drop, :] = False
         if prune_outgoing:
             masks[i + 1][:, drop] = False
-    out_w = [np.where(m, w, np.zeros((), w.dtype)) for w, m in zip(ws, masks)]
-    rel = [
-        _rel(float(np.sum(w.astype(np.float64)[~m] ** 2)), float(np.sum(w.astype(np.float64) ** 2)))
-        for w, m in zip(ws, masks)
-    ]
-    return PruneResult(
-        method="node",
-        weights=out_w,
-        masks=masks,
-        remaining=[int(np.count_nonzero(m)) for m in masks],
-        total=[w.size for w in ws],
-        rel_error=rel,
-        pruned_layers=layers,
-        fill=[0.0] * len(ws),
-    )
+    return _zero_filled_result("node", ws, masks, layers)
 
 
 # ---------------------------------------------------------------------------
