@@ -87,8 +87,9 @@ def ref_loss_grad(spec, flat, X, y):
 
 
 @nb.njit
-def _row_draws(states, j, kind, alpha, n):
-    out = np.empty(n)
+def _row_draws(states, j, kind, alpha, n, keep):
+    """Noise of row j (stream j): ``entry`` draws only where keep != 0 (masked entries draw nothing)."""
+    out = np.zeros(n)
     if kind == 1:
         x = sk.sas_draw(states, j, alpha)
         out[:] = x
@@ -98,7 +99,8 @@ def _row_draws(states, j, kind, alpha, n):
             out[i] = r * cpu_normal(states, j)
     else:
         for i in range(n):
-            out[i] = sk.sas_draw(states, j, alpha)
+            if keep[i] != 0:
+                out[i] = sk.sas_draw(states, j, alpha)
     return out
 
 
@@ -130,8 +132,9 @@ def ref_steps(cfg, flat, vel, mask, states, X, y, idx, lrs, avg_flags):
             for l in cfg.noise_layers:
                 o, i = spec.weight_shapes[l]
                 W = theta[off[l, 0]:off[l, 1]].reshape(o, i)
+                Ml = m[off[l, 0]:off[l, 1]].reshape(o, i)
                 for j in range(o):
-                    W[j] += amp * _row_draws(states, row, kinds[cfg.noise.kind], cfg.noise.alpha, i)
+                    W[j] += amp * _row_draws(states, row, kinds[cfg.noise.kind], cfg.noise.alpha, i, Ml[j])
                     row += 1
         theta *= m
         v *= m
@@ -215,18 +218,24 @@ def test_run_steps_matches_reference(be, kind, momentum, wd, has_mask):
     assert corr_e == ok.sum()
 
 
-def test_run_steps_matches_cpu_backend(be):
+@pytest.mark.parametrize("has_mask", [False, True])
+def test_run_steps_matches_cpu_backend(be, has_mask):
+    # entry noise with a mask: both backends draw only for unmasked entries (API.md), so the
+    # streams advance by the same counts and the parameters agree
     cpu = get_backend("cpu")
     spec = MLPSpec((6, 5, 3))
-    cfg = StepConfig(spec, 4, momentum=0.9, noise=NoiseConfig(alpha=1.7, sigma=0.2, kind="entry"))
+    cfg = StepConfig(spec, 4, momentum=0.9, noise=NoiseConfig(alpha=1.7, sigma=0.2, kind="entry"),
+                     has_mask=has_mask)
     X, y = _data(spec, 8, 6)
     idx = np.arange(8, dtype=np.int64)
     lrs = np.array([0.1, 0.1])
-    flat0 = init_params(spec, seed=0).flat
+    mask = (np.random.default_rng(8).random(spec.n_params) < 0.6).astype(np.uint8)
+    flat0 = init_params(spec, seed=0).flat * (mask if has_mask else 1)
     states = init_states(cfg.n_noise_streams, 9)
     out = []
     for b in (be, cpu):
-        bufs = RunBuffers(b.to_device(flat0.copy()), b.to_device(np.zeros_like(flat0)), b.empty(0, np.uint8),
+        bufs = RunBuffers(b.to_device(flat0.copy()), b.to_device(np.zeros_like(flat0)),
+                          b.to_device(mask) if has_mask else b.empty(0, np.uint8),
                           b.to_device(states.copy()), b.empty(0, np.float64))
         try:
             ws = b.workspace(cfg, 8)

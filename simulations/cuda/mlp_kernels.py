@@ -9,7 +9,8 @@ with W_l stored (out, in) row-major. One SGD step (PyTorch SGD, Wan et al. 2024 
 
 Noise streams: one xoroshiro128+ stream per noised neuron (row of a noised W), in layer
 order, drawn *sequentially along the row* exactly as the CPU backend does:
-``entry`` ξ_ji = successive SαS(1) draws of stream j; ``neuron`` one SαS(1) draw per row;
+``entry`` ξ_ji = successive SαS(1) draws of stream j, one per *unmasked* entry in column order
+(masked entries draw nothing); ``neuron`` one SαS(1) draw per row;
 ``elliptical`` R_j = √(2A_j) (first draws of stream j) times successive N(0, 1) draws.
 One thread per row (the stream is sequential), so the draws equal the CPU draws.
 
@@ -175,8 +176,8 @@ def flat_update_kernel(theta, grad, vel, mask, avg, lr, momentum, weight_decay, 
 @cuda.jit
 def row_noise_kernel(theta, mask, states, row_off, row_len, amp, alpha, kind, has_mask, ctrl, s):
     """θ[row_off[j] + i] += amp · ξ_ji for i < row_len[j], one thread per noised row j = stream j;
-    then × mask. ξ as in the module docstring (all draws are made, masked or not, so the streams
-    do not depend on the mask)."""
+    then × mask. ξ as in the module docstring: ``entry`` draws only for unmasked entries (as the
+    CPU backend); ``neuron``/``elliptical`` make all their draws, masked or not."""
     j = cuda.grid(1)
     if j < row_off.shape[0]:
         if _stopped_upd(ctrl, s):
@@ -191,6 +192,9 @@ def row_noise_kernel(theta, mask, states, row_off, row_len, amp, alpha, kind, ha
             xi = amp
         for i in range(n):
             if kind == KIND_ENTRY:
+                if has_mask and mask[base + i] == 0:
+                    theta[base + i] = 0.0
+                    continue
                 d = xi * sas_draw(states, j, alpha)
             elif kind == KIND_ELLIPTICAL:
                 d = xi * normal(states, j)

@@ -1,6 +1,7 @@
 """CPU backend glue: workspaces (all buffers allocated once per run) around :mod:`cpu_kernels`."""
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from . import cpu_kernels as K
@@ -64,6 +65,12 @@ class Workspace:
         self.noise_alpha = float(nz.alpha) if nz is not None else 2.0
         self.noise_sigma = float(nz.sigma) if (nz is not None and config.noise_layers) else 0.0
         self.empty_mask = np.zeros(0, dtype=np.uint8)
+        # per-entry noise: block-sampler scratch, one row of 3 × (widest noised fan-in) per possible thread
+        if self.noise_sigma > 0.0 and self.noise_kind == K.NOISE_ENTRY:
+            din = max(int(spec.sizes[l]) for l in config.noise_layers)
+            self.noise_scratch = np.empty((max(1, min(int(numba.config.NUMBA_NUM_THREADS), 64)), 3 * din))
+        else:
+            self.noise_scratch = np.empty((1, 0), dtype=np.float64)
 
 
 def run_steps(ws: Workspace, config, bufs, X, y, idx, lrs, avg_flags) -> StepsResult:
@@ -83,6 +90,7 @@ def run_steps(ws: Workspace, config, bufs, X, y, idx, lrs, avg_flags) -> StepsRe
         X, y, idx, np.ascontiguousarray(lrs, dtype=np.float64), np.ascontiguousarray(avg_flags, dtype=np.uint8),
         B, float(config.momentum), float(config.weight_decay), bool(config.has_mask),
         ws.noise_kind, ws.noise_alpha, ws.noise_sigma, ws.noise_layer, ws.stream_base,
+        ws.noise_scratch,
         ws.Xb, ws.yb, lay.acts, lay.d0, lay.d1, ws.gb, ws.gbn, float(max_loss), ws.stats)
     return StepsResult(int(done), float(ws.stats[0]), int(ws.stats[1]), bool(ws.stats[2] != 0.0))
 
