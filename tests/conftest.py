@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import os
+
+# The CUDA tests run on numba's simulator unless told otherwise (NUMBA_ENABLE_CUDASIM=0 on a GPU
+# machine). The variable must be set before anything imports numba.cuda, so it is set here, first.
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
 from pathlib import Path
 
 import pytest
