@@ -85,6 +85,16 @@ def _finish_step(x, ch, g, c, thresh2, status, div_step, k):
     return True
 
 
+@nb.njit(inline="always", cache=True)
+def _running_average(xavg, x, ch, navg):
+    """Fold x[ch] into the running mean xavg[ch] of ``navg`` iterates; return navg + 1."""
+    navg += 1
+    w = 1.0 / navg
+    for j in range(x.shape[1]):
+        xavg[ch, j] += w * (x[ch, j] - xavg[ch, j])
+    return navg
+
+
 @nb.njit(cache=True, parallel=True)
 def sgd_online(states, x, xavg, status, div_step, eta, b, sigma, noise_sd, xstar,
                n_steps, burn_in, thresh2, want_avg, init_scale):
@@ -117,13 +127,9 @@ def sgd_online(states, x, xavg, status, div_step, eta, b, sigma, noise_sd, xstar
             if _finish_step(x, ch, g, c, thresh2, status, div_step, k):
                 break
             if want_avg and k >= burn_in:
-                navg += 1
-                w = 1.0 / navg
-                for j in range(d):
-                    xavg[ch, j] += w * (x[ch, j] - xavg[ch, j])
+                navg = _running_average(xavg, x, ch, navg)
         if status[ch] != STATUS_OK and want_avg:
-            for j in range(d):
-                xavg[ch, j] = np.nan
+            xavg[ch, :] = np.nan
 
 
 @nb.njit(cache=True, parallel=True)
@@ -173,10 +179,6 @@ def sgd_offline(states, A, y, x, xavg, status, div_step, eta, b, n_steps, burn_i
             if _finish_step(x, ch, g, c, thresh2, status, div_step, k):
                 break
             if want_avg and k >= burn_in:
-                navg += 1
-                w = 1.0 / navg
-                for j in range(d):
-                    xavg[ch, j] += w * (x[ch, j] - xavg[ch, j])
+                navg = _running_average(xavg, x, ch, navg)
         if status[ch] != STATUS_OK and want_avg:
-            for j in range(d):
-                xavg[ch, j] = np.nan
+            xavg[ch, :] = np.nan
