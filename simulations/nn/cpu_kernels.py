@@ -191,6 +191,30 @@ def _act_grad(D, A, act):
 
 
 @nb.njit(inline="always", cache=True)
+def _row_loss(z, t, loss):
+    """Loss of one row of logits z with label t, 1[argmax z = t], and log Σ_k e^{z_k} (cross-entropy only)."""
+    K = z.shape[0]
+    best = 0
+    zmax = z[0]
+    for k in range(1, K):
+        if z[k] > zmax:
+            zmax = z[k]
+            best = k
+    correct = 1 if best == t else 0
+    if loss == LOSS_CE:
+        s = 0.0
+        for k in range(K):
+            s += math.exp(float(z[k]) - zmax)
+        lse = zmax + math.log(s)
+        return lse - z[t], correct, lse
+    acc = 0.0
+    for k in range(K):
+        e = float(z[k]) - (1.0 if k == t else 0.0)
+        acc += e * e
+    return 0.5 * acc, correct, 0.0
+
+
+@nb.njit(inline="always", cache=True)
 def _loss_delta(Z, y, loss, D, inv_b):
     """Per-batch loss sum and correct count; D ← ∂(mean loss)/∂Z (D may alias nothing)."""
     n, K = Z.shape
@@ -199,60 +223,27 @@ def _loss_delta(Z, y, loss, D, inv_b):
     for r in range(n):
         z = Z[r]
         t = y[r]
-        best = 0
-        zmax = z[0]
-        for k in range(1, K):
-            if z[k] > zmax:
-                zmax = z[k]
-                best = k
-        if best == t:
-            correct += 1
+        row, ok, lse = _row_loss(z, t, loss)
+        total += row
+        correct += ok
         if loss == LOSS_CE:
-            s = 0.0
-            for k in range(K):
-                s += math.exp(float(z[k]) - zmax)
-            lse = zmax + math.log(s)
-            total += lse - z[t]
             for k in range(K):
                 p = math.exp(float(z[k]) - lse)
                 D[r, k] = (p - (1.0 if k == t else 0.0)) * inv_b
         else:
-            acc = 0.0
             for k in range(K):
-                e = float(z[k]) - (1.0 if k == t else 0.0)
-                acc += e * e
-                D[r, k] = e * inv_b
-            total += 0.5 * acc
+                D[r, k] = (float(z[k]) - (1.0 if k == t else 0.0)) * inv_b
     return total, correct
 
 
 @nb.njit(inline="always", cache=True)
 def _loss_only(Z, y, loss):
-    n, K = Z.shape
     total = 0.0
     correct = 0
-    for r in range(n):
-        z = Z[r]
-        t = y[r]
-        best = 0
-        zmax = z[0]
-        for k in range(1, K):
-            if z[k] > zmax:
-                zmax = z[k]
-                best = k
-        if best == t:
-            correct += 1
-        if loss == LOSS_CE:
-            s = 0.0
-            for k in range(K):
-                s += math.exp(float(z[k]) - zmax)
-            total += zmax + math.log(s) - z[t]
-        else:
-            acc = 0.0
-            for k in range(K):
-                e = float(z[k]) - (1.0 if k == t else 0.0)
-                acc += e * e
-            total += 0.5 * acc
+    for r in range(Z.shape[0]):
+        row, ok, _ = _row_loss(Z[r], y[r], loss)
+        total += row
+        correct += ok
     return total, correct
 
 
