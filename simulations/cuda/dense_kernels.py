@@ -266,36 +266,60 @@ def colsum_kernel(G, out, accumulate):
         out[j] = s
 
 
-@cuda.jit
-def softmax_xent_kernel(Z, y, dZ, loss, correct, grad_scale):
-    """Softmax cross-entropy per row, one thread per sample i.
-
-    p = softmax(Z[i]), loss[i] = logsumexp(Z[i]) − Z[i, y_i] (computed with the row max
-    subtracted), dZ[i] = grad_scale · (p − e_{y_i}) (grad_scale = 1/batch for a mean loss),
-    correct[i] = 1 if argmax Z[i] = y_i (first maximum) else 0.
-    """
-    i = cuda.grid(1)
-    if i < Z.shape[0]:
-        C = Z.shape[1]
-        m = Z[i, 0]
-        am = 0
-        for c in range(1, C):
-            if Z[i, c] > m:
-                m = Z[i, c]
-                am = c
-        s = 0.0
-        for c in range(C):
-            s += math.exp(Z[i, c] - m)
-        lse = math.log(s)
-        yi = y[i]
-        loss[i] = lse - (Z[i, yi] - m)
-        correct[i] = 1 if am == yi else 0
-        inv = 1.0 / s
+@cuda.jit(device=True, inline=True)
+def xent_row(Z, y, dZ, i, grad_scale):
+    """Softmax cross-entropy of row i: returns (loss, correct) and, when dZ has row i,
+    writes dZ[i] = grad_scale · (softmax(Z[i]) − e_{y_i}). Row max subtracted; argmax = first maximum."""
+    C = Z.shape[1]
+    m = Z[i, 0]
+    am = 0
+    for c in range(1, C):
+        if Z[i, c] > m:
+            m = Z[i, c]
+            am = c
+    tot = 0.0
+    for c in range(C):
+        tot += math.exp(Z[i, c] - m)
+    yi = y[i]
+    if dZ.shape[0] > i:
+        inv = 1.0 / tot
         for c in range(C):
             p = math.exp(Z[i, c] - m) * inv
             if c == yi:
                 p -= 1.0
             dZ[i, c] = grad_scale * p
+    return math.log(tot) - (Z[i, yi] - m), 1 if am == yi else 0
+
+
+@cuda.jit(device=True, inline=True)
+def squared_row(Z, y, dZ, i, grad_scale):
+    """Squared loss ½‖Z[i] − e_{y_i}‖² of row i: returns (loss, correct) and, when dZ has row i,
+    writes dZ[i] = grad_scale · (Z[i] − e_{y_i})."""
+    yi = y[i]
+    m = Z[i, 0]
+    am = 0
+    tot = 0.0
+    for c in range(Z.shape[1]):
+        z = Z[i, c]
+        if z > m:
+            m = z
+            am = c
+        r = z - 1.0 if c == yi else z
+        tot += r * r
+        if dZ.shape[0] > i:
+            dZ[i, c] = grad_scale * r
+    return 0.5 * tot, 1 if am == yi else 0
+
+
+@cuda.jit
+def softmax_xent_kernel(Z, y, dZ, loss, correct, grad_scale):
+    """Softmax cross-entropy per row, one thread per sample i (see :func:`xent_row`):
+    loss[i] = logsumexp(Z[i]) − Z[i, y_i], dZ[i] = grad_scale · (p − e_{y_i}) (grad_scale = 1/batch
+    for a mean loss), correct[i] = 1 if argmax Z[i] = y_i (first maximum) else 0.
+    """
+    i = cuda.grid(1)
+    if i < Z.shape[0]:
+        loss[i], correct[i] = xent_row(Z, y, dZ, i, grad_scale)
 
 
 @cuda.jit
@@ -304,20 +328,7 @@ def squared_loss_kernel(Z, y, dZ, loss, correct, grad_scale):
     dZ[i] = grad_scale · (Z[i] − e_{y_i}), correct[i] = 1[argmax Z[i] = y_i]."""
     i = cuda.grid(1)
     if i < Z.shape[0]:
-        yi = y[i]
-        m = Z[i, 0]
-        am = 0
-        s = 0.0
-        for c in range(Z.shape[1]):
-            z = Z[i, c]
-            if z > m:
-                m = z
-                am = c
-            r = z - 1.0 if c == yi else z
-            s += r * r
-            dZ[i, c] = grad_scale * r
-        loss[i] = 0.5 * s
-        correct[i] = 1 if am == yi else 0
+        loss[i], correct[i] = squared_row(Z, y, dZ, i, grad_scale)
 
 
 NOISE_NONE = 0

@@ -28,6 +28,7 @@ import math
 
 from numba import cuda
 
+from .dense_kernels import squared_row, xent_row
 from .rng_kernels import normal, sas_draw, sub_gaussian_factor_draw
 
 __all__ = [
@@ -78,6 +79,14 @@ def gather_kernel(X, y, idx, start, Xb, yb):
             yb[r] = y[k]
 
 
+@cuda.jit(device=True, inline=True)
+def _record_loss(loss, correct, acc, batch_loss, s):
+    cuda.atomic.add(acc, 0, loss)
+    cuda.atomic.add(batch_loss, s, loss)
+    if correct:
+        cuda.atomic.add(acc, 1, 1.0)
+
+
 @cuda.jit
 def xent_stats_kernel(Z, y, dZ, grad_scale, acc, batch_loss, ctrl, s):
     """Softmax cross-entropy, one thread per sample i (rows of Z beyond ``y.shape[0]`` ignored).
@@ -90,29 +99,8 @@ def xent_stats_kernel(Z, y, dZ, grad_scale, acc, batch_loss, ctrl, s):
     if i < y.shape[0]:
         if _stopped(ctrl, s):
             return
-        C = Z.shape[1]
-        m = Z[i, 0]
-        am = 0
-        for c in range(1, C):
-            if Z[i, c] > m:
-                m = Z[i, c]
-                am = c
-        tot = 0.0
-        for c in range(C):
-            tot += math.exp(Z[i, c] - m)
-        yi = y[i]
-        loss = math.log(tot) - (Z[i, yi] - m)
-        cuda.atomic.add(acc, 0, loss)
-        cuda.atomic.add(batch_loss, s, loss)
-        if am == yi:
-            cuda.atomic.add(acc, 1, 1.0)
-        if dZ.shape[0] > i:
-            inv = 1.0 / tot
-            for c in range(C):
-                p = math.exp(Z[i, c] - m) * inv
-                if c == yi:
-                    p -= 1.0
-                dZ[i, c] = grad_scale * p
+        loss, correct = xent_row(Z, y, dZ, i, grad_scale)
+        _record_loss(loss, correct, acc, batch_loss, s)
 
 
 @cuda.jit
@@ -122,24 +110,8 @@ def squared_stats_kernel(Z, y, dZ, grad_scale, acc, batch_loss, ctrl, s):
     if i < y.shape[0]:
         if _stopped(ctrl, s):
             return
-        yi = y[i]
-        m = Z[i, 0]
-        am = 0
-        tot = 0.0
-        for c in range(Z.shape[1]):
-            z = Z[i, c]
-            if z > m:
-                m = z
-                am = c
-            r = z - 1.0 if c == yi else z
-            tot += r * r
-            if dZ.shape[0] > i:
-                dZ[i, c] = grad_scale * r
-        loss = 0.5 * tot
-        cuda.atomic.add(acc, 0, loss)
-        cuda.atomic.add(batch_loss, s, loss)
-        if am == yi:
-            cuda.atomic.add(acc, 1, 1.0)
+        loss, correct = squared_row(Z, y, dZ, i, grad_scale)
+        _record_loss(loss, correct, acc, batch_loss, s)
 
 
 @cuda.jit
