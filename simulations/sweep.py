@@ -71,6 +71,7 @@ documentation for the durability argument (https://www.sqlite.org/wal.html).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -1139,17 +1140,31 @@ class ResultsStore:
             import fcntl
         except ImportError:  # pragma: no cover - Windows: no advisory lock
             return
-        f = open(f"{self.path}.lock", "a+")
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            f.seek(0)
-            holder = f.read().strip()
+        lock_path = f"{self.path}.lock"
+        # The lock file is removed on release (_unlock). Another process may still hold
+        # the removed file open, so after taking the flock we check that the path still
+        # names the file we locked; if not, we retry on the new file.
+        for _ in range(100):
+            f = open(lock_path, "a+")
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.seek(0)
+                holder = f.read().strip()
+                f.close()
+                raise StoreLockedError(
+                    f"results store {self.path} is being written by another sweep ({holder or 'unknown process'}); "
+                    "wait for it to finish or use another --store"
+                ) from None
+            try:
+                same = os.stat(lock_path).st_ino == os.fstat(f.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             f.close()
-            raise StoreLockedError(
-                f"results store {self.path} is being written by another sweep ({holder or 'unknown process'}); "
-                "wait for it to finish or use another --store"
-            ) from None
+        else:  # pragma: no cover - would need 100 lost races in a row
+            raise StoreLockedError(f"results store {self.path}: could not take the writer lock {lock_path}")
         f.seek(0)
         f.truncate()
         f.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
@@ -1158,6 +1173,9 @@ class ResultsStore:
 
     def _unlock(self) -> None:
         if self._lockf is not None:
+            # remove the file while still holding the flock (see _lock), then release it by closing
+            with contextlib.suppress(OSError):
+                os.unlink(f"{self.path}.lock")
             self._lockf.close()  # closing releases the flock (so does the process dying)
             self._lockf = None
 

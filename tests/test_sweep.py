@@ -366,6 +366,32 @@ def test_one_writer_at_a_time(tmp_path):
     assert sw.run_sweep("toy", [{"steps": 20, "eval_every": 10}], db, workers=0, progress=False).done == 1
 
 
+def test_writer_lock_file_is_removed_on_release(tmp_path):
+    fcntl = pytest.importorskip("fcntl", reason="advisory file locks are POSIX-only")
+    db = tmp_path / "l.db"
+    lock = tmp_path / "l.db.lock"
+    sw.run_sweep("toy", [{"steps": 20, "eval_every": 10}], db, workers=0, progress=False)
+    assert not lock.exists()  # nothing left beside the store after a finished sweep
+    a = sw.ResultsStore(db)
+    a._lock()
+    assert lock.exists() and str(os.getpid()) in lock.read_text()
+    stale = open(lock)  # a process that opened the lock file just before it was released
+    a._unlock()
+    a.close()
+    assert not lock.exists()
+    b = sw.ResultsStore(db)
+    b._lock()  # a fresh lock file, not the removed one
+    try:
+        # the stale handle can flock the removed file, but that file no longer guards the store:
+        fcntl.flock(stale.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(sw.StoreLockedError, match="another sweep"):
+            sw.run_sweep("toy", [{"steps": 20, "eval_every": 10}], db, workers=0, progress=False)
+    finally:
+        stale.close()
+        b.close()
+    assert not lock.exists()
+
+
 def test_rows_pandas_history_and_report(tmp_path, capsys):
     db = tmp_path / "r.db"
     cfgs = sw.expand_grid("toy", {"eta": [0.5, 1.0], "batch": [1, 2]}, base={"steps": 100, "eval_every": 25})
