@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paper.registry import save_figure
+
 FIGURES = ["fig_compressibility"]
 KAPPA, P = 0.1, 2.0
 NUS = (2.5, 3.0, 5.0, 10.0)
@@ -21,7 +23,6 @@ def make(outdir: Path, quick: bool) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from simulations import compressibility_study as study
@@ -43,10 +44,4 @@ def make(outdir: Path, quick: bool) -> list[Path]:
         res = study.barsbey_synthetic_study(n_reps=250, n_rows=500, n_cols=500, seed=2)
     gauss = T.limit_prunable_fraction(lambda k: T.closed_form("normal")(k, 2.0), 0.1)
     fig = study.compressibility_figure(ns, ratios, limits, kappas, curves_t, curves_sas, res, gauss, KAPPA, P)
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    paths = [outdir / "fig_compressibility.pdf", outdir / "fig_compressibility.png"]
-    for pth in paths:
-        fig.savefig(pth, dpi=150)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, outdir, "fig_compressibility", dpi=150)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paper.registry import save_figure
+
 FIGURES = ["fig_kesten"]
 D_A, BS = 3, (1, 2, 5)
 B_B, DS = 2, (1, 3, 10)
@@ -140,10 +142,4 @@ def make(outdir: Path, quick: bool) -> list[Path]:
     odata = ou_data(quick)
     fig = plt.figure(figsize=(10, 8))
     draw(fig, pdata, odata)
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    paths = [outdir / "fig_kesten.pdf", outdir / "fig_kesten.png"]
-    for pth in paths:
-        fig.savefig(pth, dpi=150)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, outdir, "fig_kesten", dpi=150)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paper.registry import save_figure
+
 import numpy as np
 
 CASES = [(1.5, 1.0), (1.75, 1.0), (1.9, 1.0), (2.0, 1.0), (2.0, 0.0)]
@@ -113,10 +115,4 @@ def make(outdir: Path, quick: bool) -> list[Path]:
            title=f"(d) step-size condition, α = {st['alpha']:g}, t = {st['t']:g}")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    paths = [outdir / "fig_noise_injection.pdf", outdir / "fig_noise_injection.png"]
-    for p in paths:
-        fig.savefig(p, dpi=130)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, outdir, "fig_noise_injection", dpi=130)

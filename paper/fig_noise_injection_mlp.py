@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from paper.registry import save_figure
+
 
 def run(store_path: Path, quick: bool) -> list[dict]:
     from simulations.experiments.noise_injection import comparison_table, default_sweeps
@@ -71,10 +73,6 @@ def make(outdir: Path, quick: bool) -> list[Path]:
             ax.set(xlabel="sparsity", ylabel="test accuracy (%)", title=f"{ds}: {title}")
             ax.legend(fontsize=6)
     fig.tight_layout()
-    paths = [outdir / "fig_noise_injection_mlp.pdf", outdir / "fig_noise_injection_mlp.png",
-             outdir / "table_noise_injection_mlp.md"]
-    fig.savefig(paths[0])
-    fig.savefig(paths[1], dpi=120)
-    plt.close(fig)
+    paths = save_figure(fig, outdir, "fig_noise_injection_mlp", dpi=120) + [outdir / "table_noise_injection_mlp.md"]
     paths[2].write_text(table_markdown(rows) + "\n")
     return paths

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paper.registry import save_figure
+
 
 FIGURES = ["fig_pruning", "fig_pruning_curves"]
 
@@ -40,20 +42,10 @@ def make(outdir: Path, quick: bool) -> list[Path]:
             rep.plot_accuracy_vs_ratio(axes[i][j + 1], rows, d, m)
         rep.plot_prunable_vs_alpha(axes[i][4], rows, d)
     fig.tight_layout()
-    paths = []
-    for ext in ("pdf", "png"):
-        p = outdir / f"fig_pruning.{ext}"
-        fig.savefig(p, dpi=110)
-        paths.append(p)
-    plt.close(fig)
+    paths = save_figure(fig, outdir, "fig_pruning", dpi=110)
 
     fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 3.8), squeeze=False)
     for ax, d in zip(axes[0], datasets):
         rep.plot_curves(ax, rows, d)
     fig.tight_layout()
-    for ext in ("pdf", "png"):
-        p = outdir / f"fig_pruning_curves.{ext}"
-        fig.savefig(p, dpi=110)
-        paths.append(p)
-    plt.close(fig)
-    return paths
+    return paths + save_figure(fig, outdir, "fig_pruning_curves", dpi=110)

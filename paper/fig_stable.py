@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paper.registry import save_figure
+
 ALPHAS = (0.8, 1.2, 1.5, 1.8, 2.0)
 
 
@@ -17,7 +19,6 @@ def make(outdir: Path, quick: bool) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from simulations import tail_index_study as study
 
@@ -26,11 +27,7 @@ def make(outdir: Path, quick: bool) -> list[Path]:
     curves = study.tail_curves(ALPHAS, n=n_tail, seed=1)
     rows = study.estimator_bias_table(n=n_est, reps=reps, seed=2)
     fig = study.stable_figure(curves, rows)
+    paths = save_figure(fig, outdir, "fig_stable", dpi=150)
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    paths = [outdir / "fig_stable.pdf", outdir / "fig_stable.png"]
-    for pth in paths:
-        fig.savefig(pth, dpi=150)
-    plt.close(fig)
     (outdir / "fig_stable_table.md").write_text(study.format_table(rows) + "\n")
     return paths + [outdir / "fig_stable_table.md"]

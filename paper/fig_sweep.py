@@ -16,6 +16,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from paper.registry import save_figure
+
 #: Figure files (stems) this module writes into outdir, as .pdf and .png.
 FIGURES = ["fig_sweep_toy"]
 
@@ -70,10 +72,4 @@ def _make(outdir: Path, quick: bool, store: Path) -> list[Path]:
     ax1.set_title(r"dashed: $\lambda=0$", fontsize="small")
     ax1.legend(fontsize="small")
     fig.tight_layout()
-    paths = []
-    for ext in ("pdf", "png"):
-        p = outdir / f"fig_sweep_toy.{ext}"
-        fig.savefig(p, dpi=110)
-        paths.append(p)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, outdir, "fig_sweep_toy", dpi=110)

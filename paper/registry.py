@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +34,19 @@ class Figure:
 
     def files(self, outdir: Path) -> list[Path]:
         return [Path(outdir) / f"{self.name}.{ext}" for ext in EXTENSIONS]
+
+
+def save_figure(fig, outdir: Path, name: str, dpi: int = 150) -> list[Path]:
+    """Write ``fig`` as ``outdir/name.{pdf,png}`` (creating outdir), close it, return the paths."""
+    import matplotlib.pyplot as plt
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = [outdir / f"{name}.{ext}" for ext in EXTENSIONS]
+    for pth in paths:
+        fig.savefig(pth, dpi=dpi)
+    plt.close(fig)
+    return paths
 
 
 def load_registry(path: Path = REGISTRY) -> list[Figure]:
