@@ -14,7 +14,8 @@ ours without noise. ``neuron``: one draw per neuron (2048 per step); ``entry``: 
   (1.6 M per step), whose cost per draw is printed.
 
 Timings are best of ``repeat`` runs, ours and the peer interleaved, after one warm-up
-run (numba compile excluded). Also printed: this machine's single-core float32 GEMM
+run (numba compile excluded), each after a short idle pause (``COOLDOWN_S``) so that neither
+side starts while the other's spin-waiting worker threads still hold a core. Also printed: this machine's single-core float32 GEMM
 peak (best ``np.dot`` of 2048² matrices) and the fraction of it each of our rows reaches
 (training FLOPs: 2·Σ d_in d_out forward, the same for weight gradients, and for input
 gradients of every layer but the first).
@@ -105,12 +106,21 @@ def peer_runner(sizes, B, steps, threads):
     return run
 
 
+#: Seconds of idle before each timed run. Thread pools spin-wait after their last parallel
+#: region: OpenBLAS workers for ~2^28 cycles (≈ 0.08 s), PyTorch's OpenMP workers for their
+#: spin count. Without a pause, at 2 threads each side's run starts while the other's
+#: workers still hold a core (we measured ours at 27.9 ms per step instead of 22.1 on the deep
+#: shape). The pause gives both the same quiet start.
+COOLDOWN_S = 0.3
+
+
 def best_interleaved(fns, repeat):
     for f in fns:
         f()  # warm-up (compile, allocator)
     best = [float("inf")] * len(fns)
     for _ in range(repeat):
         for i, f in enumerate(fns):
+            time.sleep(COOLDOWN_S)
             best[i] = min(best[i], _timed(f))
     return best
 
