@@ -392,6 +392,33 @@ def test_writer_lock_file_is_removed_on_release(tmp_path):
     assert not lock.exists()
 
 
+def test_writer_lock_retries_when_the_file_is_removed_under_it(tmp_path, monkeypatch):
+    pytest.importorskip("fcntl", reason="advisory file locks are POSIX-only")
+    db = tmp_path / "r.db"
+    lock = tmp_path / "r.db.lock"
+    holder = sw.ResultsStore(db)
+    holder._lock()
+    real_open = open
+    calls = []
+
+    def racing_open(path, *args, **kwargs):
+        f = real_open(path, *args, **kwargs)
+        calls.append(path)
+        if len(calls) == 1:  # the holder releases (removes the file) between our open and our flock
+            holder._unlock()
+        return f
+
+    monkeypatch.setattr(sw, "open", racing_open, raising=False)
+    taker = sw.ResultsStore(db)
+    taker._lock()
+    try:
+        assert len(calls) == 2  # the first handle named a removed file, so _lock retried
+        assert os.fstat(taker._lockf.fileno()).st_ino == os.stat(lock).st_ino
+    finally:
+        taker.close()
+        holder.close()
+
+
 def test_rows_pandas_history_and_report(tmp_path, capsys):
     db = tmp_path / "r.db"
     cfgs = sw.expand_grid("toy", {"eta": [0.5, 1.0], "batch": [1, 2]}, base={"steps": 100, "eval_every": 25})
