@@ -15,8 +15,9 @@ ours without noise. ``neuron``: one draw per neuron (2048 per step); ``entry``: 
 
 Timings are best of ``repeat`` runs, ours and the peer interleaved, after one warm-up
 run (numba compile excluded), each after a short idle pause (``COOLDOWN_S``) so that neither
-side starts while the other's spin-waiting worker threads still hold a core. Also printed: this machine's single-core float32 GEMM
-peak (best ``np.dot`` of 2048² matrices) and the fraction of it each of our rows reaches
+side starts while the other's spin-waiting worker threads still hold a core. Also printed:
+this machine's single-core float32 GEMM peak (best ``np.dot`` of 2048² matrices) and the
+fraction of it each of our rows reaches
 (training FLOPs: 2·Σ d_in d_out forward, the same for weight gradients, and for input
 gradients of every layer but the first).
 """

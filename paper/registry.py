@@ -33,7 +33,12 @@ class Figure:
     caption: str
 
     def files(self, outdir: Path) -> list[Path]:
-        return [Path(outdir) / f"{self.name}.{ext}" for ext in EXTENSIONS]
+        return figure_files(outdir, self.name)
+
+
+def figure_files(outdir: Path, name: str) -> list[Path]:
+    """The files of figure ``name`` in ``outdir``: one per extension in :data:`EXTENSIONS`."""
+    return [Path(outdir) / f"{name}.{ext}" for ext in EXTENSIONS]
 
 
 def save_figure(fig, outdir: Path, name: str, dpi: int = 150) -> list[Path]:
@@ -42,7 +47,7 @@ def save_figure(fig, outdir: Path, name: str, dpi: int = 150) -> list[Path]:
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    paths = [outdir / f"{name}.{ext}" for ext in EXTENSIONS]
+    paths = figure_files(outdir, name)
     for pth in paths:
         fig.savefig(pth, dpi=dpi)
     plt.close(fig)
