@@ -22,6 +22,8 @@ import math
 import numpy as np
 from numba import cuda
 
+from .. import stable_kernels as _stable_kernels
+
 __all__ = [
     "next_uint64",
     "uniform",
@@ -88,26 +90,10 @@ def normal(states, i):
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
-@cuda.jit(device=True, inline=True)
-def cms_transform(alpha, beta, v, w):
-    """Standard S1(α, β, 1, 0) variate from V ∈ (−π/2, π/2) and W > 0 (CMS; Weron 1996 at α = 1)."""
-    if alpha == 1.0:
-        hb = _HALF_PI + beta * v
-        return (hb * math.tan(v) - beta * math.log(_HALF_PI * w * math.cos(v) / hb)) / _HALF_PI
-    if beta == 0.0:
-        if alpha == 2.0:
-            return 2.0 * math.sin(v) * math.sqrt(w)
-        av = alpha * v
-        return math.sin(av) * math.exp(
-            -math.log(math.cos(v)) / alpha + (1.0 - alpha) / alpha * math.log(math.cos(v - av) / w)
-        )
-    t = beta * math.tan(_HALF_PI * alpha)
-    b = math.atan(t) / alpha
-    s = (1.0 + t * t) ** (0.5 / alpha)
-    a = alpha * (v + b)
-    return s * math.sin(a) * math.exp(
-        -math.log(math.cos(v)) / alpha + (1.0 - alpha) / alpha * math.log(math.cos(v - a) / w)
-    )
+#: Standard S1(α, β, 1, 0) variate from V ∈ (−π/2, π/2) and W > 0 (CMS; Weron 1996 at α = 1):
+#: the device compilation of the very source of :func:`simulations.stable_kernels.cms_transform`
+#: (plain ``math`` calls, so one definition serves both targets).
+cms_transform = cuda.jit(device=True, inline=True)(_stable_kernels.cms_transform.py_func)
 
 
 @cuda.jit(device=True, inline=True)
