@@ -287,7 +287,7 @@ def main(argv=None):
 
         warnings.filterwarnings("ignore", message="overflow encountered in scalar", category=RuntimeWarning)
     try:
-        from simulations.cuda.device import cuda_available, device_name, simulator_enabled
+        from simulations._core.device import cuda_available, device_name, simulator_enabled
     except ImportError as exc:
         _skip(f"simulations.cuda cannot be imported ({exc})", args)
     if not cuda_available():

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from . import compressibility_kernels as _k
-from .validation import check_array, check_int, check_probability, check_real
+from simulations import compressibility_kernels as _k
+from simulations._core.validation import check_array, check_int, check_probability, check_real
 
 __all__ = [
     "relative_errors",

@@ -26,16 +26,22 @@ from typing import Any, Callable
 import numpy as np
 from scipy import stats
 
-from . import stable
-from .compressibility import prunable_fraction, relative_error_at
-from .validation import as_generator, check_int, check_positive, check_probability, check_real
+from simulations import stable
+from simulations.compressibility import prunable_fraction, relative_error_at
+from simulations._core.validation import (
+    as_generator,
+    check_int,
+    check_positive,
+    check_probability,
+    check_real,
+)
 
 __all__ = ["ratio_vs_n", "sas_sampler", "barsbey_synthetic_study"]
 
 
 def sas_sampler(alpha: float) -> Callable[[int, np.random.Generator], np.ndarray]:
     """A sampler ``(n, rng) -> n`` iid SαS(α, scale 1) draws (for :func:`ratio_vs_n`)."""
-    from .validation import check_alpha
+    from simulations._core.validation import check_alpha
 
     alpha = check_alpha(alpha)
 

@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from . import linear_kernels as _k
-from .rng import init_states
-from .validation import (
+from simulations import linear_kernels as _k
+from simulations.rng import init_states
+from simulations._core.validation import (
     as_generator,
     check_array,
     check_choice,
@@ -244,7 +244,7 @@ def run_sgd(
 
     check_choice("backend", backend, ("cpu", "cuda"))
     if backend == "cuda":
-        from . import linear_cuda as kern
+        from simulations import linear_cuda as kern
     else:
         kern = _k
     kseed = seed_from(rng)
@@ -298,7 +298,7 @@ def tail_index_mc(
     ``alpha_hat`` is nan where fewer than 2k chains stayed finite (the
     ``n_ok`` column says so).
     """
-    from .tail_index import hill
+    from simulations.tail_index import hill
 
     etas = check_array("etas", etas, ndim=1, min_size=1)
     n_chains = check_int("n_chains", n_chains, 20)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .cuda.device import require_cuda, simulator_enabled
+from simulations._core.device import require_cuda, simulator_enabled
 
 __all__ = ["sgd_online", "sgd_offline", "run_sgd"]
 
@@ -46,7 +46,7 @@ def sgd_online(states, x, xavg, status, div_step, eta, b, sigma, noise_sd, xstar
                want_avg, init_scale):
     """Device :func:`simulations.linear_kernels.sgd_online` (same arguments, in place)."""
     cuda = require_cuda()
-    from .cuda import linear_kernels as gk
+    from simulations.cuda import linear_kernels as gk
 
     C, d = x.shape
     dev = _to_dev(cuda, states, x, xavg, status, div_step)
@@ -64,7 +64,7 @@ def sgd_offline(states, A, y, x, xavg, status, div_step, eta, b, n_steps, burn_i
                 sampling):
     """Device :func:`simulations.linear_kernels.sgd_offline` (same arguments, in place)."""
     cuda = require_cuda()
-    from .cuda import linear_kernels as gk
+    from simulations.cuda import linear_kernels as gk
 
     C, d = x.shape
     n = A.shape[0]
@@ -82,7 +82,7 @@ def sgd_offline(states, A, y, x, xavg, status, div_step, eta, b, n_steps, burn_i
 
 def run_sgd(*args: Any, **kwargs: Any):
     """:func:`simulations.linear.run_sgd` with ``backend="cuda"`` (same signature and result)."""
-    from . import linear as lin
+    from simulations import linear as lin
 
     require_cuda()
     kwargs["backend"] = "cuda"

@@ -37,7 +37,7 @@ import math
 import numba as nb
 import numpy as np
 
-from .rng import normal, uniform, uniform_open
+from simulations.rng import normal, uniform, uniform_open
 
 STATUS_OK = 0
 STATUS_NONFINITE = 1

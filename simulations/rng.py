@@ -115,7 +115,7 @@ def init_states(n_streams: int, seed: int, subsequence_start: int = 0) -> np.nda
     subsequence_start : int, >= 0
         Skip this many streams first (to extend an existing family of streams).
     """
-    from .validation import check_int
+    from simulations._core.validation import check_int
 
     n_streams = check_int("n_streams", n_streams, 0)
     seed = check_int("seed", seed, 0, 2**64 - 1)

@@ -48,9 +48,9 @@ import numba as nb
 import numpy as np
 from scipy.special import gamma as _gamma
 
-from . import sde_kernels as _k
-from .rng import init_states
-from .validation import (
+from simulations import sde_kernels as _k
+from simulations.rng import init_states
+from simulations._core.validation import (
     as_generator,
     check_alpha,
     check_array,

@@ -29,8 +29,8 @@ import math
 import numba as nb
 import numpy as np
 
-from .linear_kernels import normal_pair
-from .stable_kernels import sas_draw, sub_gaussian_factor_draw
+from simulations.linear_kernels import normal_pair
+from simulations.stable_kernels import sas_draw, sub_gaussian_factor_draw
 
 STATUS_OK = 0
 STATUS_NONFINITE = 1

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from . import stable_kernels as _k
-from .rng import init_states
-from .validation import (
+from simulations import stable_kernels as _k
+from simulations.rng import init_states
+from simulations._core.validation import (
     as_generator,
     check_alpha,
     check_beta,

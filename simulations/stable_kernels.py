@@ -27,7 +27,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-from .rng import exponential, uniform_open
+from simulations.rng import exponential, uniform_open
 
 HALF_PI = 0.5 * math.pi
 _PI_HI = 3.141592653589793116  # π = _PI_HI + _PI_LO to ~1e-32

@@ -93,7 +93,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulations.validation import check_choice, check_int, check_real
+from simulations._core.validation import check_choice, check_int, check_real
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -44,7 +44,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .validation import check_array, check_choice, check_int, check_positive
+from simulations._core.validation import check_array, check_choice, check_int, check_positive
 
 __all__ = ["hill", "pickands", "block_sum", "weight_tail_index", "default_block_sizes"]
 

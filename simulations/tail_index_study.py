@@ -16,8 +16,9 @@ from scipy import special
 
 from theory import stable as theory_stable
 
-from . import stable, tail_index
-from .validation import as_generator, check_alpha, check_int, check_positive
+from simulations import stable
+from simulations import tail_index
+from simulations._core.validation import as_generator, check_alpha, check_int, check_positive
 
 __all__ = [
     "tail_curves",

@@ -39,9 +39,9 @@ from typing import Any, Sequence
 import numba as nb
 import numpy as np
 
-from . import two_layer_kernels as _k
-from .rng import init_states
-from .validation import (
+from simulations import two_layer_kernels as _k
+from simulations.rng import init_states
+from simulations._core.validation import (
     as_generator,
     check_alpha,
     check_array,
@@ -510,7 +510,7 @@ def train_ensemble(
     if num_threads is not None:
         nb.set_num_threads(check_int("num_threads", num_threads, 1, nb.config.NUMBA_NUM_THREADS))
     if backend == "cuda":
-        from .two_layer_cuda import run_train_ensemble as kernel
+        from simulations.two_layer_cuda import run_train_ensemble as kernel
     else:
         kernel = _k.train_ensemble
     try:
@@ -608,7 +608,7 @@ def width_study(widths, cases, *, n_seeds: int, steps: int, lr: float, d: int = 
     ``hill`` (cases × seeds: Hill tail index of the neuron norms at the largest width),
     ``status`` (cases × widths × seeds) and ``t`` = steps·lr.
     """
-    from .tail_index import hill
+    from simulations.tail_index import hill
 
     widths = [check_int("width", w, 1) for w in widths]
     cases = [(check_alpha(a), check_real("sigma", s, 0.0)) for a, s in cases]

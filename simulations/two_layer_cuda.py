@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .cuda.device import require_cuda, simulator_enabled
+from simulations._core.device import require_cuda, simulator_enabled
 
 __all__ = ["run_train_ensemble", "stream_layout", "train_ensemble"]
 
@@ -53,7 +53,7 @@ def stream_layout(width: int, d: int, c: int, batch: int, noise_type: int, sigma
 def _prepare_streams(states, widths, d, c, batch, noise_type, sigmas, noise_hidden, noise_out, teacher, label_noise):
     """Per network the jump matrices, and the starting states of the hidden-noise stream copies (one
     per neuron, or one per input row for entry noise) and of the output-noise copies (one per neuron)."""
-    from .cuda import jump_kernels as jk
+    from simulations.cuda import jump_kernels as jk
 
     K = widths.shape[0]
     ntot = int(widths.sum())
@@ -95,7 +95,7 @@ def _prepare_streams(states, widths, d, c, batch, noise_type, sigmas, noise_hidd
 
 
 def _fill_chain(st, M, dest, start, n):
-    from .cuda.jump_kernels import chain
+    from simulations.cuda.jump_kernels import chain
 
     chain(st[0, 0], st[0, 1], M, dest, start, n)
 
@@ -112,10 +112,10 @@ def run_train_ensemble(
     """Device version of :func:`simulations.two_layer_kernels.train_ensemble` (same arguments, same
     outputs filled in place; ``W``, ``A``, ``states`` are host arrays, W and A are updated in place).
 
-    Raises :class:`simulations.cuda.device.CudaUnavailableError` without a device (or simulator).
+    Raises :class:`simulations._core.device.CudaUnavailableError` without a device (or simulator).
     """
     cuda = require_cuda()
-    from .cuda import two_layer_kernels as gk
+    from simulations.cuda import two_layer_kernels as gk
 
     if threads_per_block is None:  # one thread per neuron up to 128 (the simulator runs whole warps)
         threads_per_block = 32 if simulator_enabled() else min(128, max(32, 1 << (int(widths.max()) - 1).bit_length()))
@@ -169,7 +169,7 @@ def run_train_ensemble(
 
 def train_ensemble(*args: Any, **kwargs: Any):
     """:func:`simulations.two_layer.train_ensemble` with ``backend="cuda"`` (same signature and result)."""
-    from . import two_layer as tl
+    from simulations import two_layer as tl
 
     require_cuda()
     kwargs.pop("num_threads", None)

@@ -66,8 +66,8 @@ import math
 import numba as nb
 import numpy as np
 
-from .rng import normal, uniform
-from .stable_kernels import sas_draw, sas_fill, sub_gaussian_factor_draw
+from simulations.rng import normal, uniform
+from simulations.stable_kernels import sas_draw, sas_fill, sub_gaussian_factor_draw
 
 ACT_TANH = 0
 ACT_RELU = 1

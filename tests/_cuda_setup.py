@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 
 def require():
     try:
-        from simulations.cuda.device import cuda_available, simulator_enabled
+        from simulations._core.device import cuda_available, simulator_enabled
     except ImportError as exc:  # pragma: no cover
         pytest.skip(f"simulations.cuda unavailable: {exc}", allow_module_level=True)
     if not cuda_available():

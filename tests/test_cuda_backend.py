@@ -25,7 +25,7 @@ pytestmark = _cuda_setup.PYTESTMARK
 from numba import cuda  # noqa: E402
 
 from simulations import stable_kernels as sk  # noqa: E402
-from simulations.cuda.device import CudaUnavailableError, check_device_array  # noqa: E402
+from simulations._core.device import CudaUnavailableError, check_device_array  # noqa: E402
 from simulations.nn import MLPSpec, NoiseConfig, get_backend, init_params  # noqa: E402
 from simulations.nn.backend import RunBuffers, StepConfig  # noqa: E402
 from simulations.rng import init_states  # noqa: E402
@@ -278,7 +278,8 @@ def test_divergence_is_reported_like_cpu(be, case):
 
 
 def test_train_with_cuda_backend_matches_cpu():
-    from simulations.nn import SGD, StopRules, train
+    from simulations.nn import SGD, StopRules
+    from simulations.nn import train
 
     spec = MLPSpec((6, 5, 3))
     X, y = _data(spec, 12, 8)
@@ -295,7 +296,7 @@ def test_train_with_cuda_backend_matches_cpu():
 
 # ---------------------------------------------------------------------------- bad input
 def test_no_device_gives_clear_error(monkeypatch):
-    from simulations.cuda import device
+    from simulations._core import device
 
     monkeypatch.setattr(cuda, "is_available", lambda: False)
     with pytest.raises(CudaUnavailableError, match="no CUDA device"):
@@ -356,7 +357,7 @@ def test_check_device_array_dtype_property(dt, want):
 
 @given(ndim=st.integers(1, 3), dt=st.sampled_from(["float32", "float64", "int64"]), nan=st.booleans())
 def test_to_device_validates_host_arrays(ndim, dt, nan):
-    from simulations.cuda.device import to_device
+    from simulations._core.device import to_device
 
     arr = np.arange(2 ** ndim, dtype=dt).reshape((2,) * ndim)
     if nan and dt != "int64":

@@ -23,7 +23,7 @@ from simulations import two_layer as tl  # noqa: E402
 from simulations import two_layer_cuda as tlc  # noqa: E402
 from simulations.cuda import jump_kernels as jk  # noqa: E402
 from simulations.cuda import rng_kernels as rk  # noqa: E402
-from simulations.cuda.device import CudaUnavailableError  # noqa: E402
+from simulations._core.device import CudaUnavailableError  # noqa: E402
 from simulations.rng import init_states, next_uint64  # noqa: E402
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as hs
 from simulations import rng as R
 from simulations.linear import run_sgd
 from simulations.linear_kernels import normal_pair
-from simulations.validation import as_generator, seed_from
+from simulations._core.validation import as_generator, seed_from
 
 
 def _normals(states, ch, d):

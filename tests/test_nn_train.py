@@ -24,8 +24,8 @@ from simulations.nn import (
     predict,
     save_checkpoint,
     step_schedule,
-    train,
 )
+from simulations.nn import train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -318,7 +318,7 @@ def test_save_load_checkpoint_roundtrip(tmp_path):
 @pytest.mark.parametrize("drop_last", [True, False])
 def test_minibatch_order_matches_reference(drop_last):
     """Minibatches follow one seeded permutation per epoch (the documented derivation of the seeds)."""
-    from simulations.validation import as_generator
+    from simulations._core.validation import as_generator
 
     spec = MLPSpec((5, 7, 3), dtype="float64")
     d = gaussian_mixture(45, 5, 3, seed=2, dtype=np.float64)

@@ -11,13 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulations.pruning import (
-    magnitude_prune,
-    node_prune,
-    prune,
-    random_prune,
-    spectral_prune,
-)
+from simulations.pruning import magnitude_prune, node_prune, prune, random_prune, spectral_prune
 
 # ---------------------------------------------------------------- hand-built cases
 

@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import cuda
 
-from .. import stable_kernels as _stable_kernels
+from simulations import stable_kernels as _stable_kernels
 
 __all__ = [
     "next_uint64",

@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from .rng_kernels import jump_apply, normal, sas_draw, sub_gaussian_factor_draw, uniform
+from simulations.cuda.rng_kernels import jump_apply, normal, sas_draw, sub_gaussian_factor_draw, uniform
 
 __all__ = ["two_layer_steps_kernel", "RED_SIZE"]
 
@@ -263,7 +263,7 @@ def two_layer_steps_kernel(
 
 import numba as nb  # noqa: E402
 
-from ..two_layer_kernels import _record  # noqa: E402
+from simulations.two_layer_kernels import _record  # noqa: E402
 
 
 @nb.njit(cache=True)

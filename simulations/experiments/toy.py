@@ -105,7 +105,7 @@ def lyapunov_exponent(eta: float, batch: int) -> float:
     """
     from scipy import integrate
 
-    from simulations.validation import check_int, check_positive
+    from simulations._core.validation import check_int, check_positive
 
     eta = check_positive("eta", eta)
     batch = check_int("batch", batch, 1)

@@ -6,8 +6,15 @@
     res = train(spec, data, optimizer=SGD(lr=0.1), batch_size=128, stop=StopRules(max_epochs=10), seed=0)
     res.status, res.final["test_acc"]
 """
-from .backend import Backend, get_backend, available_backends, blas_threads, set_blas_threads, default_threads
-from .data import (
+from simulations.nn.backend import (
+    Backend,
+    get_backend,
+    available_backends,
+    blas_threads,
+    set_blas_threads,
+    default_threads,
+)
+from simulations.nn.data import (
     DataError,
     Dataset,
     gaussian_mixture,
@@ -18,9 +25,9 @@ from .data import (
     shuffle_indices,
     teacher_dataset,
 )
-from .model import ACTIVATIONS, INITS, LOSSES, Mask, MLPSpec, Params, init_params, ones_mask
-from .optim import SGD, NoiseConfig, Schedule, constant, step_schedule
-from .train import (
+from simulations.nn.model import ACTIVATIONS, INITS, LOSSES, Mask, MLPSpec, Params, init_params, ones_mask
+from simulations.nn.optim import SGD, NoiseConfig, Schedule, constant, step_schedule
+from simulations.nn.train import (
     STATUSES,
     StopRules,
     TrainResult,

@@ -45,9 +45,9 @@ from typing import Any
 
 import numpy as np
 
-from ..validation import check_choice, check_int
-from .model import MLPSpec
-from .optim import NOISE_KINDS, NoiseConfig
+from simulations._core.validation import check_choice, check_int
+from simulations.nn.model import MLPSpec
+from simulations.nn.optim import NOISE_KINDS, NoiseConfig
 
 __all__ = [
     "Backend",
@@ -348,27 +348,27 @@ class CPUBackend(Backend):
         return blas_threads(n)
 
     def workspace(self, config: StepConfig, eval_batch_size: int = 1024):
-        from . import _cpu
+        from simulations.nn import _cpu
 
         return _cpu.Workspace(config, eval_batch_size)
 
     def run_steps(self, ws, config, bufs, X, y, idx, lrs, avg_flags) -> StepsResult:
-        from . import _cpu
+        from simulations.nn import _cpu
 
         return _cpu.run_steps(ws, config, bufs, X, y, idx, lrs, avg_flags)
 
     def evaluate(self, ws, spec, params, X, y):
-        from . import _cpu
+        from simulations.nn import _cpu
 
         return _cpu.evaluate(ws, spec, params, X, y)
 
     def forward(self, ws, spec, params, X):
-        from . import _cpu
+        from simulations.nn import _cpu
 
         return _cpu.forward(ws, spec, params, X)
 
     def gradient(self, spec, params, X, y):
-        from . import _cpu
+        from simulations.nn import _cpu
 
         return _cpu.gradient(spec, params, X, y)
 

@@ -99,10 +99,10 @@ def _versions() -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``tailcomp train`` (returns the exit status)."""
     args = _parser().parse_args(argv)
-    from . import data as D
-    from .model import MLPSpec
-    from .optim import SGD, NoiseConfig, Schedule
-    from .train import StopRules, train
+    from simulations.nn import data as D
+    from simulations.nn.model import MLPSpec
+    from simulations.nn.optim import SGD, NoiseConfig, Schedule
+    from simulations.nn.train import StopRules, train
 
     try:
         sizes = _ints(args.sizes, "sizes")

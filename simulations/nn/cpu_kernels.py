@@ -36,8 +36,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.linalg import check_blas_return, ensure_blas, get_blas_kind
 
-from ..rng import normal, uniform_open
-from ..stable_kernels import plog, sas_fill, sas_draw, sin_half, sub_gaussian_factor_draw
+from simulations.rng import normal, uniform_open
+from simulations.stable_kernels import plog, sas_fill, sas_draw, sin_half, sub_gaussian_factor_draw
 
 ensure_blas()
 

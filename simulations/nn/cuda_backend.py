@@ -18,17 +18,17 @@ CPU backend (see :mod:`simulations.cuda.mlp_kernels` for the update and the nois
 Nothing is allocated per step; per step the host only launches kernels (no synchronisation;
 divergence is flagged on the device and read once per chunk).
 
-Construction raises :class:`simulations.cuda.device.CudaUnavailableError` (a ``RuntimeError``)
+Construction raises :class:`simulations._core.device.CudaUnavailableError` (a ``RuntimeError``)
 when there is no CUDA device and the simulator (``NUMBA_ENABLE_CUDASIM=1``) is not enabled.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..cuda.device import check_device_array, device_name, is_device_array, require_cuda
-from ..validation import check_array, check_int
-from .backend import Backend, RunBuffers, StepConfig, StepsResult
-from .model import MLPSpec
+from simulations._core.device import check_device_array, device_name, is_device_array, require_cuda
+from simulations._core.validation import check_array, check_int
+from simulations.nn.backend import Backend, RunBuffers, StepConfig, StepsResult
+from simulations.nn.model import MLPSpec
 
 __all__ = ["CUDABackend", "CudaWorkspace"]
 
@@ -37,8 +37,8 @@ _KIND = {"entry": 0, "neuron": 1, "elliptical": 2}
 
 
 def _k():
-    from ..cuda import dense_kernels as dk  # noqa: PLC0415
-    from ..cuda import mlp_kernels as mk  # noqa: PLC0415
+    from simulations.cuda import dense_kernels as dk  # noqa: PLC0415
+    from simulations.cuda import mlp_kernels as mk  # noqa: PLC0415
 
     return dk, mk
 
@@ -109,7 +109,7 @@ class CUDABackend(Backend):
 
     def __init__(self):
         self.cuda = require_cuda()
-        from ..cuda.device import simulator_enabled  # noqa: PLC0415
+        from simulations._core.device import simulator_enabled  # noqa: PLC0415
 
         self.simulator = simulator_enabled()
         self.device = device_name()
@@ -283,7 +283,7 @@ class CUDABackend(Backend):
         return StepsResult(n_done=n_done, loss_sum=float(acc[0]), correct=int(round(acc[1])), diverged=diverged)
 
     def _params_device(self, spec: MLPSpec, params):
-        from .model import Params  # noqa: PLC0415
+        from simulations.nn.model import Params  # noqa: PLC0415
 
         if isinstance(params, Params):
             if params.spec != spec:

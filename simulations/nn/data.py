@@ -36,7 +36,14 @@ from typing import Any
 
 import numpy as np
 
-from ..validation import as_generator, check_array, check_choice, check_dtype, check_int, check_real
+from simulations._core.validation import (
+    as_generator,
+    check_array,
+    check_choice,
+    check_dtype,
+    check_int,
+    check_real,
+)
 
 __all__ = [
     "DataError",
@@ -303,7 +310,7 @@ def gaussian_mixture(n: int, dim: int = 20, n_classes: int = 3, *, separation: f
 def teacher_dataset(n: int, sizes: tuple[int, ...] = (20, 32, 3), *, n_test: int = 0, dtype: Any = np.float32,
                     seed: Any = 0) -> Dataset:
     """Inputs x ~ N(0, I); labels = argmax of a random ReLU teacher MLP with ``sizes`` (kaiming normal, no bias)."""
-    from .model import MLPSpec, init_params
+    from simulations.nn.model import MLPSpec, init_params
 
     n = check_int("n", n, 1)
     n_test = check_int("n_test", n_test, 0)

@@ -36,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..validation import as_generator, check_array, check_choice, check_dtype, check_int
+from simulations._core.validation import as_generator, check_array, check_choice, check_dtype, check_int
 
 __all__ = [
     "ACTIVATIONS",

@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..validation import check_alpha, check_choice, check_int, check_real
+from simulations._core.validation import check_alpha, check_choice, check_int, check_real
 
 __all__ = ["SGD", "NoiseConfig", "Schedule", "constant", "step_schedule", "NOISE_KINDS"]
 

@@ -25,11 +25,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..validation import as_generator, check_array, check_choice, check_int, check_real
-from .backend import Backend, RunBuffers, StepConfig, default_threads, get_backend
-from .model import Mask, MLPSpec, Params, init_params
-from .optim import SGD, NoiseConfig
-from ..rng import init_states
+from simulations._core.validation import as_generator, check_array, check_choice, check_int, check_real
+from simulations.nn.backend import Backend, RunBuffers, StepConfig, default_threads, get_backend
+from simulations.nn.model import Mask, MLPSpec, Params, init_params
+from simulations.nn.optim import SGD, NoiseConfig
+from simulations.rng import init_states
 
 __all__ = [
     "StopRules",
@@ -498,7 +498,7 @@ def _copy_state(s: TrainState) -> TrainState:
 
 
 def _as_data(data: Any, spec: MLPSpec):
-    from .data import Dataset, check_labels
+    from simulations.nn.data import Dataset, check_labels
 
     if isinstance(data, Dataset):
         parts = (data.X_train, data.y_train, data.X_test, data.y_test)
@@ -541,7 +541,7 @@ def _eval_setup(params: Params, X, batch_size, backend):
 def evaluate(params: Params, X: Any, y: Any, *, batch_size: int = 1024, backend: str | Backend = "cpu",
              threads: int | None = None) -> tuple[float, float]:
     """(mean loss, accuracy) of ``params`` on (X, y), with the spec's loss."""
-    from .data import check_labels
+    from simulations.nn.data import check_labels
 
     spec, be, X, ws = _eval_setup(params, X, batch_size, backend)
     y = check_labels("y", y, X.shape[0], spec.sizes[-1])

@@ -17,8 +17,15 @@ Quick example::
     res.masks, res.weights, res.compression_ratio                   # ≈ 10×
     prune(weights, "spectral", eps=0.1).ranks                      # smallest ranks within 10 % error
 """
-from .masks import apply_masks, check_layers, combine_masks, full_masks, mask_counts, sparsity
-from .metrics import (
+from simulations.pruning.masks import (
+    apply_masks,
+    check_layers,
+    combine_masks,
+    full_masks,
+    mask_counts,
+    sparsity,
+)
+from simulations.pruning.metrics import (
     accuracy,
     aggregate,
     compression_ratio,
@@ -29,7 +36,15 @@ from .metrics import (
     sparse_flops,
     summary,
 )
-from .one_shot import METHODS, PruneResult, magnitude_prune, node_prune, prune, random_prune, spectral_prune
+from simulations.pruning.one_shot import (
+    METHODS,
+    PruneResult,
+    magnitude_prune,
+    node_prune,
+    prune,
+    random_prune,
+    spectral_prune,
+)
 
 __all__ = [
     "METHODS",

@@ -43,8 +43,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..validation import as_generator, check_choice, check_int, check_real, seed_from
-from .masks import check_layers, check_ratio
+from simulations._core.validation import as_generator, check_choice, check_int, check_real, seed_from
+from simulations.pruning.masks import check_layers, check_ratio
 
 __all__ = ["IMPRound", "IMPResult", "imp", "CRITERIA", "REWINDS", "CONTROLS", "mask_scores", "prune_step"]
 
@@ -193,8 +193,9 @@ def imp(
         default drawn from ``seed``. Every round uses the same one, so the dense round's θ_k is
         exactly ``train(spec, data, params=θ₀, seed=train_seed, ...).snapshots[k]``.
     """
-    from ..nn import SGD, Mask, StopRules, evaluate, init_params, train
-    from ..nn.optim import Schedule
+    from simulations.nn import SGD, Mask, StopRules, evaluate, init_params
+    from simulations.nn import train
+    from simulations.nn.optim import Schedule
 
     T = check_int("steps", steps, 1)
     check_choice("rewind", rewind, REWINDS)

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..validation import check_array, check_choice, check_int, check_probability, check_real
+from simulations._core.validation import check_array, check_choice, check_int, check_probability, check_real
 
 __all__ = [
     "check_weights",

@@ -20,8 +20,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..validation import check_int
-from .masks import check_masks, check_weights
+from simulations._core.validation import check_int
+from simulations.pruning.masks import check_masks, check_weights
 
 __all__ = [
     "count_parameters",

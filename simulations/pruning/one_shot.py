@@ -53,8 +53,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..validation import as_generator, check_choice
-from .masks import check_eps, check_layers, check_ratio, check_weights, full_masks
+from simulations._core.validation import as_generator, check_choice
+from simulations.pruning.masks import check_eps, check_layers, check_ratio, check_weights, full_masks
 
 __all__ = [
     "PruneResult",
@@ -131,7 +131,7 @@ def _ratio_or_eps(ratio, eps) -> tuple[float | None, float | None]:
 
 def _relative_errors(x: np.ndarray) -> np.ndarray:
     """σ̄_k(x)_2 for k = 0..n via :mod:`simulations.compressibility` (0 for an all-zero x)."""
-    from ..compressibility import relative_errors
+    from simulations.compressibility import relative_errors
 
     x = np.asarray(x, dtype=np.float64).ravel()
     if not np.any(x):

@@ -87,7 +87,7 @@ def load_data(dataset: str, n_train: int = 0, n_test: int = 0, *, seed: int = 0)
     The subset does not depend on the run's seed (the seed drives initialisation and
     shuffling only).
     """
-    from ..nn import Dataset, gaussian_mixture, load_dataset
+    from simulations.nn import Dataset, gaussian_mixture, load_dataset
 
     if dataset == "synthetic":
         ntr = n_train or 2000
@@ -119,9 +119,9 @@ def layer_statistics(weights: Sequence[np.ndarray], eps: float = 0.1) -> dict:
     neurons, hidden layers; None for the output layer), ``prunable_svd``
     (fraction of singular values).
     """
-    from ..compressibility import prunable_fraction
-    from ..tail_index import weight_tail_index
-    from .one_shot import node_prune, spectral_prune
+    from simulations.compressibility import prunable_fraction
+    from simulations.tail_index import weight_tail_index
+    from simulations.pruning.one_shot import node_prune, spectral_prune
 
     out = {"alpha": [], "alpha_hill": [], "prunable_mag": [], "prunable_node": [], "prunable_svd": []}
     L = len(weights)
@@ -153,8 +153,8 @@ def pruning_curves(params, X, y, ratios: Sequence[float], *, methods=("magnitude
     SVD (``center`` = column medians), ``random``: per layer. Returns
     ``{"acc_<m>": [...], "comp_<m>": [...]}`` aligned with ``ratios``.
     """
-    from ..nn import Params, evaluate
-    from .one_shot import magnitude_prune, node_prune, random_prune, spectral_prune
+    from simulations.nn import Params, evaluate
+    from simulations.pruning.one_shot import magnitude_prune, node_prune, random_prune, spectral_prune
 
     spec = params.spec
     ws = [np.array(w) for w in params.weights]
@@ -187,7 +187,8 @@ def pruning_curves(params, X, y, ratios: Sequence[float], *, methods=("magnitude
 
 def heavy_tail_run(config, seed: int) -> dict:
     """Train one bias-free FCN at (η, b), then measure tails and pruning (body of ``pruning.heavy_tail``)."""
-    from ..nn import SGD, MLPSpec, StopRules, train
+    from simulations.nn import SGD, MLPSpec, StopRules
+    from simulations.nn import train
 
     data = load_data(config.dataset, config.n_train, config.n_test)
     sizes = (data.dim,) + (config.width,) * (config.depth - 1) + (data.n_classes,)
@@ -200,11 +201,11 @@ def heavy_tail_run(config, seed: int) -> dict:
     base = {"eta_over_b": config.lr / config.batch_size, "train_status": res.status, "steps": res.steps,
             "epochs": res.epochs, "train_time": float(res.timings.get("train", float("nan")))}
     if res.status == "diverged":
-        from ..sweep import Diverged
+        from simulations.sweep import Diverged
 
         raise Diverged(f"training diverged at step {res.steps}", metrics=base, history=hist)
     params = res.averaged if res.averaged is not None else res.params
-    from ..nn import evaluate
+    from simulations.nn import evaluate
 
     tr_loss, tr_acc = evaluate(params, data.X_train, data.y_train)
     te_loss, te_acc = evaluate(params, data.X_test, data.y_test)
@@ -219,10 +220,10 @@ def heavy_tail_run(config, seed: int) -> dict:
 
 def baselines_run(config, seed: int) -> dict:
     """Dense training, one-shot baselines and IMP (weight / LR rewinding) — body of ``pruning.baselines``."""
-    from ..nn import SGD, MLPSpec, Params, evaluate
-    from ..nn.optim import Schedule
-    from .iterative import imp
-    from .one_shot import magnitude_prune, random_prune
+    from simulations.nn import SGD, MLPSpec, Params, evaluate
+    from simulations.nn.optim import Schedule
+    from simulations.pruning.iterative import imp
+    from simulations.pruning.one_shot import magnitude_prune, random_prune
 
     data = load_data(config.dataset, config.n_train, config.n_test)
     sizes = (data.dim,) + tuple(config.hidden) + (data.n_classes,)
@@ -298,7 +299,7 @@ def reproduction_sweeps(quick: bool, datasets: Sequence[str] | None = None) -> l
 
 def run_reproduction(store, quick: bool, *, workers: int = 0, datasets=None, progress: bool = False) -> None:
     """Run (or resume) every sweep of :func:`reproduction_sweeps` into ``store``."""
-    from ..sweep import run_sweep
+    from simulations.sweep import run_sweep
 
     Path(store).parent.mkdir(parents=True, exist_ok=True)
     for name, configs, seeds in reproduction_sweeps(quick, datasets):
@@ -311,7 +312,7 @@ def run_reproduction(store, quick: bool, *, workers: int = 0, datasets=None, pro
 def _rows(store_or_rows, experiment: str, status=("done",)) -> list[dict]:
     status = tuple(status)
     if isinstance(store_or_rows, (str, os.PathLike)):
-        from ..sweep import ResultsStore
+        from simulations.sweep import ResultsStore
 
         with ResultsStore(store_or_rows, create=False) as st:
             return st.rows(experiment, status=list(status))
@@ -405,7 +406,7 @@ def trend_summary(store_or_rows, ratio_index: int = 2, max_epochs=None) -> list[
 
 def curve_table(store_or_rows, method: str = "magnitude") -> list[dict]:
     """Accuracy vs compression, mean ± sd over seeds, per (dataset, η, b) with ≥ 2 seeds."""
-    from .metrics import aggregate
+    from simulations.pruning.metrics import aggregate
 
     flat = []
     for r in heavy_tail_rows(store_or_rows):
@@ -419,7 +420,7 @@ def curve_table(store_or_rows, method: str = "magnitude") -> list[dict]:
 
 def baselines_table(store_or_rows) -> list[dict]:
     """Mean ± sd (over seeds) test accuracy per dataset, method and sparsity."""
-    from .metrics import aggregate
+    from simulations.pruning.metrics import aggregate
 
     rows = _rows(store_or_rows, "pruning.baselines")
     flat = []

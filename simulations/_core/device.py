@@ -108,11 +108,11 @@ def is_device_array(x: Any) -> bool:
 def to_device(name: str, x: Any, dtype, *, ndim: int | tuple[int, ...] | None = None, finite: bool = True):
     """Copy a host array to the device as ``dtype`` after validating it; pass device arrays through.
 
-    Host arrays go through :func:`simulations.validation.check_array`. A device array must
+    Host arrays go through :func:`simulations._core.validation.check_array`. A device array must
     already have ``dtype`` (``TypeError`` otherwise: no silent device-side casts) and
     ``ndim``.
     """
-    from ..validation import check_array  # noqa: PLC0415
+    from simulations._core.validation import check_array  # noqa: PLC0415
 
     cuda = require_cuda()
     if is_device_array(x):
