@@ -133,7 +133,7 @@ def bench_mlp(shapes, steps, repeat, dev, sync, rows, notes):
 
     from simulations.nn import MLPSpec, NoiseConfig, get_backend, init_params
     from simulations.nn.backend import RunBuffers, StepConfig
-    from simulations.rng import init_states
+    from simulations.stable.streams import init_states
 
     be = get_backend("cuda")
     N = 60000 if dev == "cuda" else 64

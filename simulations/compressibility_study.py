@@ -26,15 +26,9 @@ from typing import Any, Callable
 import numpy as np
 from scipy import stats
 
-from simulations import stable
+from simulations.stable import api as stable
 from simulations.compressibility import prunable_fraction, relative_error_at
-from simulations._core.validation import (
-    as_generator,
-    check_int,
-    check_positive,
-    check_probability,
-    check_real,
-)
+from simulations._core.validation import as_generator, check_int, check_positive, check_probability, check_real
 
 __all__ = ["ratio_vs_n", "sas_sampler", "barsbey_synthetic_study"]
 
@@ -111,7 +105,7 @@ def barsbey_synthetic_study(
 
     * ``iid``: iid entries;
     * ``columns``: each column an independent sub-Gaussian (elliptical) SαS
-      vector in R^{n_rows} (:func:`simulations.stable.sub_gaussian_rvs`);
+      vector in R^{n_rows} (:func:`simulations.stable.api.sub_gaussian_rvs`);
     * ``layer``: the whole matrix one sub-Gaussian SαS vector in R^{n_rows·n_cols}.
 
     Returns a dict of arrays ``alpha``, ``iid``, ``columns``, ``layer``

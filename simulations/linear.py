@@ -17,7 +17,7 @@ whose stationary law has power-law tails with the index α of
   (``sampling="epoch"``), or a fresh random b-subset each step
   (``sampling="step"``, what the original study's code did).
 
-Every chain has its own xoroshiro128+ stream (:mod:`simulations.rng`): the
+Every chain has its own xoroshiro128+ stream (:mod:`simulations.stable.streams`): the
 numbers do not depend on the number of numba threads. Data are generated
 inside the kernel and M is never formed (O(b·d) per step).
 
@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from simulations import linear_kernels as _k
-from simulations.rng import init_states
+from simulations.stable.streams import init_states
 from simulations._core.validation import (
     as_generator,
     check_array,

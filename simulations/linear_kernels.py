@@ -1,7 +1,7 @@
 """Numba kernels: many independent SGD chains on least squares (no validation here).
 
 Used by :mod:`simulations.linear`. One xoroshiro128+ stream per chain
-(:mod:`simulations.rng`), chains run in parallel with ``numba.prange``; a
+(:mod:`simulations.stable.streams`), chains run in parallel with ``numba.prange``; a
 chain's numbers depend only on its stream, never on the thread count.
 
 SGD step (Gürbüzbalaban, Şimşekli & Zhu, ICML 2021, eq. for linear regression):
@@ -16,7 +16,7 @@ Order of the random draws on a chain's stream (the tests replay it):
 * start: if ``init_scale > 0``, d standard normals in Box–Muller pairs
   (see :func:`normal_pair`; the second of the last pair is dropped when d is odd);
 * online, each step, each of the b rows: d normals in pairs as above
-  (a_i = σ z), then, if ``noise_sd > 0``, one :func:`simulations.rng.normal` for ε_i;
+  (a_i = σ z), then, if ``noise_sd > 0``, one :func:`simulations.stable.streams.normal` for ε_i;
   y_i = a_iᵀx* + noise_sd·ε_i;
 * offline, ``sampling = 0`` (epochs): at the start of every epoch a full
   Fisher–Yates shuffle of the chain's permutation (j = n−1, …, 1:
@@ -37,7 +37,7 @@ import math
 import numba as nb
 import numpy as np
 
-from simulations.rng import normal, uniform, uniform_open
+from simulations.stable.streams import normal, uniform, uniform_open
 
 STATUS_OK = 0
 STATUS_NONFINITE = 1

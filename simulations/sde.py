@@ -49,7 +49,7 @@ import numpy as np
 from scipy.special import gamma as _gamma
 
 from simulations import sde_kernels as _k
-from simulations.rng import init_states
+from simulations.stable.streams import init_states
 from simulations._core.validation import (
     as_generator,
     check_alpha,

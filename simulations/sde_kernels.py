@@ -5,7 +5,7 @@ Scheme (see :mod:`simulations.sde`): for a step h,
     X_{k+1} = X_k + h f(X_k) + Σ · h^{1/α} S_k,
 
 S_k an m-vector of standard symmetric α-stable noise, drawn from the path's
-own xoroshiro128+ stream (:mod:`simulations.rng`):
+own xoroshiro128+ stream (:mod:`simulations.stable.streams`):
 
 * ``noise_kind = 0`` (independent): m iid SαS(1) draws (:func:`sas_draw`);
 * ``noise_kind = 1`` (isotropic, sub-Gaussian): R·Z with Z ~ N(0, I_m) and
@@ -30,7 +30,7 @@ import numba as nb
 import numpy as np
 
 from simulations.linear_kernels import normal_pair
-from simulations.stable_kernels import sas_draw, sub_gaussian_factor_draw
+from simulations.stable.cpu import sas_draw, sub_gaussian_factor_draw
 
 STATUS_OK = 0
 STATUS_NONFINITE = 1

@@ -16,7 +16,7 @@ from scipy import special
 
 from theory import stable as theory_stable
 
-from simulations import stable
+from simulations.stable import api as stable
 from simulations import tail_index
 from simulations._core.validation import as_generator, check_alpha, check_int, check_positive
 
@@ -57,7 +57,7 @@ DEFAULT_LAWS = (
 def sample_law(law: str, param: float, n: int, seed: Any = None) -> np.ndarray:
     """n iid draws of a symmetric law whose tail index is ``param``.
 
-    * ``"stable"``: SαS(1), α = param (via :func:`simulations.stable.rvs`);
+    * ``"stable"``: SαS(1), α = param (via :func:`simulations.stable.api.rvs`);
     * ``"pareto"``: S·P with P Pareto I (P(P > x) = x^{−α}, x ≥ 1) and S a random sign;
     * ``"student_t"``: Student-t with ν = param degrees of freedom (P(|X| > x) ~ c x^{−ν}).
     """

@@ -40,7 +40,7 @@ import numba as nb
 import numpy as np
 
 from simulations import two_layer_kernels as _k
-from simulations.rng import init_states
+from simulations.stable.streams import init_states
 from simulations._core.validation import (
     as_generator,
     check_alpha,

@@ -53,7 +53,7 @@ def stream_layout(width: int, d: int, c: int, batch: int, noise_type: int, sigma
 def _prepare_streams(states, widths, d, c, batch, noise_type, sigmas, noise_hidden, noise_out, teacher, label_noise):
     """Per network the jump matrices, and the starting states of the hidden-noise stream copies (one
     per neuron, or one per input row for entry noise) and of the output-noise copies (one per neuron)."""
-    from simulations.cuda import jump_kernels as jk
+    from simulations.stable import jumps as jk
 
     K = widths.shape[0]
     ntot = int(widths.sum())
@@ -95,7 +95,7 @@ def _prepare_streams(states, widths, d, c, batch, noise_type, sigmas, noise_hidd
 
 
 def _fill_chain(st, M, dest, start, n):
-    from simulations.cuda.jump_kernels import chain
+    from simulations.stable.jumps import chain
 
     chain(st[0, 0], st[0, 1], M, dest, start, n)
 

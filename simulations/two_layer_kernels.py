@@ -26,7 +26,7 @@ of the limiting McKean–Vlasov SDE. ξ_j ∈ R^d is, per ``noise_type``:
 * 2 "elliptical": ξ_j = R_j Z_j, R_j = √(2A_j), A_j ~ S_{α/2}(cos(πα/4)^{2/α}, 1, 0), Z_j ~ N(0, I_d)
   (a sub-Gaussian SαS vector whose coordinates are SαS(1)).
 
-SαS(1) at α = 2 is N(0, 2) (S0/S1 convention of :mod:`simulations.stable_kernels`).
+SαS(1) at α = 2 is N(0, 2) (S0/S1 convention of :mod:`simulations.stable.cpu`).
 
 Memory layout. Hidden weights of network k live in ``W[woff[k] : woff[k] + d*n_k]``
 as a (d, n_k) row-major block, entry (i, j) at ``woff[k] + i*n_k + j`` (column j
@@ -41,7 +41,7 @@ implementation can replay them; all from stream k):
    (if ``label_noise > 0``) c ``normal`` draws for the label noise;
 2. after the update, if σ > 0: "neuron": n ``sas_draw``; "entry": d·n ``sas_draw``
    in the order (i, j) row-major (for α ∉ {1, 2} the block is made by
-   :func:`simulations.stable_kernels.sas_fill`, which uses the stream exactly as that many
+   :func:`simulations.stable.cpu.sas_fill`, which uses the stream exactly as that many
    ``sas_draw`` calls and agrees with them to rounding); "elliptical": for each neuron j one
    ``sub_gaussian_factor_draw`` then d ``normal`` draws;
 3. if noise is also injected in the output layer: n·c ``sas_draw`` in (j, o) order.
@@ -66,8 +66,8 @@ import math
 import numba as nb
 import numpy as np
 
-from simulations.rng import normal, uniform
-from simulations.stable_kernels import sas_draw, sas_fill, sub_gaussian_factor_draw
+from simulations.stable.streams import normal, uniform
+from simulations.stable.cpu import sas_draw, sas_fill, sub_gaussian_factor_draw
 
 ACT_TANH = 0
 ACT_RELU = 1

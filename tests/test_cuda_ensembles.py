@@ -21,10 +21,10 @@ from numba import cuda  # noqa: E402
 
 from simulations import two_layer as tl  # noqa: E402
 from simulations import two_layer_cuda as tlc  # noqa: E402
-from simulations.cuda import jump_kernels as jk  # noqa: E402
-from simulations.cuda import rng_kernels as rk  # noqa: E402
+from simulations.stable import jumps as jk  # noqa: E402
+from simulations.stable import cuda as rk  # noqa: E402
 from simulations._core.device import CudaUnavailableError  # noqa: E402
-from simulations.rng import init_states, next_uint64  # noqa: E402
+from simulations.stable.streams import init_states, next_uint64  # noqa: E402
 
 
 @nb.njit

@@ -1,6 +1,6 @@
 """Device RNG, α-stable draws and dense-layer kernels vs CPU references (CUDA simulator, tiny sizes).
 
-Oracles: the CPU xoroshiro128+/CMS kernels of simulations.rng / simulations.stable_kernels
+Oracles: the CPU xoroshiro128+/CMS kernels of simulations.stable.streams / simulations.stable.cpu
 (same streams ⇒ same numbers), numba.cuda.random (NVIDIA's own xoroshiro128+), numpy matrix
 products and straightforward numpy formulas written in this file, scipy's levy_stable CDF.
 """
@@ -21,12 +21,12 @@ pytestmark = _cuda_setup.PYTESTMARK
 
 from numba import cuda  # noqa: E402
 
-from simulations import stable_kernels as sk  # noqa: E402
+from simulations.stable import cpu as sk  # noqa: E402
 from simulations.cuda import dense_kernels as dk  # noqa: E402
-from simulations.cuda import rng_kernels as rk  # noqa: E402
-from simulations.rng import init_states, next_uint64, uniform  # noqa: E402
-from simulations.rng import normal as cpu_normal  # noqa: E402
-from simulations.stable import stream_rvs  # noqa: E402
+from simulations.stable import cuda as rk  # noqa: E402
+from simulations.stable.streams import init_states, next_uint64, uniform  # noqa: E402
+from simulations.stable.streams import normal as cpu_normal  # noqa: E402
+from simulations.stable.api import stream_rvs  # noqa: E402
 
 # Same uniforms bit for bit; the CMS transform is the same formula, evaluated with libm (simulator)
 # or libdevice (GPU) sin/log/exp on the device and partly with the CPU kernels' own polynomials:

@@ -12,7 +12,7 @@ import scipy.stats as st
 from hypothesis import given
 from hypothesis import strategies as hs
 
-from simulations import rng as R
+from simulations.stable import streams as R
 from simulations.linear import run_sgd
 from simulations.linear_kernels import normal_pair
 from simulations._core.validation import as_generator, seed_from

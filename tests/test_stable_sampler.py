@@ -1,4 +1,4 @@
-"""simulations.stable: the CMS sampler against scipy.stats.levy_stable and closed forms.
+"""simulations.stable.api: the CMS sampler against scipy.stats.levy_stable and closed forms.
 
 Statistical levels. Every goodness-of-fit check below is a test of a true null
 at a fixed seed, so it is deterministic; its *false-alarm rate* over seeds is
@@ -23,10 +23,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import special, stats
 
-from simulations import stable
-from simulations.rng import init_states
-from simulations.rng import normal as rng_normal
-from simulations.stable_kernels import sas_draw, sub_gaussian_factor_draw
+from simulations.stable import api as stable
+from simulations.stable.streams import init_states
+from simulations.stable.streams import normal as rng_normal
+from simulations.stable.cpu import sas_draw, sub_gaussian_factor_draw
 from theory import stable as ts
 
 P_MIN = 1e-3
@@ -195,7 +195,7 @@ def test_empirical_tail_matches_c_alpha(alpha):
     """P(|X| > x) at the x where C_α σ^α x^{−α} = 1e-3, from n = 2·10⁶ draws.
 
     Binomial standard error √(p(1−p)/n) ≈ 2.2% of p; the asymptote's own relative
-    error there is < 2.5% (checked against scipy's sf in test_theory_stable.py),
+    error there is < 2.5% (checked against scipy's sf in test_stable_theory.py),
     so the check is |count/n − asymptote| < 4 se + 0.025·asymptote.
     """
     n, scale = 2_000_000, 1.3

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulations import stable
+from simulations.stable import api as stable
 from simulations import tail_index as ti
 from simulations.tail_index_study import estimator_bias_table, format_table, sample_law
 from theory import stable as ts

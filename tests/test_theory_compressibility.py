@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import special, stats
 
-from simulations import stable
+from simulations.stable import api as stable
 from simulations.compressibility import relative_error_at
 from theory import compressibility as T
 

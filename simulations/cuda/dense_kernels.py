@@ -18,7 +18,7 @@ import math
 import numba
 from numba import cuda
 
-from simulations.cuda.rng_kernels import normal, sas_draw, sub_gaussian_factor_draw
+from simulations.stable.cuda import normal, sas_draw, sub_gaussian_factor_draw
 
 __all__ = [
     "TPB",

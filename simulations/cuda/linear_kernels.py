@@ -16,7 +16,7 @@ import math
 
 from numba import cuda
 
-from simulations.cuda.rng_kernels import normal, uniform, uniform_open
+from simulations.stable.cuda import normal, uniform, uniform_open
 
 __all__ = ["sgd_online_kernel", "sgd_offline_kernel"]
 

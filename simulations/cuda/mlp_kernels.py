@@ -29,7 +29,7 @@ import math
 from numba import cuda
 
 from simulations.cuda.dense_kernels import squared_row, xent_row
-from simulations.cuda.rng_kernels import normal, sas_draw, sub_gaussian_factor_draw
+from simulations.stable.cuda import normal, sas_draw, sub_gaussian_factor_draw
 
 __all__ = [
     "KIND_ENTRY",

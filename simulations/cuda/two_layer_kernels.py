@@ -14,7 +14,7 @@ r_s = ∂ℓ/∂f; then each thread updates its own neurons, w_ij −= η (1/b) 
 
 Random numbers: the CPU kernel draws everything of network k *sequentially* from stream k. Here
 every neuron j has its own copy of that stream positioned (by GF(2) jump-ahead,
-:mod:`simulations.cuda.jump_kernels`) at the offset of its first noise draw of the step, and
+:mod:`simulations.stable.jumps`) at the offset of its first noise draw of the step, and
 skips to the next step's offset with one matrix jump, so the device draws exactly the CPU
 numbers in parallel. Per step, with S the minibatch draws, the stream of network k holds
 [S minibatch | hidden noise | output noise] (see :func:`simulations.two_layer_cuda.stream_layout`).
@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from simulations.cuda.rng_kernels import jump_apply, normal, sas_draw, sub_gaussian_factor_draw, uniform
+from simulations.stable.cuda import jump_apply, normal, sas_draw, sub_gaussian_factor_draw, uniform
 
 __all__ = ["two_layer_steps_kernel", "RED_SIZE"]
 

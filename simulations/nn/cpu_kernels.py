@@ -36,8 +36,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.linalg import check_blas_return, ensure_blas, get_blas_kind
 
-from simulations.rng import normal, uniform_open
-from simulations.stable_kernels import plog, sas_fill, sas_draw, sin_half, sub_gaussian_factor_draw
+from simulations.stable.streams import normal, uniform_open
+from simulations.stable.cpu import plog, sas_fill, sas_draw, sin_half, sub_gaussian_factor_draw
 
 ensure_blas()
 
@@ -340,7 +340,7 @@ def loss_grad_kernel(sizes, offsets, aoff, act, loss, has_bias, params, X, y, ac
 def _sas12_block(alpha, u, u2, out):
     """out[j] = SαS(1) for α ∈ {1, 2} from (u[j], u2[j]), V = π(U − ½), W = −ln U2 (the CMS special cases):
     α = 1: tan V (standard Cauchy), cos V = sin(π min(U, 1 − U)) (full relative accuracy in the tails);
-    α = 2: 2 sin V √W (N(0, 2)). Vectorised, libm-free (polynomial sin/log of :mod:`simulations.stable_kernels`)."""
+    α = 2: 2 sin V √W (N(0, 2)). Vectorised, libm-free (polynomial sin/log of :mod:`simulations.stable.cpu`)."""
     if alpha == 1.0:
         for j in range(out.shape[0]):
             uj = u[j]
@@ -357,7 +357,7 @@ def _sas_row(states, s, alpha, out, scratch):
 
     Vectorised, libm-free block samplers (Chambers, Mallows & Stuck 1976 from the same (U, U2) pairs;
     values equal ``sas_draw``'s to ~1e-13 relative, not bit for bit): α ∉ {1, 2}
-    :func:`simulations.stable_kernels.sas_fill`; α ∈ {1, 2} :func:`_sas12_block`.
+    :func:`simulations.stable.cpu.sas_fill`; α ∈ {1, 2} :func:`_sas12_block`.
     ``scratch``: float64, at least 2·len(out).
     """
     m = out.shape[0]

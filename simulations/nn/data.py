@@ -36,14 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from simulations._core.validation import (
-    as_generator,
-    check_array,
-    check_choice,
-    check_dtype,
-    check_int,
-    check_real,
-)
+from simulations._core.validation import as_generator, check_array, check_choice, check_dtype, check_int, check_real
 
 __all__ = [
     "DataError",

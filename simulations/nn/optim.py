@@ -22,7 +22,7 @@ output layer receive none. Three kinds of ξ for a layer W (out, in):
   Samorodnitsky & Taqqu 1994, Def. 2.5.1).
 
 Random numbers are drawn in-kernel from xoroshiro128+ streams
-(:mod:`simulations.rng`), one stream per noised neuron (row), so the draws do
+(:mod:`simulations.stable.streams`), one stream per noised neuron (row), so the draws do
 not depend on the number of threads and a CUDA kernel can reproduce them.
 """
 from __future__ import annotations

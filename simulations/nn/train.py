@@ -29,7 +29,7 @@ from simulations._core.validation import as_generator, check_array, check_choice
 from simulations.nn.backend import Backend, RunBuffers, StepConfig, default_threads, get_backend
 from simulations.nn.model import Mask, MLPSpec, Params, init_params
 from simulations.nn.optim import SGD, NoiseConfig
-from simulations.rng import init_states
+from simulations.stable.streams import init_states
 
 __all__ = [
     "StopRules",

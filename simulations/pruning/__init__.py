@@ -17,14 +17,7 @@ Quick example::
     res.masks, res.weights, res.compression_ratio                   # ≈ 10×
     prune(weights, "spectral", eps=0.1).ranks                      # smallest ranks within 10 % error
 """
-from simulations.pruning.masks import (
-    apply_masks,
-    check_layers,
-    combine_masks,
-    full_masks,
-    mask_counts,
-    sparsity,
-)
+from simulations.pruning.masks import apply_masks, check_layers, combine_masks, full_masks, mask_counts, sparsity
 from simulations.pruning.metrics import (
     accuracy,
     aggregate,

@@ -1,10 +1,10 @@
 """Numba kernels for α-stable random numbers (Chambers, Mallows & Stuck 1976).
 
-Plain ``@njit`` functions, no validation (see :mod:`simulations.stable` for the
+Plain ``@njit`` functions, no validation (see :mod:`simulations.stable.api` for the
 checked API). The scalar transforms are ``inline`` so that the SDE, SGD and
 neural kernels can draw stable noise inside their own loops::
 
-    from simulations.stable_kernels import stable_s1_draw
+    from simulations.stable.cpu import stable_s1_draw
     x = stable_s1_draw(states, i, alpha, beta)   # S1(α, β, σ=1, μ=0)
 
 Formulas (S1 parameterization, σ = 1, μ = 0; Weron 1996 corrects the α = 1 case):
@@ -27,7 +27,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-from simulations.rng import exponential, uniform_open
+from simulations.stable.streams import exponential, uniform_open
 
 HALF_PI = 0.5 * math.pi
 _PI_HI = 3.141592653589793116  # π = _PI_HI + _PI_LO to ~1e-32
@@ -226,8 +226,8 @@ def sub_gaussian_factor_draw(states, i, alpha):
     """Random factor R = √(2A) of a sub-Gaussian SαS vector, X = scale · R · Z with Z ~ N(0, I).
 
     A ~ S1(α/2, 1, cos(πα/4)^{2/α}, 0) (totally skewed, positive), so that each
-    coordinate of R·Z is SαS(1) (see :func:`simulations.stable.sub_gaussian_rvs`).
-    At α = 2, A ≡ 1 and R = √2. Draw Z with :func:`simulations.rng.normal` on the same stream.
+    coordinate of R·Z is SαS(1) (see :func:`simulations.stable.api.sub_gaussian_rvs`).
+    At α = 2, A ≡ 1 and R = √2. Draw Z with :func:`simulations.stable.streams.normal` on the same stream.
     """
     if alpha == 2.0:
         return math.sqrt(2.0)

@@ -1,4 +1,4 @@
-"""α-stable random numbers: validated API over :mod:`simulations.stable_kernels`.
+"""α-stable random numbers: validated API over :mod:`simulations.stable.cpu`.
 
 Parameterizations (Nolan 2020, *Univariate Stable Distributions*, §1.3;
 Samorodnitsky & Taqqu 1994, Def. 1.1.6). X ~ S(α, β, σ, δ; k) has
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from simulations import stable_kernels as _k
-from simulations.rng import init_states
+from simulations.stable import cpu as _k
+from simulations.stable.streams import init_states
 from simulations._core.validation import (
     as_generator,
     check_alpha,
@@ -162,7 +162,7 @@ def stream_rvs(
 ) -> np.ndarray:
     """Draw a ``(n_streams, n_per_stream)`` array through the in-kernel scalar path.
 
-    Row ``i`` comes from xoroshiro128+ stream ``i`` (:mod:`simulations.rng`),
+    Row ``i`` comes from xoroshiro128+ stream ``i`` (:mod:`simulations.stable.streams`),
     exactly as a simulator kernel drawing noise for chain ``i`` would; useful
     to test and benchmark that path. ``seed`` must be an int in [0, 2^64).
     """

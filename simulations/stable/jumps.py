@@ -4,12 +4,12 @@ The xoroshiro128+ state update (Blackman & Vigna 2018) is linear over GF(2): the
 T s for a 128×128 binary matrix T. Skipping m outputs is s ↦ T^m s. A matrix is stored by
 columns, ``M[b] = (lo, hi)`` = the image of the basis state with only bit b set (b < 64: bit b of
 s0; b ≥ 64: bit b−64 of s1), so applying it costs one XOR per set bit of s
-(:func:`simulations.cuda.rng_kernels.jump_apply` on the device, :func:`apply` here).
+(:func:`simulations.stable.cuda.jump_apply` on the device, :func:`apply` here).
 
 This is what lets a GPU block split one network's sequential random stream between threads
 and still draw exactly the numbers the CPU kernel draws: thread j positions its own copy of
 the stream at the offset of its first draw and skips the other threads' draws by a jump.
-T^(2^64) equals numba.cuda.random's jump polynomial (the stream spacing of :func:`simulations.rng.init_states`).
+T^(2^64) equals numba.cuda.random's jump polynomial (the stream spacing of :func:`simulations.stable.streams.init_states`).
 """
 from __future__ import annotations
 

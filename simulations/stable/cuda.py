@@ -1,11 +1,11 @@
 """Device-side random numbers: xoroshiro128+ streams and α-stable draws (CUDA device functions).
 
-The same generator as :mod:`simulations.rng` (and as ``numba.cuda.random``): state of stream
+The same generator as :mod:`simulations.stable.streams` (and as ``numba.cuda.random``): state of stream
 ``i`` is the row ``states[i, :]`` of a ``(n_streams, 2)`` uint64 array, initialised on the host
-by :func:`simulations.rng.init_states` (splitmix64 seed, streams 2^64 draws apart;
+by :func:`simulations.stable.streams.init_states` (splitmix64 seed, streams 2^64 draws apart;
 Blackman & Vigna 2018) and copied to the device. Because the update, the uniform/exponential
-maps and the Chambers–Mallows–Stuck formula below follow :mod:`simulations.rng` /
-:mod:`simulations.stable_kernels` (same draws per variate, same algebraic form), a CUDA thread
+maps and the Chambers–Mallows–Stuck formula below follow :mod:`simulations.stable.streams` /
+:mod:`simulations.stable.cpu` (same draws per variate, same algebraic form), a CUDA thread
 drawing from stream ``i`` gets the numbers a CPU kernel drawing from stream ``i`` gets:
 bit-for-bit for the integers and uniforms, and to ~1e-15 relative for the stable draws (the
 device uses libdevice ``sin``/``log``/``exp``, the CPU kernels partly their own polynomials).
@@ -13,7 +13,7 @@ device uses libdevice ``sin``/``log``/``exp``, the CPU kernels partly their own 
 Chambers, Mallows & Stuck (1976), symmetric case (β = 0, where S0 = S1): with
 V ~ U(−π/2, π/2), W ~ Exp(1), X = sin(αV)/(cos V)^{1/α} · [cos(V − αV)/W]^{(1−α)/α} is SαS(1);
 α = 2 gives 2 sin V √W ~ N(0, 2). The skewed S1(α, β) form (for the sub-Gaussian factor,
-β = 1) follows Weron (1996); see :mod:`simulations.stable_kernels` for the full statement.
+β = 1) follows Weron (1996); see :mod:`simulations.stable.cpu` for the full statement.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import cuda
 
-from simulations import stable_kernels as _stable_kernels
+from simulations.stable import cpu as _stable_kernels
 
 __all__ = [
     "next_uint64",
@@ -84,14 +84,14 @@ def exponential(states, i):
 
 @cuda.jit(device=True, inline=True)
 def normal(states, i):
-    """N(0, 1) by Box–Muller (first of the pair), as :func:`simulations.rng.normal`."""
+    """N(0, 1) by Box–Muller (first of the pair), as :func:`simulations.stable.streams.normal`."""
     u1 = uniform_open(states, i)
     u2 = uniform(states, i)
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
 #: Standard S1(α, β, 1, 0) variate from V ∈ (−π/2, π/2) and W > 0 (CMS; Weron 1996 at α = 1):
-#: the device compilation of the very source of :func:`simulations.stable_kernels.cms_transform`
+#: the device compilation of the very source of :func:`simulations.stable.cpu.cms_transform`
 #: (plain ``math`` calls, so one definition serves both targets).
 cms_transform = cuda.jit(device=True, inline=True)(_stable_kernels.cms_transform.py_func)
 
@@ -109,7 +109,7 @@ def stable_s1_draw(states, i, alpha, beta):
 @cuda.jit(device=True, inline=True)
 def cms_sym_u(alpha, inv_a, c, u, w):
     """SαS(1), α ∉ {1, 2}, from U ∈ (0, 1) and W > 0 (inv_a = 1/α, c = (1−α)/α), in the form of
-    :func:`simulations.stable_kernels.cms_sym_u`: cos V = sin(π min(U, 1−U)) keeps full relative
+    :func:`simulations.stable.cpu.cms_sym_u`: cos V = sin(π min(U, 1−U)) keeps full relative
     accuracy as V → ±π/2 (the far tail), cos((1−α)V) = sin(π/2 − |(1−α)V|)."""
     v = math.pi * (u - 0.5)
     cv = math.sin(math.pi * min(u, 1.0 - u))
@@ -160,7 +160,7 @@ def fill_uniform_kernel(states, out_u, out_bits):
 def jump_apply(M, states, i):
     """Replace stream ``i``'s state s by M s over GF(2): M (128, 2) uint64 holds the images of the
     128 basis states (bits 0–63 of s0, then of s1). With M = T^m (T the one-draw transition, see
-    :mod:`simulations.cuda.jump_kernels`) this skips m outputs of the stream in O(128) operations."""
+    :mod:`simulations.stable.jumps`) this skips m outputs of the stream in O(128) operations."""
     s0 = states[i, 0]
     s1 = states[i, 1]
     o0 = _Z64

@@ -1,4 +1,4 @@
-"""Per-stream xoroshiro128+ (simulations.rng) against a pure-Python reference.
+"""Per-stream xoroshiro128+ (simulations.stable.streams) against a pure-Python reference.
 
 The reference below is written from the published algorithm (Blackman & Vigna,
 "Scrambled linear pseudorandom number generators", 2018: xoroshiro128+ with
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulations import rng
+from simulations.stable import streams as rng
 
 M64 = (1 << 64) - 1
 
