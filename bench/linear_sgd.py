@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     pool.shutdown()
 
     from simulations.linear import run_sgd  # noqa: PLC0415
-    from simulations.tail_index import hill  # noqa: PLC0415
+    from simulations.tail_index.estimators import hill  # noqa: PLC0415
 
     ours_out = {}
 

@@ -1,6 +1,6 @@
 """Figure: α-stable tails against C_α x^{−α}, and tail-index estimator bias (issue 2).
 
-Thin script: the data and the plot come from :mod:`simulations.tail_index_study`
+Thin script: the data and the plot come from :mod:`simulations.tail_index.study`
 (the same calls as notebooks/01_stable_laws.ipynb).
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ def make(outdir: Path, quick: bool) -> list[Path]:
 
     matplotlib.use("Agg")
 
-    from simulations import tail_index_study as study
+    from simulations.tail_index import study
 
     n_tail = 10**5 if quick else 4 * 10**6
     n_est, reps = (2_000, 10) if quick else (10_000, 200)

@@ -185,7 +185,7 @@ def run_sgd(
     Examples
     --------
     >>> from simulations.linear import run_sgd
-    >>> from simulations.tail_index import hill
+    >>> from simulations.tail_index.estimators import hill
     >>> res = run_sgd(0.6, 2, 3, n_chains=4000, n_steps=300, seed=0)
     >>> alpha_hat = hill(np.linalg.norm(res.final(), axis=1), k=200)
     """
@@ -290,7 +290,7 @@ def tail_index_mc(
     """Monte-Carlo tail index of online SGD's stationary law for each step size in ``etas``.
 
     Runs ``n_chains`` online chains per η (:func:`run_sgd`), and applies the
-    Hill estimator (:func:`simulations.tail_index.hill`) to the norms
+    Hill estimator (:func:`simulations.tail_index.estimators.hill`) to the norms
     ‖x_K − x*‖ of the non-diverged chains with k upper order statistics
     (default max(50, n_chains // 40)). The Hill estimator is used rather than
     the block-sum estimator because the latter saturates at 2 (THEORY.md §6).
@@ -298,7 +298,7 @@ def tail_index_mc(
     ``alpha_hat`` is nan where fewer than 2k chains stayed finite (the
     ``n_ok`` column says so).
     """
-    from simulations.tail_index import hill
+    from simulations.tail_index.estimators import hill
 
     etas = check_array("etas", etas, ndim=1, min_size=1)
     n_chains = check_int("n_chains", n_chains, 20)

@@ -608,7 +608,7 @@ def width_study(widths, cases, *, n_seeds: int, steps: int, lr: float, d: int = 
     ``hill`` (cases × seeds: Hill tail index of the neuron norms at the largest width),
     ``status`` (cases × widths × seeds) and ``t`` = steps·lr.
     """
-    from simulations.tail_index import hill
+    from simulations.tail_index.estimators import hill
 
     widths = [check_int("width", w, 1) for w in widths]
     cases = [(check_alpha(a), check_real("sigma", s, 0.0)) for a, s in cases]

@@ -247,7 +247,7 @@ def test_theory_alpha_matches_sgd_chains(eta, b, d):
     with 20 000 chains, k ∈ {100, …, 800}, gave |bias| ≲ 5% at these settings).
     """
     from simulations.linear import run_sgd
-    from simulations.tail_index import hill
+    from simulations.tail_index.estimators import hill
 
     theory = K.tail_index(eta, b, d)
     res = run_sgd(eta, b, d, n_chains=8000, n_steps=400, noise_sd=1.0, seed=2024)

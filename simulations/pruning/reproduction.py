@@ -7,7 +7,7 @@ initialisation) trained by plain SGD (constant step η, batch b) to (near)
 interpolation, then
 
 * the tail index α̂ of every layer's weights (block-sum estimator of Mohammadi et al.
-  2015, median-centred, clipped at 2 — :func:`simulations.tail_index.weight_tail_index`)
+  2015, median-centred, clipped at 2 — :func:`simulations.tail_index.estimators.weight_tail_index`)
   against η/b;
 * test accuracy after magnitude (per layer, median-centred), node and spectral
   pruning at a set of pruning ratios, against η/b;
@@ -120,7 +120,7 @@ def layer_statistics(weights: Sequence[np.ndarray], eps: float = 0.1) -> dict:
     (fraction of singular values).
     """
     from simulations.compressibility import prunable_fraction
-    from simulations.tail_index import weight_tail_index
+    from simulations.tail_index.estimators import weight_tail_index
     from simulations.pruning.one_shot import node_prune, spectral_prune
 
     out = {"alpha": [], "alpha_hill": [], "prunable_mag": [], "prunable_node": [], "prunable_svd": []}

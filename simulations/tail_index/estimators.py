@@ -35,7 +35,7 @@ Given samples with P(|X| > x) ≈ c x^{−α}, estimate α:
   clipped at 2 as in Barsbey et al. 2021).
 
 The bias/RMSE comparison on stable, Pareto and Student-t samples lives in
-:mod:`simulations.tail_index_study`.
+:mod:`simulations.tail_index.study`.
 """
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def hill(x: Any, k: int | None = None) -> float:
         [1, n−1]): k → ∞ and k/n → 0 as the estimator's consistency requires,
         and for stable laws, whose tail deviates from a pure power at order
         x^{−2α}, a small k keeps the bias down (the table in
-        :mod:`simulations.tail_index_study` shows the bias left at this k).
+        :mod:`simulations.tail_index.study` shows the bias left at this k).
 
     Returns
     -------

@@ -3,7 +3,7 @@
 * :func:`tail_curves` — empirical two-sided tails P(|X| > x) of SαS samples next
   to the asymptote C_α x^{−α} (:func:`theory.stable.tail_asymptotic`).
 * :func:`estimator_bias_table` — bias, sd and RMSE of the tail-index estimators of
-  :mod:`simulations.tail_index` on SαS, symmetric Pareto and Student-t samples.
+  :mod:`simulations.tail_index.estimators` on SαS, symmetric Pareto and Student-t samples.
 * :func:`format_table` — the table as Markdown.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from scipy import special
 from theory import stable as theory_stable
 
 from simulations.stable import api as stable
-from simulations import tail_index
+from simulations.tail_index import estimators as tail_index
 from simulations._core.validation import as_generator, check_alpha, check_int, check_positive
 
 __all__ = [

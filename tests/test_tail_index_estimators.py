@@ -1,4 +1,4 @@
-"""simulations.tail_index: recovery of α, known biases, reference implementations, validation.
+"""simulations.tail_index.estimators: recovery of α, known biases, reference implementations, validation.
 
 Tolerances:
 * block-sum on SαS: sd(α̂) ≈ α² √(V (1 + 1/K₁)/(K₂ ln²K₁)), V = Var ln|X| (THEORY.md §6);
@@ -20,8 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simulations.stable import api as stable
-from simulations import tail_index as ti
-from simulations.tail_index_study import estimator_bias_table, format_table, sample_law
+from simulations.tail_index import estimators as ti
+from simulations.tail_index.study import estimator_bias_table, format_table, sample_law
 from theory import stable as ts
 
 Z = 4.5
