@@ -1,4 +1,4 @@
-"""Best k-term errors: simulations.compressibility vs a plain numpy sort + cumsum reference.
+"""Best k-term errors: simulations.compressibility.api vs a plain numpy sort + cumsum reference.
 
 Cases (float64, Student-t₃ entries, p = 2):
 * ``relative_errors`` on one vector of n = 10^7 (``--quick``: 10^5): all n + 1 relative errors;
@@ -44,7 +44,7 @@ def np_ratio_at(x, kappa):
 
 def main(argv=None):
     args = parse_args(__doc__, argv)
-    from simulations import compressibility as C
+    from simulations.compressibility import api as C
 
     n = 10**5 if args.quick else 10**7
     m, w = (20, 10**4) if args.quick else (100, 10**5)

@@ -4,8 +4,8 @@
 Gribonval–Cevher–Davies limit G_2(κ) (finite variance) or 0 (SαS, α = 1.5);
 (b) G_p(κ) for several tail indices (sympy closed forms; SαS by quadrature);
 (c) Barsbey et al. (2021)'s synthetic study: fraction prunable at 10 % relative error vs α.
-Thin script: data and plots come from :mod:`simulations.compressibility_study` and
-:mod:`theory.compressibility` (the same calls as notebooks/02_compressible_distributions.ipynb).
+Thin script: data and plots come from :mod:`simulations.compressibility.study` and
+:mod:`theory.compressibility` (the same calls as notebooks/02_compressibility.ipynb).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def make(outdir: Path, quick: bool) -> list[Path]:
     matplotlib.use("Agg")
     import numpy as np
 
-    from simulations import compressibility_study as study
+    from simulations.compressibility import study
     from theory import compressibility as T
 
     ns = [10**k for k in range(2, 6 if quick else 8)]

@@ -200,7 +200,7 @@ def _argmax(v, c):
 
 @nb.njit(inline="always", cache=True)
 def _kept_count(kappa, n):
-    """k = ⌈κn⌉, κn within a few ulps of an integer rounded to it (as simulations.compressibility.kept_count)."""
+    """k = ⌈κn⌉, κn within a few ulps of an integer rounded to it (as simulations.compressibility.api.kept_count)."""
     v = kappa * n
     r = math.floor(v + 0.5)
     if abs(v - r) <= 8.0 * 2.220446049250313e-16 * max(1.0, abs(v)):

@@ -1,7 +1,7 @@
 """One-shot pruning: exact selections on hand-built cases, the fixed-error mode, validation.
 
 Oracles: masks written out by hand; a direct (sort + sum) computation of the
-relative error in float64, independent of simulations.compressibility;
+relative error in float64, independent of simulations.compressibility.api;
 numpy's SVD; a straightforward numpy forward pass.
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from simulations import compressibility as cm
+from simulations.compressibility import api as cm
 from simulations import two_layer as tl
 from theory import noise_injection as ni
 
@@ -53,7 +53,7 @@ def test_mckean_vlasov_structure():
 @pytest.mark.parametrize("kappa", [0.1, 0.5])
 def test_gaussian_limit_matches_monte_carlo(noise, d, init_var, sigma, t, kappa):
     """Independent oracle: sample θ = θ0 + N(0, 2σ²t) noise (per entry, or one scalar per neuron)
-    and compute the relative error with simulations.compressibility. With 2·10⁵ neurons the
+    and compute the relative error with simulations.compressibility.api. With 2·10⁵ neurons the
     Monte Carlo sd of the ratio is < 2·10⁻³; tolerance 0.01 (> 5 sd)."""
     rng = np.random.default_rng(7)
     n = 200_000

@@ -1,6 +1,6 @@
 """Checks of simulations.two_layer: the ensemble kernel against a plain numpy reference that
 replays the same random streams, the law of the injected noise (KS against scipy), the
-pruning metrics against simulations.compressibility, the width trend of the pruning error
+pruning metrics against simulations.compressibility.api, the width trend of the pruning error
 (a regression test over seeds with a stated criterion), divergence reporting, validation."""
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def test_thread_count_does_not_change_results():
 
 
 def test_pruning_metrics_match_compressibility_module():
-    from simulations import compressibility as cm
+    from simulations.compressibility import api as cm
 
     g = tl.grid([10, 37, 200], [1.5], [1.0], n_seeds=2, lr=0.05)
     t = tl.make_teacher(4, 3, seed=1)

@@ -17,7 +17,7 @@ and their public code ``mbarsbey/sgd_comp_gen``):
   (``fill="zero"``). ``scope="layer"`` prunes each layer at the same ratio (or
   error); ``scope="global"`` pools the (centred) entries of all pruned layers
   and uses one threshold (one error budget relative to the pooled norm).
-  The fixed-error count uses :func:`simulations.compressibility.relative_errors`:
+  The fixed-error count uses :func:`simulations.compressibility.api.relative_errors`:
   removing the ``m`` smallest of ``n`` entries leaves the error ``σ̄_{n−m}``, so
   ``m = n − min{k : σ̄_k ≤ ε}`` (best ``k``-term error, Gribonval et al. 2012).
 * **random** — a uniformly random removal order (per layer, or pooled for
@@ -130,8 +130,8 @@ def _ratio_or_eps(ratio, eps) -> tuple[float | None, float | None]:
 
 
 def _relative_errors(x: np.ndarray) -> np.ndarray:
-    """σ̄_k(x)_2 for k = 0..n via :mod:`simulations.compressibility` (0 for an all-zero x)."""
-    from simulations.compressibility import relative_errors
+    """σ̄_k(x)_2 for k = 0..n via :mod:`simulations.compressibility.api` (0 for an all-zero x)."""
+    from simulations.compressibility.api import relative_errors
 
     x = np.asarray(x, dtype=np.float64).ravel()
     if not np.any(x):
@@ -143,7 +143,7 @@ def removal_count(values_in_order: np.ndarray, eps: float) -> int:
     """Largest ``m`` with ``‖v[:m]‖₂ ≤ ε ‖v‖₂`` for values listed in removal order.
 
     Used for orders that are not by magnitude (random); the magnitude order uses
-    :func:`simulations.compressibility.relative_errors` instead.
+    :func:`simulations.compressibility.api.relative_errors` instead.
     """
     v = np.asarray(values_in_order, dtype=np.float64).ravel()
     sq = v * v

@@ -12,7 +12,7 @@ interpolation, then
 * test accuracy after magnitude (per layer, median-centred), node and spectral
   pruning at a set of pruning ratios, against η/b;
 * the prunable fraction at 10 % relative L2 error per layer
-  (:func:`simulations.compressibility.prunable_fraction`) against α̂.
+  (:func:`simulations.compressibility.api.prunable_fraction`) against α̂.
 
 and a baselines table (Blalock et al. 2020 style): one-shot global / layerwise
 magnitude and random pruning, IMP with weight rewinding and with learning-rate
@@ -119,7 +119,7 @@ def layer_statistics(weights: Sequence[np.ndarray], eps: float = 0.1) -> dict:
     neurons, hidden layers; None for the output layer), ``prunable_svd``
     (fraction of singular values).
     """
-    from simulations.compressibility import prunable_fraction
+    from simulations.compressibility.api import prunable_fraction
     from simulations.tail_index.estimators import weight_tail_index
     from simulations.pruning.one_shot import node_prune, spectral_prune
 

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import stats
 
 from simulations.stable import api as stable
-from simulations.compressibility import prunable_fraction, relative_error_at
+from simulations.compressibility.api import prunable_fraction, relative_error_at
 from simulations._core.validation import as_generator, check_int, check_positive, check_probability, check_real
 
 __all__ = ["ratio_vs_n", "sas_sampler", "barsbey_synthetic_study"]

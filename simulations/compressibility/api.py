@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from simulations import compressibility_kernels as _k
+from simulations.compressibility import cpu as _k
 from simulations._core.validation import check_array, check_int, check_probability, check_real
 
 __all__ = [

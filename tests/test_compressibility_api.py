@@ -1,4 +1,4 @@
-"""Tests for simulations.compressibility: best k-term errors against brute force and plain references."""
+"""Tests for simulations.compressibility.api: best k-term errors against brute force and plain references."""
 from __future__ import annotations
 
 import itertools
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from simulations import compressibility as C
-from simulations.compressibility_study import barsbey_synthetic_study, ratio_vs_n
+from simulations.compressibility import api as C
+from simulations.compressibility.study import barsbey_synthetic_study, ratio_vs_n
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 vectors = st.lists(finite, min_size=1, max_size=40)
@@ -247,7 +247,7 @@ def test_ratio_vs_n_shape_and_seed():
     ns = [100, 1000]
     from scipy import stats
 
-    from simulations.compressibility_study import sas_sampler
+    from simulations.compressibility.study import sas_sampler
 
     out1 = ratio_vs_n(stats.t(4.0), ns, kappa=0.1, p=2.0, n_seeds=3, seed=5)
     out2 = ratio_vs_n(stats.t(4.0), ns, kappa=0.1, p=2.0, n_seeds=3, seed=5)

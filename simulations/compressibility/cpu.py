@@ -1,4 +1,4 @@
-"""Compiled kernels for :mod:`simulations.compressibility` (no validation here).
+"""Compiled kernels for :mod:`simulations.compressibility.api` (no validation here).
 
 * ``powered_sorted_row``: (|a|/max|a|)^p sorted ascending, by an LSD radix sort
   on the IEEE-754 bit patterns (for non-negative doubles the unsigned integer
