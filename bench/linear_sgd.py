@@ -9,7 +9,7 @@ K/2 steps; chains were spread with joblib. joblib is not a dependency here,
 so the peer runs in a ``concurrent.futures.ProcessPoolExecutor`` with as many
 workers as numba has threads (fork context, pool started and warmed before timing).
 
-Ours: :func:`simulations.linear.run_sgd` with ``mode="offline"``,
+Ours: :func:`simulations.kesten.chains.run_sgd` with ``mode="offline"``,
 ``sampling="step"`` (a uniformly random b-subset each step, the same law as
 ``permutation(n)[:b]``), ``init_scale=5``, ``average=True`` on the same data.
 Same results: the two sets of chains use different random numbers, so they are
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     t_peer = best_time(peer, repeat=1 if not args.quick else 2, warmup=0)
     pool.shutdown()
 
-    from simulations.linear import run_sgd  # noqa: PLC0415
+    from simulations.kesten.chains import run_sgd  # noqa: PLC0415
     from simulations.tail_index.estimators import hill  # noqa: PLC0415
 
     ours_out = {}
@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     rows = [row(f"offline d={d} b={b} n={n}: {n_chains} chains x {K} steps", steps / t_ours, steps / t_peer, "chain-steps/s")]
     notes = {
         "peer": f"original per-chain numpy loop (sgd_ht synth_experiments.ipynb) in ProcessPoolExecutor({workers} workers, fork); joblib not installed",
-        "ours": f"simulations.linear.run_sgd(mode='offline', sampling='step'), numba prange over chains, {workers} threads",
+        "ours": f"simulations.kesten.chains.run_sgd(mode='offline', sampling='step'), numba prange over chains, {workers} threads",
         "time_s": f"ours {t_ours:.3f}, peer {t_peer:.3f}",
         "same_law": f"KS p-values: final x[0] {p_final:.3f}, average x[0] {p_avg:.3f}; Hill(k={k}) alpha of |x - x_hat|: ours {a_ours:.2f}, peer {a_peer:.2f}",
         "diverged": f"ours {r.n_diverged}, peer {int(np.sum(~np.isfinite(peer_out['x']).all(axis=1)))}",

@@ -10,8 +10,8 @@ against the step h (Monte Carlo ± 2 se, and the exact EM error), slope 1.
 Full size (20 000 chains × 500 steps, Hill with k = 500): the estimates agree with the
 theory within ~10% for α ≤ 3; for α ≳ 4 the Hill estimator is biased low at this
 k/n = 2.5% (the power law of a Kesten tail sets in far out), which the figure shows as is.
-Thin script: the numbers come from :mod:`theory.kesten`, :func:`simulations.linear.tail_index_mc`
-and :mod:`simulations.sde` (the same calls as notebooks/03_sgd_linear_tail_index.ipynb).
+Thin script: the numbers come from :mod:`theory.kesten`, :func:`simulations.kesten.chains.tail_index_mc`
+and :mod:`simulations.sde` (the same calls as notebooks/03_kesten.ipynb).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def panel_data(quick: bool, seed: int = 0) -> dict:
     """Theory curves and Monte-Carlo estimates for panels (a) and (b)."""
     import numpy as np
 
-    from simulations.linear import tail_index_mc
+    from simulations.kesten.chains import tail_index_mc
     from theory import kesten as K
 
     n_eta = 40 if quick else 150

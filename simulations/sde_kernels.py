@@ -29,7 +29,7 @@ import math
 import numba as nb
 import numpy as np
 
-from simulations.linear_kernels import normal_pair
+from simulations.kesten.cpu import normal_pair
 from simulations.stable.cpu import sas_draw, sub_gaussian_factor_draw
 
 STATUS_OK = 0

@@ -122,8 +122,8 @@ def test_threads_per_block_validation(nt):
 
 
 # ------------------------------------------------------------------------- linear SGD chains
-from simulations import linear as lin  # noqa: E402
-from simulations import linear_cuda as lc  # noqa: E402
+from simulations.kesten import chains as lin  # noqa: E402
+from simulations.kesten import cuda_launch as lc  # noqa: E402
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ the paper) gives a stationary law x_∞ with power-law tails of index α:
 t^α P(uᵀx_∞ > t) → e_α(u) > 0 for every unit u, and E‖x_∞‖^p < ∞ iff p < α.
 
 Reduction to two chi-square variables (derived here, checked by simulation in
-``tests/test_kesten.py``)
+``tests/test_kesten_theory.py``)
 ------------------------------------------------------------------------------
 Let c = η/b, g = cσ² = ησ²/b, A the b×d matrix with rows a_i and z = A e₁ ~
 N(0, σ² I_b). Then M e₁ = e₁ − c Aᵀ z. Its first coordinate is 1 − c‖z‖²; given

@@ -1,4 +1,4 @@
-"""simulations.linear: SGD chains vs a straightforward per-chain numpy reference on the same
+"""simulations.kesten.chains: SGD chains vs a straightforward per-chain numpy reference on the same
 random inputs (the kernel's documented draw order replayed from the same streams),
 thread-count independence, divergence flags, validation, offline vs online statistics."""
 from __future__ import annotations
@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as hs
 
 from simulations.stable import streams as R
-from simulations.linear import run_sgd
-from simulations.linear_kernels import normal_pair
+from simulations.kesten.chains import run_sgd
+from simulations.kesten.cpu import normal_pair
 from simulations._core.validation import as_generator, seed_from
 
 
@@ -214,7 +214,7 @@ def test_other_validation():
 
 
 def test_tail_index_mc_reports_diverged_settings_as_nan():
-    from simulations.linear import tail_index_mc
+    from simulations.kesten.chains import tail_index_mc
 
     out = tail_index_mc([0.5, 40.0], 2, 2, n_chains=400, n_steps=300, k=20, seed=0)  # 20^300 overflows
     assert np.isfinite(out["alpha_hat"][0]) and out["n_ok"][0] == 400

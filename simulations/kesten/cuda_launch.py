@@ -1,13 +1,13 @@
 """Linear-regression SGD chains on the GPU: drop-in device versions of
-:func:`simulations.linear_kernels.sgd_online` and :func:`~simulations.linear_kernels.sgd_offline`.
+:func:`simulations.kesten.cpu.sgd_online` and :func:`~simulations.kesten.cpu.sgd_offline`.
 
 Same arguments (host arrays, updated in place), same update, divergence rule and random-number
-order as the CPU kernels (see :mod:`simulations.cuda.linear_kernels`), one CUDA thread per chain:
+order as the CPU kernels (see :mod:`simulations.kesten.cuda`), one CUDA thread per chain:
 with the same seed a chain follows the same trajectory up to floating-point rounding (the
 device fuses a·b + c into FMAs; chains in the heavy-tailed regime amplify the last-bit
 differences, so compare distributions there, not single iterates).
 
-``run_sgd`` here is :func:`simulations.linear.run_sgd` with the kernels swapped for these (until
+``run_sgd`` here is :func:`simulations.kesten.chains.run_sgd` with the kernels swapped for these (until
 ``linear.run_sgd`` takes ``backend="cuda"`` itself: a one-line dispatch to these functions).
 """
 from __future__ import annotations
@@ -44,9 +44,9 @@ def _back(dev, states, x, xavg, status, div_step):
 
 def sgd_online(states, x, xavg, status, div_step, eta, b, sigma, noise_sd, xstar, n_steps, burn_in, thresh2,
                want_avg, init_scale):
-    """Device :func:`simulations.linear_kernels.sgd_online` (same arguments, in place)."""
+    """Device :func:`simulations.kesten.cpu.sgd_online` (same arguments, in place)."""
     cuda = require_cuda()
-    from simulations.cuda import linear_kernels as gk
+    from simulations.kesten import cuda as gk
 
     C, d = x.shape
     dev = _to_dev(cuda, states, x, xavg, status, div_step)
@@ -62,9 +62,9 @@ def sgd_online(states, x, xavg, status, div_step, eta, b, sigma, noise_sd, xstar
 
 def sgd_offline(states, A, y, x, xavg, status, div_step, eta, b, n_steps, burn_in, thresh2, want_avg, init_scale,
                 sampling):
-    """Device :func:`simulations.linear_kernels.sgd_offline` (same arguments, in place)."""
+    """Device :func:`simulations.kesten.cpu.sgd_offline` (same arguments, in place)."""
     cuda = require_cuda()
-    from simulations.cuda import linear_kernels as gk
+    from simulations.kesten import cuda as gk
 
     C, d = x.shape
     n = A.shape[0]
@@ -81,8 +81,8 @@ def sgd_offline(states, A, y, x, xavg, status, div_step, eta, b, n_steps, burn_i
 
 
 def run_sgd(*args: Any, **kwargs: Any):
-    """:func:`simulations.linear.run_sgd` with ``backend="cuda"`` (same signature and result)."""
-    from simulations import linear as lin
+    """:func:`simulations.kesten.chains.run_sgd` with ``backend="cuda"`` (same signature and result)."""
+    from simulations.kesten import chains as lin
 
     require_cuda()
     kwargs["backend"] = "cuda"

@@ -1,9 +1,9 @@
 """CUDA kernels: many SGD chains on least squares, one thread per chain (no validation here).
 
-Device versions of :func:`simulations.linear_kernels.sgd_online` / ``sgd_offline`` with the same
+Device versions of :func:`simulations.kesten.cpu.sgd_online` / ``sgd_offline`` with the same
 update x ← x − (η/b) Σ_{i∈Ω} a_i (a_iᵀx − y_i) (Gürbüzbalaban, Şimşekli & Zhu, ICML 2021), the
 same divergence rule and the same order of random draws on chain ch's xoroshiro128+ stream
-(documented in :mod:`simulations.linear_kernels`), so a chain computes the same numbers on both.
+(documented in :mod:`simulations.kesten.cpu`), so a chain computes the same numbers on both.
 
 A chain is a short sequential recursion (O(b·d) per step, one random stream), so the natural
 GPU mapping is one *thread* per chain, thousands of chains per launch. Arrays are stored

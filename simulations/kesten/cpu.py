@@ -1,6 +1,6 @@
 """Numba kernels: many independent SGD chains on least squares (no validation here).
 
-Used by :mod:`simulations.linear`. One xoroshiro128+ stream per chain
+Used by :mod:`simulations.kesten.chains`. One xoroshiro128+ stream per chain
 (:mod:`simulations.stable.streams`), chains run in parallel with ``numba.prange``; a
 chain's numbers depend only on its stream, never on the thread count.
 

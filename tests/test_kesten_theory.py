@@ -2,7 +2,7 @@
 
 Oracles: nested adaptive quadrature (scipy), sympy χ² moments derived independently
 here, direct simulation of M = I − (η/b)Σ a_i a_iᵀ with numpy, and Monte-Carlo
-chains from simulations.linear with the Hill estimator.
+chains from simulations.kesten.chains with the Hill estimator.
 """
 from __future__ import annotations
 
@@ -246,7 +246,7 @@ def test_theory_alpha_matches_sgd_chains(eta, b, d):
     leaving room for the second-order bias of Kesten tails (a calibration run
     with 20 000 chains, k ∈ {100, …, 800}, gave |bias| ≲ 5% at these settings).
     """
-    from simulations.linear import run_sgd
+    from simulations.kesten.chains import run_sgd
     from simulations.tail_index.estimators import hill
 
     theory = K.tail_index(eta, b, d)

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from simulations import linear_kernels as _k
+from simulations.kesten import cpu as _k
 from simulations.stable.streams import init_states
 from simulations._core.validation import (
     as_generator,
@@ -175,7 +175,7 @@ def run_sgd(
     seed : None, int, SeedSequence or Generator
         Same seed ⇒ same numbers (for any number of threads).
     backend : {"cpu", "cuda"}
-        ``"cuda"`` runs the chains on the GPU (:mod:`simulations.linear_cuda`, one thread per
+        ``"cuda"`` runs the chains on the GPU (:mod:`simulations.kesten.cuda_launch`, one thread per
         chain) with the same random streams, hence the same results to rounding.
 
     Returns
@@ -184,7 +184,7 @@ def run_sgd(
 
     Examples
     --------
-    >>> from simulations.linear import run_sgd
+    >>> from simulations.kesten.chains import run_sgd
     >>> from simulations.tail_index.estimators import hill
     >>> res = run_sgd(0.6, 2, 3, n_chains=4000, n_steps=300, seed=0)
     >>> alpha_hat = hill(np.linalg.norm(res.final(), axis=1), k=200)
@@ -244,7 +244,7 @@ def run_sgd(
 
     check_choice("backend", backend, ("cpu", "cuda"))
     if backend == "cuda":
-        from simulations import linear_cuda as kern
+        from simulations.kesten import cuda_launch as kern
     else:
         kern = _k
     kseed = seed_from(rng)
