@@ -11,7 +11,7 @@ Full size (20 000 chains × 500 steps, Hill with k = 500): the estimates agree w
 theory within ~10% for α ≤ 3; for α ≳ 4 the Hill estimator is biased low at this
 k/n = 2.5% (the power law of a Kesten tail sets in far out), which the figure shows as is.
 Thin script: the numbers come from :mod:`theory.kesten`, :func:`simulations.kesten.chains.tail_index_mc`
-and :mod:`simulations.sde` (the same calls as notebooks/03_kesten.ipynb).
+and :mod:`simulations.sde.api` (the same calls as notebooks/03_kesten.ipynb).
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def panel_data(quick: bool, seed: int = 0) -> dict:
 def ou_data(quick: bool, seed: int = 1) -> dict:
     import numpy as np
 
-    from simulations import sde
+    from simulations.sde import api as sde
 
     a, th, s, h = OU["alpha"], OU["theta"], OU["sigma"], OU["h"]
     n_paths = 20_000 if quick else 400_000

@@ -1,4 +1,4 @@
-"""simulations.sde: Euler–Maruyama for α-stable Lévy SDEs against the stable OU process's
+"""simulations.sde.api: Euler–Maruyama for α-stable Lévy SDEs against the stable OU process's
 exact laws (scipy.stats.levy_stable), noise scaling, weak order, failures and validation.
 
 KS tests use fixed seeds and the cut p > 1e-3 (0.1% false-alarm rate per test under H0).
@@ -14,7 +14,7 @@ import scipy.stats as st
 from hypothesis import given
 from hypothesis import strategies as hs
 
-from simulations import sde
+from simulations.sde import api as sde
 
 
 def _ks_p(sample, cdf, n_grid=400):

@@ -48,7 +48,7 @@ import numba as nb
 import numpy as np
 from scipy.special import gamma as _gamma
 
-from simulations import sde_kernels as _k
+from simulations.sde import cpu as _k
 from simulations.stable.streams import init_states
 from simulations._core.validation import (
     as_generator,

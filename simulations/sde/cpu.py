@@ -1,6 +1,6 @@
 """Numba kernels: Euler–Maruyama for Lévy-driven SDEs, many paths in parallel (no validation).
 
-Scheme (see :mod:`simulations.sde`): for a step h,
+Scheme (see :mod:`simulations.sde.api`): for a step h,
 
     X_{k+1} = X_k + h f(X_k) + Σ · h^{1/α} S_k,
 
