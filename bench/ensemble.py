@@ -1,4 +1,4 @@
-"""Many two-layer networks trained at once: simulations.two_layer vs PyTorch CPU (torch.bmm).
+"""Many two-layer networks trained at once: simulations.noise_injection.ensemble vs PyTorch CPU (torch.bmm).
 
 Workload (issue 8): K = 256 mean-field two-layer networks, width 64, input dimension 20,
 batch 32, squared loss, tanh, α-stable noise injected on the hidden weights after every
@@ -70,7 +70,7 @@ def main(argv=None):
     args = parse_args(__doc__, argv)
     import torch
 
-    from simulations import two_layer as tl
+    from simulations.noise_injection import ensemble as tl
 
     K, n, d, b = 256, 64, 20, 32
     steps = 100 if args.quick else 1000

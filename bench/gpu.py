@@ -14,7 +14,7 @@ Rows (higher is better, ratio = ours / PyTorch):
   drawing it by Chambers–Mallows–Stuck on torch tensors. Unit: steps/s.
 * ``two-layer K=1024 ...``: K = 1024 mean-field two-layer networks (width 64, d = 20, b = 32,
   tanh, squared loss, α = 1.5, σ = 0.1 noise per neuron or per entry, float64), ours
-  (:mod:`simulations.two_layer_cuda`, one block per network, whole run in one kernel per
+  (:mod:`simulations.noise_injection.cuda_launch`, one block per network, whole run in one kernel per
   evaluation chunk) vs the same algorithm batched over networks with ``torch.bmm`` on the GPU.
   Unit: network-steps/s (steps × K / s). Issue 9 target: ratio ≥ 2.
 
@@ -245,8 +245,8 @@ def torch_two_layer(W0, A, X, Y, *, steps, batch, lr, alpha, sigma, noise, seed,
 def bench_two_layer(K, steps, repeat, dev, sync, rows, notes):
     import torch
 
-    from simulations import two_layer as tl
-    from simulations import two_layer_cuda as tlc
+    from simulations.noise_injection import ensemble as tl
+    from simulations.noise_injection import cuda_launch as tlc
 
     n, d, b = 64, 20, 32
     alpha, sigma, lr = 1.5, 0.1, 0.05

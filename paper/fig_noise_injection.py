@@ -5,7 +5,7 @@
 (b) Hill tail index of the neuron norms (largest width) vs the injected α;
 (c) pruning error and training loss vs σ (width fixed); (d) the theorem's step size
 η = n^{−α/2−1} vs a fixed step at the same time horizon t. Computations:
-:func:`simulations.two_layer.width_study`, ``sigma_study``, ``step_size_study``.
+:func:`simulations.noise_injection.ensemble.width_study`, ``sigma_study``, ``step_size_study``.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def sizes(quick: bool) -> dict:
 
 
 def compute(quick: bool, seed: int = 0) -> dict:
-    from simulations import two_layer as tl
+    from simulations.noise_injection import ensemble as tl
 
     sz = sizes(quick)
     ws = tl.width_study(sz["widths"], CASES, n_seeds=sz["n_seeds"], steps=20, lr=0.25, seed=seed)

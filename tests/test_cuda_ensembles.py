@@ -1,6 +1,6 @@
 """Device ensembles vs the CPU kernels (CUDA simulator, tiny sizes), and the jump-ahead they rely on.
 
-Oracles: the CPU ensemble kernel :func:`simulations.two_layer_kernels.train_ensemble` on the same
+Oracles: the CPU ensemble kernel :func:`simulations.noise_injection.cpu.train_ensemble` on the same
 inputs (same seeds ⇒ same random numbers ⇒ equal trajectories up to float rounding, 1e-12 here),
 and direct stepping of the xoroshiro128+ generator for the jump-ahead matrices.
 """
@@ -19,8 +19,8 @@ pytestmark = _cuda_setup.PYTESTMARK
 
 from numba import cuda  # noqa: E402
 
-from simulations import two_layer as tl  # noqa: E402
-from simulations import two_layer_cuda as tlc  # noqa: E402
+from simulations.noise_injection import ensemble as tl  # noqa: E402
+from simulations.noise_injection import cuda_launch as tlc  # noqa: E402
 from simulations.stable import jumps as jk  # noqa: E402
 from simulations.stable import cuda as rk  # noqa: E402
 from simulations._core.device import CudaUnavailableError  # noqa: E402

@@ -139,7 +139,7 @@ def mckean_vlasov() -> dict[str, sp.Basic]:
     θᵀx and the last factor x by the vector x; for the "neuron"/"elliptical" noise types L^α
     is the per-neuron scalar times (1,…,1), resp. a sub-Gaussian stable process.
     Its Euler scheme with step η is exactly the noise-injected SGD of
-    :mod:`simulations.two_layer` (population gradient replaced by a minibatch):
+    :mod:`simulations.noise_injection.ensemble` (population gradient replaced by a minibatch):
     θ_{k+1} = θ_k + η b(θ_k, μ^n_k) + σ η^{1/α} ξ_{k+1}, μ^n_k the empirical law of the n neurons.
 
     Returns a dict of sympy objects: ``drift`` b(θ, μ), ``sde`` (an Eq for dθ), ``euler`` (an Eq

@@ -1,6 +1,6 @@
 """CUDA kernel for ensembles of mean-field two-layer networks (one block per network).
 
-Same model, update, noise and *random-number order* as :mod:`simulations.two_layer_kernels`
+Same model, update, noise and *random-number order* as :mod:`simulations.noise_injection.cpu`
 (read its docstring for the maths): f(x) = (1/n) Σ_j a_j φ(w_jᵀx), SGD on the hidden weights
 with the gradient scaled by n, optional training of the output weights, then α-stable noise
 σ η^{1/α} ξ on the hidden (and optionally output) weights.
@@ -17,7 +17,7 @@ every neuron j has its own copy of that stream positioned (by GF(2) jump-ahead,
 :mod:`simulations.stable.jumps`) at the offset of its first noise draw of the step, and
 skips to the next step's offset with one matrix jump, so the device draws exactly the CPU
 numbers in parallel. Per step, with S the minibatch draws, the stream of network k holds
-[S minibatch | hidden noise | output noise] (see :func:`simulations.two_layer_cuda.stream_layout`).
+[S minibatch | hidden noise | output noise] (see :func:`simulations.noise_injection.cuda_launch.stream_layout`).
 """
 from __future__ import annotations
 
@@ -263,7 +263,7 @@ def two_layer_steps_kernel(
 
 import numba as nb  # noqa: E402
 
-from simulations.two_layer_kernels import _record  # noqa: E402
+from simulations.noise_injection.cpu import _record  # noqa: E402
 
 
 @nb.njit(cache=True)

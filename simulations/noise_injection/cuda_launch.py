@@ -1,11 +1,11 @@
 """Two-layer noise-injected ensembles on the GPU: a drop-in device version of
-:func:`simulations.two_layer_kernels.train_ensemble`.
+:func:`simulations.noise_injection.cpu.train_ensemble`.
 
 :func:`run_train_ensemble` takes exactly the arguments of the CPU kernel (the arrays that
-:func:`simulations.two_layer.train_ensemble` prepares after validating its inputs) and fills the
+:func:`simulations.noise_injection.ensemble.train_ensemble` prepares after validating its inputs) and fills the
 same outputs in place, with the same semantics: same model and update, same random numbers
 (network k's stream replayed in parallel by jump-ahead, see
-:mod:`simulations.cuda.two_layer_kernels`), same evaluation metrics (computed on the host by
+:mod:`simulations.noise_injection.cuda`), same evaluation metrics (computed on the host by
 the CPU code after each chunk of ``eval_every`` steps). Results equal the CPU results up to
 floating-point rounding: the device contracts a·b + c into fused multiply-adds and reduces
 f = (1/n) Σ_j a_j h_j as a tree, so trajectories agree to ~1e-12 relative per step
@@ -109,13 +109,13 @@ def run_train_ensemble(
     status, fail_step,
     *, threads_per_block: int | None = None,
 ):
-    """Device version of :func:`simulations.two_layer_kernels.train_ensemble` (same arguments, same
+    """Device version of :func:`simulations.noise_injection.cpu.train_ensemble` (same arguments, same
     outputs filled in place; ``W``, ``A``, ``states`` are host arrays, W and A are updated in place).
 
     Raises :class:`simulations._core.device.CudaUnavailableError` without a device (or simulator).
     """
     cuda = require_cuda()
-    from simulations.cuda import two_layer_kernels as gk
+    from simulations.noise_injection import cuda as gk
 
     if threads_per_block is None:  # one thread per neuron up to 128 (the simulator runs whole warps)
         threads_per_block = 32 if simulator_enabled() else min(128, max(32, 1 << (int(widths.max()) - 1).bit_length()))
@@ -168,8 +168,8 @@ def run_train_ensemble(
 
 
 def train_ensemble(*args: Any, **kwargs: Any):
-    """:func:`simulations.two_layer.train_ensemble` with ``backend="cuda"`` (same signature and result)."""
-    from simulations import two_layer as tl
+    """:func:`simulations.noise_injection.ensemble.train_ensemble` with ``backend="cuda"`` (same signature and result)."""
+    from simulations.noise_injection import ensemble as tl
 
     require_cuda()
     kwargs.pop("num_threads", None)

@@ -1,4 +1,4 @@
-"""Checks of simulations.two_layer: the ensemble kernel against a plain numpy reference that
+"""Checks of simulations.noise_injection.ensemble: the ensemble kernel against a plain numpy reference that
 replays the same random streams, the law of the injected noise (KS against scipy), the
 pruning metrics against simulations.compressibility.api, the width trend of the pruning error
 (a regression test over seeds with a stated criterion), divergence reporting, validation."""
@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from simulations import two_layer as tl
+from simulations.noise_injection import ensemble as tl
 from simulations.stable.streams import init_states, normal, uniform
 from simulations.stable.cpu import sas_draw, sub_gaussian_factor_draw
 
@@ -309,7 +309,7 @@ def test_trains_on_mnist_subset(data_dir):
 def test_tanh_fast_matches_libm():
     """The vectorisable tanh of the kernel against numpy's tanh: relative error ≤ 4 ulp over
     [−30, 30], tiny arguments (no cancellation near 0) and ±inf-like inputs."""
-    from simulations.two_layer_kernels import tanh_fast
+    from simulations.noise_injection.cpu import tanh_fast
 
     z = np.concatenate([np.linspace(-30, 30, 4001), np.logspace(-300, 1.5, 500), -np.logspace(-300, 1.5, 500),
                         [0.0, 1e300, -1e300]])

@@ -20,7 +20,7 @@ added to all its incoming weights; ``"entry"`` — iid SαS(1) per weight;
 symmetric stable law (S0 = S1 for β = 0); at α = 2 it is N(0, 2). σ = 0 means no noise.
 
 :func:`train_ensemble` trains K networks (any mix of widths, α, σ, η and
-replicate seeds) in one parallel numba call (:mod:`simulations.two_layer_kernels`);
+replicate seeds) in one parallel numba call (:mod:`simulations.noise_injection.cpu`);
 network k draws from its own xoroshiro128+ stream, so the results do not depend
 on the number of threads. Data: a finite data set (X, Y) sampled with
 replacement (teacher–student samples from :func:`teacher_student_data`, or
@@ -39,7 +39,7 @@ from typing import Any, Sequence
 import numba as nb
 import numpy as np
 
-from simulations import two_layer_kernels as _k
+from simulations.noise_injection import cpu as _k
 from simulations.stable.streams import init_states
 from simulations._core.validation import (
     as_generator,
@@ -382,7 +382,7 @@ def train_ensemble(
     kappas : fractions kept for the pruning error; prune_eps : squared-error level of the prunable fraction.
     seed : int, SeedSequence or Generator.  num_threads : numba threads (default: numba's setting).
     backend : {"cpu", "cuda"}
-        ``"cuda"`` runs the training loop on the GPU (:mod:`simulations.two_layer_cuda`, one
+        ``"cuda"`` runs the training loop on the GPU (:mod:`simulations.noise_injection.cuda_launch`, one
         block per network) with the same random streams, hence the same results to rounding.
     """
     check_choice("backend", backend, ("cpu", "cuda"))
@@ -510,7 +510,7 @@ def train_ensemble(
     if num_threads is not None:
         nb.set_num_threads(check_int("num_threads", num_threads, 1, nb.config.NUMBA_NUM_THREADS))
     if backend == "cuda":
-        from simulations.two_layer_cuda import run_train_ensemble as kernel
+        from simulations.noise_injection.cuda_launch import run_train_ensemble as kernel
     else:
         kernel = _k.train_ensemble
     try:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from simulations.compressibility import api as cm
-from simulations import two_layer as tl
+from simulations.noise_injection import ensemble as tl
 from theory import noise_injection as ni
 
 

@@ -1,6 +1,6 @@
 """Numba kernels: many mean-field two-layer networks trained by noise-injected SGD at once.
 
-No validation here (see :mod:`simulations.two_layer`). One call trains ``K``
+No validation here (see :mod:`simulations.noise_injection.ensemble`). One call trains ``K``
 networks in parallel (``prange`` over networks); network ``k`` owns row ``k``
 of the xoroshiro128+ ``states`` array, so its numbers do not depend on the
 number of threads or on scheduling.
