@@ -94,7 +94,7 @@ def bench_gemm(shapes, repeat, dev, sync, rows, notes):
     import torch
     from numba import cuda
 
-    from simulations.cuda import dense_kernels as dk
+    from simulations.nn.backends import cuda_dense as dk
 
     worst = 0.0
     for M, K, N in shapes:
@@ -132,7 +132,7 @@ def bench_mlp(shapes, steps, repeat, dev, sync, rows, notes):
     import torch
 
     from simulations.nn import MLPSpec, NoiseConfig, get_backend, init_params
-    from simulations.nn.backend import RunBuffers, StepConfig
+    from simulations.nn.backends.base import RunBuffers, StepConfig
     from simulations.stable.streams import init_states
 
     be = get_backend("cuda")

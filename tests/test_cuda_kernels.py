@@ -22,7 +22,7 @@ pytestmark = _cuda_setup.PYTESTMARK
 from numba import cuda  # noqa: E402
 
 from simulations.stable import cpu as sk  # noqa: E402
-from simulations.cuda import dense_kernels as dk  # noqa: E402
+from simulations.nn.backends import cuda_dense as dk  # noqa: E402
 from simulations.stable import cuda as rk  # noqa: E402
 from simulations.stable.streams import init_states, next_uint64, uniform  # noqa: E402
 from simulations.stable.streams import normal as cpu_normal  # noqa: E402

@@ -21,7 +21,7 @@ from simulations.nn import (
     ones_mask,
     predict,
 )
-from simulations.nn.backend import get_blas_threads
+from simulations.nn.backends.base import get_blas_threads
 
 
 def test_flat_layout_and_views():

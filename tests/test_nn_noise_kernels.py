@@ -5,7 +5,7 @@ import numba as nb
 import numpy as np
 import pytest
 
-from simulations.nn import cpu_kernels as K
+from simulations.nn.backends import cpu_kernels as K
 from simulations.stable.streams import init_states
 from simulations.stable.cpu import sas_draw
 

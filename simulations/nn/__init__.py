@@ -6,7 +6,7 @@
     res = train(spec, data, optimizer=SGD(lr=0.1), batch_size=128, stop=StopRules(max_epochs=10), seed=0)
     res.status, res.final["test_acc"]
 """
-from simulations.nn.backend import (
+from simulations.nn.backends.base import (
     Backend,
     get_backend,
     available_backends,

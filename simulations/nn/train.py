@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from simulations._core.validation import as_generator, check_array, check_choice, check_int, check_real
-from simulations.nn.backend import Backend, RunBuffers, StepConfig, default_threads, get_backend
+from simulations.nn.backends.base import Backend, RunBuffers, StepConfig, default_threads, get_backend
 from simulations.nn.model import Mask, MLPSpec, Params, init_params
 from simulations.nn.optim import SGD, NoiseConfig
 from simulations.stable.streams import init_states

@@ -2,7 +2,7 @@
 activation backward, bias gradient, and the fused SGD/momentum + mask + α-stable noise update.
 
 All kernels are plain ``numba.cuda`` kernels on device arrays (no validation: see
-:mod:`simulations.nn.cuda_backend` for the checked entry points). Layout: row-major,
+:mod:`simulations.nn.backends.cuda` for the checked entry points). Layout: row-major,
 a dense layer computes Z = X W + b with X (batch, in), W (in, out), b (out,).
 
 GEMM. C = act(op(A) op(B) + b) (optionally + C), op = identity or transpose. Classical

@@ -348,27 +348,27 @@ class CPUBackend(Backend):
         return blas_threads(n)
 
     def workspace(self, config: StepConfig, eval_batch_size: int = 1024):
-        from simulations.nn import _cpu
+        from simulations.nn.backends import cpu as _cpu
 
         return _cpu.Workspace(config, eval_batch_size)
 
     def run_steps(self, ws, config, bufs, X, y, idx, lrs, avg_flags) -> StepsResult:
-        from simulations.nn import _cpu
+        from simulations.nn.backends import cpu as _cpu
 
         return _cpu.run_steps(ws, config, bufs, X, y, idx, lrs, avg_flags)
 
     def evaluate(self, ws, spec, params, X, y):
-        from simulations.nn import _cpu
+        from simulations.nn.backends import cpu as _cpu
 
         return _cpu.evaluate(ws, spec, params, X, y)
 
     def forward(self, ws, spec, params, X):
-        from simulations.nn import _cpu
+        from simulations.nn.backends import cpu as _cpu
 
         return _cpu.forward(ws, spec, params, X)
 
     def gradient(self, spec, params, X, y):
-        from simulations.nn import _cpu
+        from simulations.nn.backends import cpu as _cpu
 
         return _cpu.gradient(spec, params, X, y)
 
@@ -379,7 +379,7 @@ _INSTANCES: dict[str, Backend] = {}
 def get_backend(name: str | Backend = "cpu") -> Backend:
     """The backend called ``name`` ("cpu" or "cuda"); a :class:`Backend` instance is returned as is.
 
-    "cuda" is imported lazily from :mod:`simulations.nn.cuda_backend` (class
+    "cuda" is imported lazily from :mod:`simulations.nn.backends.cuda` (class
     ``CUDABackend``); a clear ``RuntimeError`` says why when it cannot be used.
     """
     if isinstance(name, Backend):
@@ -391,10 +391,10 @@ def get_backend(name: str | Backend = "cpu") -> Backend:
         be: Backend = CPUBackend()
     else:
         try:
-            mod = importlib.import_module("simulations.nn.cuda_backend")
+            mod = importlib.import_module("simulations.nn.backends.cuda")
         except ImportError as exc:
             raise RuntimeError(
-                "backend 'cuda' is not available: simulations.nn.cuda_backend could not be imported "
+                "backend 'cuda' is not available: simulations.nn.backends.cuda could not be imported "
                 f"({exc}); use backend='cpu'"
             ) from exc
         be = mod.CUDABackend()

@@ -1,11 +1,11 @@
 """The ``cuda`` backend of the neural core: numba.cuda kernels, data and parameters resident on the GPU.
 
-Selected with ``train(..., backend="cuda")`` (or :func:`simulations.nn.backend.get_backend`).
-It implements :class:`simulations.nn.backend.Backend` with the same step semantics as the
-CPU backend (see :mod:`simulations.cuda.mlp_kernels` for the update and the noise streams):
+Selected with ``train(..., backend="cuda")`` (or :func:`simulations.nn.backends.base.get_backend`).
+It implements :class:`simulations.nn.backends.base.Backend` with the same step semantics as the
+CPU backend (see :mod:`simulations.nn.backends.cuda_kernels` for the update and the noise streams):
 
 * forward: per layer one tiled GEMM Z = A Wᵀ with the bias and the activation fused into its
-  epilogue (:mod:`simulations.cuda.dense_kernels`);
+  epilogue (:mod:`simulations.nn.backends.cuda_dense`);
 * loss: softmax cross-entropy (or squared loss) with its gradient, loss sum and accuracy
   accumulated on the device;
 * backward: dW = dZᵀ A with the bias gradient db = Σ_batch dZ fused, and
@@ -27,7 +27,7 @@ import numpy as np
 
 from simulations._core.device import check_device_array, device_name, is_device_array, require_cuda
 from simulations._core.validation import check_array, check_int
-from simulations.nn.backend import Backend, RunBuffers, StepConfig, StepsResult
+from simulations.nn.backends.base import Backend, RunBuffers, StepConfig, StepsResult
 from simulations.nn.model import MLPSpec
 
 __all__ = ["CUDABackend", "CudaWorkspace"]
@@ -37,8 +37,8 @@ _KIND = {"entry": 0, "neuron": 1, "elliptical": 2}
 
 
 def _k():
-    from simulations.cuda import dense_kernels as dk  # noqa: PLC0415
-    from simulations.cuda import mlp_kernels as mk  # noqa: PLC0415
+    from simulations.nn.backends import cuda_dense as dk  # noqa: PLC0415
+    from simulations.nn.backends import cuda_kernels as mk  # noqa: PLC0415
 
     return dk, mk
 
@@ -103,7 +103,7 @@ class CudaWorkspace:
 
 
 class CUDABackend(Backend):
-    """numba.cuda implementation of :class:`~simulations.nn.backend.Backend` (see the module docstring)."""
+    """numba.cuda implementation of :class:`~simulations.nn.backends.base.Backend` (see the module docstring)."""
 
     name = "cuda"
 

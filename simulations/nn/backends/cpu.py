@@ -4,8 +4,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from simulations.nn import cpu_kernels as K
-from simulations.nn.backend import StepsResult
+from simulations.nn.backends import cpu_kernels as K
+from simulations.nn.backends.base import StepsResult
 
 ACT = {"relu": K.ACT_RELU, "tanh": K.ACT_TANH, "softplus": K.ACT_SOFTPLUS, "identity": K.ACT_IDENTITY}
 LOSS = {"cross_entropy": K.LOSS_CE, "squared": K.LOSS_SQ}

@@ -27,7 +27,7 @@ from numba import cuda  # noqa: E402
 from simulations.stable import cpu as sk  # noqa: E402
 from simulations._core.device import CudaUnavailableError, check_device_array  # noqa: E402
 from simulations.nn import MLPSpec, NoiseConfig, get_backend, init_params  # noqa: E402
-from simulations.nn.backend import RunBuffers, StepConfig  # noqa: E402
+from simulations.nn.backends.base import RunBuffers, StepConfig  # noqa: E402
 from simulations.stable.streams import init_states  # noqa: E402
 from simulations.stable.streams import normal as cpu_normal  # noqa: E402
 

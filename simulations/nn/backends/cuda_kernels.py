@@ -1,6 +1,6 @@
 """CUDA kernels that glue the dense kernels into an MLP training step (flat parameter layout).
 
-Layout and semantics are those of :mod:`simulations.nn.backend`: parameters θ, momentum v,
+Layout and semantics are those of :mod:`simulations.nn.backends.base`: parameters θ, momentum v,
 mask m (uint8) and the averaging sum live in flat (P,) arrays ``[W_1, b_1, W_2, b_2, ...]``
 with W_l stored (out, in) row-major. One SGD step (PyTorch SGD, Wan et al. 2024 noise):
 
@@ -28,7 +28,7 @@ import math
 
 from numba import cuda
 
-from simulations.cuda.dense_kernels import squared_row, xent_row
+from simulations.nn.backends.cuda_dense import squared_row, xent_row
 from simulations.stable.cuda import normal, sas_draw, sub_gaussian_factor_draw
 
 __all__ = [
