@@ -3,7 +3,7 @@
 Per data set (one row): α̂ per layer vs η/b; test accuracy after magnitude, node and
 spectral pruning vs pruning ratio (colour = η/b); prunable fraction at 10 % error vs α̂.
 Full mode reads ``paper/data/pruning.sqlite`` (``$TAILCOMP_PRUNING_STORE``), written by
-``simulations.pruning.reproduction.run_reproduction(store, quick=False)``; quick mode runs
+``simulations.pruning.study.run_reproduction(store, quick=False)``; quick mode runs
 the tiny sweeps into ``outdir/pruning_quick.sqlite`` first.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ def make(outdir: Path, quick: bool) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from simulations.pruning import reproduction as rep
+    from simulations.pruning import study as rep
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -32,7 +32,7 @@ def make(outdir: Path, quick: bool) -> list[Path]:
     else:
         store = rep.default_store()
         if not store.exists():
-            raise FileNotFoundError(f"{store}: run simulations.pruning.reproduction.run_reproduction(store, quick=False)")
+            raise FileNotFoundError(f"{store}: run simulations.pruning.study.run_reproduction(store, quick=False)")
     rows = rep.heavy_tail_rows(store)
     datasets = sorted({r["dataset"] for r in rows})
     fig, axes = plt.subplots(len(datasets), 5, figsize=(22, 3.6 * len(datasets)), squeeze=False)

@@ -66,7 +66,7 @@ def run_mlp(config: NoiseMLPConfig, seed: int) -> dict:
     from simulations.nn import SGD, MLPSpec, NoiseConfig, StopRules
     from simulations.nn import train
     from simulations.pruning.one_shot import magnitude_prune, node_prune
-    from simulations.pruning.reproduction import load_data
+    from simulations.pruning.study import load_data
 
     data = load_data(config.dataset, config.n_train, config.n_test)
     sizes = (data.X_train.shape[1],) + tuple(config.hidden) + (data.n_classes,)
@@ -119,7 +119,7 @@ def default_sweeps(quick: bool) -> list[dict]:
     α ∈ {1.5, 1.9} × σ ∈ {3·10⁻⁴, 10⁻³, 3·10⁻³}, plain SGD with IMP/LRR (k = 50), 3 seeds.
     Quick: one data set, MLP 64-32, 600/300 images, T = 150, σ ∈ {3·10⁻⁴, 3·10⁻³}, 1 seed.
     """
-    from simulations.pruning.reproduction import data_root
+    from simulations.pruning.study import data_root
 
     have_data = data_root() is not None
     if quick:

@@ -8,7 +8,7 @@
   global / layerwise magnitude and random pruning (no retraining), and IMP with weight
   rewinding (``"iteration"``) and learning-rate rewinding (``"lr"``) at ``sparsities``.
 
-The bodies live in :mod:`simulations.pruning.reproduction` (imported on call, so that
+The bodies live in :mod:`simulations.pruning.study` (imported on call, so that
 importing this module stays cheap).
 """
 from __future__ import annotations
@@ -56,7 +56,7 @@ class HeavyTailConfig:
 @experiment("pruning.heavy_tail", config=HeavyTailConfig)
 def heavy_tail(config: HeavyTailConfig, seed: int) -> dict:
     """Bias-free FCN at (η, b): tail index per layer and accuracy after one-shot pruning."""
-    from simulations.pruning.reproduction import heavy_tail_run
+    from simulations.pruning.study import heavy_tail_run
 
     return heavy_tail_run(config, seed)
 
@@ -88,6 +88,6 @@ class BaselinesConfig:
 @experiment("pruning.baselines", config=BaselinesConfig)
 def baselines(config: BaselinesConfig, seed: int) -> dict:
     """One-shot magnitude / random and IMP (weight and LR rewinding) at fixed sparsities."""
-    from simulations.pruning.reproduction import baselines_run
+    from simulations.pruning.study import baselines_run
 
     return baselines_run(config, seed)

@@ -20,7 +20,7 @@ rewinding (Renda et al. 2020) at 80/90/95/98 % sparsity.
 
 The functions here are the bodies of the experiments registered in
 :mod:`simulations.experiments.pruning` and the readers used by
-``notebooks/04_heavy_tails_and_pruning.ipynb`` and ``paper/fig_pruning.py``.
+``notebooks/04_pruning.ipynb`` and ``paper/fig_pruning.py``.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from simulations.pruning import apply_masks, check_layers, magnitude_prune
-from simulations.pruning import reproduction as rep
+from simulations.pruning import study as rep
 from simulations.sweep import ResultsStore, run_sweep
 
 
