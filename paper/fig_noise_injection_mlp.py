@@ -20,7 +20,7 @@ from paper.registry import save_figure
 
 def run(store_path: Path, quick: bool) -> list[dict]:
     from simulations.experiments.noise_injection import comparison_table, default_sweeps
-    from simulations.sweep import ResultsStore, run_sweep
+    from simulations.sweep.core import ResultsStore, run_sweep
 
     for sw in default_sweeps(quick):
         run_sweep("noise_injection.mlp", sw["configs"], store_path, seeds=sw["seeds"], workers=0, progress=False,

@@ -38,7 +38,7 @@ def _make(outdir: Path, quick: bool, store: Path) -> list[Path]:
     import numpy as np
 
     from simulations.experiments.toy import lyapunov_exponent
-    from simulations.sweep import ResultsStore, expand_grid, plot_metric, run_sweep
+    from simulations.sweep.core import ResultsStore, expand_grid, plot_metric, run_sweep
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)

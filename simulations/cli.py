@@ -13,8 +13,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "figures": ("paper.make_figures", "main", "regenerate the paper figures (run from the repository root)"),
     "train": ("simulations.nn.cli", "main", "train an MLP with the torch-free core"),
-    "sweep": ("simulations.sweep_cli", "sweep_main", "run a grid of experiments into the SQLite results store"),
-    "report": ("simulations.sweep_cli", "report_main", "read the results store as rows and plots"),
+    "sweep": ("simulations.sweep.cli", "sweep_main", "run a grid of experiments into the SQLite results store"),
+    "report": ("simulations.sweep.cli", "report_main", "read the results store as rows and plots"),
 }
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simulations.experiments import noise_injection as nie
-from simulations.sweep import make_config
+from simulations.sweep.core import make_config
 
 
 def test_run_tiny_synthetic():

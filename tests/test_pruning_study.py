@@ -7,7 +7,7 @@ from scipy.stats import spearmanr
 
 from simulations.pruning import apply_masks, check_layers, magnitude_prune
 from simulations.pruning import study as rep
-from simulations.sweep import ResultsStore, run_sweep
+from simulations.sweep.core import ResultsStore, run_sweep
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Sweeps and the SQLite results store (simulations.sweep, simulations.sweep_cli).
+"""Sweeps and the SQLite results store (simulations.sweep.core, simulations.sweep.cli).
 
 Oracles: a sweep interrupted by SIGKILL and resumed is compared run by run with an
 uninterrupted one (the experiment is deterministic given config and seed); the Dask
@@ -27,8 +27,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulations import sweep as sw
-from simulations.sweep_cli import report_main, sweep_main
+from simulations.sweep import core as sw
+from simulations.sweep.cli import report_main, sweep_main
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,11 +1,11 @@
-"""Experiments runnable by :mod:`simulations.sweep` (``tailcomp sweep``).
+"""Experiments runnable by :mod:`simulations.sweep.core` (``tailcomp sweep``).
 
 One module per topic, each registering its experiments on import with the
-:func:`simulations.sweep.experiment` decorator::
+:func:`simulations.sweep.core.experiment` decorator::
 
     # simulations/experiments/pruning.py
     from dataclasses import dataclass
-    from simulations.sweep import experiment, param
+    from simulations.sweep.core import experiment, param
 
     @dataclass(frozen=True)
     class IMPConfig:
@@ -17,7 +17,7 @@ One module per topic, each registering its experiments on import with the
         ...
         return {"status": "done", "metrics": {...}, "history": [...]}
 
-Nothing needs to be listed anywhere: :func:`simulations.sweep.get_experiment`
+Nothing needs to be listed anywhere: :func:`simulations.sweep.core.get_experiment`
 imports ``simulations.experiments.<prefix>`` for a name ``<prefix>.<rest>`` or
 ``<prefix>_<rest>`` and, if the name is still unknown, every module of this
 package (``pkgutil.iter_modules``).  Name experiments ``<module>.<what>`` so the

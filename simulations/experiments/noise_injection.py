@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from simulations.sweep import experiment, param
+from simulations.sweep.core import experiment, param
 
 DATASETS = ("mnist", "fashion_mnist", "synthetic")
 NOISE_KINDS = ("neuron", "entry", "elliptical")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulations.sweep import experiment, param
+from simulations.sweep.core import experiment, param
 
 DATASETS = ("mnist", "fashion_mnist", "synthetic")
 METHODS = ("magnitude", "global", "node", "spectral", "random")

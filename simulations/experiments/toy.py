@@ -29,7 +29,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 
-from simulations.sweep import Diverged, experiment, param
+from simulations.sweep.core import Diverged, experiment, param
 
 #: |x| above this counts as divergence (far below float64 overflow, so λ > 0 is caught early).
 DIVERGENCE_THRESHOLD = 1e100

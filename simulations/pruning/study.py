@@ -201,7 +201,7 @@ def heavy_tail_run(config, seed: int) -> dict:
     base = {"eta_over_b": config.lr / config.batch_size, "train_status": res.status, "steps": res.steps,
             "epochs": res.epochs, "train_time": float(res.timings.get("train", float("nan")))}
     if res.status == "diverged":
-        from simulations.sweep import Diverged
+        from simulations.sweep.core import Diverged
 
         raise Diverged(f"training diverged at step {res.steps}", metrics=base, history=hist)
     params = res.averaged if res.averaged is not None else res.params
@@ -299,7 +299,7 @@ def reproduction_sweeps(quick: bool, datasets: Sequence[str] | None = None) -> l
 
 def run_reproduction(store, quick: bool, *, workers: int = 0, datasets=None, progress: bool = False) -> None:
     """Run (or resume) every sweep of :func:`reproduction_sweeps` into ``store``."""
-    from simulations.sweep import run_sweep
+    from simulations.sweep.core import run_sweep
 
     Path(store).parent.mkdir(parents=True, exist_ok=True)
     for name, configs, seeds in reproduction_sweeps(quick, datasets):
@@ -312,7 +312,7 @@ def run_reproduction(store, quick: bool, *, workers: int = 0, datasets=None, pro
 def _rows(store_or_rows, experiment: str, status=("done",)) -> list[dict]:
     status = tuple(status)
     if isinstance(store_or_rows, (str, os.PathLike)):
-        from simulations.sweep import ResultsStore
+        from simulations.sweep.core import ResultsStore
 
         with ResultsStore(store_or_rows, create=False) as st:
             return st.rows(experiment, status=list(status))

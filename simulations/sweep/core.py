@@ -5,7 +5,7 @@ together with a **configuration dataclass** that declares every parameter, its t
 default and valid range::
 
     from dataclasses import dataclass
-    from simulations.sweep import experiment, param, Diverged
+    from simulations.sweep.core import experiment, param, Diverged
 
     @dataclass(frozen=True)
     class LinearTailConfig:

@@ -1,4 +1,4 @@
-"""``tailcomp sweep`` and ``tailcomp report``: command-line front ends of :mod:`simulations.sweep`.
+"""``tailcomp sweep`` and ``tailcomp report``: command-line front ends of :mod:`simulations.sweep.core`.
 
     tailcomp sweep FILE.yaml [--store results/FILE.db] [--workers N] [--scheduler tcp://HOST:PORT]
                    [--no-retry-failed] [--no-progress] [--dry-run]
@@ -21,7 +21,7 @@ from pathlib import Path
 
 
 def _describe_experiments() -> str:
-    from simulations import sweep as sw
+    from simulations.sweep import core as sw
 
     lines = []
     for name in sw.list_experiments():
@@ -59,7 +59,7 @@ def sweep_main(argv: list[str] | None = None) -> int:
     p.add_argument("--list", action="store_true", help="list the registered experiments and their parameters")
     args = p.parse_args(argv)
 
-    from simulations import sweep as sw
+    from simulations.sweep import core as sw
 
     if args.list:
         print(_describe_experiments())
@@ -160,7 +160,7 @@ def report_main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="figure file (with --plot; .pdf/.png/.svg)")
     args = p.parse_args(argv)
 
-    from simulations import sweep as sw
+    from simulations.sweep import core as sw
 
     try:
         st = sw.ResultsStore(args.store, create=False)
@@ -218,6 +218,6 @@ def report_main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # python -m simulations.sweep_cli sweep|report ...
+if __name__ == "__main__":  # python -m simulations.sweep.cli sweep|report ...
     cmd, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
     raise SystemExit({"sweep": sweep_main, "report": report_main}.get(cmd, lambda a: print(__doc__) or 2)(rest))
