@@ -1,8 +1,7 @@
-"""Device ensembles vs the CPU kernels (CUDA simulator, tiny sizes), and the jump-ahead they rely on.
+"""Device two-layer ensembles vs the CPU kernel (CUDA simulator, tiny sizes).
 
-Oracles: the CPU ensemble kernel :func:`simulations.noise_injection.cpu.train_ensemble` on the same
-inputs (same seeds ⇒ same random numbers ⇒ equal trajectories up to float rounding, 1e-12 here),
-and direct stepping of the xoroshiro128+ generator for the jump-ahead matrices.
+Oracle: the CPU ensemble kernel on the same inputs (same seeds ⇒ same random numbers ⇒ equal
+trajectories up to float rounding, 1e-12 here).
 """
 from __future__ import annotations
 
@@ -27,39 +26,7 @@ from simulations._core.device import CudaUnavailableError  # noqa: E402
 from simulations.stable.streams import init_states, next_uint64  # noqa: E402
 
 
-@nb.njit
-def _step_n(states, i, m):
-    for _ in range(m):
-        next_uint64(states, i)
 
-
-@given(m=st.integers(0, 5000), seed=st.integers(0, 2**64 - 1))
-def test_jump_equals_stepping(m, seed):
-    s = init_states(1, seed)
-    a = s.copy()
-    _step_n(a, 0, m)
-    b = s.copy()
-    jk.advance(b, 0, m, jk.POWERS)
-    assert np.array_equal(a, b)
-
-
-def test_jump_2_64_is_stream_spacing_and_device_jump_matches_host():
-    s = init_states(2, 123)
-    assert jk.apply(jk.POWERS[64], s[0, 0], s[0, 1]) == (s[1, 0], s[1, 1])
-
-    @cuda.jit
-    def dev_jump(M, states):
-        i = cuda.grid(1)
-        if i < states.shape[0]:
-            rk.jump_apply(M, states, i)
-
-    M = jk.power(777)
-    d = cuda.to_device(s.copy())
-    dev_jump[1, 2](cuda.to_device(M), d)
-    ref = s.copy()
-    _step_n(ref, 0, 777)
-    _step_n(ref, 1, 777)
-    assert np.array_equal(d.copy_to_host(), ref)
 
 
 X = np.random.default_rng(0).standard_normal((20, 3))
@@ -121,31 +88,3 @@ def test_threads_per_block_validation(nt):
         tlc.run_train_ensemble(*args, threads_per_block=nt)
 
 
-# ------------------------------------------------------------------------- linear SGD chains
-from simulations.kesten import chains as lin  # noqa: E402
-from simulations.kesten import cuda_launch as lc  # noqa: E402
-
-
-@pytest.mark.parametrize(
-    "kw",
-    [
-        dict(eta=0.3, b=2, d=3, n_chains=6, n_steps=5, init_scale=0.5, average=True, burn_in=1, x_star=[1.0, 2, 3]),
-        dict(eta=0.3, b=3, d=2, n_chains=5, n_steps=7, mode="offline", n=8, average=True),  # epochs, reshuffles
-        dict(eta=0.3, b=3, d=2, n_chains=5, n_steps=7, mode="offline", n=8, sampling="step"),
-        dict(eta=5.0, b=1, d=2, n_chains=4, n_steps=30, threshold=1e6),  # every chain diverges
-    ],
-)
-def test_linear_chains_device_equal_cpu(kw):
-    g = lc.run_sgd(**kw, seed=4)
-    c = lin.run_sgd(**kw, seed=4)
-    assert np.array_equal(g.status, c.status) and np.array_equal(g.diverged_at, c.diverged_at)
-    # same draws and operations: float rounding only (FMA contraction on a GPU)
-    np.testing.assert_allclose(g.x, c.x, rtol=1e-10, atol=1e-12, equal_nan=True)
-    if c.x_avg is not None:
-        np.testing.assert_allclose(g.x_avg, c.x_avg, rtol=1e-10, atol=1e-12, equal_nan=True)
-
-
-def test_linear_no_device_error(monkeypatch):
-    monkeypatch.setattr(cuda, "is_available", lambda: False)
-    with pytest.raises(CudaUnavailableError, match="no CUDA device"):
-        lc.run_sgd(0.1, 1, 2, n_chains=2, n_steps=1)

@@ -1,0 +1,55 @@
+"""Device linear-regression SGD chains vs the CPU chains (CUDA simulator, tiny sizes).
+
+Oracle: :func:`simulations.kesten.chains.run_sgd` on the CPU with the same seed (same streams).
+"""
+from __future__ import annotations
+
+import _cuda_setup  # noqa: F401
+
+import numba as nb
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+SIM = _cuda_setup.require()
+pytestmark = _cuda_setup.PYTESTMARK
+
+from numba import cuda  # noqa: E402
+
+from simulations.noise_injection import ensemble as tl  # noqa: E402
+from simulations.noise_injection import cuda_launch as tlc  # noqa: E402
+from simulations.stable import jumps as jk  # noqa: E402
+from simulations.stable import cuda as rk  # noqa: E402
+from simulations._core.device import CudaUnavailableError  # noqa: E402
+from simulations.stable.streams import init_states, next_uint64  # noqa: E402
+
+
+
+from simulations.kesten import chains as lin  # noqa: E402
+from simulations.kesten import cuda_launch as lc  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(eta=0.3, b=2, d=3, n_chains=6, n_steps=5, init_scale=0.5, average=True, burn_in=1, x_star=[1.0, 2, 3]),
+        dict(eta=0.3, b=3, d=2, n_chains=5, n_steps=7, mode="offline", n=8, average=True),  # epochs, reshuffles
+        dict(eta=0.3, b=3, d=2, n_chains=5, n_steps=7, mode="offline", n=8, sampling="step"),
+        dict(eta=5.0, b=1, d=2, n_chains=4, n_steps=30, threshold=1e6),  # every chain diverges
+    ],
+)
+def test_linear_chains_device_equal_cpu(kw):
+    g = lc.run_sgd(**kw, seed=4)
+    c = lin.run_sgd(**kw, seed=4)
+    assert np.array_equal(g.status, c.status) and np.array_equal(g.diverged_at, c.diverged_at)
+    # same draws and operations: float rounding only (FMA contraction on a GPU)
+    np.testing.assert_allclose(g.x, c.x, rtol=1e-10, atol=1e-12, equal_nan=True)
+    if c.x_avg is not None:
+        np.testing.assert_allclose(g.x_avg, c.x_avg, rtol=1e-10, atol=1e-12, equal_nan=True)
+
+
+def test_linear_no_device_error(monkeypatch):
+    monkeypatch.setattr(cuda, "is_available", lambda: False)
+    with pytest.raises(CudaUnavailableError, match="no CUDA device"):
+        lc.run_sgd(0.1, 1, 2, n_chains=2, n_steps=1)
