@@ -245,8 +245,8 @@ def torch_two_layer(W0, A, X, Y, *, steps, batch, lr, alpha, sigma, noise, seed,
 def bench_two_layer(K, steps, repeat, dev, sync, rows, notes):
     import torch
 
-    from simulations.noise_injection import ensemble as tl
     from simulations.noise_injection import cuda_launch as tlc
+    from simulations.noise_injection import ensemble as tl
 
     n, d, b = 64, 20, 32
     alpha, sigma, lr = 1.5, 0.1, 0.05

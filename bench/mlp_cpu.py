@@ -32,10 +32,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-
 from _common import emit, parse_args, row  # noqa: E402
-from simulations.nn import SGD, MLPSpec, NoiseConfig, StopRules, blas_threads, init_params
-from simulations.nn import train  # noqa: E402
+
+from simulations.nn import (
+    SGD,
+    MLPSpec,
+    NoiseConfig,
+    StopRules,
+    blas_threads,
+    init_params,
+    train,  # noqa: E402
+)
 
 SHAPES = [((784, 512, 512, 10), 128), ((784, 2048, 10), 100), ((784, 1024, 1024, 1024, 10), 256)]
 

@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import best_time, emit, parse_args, row  # noqa: E402
 
-from simulations.sweep import core as sw  # noqa: E402
 from simulations.experiments.toy import toy  # noqa: E402
+from simulations.sweep import core as sw  # noqa: E402
 
 
 def _bare(args):

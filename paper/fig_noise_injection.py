@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paper.registry import save_figure
-
 import numpy as np
+
+from paper.registry import save_figure
 
 CASES = [(1.5, 1.0), (1.75, 1.0), (1.9, 1.0), (2.0, 1.0), (2.0, 0.0)]
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from paper.registry import save_figure
 
-
 FIGURES = ["fig_pruning", "fig_pruning_curves"]
 
 

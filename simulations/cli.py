@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     module, func, _ = COMMANDS[name]
     try:
         mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
+    except ModuleNotFoundError:
         if module.startswith("paper"):
             print("tailcomp figures: run it from the tailcomp repository root (paper/ is not installed)", file=sys.stderr)
             return 2

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import special, stats
 
-from simulations.stable import api as stable
 from simulations.compressibility.api import relative_error_at
+from simulations.stable import api as stable
 from theory import compressibility as T
 
 # (family, parameters, p) with E|X|^{2p} < ∞ so that the CLT tolerance below applies

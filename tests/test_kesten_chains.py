@@ -12,10 +12,10 @@ import scipy.stats as st
 from hypothesis import given
 from hypothesis import strategies as hs
 
-from simulations.stable import streams as R
+from simulations._core.validation import as_generator, seed_from
 from simulations.kesten.chains import run_sgd
 from simulations.kesten.cpu import normal_pair
-from simulations._core.validation import as_generator, seed_from
+from simulations.stable import streams as R
 
 
 def _normals(states, ch, d):

@@ -5,27 +5,15 @@ Oracle: :func:`simulations.kesten.chains.run_sgd` on the CPU with the same seed 
 from __future__ import annotations
 
 import _cuda_setup  # noqa: F401
-
-import numba as nb
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 SIM = _cuda_setup.require()
 pytestmark = _cuda_setup.PYTESTMARK
 
 from numba import cuda  # noqa: E402
 
-from simulations.noise_injection import ensemble as tl  # noqa: E402
-from simulations.noise_injection import cuda_launch as tlc  # noqa: E402
-from simulations.stable import jumps as jk  # noqa: E402
-from simulations.stable import cuda as rk  # noqa: E402
 from simulations._core.device import CudaUnavailableError  # noqa: E402
-from simulations.stable.streams import init_states, next_uint64  # noqa: E402
-
-
-
 from simulations.kesten import chains as lin  # noqa: E402
 from simulations.kesten import cuda_launch as lc  # noqa: E402
 

@@ -7,12 +7,11 @@ the CPU backend when it is implemented.
 """
 from __future__ import annotations
 
-import _cuda_setup  # noqa: F401
-
 import os
 import subprocess
 import sys
 
+import _cuda_setup  # noqa: F401
 import numba as nb
 import numpy as np
 import pytest
@@ -24,10 +23,10 @@ pytestmark = _cuda_setup.PYTESTMARK
 
 from numba import cuda  # noqa: E402
 
-from simulations.stable import cpu as sk  # noqa: E402
 from simulations._core.device import CudaUnavailableError, check_device_array  # noqa: E402
 from simulations.nn import MLPSpec, NoiseConfig, get_backend, init_params  # noqa: E402
 from simulations.nn.backends.base import RunBuffers, StepConfig  # noqa: E402
+from simulations.stable import cpu as sk  # noqa: E402
 from simulations.stable.streams import init_states  # noqa: E402
 from simulations.stable.streams import normal as cpu_normal  # noqa: E402
 
@@ -278,8 +277,7 @@ def test_divergence_is_reported_like_cpu(be, case):
 
 
 def test_train_with_cuda_backend_matches_cpu():
-    from simulations.nn import SGD, StopRules
-    from simulations.nn import train
+    from simulations.nn import SGD, StopRules, train
 
     spec = MLPSpec((6, 5, 3))
     X, y = _data(spec, 12, 8)

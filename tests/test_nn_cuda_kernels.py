@@ -5,33 +5,38 @@ streams for the noise draws.
 """
 from __future__ import annotations
 
-import _cuda_setup  # noqa: F401  (sets NUMBA_ENABLE_CUDASIM before numba.cuda is imported)
-
 import math
-import warnings
 
+import _cuda_setup  # noqa: F401  (sets NUMBA_ENABLE_CUDASIM before numba.cuda is imported)
 import numba as nb
 import numpy as np
 import pytest
-from scipy import stats
 
 SIM = _cuda_setup.require()
 pytestmark = _cuda_setup.PYTESTMARK
 
 from numba import cuda  # noqa: E402
 
-from simulations.stable import cpu as sk  # noqa: E402
 from simulations.nn.backends import cuda_dense as dk  # noqa: E402
-from simulations.stable import cuda as rk  # noqa: E402
-from simulations.stable.streams import init_states, next_uint64, uniform  # noqa: E402
-from simulations.stable.streams import normal as cpu_normal  # noqa: E402
+from simulations.stable import cpu as sk  # noqa: E402
 from simulations.stable.api import stream_rvs  # noqa: E402
+from simulations.stable.streams import init_states  # noqa: E402
+from simulations.stable.streams import normal as cpu_normal  # noqa: E402
 
 # Same uniforms bit for bit; the CMS transform is the same formula, evaluated with libm (simulator)
 # or libdevice (GPU) sin/log/exp on the device and partly with the CPU kernels' own polynomials:
 # a few ulp per operation, amplified at most ~1e3 times near the formula's singular points.
 RTOL_TRANSC = 1e-12 if SIM else 1e-10
 
+
+
+@nb.njit
+def _cpu_subgauss_factors(states, alpha, m):
+    out = np.empty((states.shape[0], m))
+    for i in range(states.shape[0]):
+        for j in range(m):
+            out[i, j] = sk.sub_gaussian_factor_draw(states, i, alpha)
+    return out
 
 
 def _act_np(z, act):

@@ -110,8 +110,7 @@ def test_noise_validation(alpha, sigma):
 
 @given(b=st.integers(-3, 40))
 def test_batch_size_validation(b):
-    from simulations.nn import gaussian_mixture
-    from simulations.nn import train
+    from simulations.nn import gaussian_mixture, train
 
     d = gaussian_mixture(30, 3, 2, seed=0)
     if 1 <= b <= 30:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from simulations.nn.backends import cpu_kernels as K
-from simulations.stable.streams import init_states
 from simulations.stable.cpu import sas_draw
+from simulations.stable.streams import init_states
 
 
 @nb.njit

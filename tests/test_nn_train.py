@@ -24,8 +24,8 @@ from simulations.nn import (
     predict,
     save_checkpoint,
     step_schedule,
+    train,
 )
-from simulations.nn import train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -129,8 +129,8 @@ def _curve(seed):
 
 def test_same_seed_same_curve_in_two_processes():
     c_here, p_here = _curve(123)  # first in-process: compiles and fills numba's cache for the subprocesses
-    code = ("import json,sys; sys.path.insert(0, %r); from tests.test_nn_train import _curve; "
-            "c, p = _curve(123); print(json.dumps([c, p.astype(float).tolist()]))") % str(REPO)
+    code = (f"import json,sys; sys.path.insert(0, {str(REPO)!r}); from tests.test_nn_train import _curve; "
+            "c, p = _curve(123); print(json.dumps([c, p.astype(float).tolist()]))")
     outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
             for _ in range(2)]
     assert outs[0] == outs[1]

@@ -6,8 +6,6 @@ trajectories up to float rounding, 1e-12 here).
 from __future__ import annotations
 
 import _cuda_setup  # noqa: F401
-
-import numba as nb
 import numpy as np
 import pytest
 from hypothesis import given
@@ -18,16 +16,9 @@ pytestmark = _cuda_setup.PYTESTMARK
 
 from numba import cuda  # noqa: E402
 
-from simulations.noise_injection import ensemble as tl  # noqa: E402
-from simulations.noise_injection import cuda_launch as tlc  # noqa: E402
-from simulations.stable import jumps as jk  # noqa: E402
-from simulations.stable import cuda as rk  # noqa: E402
 from simulations._core.device import CudaUnavailableError  # noqa: E402
-from simulations.stable.streams import init_states, next_uint64  # noqa: E402
-
-
-
-
+from simulations.noise_injection import cuda_launch as tlc  # noqa: E402
+from simulations.noise_injection import ensemble as tl  # noqa: E402
 
 X = np.random.default_rng(0).standard_normal((20, 3))
 Y2 = np.eye(2)[(X[:, 0] > 0).astype(int)]

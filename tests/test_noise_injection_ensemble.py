@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from simulations.noise_injection import ensemble as tl
-from simulations.stable.streams import init_states, normal, uniform
 from simulations.stable.cpu import sas_draw, sub_gaussian_factor_draw
+from simulations.stable.streams import init_states, normal, uniform
 
 
 # ----------------------------------------------------------------------------- reference

@@ -4,7 +4,6 @@ Each notebook reads ``TAILCOMP_QUICK`` to pick small sizes; a failing cell fails
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat

@@ -13,8 +13,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 nn = pytest.importorskip("simulations.nn")
-from simulations.nn import SGD, Mask, MLPSpec, NoiseConfig, Params, StopRules, init_params
-from simulations.nn import train  # noqa: E402
+from simulations.nn import (
+    SGD,
+    Mask,
+    MLPSpec,
+    NoiseConfig,
+    StopRules,
+    init_params,
+    train,  # noqa: E402
+)
 from simulations.pruning.iterative import imp, mask_scores, prune_step  # noqa: E402
 
 SPEC = MLPSpec((6, 10, 8, 3), bias=False)

@@ -5,11 +5,9 @@ Oracles: the CPU xoroshiro128+/CMS kernels of simulations.stable.streams / simul
 """
 from __future__ import annotations
 
-import _cuda_setup  # noqa: F401  (sets NUMBA_ENABLE_CUDASIM before numba.cuda is imported)
-
-import math
 import warnings
 
+import _cuda_setup  # noqa: F401  (sets NUMBA_ENABLE_CUDASIM before numba.cuda is imported)
 import numba as nb
 import numpy as np
 import pytest
@@ -21,11 +19,9 @@ pytestmark = _cuda_setup.PYTESTMARK
 from numba import cuda  # noqa: E402
 
 from simulations.stable import cpu as sk  # noqa: E402
-from simulations.nn.backends import cuda_dense as dk  # noqa: E402
 from simulations.stable import cuda as rk  # noqa: E402
-from simulations.stable.streams import init_states, next_uint64, uniform  # noqa: E402
-from simulations.stable.streams import normal as cpu_normal  # noqa: E402
 from simulations.stable.api import stream_rvs  # noqa: E402
+from simulations.stable.streams import init_states, next_uint64, uniform  # noqa: E402
 
 # Same uniforms bit for bit; the CMS transform is the same formula, evaluated with libm (simulator)
 # or libdevice (GPU) sin/log/exp on the device and partly with the CPU kernels' own polynomials:

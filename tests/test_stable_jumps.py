@@ -5,10 +5,8 @@ Oracle: stepping the CPU stream one draw at a time (simulations.stable.streams.n
 from __future__ import annotations
 
 import _cuda_setup  # noqa: F401
-
 import numba as nb
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,13 +15,9 @@ pytestmark = _cuda_setup.PYTESTMARK
 
 from numba import cuda  # noqa: E402
 
-from simulations.noise_injection import ensemble as tl  # noqa: E402
-from simulations.noise_injection import cuda_launch as tlc  # noqa: E402
-from simulations.stable import jumps as jk  # noqa: E402
 from simulations.stable import cuda as rk  # noqa: E402
-from simulations._core.device import CudaUnavailableError  # noqa: E402
+from simulations.stable import jumps as jk  # noqa: E402
 from simulations.stable.streams import init_states, next_uint64  # noqa: E402
-
 
 
 @nb.njit

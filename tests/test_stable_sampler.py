@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from scipy import special, stats
 
 from simulations.stable import api as stable
+from simulations.stable.cpu import sas_draw, sub_gaussian_factor_draw
 from simulations.stable.streams import init_states
 from simulations.stable.streams import normal as rng_normal
-from simulations.stable.cpu import sas_draw, sub_gaussian_factor_draw
 from theory import stable as ts
 
 P_MIN = 1e-3

@@ -45,8 +45,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -644,7 +645,6 @@ def _finish(name, params, steps, f_abs, x, y, x_of_y, kind, scipy_law, domain, e
         A, a, b = _kernel_exponents(integrand_p, y, "beta")
         A0, a0, b0 = _kernel_exponents(integrand_0, y, "beta")
         norm0 = sp.simplify(sp.gammasimp(A0 * sp.beta(a0, b0)))
-        kern = y ** (a_sym - 1) * (1 - y) ** (b_sym - 1)
         steps.append((r"$x^p f_{|X|}(x)\,|dx/dy|$ is a Beta kernel $A\,y^{a-1}(1-y)^{b-1}$ with",
                       sp.Tuple(sp.Eq(A_sym, A), sp.Eq(a_sym, a), sp.Eq(b_sym, b))))
         moment = sp.gammasimp(A * sp.beta(a, b))
@@ -787,7 +787,7 @@ def closed_form_names() -> tuple[str, ...]:
     return tuple(_BUILDERS)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def closed_form(name: str) -> ClosedForm:
     """The sympy-derived closed form of G_p(κ)^p for the family ``name`` (see :func:`closed_form_names`).
 

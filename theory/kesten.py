@@ -85,7 +85,6 @@ from scipy.optimize import brentq
 
 from theory.validation import check_int, check_positive, check_real
 
-
 __all__ = [
     "KestenResult",
     "MonotonicityCheck",

@@ -48,7 +48,6 @@ What this module encodes
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import sympy as sp

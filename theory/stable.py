@@ -128,7 +128,7 @@ def cf_expr(param: str = "S0", alpha_is_one: bool = False) -> sp.Expr:
     return sp.exp(log_cf_expr(param, alpha_is_one))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _log_cf_fn(param: str, alpha_is_one: bool):
     return sp.lambdify((t, alpha, beta, sigma, delta), log_cf_expr(param, alpha_is_one), modules="numpy", dummify=True)
 
@@ -203,7 +203,7 @@ def abs_moment_expr(gaussian: bool = False) -> sp.Expr:
     return base * sp.gamma(1 - p / alpha) / sp.gamma(1 - p / 2)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _abs_moment_fn(gaussian: bool):
     return sp.lambdify((p, alpha, sigma), abs_moment_expr(gaussian), modules=["scipy", "numpy"], dummify=True)
 

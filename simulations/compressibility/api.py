@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from simulations.compressibility import cpu as _k
 from simulations._core.validation import check_array, check_int, check_probability, check_real
+from simulations.compressibility import cpu as _k
 
 __all__ = [
     "relative_errors",

@@ -21,14 +21,15 @@ heavy tails translate into compressibility.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from simulations.stable import api as stable
-from simulations.compressibility.api import prunable_fraction, relative_error_at
 from simulations._core.validation import as_generator, check_int, check_positive, check_probability, check_real
+from simulations.compressibility.api import prunable_fraction, relative_error_at
+from simulations.stable import api as stable
 
 __all__ = ["ratio_vs_n", "sas_sampler", "barsbey_synthetic_study"]
 

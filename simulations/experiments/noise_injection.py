@@ -63,8 +63,7 @@ def _accuracy(spec, weights, data) -> float:
 def run_mlp(config: NoiseMLPConfig, seed: int) -> dict:
     """Body of ``noise_injection.mlp``; returns ``{"status", "metrics", "history"}``."""
     from simulations.compressibility.api import prunable_fraction
-    from simulations.nn import SGD, MLPSpec, NoiseConfig, StopRules
-    from simulations.nn import train
+    from simulations.nn import SGD, MLPSpec, NoiseConfig, StopRules, train
     from simulations.pruning.one_shot import magnitude_prune, node_prune
     from simulations.pruning.study import load_data
 

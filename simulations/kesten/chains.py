@@ -33,8 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from simulations.kesten import cpu as _k
-from simulations.stable.streams import init_states
 from simulations._core.validation import (
     as_generator,
     check_array,
@@ -44,6 +42,8 @@ from simulations._core.validation import (
     check_real,
     seed_from,
 )
+from simulations.kesten import cpu as _k
+from simulations.stable.streams import init_states
 
 __all__ = ["SGDChains", "run_sgd", "tail_index_mc", "STATUS_NAMES", "MODES", "SAMPLINGS"]
 

@@ -8,11 +8,11 @@
 """
 from simulations.nn.backends.base import (
     Backend,
-    get_backend,
     available_backends,
     blas_threads,
-    set_blas_threads,
     default_threads,
+    get_backend,
+    set_blas_threads,
 )
 from simulations.nn.data import (
     DataError,

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import os
 import shutil
 import struct
@@ -36,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from simulations._core.validation import as_generator, check_array, check_choice, check_dtype, check_int, check_real
+from simulations._core.validation import as_generator, check_choice, check_dtype, check_int, check_real
 
 __all__ = [
     "DataError",

@@ -31,8 +31,9 @@ seed gives the same network in every process and in both precisions.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -139,7 +140,7 @@ class MLPSpec:
     def np_dtype(self) -> np.dtype:
         return np.dtype(self.dtype)
 
-    def with_(self, **changes) -> "MLPSpec":
+    def with_(self, **changes) -> MLPSpec:
         """A copy with some fields changed (e.g. ``spec.with_(dtype="float64")``)."""
         d = self.to_dict()
         d.update(changes)
@@ -150,7 +151,7 @@ class MLPSpec:
                 "loss": self.loss, "init": self.init, "dtype": self.dtype}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "MLPSpec":
+    def from_dict(cls, d: dict) -> MLPSpec:
         return cls(**{**d, "sizes": tuple(d["sizes"])})
 
 
@@ -201,11 +202,11 @@ class Params(_Layered):
         super().__init__(spec, flat)
 
     @classmethod
-    def zeros(cls, spec: MLPSpec) -> "Params":
+    def zeros(cls, spec: MLPSpec) -> Params:
         return cls(spec, np.zeros(spec.n_params, dtype=spec.np_dtype))
 
     @classmethod
-    def from_flat(cls, spec: MLPSpec, flat: Any, copy: bool = True) -> "Params":
+    def from_flat(cls, spec: MLPSpec, flat: Any, copy: bool = True) -> Params:
         """Wrap (or copy) a flat vector, converting it to ``spec.dtype``."""
         arr = check_array("flat", flat, ndim=1, finite=False)
         arr = np.ascontiguousarray(arr, dtype=spec.np_dtype)
@@ -214,7 +215,7 @@ class Params(_Layered):
         return cls(spec, arr)
 
     @classmethod
-    def from_layers(cls, spec: MLPSpec, weights: Sequence[Any], biases: Sequence[Any] | None = None) -> "Params":
+    def from_layers(cls, spec: MLPSpec, weights: Sequence[Any], biases: Sequence[Any] | None = None) -> Params:
         """Build from per-layer arrays (weights (out, in); biases (out,) or None)."""
         p = cls.zeros(spec)
         if len(weights) != spec.n_layers:
@@ -236,7 +237,7 @@ class Params(_Layered):
                 p.biases[l][...] = b
         return p
 
-    def astype(self, dtype) -> "Params":
+    def astype(self, dtype) -> Params:
         """A copy in another precision (the spec's dtype changes accordingly)."""
         dt = check_dtype(dtype)
         spec = self.spec.with_(dtype=dt.name)
@@ -261,7 +262,7 @@ class Mask(_Layered):
         super().__init__(spec, flat)
 
     @classmethod
-    def from_flat(cls, spec: MLPSpec, flat: Any) -> "Mask":
+    def from_flat(cls, spec: MLPSpec, flat: Any) -> Mask:
         """From any 0/1 (or bool) vector of length ``spec.n_params``."""
         arr = np.asarray(flat)
         if arr.ndim != 1:
@@ -271,7 +272,7 @@ class Mask(_Layered):
         return cls(spec, np.ascontiguousarray(arr, dtype=np.uint8).copy())
 
     @classmethod
-    def from_layers(cls, spec: MLPSpec, weights: Sequence[Any], biases: Sequence[Any] | None = None) -> "Mask":
+    def from_layers(cls, spec: MLPSpec, weights: Sequence[Any], biases: Sequence[Any] | None = None) -> Mask:
         """From per-layer 0/1 weight masks (out, in); bias masks default to all ones."""
         m = ones_mask(spec)
         if len(weights) != spec.n_layers:

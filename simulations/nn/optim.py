@@ -27,9 +27,8 @@ not depend on the number of threads and a CUDA kernel can reproduce them.
 """
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -123,7 +122,7 @@ class SGD:
                 "schedule": self.schedule.to_dict()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SGD":
+    def from_dict(cls, d: dict) -> SGD:
         return cls(d["lr"], d["momentum"], d["weight_decay"], Schedule(**{**d["schedule"],
                    "milestones": tuple(d["schedule"]["milestones"])}))
 
@@ -174,5 +173,5 @@ class NoiseConfig:
                 "layers": None if self.layers is None else list(self.layers)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "NoiseConfig":
+    def from_dict(cls, d: dict) -> NoiseConfig:
         return cls(d["alpha"], d["sigma"], d["kind"], None if d["layers"] is None else tuple(d["layers"]))

@@ -17,11 +17,11 @@ the same loss curve in every process.
 from __future__ import annotations
 
 import json
-import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -66,8 +66,8 @@ import math
 import numba as nb
 import numpy as np
 
-from simulations.stable.streams import normal, uniform
 from simulations.stable.cpu import sas_draw, sas_fill, sub_gaussian_factor_draw
+from simulations.stable.streams import normal, uniform
 
 ACT_TANH = 0
 ACT_RELU = 1

@@ -33,14 +33,13 @@ squared relative Frobenius error ε = 0.1 (Wan et al.'s metric).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numba as nb
 import numpy as np
 
-from simulations.noise_injection import cpu as _k
-from simulations.stable.streams import init_states
 from simulations._core.validation import (
     as_generator,
     check_alpha,
@@ -51,6 +50,8 @@ from simulations._core.validation import (
     check_real,
     seed_from,
 )
+from simulations.noise_injection import cpu as _k
+from simulations.stable.streams import init_states
 
 __all__ = [
     "NOISE_TYPES",

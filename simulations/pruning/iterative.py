@@ -38,8 +38,9 @@ conv nets, Renda et al.), ``"layer"`` prunes the same fraction per layer
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -193,8 +194,7 @@ def imp(
         default drawn from ``seed``. Every round uses the same one, so the dense round's θ_k is
         exactly ``train(spec, data, params=θ₀, seed=train_seed, ...).snapshots[k]``.
     """
-    from simulations.nn import SGD, Mask, StopRules, evaluate, init_params
-    from simulations.nn import train
+    from simulations.nn import SGD, Mask, StopRules, evaluate, init_params, train
     from simulations.nn.optim import Schedule
 
     T = check_int("steps", steps, 1)

@@ -12,7 +12,8 @@ does not exist raises ``ValueError`` naming the parameter that held it.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 

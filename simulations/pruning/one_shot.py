@@ -48,8 +48,9 @@ Layers listed in ``skip_layers`` are left dense and counted in full.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

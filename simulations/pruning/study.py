@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -120,8 +121,8 @@ def layer_statistics(weights: Sequence[np.ndarray], eps: float = 0.1) -> dict:
     (fraction of singular values).
     """
     from simulations.compressibility.api import prunable_fraction
-    from simulations.tail_index.estimators import weight_tail_index
     from simulations.pruning.one_shot import node_prune, spectral_prune
+    from simulations.tail_index.estimators import weight_tail_index
 
     out = {"alpha": [], "alpha_hill": [], "prunable_mag": [], "prunable_node": [], "prunable_svd": []}
     L = len(weights)
@@ -187,8 +188,7 @@ def pruning_curves(params, X, y, ratios: Sequence[float], *, methods=("magnitude
 
 def heavy_tail_run(config, seed: int) -> dict:
     """Train one bias-free FCN at (η, b), then measure tails and pruning (body of ``pruning.heavy_tail``)."""
-    from simulations.nn import SGD, MLPSpec, StopRules
-    from simulations.nn import train
+    from simulations.nn import SGD, MLPSpec, StopRules, train
 
     data = load_data(config.dataset, config.n_train, config.n_test)
     sizes = (data.dim,) + (config.width,) * (config.depth - 1) + (data.n_classes,)

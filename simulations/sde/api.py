@@ -48,8 +48,6 @@ import numba as nb
 import numpy as np
 from scipy.special import gamma as _gamma
 
-from simulations.sde import cpu as _k
-from simulations.stable.streams import init_states
 from simulations._core.validation import (
     as_generator,
     check_alpha,
@@ -60,6 +58,8 @@ from simulations._core.validation import (
     check_real,
     seed_from,
 )
+from simulations.sde import cpu as _k
+from simulations.stable.streams import init_states
 
 __all__ = [
     "SDEPaths",

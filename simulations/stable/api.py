@@ -26,8 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from simulations.stable import cpu as _k
-from simulations.stable.streams import init_states
 from simulations._core.validation import (
     as_generator,
     check_alpha,
@@ -37,8 +35,9 @@ from simulations._core.validation import (
     check_int,
     check_positive,
     check_real,
-    seed_from,
 )
+from simulations.stable import cpu as _k
+from simulations.stable.streams import init_states
 
 __all__ = ["rvs", "sub_gaussian_rvs", "stream_rvs", "PARAMETERIZATIONS"]
 

@@ -22,7 +22,6 @@ import math
 
 import numba as nb
 import numpy as np
-
 from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic

@@ -674,8 +674,8 @@ def _package_versions() -> dict:
     """Versions of Python and of the packages a run depends on (read once per process)."""
     global _VERSIONS
     if _VERSIONS is None:
-        from importlib import metadata
         import platform
+        from importlib import metadata
 
         v = {"python": platform.python_version(), "platform": platform.platform()}
         for pkg in ("tailcomp", "numpy", "scipy", "numba", "sympy"):

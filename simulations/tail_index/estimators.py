@@ -40,7 +40,8 @@ The bias/RMSE comparison on stable, Pareto and Student-t samples lives in
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

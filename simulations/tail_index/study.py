@@ -9,16 +9,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy import special
 
-from theory import stable as theory_stable
-
+from simulations._core.validation import as_generator, check_alpha, check_int, check_positive
 from simulations.stable import api as stable
 from simulations.tail_index import estimators as tail_index
-from simulations._core.validation import as_generator, check_alpha, check_int, check_positive
+from theory import stable as theory_stable
 
 __all__ = [
     "tail_curves",

@@ -40,14 +40,14 @@ import glob
 import importlib
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from simulations._core.validation import check_choice, check_int
 from simulations.nn.model import MLPSpec
-from simulations.nn.optim import NOISE_KINDS, NoiseConfig
+from simulations.nn.optim import NoiseConfig
 
 __all__ = [
     "Backend",

@@ -29,15 +29,14 @@ from __future__ import annotations
 import math
 
 import numba as nb
-import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 from numba.np.linalg import check_blas_return, ensure_blas, get_blas_kind
 
+from simulations.stable.cpu import plog, sas_draw, sas_fill, sin_half, sub_gaussian_factor_draw
 from simulations.stable.streams import normal, uniform_open
-from simulations.stable.cpu import plog, sas_fill, sas_draw, sin_half, sub_gaussian_factor_draw
 
 ensure_blas()
 
@@ -488,7 +487,6 @@ def train_steps_kernel(sizes, offsets, aoff, act, loss, has_bias,
     """
     L = sizes.shape[0] - 1
     K = sizes[L]
-    d_in = sizes[0]
     n_steps = lrs.shape[0]
     use_mom = momentum > 0.0
     total = 0.0

@@ -46,7 +46,7 @@ def _k():
 class CudaWorkspace:
     """Device buffers of one run: batch, activations, deltas, gradient, noise row table, counters."""
 
-    def __init__(self, backend: "CUDABackend", config: StepConfig, eval_batch_size: int = 1024):
+    def __init__(self, backend: CUDABackend, config: StepConfig, eval_batch_size: int = 1024):
         cuda = backend.cuda
         spec = config.spec
         self.config = config
