@@ -3,7 +3,7 @@
     python -m paper.registry                       # list the registry
     python -m paper.registry --check paper/figures # exit 1 listing figures missing there
 
-Used by ``tests/test_figures_registry.py`` and ``paper/main.tex`` (through
+Used by ``tests/test_paper_figures.py`` and ``paper/main.tex`` (through
 ``paper/make_tex.py``, which writes the figure environments).
 """
 from __future__ import annotations

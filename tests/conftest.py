@@ -23,13 +23,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def data_root() -> Path | None:
-    """Directory with ``mnist/`` and ``fashion_mnist/`` (TAILCOMP_DATA, else ../shared/data)."""
+    """The folder named by ``TAILCOMP_DATA`` if it holds ``mnist/`` or ``fashion_mnist/``, else None."""
     env = os.environ.get("TAILCOMP_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(REPO.parent / "shared" / "data")
-    for c in candidates:
-        if (c / "mnist").is_dir() or (c / "fashion_mnist").is_dir():
-            return c
+    if env and ((Path(env) / "mnist").is_dir() or (Path(env) / "fashion_mnist").is_dir()):
+        return Path(env)
     return None
 
 
