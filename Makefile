@@ -6,6 +6,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 FULL   ?= 0
+# Where the MNIST / Fashion-MNIST files are (tests needing them skip when absent); the default is
+# the data folder that the project's CI machines keep beside the checkout.
 export TAILCOMP_DATA ?= $(abspath ../shared/data)
 export NUMBA_CACHE_DIR ?= $(abspath $(VENV)/numba_cache)
 export MPLBACKEND := Agg
@@ -27,7 +29,11 @@ else
 	$(PY) -m paper.make_figures --quick
 endif
 
+# The tree is lint-clean (ruff) and keeps its import contracts (import-linter, in pyproject.toml)
+# before the tests run.
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
