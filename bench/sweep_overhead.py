@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import best_time, emit, parse_args, row  # noqa: E402
 
+from simulations import sweep as sw  # noqa: E402
 from simulations.experiments.toy import toy  # noqa: E402
-from simulations.sweep import core as sw  # noqa: E402
 
 
 def _bare(args):
@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     n_cfg, steps = (10, 1000) if args.quick else (50, 2000)
     seeds = [0, 1, 2, 3]
     repeat = args.repeat or (1 if args.quick else 3)
-    configs = sw.expand_grid("toy", {"eta": list(sw_linspace(0.1, 2.0, n_cfg))}, base={"steps": steps, "eval_every": steps // 4})
+    configs = sw.expand_grid("toy", {"lr": list(sw_linspace(0.1, 2.0, n_cfg))}, base={"steps": steps, "eval_every": steps // 4})
     jobs = [(sw.config_to_dict(c), s) for c in configs for s in seeds]
     n = len(jobs)
     tmp = Path(tempfile.mkdtemp(prefix="tailcomp-bench-"))

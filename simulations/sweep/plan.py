@@ -1,0 +1,115 @@
+"""Planning a sweep: grid expansion, seeds, and the content hash that names each run.
+
+A run is identified by the SHA-256 of the canonical JSON
+(:func:`simulations.sweep.config.canonical_json`) of ``{"experiment": name, "version":
+experiment version, "config": full configuration with defaults filled in, "seed": seed}``.
+The hash is the primary key of the run in the results store, so the same configuration
+and seed is never computed twice, whichever sweep asks for it.  (Naming an output by the
+hash of its hyperparameters follows OpenLTH, the lottery-ticket experiment framework of
+J. Frankle, https://github.com/facebookresearch/open_lth.)
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from simulations._core.validation import check_int
+from simulations.sweep.config import canonical_json, config_to_dict
+from simulations.sweep.registry import Experiment, get_experiment, make_config
+
+__all__ = ["MAX_SEED", "run_hash", "RunSpec", "expand_grid", "as_seeds", "run_specs"]
+
+#: Largest seed a run may have (seeds are stored as SQLite INTEGER, 64-bit signed).
+MAX_SEED = 2**63 - 1
+
+
+def run_hash(experiment: str | Experiment, config, seed: int) -> str:
+    """SHA-256 hex digest naming the run ``(experiment name, version, config, seed)``."""
+    exp = get_experiment(experiment)
+    seed = check_int("seed", seed, 0, MAX_SEED)
+    cfg = make_config(exp, config)
+    doc = {"experiment": exp.name, "version": exp.version, "config": config_to_dict(cfg), "seed": seed}
+    return hashlib.sha256(canonical_json(doc).encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: experiment name, validated config, seed and its hash ``run_id``."""
+
+    experiment: str
+    config: Any
+    seed: int
+    run_id: str
+
+
+def expand_grid(experiment: str | Experiment, grid: Mapping | Sequence[Mapping], base: Mapping | None = None) -> list:
+    """Configs for the Cartesian product of ``grid`` (dict of lists), each merged over ``base``.
+
+    ``grid`` may also be a list of such dicts (the union of their products, in order).
+    Each grid value must be a list of values (a tuple-typed field takes a list of
+    lists); ``base`` holds single values.  Every config is validated before any is
+    returned; duplicates are dropped, first occurrence kept.
+    """
+    exp = get_experiment(experiment)
+    if base is None:
+        base = {}
+    if not isinstance(base, Mapping):
+        raise TypeError(f"base must be a mapping of configuration values, got {type(base).__name__}")
+    grids = [grid] if isinstance(grid, Mapping) else grid
+    if isinstance(grids, (str, bytes)) or not isinstance(grids, Sequence):
+        raise TypeError(f"grid must be a mapping of lists or a list of such mappings, got {type(grid).__name__}")
+    out, seen = [], set()
+    for g in grids:
+        if not isinstance(g, Mapping):
+            raise TypeError(f"grid must be a mapping of lists or a list of such mappings, got an element {g!r}")
+        keys = list(g)
+        for k in keys:
+            v = g[k]
+            if isinstance(v, (str, bytes, Mapping)) or not isinstance(v, (Sequence, tuple, list)):
+                raise TypeError(f"{exp.name}: grid values must be lists; grid key {k!r} has {v!r}")
+            if len(v) == 0:
+                raise ValueError(f"{exp.name}: grid key {k!r} has an empty list of values")
+        for combo in itertools.product(*(g[k] for k in keys)):
+            cfg = make_config(exp, {**base, **dict(zip(keys, combo))})
+            key = canonical_json(cfg)
+            if key not in seen:
+                seen.add(key)
+                out.append(cfg)
+    return out
+
+
+def as_seeds(seeds) -> list[int]:
+    """``seeds`` as a list of distinct non-negative ints: an int n means ``0..n-1``."""
+    if isinstance(seeds, (numbers.Integral,)) and not isinstance(seeds, bool):
+        n = check_int("seeds", seeds, 1)
+        return list(range(n))
+    if isinstance(seeds, (str, bytes, Mapping)) or not isinstance(seeds, Iterable):
+        raise TypeError(f"seeds must be a positive int n (seeds 0..n-1) or a list of ints, got {seeds!r}")
+    out = [check_int(f"seeds[{i}]", s, 0, MAX_SEED) for i, s in enumerate(seeds)]
+    if not out:
+        raise ValueError("seeds must not be empty")
+    if len(set(out)) != len(out):
+        raise ValueError(f"seeds must be distinct, got {out}")
+    return out
+
+
+def run_specs(experiment, configs, seeds) -> tuple[Experiment, list[RunSpec]]:
+    """The experiment and one :class:`RunSpec` per distinct (config, seed), configs outer, seeds inner."""
+    exp = get_experiment(experiment)
+    seeds = as_seeds(seeds)
+    if isinstance(configs, Mapping) or (dataclasses.is_dataclass(configs) and not isinstance(configs, type)):
+        configs = [configs]
+    cfgs = [make_config(exp, c) for c in configs]
+    specs, seen = [], set()
+    for cfg in cfgs:
+        for s in seeds:
+            rid = run_hash(exp, cfg, s)
+            if rid not in seen:
+                seen.add(rid)
+                specs.append(RunSpec(exp.name, cfg, s, rid))
+    return exp, specs

@@ -1,0 +1,132 @@
+"""Executing one run in a worker process: :func:`execute` never raises for errors of the run.
+
+The worker imports the module that defines the experiment (by name), validates the
+configuration, calls the experiment and turns its outcome into a record for the store:
+``done``/``diverged`` (returned, or :class:`~simulations.sweep.registry.Diverged`
+raised; a non-finite metric turns ``done`` into ``diverged``) or ``failed`` (any other
+exception, with the traceback), plus timings, the worker's name and the package versions.
+Each worker runs one thread (:data:`THREAD_ENV` set to 1, numba's thread count set to 1).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Mapping
+
+from simulations.sweep.config import jsonable
+from simulations.sweep.registry import FINISHED, Diverged, get_experiment, make_config
+
+__all__ = ["THREAD_ENV", "execute", "worker_init", "one_thread", "package_versions"]
+
+#: Environment variables set to "1" in every worker process (one thread per worker).
+THREAD_ENV = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+_MAX_ERROR_CHARS = 20_000
+_VERSIONS: dict | None = None
+
+
+def package_versions() -> dict:
+    """Versions of Python and of the packages a run depends on (read once per process)."""
+    global _VERSIONS
+    if _VERSIONS is None:
+        import platform
+        from importlib import metadata
+
+        v = {"python": platform.python_version(), "platform": platform.platform()}
+        for pkg in ("tailcomp", "numpy", "scipy", "numba", "sympy"):
+            try:
+                v[pkg] = metadata.version(pkg)
+            except metadata.PackageNotFoundError:
+                pass
+        _VERSIONS = v
+    return dict(_VERSIONS)
+
+
+def worker_init() -> None:
+    """Pool initializer: one thread per worker (the env vars were already set at spawn)."""
+    for var in THREAD_ENV:
+        os.environ[var] = "1"
+    one_thread()
+
+
+def one_thread() -> None:
+    """Set numba's thread count to 1 if numba is loaded."""
+    if "numba" in sys.modules:
+        try:
+            sys.modules["numba"].set_num_threads(1)
+        except Exception:
+            pass
+
+
+def _first_non_finite(metrics: Mapping) -> str | None:
+    for k, v in metrics.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            return k
+    return None
+
+
+def _outcome(name: str, res) -> dict:
+    """Check what the experiment returned; the status, error and JSON text of metrics and history."""
+    if not isinstance(res, Mapping):
+        raise TypeError(f"experiment {name!r} returned {type(res).__name__}, expected a mapping with 'metrics'")
+    extra = [k for k in res if k not in ("status", "metrics", "history", "error")]
+    if extra:
+        raise ValueError(f"experiment {name!r} returned unknown key(s) {extra}; allowed: status, metrics, history, error")
+    status = res.get("status", "done")
+    if status not in FINISHED:
+        raise ValueError(f"experiment {name!r} returned status {status!r}; allowed: 'done', 'diverged'")
+    metrics = jsonable(res.get("metrics", {}))
+    if not isinstance(metrics, dict):
+        raise TypeError(f"experiment {name!r}: metrics must be a mapping, got {type(metrics).__name__}")
+    history = jsonable(res.get("history", []))
+    if not isinstance(history, list):
+        raise TypeError(f"experiment {name!r}: history must be a list, got {type(history).__name__}")
+    error = res.get("error")
+    bad = _first_non_finite(metrics)
+    if status == "done" and bad is not None:
+        status, error = "diverged", f"metric {bad!r} is not finite ({metrics[bad]}); stored as diverged"
+    return {
+        "status": status,
+        "error": None if error is None else str(error),
+        "metrics": json.dumps(metrics, sort_keys=True),
+        "history": json.dumps(history, sort_keys=True),
+    }
+
+
+def execute(name: str, module: str, config: dict, seed: int) -> dict:
+    """Run one experiment in a worker; never raises for errors of the run itself.
+
+    Returns ``{"status", "error", "metrics", "history", "started_at", "finished_at",
+    "wall_time", "cpu_time", "worker", "versions"}`` with metrics/history as JSON text.
+    """
+    one_thread()
+    t_start, c_start = time.time(), time.process_time()
+    p_start = time.perf_counter()
+    out = {"error": None, "metrics": "{}", "history": "[]"}
+    try:
+        if module and module not in sys.modules and module not in ("__main__", "__mp_main__"):
+            importlib.import_module(module)
+        exp = get_experiment(name)
+        cfg = make_config(exp, config)
+        try:
+            res = exp.func(cfg, seed)
+        except Diverged as d:
+            res = {"status": "diverged", "error": str(d), "metrics": d.metrics, "history": d.history}
+        out.update(_outcome(name, res))
+    except Exception:
+        out.update(status="failed", error=traceback.format_exc()[-_MAX_ERROR_CHARS:])
+    out.update(
+        started_at=t_start,
+        finished_at=time.time(),
+        wall_time=time.perf_counter() - p_start,
+        cpu_time=time.process_time() - c_start,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        versions=json.dumps(package_versions(), sort_keys=True),
+    )
+    return out
