@@ -76,6 +76,10 @@ class ResultsStore:
     (one run, all columns, JSON decoded), :meth:`counts` (runs per status).  Opening a
     store written by a newer schema version raises :class:`SchemaError`; a file that
     is not a tailcomp store also raises :class:`SchemaError` and is left untouched.
+
+    Write API: :meth:`writer` takes the store's writer lock and returns the
+    :class:`~simulations.sweep.writer.StoreWriter` (``register``, ``mark_running``,
+    ``record``) that :func:`simulations.sweep.run_sweep` writes through.
     """
 
     def __init__(self, path: str | os.PathLike, *, create: bool = True):
