@@ -94,6 +94,7 @@ def bench_gemm(shapes, repeat, dev, sync, rows, notes):
     import torch
     from numba import cuda
 
+    from simulations._core.codes import ACT_IDENTITY
     from simulations.nn.backends import cuda_dense as dk
 
     worst = 0.0
@@ -109,7 +110,7 @@ def bench_gemm(shapes, repeat, dev, sync, rows, notes):
         kern = dk.gemm_kernel(np.float32)
 
         def ours():
-            kern[grid, block](ad, bd, cd, dummy, dummy2, 0, 0, 0, 0, 0, 0, 0)
+            kern[grid, block](ad, bd, cd, dummy, dummy2, 0, 0, 0, ACT_IDENTITY, 0, ACT_IDENTITY, 0)
 
         def peer():
             torch.matmul(a, b, out=c)
@@ -132,7 +133,7 @@ def bench_mlp(shapes, steps, repeat, dev, sync, rows, notes):
     import torch
 
     from simulations.nn import MLPSpec, NoiseConfig, get_backend, init_params
-    from simulations.nn.backends.base import RunBuffers, StepConfig
+    from simulations.nn.backends import RunBuffers, StepConfig
     from simulations.stable.streams import init_states
 
     be = get_backend("cuda")
@@ -179,8 +180,8 @@ def bench_mlp(shapes, steps, repeat, dev, sync, rows, notes):
             hidden = [m for m in layers if isinstance(m, torch.nn.Linear)][:-1]
             amp = noise.amplitude(lr) if noisy else 0.0
 
-            def peer(n_steps=steps):
-                for s in range(n_steps):
+            def peer(count=steps):
+                for s in range(count):
                     bi = idx_t[s * B:(s + 1) * B]
                     opt.zero_grad(set_to_none=True)
                     loss = lossf(net(Xt[bi]), yt[bi])

@@ -1,7 +1,7 @@
 """The ``cuda`` backend of the neural core on the CUDA simulator (tiny networks).
 
 Oracles: a plain numpy implementation of the network, its gradient and the SGD step written in
-this file from the documented semantics (simulations/nn/backend.py, optim.py), with the noise
+this file from the documented semantics (simulations/nn/backends/base.py, optim.py), with the noise
 drawn from the CPU xoroshiro128+/CMS kernels on the same streams; central finite differences;
 the CPU backend when it is implemented.
 """
@@ -23,6 +23,7 @@ pytestmark = _cuda_setup.PYTESTMARK
 
 from numba import cuda  # noqa: E402
 
+from simulations._core.codes import NOISE_CODES, NOISE_ELLIPTICAL, NOISE_NEURON  # noqa: E402
 from simulations._core.device import CudaUnavailableError, check_device_array  # noqa: E402
 from simulations.nn import MLPSpec, NoiseConfig, get_backend, init_params  # noqa: E402
 from simulations.nn.backends.base import RunBuffers, StepConfig  # noqa: E402
@@ -89,10 +90,10 @@ def ref_loss_grad(spec, flat, X, y):
 def _row_draws(states, j, kind, alpha, n, keep):
     """Noise of row j (stream j): ``entry`` draws only where keep != 0 (masked entries draw nothing)."""
     out = np.zeros(n)
-    if kind == 1:
+    if kind == NOISE_NEURON:
         x = sk.sas_draw(states, j, alpha)
         out[:] = x
-    elif kind == 2:
+    elif kind == NOISE_ELLIPTICAL:
         r = sk.sub_gaussian_factor_draw(states, j, alpha)
         for i in range(n):
             out[i] = r * cpu_normal(states, j)
@@ -113,7 +114,6 @@ def ref_steps(cfg, flat, vel, mask, states, X, y, idx, lrs, avg_flags):
     m = mask.astype(np.float64) if cfg.has_mask else np.ones_like(theta)
     states = states.copy()
     loss_sum, correct = 0.0, 0
-    kinds = {"entry": 0, "neuron": 1, "elliptical": 2}
     for s, lr in enumerate(lrs):
         bi = idx[s * B:(s + 1) * B]
         _, g, losses, ok = ref_loss_grad(spec, theta, X[bi], y[bi])
@@ -133,7 +133,7 @@ def ref_steps(cfg, flat, vel, mask, states, X, y, idx, lrs, avg_flags):
                 W = theta[off[l, 0]:off[l, 1]].reshape(o, i)
                 Ml = m[off[l, 0]:off[l, 1]].reshape(o, i)
                 for j in range(o):
-                    W[j] += amp * _row_draws(states, row, kinds[cfg.noise.kind], cfg.noise.alpha, i, Ml[j])
+                    W[j] += amp * _row_draws(states, row, NOISE_CODES[cfg.noise.kind], cfg.noise.alpha, i, Ml[j])
                     row += 1
         theta *= m
         v *= m

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from simulations._core.threads import get_blas_threads
 from simulations.nn import (
     SGD,
     Mask,
@@ -21,7 +22,6 @@ from simulations.nn import (
     ones_mask,
     predict,
 )
-from simulations.nn.backends.base import get_blas_threads
 
 
 def test_flat_layout_and_views():

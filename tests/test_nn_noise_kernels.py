@@ -1,11 +1,11 @@
-"""Per-entry α-stable noise of the CPU neural core (``cpu_kernels._noise_entry``) against a plain
+"""Per-entry α-stable noise of the CPU neural core (``cpu_noise.noise_entry``) against a plain
 ``sas_draw`` reference: same stream use (draw for draw, masked entries draw nothing, column order)
 and the same values to the block sampler's documented accuracy."""
 import numba as nb
 import numpy as np
 import pytest
 
-from simulations.nn.backends import cpu_kernels as K
+from simulations.nn.backends import cpu_noise as K
 from simulations.stable.cpu import sas_draw
 from simulations.stable.streams import init_states
 
@@ -37,7 +37,7 @@ def test_entry_noise_matches_scalar_draws(alpha, has_mask):
     out = []
     for T in (1, 4):  # the split of rows over scratch rows (threads) must not matter
         Wk, sk = W.copy(), states.copy()
-        K._noise_entry(Wk, Mk, has_mask, sk, base, alpha, 0.37, np.empty((T, 3 * din)))
+        K.noise_entry(Wk, Mk, has_mask, sk, base, alpha, 0.37, np.empty((T, 3 * din)))
         assert np.array_equal(sk, sr)  # every stream advanced by exactly its number of draws
         out.append(Wk)
     assert np.array_equal(out[0], out[1])
@@ -57,6 +57,6 @@ def test_entry_noise_float32_weights():
     states = init_states(5, 2)
     Wr, sr = W.astype(np.float64), states.copy()
     _reference(Wr, W[:0, :0], False, sr, 0, 1.3, 1e-2)
-    K._noise_entry(W, W[:0, :0].astype(np.uint8), False, states, 0, 1.3, 1e-2, np.empty((2, 3 * din)))
+    K.noise_entry(W, W[:0, :0].astype(np.uint8), False, states, 0, 1.3, 1e-2, np.empty((2, 3 * din)))
     np.testing.assert_allclose(W, Wr.astype(np.float32), rtol=1e-6)  # float32 rounding of W + amp ξ
     assert np.array_equal(states, sr)

@@ -1,4 +1,14 @@
-"""The torch-free neural training core (see ``simulations/nn/API.md``).
+"""The torch-free neural training core: fully connected networks trained by minibatch SGD with
+injected α-stable noise, masks (pruning), iterate averaging and exact resume (see ``simulations/nn/API.md``).
+
+Network z_l = a_{l−1} W_lᵀ + b_l, a_l = φ(z_l), W_l of shape (out, in) (:mod:`.model`); one step
+g = ∇L_B(θ) + λθ, v ← μv + g, θ ← θ − η_t v (PyTorch's ``torch.optim.SGD``), then
+θ_W ← θ_W + σ η_t^{1/α} ξ, ξ symmetric α-stable (Wan, Barsbey, Zaidi & Şimşekli 2024, ICML,
+"Implicit compressibility of overparametrized neural networks trained with heavy-tailed SGD"), and
+θ ← m ⊙ θ (:mod:`.optim`). Modules: :mod:`.model` (spec, flat parameters, masks), :mod:`.optim`
+(SGD, schedules, noise), :mod:`.data` (MNIST / Fashion-MNIST, synthetic sets), :mod:`.train` (the
+entry points), :mod:`.runner` (the step loop), :mod:`.checkpoint` (resume state and files),
+:mod:`.backends` (CPU and CUDA kernels), :mod:`.cli` (``tailcomp train``).
 
     from simulations.nn import MLPSpec, init_params, train, StopRules, SGD, NoiseConfig, load_mnist
     data = load_mnist()
@@ -6,14 +16,9 @@
     res = train(spec, data, optimizer=SGD(lr=0.1), batch_size=128, stop=StopRules(max_epochs=10), seed=0)
     res.status, res.final["test_acc"]
 """
-from simulations.nn.backends.base import (
-    Backend,
-    available_backends,
-    blas_threads,
-    default_threads,
-    get_backend,
-    set_blas_threads,
-)
+from simulations._core.threads import blas_threads, default_threads, get_blas_threads, set_blas_threads
+from simulations.nn.backends import Backend, available_backends, get_backend
+from simulations.nn.checkpoint import TrainState, load_checkpoint, save_checkpoint
 from simulations.nn.data import (
     DataError,
     Dataset,
@@ -27,20 +32,11 @@ from simulations.nn.data import (
 )
 from simulations.nn.model import ACTIVATIONS, INITS, LOSSES, Mask, MLPSpec, Params, init_params, ones_mask
 from simulations.nn.optim import SGD, NoiseConfig, Schedule, constant, step_schedule
-from simulations.nn.train import (
-    STATUSES,
-    StopRules,
-    TrainResult,
-    TrainState,
-    evaluate,
-    load_checkpoint,
-    predict,
-    save_checkpoint,
-    train,
-)
+from simulations.nn.train import STATUSES, StopRules, TrainResult, evaluate, predict, train
 
 __all__ = [
-    "Backend", "get_backend", "available_backends", "blas_threads", "set_blas_threads", "default_threads",
+    "Backend", "get_backend", "available_backends", "blas_threads", "set_blas_threads", "get_blas_threads",
+    "default_threads",
     "DataError", "Dataset", "gaussian_mixture", "load_dataset", "load_fashion_mnist", "load_mnist", "read_idx",
     "shuffle_indices", "teacher_dataset",
     "ACTIVATIONS", "INITS", "LOSSES", "Mask", "MLPSpec", "Params", "init_params", "ones_mask",

@@ -1,35 +1,38 @@
-"""Training loop: SGD (+momentum, weight decay, schedule), noise injection, masks, averaging, stopping rules.
+"""Training an MLP by minibatch SGD: the public entry points :func:`train`, :func:`evaluate`, :func:`predict`.
 
-:func:`train` runs whole chunks of steps in one backend call (no Python per
-step) and stops at evaluation points, snapshot steps and checkpoint steps.
-The training state (:class:`TrainState`) holds everything needed to continue
-bit for bit: parameters, momentum buffer, noise streams, the shuffling
-generator, the current epoch's permutation and position, the averaging sum
-and the history. :func:`save_checkpoint` / :func:`load_checkpoint` write it as
-``.npz`` (arrays) + ``.json`` (everything else).
+One step at global step t (PyTorch's ``torch.optim.SGD``, see :mod:`simulations.nn.optim`):
+g = ∇L_B(θ) + λθ, v ← μv + g, θ ← θ − η_t v; then the injected α-stable noise
+θ_W ← θ_W + σ η_t^{1/α} ξ on the chosen layers (Wan, Barsbey, Zaidi & Şimşekli 2024, ICML) and the
+mask θ ← m ⊙ θ. :func:`train` checks its arguments and hands them to
+:class:`simulations.nn.runner.Run`, which runs whole chunks of steps in one backend call (no
+Python per step) and stops at evaluation points, snapshot steps and checkpoint steps. The resume
+state (:class:`simulations.nn.checkpoint.TrainState`) continues a run bit for bit;
+:func:`simulations.nn.checkpoint.save_checkpoint` / ``load_checkpoint`` write and read it.
 
-Randomness from ``seed`` (int / SeedSequence / Generator): a
-``SeedSequence`` spawns three children — initial parameters (when ``params``
-is not given), data shuffling (PCG64, one permutation per epoch) and the
-noise streams (xoroshiro128+, one per noised neuron) — so the same seed gives
-the same loss curve in every process.
+Seeding (:mod:`simulations._core.seeding`): ``seed`` (int / SeedSequence / Generator) becomes one
+``SeedSequence`` whose named children ``"init"``, ``"shuffle"`` and ``"noise"`` seed the initial
+parameters (when ``params`` is not given), the PCG64 generator of the per-epoch permutations,
+and the xoroshiro128+ noise streams (one per noised neuron, from ``kernel_seed``). Same seed ⇒
+same loss curve in every process.
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from simulations._core.validation import as_generator, check_array, check_choice, check_int, check_real
-from simulations.nn.backends.base import Backend, RunBuffers, StepConfig, default_threads, get_backend
-from simulations.nn.model import Mask, MLPSpec, Params, init_params
+from simulations._core.threads import default_threads
+from simulations._core.validation import check_array, check_choice, check_int, check_real
+from simulations.nn.backends import get_backend
+from simulations.nn.backends.base import Backend, StepConfig
+from simulations.nn.checkpoint import TrainState, load_checkpoint, save_checkpoint
+from simulations.nn.model import Mask, MLPSpec, Params
 from simulations.nn.optim import SGD, NoiseConfig
-from simulations.stable.streams import init_states
+from simulations.nn.runner import Run
 
 __all__ = [
     "StopRules",
@@ -86,29 +89,6 @@ class StopRules:
     def to_dict(self) -> dict:
         return dict(max_epochs=self.max_epochs, max_steps=self.max_steps, target_train_acc=self.target_train_acc,
                     interpolation_loss=self.interpolation_loss, max_loss=self.max_loss)
-
-
-@dataclass
-class TrainState:
-    """Everything needed to resume a run exactly (host arrays)."""
-
-    params: Params
-    velocity: np.ndarray  # (P,) or (0,)
-    noise_states: np.ndarray  # (S, 2) uint64
-    shuffle_state: dict  # numpy bit_generator.state of the shuffling generator
-    start_step: int  # global step t at which this run began (schedule offset)
-    step: int  # global step t of the next update
-    epoch: int  # completed epochs of this run
-    pos: int  # steps already done in the current epoch
-    perm: np.ndarray  # current epoch's permutation (int64)
-    avg_sum: np.ndarray  # (P,) float64 or (0,)
-    avg_count: int
-    tail_left: int  # steps left of the post-convergence averaging tail (-1 = not in it)
-    status: str | None
-    history: list = field(default_factory=list)
-    elapsed: float = 0.0  # training seconds so far (excluding evaluation)
-    avg_from: int | None = None  # first global step of the averaging window (None: not decided)
-    status_pending: str | None = None  # convergence status to report once the averaging tail ends
 
 
 @dataclass
@@ -172,7 +152,7 @@ def train(
     spec : MLPSpec
     data : Dataset or tuple (X_train, y_train[, X_test, y_test])
         X: (n, sizes[0]) real array (converted to spec.dtype); y: (n,) integer labels in [0, K).
-    params : initial θ (default: ``init_params(spec, seed-child 0)``); not modified (copied).
+    params : initial θ (default: ``init_params(spec, child(seed, "init"))``); not modified (copied).
     mask : pruning mask, applied to θ at the start and after every update.
     optimizer : :class:`SGD` (default lr 0.1, no momentum, no weight decay, constant rate).
     noise : :class:`NoiseConfig` or None (no noise).
@@ -231,270 +211,40 @@ def train(
             raise ValueError("checkpoint_every needs checkpoint_path")
     if callback is not None and not callable(callback):
         raise TypeError("callback must be callable or None")
+    if params is not None and resume is None:
+        if not isinstance(params, Params):
+            raise TypeError(f"params must be a Params, got {type(params).__name__}")
+        if params.spec.sizes != spec.sizes or params.spec.bias != spec.bias:
+            raise ValueError(f"params must match the architecture {spec.sizes} (bias={spec.bias})")
     if mask is not None:
         if not isinstance(mask, Mask):
             raise TypeError(f"mask must be a Mask, got {type(mask).__name__}")
         if mask.spec.sizes != spec.sizes or mask.spec.bias != spec.bias:
             raise ValueError(f"mask must match the architecture {spec.sizes} (bias={spec.bias})")
     be = get_backend(backend)
-
-    spe = n // batch_size if drop_last else -(-n // batch_size)
-    last_b = batch_size if drop_last or n % batch_size == 0 else n % batch_size
-    budget = min(x for x in (stop.max_steps, None if stop.max_epochs is None else stop.max_epochs * spe) if x is not None)
-    if eval_every is None:
-        eval_every = spe
-    converge_rules = stop.target_train_acc is not None or stop.interpolation_loss is not None
-
-    g = as_generator(seed)
-    init_seed, shuffle_seed, noise_seed = (int(v) for v in g.integers(0, 2**63 - 1, size=3))
-    cfg = StepConfig(spec, batch_size, optimizer.momentum, optimizer.weight_decay, noise, mask is not None,
-                     averaging > 0, stop.max_loss)
     config = {
         "spec": spec.to_dict(), "optimizer": optimizer.to_dict(), "noise": None if noise is None else noise.to_dict(),
         "batch_size": batch_size, "stop": stop.to_dict(), "averaging": averaging, "eval_every": eval_every,
         "eval_train": eval_train, "seed": seed if isinstance(seed, (int, np.integer)) else repr(seed),
         "start_step": start_step, "threads": threads, "backend": be.name, "drop_last": drop_last,
         "masked": mask is not None, "n_train": n, "n_test": 0 if Xte is None else int(Xte.shape[0]),
-        "steps_per_epoch": spe,
+        "steps_per_epoch": n // batch_size if drop_last else -(-n // batch_size),
     }
-
-    # ---- state -----------------------------------------------------------------------------
-    if resume is not None:
-        state = load_checkpoint(resume)[0] if isinstance(resume, (str, Path)) else _copy_state(resume)
-        if state.params.spec.sizes != spec.sizes or state.params.flat.shape[0] != spec.n_params:
-            raise ValueError("resume state does not match spec")
-        if state.params.spec != spec:
-            state.params = Params(spec, state.params.flat.astype(spec.np_dtype))
-        if state.perm.shape[0] != n:
-            raise ValueError(f"resume state was made for {state.perm.shape[0]} training samples, data has {n}")
-        if (optimizer.momentum > 0) != (state.velocity.shape[0] > 0) or state.noise_states.shape[0] != cfg.n_noise_streams:
-            raise ValueError("resume state does not match the optimizer/noise settings")
-        shuffle_rng = np.random.default_rng()
-        shuffle_rng.bit_generator.state = state.shuffle_state
-    else:
-        if params is None:
-            p0 = init_params(spec, init_seed)
-        else:
-            if not isinstance(params, Params):
-                raise TypeError(f"params must be a Params, got {type(params).__name__}")
-            if params.spec.sizes != spec.sizes or params.spec.bias != spec.bias:
-                raise ValueError(f"params must match the architecture {spec.sizes} (bias={spec.bias})")
-            p0 = Params(spec, params.flat.astype(spec.np_dtype, copy=True))
-        if mask is not None:
-            mask.apply(p0)
-        shuffle_rng = np.random.default_rng(shuffle_seed)
-        perm = shuffle_rng.permutation(n).astype(np.int64)
-        state = TrainState(
-            params=p0,
-            velocity=np.zeros(spec.n_params if optimizer.momentum > 0 else 0, dtype=spec.np_dtype),
-            noise_states=init_states(cfg.n_noise_streams, noise_seed),
-            shuffle_state=shuffle_rng.bit_generator.state,
-            start_step=start_step, step=start_step, epoch=0, pos=0, perm=perm,
-            avg_sum=np.zeros(spec.n_params if averaging > 0 else 0, dtype=np.float64), avg_count=0,
-            tail_left=-1, status=None, history=[], elapsed=0.0,
-        )
-    start_step = state.start_step
-    if state.tail_left > 0:  # resumed inside a post-convergence averaging tail: finish it
-        budget = max(budget, state.step - start_step + state.tail_left)
-    if averaging > 0 and state.tail_left < 0:
-        # the window is the last m steps of *this* budget: iterates summed for another window are dropped
-        avg_from = start_step + budget - averaging
-        if state.avg_count > 0 and state.avg_from not in (None, avg_from):
-            state.avg_sum[...] = 0.0
-            state.avg_count = 0
-        state.avg_from = avg_from
-    snaps = [k for k in snaps if k >= state.step]
-    snapshots: dict[int, Params] = {}
-
-    ws = be.workspace(cfg)
-    bufs = RunBuffers(
-        params=be.to_device(state.params.flat),  # state owns this array (copied on entry)
-        velocity=be.to_device(state.velocity),
-        mask=be.to_device(mask.flat) if mask is not None else be.to_device(np.zeros(0, np.uint8)),
-        noise_states=be.to_device(state.noise_states),
-        avg_sum=be.to_device(state.avg_sum),
-    )
-    Xd, yd = be.to_device(Xtr), be.to_device(ytr)
-    Xted = None if Xte is None else be.to_device(Xte)
-    yted = None if yte is None else be.to_device(yte)
-
-    run_loss = 0.0
-    run_correct = 0
-    run_seen = 0
-    t_eval = 0.0
-    status = None
-    state.status = None
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=budget, initial=min(state.step - start_step, budget), unit="step", dynamic_ncols=True)
-
-    def host_params() -> Params:
-        return Params(spec, be.to_host(bufs.params))
-
-    def do_eval(force_full: bool) -> dict:
-        nonlocal run_loss, run_correct, run_seen, t_eval
-        t0 = time.perf_counter()
-        p_dev = bufs.params
-        lr_now = float(optimizer.lrs(max(state.step - 1, 0), 1, spe)[0])
-        entry = {"step": state.step, "epoch": state.epoch + state.pos / spe, "lr": lr_now}
-        if eval_train == "full" or force_full or run_seen == 0:
-            ls, c = be.evaluate(ws, spec, p_dev, Xd, yd)
-            entry.update(train_loss=ls / n, train_acc=c / n, train_metric="full")
-        else:
-            entry.update(train_loss=run_loss / run_seen, train_acc=run_correct / run_seen, train_metric="running")
-        if Xted is not None and Xted.shape[0] > 0:
-            ls, c = be.evaluate(ws, spec, p_dev, Xted, yted)
-            entry.update(test_loss=ls / Xted.shape[0], test_acc=c / Xted.shape[0])
-        else:
-            entry.update(test_loss=None, test_acc=None)
-        entry["time"] = state.elapsed
-        run_loss, run_correct, run_seen = 0.0, 0, 0
-        t_eval += time.perf_counter() - t0
-        state.history.append(entry)
-        return entry
-
+    run = Run(spec, be, (Xtr, ytr, Xte, yte), params=params, mask=mask, optimizer=optimizer, noise=noise,
+              batch_size=batch_size, stop=stop, averaging=averaging, eval_every=eval_every, eval_train=eval_train,
+              seed=seed, start_step=start_step, snapshot_at=snaps, callback=callback, resume=resume,
+              checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every, drop_last=drop_last,
+              progress=progress, config=config)
     with be.threads(threads):
-        if state.step in snaps:
-            snapshots[state.step] = host_params()
-        while status is None:
-            done_run = state.step - start_step
-            if state.tail_left == 0:
-                status = state.status_pending
-                break
-            if done_run >= budget:
-                status = "completed"
-                break
-            in_epoch_left = spe - state.pos
-            nxt = min(budget - done_run, in_epoch_left, eval_every - (done_run % eval_every))
-            if state.tail_left > 0:
-                nxt = min(nxt, state.tail_left)
-            for k in snaps:
-                if k > state.step:
-                    nxt = min(nxt, k - state.step)
-                    break
-            if checkpoint_every is not None:
-                nxt = min(nxt, checkpoint_every - (done_run % checkpoint_every))
-            if bar is not None:
-                nxt = min(nxt, max(1, spe // 20))
-            B = batch_size
-            if not drop_last and state.pos + nxt == spe and last_b != batch_size:
-                if nxt > 1:  # full batches first, the partial one alone
-                    nxt -= 1
-                else:
-                    B = last_b
-            idx = state.perm[state.pos * batch_size: state.pos * batch_size + nxt * B] if B == batch_size else \
-                state.perm[state.pos * batch_size: state.pos * batch_size + B]
-            lrs = optimizer.lrs(state.step, nxt, spe)
-            if state.tail_left > 0:
-                flags = np.ones(nxt, dtype=np.uint8)
-            elif averaging > 0:
-                first = budget - averaging
-                r = np.arange(done_run, done_run + nxt)
-                flags = (r >= first).astype(np.uint8)
-            else:
-                flags = np.zeros(nxt, dtype=np.uint8)
-            t0 = time.perf_counter()
-            res = be.run_steps(ws, cfg, bufs, Xd, yd, idx, lrs, flags)
-            state.elapsed += time.perf_counter() - t0
-            state.step += res.n_done
-            state.pos += res.n_done
-            state.avg_count += int(flags[:res.n_done].sum())
-            if state.tail_left > 0:
-                state.tail_left -= res.n_done
-            run_loss += res.loss_sum
-            run_correct += res.correct
-            run_seen += res.n_done * B
-            if bar is not None:
-                bar.update(res.n_done)
-                bar.set_postfix(loss=f"{run_loss / max(run_seen, 1):.4g}", acc=f"{run_correct / max(run_seen, 1):.4f}",
-                                steps_per_s=f"{(state.step - start_step) / max(state.elapsed, 1e-9):.1f}")
-            if res.diverged:
-                status = "diverged"
-                entry = {"step": state.step, "epoch": state.epoch + state.pos / spe,
-                         "lr": float(lrs[max(res.n_done - 1, 0)]),
-                         "train_loss": float("nan") if run_seen == 0 else run_loss / run_seen,
-                         "train_acc": run_correct / max(run_seen, 1), "train_metric": "running",
-                         "test_loss": None, "test_acc": None, "time": state.elapsed}
-                state.history.append(entry)
-                break
-            if state.pos >= spe:
-                state.epoch += 1
-                state.pos = 0
-                state.perm = shuffle_rng.permutation(n).astype(np.int64)
-                state.shuffle_state = shuffle_rng.bit_generator.state
-            if state.step in snaps:
-                snapshots[state.step] = host_params()
-            done_run = state.step - start_step
-            if done_run % eval_every == 0 or done_run >= budget:
-                entry = do_eval(converge_rules and state.tail_left < 0)
-                if not np.isfinite(entry["train_loss"]):  # parameters are checked by run_steps
-                    status = "diverged"
-                    break
-                if callback is not None:
-                    info = dict(entry)
-                    info["params"] = Params(spec, bufs.params) if isinstance(bufs.params, np.ndarray) else host_params()
-                    if callback(info):
-                        status = "stopped"
-                        break
-                if state.tail_left < 0 and converge_rules:
-                    hit = None
-                    if stop.interpolation_loss is not None and entry["train_acc"] >= 1.0 and \
-                            entry["train_loss"] < stop.interpolation_loss:
-                        hit = "interpolated"
-                    elif stop.target_train_acc is not None and entry["train_acc"] >= stop.target_train_acc:
-                        hit = "target_reached"
-                    if hit is not None:
-                        if averaging > 0:
-                            state.tail_left = averaging
-                            state.status_pending = hit
-                            budget = max(budget, done_run + averaging)
-                            bufs.avg_sum[...] = 0
-                            state.avg_count = 0
-                        else:
-                            status = hit
-                            break
-            if checkpoint_every is not None and done_run % checkpoint_every == 0:
-                _sync_state(state, be, bufs, status)
-                save_checkpoint(checkpoint_path, state, config)
-        if not state.history or state.history[-1]["step"] != state.step:
-            do_eval(converge_rules)
-    if bar is not None:
-        bar.close()
-    state.status = status
-    _sync_state(state, be, bufs, status)
-    if checkpoint_path is not None:
-        save_checkpoint(checkpoint_path, state, config)
-    averaged = None
-    if averaging > 0 and state.avg_count > 0:
-        averaged = Params(spec, (state.avg_sum / state.avg_count).astype(spec.np_dtype))
+        run.loop()
+    averaged, t_eval = run.finish()
+    st = run.state
     total = time.perf_counter() - t_start
-    return TrainResult(status=status, params=state.params.copy(), averaged=averaged, history=list(state.history),
-                       snapshots=snapshots, state=state, steps=state.step, epochs=state.epoch,
-                       timings={"train": state.elapsed, "eval": t_eval, "total": total,
-                                "steps_per_s": (state.step - start_step) / max(state.elapsed, 1e-12)},
+    return TrainResult(status=run.status, params=st.params.copy(), averaged=averaged, history=list(st.history),
+                       snapshots=run.snapshots, state=st, steps=st.step, epochs=st.epoch,
+                       timings={"train": st.elapsed, "eval": t_eval, "total": total,
+                                "steps_per_s": (st.step - st.start_step) / max(st.elapsed, 1e-12)},
                        config=config)
-
-
-def _sync_state(state: TrainState, be: Backend, bufs: RunBuffers, status) -> None:
-    """Bring the device buffers into ``state`` (on the CPU the state and the buffers share memory)."""
-    spec = state.params.spec
-    state.params = Params(spec, be.host_view(bufs.params))
-    state.velocity = be.host_view(bufs.velocity)
-    state.noise_states = be.host_view(bufs.noise_states)
-    state.avg_sum = be.host_view(bufs.avg_sum)
-    state.status = status
-
-
-def _copy_state(s: TrainState) -> TrainState:
-    c = TrainState(params=s.params.copy(), velocity=s.velocity.copy(), noise_states=s.noise_states.copy(),
-                   shuffle_state=json.loads(json.dumps(s.shuffle_state)), start_step=s.start_step, step=s.step,
-                   epoch=s.epoch, pos=s.pos, perm=s.perm.copy(), avg_sum=s.avg_sum.copy(), avg_count=s.avg_count,
-                   tail_left=s.tail_left, status=None, history=[dict(h) for h in s.history], elapsed=s.elapsed)
-    c.avg_from = s.avg_from
-    c.status_pending = s.status_pending
-    return c
 
 
 def _as_data(data: Any, spec: MLPSpec):
@@ -558,73 +308,3 @@ def predict(params: Params, X: Any, *, batch_size: int = 1024, backend: str | Ba
     spec, be, X, ws = _eval_setup(params, X, batch_size, backend)
     with be.threads(threads or default_threads()):
         return be.forward(ws, spec, be.to_device(params.flat), be.to_device(X))
-
-
-def _ckpt_paths(path: str | Path) -> tuple[Path, Path]:
-    p = Path(path)
-    base = p.with_suffix("") if p.suffix in (".npz", ".json") else p
-    return base.with_name(base.name + ".npz"), base.with_name(base.name + ".json")
-
-
-def save_checkpoint(path: str | Path, state: TrainState, config: dict | None = None) -> Path:
-    """Write ``<path>.npz`` (arrays) and ``<path>.json`` (spec, counters, RNG state, history, config).
-
-    Files are written to temporaries and renamed, so an interrupted save leaves the old checkpoint.
-    Returns the .json path.
-    """
-    npz, js = _ckpt_paths(path)
-    npz.parent.mkdir(parents=True, exist_ok=True)
-    tmp_npz = npz.with_name(npz.name + ".tmp.npz")
-    np.savez(tmp_npz, params=state.params.flat, velocity=state.velocity, noise_states=state.noise_states,
-             perm=state.perm, avg_sum=state.avg_sum)
-    meta = {
-        "format": "tailcomp.nn.checkpoint/1",
-        "spec": state.params.spec.to_dict(),
-        "shuffle_state": state.shuffle_state,
-        "start_step": state.start_step, "step": state.step, "epoch": state.epoch, "pos": state.pos,
-        "avg_count": state.avg_count, "tail_left": state.tail_left, "avg_from": state.avg_from,
-        "status_pending": state.status_pending,
-        "status": state.status, "history": state.history, "elapsed": state.elapsed,
-        "config": config or {},
-    }
-    tmp_js = js.with_name(js.name + ".tmp")
-    tmp_js.write_text(json.dumps(meta, default=_json_default))
-    tmp_npz.replace(npz)
-    tmp_js.replace(js)
-    return js
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def load_checkpoint(path: str | Path) -> tuple[TrainState, dict]:
-    """Read a checkpoint written by :func:`save_checkpoint`: (state, config)."""
-    npz, js = _ckpt_paths(path)
-    for f in (npz, js):
-        if not f.is_file():
-            raise FileNotFoundError(f"checkpoint file {f} not found")
-    meta = json.loads(js.read_text())
-    if meta.get("format") != "tailcomp.nn.checkpoint/1":
-        raise ValueError(f"{js} is not a tailcomp checkpoint (format {meta.get('format')!r})")
-    spec = MLPSpec.from_dict(meta["spec"])
-    with np.load(npz) as z:
-        arrs = {k: z[k] for k in z.files}
-    state = TrainState(
-        params=Params(spec, np.ascontiguousarray(arrs["params"])), velocity=arrs["velocity"],
-        noise_states=np.ascontiguousarray(arrs["noise_states"], dtype=np.uint64).reshape(-1, 2),
-        shuffle_state=meta["shuffle_state"], start_step=meta["start_step"], step=meta["step"], epoch=meta["epoch"],
-        pos=meta["pos"], perm=arrs["perm"].astype(np.int64), avg_sum=arrs["avg_sum"], avg_count=meta["avg_count"],
-        tail_left=meta["tail_left"], status=meta["status"], history=meta["history"], elapsed=meta["elapsed"],
-    )
-    if meta.get("avg_from") is not None:
-        state.avg_from = meta["avg_from"]
-    if meta.get("status_pending"):
-        state.status_pending = meta["status_pending"]
-    return state, meta.get("config", {})

@@ -1,8 +1,10 @@
-"""The backend seam: one interface, a ``cpu`` implementation (numba + BLAS) and a lazily imported ``cuda`` one.
+"""The backend contract: one interface every backend implements, and the data it is given.
 
-:func:`simulations.nn.train.train` talks to a backend only through
-:class:`Backend`. A backend owns *device arrays* (numpy arrays on the CPU,
-``numba.cuda`` device arrays on the GPU) and runs whole chunks of SGD steps
+:func:`simulations.nn.train.train` talks to a backend only through :class:`Backend`
+(implementations: :class:`simulations.nn.backends.cpu.CPUBackend`, numba + BLAS, and
+:class:`simulations.nn.backends.cuda.CUDABackend`, numba.cuda; pick one with
+:func:`simulations.nn.backends.get_backend`). A backend owns *device arrays* (numpy arrays on
+the CPU, ``numba.cuda`` device arrays on the GPU) and runs whole chunks of SGD steps
 (:meth:`Backend.run_steps`) so that no Python runs per step.
 
 Data held by a run on the device (:class:`RunBuffers`), all in the flat
@@ -22,48 +24,24 @@ noise σ η_s^{1/α} ξ on the noised layers' weights; θ ← m⊙θ, v ← m⊙
 if ``avg_flags[s]``: avg_sum += θ. A step whose loss or any parameter is not
 finite stops the chunk (``diverged=True``).
 
-Threading (issue item 6): the CPU backend runs BLAS and numba single-threaded
-by default — one run per core, parallelism across runs — because spinning
-BLAS/OpenMP threads on a shared 2-core machine collapse throughput when another
-process holds a core. ``threads=n`` (``train(..., threads=n)``, ``tailcomp train
---threads n``, or env ``TAILCOMP_THREADS``) changes it for the duration of a run.
-With env ``TAILCOMP_QUIET_BLAS=1``, the first time n > 1 is asked for, OpenBLAS's
-worker threads are told to sleep rather than spin between calls
-(``OPENBLAS_THREAD_TIMEOUT``, see :func:`_quiet_openblas_threads`): kinder to other
-processes on a shared machine, at the cost of a wake-up per BLAS call.
+The integer codes the kernels take (activation, loss, noise kind) come from
+:mod:`simulations._core.codes`, looked up once per run in :class:`KernelCodes`, which both
+backends use.
 """
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import glob
-import importlib
-import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from simulations._core.validation import check_choice, check_int
+from simulations._core.codes import ACTIVATION_CODES, LOSS_CODES, NOISE_CODES, NOISE_NONE
 from simulations.nn.model import MLPSpec
 from simulations.nn.optim import NoiseConfig
 
-__all__ = [
-    "Backend",
-    "CPUBackend",
-    "RunBuffers",
-    "StepConfig",
-    "StepsResult",
-    "get_backend",
-    "available_backends",
-    "blas_threads",
-    "set_blas_threads",
-    "get_blas_threads",
-    "default_threads",
-]
-
-BACKENDS = ("cpu", "cuda")
+__all__ = ["Backend", "KernelCodes", "RunBuffers", "StepConfig", "StepsResult"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +72,42 @@ class StepConfig:
         """One stream per noised neuron (row)."""
         return sum(self.spec.sizes[l + 1] for l in self.noise_layers)
 
+    @property
+    def codes(self) -> KernelCodes:
+        return KernelCodes.of(self)
+
+
+@dataclass(frozen=True)
+class KernelCodes:
+    """The scalar kernel arguments of a run, built once from a :class:`StepConfig`.
+
+    act / loss / noise_kind: codes of :mod:`simulations._core.codes` (noise_kind is
+    ``NOISE_NONE`` and noise_sigma 0 when no layer is noised); has_bias; noise_alpha α;
+    noise_sigma σ; momentum μ; weight_decay λ; has_mask; max_loss (0 = off).
+    """
+
+    act: int
+    loss: int
+    has_bias: bool
+    noise_kind: int
+    noise_alpha: float
+    noise_sigma: float
+    momentum: float
+    weight_decay: float
+    has_mask: bool
+    max_loss: float
+
+    @classmethod
+    def of(cls, config: StepConfig) -> KernelCodes:
+        spec, nz = config.spec, config.noise
+        on = nz is not None and bool(config.noise_layers)
+        return cls(act=ACTIVATION_CODES[spec.activation], loss=LOSS_CODES[spec.loss], has_bias=bool(spec.bias),
+                   noise_kind=NOISE_CODES[nz.kind] if on else NOISE_NONE,
+                   noise_alpha=float(nz.alpha) if nz is not None else 2.0,
+                   noise_sigma=float(nz.sigma) if on else 0.0,
+                   momentum=float(config.momentum), weight_decay=float(config.weight_decay),
+                   has_mask=bool(config.has_mask), max_loss=float(config.max_loss or 0.0))
+
 
 @dataclass
 class RunBuffers:
@@ -122,7 +136,7 @@ class StepsResult:
 
 
 class Backend(ABC):
-    """Interface every backend implements (``cpu`` here, ``cuda`` in ``cuda_backend.py``)."""
+    """Interface every backend implements (``cpu`` in :mod:`.cpu`, ``cuda`` in :mod:`.cuda`)."""
 
     name: str = "abstract"
 
@@ -161,8 +175,8 @@ class Backend(ABC):
         B = len(idx) // len(lrs) ≤ config.batch_size (a smaller B serves a last partial batch).
 
         X: (n, d_0) device array of the spec's dtype; y: (n,) int32 labels in [0, K);
-        idx: int64 (len(lrs)*B,) indices into X (host or device); lrs: float64 (n_steps,);
-        avg_flags: uint8 (n_steps,) — add θ to ``bufs.avg_sum`` after step s when 1.
+        idx: int64 (len(lrs)*B,) indices into X (host or device); lrs: float64 (steps,);
+        avg_flags: uint8 (steps,) — add θ to ``bufs.avg_sum`` after step s when 1.
         Updates ``bufs`` in place. Never raises on divergence (see :class:`StepsResult`).
         """
 
@@ -177,237 +191,3 @@ class Backend(ABC):
     def gradient(self, spec: MLPSpec, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """(mean loss, flat gradient) on one batch, host arrays in and out (for checks)."""
         raise NotImplementedError
-
-
-# ---------------------------------------------------------------------------------------
-# BLAS threads (numpy's and scipy's bundled OpenBLAS; numba's np.dot goes through scipy's)
-# ---------------------------------------------------------------------------------------
-#: OpenBLAS worker threads spin this long (2^k cycles) waiting for work before they sleep.
-#: OpenBLAS's default (k = 28, ~0.1 s) keeps them spinning through a whole training run, and
-#: spinning threads collapse throughput on a shared machine; k = 4 makes them sleep at once.
-THREAD_TIMEOUT_EXP = 4
-
-
-def _openblas_handles() -> list[tuple[Any, Any, Any]]:
-    """(set, get) function pairs of every OpenBLAS library numpy/scipy bundle (found by name)."""
-    out = []
-    cands = []
-    for mod in ("numpy", "scipy"):
-        try:
-            m = importlib.import_module(mod)
-        except ImportError:  # pragma: no cover
-            continue
-        base = os.path.dirname(os.path.dirname(m.__file__))
-        cands += glob.glob(os.path.join(base, f"{mod}.libs", "*openblas*.so*"))
-    try:  # BLAS libraries already loaded by other builds (conda's libopenblas, ...), Linux only
-        with open("/proc/self/maps") as f:
-            cands += sorted({ln.split()[-1] for ln in f if "openblas" in ln.lower() and ".so" in ln})
-    except OSError:  # pragma: no cover
-        pass
-    seen = set()
-    for path in cands:
-        real = os.path.realpath(path)
-        if real in seen:
-            continue
-        seen.add(real)
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:  # pragma: no cover
-            continue
-        for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"), ("openblas", "")):
-            try:
-                s = getattr(lib, f"{prefix}_set_num_threads{suffix}")
-                g = getattr(lib, f"{prefix}_get_num_threads{suffix}")
-            except AttributeError:
-                continue
-            s.argtypes = [ctypes.c_int]
-            s.restype = None
-            g.restype = ctypes.c_int
-            out.append((path, s, g))
-            _LIBS.append(lib)
-            break
-    return out
-
-
-_LIBS: list = []
-_QUIET_DONE = False
-
-
-def _quiet_openblas_threads() -> None:
-    """Make OpenBLAS worker threads sleep instead of spin between calls (once per process).
-
-    Sets ``OPENBLAS_THREAD_TIMEOUT`` (unless the user set it), makes each bundled OpenBLAS
-    re-read its environment (``openblas_read_env``) and shuts its thread pool down
-    (``blas_thread_shutdown_``); the pool is recreated with the new timeout at the next
-    multi-threaded call. Libraries without these symbols are left alone.
-    """
-    global _QUIET_DONE
-    if _QUIET_DONE:
-        return
-    _QUIET_DONE = True
-    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", str(THREAD_TIMEOUT_EXP))
-    for lib in _LIBS:
-        try:
-            read_env = lib.openblas_read_env
-            shutdown = lib.blas_thread_shutdown_
-        except AttributeError:  # pragma: no cover
-            continue
-        read_env.restype = None
-        shutdown.restype = ctypes.c_int
-        read_env()
-        shutdown()
-
-
-_BLAS = None
-
-
-def _blas():
-    global _BLAS
-    if _BLAS is None:
-        import scipy.linalg.cython_blas  # noqa: F401  (loads scipy's OpenBLAS, used by numba's BLAS calls)
-
-        _BLAS = _openblas_handles()
-    return _BLAS
-
-
-def set_blas_threads(n: int) -> None:
-    """Set the thread count of the bundled OpenBLAS libraries and of numba's parallel kernels."""
-    n = check_int("threads", n, 1)
-    hs = _blas()
-    if n > 1 and os.environ.get("TAILCOMP_QUIET_BLAS") == "1":
-        _quiet_openblas_threads()
-    for _, s, _ in hs:
-        s(n)
-    try:
-        import numba
-
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    except Exception:  # pragma: no cover
-        pass
-
-
-def get_blas_threads() -> int:
-    """Thread count of scipy's OpenBLAS (the one numba's BLAS calls use); 0 if unknown."""
-    hs = _blas()
-    return int(hs[-1][2]()) if hs else 0
-
-
-def default_threads() -> int:
-    """Threads per run: env ``TAILCOMP_THREADS`` if set, else 1 (parallelism across runs)."""
-    env = os.environ.get("TAILCOMP_THREADS")
-    if env:
-        return check_int("TAILCOMP_THREADS", int(env), 1)
-    return 1
-
-
-@contextlib.contextmanager
-def blas_threads(n: int | None):
-    """Run the body with ``n`` BLAS/numba threads, restoring the previous counts after."""
-    if n is None:
-        yield
-        return
-    n = check_int("threads", n, 1)
-    hs = _blas()
-    old = [g() for _, _, g in hs]
-    try:
-        import numba
-
-        old_nb = numba.get_num_threads()
-    except Exception:  # pragma: no cover
-        old_nb = None
-    set_blas_threads(n)
-    try:
-        yield
-    finally:
-        for (_, s, _), o in zip(hs, old):
-            s(max(int(o), 1))
-        if old_nb is not None:
-            import numba
-
-            numba.set_num_threads(old_nb)
-
-
-# ---------------------------------------------------------------------------------------
-# CPU backend
-# ---------------------------------------------------------------------------------------
-class CPUBackend(Backend):
-    """numba kernels around BLAS sgemm/dgemm (scipy's OpenBLAS), all buffers preallocated."""
-
-    name = "cpu"
-
-    def to_device(self, arr: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(arr)
-
-    def to_host(self, arr: Any) -> np.ndarray:
-        return np.array(arr, copy=True)
-
-    def host_view(self, arr: Any) -> np.ndarray:
-        return arr
-
-    def threads(self, n: int):
-        return blas_threads(n)
-
-    def workspace(self, config: StepConfig, eval_batch_size: int = 1024):
-        from simulations.nn.backends import cpu as _cpu
-
-        return _cpu.Workspace(config, eval_batch_size)
-
-    def run_steps(self, ws, config, bufs, X, y, idx, lrs, avg_flags) -> StepsResult:
-        from simulations.nn.backends import cpu as _cpu
-
-        return _cpu.run_steps(ws, config, bufs, X, y, idx, lrs, avg_flags)
-
-    def evaluate(self, ws, spec, params, X, y):
-        from simulations.nn.backends import cpu as _cpu
-
-        return _cpu.evaluate(ws, spec, params, X, y)
-
-    def forward(self, ws, spec, params, X):
-        from simulations.nn.backends import cpu as _cpu
-
-        return _cpu.forward(ws, spec, params, X)
-
-    def gradient(self, spec, params, X, y):
-        from simulations.nn.backends import cpu as _cpu
-
-        return _cpu.gradient(spec, params, X, y)
-
-
-_INSTANCES: dict[str, Backend] = {}
-
-
-def get_backend(name: str | Backend = "cpu") -> Backend:
-    """The backend called ``name`` ("cpu" or "cuda"); a :class:`Backend` instance is returned as is.
-
-    "cuda" is imported lazily from :mod:`simulations.nn.backends.cuda` (class
-    ``CUDABackend``); a clear ``RuntimeError`` says why when it cannot be used.
-    """
-    if isinstance(name, Backend):
-        return name
-    check_choice("backend", name, BACKENDS)
-    if name in _INSTANCES:
-        return _INSTANCES[name]
-    if name == "cpu":
-        be: Backend = CPUBackend()
-    else:
-        try:
-            mod = importlib.import_module("simulations.nn.backends.cuda")
-        except ImportError as exc:
-            raise RuntimeError(
-                "backend 'cuda' is not available: simulations.nn.backends.cuda could not be imported "
-                f"({exc}); use backend='cpu'"
-            ) from exc
-        be = mod.CUDABackend()
-    _INSTANCES[name] = be
-    return be
-
-
-def available_backends() -> list[str]:
-    """Backends that can be constructed here."""
-    out = ["cpu"]
-    try:
-        get_backend("cuda")
-        out.append("cuda")
-    except Exception:
-        pass
-    return out

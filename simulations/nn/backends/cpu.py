@@ -1,15 +1,26 @@
-"""CPU backend glue: workspaces (all buffers allocated once per run) around :mod:`cpu_kernels`."""
+"""The ``cpu`` backend of the neural core: numba kernels around BLAS, every buffer allocated once per run.
+
+:class:`CPUBackend` implements :class:`simulations.nn.backends.base.Backend` on numpy arrays
+(device arrays are host arrays: no copies). A run's buffers (batch, activations, deltas,
+bias-gradient scratch) live in a :class:`Workspace`; a chunk of steps is one call of
+:func:`simulations.nn.backends.cpu_kernels.train_steps_kernel`, evaluation and logits call
+:mod:`simulations.nn.backends.cpu_dense`. Threads: BLAS and numba run with the count of
+:meth:`CPUBackend.threads` (:func:`simulations._core.threads.blas_threads`; default 1).
+"""
 from __future__ import annotations
+
+from typing import Any
 
 import numba
 import numpy as np
 
-from simulations.nn.backends import cpu_kernels as K
-from simulations.nn.backends.base import StepsResult
+from simulations._core.codes import NOISE_ENTRY
+from simulations._core.threads import blas_threads
+from simulations.nn.backends import cpu_dense as dense
+from simulations.nn.backends.base import Backend, StepConfig, StepsResult
+from simulations.nn.backends.cpu_kernels import train_steps_kernel
 
-ACT = {"relu": K.ACT_RELU, "tanh": K.ACT_TANH, "softplus": K.ACT_SOFTPLUS, "identity": K.ACT_IDENTITY}
-LOSS = {"cross_entropy": K.LOSS_CE, "squared": K.LOSS_SQ}
-NOISE = {"entry": K.NOISE_ENTRY, "neuron": K.NOISE_NEURON, "elliptical": K.NOISE_ELLIPTICAL}
+__all__ = ["CPUBackend", "Workspace"]
 
 
 def _aoff(sizes: np.ndarray, rows: int) -> np.ndarray:
@@ -30,9 +41,10 @@ class _Layout:
         wmax = int(self.sizes.max())
         self.d0 = np.empty(self.rows * wmax, dtype=dt)
         self.d1 = np.empty(self.rows * wmax, dtype=dt)
-        self.act = ACT[spec.activation]
-        self.loss = LOSS[spec.loss]
-        self.has_bias = bool(spec.bias)
+        codes = StepConfig(spec, 1).codes
+        self.act = codes.act
+        self.loss = codes.loss
+        self.has_bias = codes.has_bias
 
 
 class Workspace:
@@ -60,64 +72,79 @@ class Workspace:
             self.noise_layer[l] = 1
             self.stream_base[l] = base
             base += spec.sizes[l + 1]
-        nz = config.noise
-        self.noise_kind = NOISE[nz.kind] if nz is not None else K.NOISE_NEURON
-        self.noise_alpha = float(nz.alpha) if nz is not None else 2.0
-        self.noise_sigma = float(nz.sigma) if (nz is not None and config.noise_layers) else 0.0
+        self.codes = codes = config.codes
         self.empty_mask = np.zeros(0, dtype=np.uint8)
         # per-entry noise: block-sampler scratch, one row of 3 × (widest noised fan-in) per possible thread
-        if self.noise_sigma > 0.0 and self.noise_kind == K.NOISE_ENTRY:
+        if codes.noise_sigma > 0.0 and codes.noise_kind == NOISE_ENTRY:
             din = max(int(spec.sizes[l]) for l in config.noise_layers)
             self.noise_scratch = np.empty((max(1, min(int(numba.config.NUMBA_NUM_THREADS), 64)), 3 * din))
         else:
             self.noise_scratch = np.empty((1, 0), dtype=np.float64)
 
 
-def run_steps(ws: Workspace, config, bufs, X, y, idx, lrs, avg_flags) -> StepsResult:
-    max_loss = config.max_loss or 0.0
-    lay = ws.train
-    n_steps = int(lrs.shape[0])
-    if n_steps == 0:
-        return StepsResult(0, 0.0, 0, False)
-    B = int(idx.shape[0]) // n_steps
-    if B < 1 or B > config.batch_size or B * n_steps != idx.shape[0]:
-        raise ValueError(f"idx must hold len(lrs) × B indices with 1 ≤ B ≤ {config.batch_size}, got {idx.shape[0]} "
-                         f"for {n_steps} steps")
-    mask = bufs.mask if config.has_mask else ws.empty_mask
-    done = K.train_steps_kernel(
-        lay.sizes, lay.offsets, lay.aoff, lay.act, lay.loss, lay.has_bias,
-        bufs.params, bufs.velocity, mask, bufs.noise_states, bufs.avg_sum,
-        X, y, idx, np.ascontiguousarray(lrs, dtype=np.float64), np.ascontiguousarray(avg_flags, dtype=np.uint8),
-        B, float(config.momentum), float(config.weight_decay), bool(config.has_mask),
-        ws.noise_kind, ws.noise_alpha, ws.noise_sigma, ws.noise_layer, ws.stream_base,
-        ws.noise_scratch,
-        ws.Xb, ws.yb, lay.acts, lay.d0, lay.d1, ws.gb, ws.gbn, float(max_loss), ws.stats)
-    return StepsResult(int(done), float(ws.stats[0]), int(ws.stats[1]), bool(ws.stats[2] != 0.0))
+class CPUBackend(Backend):
+    """numba kernels around BLAS sgemm/dgemm (scipy's OpenBLAS), all buffers preallocated."""
 
+    name = "cpu"
 
-def evaluate(ws: Workspace, spec, params, X, y) -> tuple[float, int]:
-    lay = ws.eval
-    if X.shape[0] == 0:
-        return 0.0, 0
-    t, c = K.evaluate_kernel(lay.sizes, lay.offsets, lay.aoff, lay.act, lay.loss, lay.has_bias, params, X, y,
-                             lay.acts, lay.rows)
-    return float(t), int(c)
+    def to_device(self, arr: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(arr)
 
+    def to_host(self, arr: Any) -> np.ndarray:
+        return np.array(arr, copy=True)
 
-def forward(ws: Workspace, spec, params, X) -> np.ndarray:
-    lay = ws.eval
-    out = np.empty((X.shape[0], spec.sizes[-1]), dtype=spec.np_dtype)
-    if X.shape[0]:
-        K.logits_kernel(lay.sizes, lay.offsets, lay.aoff, lay.act, lay.has_bias, params, X, lay.acts, lay.rows, out)
-    return out
+    def host_view(self, arr: Any) -> np.ndarray:
+        return arr
 
+    def threads(self, n: int):
+        return blas_threads(n)
 
-def gradient(spec, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    n = X.shape[0]
-    lay = _Layout(spec, n)
-    grad = np.zeros(spec.n_params, dtype=spec.np_dtype)
-    X = np.ascontiguousarray(X, dtype=spec.np_dtype)
-    y = np.ascontiguousarray(y, dtype=np.int32)
-    loss = K.loss_grad_kernel(lay.sizes, lay.offsets, lay.aoff, lay.act, lay.loss, lay.has_bias,
-                              np.ascontiguousarray(params, dtype=spec.np_dtype), X, y, lay.acts, lay.d0, lay.d1, grad)
-    return float(loss), grad
+    def workspace(self, config: StepConfig, eval_batch_size: int = 1024) -> Workspace:
+        return Workspace(config, eval_batch_size)
+
+    def run_steps(self, ws: Workspace, config, bufs, X, y, idx, lrs, avg_flags) -> StepsResult:
+        lay = ws.train
+        c = ws.codes
+        steps = int(lrs.shape[0])
+        if steps == 0:
+            return StepsResult(0, 0.0, 0, False)
+        B = int(idx.shape[0]) // steps
+        if B < 1 or B > config.batch_size or B * steps != idx.shape[0]:
+            raise ValueError(f"idx must hold len(lrs) × B indices with 1 ≤ B ≤ {config.batch_size}, "
+                             f"got {idx.shape[0]} for {steps} steps")
+        mask = bufs.mask if c.has_mask else ws.empty_mask
+        done = train_steps_kernel(
+            lay.sizes, lay.offsets, lay.aoff, c.act, c.loss, c.has_bias,
+            bufs.params, bufs.velocity, mask, bufs.noise_states, bufs.avg_sum,
+            X, y, idx, np.ascontiguousarray(lrs, dtype=np.float64), np.ascontiguousarray(avg_flags, dtype=np.uint8),
+            B, c.momentum, c.weight_decay, c.has_mask,
+            c.noise_kind, c.noise_alpha, c.noise_sigma, ws.noise_layer, ws.stream_base, ws.noise_scratch,
+            ws.Xb, ws.yb, lay.acts, lay.d0, lay.d1, ws.gb, ws.gbn, c.max_loss, ws.stats)
+        return StepsResult(int(done), float(ws.stats[0]), int(ws.stats[1]), bool(ws.stats[2] != 0.0))
+
+    def evaluate(self, ws: Workspace, spec, params, X, y) -> tuple[float, int]:
+        lay = ws.eval
+        if X.shape[0] == 0:
+            return 0.0, 0
+        t, c = dense.evaluate_kernel(lay.sizes, lay.offsets, lay.aoff, lay.act, lay.loss, lay.has_bias, params, X, y,
+                                     lay.acts, lay.rows)
+        return float(t), int(c)
+
+    def forward(self, ws: Workspace, spec, params, X) -> np.ndarray:
+        lay = ws.eval
+        out = np.empty((X.shape[0], spec.sizes[-1]), dtype=spec.np_dtype)
+        if X.shape[0]:
+            dense.logits_kernel(lay.sizes, lay.offsets, lay.aoff, lay.act, lay.has_bias, params, X, lay.acts,
+                                lay.rows, out)
+        return out
+
+    def gradient(self, spec, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        n = X.shape[0]
+        lay = _Layout(spec, n)
+        grad = np.zeros(spec.n_params, dtype=spec.np_dtype)
+        X = np.ascontiguousarray(X, dtype=spec.np_dtype)
+        y = np.ascontiguousarray(y, dtype=np.int32)
+        loss = dense.loss_grad_kernel(lay.sizes, lay.offsets, lay.aoff, lay.act, lay.loss, lay.has_bias,
+                                      np.ascontiguousarray(params, dtype=spec.np_dtype), X, y, lay.acts, lay.d0,
+                                      lay.d1, grad)
+        return float(loss), grad

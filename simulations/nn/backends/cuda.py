@@ -1,6 +1,6 @@
 """The ``cuda`` backend of the neural core: numba.cuda kernels, data and parameters resident on the GPU.
 
-Selected with ``train(..., backend="cuda")`` (or :func:`simulations.nn.backends.base.get_backend`).
+Selected with ``train(..., backend="cuda")`` (or :func:`simulations.nn.backends.get_backend`).
 It implements :class:`simulations.nn.backends.base.Backend` with the same step semantics as the
 CPU backend (see :mod:`simulations.nn.backends.cuda_kernels` for the update and the noise streams):
 
@@ -25,22 +25,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulations._core.device import check_device_array, device_name, is_device_array, require_cuda
+from simulations._core.codes import ACT_IDENTITY
+from simulations._core.device import (
+    check_device_array,
+    device_name,
+    is_device_array,
+    require_cuda,
+    simulator_enabled,
+)
 from simulations._core.validation import check_array, check_int
+from simulations.nn.backends import cuda_dense as dk
+from simulations.nn.backends import cuda_kernels as mk
 from simulations.nn.backends.base import Backend, RunBuffers, StepConfig, StepsResult
-from simulations.nn.model import MLPSpec
+from simulations.nn.model import MLPSpec, Params
 
 __all__ = ["CUDABackend", "CudaWorkspace"]
-
-_ACT = {"identity": 0, "relu": 1, "tanh": 2, "softplus": 3}
-_KIND = {"entry": 0, "neuron": 1, "elliptical": 2}
-
-
-def _k():
-    from simulations.nn.backends import cuda_dense as dk  # noqa: PLC0415
-    from simulations.nn.backends import cuda_kernels as mk  # noqa: PLC0415
-
-    return dk, mk
 
 
 class CudaWorkspace:
@@ -50,6 +49,7 @@ class CudaWorkspace:
         cuda = backend.cuda
         spec = config.spec
         self.config = config
+        self.codes = config.codes
         self.spec = spec
         self.dtype = spec.np_dtype
         B = check_int("batch_size", config.batch_size, 1)
@@ -109,8 +109,6 @@ class CUDABackend(Backend):
 
     def __init__(self):
         self.cuda = require_cuda()
-        from simulations._core.device import simulator_enabled  # noqa: PLC0415
-
         self.simulator = simulator_enabled()
         self.device = device_name()
 
@@ -153,35 +151,32 @@ class CUDABackend(Backend):
         return X, yd
 
     def _forward(self, ws: CudaWorkspace, theta, A, Hs):
-        dk, _ = _k()
         spec = ws.spec
         Ws, bs = ws.views(theta)
         gemm = dk.gemm_kernel(ws.dtype)
-        act = _ACT[spec.activation]
+        act = ws.codes.act
         n = A.shape[0]
         for l in range(spec.n_layers):
             out = Hs[l] if Hs[l].shape[0] == n else Hs[l][:n]
             grid, block = dk.gemm_grid(n, out.shape[1])
             has_b = bs[l] is not None
             gemm[grid, block](A, Ws[l], out, bs[l] if has_b else ws.dummy, ws.dummy2, 0, 1, int(has_b),
-                              act if l < spec.n_layers - 1 else 0, 0, 0, 0)
+                              act if l < spec.n_layers - 1 else ACT_IDENTITY, 0, ACT_IDENTITY, 0)
             A = out
         return A
 
     def _loss(self, ws, Z, y, dZ, grad_scale, batch_loss, s):
-        _, mk = _k()
-        kern = mk.xent_stats_kernel if ws.spec.loss == "cross_entropy" else mk.squared_stats_kernel
         n = y.shape[0]
-        kern[(n + ws.tpb1 - 1) // ws.tpb1, ws.tpb1](Z, y, dZ, grad_scale, ws.acc, batch_loss, ws.ctrl, s)
+        mk.loss_stats_kernel[(n + ws.tpb1 - 1) // ws.tpb1, ws.tpb1](Z, y, dZ, grad_scale, ws.codes.loss, ws.acc,
+                                                                    batch_loss, ws.ctrl, s)
 
     def _backward(self, ws: CudaWorkspace, theta, A0, n):
         """Deltas already in ws.D[L-1]; writes the flat gradient ws.grad (W and b parts)."""
-        dk, _ = _k()
         spec = ws.spec
         Ws, _ = ws.views(theta)
         gWs, gbs = self._grad_views(ws)
         gemm = dk.gemm_kernel(ws.dtype)
-        act = _ACT[spec.activation]
+        act = ws.codes.act
         for l in range(spec.n_layers - 1, -1, -1):
             D = ws.D[l] if ws.D[l].shape[0] == n else ws.D[l][:n]
             Aprev = A0 if l == 0 else (ws.H[l - 1] if ws.H[l - 1].shape[0] == n else ws.H[l - 1][:n])
@@ -189,13 +184,13 @@ class CUDABackend(Backend):
             has_b = gbs[l] is not None
             # dW = dZᵀ A_prev, with db = Σ_batch dZ (row sums of dZᵀ) fused
             grid, block = dk.gemm_grid(o, i)
-            gemm[grid, block](D, Aprev, gWs[l], gbs[l] if has_b else ws.dummy, ws.dummy2, 1, 0, 0, 0, 0, 0,
-                              int(has_b))
+            gemm[grid, block](D, Aprev, gWs[l], gbs[l] if has_b else ws.dummy, ws.dummy2, 1, 0, 0, ACT_IDENTITY, 0,
+                              ACT_IDENTITY, int(has_b))
             if l > 0:
                 # dZ_prev = (dZ W) ⊙ φ'(Z_prev), the derivative read from A_prev = φ(Z_prev)
                 Dp = ws.D[l - 1] if ws.D[l - 1].shape[0] == n else ws.D[l - 1][:n]
                 grid, block = dk.gemm_grid(n, i)
-                gemm[grid, block](D, Ws[l], Dp, ws.dummy, Aprev, 0, 0, 0, 0, 0, act, 0)
+                gemm[grid, block](D, Ws[l], Dp, ws.dummy, Aprev, 0, 0, 0, ACT_IDENTITY, 0, act, 0)
 
     def _grad_views(self, ws):
         if getattr(ws, "_gviews", None) is None:
@@ -209,7 +204,6 @@ class CUDABackend(Backend):
 
     def run_steps(self, ws: CudaWorkspace, config: StepConfig, bufs: RunBuffers, X, y, idx, lrs, avg_flags
                   ) -> StepsResult:
-        dk, mk = _k()
         cuda = self.cuda
         spec = config.spec
         if not isinstance(ws, CudaWorkspace):
@@ -226,10 +220,10 @@ class CUDABackend(Backend):
             states = check_device_array("noise_states", bufs.noise_states, np.uint64,
                                         shape=(config.n_noise_streams, 2))
         lrs = check_array("lrs", lrs, ndim=1, dtype=np.float64)
-        n_steps = lrs.shape[0]
+        steps = lrs.shape[0]
         avg_flags = np.asarray(avg_flags, dtype=np.uint8).reshape(-1)
-        if avg_flags.shape[0] != n_steps:
-            raise ValueError(f"avg_flags must have length {n_steps} (len(lrs)), got {avg_flags.shape[0]}")
+        if avg_flags.shape[0] != steps:
+            raise ValueError(f"avg_flags must have length {steps} (len(lrs)), got {avg_flags.shape[0]}")
         B = ws.B
         if is_device_array(idx):
             idx_d = check_device_array("idx", idx, np.int64, ndim=1)
@@ -238,27 +232,22 @@ class CUDABackend(Backend):
             if idx_h.size and (idx_h.min() < 0 or idx_h.max() >= X.shape[0]):
                 raise ValueError(f"idx must contain row indices in [0, {X.shape[0] - 1}]")
             idx_d = cuda.to_device(idx_h)
-        if idx_d.shape[0] < n_steps * B:
-            raise ValueError(f"idx must have at least len(lrs)*batch_size = {n_steps * B} entries, got {idx_d.shape[0]}")
+        if idx_d.shape[0] < steps * B:
+            raise ValueError(f"idx must have at least len(lrs)*batch_size = {steps * B} entries, got {idx_d.shape[0]}")
         ws.acc.copy_to_device(np.zeros(2))
         ws.ctrl.copy_to_device(np.zeros(3, dtype=np.int64))
-        batch_loss = cuda.to_device(np.zeros(max(n_steps, 1)))  # once per chunk
-        max_loss = float(getattr(config, "max_loss", None) or 0.0)
+        batch_loss = cuda.to_device(np.zeros(max(steps, 1)))  # once per chunk
         gemm_dt = ws.dtype.type
         grad_scale = gemm_dt(1.0 / B)
         t2 = ws.tpb2
         gather_grid = ((B + t2[0] - 1) // t2[0], (spec.sizes[0] + t2[1] - 1) // t2[1])
         nb = (P + ws.tpb1 - 1) // ws.tpb1
+        c = ws.codes
         if noise_on:
-            nz = config.noise
-            alpha = float(nz.alpha)
-            kind = _KIND[nz.kind]
             n_rows = ws.row_off.shape[0]
             nr = (n_rows + ws.tpb1 - 1) // ws.tpb1
-        mu = float(config.momentum)
-        wd = float(config.weight_decay)
-        hm = int(config.has_mask)
-        for s in range(n_steps):
+        mu, wd, hm, max_loss = c.momentum, c.weight_decay, int(c.has_mask), c.max_loss
+        for s in range(steps):
             lr = float(lrs[s])
             do_avg = bool(config.averaging and avg_flags[s])
             mk.gather_kernel[gather_grid, t2](X, y, idx_d, s * B, ws.Xb, ws.yb)
@@ -269,22 +258,19 @@ class CUDABackend(Backend):
                                                int(do_avg and not noise_on), batch_loss, 1.0 / B, max_loss,
                                                ws.ctrl, s)
             if noise_on:
-                amp = float(nz.amplitude(lr))
-                mk.row_noise_kernel[nr, ws.tpb1](theta, mask, states, ws.row_off, ws.row_len, amp, alpha, kind, hm,
-                                                 ws.ctrl, s)
+                mk.row_noise_kernel[nr, ws.tpb1](theta, mask, states, ws.row_off, ws.row_len, c.noise_sigma, lr,
+                                                 c.noise_alpha, c.noise_kind, hm, ws.ctrl, s)
                 if do_avg:
                     mk.add_to_kernel[nb, ws.tpb1](avg, theta, ws.ctrl, s)
-        if n_steps:
+        if steps:
             mk.nonfinite_kernel[nb, ws.tpb1](theta, ws.ctrl)
         acc = ws.acc.copy_to_host()
         ctrl = ws.ctrl.copy_to_host()
         diverged = bool(ctrl[0] or ctrl[2])
-        n_done = int(ctrl[1]) + 1 if ctrl[0] else n_steps
+        n_done = int(ctrl[1]) + 1 if ctrl[0] else steps
         return StepsResult(n_done=n_done, loss_sum=float(acc[0]), correct=int(round(acc[1])), diverged=diverged)
 
     def _params_device(self, spec: MLPSpec, params):
-        from simulations.nn.model import Params  # noqa: PLC0415
-
         if isinstance(params, Params):
             if params.spec != spec:
                 raise ValueError("params.spec does not match spec")

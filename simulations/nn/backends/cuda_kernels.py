@@ -2,7 +2,7 @@
 
 Layout and semantics are those of :mod:`simulations.nn.backends.base`: parameters θ, momentum v,
 mask m (uint8) and the averaging sum live in flat (P,) arrays ``[W_1, b_1, W_2, b_2, ...]``
-with W_l stored (out, in) row-major. One SGD step (PyTorch SGD, Wan et al. 2024 noise):
+with W_l stored (out, in) row-major. One SGD step (PyTorch SGD; noise of Wan, Barsbey, Zaidi & Şimşekli 2024, ICML):
 
     g = ∇L_B(θ) + λθ;  v ← μv + g;  θ ← θ − η v  (θ ← θ − η g when μ = 0)
     θ_W ← θ_W + σ η^{1/α} ξ on the noised layers' weights;  θ ← m⊙θ, v ← m⊙v;  avg += θ.
@@ -21,6 +21,12 @@ kernel of the chunk returns at once, so θ stays as it was before the diverging 
 of that step is still counted, and the host reads ``n_done = s + 1`` after the chunk without a
 per-step synchronisation. Non-finite parameters are detected once at the end of the chunk
 (:func:`nonfinite_kernel`), as on the CPU.
+
+Two bodies, one semantics: the CPU chunk (:mod:`simulations.nn.backends.cpu_kernels`) folds the
+update into BLAS GEMMs and checks divergence with a branch per step; here the update is one
+thread per parameter and divergence a device flag, because the device cannot synchronise with
+the host per step. The per-element arithmetic (:mod:`simulations.nn.backends.pointwise`) and
+the codes (:mod:`simulations._core.codes`) are shared.
 """
 from __future__ import annotations
 
@@ -28,25 +34,24 @@ import math
 
 from numba import cuda
 
-from simulations.nn.backends.cuda_dense import squared_row, xent_row
+from simulations._core.codes import NOISE_ELLIPTICAL, NOISE_ENTRY, NOISE_NEURON
+from simulations.nn.backends import pointwise
 from simulations.stable.cuda import normal, sas_draw, sub_gaussian_factor_draw
 
 __all__ = [
-    "KIND_ENTRY",
-    "KIND_NEURON",
-    "KIND_ELLIPTICAL",
+    "row_loss_grad",
+    "noise_amplitude",
     "gather_kernel",
-    "xent_stats_kernel",
-    "squared_stats_kernel",
+    "loss_stats_kernel",
     "flat_update_kernel",
     "row_noise_kernel",
     "add_to_kernel",
     "nonfinite_kernel",
 ]
 
-KIND_ENTRY = 0
-KIND_NEURON = 1
-KIND_ELLIPTICAL = 2
+#: the device compilations of the very source of the CPU kernels' per-row loss and noise amplitude
+row_loss_grad = cuda.jit(device=True, inline=True)(pointwise.row_loss_grad.py_func)
+noise_amplitude = cuda.jit(device=True, inline=True)(pointwise.noise_amplitude.py_func)
 
 
 @cuda.jit(device=True, inline=True)
@@ -88,30 +93,19 @@ def _record_loss(loss, correct, acc, batch_loss, s):
 
 
 @cuda.jit
-def xent_stats_kernel(Z, y, dZ, grad_scale, acc, batch_loss, ctrl, s):
-    """Softmax cross-entropy, one thread per sample i (rows of Z beyond ``y.shape[0]`` ignored).
+def loss_stats_kernel(Z, y, dZ, grad_scale, loss, acc, batch_loss, ctrl, s):
+    """Loss of code ``loss`` per sample, one thread per sample i (rows of Z beyond ``y.shape[0]`` ignored).
 
-    dZ[i] = grad_scale (softmax(Z[i]) − e_{y_i}); acc[0] += −log softmax(Z[i])[y_i],
-    acc[1] += 1[argmax Z[i] = y_i], batch_loss[s] += the loss (atomics, float64).
-    ``dZ`` may be a 0-row array (evaluation: no gradient).
+    Cross-entropy −log softmax(Z[i])[y_i] or squared ½‖Z[i] − e_{y_i}‖² (:func:`row_loss_grad`);
+    dZ[i] = grad_scale · ∂loss/∂Z[i]; acc[0] += the loss, acc[1] += 1[argmax Z[i] = y_i],
+    batch_loss[s] += the loss (atomics, float64). ``dZ`` may be a 0-row array (evaluation: no gradient).
     """
     i = cuda.grid(1)
     if i < y.shape[0]:
         if _stopped(ctrl, s):
             return
-        loss, correct = xent_row(Z, y, dZ, i, grad_scale)
-        _record_loss(loss, correct, acc, batch_loss, s)
-
-
-@cuda.jit
-def squared_stats_kernel(Z, y, dZ, grad_scale, acc, batch_loss, ctrl, s):
-    """Squared loss ½‖Z[i] − e_{y_i}‖² (see :func:`xent_stats_kernel` for the outputs)."""
-    i = cuda.grid(1)
-    if i < y.shape[0]:
-        if _stopped(ctrl, s):
-            return
-        loss, correct = squared_row(Z, y, dZ, i, grad_scale)
-        _record_loss(loss, correct, acc, batch_loss, s)
+        value, correct = row_loss_grad(Z, i, y[i], loss, dZ, grad_scale)
+        _record_loss(value, correct, acc, batch_loss, s)
 
 
 @cuda.jit
@@ -146,9 +140,9 @@ def flat_update_kernel(theta, grad, vel, mask, avg, lr, momentum, weight_decay, 
 
 
 @cuda.jit
-def row_noise_kernel(theta, mask, states, row_off, row_len, amp, alpha, kind, has_mask, ctrl, s):
-    """θ[row_off[j] + i] += amp · ξ_ji for i < row_len[j], one thread per noised row j = stream j;
-    then × mask. ξ as in the module docstring: ``entry`` draws only for unmasked entries (as the
+def row_noise_kernel(theta, mask, states, row_off, row_len, sigma, lr, alpha, kind, has_mask, ctrl, s):
+    """θ[row_off[j] + i] += amp · ξ_ji for i < row_len[j], amp = σ η^{1/α} (:func:`noise_amplitude`),
+    one thread per noised row j = stream j; then × mask. ξ as in the module docstring: ``entry`` draws only for unmasked entries (as the
     CPU backend); ``neuron``/``elliptical`` make all their draws, masked or not."""
     j = cuda.grid(1)
     if j < row_off.shape[0]:
@@ -156,19 +150,20 @@ def row_noise_kernel(theta, mask, states, row_off, row_len, amp, alpha, kind, ha
             return
         base = row_off[j]
         n = row_len[j]
-        if kind == KIND_NEURON:
+        amp = noise_amplitude(sigma, lr, alpha)
+        if kind == NOISE_NEURON:
             xi = amp * sas_draw(states, j, alpha)
-        elif kind == KIND_ELLIPTICAL:
+        elif kind == NOISE_ELLIPTICAL:
             xi = amp * sub_gaussian_factor_draw(states, j, alpha)
         else:
             xi = amp
         for i in range(n):
-            if kind == KIND_ENTRY:
+            if kind == NOISE_ENTRY:
                 if has_mask and mask[base + i] == 0:
                     theta[base + i] = 0.0
                     continue
                 d = xi * sas_draw(states, j, alpha)
-            elif kind == KIND_ELLIPTICAL:
+            elif kind == NOISE_ELLIPTICAL:
                 d = xi * normal(states, j)
             else:
                 d = xi

@@ -1,0 +1,163 @@
+"""numba kernels of the CPU backend, update part: α-stable noise injection, momentum pass, mask.
+
+After the SGD step of a noised layer W (out, in) the training chunk
+(:mod:`simulations.nn.backends.cpu_kernels`) adds σ η^{1/α} ξ (Wan, Barsbey, Zaidi & Şimşekli
+2024, ICML), ξ symmetric α-stable with scale 1, drawn from one xoroshiro128+ stream per row
+(neuron) i = stream ``base + i`` (:mod:`simulations.stable.streams`), then applies the mask:
+
+* ``entry`` (:func:`noise_entry`) ξ_ij iid SαS(1), drawn along the row in column order, one
+  draw per *unmasked* entry (masked entries draw nothing);
+* ``neuron`` (:func:`noise_neuron`) one SαS(1) draw ξ_i per row, broadcast over its weights;
+* ``elliptical`` (:func:`noise_elliptical`) ξ_i· = R_i Z_i·, R_i = √(2A_i) the sub-Gaussian
+  factor (Samorodnitsky & Taqqu 1994, Def. 2.5.1), Z ~ N(0, I), every entry drawn.
+
+SαS draws use the Chambers, Mallows & Stuck (1976, JASA) transform of
+:mod:`simulations.stable.cpu`. The CUDA kernel (:mod:`simulations.nn.backends.cuda_kernels`)
+draws the same streams in the same order, one thread per row.
+"""
+from __future__ import annotations
+
+import math
+
+import numba as nb
+
+from simulations.nn.backends.cpu_dense import FASTMATH as _FM
+from simulations.stable.cpu import plog, sas_draw, sas_fill, sin_half, sub_gaussian_factor_draw
+from simulations.stable.streams import normal, uniform_open
+
+__all__ = ["noise_entry", "noise_neuron", "noise_elliptical", "apply_mask", "momentum_pass", "all_finite"]
+
+
+@nb.njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _sas12_block(alpha, u, u2, out):
+    """out[j] = SαS(1) for α ∈ {1, 2} from (u[j], u2[j]), V = π(U − ½), W = −ln U2 (the CMS special cases):
+    α = 1: tan V (standard Cauchy), cos V = sin(π min(U, 1 − U)) (full relative accuracy in the tails);
+    α = 2: 2 sin V √W (N(0, 2)). Vectorised, libm-free (polynomial sin/log of :mod:`simulations.stable.cpu`)."""
+    if alpha == 1.0:
+        for j in range(out.shape[0]):
+            uj = u[j]
+            out[j] = sin_half(math.pi * (uj - 0.5)) / sin_half(math.pi * min(uj, 1.0 - uj))
+    else:
+        for j in range(out.shape[0]):
+            out[j] = 2.0 * sin_half(math.pi * (u[j] - 0.5)) * math.sqrt(-plog(u2[j]))
+
+
+@nb.njit(inline="always", cache=True)
+def _sas_row(states, s, alpha, out, scratch):
+    """out[:] = len(out) SαS(1) draws from stream s, the stream used exactly as by len(out) ``sas_draw`` calls
+    (two uniforms per draw, U then U2 of W = −ln U2).
+
+    Vectorised, libm-free block samplers (Chambers, Mallows & Stuck 1976 from the same (U, U2) pairs;
+    values equal ``sas_draw``'s to ~1e-13 relative, not bit for bit): α ∉ {1, 2}
+    :func:`simulations.stable.cpu.sas_fill`; α ∈ {1, 2} :func:`_sas12_block`.
+    ``scratch``: float64, at least 2·len(out).
+    """
+    m = out.shape[0]
+    if alpha != 1.0 and alpha != 2.0:
+        sas_fill(states, s, alpha, out, scratch[:2 * m])
+    else:
+        for j in range(m):
+            scratch[j] = uniform_open(states, s)
+            scratch[m + j] = uniform_open(states, s)
+        _sas12_block(alpha, scratch[:m], scratch[m:2 * m], out)
+
+
+@nb.njit(cache=True, parallel=True, fastmath=_FM)
+def noise_entry(W, M, has_mask, states, base, alpha, amp, scratch):
+    """W_ij ← (W_ij + amp ξ_ij) m_ij, ξ_ij iid SαS(1); row i uses stream base + i.
+
+    Row i draws one value per unmasked entry, in column order (masked entries draw nothing and are
+    set to 0), as a block (:func:`_sas_row`), then scatters it. ``scratch`` (float64, T × 3·din,
+    T ≥ 1) is preallocated per run: the rows are split into min(T, dout) contiguous chunks run in
+    parallel (T = the most threads numba may use), chunk t working in scratch[t]. The draws of a row
+    depend only on its stream, not on the split or the thread count.
+    """
+    dout, din = W.shape
+    nt = min(scratch.shape[0], dout)
+    for t in nb.prange(nt):
+        buf = scratch[t, :din]
+        work = scratch[t, din:3 * din]
+        for i in range(t * dout // nt, (t + 1) * dout // nt):
+            s = base + i
+            if has_mask:
+                m = M[i]
+                n = 0
+                for j in range(din):
+                    n += m[j] != 0
+                _sas_row(states, s, alpha, buf[:n], work)
+                # scatter, branch-free (selects): the k-th unmasked entry gets buf[k]; k ≤ n < din
+                # whenever an entry is masked, so buf[k] is always in bounds (and then discarded)
+                w = W[i]
+                k = 0
+                for j in range(din):
+                    keep = m[j] != 0
+                    w[j] = w[j] + amp * buf[k] if keep else 0.0
+                    k += keep
+            else:
+                _sas_row(states, s, alpha, buf, work)
+                for j in range(din):
+                    W[i, j] += amp * buf[j]
+
+
+@nb.njit(cache=True, parallel=True, fastmath=_FM)
+def noise_elliptical(W, M, has_mask, states, base, alpha, amp):
+    """W_i· ← (W_i· + amp R_i Z_i·) ⊙ m_i·, R_i = √(2A_i) sub-Gaussian factor, Z ~ N(0, I)."""
+    dout, din = W.shape
+    for i in nb.prange(dout):
+        s = base + i
+        c = amp * sub_gaussian_factor_draw(states, s, alpha)
+        if has_mask:
+            for j in range(din):
+                z = normal(states, s)
+                W[i, j] = (W[i, j] + c * z) * M[i, j]
+        else:
+            for j in range(din):
+                W[i, j] += c * normal(states, s)
+
+
+@nb.njit(inline="always", cache=True, fastmath=_FM)
+def noise_neuron(W, M, has_mask, states, base, alpha, amp):
+    """W_i· ← (W_i· + amp ξ_i) ⊙ m_i·, one SαS(1) draw ξ_i per neuron (row)."""
+    dout, din = W.shape
+    for i in range(dout):
+        c = amp * sas_draw(states, base + i, alpha)
+        w = W[i]
+        if has_mask:
+            m = M[i]
+            for j in range(din):
+                w[j] = (w[j] + c) * m[j]
+        else:
+            for j in range(din):
+                w[j] += c
+
+
+@nb.njit(inline="always", cache=True, fastmath=_FM)
+def apply_mask(x, m):
+    for j in range(x.shape[0]):
+        x[j] = x[j] * m[j]
+
+
+@nb.njit(inline="always", cache=True, fastmath=_FM)
+def momentum_pass(w, v, m, has_mask, lr, wd):
+    """v ← v + λw; w ← w − ηv; (w, v) ← m ⊙ (w, v)."""
+    n = w.shape[0]
+    if has_mask:
+        for j in range(n):
+            vj = (v[j] + wd * w[j]) * m[j]
+            v[j] = vj
+            w[j] = (w[j] - lr * vj) * m[j]
+    else:
+        for j in range(n):
+            vj = v[j] + wd * w[j]
+            v[j] = vj
+            w[j] = w[j] - lr * vj
+
+
+@nb.njit(cache=True)
+def all_finite(x):
+    for j in range(x.shape[0]):
+        if not math.isfinite(x[j]):
+            return False
+    return True
+
+
