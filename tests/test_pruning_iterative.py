@@ -208,3 +208,15 @@ def test_imp_validation():
 def test_prune_fraction_validation(bad):
     with pytest.raises(ValueError, match="prune_fraction"):
         imp(SPEC, _data(), steps=2, prune_fraction=bad, rounds=1)
+
+
+def test_imp_seeding_is_the_named_children_of_seed():
+    from simulations._core.seeding import child
+
+    a = _imp(seed=3, train_seed=None, targets=(0.5,), rewind="init", control="reinit")
+    b = _imp(seed=3, train_seed=None, targets=(0.5,), rewind="init", control="reinit")
+    np.testing.assert_array_equal(a.rounds[-1].params.flat, b.rounds[-1].params.flat)  # same seed ⇒ same numbers
+    np.testing.assert_array_equal(a.init.flat, init_params(SPEC, child(3, "init")).flat)
+    fresh = init_params(SPEC, child(3, "reinit", 1))
+    np.testing.assert_array_equal(a.rounds[1].start_params.flat,
+                                  Mask.from_layers(SPEC, a.rounds[1].masks).apply(fresh.copy()).flat)

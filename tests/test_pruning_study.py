@@ -6,8 +6,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from simulations.pruning import apply_masks, check_layers, magnitude_prune
-from simulations.pruning import study as rep
-from simulations.sweep.core import ResultsStore, run_sweep
+from simulations.pruning import tables as rep
+from simulations.sweep import ResultsStore, run_sweep
 
 
 @pytest.fixture(scope="module")
@@ -30,29 +30,30 @@ def test_heavy_tail_rows(store):
     r = rows[0]
     assert len(r["alpha"]) == 3 and len(r["prunable_mag"]) == 3
     assert r["prunable_node"][-1] is None  # the output layer is not node-pruned
-    for m in ("magnitude", "global", "node", "spectral", "random"):
+    for m in ("magnitude_layer", "magnitude_global", "node", "spectral", "random"):
         assert len(r[f"acc_{m}"]) == 5
-    np.testing.assert_allclose(r["comp_magnitude"], [2, 4, 8, 16, 32], rtol=0.05)
-    assert all(0.0 <= a <= 1.0 for a in r["acc_magnitude"])
+    np.testing.assert_allclose(r["comp_magnitude_layer"], [2, 4, 8, 16, 32], rtol=0.05)
+    assert all(0.0 <= a <= 1.0 for a in r["acc_magnitude_layer"])
 
 
 def test_trend_summary_matches_scipy(store):
     rows = [r for r in rep.heavy_tail_rows(store) if r["seed"] == 0]
     t = rep.trend_summary(store)[0]
     eb = [r["eta_over_b"] for r in rows]
-    acc = [r["acc_magnitude"][2] for r in rows]
+    acc = [r["acc_magnitude_layer"][2] for r in rows]
     ref = spearmanr(eb, acc).statistic
     if np.isfinite(ref):
-        assert t["rho_acc_eta_b_magnitude"] == pytest.approx(ref)
+        assert t["rho_acc_eta_b_magnitude_layer"] == pytest.approx(ref)
     assert t["runs"] == 3
 
 
 def test_curves_and_baselines_table(store):
-    curves = rep.curve_table(store, "magnitude")
+    curves = rep.curve_table(store, "magnitude_layer")
     assert {c["n"] for c in curves} == {3} and len(curves) == 5
     tab = rep.baselines_table(store)
     methods = {t["method"] for t in tab}
-    assert {"dense", "oneshot_global", "oneshot_layer", "oneshot_random", "imp_iteration", "imp_lr"} <= methods
+    assert {"dense", "oneshot_magnitude_global", "oneshot_magnitude_layer", "oneshot_random", "imp_iteration",
+            "imp_lr"} <= methods
     assert all(t["n"] == 2 for t in tab)
     md = rep.format_baselines_table(tab)
     assert "IMP, LR rewinding" in md and "98 %" in md
@@ -83,3 +84,29 @@ def test_longest_run_selection_leaves_out_diverged():
     assert [r["tag"] for r in rep.heavy_tail_rows(rows, include_diverged=True)] == ["long", "long-div"]
     assert [r["tag"] for r in rep.heavy_tail_rows(rows, max_epochs=10)] == ["short", "short-ok"]
     assert [r["tag"] for r in rep.heavy_tail_rows(rows, max_epochs={"a": 20})] == ["long"]
+
+
+def test_legacy_method_names_are_read():
+    """Stores written when the magnitude methods were "magnitude" (per layer) and "global" read the same."""
+    old = dict(experiment="pruning.heavy_tail", dataset="a", width=8, depth=3, lr=0.1, batch_size=50, n_train=10,
+               n_test=10, init="x", interpolation_loss=1e-3, averaging=0, seed=0, max_epochs=10, status="done",
+               eta_over_b=0.002, methods=["magnitude", "global", "node"], ratios=[0.5, 0.75],
+               acc_magnitude=[0.9, 0.8], comp_magnitude=[2.0, 4.0], acc_global=[0.85, 0.7], comp_global=[2.0, 4.0])
+    (r,) = rep.heavy_tail_rows([old])
+    assert r["methods"] == ["magnitude_layer", "magnitude_global", "node"]
+    assert r["acc_magnitude_layer"] == [0.9, 0.8] and r["comp_magnitude_global"] == [2.0, 4.0]
+    assert "acc_global" not in r and "acc_magnitude" not in r
+    new = rep.upgrade_row(r)
+    assert new == r
+    bl = rep.upgrade_row({"oneshot_global": [0.5], "oneshot_layer": [0.4], "oneshot_random": [0.1]})
+    assert bl == {"oneshot_magnitude_global": [0.5], "oneshot_magnitude_layer": [0.4], "oneshot_random": [0.1]}
+
+
+def test_curve_methods_are_the_config_choices():
+    from simulations.experiments.pruning import HeavyTailConfig
+    from simulations.pruning.study import CURVE_METHODS
+    from simulations.sweep import make_config
+
+    assert tuple(HeavyTailConfig().methods) == CURVE_METHODS
+    with pytest.raises(ValueError, match="methods"):
+        make_config("pruning.heavy_tail", methods=("global",))

@@ -2,8 +2,10 @@
 
 * ``pruning.heavy_tail`` — train a bias-free ReLU FCN (``depth`` weight layers of width
   ``width``) by SGD at (η, b) to near interpolation; metrics: per-layer tail index α̂,
-  prunable fractions at relative error ``eps``, test accuracy after one-shot magnitude /
-  global / node / spectral / random pruning at the compression ratios ``compressions``.
+  prunable fractions at relative error ``eps``, test accuracy after one-shot pruning at the
+  compression ratios ``compressions`` by the ``methods`` of
+  :data:`simulations.pruning.study.CURVE_METHODS` (magnitude with a per-layer or a global
+  threshold, node, spectral, random).
 * ``pruning.baselines`` — dense training of an MLP (LeNet-300-100 by default), one-shot
   global / layerwise magnitude and random pruning (no retraining), and IMP with weight
   rewinding (``"iteration"``) and learning-rate rewinding (``"lr"``) at ``sparsities``.
@@ -15,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulations.sweep.core import experiment, param
+from simulations.pruning.study import CURVE_METHODS
+from simulations.sweep import experiment, param
 
 DATASETS = ("mnist", "fashion_mnist", "synthetic")
-METHODS = ("magnitude", "global", "node", "spectral", "random")
+METHODS = CURVE_METHODS
 REWINDS = ("init", "iteration", "lr", "finetune")
 
 
@@ -44,8 +47,7 @@ class HeavyTailConfig:
     averaging: int = param(0, low=0, help="average the last m iterates (0 = last iterate)")
     init: str = param("kaiming_uniform_torch", choices=("kaiming_uniform_torch", "kaiming_normal", "normal"))
     compressions: tuple[float, ...] = param((2.0, 4.0, 8.0, 16.0, 32.0), low=1.0, help="target compression ratios")
-    methods: tuple[str, ...] = param(("magnitude", "global", "node", "spectral", "random"),
-                                     help="subset of magnitude, global, node, spectral, random")
+    methods: tuple[str, ...] = param(METHODS, help="subset of " + ", ".join(METHODS))
     center: bool = param(True, help="median-centre magnitude/spectral pruning (Barsbey et al.)")
     eps: float = param(0.1, low=0.0, high=1.0, low_open=True, high_open=True, help="relative error for prunable fractions")
 

@@ -1,22 +1,38 @@
-"""Pruning and lottery tickets on the torch-free neural core.
+"""Pruning: removing weights, neurons or singular values of a trained network, and what it costs.
 
-* :mod:`.masks` — mask lists over weight matrices ``(out, in)``: validation, application, counts.
+A network is a list of weight matrices ``W_l`` of shape ``(out_l, in_l)`` (``y = W x``);
+pruning keeps a mask ``M_l`` (``True`` = kept) and uses ``W_l ⊙ M_l`` (or sets the pruned
+entries to a per-layer constant ``c_l``, the median, for centred pruning). Every one-shot
+method works at a fixed *ratio* (``⌊ratio·n⌋`` units removed) or at a fixed relative L2
+error ``‖x − x̂‖₂ / ‖x‖₂ ≤ ε`` (the largest removable set, in the method's order). A
+method's *scope* says what is ranked together: ``"layer"`` (each layer at the same ratio
+or error) or ``"global"`` (one threshold over the pooled layers).
+
+* :mod:`.masks` — mask lists: validation, application, counts.
 * :mod:`.one_shot` — magnitude (per layer / global, optionally median-centred), random,
-  node (neuron) and spectral (truncated SVD) pruning, at a fixed ratio or a fixed relative L2 error.
+  node (neuron) and spectral (truncated SVD) pruning (Barsbey, Sefidgaran, Erdogdu, Richard
+  & Şimşekli, NeurIPS 2021; Wan, Barsbey, Zaidi & Şimşekli, ICML 2024).
 * :mod:`.iterative` — iterative magnitude pruning (IMP) with weight rewinding, learning-rate
-  rewinding or fine-tuning; random re-initialisation / re-shuffle controls; Zhou et al. mask scores.
-* :mod:`.metrics` — ShrinkBench-style counts: remaining parameters, compression ratio, FLOPs speedup,
-  accuracy-vs-compression aggregation.
-* :mod:`.reproduction` — the Barsbey et al. (2021) reproduction and the baselines table: experiment
-  bodies (``pruning.heavy_tail``, ``pruning.baselines``), sweep definitions, store readers, plots.
+  rewinding or fine-tuning (Frankle & Carbin, ICLR 2019; Frankle, Dziugaite, Roy & Carbin,
+  ICML 2020; Renda, Frankle & Carbin, ICLR 2020); random re-initialisation / re-shuffle
+  controls and the mask criteria of Zhou, Lan, Liu & Yosinski (NeurIPS 2019).
+* :mod:`.metrics` — ShrinkBench-style counts (Blalock, Gonzalez Ortiz, Frankle & Guttag,
+  MLSys 2020): remaining parameters, compression ratio ``total / remaining``, FLOPs
+  speedup, accuracy-vs-compression aggregation.
+* :mod:`.study` — the heavy tails ⇒ compressibility study of Barsbey et al. (2021, §5)
+  and the baselines table: experiment bodies (``pruning.heavy_tail``,
+  ``pruning.baselines``) and sweep definitions; :mod:`.tables` reads its results store,
+  :mod:`.plots` draws it, :mod:`.data` loads the MNIST / Fashion-MNIST subsets.
 
 Quick example::
 
-    from simulations.pruning import prune
-    res = prune(weights, "magnitude", ratio=0.9, scope="global")   # weights: list of (out, in) arrays
-    res.masks, res.weights, res.compression_ratio                   # ≈ 10×
-    prune(weights, "spectral", eps=0.1).ranks                      # smallest ranks within 10 % error
+    from simulations import pruning
+    res = pruning.prune(weights, "magnitude", ratio=0.9, scope="global")  # weights: list of (out, in)
+    res.masks, res.weights, res.compression_ratio                          # ≈ 10×
+    pruning.prune(weights, "spectral", eps=0.1).ranks                     # smallest ranks within 10 %
+    pruning.imp(spec, data, steps=1500, targets=(0.8, 0.9), rewind="lr", rewind_step=100)
 """
+from simulations.pruning.iterative import CONTROLS, CRITERIA, REWINDS, IMPResult, IMPRound, imp, mask_scores, prune_step
 from simulations.pruning.masks import apply_masks, check_layers, combine_masks, full_masks, mask_counts, sparsity
 from simulations.pruning.metrics import (
     accuracy,
@@ -37,6 +53,14 @@ from simulations.pruning.one_shot import (
     prune,
     random_prune,
     spectral_prune,
+)
+from simulations.pruning.study import CURVE_METHODS, run_reproduction
+from simulations.pruning.tables import (
+    baselines_table,
+    curve_table,
+    format_baselines_table,
+    heavy_tail_rows,
+    trend_summary,
 )
 
 __all__ = [
@@ -62,12 +86,19 @@ __all__ = [
     "ratios_for_compression",
     "sparse_flops",
     "summary",
+    "imp",
+    "IMPRound",
+    "IMPResult",
+    "CRITERIA",
+    "REWINDS",
+    "CONTROLS",
+    "mask_scores",
+    "prune_step",
+    "CURVE_METHODS",
+    "run_reproduction",
+    "heavy_tail_rows",
+    "trend_summary",
+    "curve_table",
+    "baselines_table",
+    "format_baselines_table",
 ]
-
-
-def __getattr__(name):  # the iterative part needs the neural core: import it on first use
-    if name in ("iterative", "reproduction"):
-        import importlib
-
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

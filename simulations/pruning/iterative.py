@@ -21,7 +21,7 @@ rewinding and fine-tuning in neural network pruning"):
    With ``rewind_step=k=0`` the "lr" and "finetune" budgets are a full ``T``.
 3. Controls (Frankle & Carbin §2; Zhou, Lan, Liu & Yosinski, NeurIPS 2019,
    "Deconstructing lottery tickets"): ``control="reinit"`` restarts from a
-   fresh random initialisation ⊙ m (another seed) instead of the rewound
+   fresh random initialisation ⊙ m (a new seed per round) instead of the rewound
    weights; ``control="reshuffle"`` permutes, within each layer, the restart
    values among that layer's kept positions.
 
@@ -44,7 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from simulations._core.validation import as_generator, check_choice, check_int, check_real, seed_from
+from simulations._core.seeding import child, generator, seed_sequence
+from simulations._core.validation import check_choice, check_int, check_real
 from simulations.pruning.masks import check_layers, check_ratio
 
 __all__ = ["IMPRound", "IMPResult", "imp", "CRITERIA", "REWINDS", "CONTROLS", "mask_scores", "prune_step"]
@@ -91,9 +92,9 @@ class IMPResult:
 
 def mask_scores(final: Sequence[np.ndarray], initial: Sequence[np.ndarray], criterion: str, seed: Any = None
                 ) -> list[np.ndarray]:
-    """Per-layer scores (float64) of Zhou et al.'s mask criteria; larger = kept."""
+    """Per-layer scores (float64) of Zhou et al.'s mask criteria; larger = kept (``seed``: "random" only)."""
     check_choice("criterion", criterion, CRITERIA)
-    rng = as_generator(seed)
+    rng = generator(seed)
     out = []
     for wf, wi in zip(final, initial):
         wf = np.asarray(wf, dtype=np.float64)
@@ -187,11 +188,14 @@ def imp(
     rewind : one of :data:`REWINDS`; ``rewind_step`` = k for "iteration", "lr" and "finetune".
     criterion : one of :data:`CRITERIA` (Zhou et al. 2019).
     control : None, "reinit" or "reshuffle".
-    params : θ₀ (default: ``init_params(spec, seed)``).
+    seed : int / SeedSequence / Generator, split by :func:`simulations._core.seeding.child` into
+        named children: ``"init"`` (θ₀), ``"train"`` (the rounds' training), ``("scores", r)``
+        (``criterion="random"``), ``("reinit", r)`` and ``("reshuffle", r)`` (the controls).
+    params : θ₀ (default: ``init_params(spec, child(seed, "init"))``).
     keep_params : store each round's start and final parameters (needed for the exactness tests;
         turn off to save memory).
     train_seed : seed of every round's :func:`simulations.nn.train` call (data order, noise); by
-        default drawn from ``seed``. Every round uses the same one, so the dense round's θ_k is
+        default ``child(seed, "train")``. Every round uses the same one, so the dense round's θ_k is
         exactly ``train(spec, data, params=θ₀, seed=train_seed, ...).snapshots[k]``.
     """
     from simulations.nn import SGD, Mask, StopRules, evaluate, init_params, train
@@ -207,21 +211,19 @@ def imp(
         raise ValueError(f"rewind_step must be 0 with rewind='init' (use rewind='iteration'), got {k}")
     ts = _targets(targets, prune_fraction, rounds)
     optimizer = optimizer if optimizer is not None else SGD(lr=0.1)
-    rng = as_generator(seed)
+    ss = seed_sequence(seed)  # once: a Generator seed is consumed here, not by every child below
     L = spec.n_layers
     layers = [i for i in range(L) if i not in set(check_layers("skip_layers", skip_layers, L))]
     if not layers:
         raise ValueError("skip_layers must leave at least one layer to prune")
     n_pruned_total = sum(spec.weight_shapes[i][0] * spec.weight_shapes[i][1] for i in layers)
     n_all = sum(o * i for o, i in spec.weight_shapes)
-    seeds = [seed_from(rng) for _ in range(len(ts) + 3)]
-    if train_seed is not None:
-        seeds[1] = check_int("train_seed", train_seed, 0)
+    round_seed = child(ss, "train") if train_seed is None else check_int("train_seed", train_seed, 0)
 
-    theta0 = params.copy() if params is not None else init_params(spec, seeds[0])
+    theta0 = params.copy() if params is not None else init_params(spec, child(ss, "init"))
     X_test, y_test = data.X_test, data.y_test
 
-    def run(start, mask, n_steps, start_step, opt, round_seed):
+    def run(start, mask, n_steps, start_step, opt):
         out = train(spec, data, params=start, mask=mask, optimizer=opt, batch_size=batch_size,
                      stop=StopRules(max_steps=n_steps), seed=round_seed, start_step=start_step,
                      snapshot_at=(k,) if (rewind == "iteration" and start_step == 0 and k > 0) else (),
@@ -238,7 +240,7 @@ def imp(
 
     # ---- round 0: dense
     masks = [np.ones(s, dtype=bool) for s in spec.weight_shapes]
-    res = run(theta0, None, T, 0, optimizer, seeds[1])
+    res = run(theta0, None, T, 0, optimizer)
     theta_k = None
     if rewind == "iteration":
         theta_k = theta0.copy() if k == 0 else res.snapshots[k].copy()
@@ -253,7 +255,7 @@ def imp(
 
     for r, target in enumerate(ts, start=1):
         scores = mask_scores([final.weights[i] for i in range(L)], [theta0.weights[i] for i in range(L)],
-                             criterion, seed=seeds[2] + r)
+                             criterion, seed=child(ss, "scores", r))
         alive = sum(int(masks[i].sum()) for i in layers)
         want_alive = n_pruned_total - int(math.floor(target * n_pruned_total + 1e-9))
         if scope == "global":
@@ -269,7 +271,7 @@ def imp(
         acc_pruned = acc_of(pruned_now)
 
         if control == "reinit":
-            start = init_params(spec, seeds[-1] + r)
+            start = init_params(spec, child(ss, "reinit", r))
         elif rewind == "init":
             start = theta0.copy()
         elif rewind == "iteration":
@@ -277,18 +279,18 @@ def imp(
         else:
             start = final.copy()
         if control == "reshuffle":
-            g = np.random.default_rng(seeds[-2] + r)
+            g = generator(ss, "reshuffle", r)
             for i in layers:
                 w = start.weights[i]
                 idx = np.flatnonzero(masks[i].ravel())
                 w.ravel()[idx] = w.ravel()[idx][g.permutation(idx.size)]
         mask.apply(start)
         if rewind == "init":
-            res = run(start, mask, T, 0, optimizer, seeds[1])
+            res = run(start, mask, T, 0, optimizer)
         elif rewind in ("iteration", "lr"):
-            res = run(start, mask, T - k, k, optimizer, seeds[1])
+            res = run(start, mask, T - k, k, optimizer)
         else:
-            res = run(start, mask, T - k, 0, ft_opt, seeds[1])
+            res = run(start, mask, T - k, 0, ft_opt)
         final = res.params
         rem, sp = counts(masks)
         rounds_out.append(IMPRound(r, sp, rem, n_all, acc_pruned, acc_of(final),

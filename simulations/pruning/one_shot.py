@@ -54,7 +54,8 @@ from typing import Any
 
 import numpy as np
 
-from simulations._core.validation import as_generator, check_choice
+from simulations._core.seeding import generator
+from simulations._core.validation import check_choice
 from simulations.pruning.masks import check_eps, check_layers, check_ratio, check_weights, full_masks
 
 __all__ = [
@@ -179,27 +180,44 @@ def _pruned_set(n_layers: int, skip_layers, allowed: Sequence[int] | None = None
     return [i for i in base if i not in skip]
 
 
+def _remove_in_order(masks, ws, xs, layers, scope, order_of, count_of) -> None:
+    """Entry pruning per layer (``scope="layer"``) or over the pooled layers (``"global"``).
+
+    For each group (one layer, or all of ``layers`` pooled), ``x`` = the concatenated
+    vectors ``xs[i]``, ``order = order_of(x)`` the removal order and ``count_of(x, order)``
+    the number removed; ``masks`` is updated in place.
+    """
+    for group in ([[i] for i in layers] if scope == "layer" else [layers] if layers else []):
+        x = np.concatenate([xs[i] for i in group])
+        order = order_of(x)
+        flat = np.ones(x.size, dtype=bool)
+        flat[order[: count_of(x, order)]] = False
+        off = 0
+        for i in group:
+            n = xs[i].size
+            masks[i] = flat[off : off + n].reshape(ws[i].shape).copy()
+            off += n
+
+
 # ---------------------------------------------------------------------------
 # magnitude
 
 
-def _zero_filled_result(method: str, ws: list[np.ndarray], masks: list[np.ndarray], layers: list[int]) -> PruneResult:
-    """PruneResult of a mask-based method whose pruned entries are set to 0."""
-    out_w = [np.where(m, w, np.zeros((), w.dtype)) for w, m in zip(ws, masks)]
-    rel = [
-        _rel(float(np.sum(w.astype(np.float64)[~m] ** 2)), float(np.sum(w.astype(np.float64) ** 2)))
-        for w, m in zip(ws, masks)
-    ]
-    return PruneResult(
-        method=method,
-        weights=out_w,
-        masks=masks,
-        remaining=[int(np.count_nonzero(m)) for m in masks],
-        total=[w.size for w in ws],
-        rel_error=rel,
-        pruned_layers=layers,
-        fill=[0.0] * len(ws),
-    )
+def _masked_result(method: str, ws: list[np.ndarray], masks: list[np.ndarray], layers: list[int],
+                   fills: list[float] | None = None, xs: dict | None = None) -> PruneResult:
+    """PruneResult of a mask-based method: pruned entries of layer ``i`` set to ``fills[i]`` (default 0).
+
+    ``rel_error[i]`` is measured on ``xs[i]`` (the centred entries; default the weights
+    themselves): ``‖x_pruned‖₂ / ‖x‖₂``, 0 for a layer not in ``xs``.
+    """
+    fills = [0.0] * len(ws) if fills is None else fills
+    xs = {i: w.astype(np.float64).ravel() for i, w in enumerate(ws)} if xs is None else xs
+    out_w = [np.where(m, w, np.asarray(f, dtype=w.dtype)).astype(w.dtype, copy=False)
+             for w, m, f in zip(ws, masks, fills)]
+    rel = [_rel(float(np.sum(xs[i][~m.ravel()] ** 2)), float(np.sum(xs[i] ** 2))) if i in xs else 0.0
+           for i, m in enumerate(masks)]
+    return PruneResult(method=method, weights=out_w, masks=masks, remaining=[int(np.count_nonzero(m)) for m in masks],
+                       total=[w.size for w in ws], rel_error=rel, pruned_layers=layers, fill=fills)
 
 
 def magnitude_prune(
@@ -231,45 +249,11 @@ def magnitude_prune(
     meds = [float(np.median(w)) if (center and i in layers) else 0.0 for i, w in enumerate(ws)]
     xs = {i: (ws[i].astype(np.float64) - meds[i]).ravel() for i in layers}
     masks = full_masks(ws)
-
-    if scope == "layer":
-        for i in layers:
-            x = xs[i]
-            m = _n_of(ratio, x.size) if ratio is not None else _magnitude_count(x, eps)
-            order = np.argsort(np.abs(x), kind="stable")
-            masks[i].ravel()[order[:m]] = False
-    elif layers:
-        pooled = np.concatenate([xs[i] for i in layers])
-        m = _n_of(ratio, pooled.size) if ratio is not None else _magnitude_count(pooled, eps)
-        order = np.argsort(np.abs(pooled), kind="stable")
-        flat = np.ones(pooled.size, dtype=bool)
-        flat[order[:m]] = False
-        off = 0
-        for i in layers:
-            n = xs[i].size
-            masks[i] = flat[off : off + n].reshape(ws[i].shape).copy()
-            off += n
+    _remove_in_order(masks, ws, xs, layers, scope, lambda x: np.argsort(np.abs(x), kind="stable"),
+                     lambda x, order: _n_of(ratio, x.size) if ratio is not None else _magnitude_count(x, eps))
 
     fills = [meds[i] if fill == "median" else 0.0 for i in range(len(ws))]
-    out_w, rel = [], []
-    for i, w in enumerate(ws):
-        out_w.append(np.where(masks[i], w, np.asarray(fills[i], dtype=w.dtype)).astype(w.dtype, copy=False))
-        if i in xs:
-            x = xs[i]
-            rel.append(_rel(float(np.sum(x[~masks[i].ravel()] ** 2)), float(np.sum(x * x))))
-        else:
-            rel.append(0.0)
-    remaining = [int(np.count_nonzero(m)) for m in masks]
-    return PruneResult(
-        method="magnitude",
-        weights=out_w,
-        masks=masks,
-        remaining=remaining,
-        total=[w.size for w in ws],
-        rel_error=rel,
-        pruned_layers=layers,
-        fill=fills,
-    )
+    return _masked_result("magnitude", ws, masks, layers, fills, xs)
 
 
 # ---------------------------------------------------------------------------
@@ -294,27 +278,13 @@ def random_prune(
     ws = check_weights(weights)
     ratio, eps = _ratio_or_eps(ratio, eps)
     check_choice("scope", scope, ("layer", "global"))
-    rng = as_generator(seed)
+    rng = generator(seed)
     layers = _pruned_set(len(ws), skip_layers)
     masks = full_masks(ws)
-    if scope == "layer":
-        for i in layers:
-            x = ws[i].astype(np.float64).ravel()
-            order = rng.permutation(x.size)
-            m = _n_of(ratio, x.size) if ratio is not None else removal_count(x[order], eps)
-            masks[i].ravel()[order[:m]] = False
-    elif layers:
-        pooled = np.concatenate([ws[i].astype(np.float64).ravel() for i in layers])
-        order = rng.permutation(pooled.size)
-        m = _n_of(ratio, pooled.size) if ratio is not None else removal_count(pooled[order], eps)
-        flat = np.ones(pooled.size, dtype=bool)
-        flat[order[:m]] = False
-        off = 0
-        for i in layers:
-            n = ws[i].size
-            masks[i] = flat[off : off + n].reshape(ws[i].shape).copy()
-            off += n
-    return _zero_filled_result("random", ws, masks, layers)
+    xs = {i: ws[i].astype(np.float64).ravel() for i in layers}
+    _remove_in_order(masks, ws, xs, layers, scope, lambda x: rng.permutation(x.size),
+                     lambda x, order: _n_of(ratio, x.size) if ratio is not None else removal_count(x[order], eps))
+    return _masked_result("random", ws, masks, layers)
 
 
 # ---------------------------------------------------------------------------
@@ -356,7 +326,7 @@ def node_prune(
         masks[i][drop, :] = False
         if prune_outgoing:
             masks[i + 1][:, drop] = False
-    return _zero_filled_result("node", ws, masks, layers)
+    return _masked_result("node", ws, masks, layers)
 
 
 # ---------------------------------------------------------------------------

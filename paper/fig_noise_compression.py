@@ -1,11 +1,12 @@
 """Figure + table: noise-injected SGD on MLPs (MNIST, Fashion-MNIST) vs plain SGD, IMP and LR rewinding.
 
-Runs the sweep of :func:`simulations.experiments.noise_injection.default_sweeps` (experiment ``noise_injection.mlp``) into a results store
-(``$TAILCOMP_STORE``; else full mode uses the committed ``paper/data/noise_injection_mlp.sqlite`` and quick
-mode ``<outdir>/noise_injection_mlp_quick.sqlite``; finished runs are reused), then
-draws test accuracy vs sparsity per method (one-shot magnitude and node pruning after plain or
-noise-injected SGD, IMP with weight rewinding, LR rewinding — all at the same total SGD steps)
-and writes the comparison table (markdown, mean ± sd over seeds) next to the figure.
+Runs the sweep of :func:`simulations.noise_compression.default_sweeps` (experiment
+``noise_compression.mlp``) into a results store (``$TAILCOMP_STORE``; else full mode uses
+the committed :data:`STORE`, ``paper/data/noise_compression.sqlite``, and quick mode
+``<outdir>/noise_compression_quick.sqlite``; finished runs are reused), then draws test
+accuracy vs sparsity per method (one-shot magnitude and node pruning after plain or
+noise-injected SGD, IMP with weight rewinding, LR rewinding — all at the same total SGD
+steps) and writes the comparison table (markdown, mean ± sd over seeds) next to the figure.
 Quick mode: the synthetic mixture (or a 600-image MNIST subset when the files exist), 1 seed.
 """
 from __future__ import annotations
@@ -17,19 +18,21 @@ import numpy as np
 
 from paper.registry import save_figure
 
+FIGURES = ["fig_noise_compression"]
+#: the committed results store of the full-mode sweep
+STORE = Path(__file__).resolve().parent / "data" / "noise_compression.sqlite"
+
 
 def run(store_path: Path, quick: bool) -> list[dict]:
-    from simulations.experiments.noise_injection import comparison_table, default_sweeps
-    from simulations.sweep.core import ResultsStore, run_sweep
+    """Run (or resume) the sweep into ``store_path`` and return :func:`comparison_table`'s rows."""
+    from simulations.noise_compression import EXPERIMENT, comparison_table, default_sweeps
+    from simulations.sweep import ResultsStore, run_sweep
 
     for sw in default_sweeps(quick):
-        run_sweep("noise_injection.mlp", sw["configs"], store_path, seeds=sw["seeds"], workers=0, progress=False,
-                  name="fig_noise_injection_mlp")
+        run_sweep(EXPERIMENT, sw["configs"], store_path, seeds=sw["seeds"], workers=0, progress=False,
+                  name="fig_noise_compression")
     with ResultsStore(store_path) as st:
         return comparison_table(st)
-
-
-FIGURES = ["fig_noise_injection_mlp"]
 
 
 def make(outdir: Path, quick: bool) -> list[Path]:
@@ -38,11 +41,11 @@ def make(outdir: Path, quick: bool) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from simulations.experiments.noise_injection import table_markdown
+    from simulations.noise_compression import table_markdown
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    default = outdir / "noise_injection_mlp_quick.sqlite" if quick else Path(__file__).parent / "data" / "noise_injection_mlp.sqlite"
+    default = outdir / "noise_compression_quick.sqlite" if quick else STORE
     store = Path(os.environ.get("TAILCOMP_STORE", default))
     rows = run(store, quick)
     datasets = sorted({r["dataset"] for r in rows})
@@ -73,6 +76,6 @@ def make(outdir: Path, quick: bool) -> list[Path]:
             ax.set(xlabel="sparsity", ylabel="test accuracy (%)", title=f"{ds}: {title}")
             ax.legend(fontsize=6)
     fig.tight_layout()
-    paths = save_figure(fig, outdir, "fig_noise_injection_mlp", dpi=120) + [outdir / "table_noise_injection_mlp.md"]
+    paths = save_figure(fig, outdir, "fig_noise_compression", dpi=120) + [outdir / "table_noise_compression.md"]
     paths[2].write_text(table_markdown(rows) + "\n")
     return paths

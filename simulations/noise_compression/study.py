@@ -1,91 +1,78 @@
-"""Noise-injection experiments on real MLPs (issue 8, part 4).
+"""Noise injection as a compression method on MLPs: the run, its sweep, the comparison table.
 
-``noise_injection.mlp`` — train an MLP (``hidden`` widths, bias-free, ReLU, cross-entropy) on
-MNIST / Fashion-MNIST (or the synthetic mixture) for ``steps`` SGD steps, with α-stable noise
-σ η^{1/α} ξ injected into the hidden layers' weights after every step (Wan et al., ICML 2024;
-σ = 0 is plain SGD), then:
+The run (body of the experiment ``noise_compression.mlp``,
+:mod:`simulations.experiments.noise_compression`): train a bias-free ReLU MLP
+(cross-entropy) on MNIST / Fashion-MNIST (or the synthetic mixture) for ``steps`` SGD
+steps at step size η, adding α-stable noise σ η^{1/α} ξ to the hidden layers' weights
+after every step (Wan, Barsbey, Zaidi & Şimşekli, ICML 2024; σ = 0 is plain SGD), then
 
-* the fraction of neurons of each hidden layer prunable at squared relative Frobenius error
-  ``eps2`` (Wan et al.'s metric: remove smallest-norm neurons, rows of W_l, until the squared
-  relative error reaches 0.1);
-* test accuracy after one-shot global magnitude pruning at ``sparsities`` (fraction of weights
-  removed) and after node pruning of the hidden layers at the same fractions of neurons;
-* if ``imp=True``: IMP with weight rewinding to step ``rewind_step`` and IMP with learning-rate
-  rewinding, **with the same total number of SGD steps** as the one-shot runs: with R = 1 +
-  len(sparsities) rounds, each round trains T_r = ⌈(steps + (R−1)·k)/R⌉ steps (later rounds
-  T_r − k), so the total is ≈ ``steps`` (reported exactly as ``imp_total_steps``).
+* the fraction of neurons of each hidden layer prunable at squared relative Frobenius
+  error ``eps2`` (Wan et al.'s metric: remove the smallest-norm neurons, rows of W_l,
+  while ‖W − Ŵ‖²_F / ‖W‖²_F ≤ ``eps2``, i.e. relative error ≤ √eps2 on the row norms);
+* test accuracy after one-shot global magnitude pruning at ``sparsities`` (fraction of
+  weights removed) and after node pruning of the hidden layers at the same fractions of
+  neurons;
+* if ``imp``: IMP with weight rewinding to step k = ``rewind_step`` and IMP with
+  learning-rate rewinding (Frankle et al., ICML 2020; Renda et al., ICLR 2020) **with the
+  same total number of SGD steps** as the one-shot runs: with R = 1 + len(sparsities)
+  rounds, each round trains T_r = ⌈(steps + (R−1)·k)/R⌉ steps (later rounds T_r − k), so
+  the total is ≈ ``steps`` (reported exactly as ``imp_total_steps``).
 
-Metrics are flat JSON lists aligned with ``sparsities`` (see :func:`run_mlp`).
+Seeding: the run's integer seed is split by :func:`simulations._core.seeding.child` into
+``"train"`` (the noise-injected or plain SGD run) and ``"imp"`` (both IMP runs, which
+share it so they start from the same θ₀).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from simulations.sweep.core import experiment, param
+from simulations._core.seeding import child
 
-DATASETS = ("mnist", "fashion_mnist", "synthetic")
-NOISE_KINDS = ("neuron", "entry", "elliptical")
+__all__ = ["EXPERIMENT", "run_mlp", "default_sweeps", "comparison_table", "table_markdown"]
 
-
-@dataclass(frozen=True)
-class NoiseMLPConfig:
-    dataset: str = param("mnist", choices=DATASETS)
-    hidden: tuple[int, ...] = param((300, 100), low=1, help="hidden widths: depth 2-4 means 1-3 hidden layers")
-    n_train: int = param(5000, low=0, help="first n training examples (0 = all)")
-    n_test: int = param(2000, low=0, help="first n test examples (0 = all)")
-    steps: int = param(1500, low=1, help="total SGD steps (every method gets this budget)")
-    batch_size: int = param(50, low=1)
-    lr: float = param(0.05, low=0.0, low_open=True, help="constant SGD step size η")
-    alpha: float = param(1.75, low=0.0, high=2.0, low_open=True, help="stability index of the injected noise")
-    sigma: float = param(0.0, low=0.0, help="noise scale σ (0 = plain SGD)")
-    noise: str = param("neuron", choices=NOISE_KINDS, help="noise type (THEORY.md §7)")
-    sparsities: tuple[float, ...] = param((0.8, 0.9, 0.95, 0.98), low=0.0, high=1.0, low_open=True, high_open=True)
-    eps2: float = param(0.1, low=0.0, high=1.0, low_open=True, high_open=True,
-                        help="squared relative Frobenius error for the prunable-neuron fraction")
-    imp: bool = param(False, help="also run IMP (weight rewinding) and LR rewinding at the same total steps")
-    rewind_step: int = param(50, low=0, help="k for weight / learning-rate rewinding")
-
-    def __post_init__(self):
-        if not 1 <= len(self.hidden) <= 3:
-            raise ValueError(f"hidden must have 1 to 3 layers (depth 2-4), got {len(self.hidden)}")
+#: the registered name of the experiment (part of every run's hash in a results store)
+EXPERIMENT = "noise_compression.mlp"
 
 
-def _accuracy(spec, weights, data) -> float:
-    from simulations.nn import Params, evaluate
+def run_mlp(config, seed: int) -> dict:
+    """Body of ``noise_compression.mlp``; returns ``{"status", "metrics", "history"}``.
 
-    return float(evaluate(Params.from_layers(spec, [np.asarray(w) for w in weights]), data.X_test, data.y_test)[1])
-
-
-def run_mlp(config: NoiseMLPConfig, seed: int) -> dict:
-    """Body of ``noise_injection.mlp``; returns ``{"status", "metrics", "history"}``."""
+    Metrics are flat JSON lists aligned with ``config.sparsities``: ``dense_acc``,
+    ``prunable_neurons`` (per hidden layer) and their mean, ``oneshot_magnitude``,
+    ``oneshot_node``, and with ``imp`` ``imp_iteration``, ``imp_lr`` (+ ``_sparsity``) and
+    ``imp_total_steps``.
+    """
     from simulations.compressibility.api import prunable_fraction
     from simulations.nn import SGD, MLPSpec, NoiseConfig, StopRules, train
+    from simulations.pruning.data import load_data
     from simulations.pruning.one_shot import magnitude_prune, node_prune
-    from simulations.pruning.study import load_data
+    from simulations.pruning.study import pruned_accuracy
 
     data = load_data(config.dataset, config.n_train, config.n_test)
     sizes = (data.X_train.shape[1],) + tuple(config.hidden) + (data.n_classes,)
     spec = MLPSpec(sizes, bias=False, activation="relu", loss="cross_entropy")
     noise = NoiseConfig(alpha=config.alpha, sigma=config.sigma, kind=config.noise) if config.sigma > 0 else None
     res = train(spec, data, optimizer=SGD(lr=config.lr), noise=noise, batch_size=config.batch_size,
-                stop=StopRules(max_steps=config.steps), seed=seed)
+                stop=StopRules(max_steps=config.steps), seed=child(seed, "train"))
     history = [{k: v for k, v in h.items() if isinstance(v, (int, float, str)) or v is None} for h in res.history]
     if res.status == "diverged":
         return {"status": "diverged", "metrics": {"steps": int(res.steps)}, "history": history}
     ws = [np.array(w, dtype=np.float64) for w in res.params.weights]
+
+    def acc(weights):
+        return pruned_accuracy(res.params, weights, data.X_test, data.y_test)
+
     m: dict[str, Any] = {"sparsities": list(config.sparsities), "steps": int(res.steps)}
-    m["dense_acc"] = _accuracy(spec, ws, data)
+    m["dense_acc"] = acc(ws)
     eps = math.sqrt(config.eps2)
     pf = [float(prunable_fraction(np.linalg.norm(w, axis=1), eps)) for w in ws[:-1]]
     m["prunable_neurons"] = pf
     m["prunable_neurons_mean"] = float(np.mean(pf))
-    m["oneshot_magnitude"] = [_accuracy(spec, magnitude_prune(ws, ratio=s, scope="global").weights, data)
-                              for s in config.sparsities]
-    m["oneshot_node"] = [_accuracy(spec, node_prune(ws, ratio=s).weights, data) for s in config.sparsities]
+    m["oneshot_magnitude"] = [acc(magnitude_prune(ws, ratio=s, scope="global").weights) for s in config.sparsities]
+    m["oneshot_node"] = [acc(node_prune(ws, ratio=s).weights) for s in config.sparsities]
     if config.imp:
         from simulations.pruning.iterative import imp
 
@@ -97,37 +84,31 @@ def run_mlp(config: NoiseMLPConfig, seed: int) -> dict:
         for rw in ("iteration", "lr"):
             r = imp(spec, data, steps=t_round, optimizer=SGD(lr=config.lr), batch_size=config.batch_size,
                     targets=tuple(config.sparsities), rewind=rw, rewind_step=k, criterion="large_final",
-                    scope="global", seed=seed, keep_params=False)
+                    scope="global", seed=child(seed, "imp"), keep_params=False)
             m[f"imp_{rw}"] = [float(x.test_acc) for x in r.rounds[1:]]
             m[f"imp_{rw}_sparsity"] = [float(x.sparsity) for x in r.rounds[1:]]
             m["imp_total_steps"] = int(sum(x.steps for x in r.rounds))
     return {"status": "done", "metrics": m, "history": history}
 
 
-@experiment("noise_injection.mlp", config=NoiseMLPConfig)
-def mlp(config: NoiseMLPConfig, seed: int) -> dict:
-    """Noise-injected (or plain) SGD on an MLP, then one-shot node / magnitude pruning (and IMP / LRR)."""
-    return run_mlp(config, seed)
-
-
 def default_sweeps(quick: bool) -> list[dict]:
-    """The sweep behind notebook 06 and ``paper/fig_noise_injection_mlp.py``: ``[{"configs", "seeds"}]``.
+    """The sweep behind notebook 06 and ``paper/fig_noise_compression.py``: ``[{"configs", "seeds"}]``.
 
     Full: MNIST and Fashion-MNIST (synthetic if the files are absent), MLP 784-300-100-10
     (depth 3), 5000/2000 images, T = 1000 steps at b = 50, η = 0.05, "neuron" noise with
     α ∈ {1.5, 1.9} × σ ∈ {3·10⁻⁴, 10⁻³, 3·10⁻³}, plain SGD with IMP/LRR (k = 50), 3 seeds.
     Quick: one data set, MLP 64-32, 600/300 images, T = 150, σ ∈ {3·10⁻⁴, 3·10⁻³}, 1 seed.
     """
-    from simulations.pruning.study import data_root
+    from simulations.pruning.data import SYNTHETIC, available_datasets
 
-    have_data = data_root() is not None
+    have = available_datasets()
     if quick:
-        ds = ["mnist"] if have_data else ["synthetic"]
+        ds = ["mnist"] if "mnist" in have else [SYNTHETIC]
         base = dict(hidden=[64, 32], n_train=600, n_test=300, steps=150, batch_size=50, lr=0.05, rewind_step=5)
         grid = [(0.0, 1.75)] + [(s, a) for a in (1.5, 1.9) for s in (3e-4, 3e-3)]
         seeds = [0]
     else:
-        ds = ["mnist", "fashion_mnist"] if have_data else ["synthetic"]
+        ds = have or [SYNTHETIC]
         base = dict(hidden=[300, 100], n_train=5000, n_test=2000, steps=1000, batch_size=50, lr=0.05,
                     rewind_step=50)
         grid = [(0.0, 1.75)] + [(s, a) for a in (1.5, 1.9) for s in (3e-4, 1e-3, 3e-3)]
@@ -136,12 +117,21 @@ def default_sweeps(quick: bool) -> list[dict]:
     return [{"configs": cfgs, "seeds": seeds}]
 
 
+def _mean_sd(v: np.ndarray):
+    """Mean and sample standard deviation (ddof=1; 0 for one value) over axis 0."""
+    return v.mean(0), (v.std(0, ddof=1) if len(v) > 1 else np.zeros_like(v.mean(0)))
+
+
 def comparison_table(store, *, dataset: str | None = None) -> list[dict]:
-    """Rows of the results table from a results store: one row per (dataset, hidden, α, σ, noise),
-    mean ± sd over seeds of the dense accuracy, prunable-neuron fraction and accuracies at each sparsity.
-    Only runs with status ``done`` enter; the number of diverged runs is reported per row."""
+    """Rows of the results table: one row per (dataset, hidden, α, σ, noise kind).
+
+    ``store``: an open :class:`simulations.sweep.ResultsStore` or a list of run dicts (as
+    :meth:`~simulations.sweep.ResultsStore.get` returns them). Mean ± sd over seeds of the
+    dense accuracy, the prunable-neuron fraction and the accuracies at each sparsity. Only
+    runs with status ``done`` enter; the number of diverged runs is reported per row.
+    """
     if hasattr(store, "rows"):
-        runs = [store.get(r["run_id"]) for r in store.rows(experiment="noise_injection.mlp")]
+        runs = [store.get(r["run_id"]) for r in store.rows(experiment=EXPERIMENT)]
     else:
         runs = list(store)
     groups: dict[tuple, list] = {}
@@ -163,11 +153,10 @@ def comparison_table(store, *, dataset: str | None = None) -> list[dict]:
                "sparsities": list(key[5]), "steps": key[6], "n_seeds": len(ms), "n_diverged": diverged.get(key, 0)}
         for name in ("dense_acc", "prunable_neurons_mean"):
             v = np.array([m[name] for m in ms], dtype=float)
-            row[name] = (float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0) if v.size else None
+            row[name] = tuple(float(x) for x in _mean_sd(v)) if v.size else None
         for name in ("oneshot_magnitude", "oneshot_node", "imp_iteration", "imp_lr"):
             v = np.array([m[name] for m in ms if name in m], dtype=float)
-            row[name] = ([(float(a), float(b)) for a, b in zip(v.mean(0), v.std(0, ddof=1) if len(v) > 1
-                                                               else np.zeros(v.shape[1]))] if v.size else None)
+            row[name] = [(float(a), float(b)) for a, b in zip(*_mean_sd(v))] if v.size else None
         rows.append(row)
     return rows
 

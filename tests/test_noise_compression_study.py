@@ -1,16 +1,16 @@
-"""The noise_injection.mlp experiment (issue 8, part 4): runs end to end on the synthetic mixture,
+"""The noise_compression.mlp experiment: runs end to end on the synthetic mixture,
 keeps the equal-total-steps budget for IMP/LRR, validates its configuration, aggregates correctly."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from simulations.experiments import noise_injection as nie
-from simulations.sweep.core import make_config
+from simulations import noise_compression as nie
+from simulations.sweep import make_config
 
 
 def test_run_tiny_synthetic():
-    cfg = make_config("noise_injection.mlp", dataset="synthetic", hidden=(16, 8), n_train=200, n_test=100, steps=60,
+    cfg = make_config("noise_compression.mlp", dataset="synthetic", hidden=(16, 8), n_train=200, n_test=100, steps=60,
                       batch_size=20, lr=0.05, sigma=0.0, imp=True, rewind_step=3, sparsities=(0.5, 0.8))
     out = nie.run_mlp(cfg, 0)
     m = out["metrics"]
@@ -20,19 +20,19 @@ def test_run_tiny_synthetic():
     # equal total steps: R = 3 rounds of ceil((60 + 2*3)/3) = 22 steps, later rounds 22 - 3
     assert m["imp_total_steps"] == 22 + 2 * 19
     assert abs(m["imp_total_steps"] - cfg.steps) <= 3
-    noisy = nie.run_mlp(make_config("noise_injection.mlp", **{**cfg.__dict__, "sigma": 0.01, "imp": False}), 0)
+    noisy = nie.run_mlp(make_config("noise_compression.mlp", **{**cfg.__dict__, "sigma": 0.01, "imp": False}), 0)
     assert noisy["status"] in ("done", "diverged")
 
 
 def test_config_validation():
     with pytest.raises(ValueError, match="hidden"):
-        make_config("noise_injection.mlp", hidden=(8, 8, 8, 8))
+        make_config("noise_compression.mlp", hidden=(8, 8, 8, 8))
     with pytest.raises(ValueError, match="alpha"):
-        make_config("noise_injection.mlp", alpha=2.5)
+        make_config("noise_compression.mlp", alpha=2.5)
     with pytest.raises(ValueError, match="sigma"):
-        make_config("noise_injection.mlp", sigma=-1.0)
+        make_config("noise_compression.mlp", sigma=-1.0)
     with pytest.raises(ValueError, match="noise"):
-        make_config("noise_injection.mlp", noise="layer")
+        make_config("noise_compression.mlp", noise="layer")
 
 
 def test_comparison_table_means():

@@ -1,0 +1,52 @@
+"""Sweep experiment ``noise_compression.mlp``: noise-injected SGD on an MLP, then pruning.
+
+Trains a bias-free ReLU MLP with α-stable noise σ η^{1/α} ξ injected into the hidden
+weights after every SGD step (Wan, Barsbey, Zaidi & Şimşekli, ICML 2024; σ = 0 is plain
+SGD), then measures the prunable-neuron fraction and the accuracy after one-shot
+magnitude / node pruning (and, with ``imp``, IMP and LR rewinding at the same total
+steps). The body, the sweep definitions and the table are in
+:mod:`simulations.noise_compression.study` (imported on call, so that importing this
+module stays cheap).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from simulations.noise_compression.study import EXPERIMENT
+from simulations.sweep import experiment, param
+
+DATASETS = ("mnist", "fashion_mnist", "synthetic")
+NOISE_KINDS = ("neuron", "entry", "elliptical")
+
+
+@dataclass(frozen=True)
+class NoiseMLPConfig:
+    dataset: str = param("mnist", choices=DATASETS)
+    hidden: tuple[int, ...] = param((300, 100), low=1, help="hidden widths: depth 2-4 means 1-3 hidden layers")
+    n_train: int = param(5000, low=0, help="first n training examples (0 = all)")
+    n_test: int = param(2000, low=0, help="first n test examples (0 = all)")
+    steps: int = param(1500, low=1, help="total SGD steps (every method gets this budget)")
+    batch_size: int = param(50, low=1)
+    lr: float = param(0.05, low=0.0, low_open=True, help="constant SGD step size η")
+    alpha: float = param(1.75, low=0.0, high=2.0, low_open=True, help="stability index of the injected noise")
+    sigma: float = param(0.0, low=0.0, help="noise scale σ (0 = plain SGD)")
+    noise: str = param("neuron", choices=NOISE_KINDS,
+                       help="noise kind: one SαS draw per weight (entry), per neuron (neuron), "
+                            "or a sub-Gaussian SαS vector per neuron (elliptical)")
+    sparsities: tuple[float, ...] = param((0.8, 0.9, 0.95, 0.98), low=0.0, high=1.0, low_open=True, high_open=True)
+    eps2: float = param(0.1, low=0.0, high=1.0, low_open=True, high_open=True,
+                        help="squared relative Frobenius error for the prunable-neuron fraction")
+    imp: bool = param(False, help="also run IMP (weight rewinding) and LR rewinding at the same total steps")
+    rewind_step: int = param(50, low=0, help="k for weight / learning-rate rewinding")
+
+    def __post_init__(self):
+        if not 1 <= len(self.hidden) <= 3:
+            raise ValueError(f"hidden must have 1 to 3 layers (depth 2-4), got {len(self.hidden)}")
+
+
+@experiment(EXPERIMENT, config=NoiseMLPConfig)
+def mlp(config: NoiseMLPConfig, seed: int) -> dict:
+    """Noise-injected (or plain) SGD on an MLP, then one-shot node / magnitude pruning (and IMP / LRR)."""
+    from simulations.noise_compression.study import run_mlp
+
+    return run_mlp(config, seed)
