@@ -123,3 +123,20 @@ def init_states(n_streams: int, seed: int, subsequence_start: int = 0) -> np.nda
     states = np.empty((n_streams, 2), dtype=np.uint64)
     _init_states(states, np.uint64(seed), subsequence_start)
     return states
+
+
+@nb.njit(inline="always", cache=True)
+def box_muller(u1, u2):
+    """The Box–Muller pair (R cos Θ, R sin Θ), R = √(−2 log u1), Θ = 2π u2: two independent N(0, 1)
+    from u1 ∈ (0, 1), u2 ∈ [0, 1) (plain ``math``, so a CUDA module can compile its ``py_func``)."""
+    r = math.sqrt(-2.0 * math.log(u1))
+    t = 2.0 * math.pi * u2
+    return r * math.cos(t), r * math.sin(t)
+
+
+@nb.njit(inline="always", cache=True)
+def normal_pair(states, i):
+    """Two independent N(0, 1) from stream ``i`` (the first is :func:`normal`'s draw)."""
+    u1 = uniform_open(states, i)
+    u2 = uniform(states, i)
+    return box_muller(u1, u2)
