@@ -143,7 +143,7 @@ def test_h2_h4_integrals_equal_closed_forms(eta, b, d, sigma):
 
 @pytest.mark.parametrize("b,d,sigma", [(1, 1, 1.0), (2, 3, 1.0), (5, 10, 0.5), (3, 100, 2.0)])
 def test_alpha_equals_two_on_the_boundary(b, d, sigma):
-    eta_c = K.eta_critical_variance(b, d, sigma)
+    eta_c = K.lr_critical_variance(b, d, sigma)
     r = K.tail_index(eta_c, b, d, sigma)
     assert r.ok and r.alpha == pytest.approx(2.0, abs=1e-8)
     assert K.tail_index(0.99 * eta_c, b, d, sigma).alpha > 2.0
@@ -161,7 +161,7 @@ def test_root_solves_h_equals_one(eta, b, d):
 
 def test_no_stationary_law_is_a_status():
     b, d = 2, 3
-    eta_div = K.eta_critical_divergence(b, d)
+    eta_div = K.lr_critical_divergence(b, d)
     assert K.rho(eta_div, b, d) == pytest.approx(0.0, abs=1e-9)
     r = K.tail_index(1.05 * eta_div, b, d)
     assert r.status == "no_stationary_law" and r.alpha is None and r.rho >= 0 and r.finite_variance is None
@@ -180,7 +180,7 @@ _d = hs.integers(1, 20)
 
 @given(eta=_eta, f=hs.floats(1.02, 1.5), b=_b, d=_d)
 def test_alpha_decreasing_in_eta(eta, f, b, d):
-    chk = K.check_monotone_eta(eta, eta * f, b, d)
+    chk = K.check_monotone_lr(eta, eta * f, b, d)
     assume(chk.applies)
     assert chk.holds, chk
 
@@ -194,7 +194,7 @@ def test_alpha_decreasing_in_sigma(eta, s1, f, b, d):
 
 @given(eta=_eta, b=_b, db=hs.integers(1, 5), d=_d)
 def test_alpha_increasing_in_b_at_fixed_eta(eta, b, db, d):
-    chk = K.check_monotone_b(b, b + db, eta, d)
+    chk = K.check_monotone_batch_size(b, b + db, eta, d)
     assume(chk.applies)
     assert chk.holds, chk
 
@@ -208,7 +208,7 @@ def test_alpha_decreasing_in_d(eta, b, d, dd):
 
 def test_alpha_not_a_function_of_ratio():
     """At fixed η/b, α changes with b (and decreases), unlike at fixed η where it increases."""
-    out = K.alpha_at_fixed_ratio(0.05, d=1, bs=(1, 5, 20, 40))
+    out = K.alpha_at_fixed_ratio(0.05, d=1, batch_sizes=(1, 5, 20, 40))
     a = out["alpha"]
     assert np.all(np.isfinite(a)) and np.ptp(a) > 1.0
     assert np.all(np.diff(a) < 0)
@@ -218,7 +218,7 @@ def test_alpha_not_a_function_of_ratio():
 # ----------------------------------------------------------------------------- validation
 @given(bad=hs.sampled_from([0.0, -1.0, math.nan, math.inf]))
 def test_invalid_eta_sigma(bad):
-    with pytest.raises(ValueError, match="eta"):
+    with pytest.raises(ValueError, match="lr"):
         K.tail_index(bad, 2, 3)
     with pytest.raises(ValueError, match="sigma"):
         K.tail_index(0.1, 2, 3, bad)
@@ -226,7 +226,7 @@ def test_invalid_eta_sigma(bad):
 
 @given(b=hs.integers(-5, 0), d=hs.integers(-5, 0))
 def test_invalid_b_d(b, d):
-    with pytest.raises(ValueError, match="b must"):
+    with pytest.raises(ValueError, match="batch_size must"):
         K.tail_index(0.1, b, 3)
     with pytest.raises(ValueError, match="d must"):
         K.tail_index(0.1, 2, d)
@@ -250,7 +250,7 @@ def test_theory_alpha_matches_sgd_chains(eta, b, d):
     from simulations.tail_index.estimators import hill
 
     theory = K.tail_index(eta, b, d)
-    res = run_sgd(eta, b, d, n_chains=8000, n_steps=400, noise_sd=1.0, seed=2024)
+    res = run_sgd(eta, b, d, n_chains=8000, steps=400, noise_sd=1.0, seed=2024)
     assert res.n_diverged == 0
     norms = np.linalg.norm(res.final(), axis=1)
     est = hill(norms, k=200)

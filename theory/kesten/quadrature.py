@@ -1,0 +1,171 @@
+"""Quadrature for h(s) = E‖M e₁‖^s and ρ = E log‖M e₁‖ (SGD on least squares, Gaussian data).
+
+Source: M. Gürbüzbalaban, U. Şimşekli & L. Zhu, "The Heavy-Tail Phenomenon in SGD", ICML 2021.
+With g = ησ²/b, U ~ χ²_b and W ~ χ²_{d−1} independent, ‖M e₁‖² =ᵈ (1 − gU)² + g²UW
+(see :mod:`theory.kesten`). Here, all in log space so that h(s) does not overflow for large s:
+
+* inner expectation over W (k = (d−1)/2, p = s/2): E[(A + BW)^p] = (2B)^p E[(z + G)^p],
+  z = A/(2B), G ~ Gamma(k, 1) (= (2B)^p U(−p, 1 − k − p, z), U Tricomi's function;
+  ``scipy.special.hyperu`` was found inaccurate (1e-4) near integer p, so it is not used), by
+  generalized Gauss–Laguerre where z ≥ ½ and a composite Gauss–Legendre rule graded toward t = 0
+  where z is small;
+* outer expectation over U = r², r ∈ (0, ∞) with density ∝ r^{b−1}e^{−r²/2}, by composite
+  Gauss–Legendre panels graded geometrically towards r* = g^{−1/2} (where 1 − gU = 0: a kink for
+  d = 1, a log singularity of ρ);
+* ρ = (d/ds) log h(s) at s = 0, by a 4th-order central difference (h(−s) is finite for 0 < s < 1).
+
+The functions take g = ησ²/b directly (everything depends on (η, σ²) only through g·b = ησ²).
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import scipy.special as sps
+
+__all__ = ["log_h_g", "rho_g"]
+
+_GL_N = 12
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(_GL_N)
+
+
+def _graded_panels(a: float, c: float, toward: str, levels: int = 34, max_width: float = 0.75) -> np.ndarray:
+    """Panel edges on [a, c], geometrically graded (ratio 1/2) toward one end."""
+    L = c - a
+    if L <= 0:
+        return np.array([a, c])
+    frac = 0.5 ** np.arange(levels)  # 1, 1/2, ..., tiny
+    if toward == "right":
+        edges = c - L * frac
+        edges = np.concatenate([[a], edges[1:], [c]])
+    else:
+        edges = a + L * frac[::-1]
+        edges = np.concatenate([[a], edges[:-1], [c]])
+    edges = np.unique(edges)
+    # split long panels further so that each covers at most ~1 unit of r
+    out = [edges[0]]
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = max(1, int(math.ceil((hi - lo) / max_width)))
+        out.extend(list(lo + (hi - lo) * np.arange(1, m + 1) / m))
+    return np.asarray(out)
+
+
+def _nodes(lo: float, hi: float, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lo_e = edges[:-1][:, None]
+    hi_e = edges[1:][:, None]
+    half = 0.5 * (hi_e - lo_e)
+    x = (lo_e + hi_e) * 0.5 + half * _GL_X[None, :]
+    w = half * _GL_W[None, :]
+    return x.ravel(), w.ravel()
+
+
+@lru_cache(maxsize=4096)
+def _outer_rule(g: float, b: int, r_max: float, levels: int = 34) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes r_i and log-weights log(w_i f_R(r_i)) for E[F(U)], U = R², R ~ chi_b."""
+    rstar = 1.0 / math.sqrt(g)
+    r_max = max(r_max, rstar + 8.0)
+    left = _graded_panels(0.0, rstar, "right", levels=levels)
+    right = _graded_panels(rstar, r_max, "left", levels=levels)
+    r1, w1 = _nodes(0.0, rstar, left)
+    r2, w2 = _nodes(rstar, r_max, right)
+    r = np.concatenate([r1, r2])
+    w = np.concatenate([w1, w2])
+    keep = (w > 0) & (r > 0)
+    r, w = r[keep], w[keep]
+    # chi_b density: r^{b-1} e^{-r^2/2} / (2^{b/2-1} Γ(b/2))
+    logf = (b - 1) * np.log(r) - 0.5 * r * r - (0.5 * b - 1.0) * math.log(2.0) - sps.gammaln(0.5 * b)
+    lw = np.log(w) + logf
+    lw.setflags(write=False)
+    r.setflags(write=False)
+    return r, lw
+
+
+@lru_cache(maxsize=256)
+def _gamma_rule(k: float, p_round: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes t and log(w · Gamma(k) density) for E f(G), G ~ Gamma(k, 1), graded at 0.
+
+    Covers the mass of G tilted by (1 + t)^p up to ~40 standard deviations.
+    """
+    kp = k + max(p_round, 0.0)
+    sd = math.sqrt(kp + 1.0)
+    top = kp + 30.0 * sd + 40.0
+    lo = max(0.0, k - 30.0 * math.sqrt(k + 1.0))
+    if lo == 0.0:  # density ∝ t^{k−1}, not analytic at 0 (unless k is an integer): grade toward 0
+        edges = _graded_panels(0.0, top, "left", levels=90 if k < 1.0 else 50, max_width=1.5 * sd)
+    else:  # smooth over the bulk: uniform panels
+        edges = np.linspace(lo, top, int(math.ceil((top - lo) / (1.5 * sd))) + 1)
+    t, w = _nodes(lo, top, edges)
+    keep = (w > 0) & (t > 0)
+    t, w = t[keep], w[keep]
+    lw = np.log(w) + (k - 1.0) * np.log(t) - t - sps.gammaln(k)
+    return t, lw
+
+
+def _lse(x: np.ndarray, axis=None):
+    """log Σ exp(x) (stable; faster than scipy's for our plain float arrays)."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out.item() if axis is None else np.squeeze(out, axis=axis)
+
+
+def _r_max(b: int, s: float) -> float:
+    return math.sqrt(b + 2.0 * max(s, 0.0) + 1.0) + 14.0
+
+
+@lru_cache(maxsize=64)
+def _laguerre(k: float, n: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """Generalized Gauss–Laguerre for E f(G), G ~ Gamma(k, 1): nodes and log-weights."""
+    t, w = sps.roots_genlaguerre(n, k - 1.0)
+    return t, np.log(w) - sps.gammaln(k)
+
+
+def _log_inner(A: np.ndarray, B: np.ndarray, d: int, p: float) -> np.ndarray:
+    """log E[(A + B W)^p], W ~ χ²_{d−1} (W ≡ 0 when d = 1).
+
+    E[(A + BW)^p] = (2B)^p E[(z + G)^p], z = A/(2B), G ~ Gamma(k = (d−1)/2).
+    Generalized Gauss–Laguerre (48 nodes) where (z + t)^p is smooth on the
+    scale of G (z ≥ ½, k ≤ 60, p ≤ 40: agrees with the graded rule to ~1e-13),
+    the graded composite rule :func:`_gamma_rule` elsewhere.
+    """
+    if d == 1:
+        return p * np.log(A)
+    k = 0.5 * (d - 1)
+    z = A / (2.0 * B)
+    out = np.empty_like(A)
+    smooth = z >= 0.5 if (k <= 60.0 and p <= 40.0) else np.zeros(A.shape, dtype=bool)
+    if np.any(smooth):
+        t, lw = _laguerre(k)
+        out[smooth] = _lse(lw[None, :] + p * np.log(z[smooth][:, None] + t[None, :]), axis=1)
+    rest = ~smooth
+    if np.any(rest):
+        t, lw = _gamma_rule(k, float(math.ceil(p)))
+        out[rest] = _lse(lw[None, :] + p * np.log(z[rest][:, None] + t[None, :]), axis=1)
+    return p * np.log(2.0 * B) + out
+
+
+def log_h_g(s: float, g: float, b: int, d: int) -> float:
+    """log h(s) with g = ησ²/b."""
+    if s == 0.0:
+        return 0.0
+    r, lw = _outer_rule(g, b, round(_r_max(b, s), 1), 34 if d == 1 else 12)
+    u = r * r
+    A = (1.0 - g * u) ** 2
+    B = g * g * u
+    return float(_lse(lw + _log_inner(A, B, d, 0.5 * s)))
+
+
+def rho_g(g: float, b: int, d: int) -> float:
+    """ρ = ½ E log((1 − gU)² + g²UW) = (d/ds) log h(s) at s = 0.
+
+    Computed as a 4th-order central difference of log h at s = ±δ, ±2δ
+    (δ = 10⁻³; h(−s) = E‖Me₁‖^{−s} is finite for 0 < s < 1), which reuses the
+    closed-form inner expectation for every d (truncation error ~δ⁴, round-off
+    ~1e-13). Cross-checked against a direct double integral of the logarithm
+    in the tests.
+    """
+    dl = 1e-3
+    f1 = log_h_g(dl, g, b, d) - log_h_g(-dl, g, b, d)
+    f2 = log_h_g(2 * dl, g, b, d) - log_h_g(-2 * dl, g, b, d)
+    return float((8.0 * f1 - f2) / (12.0 * dl))
