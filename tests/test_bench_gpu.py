@@ -1,4 +1,4 @@
-"""bench/gpu.py stays runnable without a device (issue 9: "leave the bench ready to run with one command").
+"""bench/gpu.py stays runnable without a device: the bench is ready to run with one command.
 
 * Without a GPU (simulator off) the script must say why, write a JSON document with no rows and
   a ``skipped`` reason, and exit 0, or 2 with ``--require-gpu``. This runs in CI.

@@ -126,7 +126,7 @@ def test_backend_registry_and_threads():
         get_backend("tpu")
     try:
         get_backend("cuda")
-    except RuntimeError as exc:  # no cuda_backend module, or no GPU: a clear message
+    except RuntimeError as exc:  # cuda backend not importable, or no GPU: a clear message
         assert "cuda" in str(exc)
     before = get_blas_threads()
     with blas_threads(1):

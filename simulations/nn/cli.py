@@ -2,7 +2,7 @@
 
 Example::
 
-    tailcomp train --dataset mnist --data-dir ../shared/data --sizes 784,512,512,10 \\
+    tailcomp train --dataset mnist --data-dir data --sizes 784,512,512,10 \\
         --lr 0.1 --batch-size 128 --epochs 10 --out runs/mnist.json
 
 The record (``--out``) holds the config, one metrics entry per evaluation, the

@@ -41,6 +41,9 @@ from simulations.stable.cpu import sas_draw
 __all__ = ["train_steps_kernel"]
 
 
+# Two bodies of one step: this CPU chunk folds the update into BLAS GEMMs on host memory; the CUDA
+# backend (cuda.py + cuda_kernels.flat_update_kernel) runs one thread per parameter on a separate
+# gradient buffer with a device-side divergence flag. Same semantics, codes and pointwise arithmetic.
 @nb.njit(cache=True)
 def train_steps_kernel(sizes, offsets, aoff, act, loss, has_bias,
                        params, velocity, mask, noise_states, avg_sum,
