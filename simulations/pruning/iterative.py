@@ -223,9 +223,9 @@ def imp(
     theta0 = params.copy() if params is not None else init_params(spec, child(ss, "init"))
     X_test, y_test = data.X_test, data.y_test
 
-    def run(start, mask, n_steps, start_step, opt):
+    def run(start, mask, budget, start_step, opt):
         out = train(spec, data, params=start, mask=mask, optimizer=opt, batch_size=batch_size,
-                     stop=StopRules(max_steps=n_steps), seed=round_seed, start_step=start_step,
+                     stop=StopRules(max_steps=budget), seed=round_seed, start_step=start_step,
                      snapshot_at=(k,) if (rewind == "iteration" and start_step == 0 and k > 0) else (),
                      eval_every=eval_every, backend=backend, threads=threads, noise=noise)
         out.round_steps = out.steps - start_step  # TrainResult.steps is the global step reached
