@@ -98,7 +98,7 @@ def main(argv=None) -> int:
 
     def ours():
         # K − 1 updates, as in the peer's range(1, K); average from step K/2 on
-        r = run_sgd(eta, b, d, mode="offline", data=(A, Y), sampling="step", n_chains=n_chains, n_steps=K - 1,
+        r = run_sgd(eta, b, d, mode="offline", data=(A, Y), sampling="step", n_chains=n_chains, steps=K - 1,
                     init_scale=5.0, average=True, burn_in=int(K * 0.5) - 1, seed=1)
         ours_out["r"] = r
 

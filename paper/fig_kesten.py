@@ -1,4 +1,4 @@
-"""Figure: heavy tails of SGD on linear regression, and the stable OU check of the Lévy SDE solver (issue 4).
+"""Figure: heavy tails of SGD on linear regression, and the stable OU check of the Lévy SDE solver.
 
 (a) tail index α solving h(α) = 1 against η for several batch sizes b (d = 3), with Hill
 estimates from simulated online SGD chains (±1 asymptotic sd), the h(2) = 1 boundary
@@ -10,8 +10,8 @@ against the step h (Monte Carlo ± 2 se, and the exact EM error), slope 1.
 Full size (20 000 chains × 500 steps, Hill with k = 500): the estimates agree with the
 theory within ~10% for α ≤ 3; for α ≳ 4 the Hill estimator is biased low at this
 k/n = 2.5% (the power law of a Kesten tail sets in far out), which the figure shows as is.
-Thin script: the numbers come from :mod:`theory.kesten`, :func:`simulations.kesten.chains.tail_index_mc`
-and :mod:`simulations.sde.api` (the same calls as notebooks/03_kesten.ipynb).
+Plots only: the numbers come from :func:`simulations.kesten.study.alpha_vs_lr` and
+:func:`simulations.sde.study.stable_ou_study` (the functions notebooks/03_kesten.ipynb calls).
 """
 from __future__ import annotations
 
@@ -26,43 +26,21 @@ OU = dict(alpha=1.5, theta=1.0, sigma=1.0, h=0.5)
 
 
 def panel_data(quick: bool, seed: int = 0) -> dict:
-    """Theory curves and Monte-Carlo estimates for panels (a) and (b)."""
-    import numpy as np
+    """Theory curves and Monte-Carlo estimates for panels (a) and (b): :func:`simulations.kesten.study.alpha_vs_lr`."""
+    from simulations.kesten.study import alpha_vs_lr
 
-    from simulations.kesten.chains import tail_index_mc
-    from theory import kesten as K
-
-    n_eta = 40 if quick else 150
-    n_mc = 3 if quick else 8
-    chains, steps = (2000, 200) if quick else (20000, 500)
-    rng = np.random.default_rng(seed)
-    out = {}
-    for key, combos in (("a", [(b, D_A) for b in BS]), ("b", [(B_B, d) for d in DS])):
-        rows = []
-        for b, d in combos:
-            e_div = K.eta_critical_divergence(b, d)
-            etas = np.linspace(0.02 * e_div, 1.25 * e_div, n_eta)
-            curve = K.tail_index_curve(etas, b, d, s_max=60)
-            mc_etas = np.linspace(0.45, 0.85, n_mc) * e_div
-            mc = tail_index_mc(mc_etas, b, d, n_chains=chains, n_steps=steps, seed=rng)
-            rows.append(dict(b=b, d=d, curve=curve, mc=mc, eta_var=K.eta_critical_variance(b, d), eta_div=e_div))
-        out[key] = rows
-    return out
+    size = dict(n_lr=40, n_mc=3, n_chains=2000, steps=200) if quick else dict(n_lr=150, n_mc=8, n_chains=20000, steps=500)
+    rows = alpha_vs_lr([(b, D_A) for b in BS] + [(B_B, d) for d in DS], seed=seed, **size)
+    return {"a": rows[: len(BS)], "b": rows[len(BS):]}
 
 
 def ou_data(quick: bool, seed: int = 1) -> dict:
-    import numpy as np
+    """The stable OU panels (c) and (d): :func:`simulations.sde.study.stable_ou_study`."""
+    from simulations.sde.study import stable_ou_study
 
-    from simulations.sde import api as sde
-
-    a, th, s, h = OU["alpha"], OU["theta"], OU["sigma"], OU["h"]
-    n_paths = 20_000 if quick else 400_000
-    res = sde.euler_maruyama(sde.ou_drift, np.zeros(1), alpha=a, dt=h, n_steps=100, n_paths=n_paths, sigma=s,
-                             params=[th, 0.0], seed=seed)
-    weak = sde.ou_weak_error(a, th, s, 1.0, (0.5, 0.25, 0.125) if quick else (0.5, 0.25, 0.125, 0.0625, 0.03125),
-                             n_paths=50_000 if quick else 2_000_000, seed=seed + 1)
-    return dict(x=res.x[res.ok, 0], scale_em=sde.em_ou_stationary_scale(a, th, s, h),
-                scale_ct=sde.stable_ou_stationary_scale(a, th, s), weak=weak)
+    size = (dict(n_paths=20_000, dts=(0.5, 0.25, 0.125), weak_paths=50_000) if quick else
+            dict(n_paths=400_000, dts=(0.5, 0.25, 0.125, 0.0625, 0.03125), weak_paths=2_000_000))
+    return stable_ou_study(OU["alpha"], OU["theta"], OU["sigma"], OU["h"], steps=100, seed=seed, **size)
 
 
 def draw(fig, pdata: dict, odata: dict) -> None:
@@ -72,15 +50,15 @@ def draw(fig, pdata: dict, odata: dict) -> None:
     axes = fig.subplots(2, 2).ravel()
     colors = ["C0", "C1", "C2"]
     for ax, key, lab in ((axes[0], "a", "b"), (axes[1], "b", "d")):
-        xmax = max(r["curve"]["eta"][-1] for r in pdata[key])
+        xmax = max(r["curve"]["lr"][-1] for r in pdata[key])
         for c, r in zip(colors, pdata[key]):
-            val = r[lab]
+            val = r["batch_size" if lab == "b" else "d"]
             cv = r["curve"]
-            ax.plot(cv["eta"], cv["alpha"], color=c, label=f"{lab} = {val}: h(α)=1")
+            ax.plot(cv["lr"], cv["alpha"], color=c, label=f"{lab} = {val}: h(α)=1")
             mc = r["mc"]
-            ax.errorbar(mc["eta"], mc["alpha_hat"], yerr=mc["sd"], fmt="o", color=c, ms=4, capsize=2)
-            ax.axvline(r["eta_var"], color=c, ls=":", lw=1)
-            ax.axvspan(r["eta_div"], xmax, color=c, alpha=0.07, lw=0)
+            ax.errorbar(mc["lr"], mc["alpha_hat"], yerr=mc["sd"], fmt="o", color=c, ms=4, capsize=2)
+            ax.axvline(r["lr_var"], color=c, ls=":", lw=1)
+            ax.axvspan(r["lr_div"], xmax, color=c, alpha=0.07, lw=0)
         ax.axhline(2.0, color="k", lw=0.8, ls="--")
         ax.set_xlim(0, xmax)
         ax.set_ylim(0, 8)

@@ -12,10 +12,10 @@ import scipy.stats as st
 from hypothesis import given
 from hypothesis import strategies as hs
 
-from simulations._core.validation import as_generator, seed_from
+from simulations._core import seeding
 from simulations.kesten.chains import run_sgd
-from simulations.kesten.cpu import normal_pair
 from simulations.stable import streams as R
+from simulations.stable.streams import normal_pair
 
 
 def _normals(states, ch, d):
@@ -27,15 +27,16 @@ def _normals(states, ch, d):
 
 
 def _states_for(seed, n_chains, offline_data_shape=None, sigma=1.0):
-    """Reproduce run_sgd's seeding: Generator(seed) → (offline data) → kernel seed → streams."""
-    g = as_generator(seed)
+    """Reproduce run_sgd's seeding: seed → child "data" (offline data), child "chains" → streams."""
+    ss = seeding.seed_sequence(seed)
     data = None
     if offline_data_shape is not None:
         n, d, xs, noise_sd = offline_data_shape
+        g = seeding.generator(ss, "data")
         A = sigma * g.standard_normal((n, d))
         y = A @ xs + noise_sd * g.standard_normal(n)
         data = (A, y)
-    return R.init_states(n_chains, seed_from(g)), data
+    return R.init_states(n_chains, seeding.kernel_seed(ss, "chains")), data
 
 
 def _reference_online(eta, b, d, sigma, n_chains, n_steps, noise_sd, xstar, init_scale, burn_in, seed):
@@ -98,7 +99,7 @@ def _reference_offline(eta, b, A, y, n_chains, n_steps, sampling, states, burn_i
 def test_online_matches_numpy_reference(d, b, noise_sd, init_scale):
     eta, sigma, n_chains, n_steps, burn_in, seed = 0.3, 1.3, 3, 25, 10, 11
     xstar = np.linspace(-1, 1, d)
-    res = run_sgd(eta, b, d, sigma, n_chains=n_chains, n_steps=n_steps, noise_sd=noise_sd, x_star=xstar,
+    res = run_sgd(eta, b, d, sigma, n_chains=n_chains, steps=n_steps, noise_sd=noise_sd, x_star=xstar,
                   init_scale=init_scale, average=True, burn_in=burn_in, seed=seed)
     X, AVG = _reference_online(eta, b, d, sigma, n_chains, n_steps, noise_sd, xstar, init_scale, burn_in, seed)
     np.testing.assert_allclose(res.x, X, rtol=1e-12, atol=1e-12)
@@ -109,7 +110,7 @@ def test_online_matches_numpy_reference(d, b, noise_sd, init_scale):
 @pytest.mark.parametrize("sampling,n,b", [("epoch", 7, 3), ("step", 9, 4), ("epoch", 5, 5)])
 def test_offline_matches_numpy_reference(sampling, n, b):
     eta, d, n_chains, n_steps, burn_in, seed = 0.2, 3, 3, 20, 5, 5
-    res = run_sgd(eta, b, d, mode="offline", n=n, sampling=sampling, n_chains=n_chains, n_steps=n_steps,
+    res = run_sgd(eta, b, d, mode="offline", n=n, sampling=sampling, n_chains=n_chains, steps=n_steps,
                   average=True, burn_in=burn_in, seed=seed)
     states, (A, y) = _states_for(seed, n_chains, (n, d, np.zeros(d), 1.0))
     np.testing.assert_array_equal(res.data[0], A)
@@ -123,7 +124,7 @@ def test_offline_explicit_data_and_epoch_covers_rows():
     rng = np.random.default_rng(0)
     A = rng.standard_normal((6, 2))
     y = rng.standard_normal(6)
-    res = run_sgd(0.1, 6, 2, mode="offline", data=(A, y), n_chains=2, n_steps=30, seed=1)
+    res = run_sgd(0.1, 6, 2, mode="offline", data=(A, y), n_chains=2, steps=30, seed=1)
     x = np.zeros(2)
     for _ in range(30):
         x = x - 0.1 / 6 * A.T @ (A @ x - y)
@@ -132,7 +133,7 @@ def test_offline_explicit_data_and_epoch_covers_rows():
 
 
 def test_same_seed_same_numbers_any_thread_count():
-    kw = dict(n_chains=64, n_steps=50, seed=123)
+    kw = dict(n_chains=64, steps=50, seed=123)
     old = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
@@ -142,21 +143,21 @@ def test_same_seed_same_numbers_any_thread_count():
     finally:
         numba.set_num_threads(old)
     np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, run_sgd(0.5, 2, 3, n_chains=64, n_steps=50, seed=124).x)
+    assert not np.array_equal(a, run_sgd(0.5, 2, 3, n_chains=64, steps=50, seed=124).x)
 
 
 def test_divergence_is_flagged_not_silent():
-    from theory.kesten import eta_critical_divergence
+    from theory.kesten import lr_critical_divergence
 
     b, d = 2, 3
-    eta = 1.5 * eta_critical_divergence(b, d)  # ρ > 0: every chain eventually blows up
-    res = run_sgd(eta, b, d, n_chains=200, n_steps=3000, threshold=1e12, seed=3)
+    eta = 1.5 * lr_critical_divergence(b, d)  # ρ > 0: every chain eventually blows up
+    res = run_sgd(eta, b, d, n_chains=200, steps=3000, threshold=1e12, seed=3)
     assert res.n_diverged > 150
     bad = ~res.ok
     assert np.all(np.isnan(res.x[bad])) and np.all(res.diverged_at[bad] > 0)
     assert np.all(np.isfinite(res.final()))
     # default threshold: overflow to inf/nan is reported as non-finite or threshold
-    res2 = run_sgd(50.0, 1, 2, n_chains=50, n_steps=2000, seed=4)
+    res2 = run_sgd(50.0, 1, 2, n_chains=50, steps=2000, seed=4)
     assert np.all(res2.status > 0)
 
 
@@ -166,7 +167,7 @@ def test_offline_large_n_close_to_online_in_law():
     Two-sample KS on the first coordinate of 2000 chains each; fixed seeds,
     threshold p > 1e-3 (0.1% false-alarm rate under H0).
     """
-    kw = dict(n_chains=2000, n_steps=40, seed=9)
+    kw = dict(n_chains=2000, steps=40, seed=9)
     on = run_sgd(0.5, 2, 2, **kw).final()[:, 0]
     off = run_sgd(0.5, 2, 2, mode="offline", n=20_000, **kw)
     # centre at the data-generating x* = 0 (not the least-squares fit) to compare with online
@@ -176,24 +177,24 @@ def test_offline_large_n_close_to_online_in_law():
 # ----------------------------------------------------------------------------- validation
 @given(eta=hs.sampled_from([0.0, -0.1, math.nan, math.inf]))
 def test_bad_eta(eta):
-    with pytest.raises(ValueError, match="eta"):
-        run_sgd(eta, 1, 2, n_chains=1, n_steps=1)
+    with pytest.raises(ValueError, match="lr"):
+        run_sgd(eta, 1, 2, n_chains=1, steps=1)
 
 
 @given(b=hs.integers(-3, 0), d=hs.integers(-3, 0), sigma=hs.sampled_from([0.0, -1.0, math.nan]))
 def test_bad_b_d_sigma(b, d, sigma):
-    with pytest.raises(ValueError, match="b must"):
-        run_sgd(0.1, b, 2, n_chains=1, n_steps=1)
+    with pytest.raises(ValueError, match="batch_size must"):
+        run_sgd(0.1, b, 2, n_chains=1, steps=1)
     with pytest.raises(ValueError, match="d must"):
-        run_sgd(0.1, 1, d, n_chains=1, n_steps=1)
+        run_sgd(0.1, 1, d, n_chains=1, steps=1)
     with pytest.raises(ValueError, match="sigma"):
-        run_sgd(0.1, 1, 2, sigma, n_chains=1, n_steps=1)
+        run_sgd(0.1, 1, 2, sigma, n_chains=1, steps=1)
 
 
 @given(n=hs.integers(1, 20), extra=hs.integers(1, 5))
 def test_offline_b_larger_than_n(n, extra):
-    with pytest.raises(ValueError, match=r"b must be an integer in \[1, n\]"):
-        run_sgd(0.1, n + extra, 2, mode="offline", n=n, n_chains=1, n_steps=1)
+    with pytest.raises(ValueError, match=r"batch_size must be an integer in \[1, n\]"):
+        run_sgd(0.1, n + extra, 2, mode="offline", n=n, n_chains=1, steps=1)
 
 
 def test_other_validation():
@@ -204,19 +205,19 @@ def test_other_validation():
     with pytest.raises(ValueError, match="only"):
         run_sgd(0.1, 1, 2, n=10)
     with pytest.raises(ValueError, match="x0"):
-        run_sgd(0.1, 1, 2, x0=np.zeros(3), n_chains=2, n_steps=1)
+        run_sgd(0.1, 1, 2, x0=np.zeros(3), n_chains=2, steps=1)
     with pytest.raises(ValueError, match="finite"):
         run_sgd(0.1, 1, 2, mode="offline", data=(np.full((3, 2), np.nan), np.zeros(3)))
     with pytest.raises(ValueError, match="columns"):
         run_sgd(0.1, 1, 2, mode="offline", data=(np.zeros((3, 4)), np.zeros(3)))
     with pytest.raises(ValueError, match="burn_in"):
-        run_sgd(0.1, 1, 2, n_steps=5, burn_in=5)
+        run_sgd(0.1, 1, 2, steps=5, burn_in=5)
 
 
 def test_tail_index_mc_reports_diverged_settings_as_nan():
-    from simulations.kesten.chains import tail_index_mc
+    from simulations.kesten.study import tail_index_mc
 
-    out = tail_index_mc([0.5, 40.0], 2, 2, n_chains=400, n_steps=300, k=20, seed=0)  # 20^300 overflows
+    out = tail_index_mc([0.5, 40.0], 2, 2, n_chains=400, steps=300, k=20, seed=0)  # 20^300 overflows
     assert np.isfinite(out["alpha_hat"][0]) and out["n_ok"][0] == 400
     assert np.isnan(out["alpha_hat"][1]) and out["n_ok"][1] < 40
     with pytest.raises(ValueError, match="n_chains"):
@@ -225,4 +226,4 @@ def test_tail_index_mc_reports_diverged_settings_as_nan():
 
 def test_unknown_backend_is_rejected():
     with pytest.raises(ValueError, match="backend"):
-        run_sgd(0.1, 1, 2, n_chains=2, n_steps=2, seed=0, backend="tpu")
+        run_sgd(0.1, 1, 2, n_chains=2, steps=2, seed=0, backend="tpu")

@@ -15,20 +15,20 @@ from numba import cuda  # noqa: E402
 
 from simulations._core.device import CudaUnavailableError  # noqa: E402
 from simulations.kesten import chains as lin  # noqa: E402
-from simulations.kesten import cuda_launch as lc  # noqa: E402
 
 
 @pytest.mark.parametrize(
     "kw",
     [
-        dict(eta=0.3, b=2, d=3, n_chains=6, n_steps=5, init_scale=0.5, average=True, burn_in=1, x_star=[1.0, 2, 3]),
-        dict(eta=0.3, b=3, d=2, n_chains=5, n_steps=7, mode="offline", n=8, average=True),  # epochs, reshuffles
-        dict(eta=0.3, b=3, d=2, n_chains=5, n_steps=7, mode="offline", n=8, sampling="step"),
-        dict(eta=5.0, b=1, d=2, n_chains=4, n_steps=30, threshold=1e6),  # every chain diverges
+        dict(lr=0.3, batch_size=2, d=3, n_chains=6, steps=5, init_scale=0.5, average=True, burn_in=1,
+             x_star=[1.0, 2, 3]),
+        dict(lr=0.3, batch_size=3, d=2, n_chains=5, steps=7, mode="offline", n=8, average=True),  # epochs, reshuffles
+        dict(lr=0.3, batch_size=3, d=2, n_chains=5, steps=7, mode="offline", n=8, sampling="step"),
+        dict(lr=5.0, batch_size=1, d=2, n_chains=4, steps=30, threshold=1e6),  # every chain diverges
     ],
 )
 def test_linear_chains_device_equal_cpu(kw):
-    g = lc.run_sgd(**kw, seed=4)
+    g = lin.run_sgd(**kw, seed=4, backend="cuda")
     c = lin.run_sgd(**kw, seed=4)
     assert np.array_equal(g.status, c.status) and np.array_equal(g.diverged_at, c.diverged_at)
     # same draws and operations: float rounding only (FMA contraction on a GPU)
@@ -40,4 +40,4 @@ def test_linear_chains_device_equal_cpu(kw):
 def test_linear_no_device_error(monkeypatch):
     monkeypatch.setattr(cuda, "is_available", lambda: False)
     with pytest.raises(CudaUnavailableError, match="no CUDA device"):
-        lc.run_sgd(0.1, 1, 2, n_chains=2, n_steps=1)
+        lin.run_sgd(0.1, 1, 2, n_chains=2, steps=1, backend="cuda")

@@ -1,6 +1,6 @@
 """Many independent SGD chains on linear regression (least squares), in parallel.
 
-SGD with step η and batch size b on f(x) = (1/2) E(aᵀx − y)²:
+SGD with step η (``lr``) and batch size b (``batch_size``) on f(x) = (1/2) E(aᵀx − y)²:
 
     x_k = x_{k−1} − (η/b) Σ_{i∈Ω_k} a_i (a_iᵀx_{k−1} − y_i) = M_k x_{k−1} + q_k,
     M_k = I − (η/b) Σ a_i a_iᵀ,   q_k = (η/b) Σ a_i y_i,
@@ -33,23 +33,17 @@ from typing import Any
 
 import numpy as np
 
-from simulations._core.validation import (
-    as_generator,
-    check_array,
-    check_choice,
-    check_int,
-    check_positive,
-    check_real,
-    seed_from,
-)
+from simulations._core import seeding
+from simulations._core.codes import STATUS_NAMES, STATUS_OK
+from simulations._core.validation import check_array, check_choice, check_int, check_positive, check_real
 from simulations.kesten import cpu as _k
+from simulations.kesten.recursion import OfflineArgs, OnlineArgs
 from simulations.stable.streams import init_states
 
-__all__ = ["SGDChains", "run_sgd", "tail_index_mc", "STATUS_NAMES", "MODES", "SAMPLINGS"]
+__all__ = ["SGDChains", "run_sgd", "STATUS_NAMES", "MODES", "SAMPLINGS"]
 
 MODES = ("online", "offline")
 SAMPLINGS = ("epoch", "step")
-STATUS_NAMES = {_k.STATUS_OK: "ok", _k.STATUS_NONFINITE: "non-finite", _k.STATUS_THRESHOLD: "above threshold"}
 
 
 @dataclass
@@ -63,7 +57,8 @@ class SGDChains:
     x_avg : (n_chains, d) float64 or None
         Running averages of the iterates after ``burn_in`` (when requested).
     status : (n_chains,) int8
-        0 ok, 1 non-finite iterate, 2 ‖x‖ above ``threshold`` (:data:`STATUS_NAMES`).
+        0 ok, 1 non-finite iterate, 2 ‖x‖ above ``threshold`` (:data:`STATUS_NAMES`, from
+        :mod:`simulations._core.codes`).
     diverged_at : (n_chains,) int64
         1-based step at which divergence was detected, −1 if never.
     x_star : (d,) float64 or None
@@ -96,7 +91,7 @@ class SGDChains:
     @property
     def ok(self) -> np.ndarray:
         """Boolean mask of the chains that did not diverge."""
-        return self.status == _k.STATUS_OK
+        return self.status == STATUS_OK
 
     @property
     def n_diverged(self) -> int:
@@ -114,13 +109,13 @@ class SGDChains:
 
 
 def run_sgd(
-    eta: float,
-    b: int,
+    lr: float,
+    batch_size: int,
     d: int,
     sigma: float = 1.0,
     *,
     n_chains: int = 1000,
-    n_steps: int = 1000,
+    steps: int = 1000,
     mode: str = "online",
     n: int | None = None,
     data: tuple[Any, Any] | None = None,
@@ -135,19 +130,19 @@ def run_sgd(
     seed: Any = None,
     backend: str = "cpu",
 ) -> SGDChains:
-    """Run ``n_chains`` independent SGD chains for ``n_steps`` steps.
+    """Run ``n_chains`` independent SGD chains for ``steps`` steps.
 
     Parameters
     ----------
-    eta : float > 0
-        Step size η.
-    b : int >= 1
-        Batch size (offline: also b <= n).
+    lr : float > 0
+        The step size η.
+    batch_size : int >= 1
+        The batch size b (offline: also b <= n).
     d : int >= 1
         Dimension of x (offline with ``data``: must equal A.shape[1]).
     sigma : float > 0
         Standard deviation of the generated data a_i ~ N(0, σ² I_d).
-    n_chains, n_steps : int >= 1
+    n_chains, steps : int >= 1
         Number of independent chains and of SGD steps.
     mode : {"online", "offline"}
         Fresh Gaussian data each step, or a fixed data set.
@@ -168,12 +163,13 @@ def run_sgd(
         random b-subset each step.
     average : bool
         Also return the running average of the iterates from step ``burn_in`` on.
-    burn_in : int in [0, n_steps), optional
-        Default n_steps // 2 (as in the original study).
+    burn_in : int in [0, steps), optional
+        Default steps // 2 (as in the original study).
     threshold : float > 0
         A chain with ‖x‖ > threshold is flagged as diverged and stopped.
     seed : None, int, SeedSequence or Generator
-        Same seed ⇒ same numbers (for any number of threads).
+        Same seed ⇒ same numbers (for any number of threads): the seed's child ``"data"`` draws the
+        offline data set, its child ``"chains"`` the chains' stream seed (:mod:`simulations._core.seeding`).
     backend : {"cpu", "cuda"}
         ``"cuda"`` runs the chains on the GPU (:mod:`simulations.kesten.cuda_launch`, one thread per
         chain) with the same random streams, hence the same results to rounding.
@@ -186,15 +182,15 @@ def run_sgd(
     --------
     >>> from simulations.kesten.chains import run_sgd
     >>> from simulations.tail_index.estimators import hill
-    >>> res = run_sgd(0.6, 2, 3, n_chains=4000, n_steps=300, seed=0)
+    >>> res = run_sgd(0.6, 2, 3, n_chains=4000, steps=300, seed=0)
     >>> alpha_hat = hill(np.linalg.norm(res.final(), axis=1), k=200)
     """
-    eta = check_positive("eta", eta)
-    b = check_int("b", b, 1)
+    lr = check_positive("lr", lr)
+    batch_size = check_int("batch_size", batch_size, 1)
     d = check_int("d", d, 1)
     sigma = check_positive("sigma", sigma)
     n_chains = check_int("n_chains", n_chains, 1)
-    n_steps = check_int("n_steps", n_steps, 1)
+    steps = check_int("steps", steps, 1)
     check_choice("mode", mode, MODES)
     check_choice("sampling", sampling, SAMPLINGS)
     noise_sd = check_real("noise_sd", noise_sd, 0.0)
@@ -202,7 +198,7 @@ def run_sgd(
     threshold = check_positive("threshold", threshold)
     if not isinstance(average, (bool, np.bool_)):
         raise TypeError(f"average must be a bool, got {type(average).__name__}")
-    burn_in = n_steps // 2 if burn_in is None else check_int("burn_in", burn_in, 0, n_steps - 1)
+    burn_in = steps // 2 if burn_in is None else check_int("burn_in", burn_in, 0, steps - 1)
     if x_star is None:
         xs = np.zeros(d)
     else:
@@ -215,7 +211,7 @@ def run_sgd(
         if x0a.shape not in ((d,), (n_chains, d)):
             raise ValueError(f"x0 must have shape ({d},) or ({n_chains}, {d}), got {x0a.shape}")
         x[...] = x0a
-    rng = as_generator(seed)
+    ss = seeding.seed_sequence(seed)
 
     A = y = None
     if mode == "offline":
@@ -235,10 +231,11 @@ def run_sgd(
             if n is None:
                 raise ValueError("offline mode needs n (number of rows) or data=(A, y)")
             n_rows = check_int("n", n, 1)
+            rng = seeding.generator(ss, "data")
             A = sigma * rng.standard_normal((n_rows, d))
             y = A @ xs + noise_sd * rng.standard_normal(n_rows)
-        if b > n_rows:
-            raise ValueError(f"b must be an integer in [1, n] = [1, {n_rows}] in offline mode, got {b}")
+        if batch_size > n_rows:
+            raise ValueError(f"batch_size must be an integer in [1, n] = [1, {n_rows}] in offline mode, got {batch_size}")
     elif data is not None or n is not None:
         raise ValueError("data and n are for mode='offline' only")
 
@@ -247,21 +244,21 @@ def run_sgd(
         from simulations.kesten import cuda_launch as kern
     else:
         kern = _k
-    kseed = seed_from(rng)
+    kseed = seeding.kernel_seed(ss, "chains")
     states = init_states(n_chains, kseed)
     xavg = np.zeros((n_chains, d)) if average else np.zeros((1, 1))
     status = np.zeros(n_chains, dtype=np.int8)
     div = np.full(n_chains, -1, dtype=np.int64)
     thr2 = threshold * threshold if threshold < 1e154 else np.inf
     if mode == "online":
-        kern.sgd_online(states, x, xavg, status, div, eta, b, sigma, noise_sd, xs, n_steps, burn_in, thr2,
-                      bool(average), init_scale)
+        args = OnlineArgs(lr, batch_size, sigma, noise_sd, xs, steps, burn_in, thr2, average, init_scale)
+        kern.sgd_online(states, x, xavg, status, div, *args.args())
         center = xs
     else:
-        kern.sgd_offline(states, A, y, x, xavg, status, div, eta, b, n_steps, burn_in, thr2, bool(average),
-                       init_scale, 0 if sampling == "epoch" else 1)
+        args = OfflineArgs(lr, batch_size, steps, burn_in, thr2, average, init_scale, SAMPLINGS.index(sampling))
+        kern.sgd_offline(states, A, y, x, xavg, status, div, *args.args())
         center = None
-    params = dict(eta=eta, b=b, d=d, sigma=sigma, n_chains=n_chains, n_steps=n_steps, mode=mode,
+    params = dict(lr=lr, batch_size=batch_size, d=d, sigma=sigma, n_chains=n_chains, steps=steps, mode=mode,
                   noise_sd=noise_sd, init_scale=init_scale, sampling=sampling, burn_in=burn_in,
                   threshold=threshold, kernel_seed=kseed)
     return SGDChains(
@@ -273,43 +270,3 @@ def run_sgd(
         data=(A, y) if mode == "offline" else None,
         params=params,
     )
-
-
-def tail_index_mc(
-    etas: Any,
-    b: int,
-    d: int,
-    sigma: float = 1.0,
-    *,
-    n_chains: int = 5000,
-    n_steps: int = 400,
-    k: int | None = None,
-    noise_sd: float = 1.0,
-    seed: Any = None,
-) -> dict[str, np.ndarray]:
-    """Monte-Carlo tail index of online SGD's stationary law for each step size in ``etas``.
-
-    Runs ``n_chains`` online chains per η (:func:`run_sgd`), and applies the
-    Hill estimator (:func:`simulations.tail_index.estimators.hill`) to the norms
-    ‖x_K − x*‖ of the non-diverged chains with k upper order statistics
-    (default max(50, n_chains // 40)). The Hill estimator is used rather than
-    the block-sum estimator because the latter saturates at 2 (THEORY.md §6).
-    Returns arrays ``eta, alpha_hat, sd`` (asymptotic sd α̂/√k), ``n_ok``;
-    ``alpha_hat`` is nan where fewer than 2k chains stayed finite (the
-    ``n_ok`` column says so).
-    """
-    from simulations.tail_index.estimators import hill
-
-    etas = check_array("etas", etas, ndim=1, min_size=1)
-    n_chains = check_int("n_chains", n_chains, 20)
-    k = max(50, n_chains // 40) if k is None else check_int("k", k, 1, n_chains - 1)
-    rng = as_generator(seed)
-    a = np.full(etas.shape, np.nan)
-    n_ok = np.zeros(etas.shape, dtype=np.int64)
-    for i, e in enumerate(etas):
-        res = run_sgd(float(e), b, d, sigma, n_chains=n_chains, n_steps=n_steps, noise_sd=noise_sd, seed=rng)
-        fin = res.final()
-        n_ok[i] = fin.shape[0]
-        if n_ok[i] >= 2 * k:
-            a[i] = hill(np.linalg.norm(fin, axis=1), k=k)
-    return {"eta": etas, "alpha_hat": a, "sd": a / np.sqrt(k), "n_ok": n_ok}

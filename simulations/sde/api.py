@@ -2,11 +2,11 @@
 
     dX_t = f(X_t) dt + Σ dL_t,   X_t ∈ R^dim,   L an m-dimensional α-stable Lévy process,
 
-discretised with step h as X_{k+1} = X_k + h f(X_k) + Σ h^{1/α} S_k (THEORY.md §4;
-e.g. Wan, Barsbey, Zaidi & Şimşekli, ICML 2024, for the scheme in SGD
-analyses). L has independent SαS(1) coordinates (``noise="independent"``; at
-α = 2 each coordinate of L_1 is N(0, 2)) or is isotropic sub-Gaussian
-(``noise="isotropic"``: L_1 = √A·G, each coordinate SαS(1)). Only symmetric
+discretised with step h as X_{k+1} = X_k + h f(X_k) + Σ h^{1/α} S_k, S_k iid standard
+SαS vectors: L_{t+h} − L_t =ᵈ h^{1/α} L_1 by self-similarity (e.g. Wan, Barsbey, Zaidi &
+Şimşekli, ICML 2024, for the scheme in SGD analyses). L has independent SαS(1) coordinates (``noise="entry"``: one draw per
+coordinate; at α = 2 each coordinate of L_1 is N(0, 2)) or is isotropic sub-Gaussian
+(``noise="elliptical"``: L_1 = √A·G, each coordinate SαS(1); Samorodnitsky & Taqqu 1994, §2.5). Only symmetric
 noise is supported (β = 0), so the α = 1 skewness correction never arises.
 
 The drift is a ``@numba.njit`` function with signature ``drift(x, params, out)``:
@@ -19,13 +19,13 @@ float64 array (pass anything the drift needs there). Example::
         for j in range(x.shape[0]):
             out[j] = -params[0] * x[j]
 
-    res = euler_maruyama(ou, x0=np.zeros(2), alpha=1.5, dt=1e-2, n_steps=500,
+    res = euler_maruyama(ou, x0=np.zeros(2), alpha=1.5, dt=1e-2, steps=500,
                          n_paths=10_000, params=[1.0], seed=0)
 
 Each path draws from its own xoroshiro128+ stream, so results do not depend on
 the thread count. A drift that returns a non-finite value at a finite state is
 a user error and raises ``ValueError`` (``on_drift_error="raise"``) or is
-reported per path with status 3 (``"status"``); paths that blow up (non-finite
+reported per path with status STATUS_DRIFT (``"status"``); paths that blow up (non-finite
 state or ‖X‖ > ``threshold``) are reported per path, never silently.
 
 Stable Ornstein–Uhlenbeck checks (f(x) = −θx, scalar σ, one coordinate):
@@ -48,16 +48,9 @@ import numba as nb
 import numpy as np
 from scipy.special import gamma as _gamma
 
-from simulations._core.validation import (
-    as_generator,
-    check_alpha,
-    check_array,
-    check_choice,
-    check_int,
-    check_positive,
-    check_real,
-    seed_from,
-)
+from simulations._core import seeding
+from simulations._core.codes import NOISE_CODES, STATUS_DRIFT, STATUS_NAMES, STATUS_OK
+from simulations._core.validation import check_alpha, check_array, check_choice, check_int, check_positive, check_real
 from simulations.sde import cpu as _k
 from simulations.stable.streams import init_states
 
@@ -76,8 +69,7 @@ __all__ = [
     "ou_weak_error",
 ]
 
-NOISES = ("independent", "isotropic")
-STATUS_NAMES = {0: "ok", 1: "non-finite", 2: "above threshold", 3: "drift non-finite"}
+NOISES = ("entry", "elliptical")
 ou_drift = _k.ou_drift
 double_well_drift = _k.double_well_drift
 
@@ -102,7 +94,7 @@ class SDEPaths:
 
     @property
     def ok(self) -> np.ndarray:
-        return self.status == 0
+        return self.status == STATUS_OK
 
     @property
     def n_failed(self) -> int:
@@ -131,17 +123,17 @@ def euler_maruyama(
     *,
     alpha: float,
     dt: float,
-    n_steps: int,
+    steps: int,
     n_paths: int | None = None,
     sigma: Any = 1.0,
     params: Any = (),
-    noise: str = "independent",
+    noise: str = "entry",
     record_every: int = 0,
     threshold: float = 1e150,
     on_drift_error: str = "raise",
     seed: Any = None,
 ) -> SDEPaths:
-    """Simulate ``n_paths`` EM paths of dX = f(X)dt + Σ dL_t up to time ``n_steps·dt``.
+    """Simulate ``n_paths`` EM paths of dX = f(X)dt + Σ dL_t up to time ``steps·dt``.
 
     Parameters
     ----------
@@ -153,31 +145,32 @@ def euler_maruyama(
         Stability index of the noise.
     dt : float > 0
         Step h.
-    n_steps : int >= 1
+    steps : int >= 1
     n_paths : int >= 1, optional
         Default: x0.shape[0] for a 2-D x0, else 1.
     sigma : float > 0, array (dim,) >= 0 or array (dim, m)
         Noise matrix Σ (scalar ⇒ σ I, vector ⇒ diag).
     params : 1-D array-like of floats
         Passed to the drift.
-    noise : {"independent", "isotropic"}
-        Independent SαS coordinates, or a sub-Gaussian (elliptical) vector.
+    noise : {"entry", "elliptical"}
+        Independent SαS coordinates, or an isotropic sub-Gaussian (elliptical) vector.
     record_every : int >= 0
         Record the states every this many steps (0: only the final states).
     threshold : float > 0
         Paths with ‖X‖ above it are stopped and flagged.
     on_drift_error : {"raise", "status"}
-        What a non-finite drift value does (ValueError, or status 3).
+        What a non-finite drift value does (ValueError, or status STATUS_DRIFT).
     seed : None, int, SeedSequence or Generator
+        The paths' stream seed is the seed's child ``"paths"`` (:mod:`simulations._core.seeding`).
     """
     if not isinstance(drift, nb.core.registry.CPUDispatcher):
         raise TypeError("drift must be a numba @njit function drift(x, params, out)")
     alpha = check_alpha(alpha)
     dt = check_positive("dt", dt)
-    n_steps = check_int("n_steps", n_steps, 1)
+    steps = check_int("steps", steps, 1)
     check_choice("noise", noise, NOISES)
     check_choice("on_drift_error", on_drift_error, ("raise", "status"))
-    record_every = check_int("record_every", record_every, 0, n_steps)
+    record_every = check_int("record_every", record_every, 0, steps)
     threshold = check_positive("threshold", threshold)
     x0a = check_array("x0", x0, ndim=(1, 2)).astype(np.float64)
     if n_paths is None:
@@ -203,18 +196,17 @@ def euler_maruyama(
             raise ValueError(f"drift returned a non-finite value at the finite initial state x0={r}")
     x = np.empty((n_paths, dim))
     x[...] = x0a
-    rng = as_generator(seed)
-    kseed = seed_from(rng)
+    kseed = seeding.kernel_seed(seed, "paths")
     states = init_states(n_paths, kseed)
     status = np.zeros(n_paths, dtype=np.int8)
     failed = np.full(n_paths, -1, dtype=np.int64)
-    n_rec = n_steps // record_every if record_every > 0 else 0
+    n_rec = steps // record_every if record_every > 0 else 0
     rec = np.empty((n_rec, n_paths, dim)) if n_rec else np.empty((0, 1, 1))
     thr2 = threshold * threshold if threshold < 1e154 else np.inf
-    _k.euler_maruyama(drift, prm, states, x, sig, alpha, 0 if noise == "independent" else 1, dt, n_steps, thr2,
+    _k.euler_maruyama(drift, prm, states, x, sig, alpha, NOISE_CODES[noise], dt, steps, thr2,
                       status, failed, record_every, rec)
-    if on_drift_error == "raise" and np.any(status == _k.STATUS_DRIFT):
-        i = int(np.flatnonzero(status == _k.STATUS_DRIFT)[0])
+    if on_drift_error == "raise" and np.any(status == STATUS_DRIFT):
+        i = int(np.flatnonzero(status == STATUS_DRIFT)[0])
         raise ValueError(
             f"drift returned a non-finite value at a finite state (path {i}, step {int(failed[i])}); "
             "fix the drift or pass on_drift_error='status'"
@@ -223,10 +215,10 @@ def euler_maruyama(
         x=x,
         status=status,
         failed_at=failed,
-        t=n_steps * dt,
+        t=steps * dt,
         times=(np.arange(1, n_rec + 1) * record_every * dt) if n_rec else None,
         path=rec if n_rec else None,
-        params=dict(alpha=alpha, dt=dt, n_steps=n_steps, n_paths=n_paths, noise=noise, kernel_seed=kseed),
+        params=dict(alpha=alpha, dt=dt, steps=steps, n_paths=n_paths, noise=noise, kernel_seed=kseed),
     )
 
 
@@ -295,16 +287,16 @@ def ou_weak_error(alpha, theta=1.0, sigma=1.0, T=1.0, dts=(0.2, 0.1, 0.05, 0.025
     p = alpha / 4.0 if p is None else check_real("p", p, 0.0, alpha / 2.0, low_open=True, high_open=True)
     T = check_positive("T", T)
     dts = check_array("dts", dts, ndim=1, min_size=2)
-    rng = as_generator(seed)
+    ss = seeding.seed_sequence(seed)
     _, s_exact = stable_ou_transition(alpha, theta, sigma, T, 0.0)
     m_exact = sas_abs_moment(alpha, p, s_exact)
     out = {"dt": [], "mc": [], "se": [], "em_exact": [], "error_mc": [], "error_em": []}
-    for h in dts:
+    for i, h in enumerate(dts):
         n = int(round(T / h))
         if n < 1 or abs(n * h - T) > 1e-9 * T:
             raise ValueError(f"each dt must divide T={T}, got {h}")
-        res = euler_maruyama(ou_drift, np.zeros(1), alpha=alpha, dt=float(h), n_steps=n, n_paths=n_paths,
-                             sigma=sigma, params=[theta, 0.0], seed=rng)
+        res = euler_maruyama(ou_drift, np.zeros(1), alpha=alpha, dt=float(h), steps=n, n_paths=n_paths,
+                             sigma=sigma, params=[theta, 0.0], seed=seeding.child(ss, "dt", i))
         v = np.abs(res.x[res.ok, 0]) ** p
         m_em = sas_abs_moment(alpha, p, em_ou_scale(alpha, theta, sigma, h, n))
         out["dt"].append(float(h))

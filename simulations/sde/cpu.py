@@ -7,8 +7,8 @@ Scheme (see :mod:`simulations.sde.api`): for a step h,
 S_k an m-vector of standard symmetric α-stable noise, drawn from the path's
 own xoroshiro128+ stream (:mod:`simulations.stable.streams`):
 
-* ``noise_kind = 0`` (independent): m iid SαS(1) draws (:func:`sas_draw`);
-* ``noise_kind = 1`` (isotropic, sub-Gaussian): R·Z with Z ~ N(0, I_m) and
+* ``noise_kind = NOISE_ENTRY`` (independent coordinates): m iid SαS(1) draws (:func:`sas_draw`);
+* ``noise_kind = NOISE_ELLIPTICAL`` (isotropic, sub-Gaussian): R·Z with Z ~ N(0, I_m) and
   R = :func:`sub_gaussian_factor_draw` (each coordinate SαS(1)).
 
 The h^{1/α} factor is the self-similarity of the α-stable Lévy process:
@@ -18,8 +18,9 @@ L_{t+h} − L_t =ᵈ h^{1/α} L_1. Only symmetric noise is supported, so no
 The drift is a user ``@numba.njit`` function ``drift(x, params, out)`` writing
 f(x) into ``out`` (1-D arrays of length dim; ``params`` a 1-D float64 array).
 
-Status codes per path: 0 ok, 1 non-finite X, 2 ‖X‖ above the threshold,
-3 the drift returned a non-finite value at a finite X. A failed path stops;
+Status codes per path (:mod:`simulations._core.codes`): STATUS_OK, STATUS_NONFINITE (non-finite X),
+STATUS_THRESHOLD (‖X‖ above the threshold), STATUS_DRIFT (the drift returned a non-finite value at a
+finite X). A failed path stops;
 its row of ``x`` is set to NaN and ``fail_step`` holds the 1-based step.
 """
 from __future__ import annotations
@@ -29,19 +30,15 @@ import math
 import numba as nb
 import numpy as np
 
-from simulations.kesten.cpu import normal_pair
+from simulations._core.codes import NOISE_ENTRY, STATUS_DRIFT, STATUS_NONFINITE, STATUS_OK, STATUS_THRESHOLD
 from simulations.stable.cpu import sas_draw, sub_gaussian_factor_draw
-
-STATUS_OK = 0
-STATUS_NONFINITE = 1
-STATUS_THRESHOLD = 2
-STATUS_DRIFT = 3
+from simulations.stable.streams import normal_pair
 
 
 @nb.njit(cache=True, parallel=True)
-def euler_maruyama(drift, params, states, x, sig, alpha, noise_kind, h, n_steps, thresh2,
+def euler_maruyama(drift, params, states, x, sig, alpha, noise_kind, h, steps, thresh2,
                    status, fail_step, record_every, rec):
-    """Advance every row of ``x`` (n_paths, dim) by ``n_steps`` EM steps, in place.
+    """Advance every row of ``x`` (n_paths, dim) by ``steps`` EM steps, in place.
 
     ``sig`` is the (dim, m) noise matrix Σ. When ``record_every > 0``,
     ``rec[j]`` receives the state after step (j+1)·record_every.
@@ -55,7 +52,7 @@ def euler_maruyama(drift, params, states, x, sig, alpha, noise_kind, h, n_steps,
         s = np.empty(m)
         for j in range(dim):
             xp[j] = x[p, j]
-        for k in range(n_steps):
+        for k in range(steps):
             drift(xp, params, f)
             bad = False
             for j in range(dim):
@@ -65,7 +62,7 @@ def euler_maruyama(drift, params, states, x, sig, alpha, noise_kind, h, n_steps,
                 status[p] = STATUS_DRIFT
                 fail_step[p] = k + 1
                 break
-            if noise_kind == 0:
+            if noise_kind == NOISE_ENTRY:
                 for i in range(m):
                     s[i] = scale * sas_draw(states, p, alpha)
             else:
