@@ -1,6 +1,6 @@
 """Many two-layer networks trained at once: simulations.noise_injection.ensemble vs PyTorch CPU (torch.bmm).
 
-Workload (issue 8): K = 256 mean-field two-layer networks, width 64, input dimension 20,
+Workload: K = 256 mean-field two-layer networks, width 64, input dimension 20,
 batch 32, squared loss, tanh, α-stable noise injected on the hidden weights after every
 step (α = 1.5, σ = 0.1), 1000 SGD steps (``--quick``: 100), float64 for both.
 Minibatches are drawn with replacement from a teacher–student set of 4096 samples.
@@ -70,7 +70,7 @@ def main(argv=None):
     args = parse_args(__doc__, argv)
     import torch
 
-    from simulations.noise_injection import ensemble as tl
+    from simulations import noise_injection as tl
 
     K, n, d, b = 256, 64, 20, 32
     steps = 100 if args.quick else 1000
@@ -79,8 +79,9 @@ def main(argv=None):
     teacher = tl.make_teacher(d, 8, seed=0)
     X, Y = tl.teacher_student_data(teacher, 4096, seed=1)
     Ws, As = tl.init_weights([n] * K, d, 1, np.arange(K), seed=2)
-    W0 = torch.from_numpy(np.stack(Ws))  # (K, d, n)
-    A = torch.from_numpy(np.stack(As))  # (K, n, 1)
+    # init_weights gives (out, in): hidden (n, d), output (1, n); the torch peer multiplies (K, d, n) and (K, n, 1)
+    W0 = torch.from_numpy(np.ascontiguousarray(np.stack(Ws).transpose(0, 2, 1)))  # (K, d, n)
+    A = torch.from_numpy(np.ascontiguousarray(np.stack(As).transpose(0, 2, 1)))  # (K, n, 1)
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
 
     rows = []
@@ -92,7 +93,7 @@ def main(argv=None):
             def ours(steps=steps):
                 out["ours"] = tl.train_ensemble(n, alpha, sigma, lr, replicate=np.arange(K), steps=steps,
                                                 data=(X, Y), noise=noise, batch_size=b, init=(Ws, As),
-                                                num_threads=threads, seed=3)
+                                                threads=threads, seed=3)
 
             def peer(steps=steps):
                 out["peer"] = torch_train(W0, A, Xt, Yt, steps=steps, batch=b, lr=lr, alpha=alpha, sigma=sigma,

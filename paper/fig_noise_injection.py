@@ -5,7 +5,7 @@
 (b) Hill tail index of the neuron norms (largest width) vs the injected α;
 (c) pruning error and training loss vs σ (width fixed); (d) the theorem's step size
 η = n^{−α/2−1} vs a fixed step at the same time horizon t. Computations:
-:func:`simulations.noise_injection.ensemble.width_study`, ``sigma_study``, ``step_size_study``.
+:func:`simulations.noise_injection.study.width_study`, ``sigma_study``, ``step_size_study``.
 """
 from __future__ import annotations
 
@@ -27,13 +27,13 @@ def sizes(quick: bool) -> dict:
 
 
 def compute(quick: bool, seed: int = 0) -> dict:
-    from simulations.noise_injection import ensemble as tl
+    from simulations.noise_injection import study
 
     sz = sizes(quick)
-    ws = tl.width_study(sz["widths"], CASES, n_seeds=sz["n_seeds"], steps=20, lr=0.25, seed=seed)
-    ss = tl.sigma_study([0.0, 0.03, 0.1, 0.3, 1.0, 3.0], [1.5, 1.75, 2.0], width=sz["sigma_width"],
+    ws = study.width_study(sz["widths"], CASES, n_seeds=sz["n_seeds"], steps=20, lr=0.25, seed=seed)
+    ss = study.sigma_study([0.0, 0.03, 0.1, 0.3, 1.0, 3.0], [1.5, 1.75, 2.0], width=sz["sigma_width"],
                         n_seeds=sz["sigma_seeds"], steps=20, lr=0.25, seed=seed)
-    st = tl.step_size_study(sz["step_widths"], 1.5, t=1.0, n_seeds=sz["n_seeds"], seed=seed)
+    st = study.step_size_study(sz["step_widths"], 1.5, t=1.0, n_seeds=sz["n_seeds"], seed=seed)
     return {"width": ws, "sigma": ss, "step": st}
 
 

@@ -21,49 +21,47 @@ numbers in parallel. Per step, with S the minibatch draws, the stream of network
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
 from numba import cuda, float64
 
+from simulations._core.codes import ACT_TANH, NOISE_ENTRY, NOISE_NEURON, STATUS_NONFINITE, STATUS_OK
+from simulations.noise_injection import pointwise as _pw
 from simulations.stable.cuda import jump_apply, normal, sas_draw, sub_gaussian_factor_draw, uniform
 
-__all__ = ["two_layer_steps_kernel", "RED_SIZE"]
+__all__ = ["two_layer_steps_kernel", "STEP_KERNEL_ARGS", "RED_SIZE"]
 
 RED_SIZE = 1024  # float64 entries of the shared reduction buffer (8 KiB: many blocks per SM)
 
-ACT_TANH = 0
-ACT_RELU = 1
-LOSS_SQUARED = 0
-NOISE_NEURON = 0
-NOISE_ENTRY = 1
+# The arithmetic of the CPU kernel, compiled from the very same source for the device.
+_device = cuda.jit(device=True, inline=True)
+tanh_fast = _device(_pw.tanh_fast.py_func)
+activation = _device(_pw.activation.py_func)
+activation_derivative = _device(_pw.activation_derivative.py_func)
+loss_residual = _device(_pw.loss_residual.py_func)
+noise_amplitude = _device(_pw.noise_amplitude.py_func)
 
 
-@cuda.jit(device=True, inline=True)
-def _act(code, z):
-    if code == ACT_TANH:
-        return math.tanh(z)
-    if code == ACT_RELU:
-        return z if z > 0.0 else 0.0
-    return z
+@_device
+def _phi(z, act):
+    """φ(z) as the CPU kernel's hot loop computes it (tanh by :func:`tanh_fast`)."""
+    return tanh_fast(z) if act == ACT_TANH else activation(z, act)
 
 
-@cuda.jit(device=True, inline=True)
-def _dact(code, z, h):
-    if code == ACT_TANH:
-        return 1.0 - h * h
-    if code == ACT_RELU:
-        return 1.0 if z > 0.0 else 0.0
-    return 1.0
-
-
-@cuda.jit
-def two_layer_steps_kernel(
-    W, A, woff, aoff, noff, widths, sigmas, alphas, lrs, lrs_a,
+# Second body of the training step (the first: simulations.noise_injection.cpu.train_ensemble).
+# The parallel layout forces it: here the threads of a block split one network's neurons (a
+# shared-memory reduction for f, one stream copy per neuron), there one thread runs a whole network
+# with loops over neurons that vectorise. The per-element arithmetic (activation, derivative, loss,
+# noise amplitude) is the same source on both (simulations.noise_injection.pointwise) and the
+# evaluation metrics are computed on the host by the CPU code (eval_kernels.record_all).
+def _two_layer_steps(
+    W, A, woff, aoff, noff, widths, sigmas, alphas, lrs, lrs_second,
     main_states, hid_states, out_states, jumps,
-    d, c, noise_type, act, loss, train_a, noise_hidden, noise_out,
-    X, Y, TW, TA, t_act, label_noise,
-    batch, t0, t1,
+    d, c, noise_kind, act, loss, train_second, noise_hidden, noise_out,
+    X, Y, TW, TA, teacher_act, label_noise,
+    batch_size, t0, t1,
     idxs, Xs, Ys, Zs, Hs, Fs, Ls,
     run_loss, run_count, status, fail_step,
 ):
@@ -81,7 +79,7 @@ def two_layer_steps_kernel(
     red = cuda.shared.array(RED_SIZE, float64)
     Jm = cuda.shared.array((4, 128, 2), np.uint64)
     flag = cuda.shared.array(1, np.int64)
-    if k >= widths.shape[0] or status[k] != 0:
+    if k >= widths.shape[0] or status[k] != STATUS_OK:
         return
     for q in range(tid, 4 * 128 * 2, NT):
         a = q // 256
@@ -94,19 +92,19 @@ def two_layer_steps_kernel(
     no = noff[k]
     alpha = alphas[k]
     lr = lrs[k]
-    lr_a = lrs_a[k]
-    nscale = sigmas[k] * lr ** (1.0 / alpha) if sigmas[k] > 0.0 else 0.0
+    lr_a = lrs_second[k]
+    nscale = noise_amplitude(sigmas[k], lr, alpha)
     n_data = X.shape[0]
     m_t = TW.shape[1]
-    inv_b = 1.0 / batch
+    inv_b = 1.0 / batch_size
     inv_n = 1.0 / n
-    P = batch * c  # number of (sample, output) pairs
+    P = batch_size * c  # number of (sample, output) pairs
     chunk = RED_SIZE // NT  # pairs reduced at once
     cuda.syncthreads()
     for t in range(t0, t1):
         # ---- 1. minibatch (thread 0, sequential on the network's stream, as on the CPU)
         if tid == 0:
-            for s in range(batch):
+            for s in range(batch_size):
                 if n_data > 0:
                     ix = int(uniform(main_states, k) * n_data)
                     if ix >= n_data:
@@ -121,7 +119,7 @@ def two_layer_steps_kernel(
                         tz = 0.0
                         for i in range(d):
                             tz += Xs[k, s, i] * TW[i, l]
-                        hl = _act(t_act, tz)
+                        hl = activation(tz, teacher_act)
                         for o in range(c):
                             Ys[k, s, o] += TA[l, o] * hl
                     for o in range(c):
@@ -133,7 +131,7 @@ def two_layer_steps_kernel(
         cuda.syncthreads()
         # ---- 2. hidden pre-activations and activations of my neurons
         for j in range(tid, n, NT):
-            for s in range(batch):
+            for s in range(batch_size):
                 z = 0.0
                 if n_data > 0:
                     ix = idxs[k, s]
@@ -142,8 +140,8 @@ def two_layer_steps_kernel(
                 else:
                     for i in range(d):
                         z += Xs[k, s, i] * W[wo + i * n + j]
-                Zs[(no + j) * batch + s] = z
-                Hs[(no + j) * batch + s] = _act(act, z)
+                Zs[(no + j) * batch_size + s] = z
+                Hs[(no + j) * batch_size + s] = _phi(z, act)
         # ---- 3. f_s = (1/n) Σ_j a_j h_sj: shared-memory tree reduction over threads, `chunk` pairs at a time
         for p0 in range(0, P, chunk):
             pc = min(chunk, P - p0)
@@ -153,7 +151,7 @@ def two_layer_steps_kernel(
                 o = p % c
                 part = 0.0
                 for j in range(tid, n, NT):
-                    part += Hs[(no + j) * batch + s] * A[ao + j * c + o]
+                    part += Hs[(no + j) * batch_size + s] * A[ao + j * c + o]
                 red[pp * NT + tid] = part
             cuda.syncthreads()
             st = NT // 2
@@ -168,38 +166,21 @@ def two_layer_steps_kernel(
                 Fs[k, p // c, p % c] = red[pp * NT] * inv_n
             cuda.syncthreads()
         # ---- 4. per-sample loss and residual r = ∂ℓ/∂f (overwrites Fs)
-        for s in range(tid, batch, NT):
-            val = 0.0
-            if loss == LOSS_SQUARED:
-                for o in range(c):
-                    yo = Y[idxs[k, s], o] if n_data > 0 else Ys[k, s, o]
-                    r = Fs[k, s, o] - yo
-                    Fs[k, s, o] = r
-                    val += 0.5 * r * r
+        for s in range(tid, batch_size, NT):
+            if n_data > 0:
+                val = loss_residual(Fs[k, s, :], Y[idxs[k, s], :], Fs[k, s, :], loss)
             else:
-                m = Fs[k, s, 0]
-                for o in range(1, c):
-                    if Fs[k, s, o] > m:
-                        m = Fs[k, s, o]
-                tot = 0.0
-                for o in range(c):
-                    tot += math.exp(Fs[k, s, o] - m)
-                lse = m + math.log(tot)
-                for o in range(c):
-                    yo = Y[idxs[k, s], o] if n_data > 0 else Ys[k, s, o]
-                    fo = Fs[k, s, o]
-                    val -= yo * (fo - lse)
-                    Fs[k, s, o] = math.exp(fo - m) / tot - yo
+                val = loss_residual(Fs[k, s, :], Ys[k, s, :], Fs[k, s, :], loss)
             Ls[k, s] = val
         cuda.syncthreads()
         if tid == 0:
             bl = 0.0
-            for s in range(batch):
+            for s in range(batch_size):
                 bl += Ls[k, s]
             bl *= inv_b
             flag[0] = 0
             if not math.isfinite(bl):
-                status[k] = 1
+                status[k] = STATUS_NONFINITE
                 fail_step[k] = t
                 flag[0] = 1
             else:
@@ -212,35 +193,35 @@ def two_layer_steps_kernel(
         step = lr * inv_b
         step_a = lr_a * inv_b
         for j in range(tid, n, NT):
-            base = (no + j) * batch
-            for s in range(batch):
+            base = (no + j) * batch_size
+            for s in range(batch_size):
                 g = 0.0
                 for o in range(c):
                     g += Fs[k, s, o] * A[ao + j * c + o]
-                Zs[base + s] = g * _dact(act, Zs[base + s], Hs[base + s])
+                Zs[base + s] = g * activation_derivative(Hs[base + s], act)
             for i in range(d):
                 acc = 0.0
                 if n_data > 0:
-                    for s in range(batch):
+                    for s in range(batch_size):
                         acc += X[idxs[k, s], i] * Zs[base + s]
                 else:
-                    for s in range(batch):
+                    for s in range(batch_size):
                         acc += Xs[k, s, i] * Zs[base + s]
                 W[wo + i * n + j] -= step * acc
-            if train_a:
+            if train_second:
                 for o in range(c):
                     acc = 0.0
-                    for s in range(batch):
+                    for s in range(batch_size):
                         acc += Fs[k, s, o] * Hs[base + s]
                     A[ao + j * c + o] -= step_a * acc
             if nscale > 0.0:
                 if noise_hidden:
-                    if noise_type == NOISE_NEURON:
+                    if noise_kind == NOISE_NEURON:
                         v = nscale * sas_draw(hid_states, no + j, alpha)
                         for i in range(d):
                             W[wo + i * n + j] += v
                         jump_apply(Jm[1], hid_states, no + j)
-                    elif noise_type != NOISE_ENTRY:
+                    elif noise_kind != NOISE_ENTRY:
                         rr = nscale * sub_gaussian_factor_draw(hid_states, no + j, alpha)
                         for i in range(d):
                             W[wo + i * n + j] += rr * normal(hid_states, no + j)
@@ -249,7 +230,7 @@ def two_layer_steps_kernel(
                     for o in range(c):
                         A[ao + j * c + o] += nscale * sas_draw(out_states, no + j, alpha)
                     jump_apply(Jm[3], out_states, no + j)
-        if nscale > 0.0 and noise_hidden and noise_type == NOISE_ENTRY:
+        if nscale > 0.0 and noise_hidden and noise_kind == NOISE_ENTRY:
             # iid noise per weight: the CPU draws it row by row ((i, j) row-major), so row i's n draws
             # are consecutive on the stream: thread i draws them from its own copy positioned at
             # S + 2·i·n (hid_states row k·d + i), after every thread has updated its neurons
@@ -261,34 +242,7 @@ def two_layer_steps_kernel(
         cuda.syncthreads()
 
 
-import numba as nb  # noqa: E402
+two_layer_steps_kernel = cuda.jit(_two_layer_steps)
 
-from simulations.noise_injection.cpu import _record  # noqa: E402
-
-
-@nb.njit(cache=True)
-def record_all(W, A, woff, aoff, widths, d, c, act, loss, Xe, Ye, kappas, prune_eps, e, run_loss, run_count,
-               status, fail_step, t_last, hist_loss, hist_eval_loss, hist_eval_acc, hist_prune, hist_prunable,
-               hist_norm_mean, hist_norm_max):
-    """Host side of an evaluation: the CPU kernel's ``_record`` for every running network
-    (same metrics, same code); a network with non-finite weights gets status 1 at ``t_last``."""
-    nmax = widths.max()
-    buf = np.empty(nmax)
-    z = np.empty(nmax)
-    h = np.empty(nmax)
-    dh = np.empty(nmax)
-    f = np.empty(c)
-    r = np.empty(c)
-    for k in range(widths.shape[0]):
-        if status[k] != 0:
-            continue
-        n = widths[k]
-        Wk = W[woff[k]: woff[k] + d * n].reshape((d, n))
-        Ak = A[aoff[k]: aoff[k] + n * c].reshape((n, c))
-        rl = run_loss[k] / max(run_count[k], 1)
-        ok = _record(Wk, Ak, n, d, c, act, loss, Xe, Ye, kappas, prune_eps, buf, z, h, dh, f, r, k, e, rl,
-                     hist_loss, hist_eval_loss, hist_eval_acc, hist_prune, hist_prunable, hist_norm_mean,
-                     hist_norm_max)
-        if not ok:
-            status[k] = 1
-            fail_step[k] = t_last
+#: Parameter names of :data:`two_layer_steps_kernel`, in order: the launcher builds the call from them.
+STEP_KERNEL_ARGS = tuple(inspect.signature(_two_layer_steps).parameters)

@@ -1,32 +1,30 @@
-"""Two-layer noise-injected ensembles on the GPU: a drop-in device version of
-:func:`simulations.noise_injection.cpu.train_ensemble`.
+"""Two-layer noise-injected ensembles on the GPU: the device launch of
+:func:`simulations.noise_injection.ensemble.train_ensemble` (``backend="cuda"``).
 
-:func:`run_train_ensemble` takes exactly the arguments of the CPU kernel (the arrays that
-:func:`simulations.noise_injection.ensemble.train_ensemble` prepares after validating its inputs) and fills the
-same outputs in place, with the same semantics: same model and update, same random numbers
+:func:`run_train_ensemble` takes the :class:`~simulations.noise_injection.kernel_args.EnsembleArgs`
+that the API builds for the CPU kernel (the arrays prepared after validating its inputs) and
+fills the same outputs in place, with the same semantics: same model and update, same random numbers
 (network k's stream replayed in parallel by jump-ahead, see
 :mod:`simulations.noise_injection.cuda`), same evaluation metrics (computed on the host by
 the CPU code after each chunk of ``eval_every`` steps). Results equal the CPU results up to
 floating-point rounding: the device contracts a·b + c into fused multiply-adds and reduces
 f = (1/n) Σ_j a_j h_j as a tree, so trajectories agree to ~1e-12 relative per step
 (chaotic or heavy-tailed runs drift apart slowly, like any two float implementations).
-
-Use it through ``two_layer.train_ensemble(..., backend="cuda")`` once that option exists
-(a one-line dispatch to :func:`run_train_ensemble`), or call :func:`train_ensemble` here, which
-does exactly that without editing the CPU module.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from simulations._core.codes import NOISE_ENTRY, NOISE_NEURON
 from simulations._core.device import require_cuda, simulator_enabled
+from simulations.noise_injection.eval_kernels import record_all
+from simulations.noise_injection.kernel_args import EnsembleArgs
+from simulations.stable import jumps as jk
 
-__all__ = ["run_train_ensemble", "stream_layout", "train_ensemble"]
+__all__ = ["run_train_ensemble", "stream_layout"]
 
 
-def stream_layout(width: int, d: int, c: int, batch: int, noise_type: int, sigma: float, noise_hidden: bool,
+def stream_layout(width: int, d: int, c: int, batch_size: int, noise_kind: int, sigma: float, noise_hidden: bool,
                   noise_out: bool, teacher: bool, label_noise: float) -> dict:
     """Outputs of network k's xoroshiro128+ stream consumed per step, by part (CPU draw order).
 
@@ -35,12 +33,12 @@ def stream_layout(width: int, d: int, c: int, batch: int, noise_type: int, sigma
     T = S + Hh + Ho and the per-neuron span ``hid_span`` of the hidden noise of one neuron.
     """
     n = int(width)
-    S = batch * (2 * d + (2 * c if label_noise > 0.0 else 0)) if teacher else batch
+    S = batch_size * (2 * d + (2 * c if label_noise > 0.0 else 0)) if teacher else batch_size
     on = sigma > 0.0
     if on and noise_hidden:
-        if noise_type == 0:  # neuron
+        if noise_kind == NOISE_NEURON:
             Hh, span = 2 * n, 2
-        elif noise_type == 1:  # entry, (i, j) row-major
+        elif noise_kind == NOISE_ENTRY:  # (i, j) row-major
             Hh, span = 2 * d * n, 2
         else:  # elliptical: factor + d normals per neuron
             Hh, span = n * (2 + 2 * d), 2 + 2 * d
@@ -50,15 +48,14 @@ def stream_layout(width: int, d: int, c: int, batch: int, noise_type: int, sigma
     return {"S": S, "Hh": Hh, "Ho": Ho, "T": S + Hh + Ho, "hid_span": span}
 
 
-def _prepare_streams(states, widths, d, c, batch, noise_type, sigmas, noise_hidden, noise_out, teacher, label_noise):
+def _prepare_streams(states, widths, d, c, batch_size, noise_kind, sigmas, noise_hidden, noise_out, teacher,
+                     label_noise):
     """Per network the jump matrices, and the starting states of the hidden-noise stream copies (one
     per neuron, or one per input row for entry noise) and of the output-noise copies (one per neuron)."""
-    from simulations.stable import jumps as jk
-
     K = widths.shape[0]
     ntot = int(widths.sum())
     jumps = np.zeros((K, 4, 128, 2), dtype=np.uint64)
-    entry = noise_type == 1
+    entry = noise_kind == NOISE_ENTRY
     hid = np.zeros((max(K * d if entry else ntot, 1), 2), dtype=np.uint64)
     out = np.zeros((max(ntot, 1), 2), dtype=np.uint64)
     cache: dict[int, np.ndarray] = {}
@@ -72,7 +69,7 @@ def _prepare_streams(states, widths, d, c, batch, noise_type, sigmas, noise_hidd
     no = 0
     for k in range(K):
         n = int(widths[k])
-        lay = stream_layout(n, d, c, batch, noise_type, float(sigmas[k]), noise_hidden, noise_out, teacher,
+        lay = stream_layout(n, d, c, batch_size, noise_kind, float(sigmas[k]), noise_hidden, noise_out, teacher,
                             label_noise)
         S, Hh, T = lay["S"], lay["Hh"], lay["T"]
         jumps[k, 0] = mat(T - S)
@@ -95,20 +92,10 @@ def _prepare_streams(states, widths, d, c, batch, noise_type, sigmas, noise_hidd
 
 
 def _fill_chain(st, M, dest, start, n):
-    from simulations.stable.jumps import chain
-
-    chain(st[0, 0], st[0, 1], M, dest, start, n)
+    jk.chain(st[0, 0], st[0, 1], M, dest, start, n)
 
 
-def run_train_ensemble(
-    W, A, woff, aoff, widths, alphas, sigmas, lrs, lrs_a, states,
-    d, c, noise_type, act, loss, train_a, noise_hidden, noise_out,
-    X, Y, TW, TA, t_act, label_noise,
-    Xe, Ye, batch, steps, eval_every, kappas, prune_eps,
-    hist_loss, hist_eval_loss, hist_eval_acc, hist_prune, hist_prunable, hist_norm_mean, hist_norm_max,
-    status, fail_step,
-    *, threads_per_block: int | None = None,
-):
+def run_train_ensemble(args: EnsembleArgs, *, threads_per_block: int | None = None) -> None:
     """Device version of :func:`simulations.noise_injection.cpu.train_ensemble` (same arguments, same
     outputs filled in place; ``W``, ``A``, ``states`` are host arrays, W and A are updated in place).
 
@@ -117,61 +104,54 @@ def run_train_ensemble(
     cuda = require_cuda()
     from simulations.noise_injection import cuda as gk
 
+    a = args
     if threads_per_block is None:  # one thread per neuron up to 128 (the simulator runs whole warps)
-        threads_per_block = 32 if simulator_enabled() else min(128, max(32, 1 << (int(widths.max()) - 1).bit_length()))
+        threads_per_block = 32 if simulator_enabled() else min(128, max(32, 1 << (int(a.widths.max()) - 1).bit_length()))
     NT = int(threads_per_block)
     if NT < 1 or NT & (NT - 1) or NT > 1024:
         raise ValueError(f"threads_per_block must be a power of two in [1, 1024], got {NT}")
-    K = int(widths.shape[0])
-    teacher = X.shape[0] == 0
-    jumps, hid, out = _prepare_streams(states, widths, d, c, batch, noise_type, sigmas, noise_hidden, noise_out,
-                                       teacher, label_noise)
+
+    K, d, c, b = int(a.widths.shape[0]), a.d, a.c, a.batch_size
+    teacher = a.X.shape[0] == 0
+    jumps, hid, out = _prepare_streams(a.states, a.widths, d, c, b, a.noise_kind, a.sigmas, a.noise_hidden,
+                                       a.noise_out, teacher, a.label_noise)
     noff = np.zeros(K, dtype=np.int64)
-    noff[1:] = np.cumsum(widths[:-1])
-    ntot = int(widths.sum())
-    dev = {name: cuda.to_device(np.ascontiguousarray(a)) for name, a in dict(
-        W=W, A=A, woff=woff, aoff=aoff, noff=noff, widths=widths, sigmas=sigmas, alphas=alphas, lrs=lrs,
-        lrs_a=lrs_a, main=states.copy(), hid=hid, out=out, jumps=jumps, X=X, Y=Y, TW=TW, TA=TA).items()}
-    idxs = cuda.device_array((K, batch), np.int64)
-    Xs = cuda.device_array((K, batch, d) if teacher else (1, 1, 1), np.float64)
-    Ys = cuda.device_array((K, batch, c) if teacher else (1, 1, 1), np.float64)
-    Zs = cuda.device_array(ntot * batch, np.float64)
-    Hs = cuda.device_array(ntot * batch, np.float64)
-    Fs = cuda.device_array((K, batch, c), np.float64)
-    Ls = cuda.device_array((K, batch), np.float64)
-    status[:] = 0
-    fail_step[:] = -1
-    st_d = cuda.to_device(status)
-    fs_d = cuda.to_device(fail_step)
+    noff[1:] = np.cumsum(a.widths[:-1])
+    ntot = int(a.widths.sum())
+    host = dict(W=a.W, A=a.A, woff=a.woff, aoff=a.aoff, noff=noff, widths=a.widths, sigmas=a.sigmas, alphas=a.alphas,
+                lrs=a.lrs, lrs_second=a.lrs_second, main_states=a.states.copy(), hid_states=hid, out_states=out,
+                jumps=jumps, X=a.X, Y=a.Y, TW=a.TW, TA=a.TA)
+    dev = {name: cuda.to_device(np.ascontiguousarray(v)) for name, v in host.items()}
+    dev.update(
+        d=d, c=c, noise_kind=a.noise_kind, act=a.act, loss=a.loss, train_second=bool(a.train_second),
+        noise_hidden=bool(a.noise_hidden), noise_out=bool(a.noise_out), teacher_act=a.teacher_act,
+        label_noise=float(a.label_noise), batch_size=b,
+        idxs=cuda.device_array((K, b), np.int64),
+        Xs=cuda.device_array((K, b, d) if teacher else (1, 1, 1), np.float64),
+        Ys=cuda.device_array((K, b, c) if teacher else (1, 1, 1), np.float64),
+        Zs=cuda.device_array(ntot * b, np.float64),
+        Hs=cuda.device_array(ntot * b, np.float64),
+        Fs=cuda.device_array((K, b, c), np.float64),
+        Ls=cuda.device_array((K, b), np.float64),
+    )
+    a.status[:] = 0
+    a.fail_step[:] = -1
+    dev["status"] = cuda.to_device(a.status)
+    dev["fail_step"] = cuda.to_device(a.fail_step)
     e = 0
-    for t0 in range(0, steps, eval_every):
-        t1 = min(t0 + eval_every, steps)
-        run_loss = cuda.to_device(np.zeros(K))
-        run_count = cuda.to_device(np.zeros(K, dtype=np.int64))
-        gk.two_layer_steps_kernel[K, NT](
-            dev["W"], dev["A"], dev["woff"], dev["aoff"], dev["noff"], dev["widths"], dev["sigmas"], dev["alphas"],
-            dev["lrs"], dev["lrs_a"], dev["main"], dev["hid"], dev["out"], dev["jumps"],
-            d, c, noise_type, act, loss, bool(train_a), bool(noise_hidden), bool(noise_out),
-            dev["X"], dev["Y"], dev["TW"], dev["TA"], t_act, float(label_noise),
-            batch, t0, t1, idxs, Xs, Ys, Zs, Hs, Fs, Ls, run_loss, run_count, st_d, fs_d)
-        dev["W"].copy_to_host(W)
-        dev["A"].copy_to_host(A)
-        st_d.copy_to_host(status)
-        fs_d.copy_to_host(fail_step)
-        gk.record_all(W, A, woff, aoff, widths, d, c, act, loss, Xe, Ye, kappas, prune_eps, e,
-                      run_loss.copy_to_host(), run_count.copy_to_host(), status, fail_step, t1 - 1,
-                      hist_loss, hist_eval_loss, hist_eval_acc, hist_prune, hist_prunable, hist_norm_mean,
-                      hist_norm_max)
-        st_d.copy_to_device(status)
-        fs_d.copy_to_device(fail_step)
+    for t0 in range(0, a.steps, a.eval_every):
+        t1 = min(t0 + a.eval_every, a.steps)
+        dev.update(t0=t0, t1=t1, run_loss=cuda.to_device(np.zeros(K)),
+                   run_count=cuda.to_device(np.zeros(K, dtype=np.int64)))
+        gk.two_layer_steps_kernel[K, NT](*(dev[name] for name in gk.STEP_KERNEL_ARGS))
+        dev["W"].copy_to_host(a.W)
+        dev["A"].copy_to_host(a.A)
+        dev["status"].copy_to_host(a.status)
+        dev["fail_step"].copy_to_host(a.fail_step)
+        record_all(a.W, a.A, a.woff, a.aoff, a.widths, d, c, a.act, a.loss, a.Xe, a.Ye, a.kappas, a.prune_eps, e,
+                   dev["run_loss"].copy_to_host(), dev["run_count"].copy_to_host(), a.status, a.fail_step, t1 - 1,
+                   a.hist_loss, a.hist_eval_loss, a.hist_eval_acc, a.hist_prune, a.hist_prunable, a.hist_norm_mean,
+                   a.hist_norm_max)
+        dev["status"].copy_to_device(a.status)
+        dev["fail_step"].copy_to_device(a.fail_step)
         e += 1
-
-
-def train_ensemble(*args: Any, **kwargs: Any):
-    """:func:`simulations.noise_injection.ensemble.train_ensemble` with ``backend="cuda"`` (same signature and result)."""
-    from simulations.noise_injection import ensemble as tl
-
-    require_cuda()
-    kwargs.pop("num_threads", None)
-    kwargs["backend"] = "cuda"
-    return tl.train_ensemble(*args, **kwargs)
