@@ -42,7 +42,7 @@ What this module encodes
   the drift-free picture θ_t = θ_0 + σ L_t).
 * The *trend* as a checkable statement (the paper gives no rate for the pruning error):
   :func:`predicted_error_exponent` (1/2 − 1/α for tail index α < 2, derived from
-  σ̄² ~ n^{1−2/α}; THEORY.md §2) and :func:`trend_consistent`, which judges a fitted
+  σ̄² ~ n^{1−2/α}, see :func:`predicted_error_exponent`) and :func:`trend_consistent`, which judges a fitted
   slope of log(error) vs log(width) with its confidence interval.
 """
 from __future__ import annotations
@@ -135,7 +135,7 @@ def mckean_vlasov() -> dict[str, sp.Basic]:
         b(θ, μ) = −E_{(x,y)}[ ∂_1ℓ( ∫ a φ(ϑx) μ(dϑ), y ) · a φ'(θx) · x ],
 
     L^α a standard symmetric α-stable Lévy process (L^α_1 ~ SαS(1)). In R^d replace θx by
-    θᵀx and the last factor x by the vector x; for the "neuron"/"elliptical" noise types L^α
+    θᵀx and the last factor x by the vector x; for the "neuron"/"elliptical" noise kinds L^α
     is the per-neuron scalar times (1,…,1), resp. a sub-Gaussian stable process.
     Its Euler scheme with step η is exactly the noise-injected SGD of
     :mod:`simulations.noise_injection.ensemble` (population gradient replaced by a minibatch):
@@ -165,9 +165,11 @@ def mckean_vlasov() -> dict[str, sp.Basic]:
 def predicted_error_exponent(alpha: float, p: float = 2.0) -> float:
     """Exponent e in σ̄_{κn} ≈ C n^{e} for iid neuron norms with tail P(‖θ‖ > u) ~ c u^{−α}.
 
-    e = 1/p − 1/α for α < p (from σ̄^p ~ n^{1−p/α}, THEORY.md §2, derived), 0 otherwise
-    (finite p-th moment: the error tends to G_p(κ) > 0). A heuristic for the *rate*; the paper
-    proves only that the error tends to 0.
+    e = 1/p − 1/α for α < p, 0 otherwise (finite p-th moment: the error tends to G_p(κ) > 0).
+    Derivation (ours): the dropped n − ⌈κn⌉ norms are bounded by a quantile of the law, so
+    Σ_dropped ‖θ‖^p = O(n), while Σ_all ‖θ‖^p is dominated by the largest norm, of order
+    (n^{1/α})^p; hence σ̄^p ~ n^{1−p/α} and σ̄ ~ n^{1/p−1/α}. A heuristic for the *rate*; the
+    paper proves only that the error tends to 0 (Wan, Barsbey, Zaidi & Şimşekli 2024, ICML).
     """
     alpha = check_alpha(alpha)
     p = check_positive("p", p)
