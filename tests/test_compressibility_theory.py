@@ -89,7 +89,7 @@ def test_clt_sd_matches_replicate_spread():
     assert 0.6 <= ratio <= 1.5
 
 
-# --------------------------------------------------------------------------- closed form = quadrature = THEORY.md
+# --------------------------------------------------------------------------- closed form = quadrature = theory/REFERENCE.md
 QUAD_CASES = [
     ("pareto", {"alpha": 3.0}, 2.0), ("pareto", {"alpha": 1.2}, 0.7),
     ("lomax", {"c": 2.5}, 2.0), ("lomax", {"c": 8.0}, 1.0),
@@ -109,7 +109,7 @@ def test_closed_form_equals_numeric_quadrature(name, params, p):
 
 
 def test_closed_forms_match_reference_formulas():
-    """The sympy results agree with the formulas written out by hand in THEORY.md §2."""
+    """The sympy results agree with the formulas written out by hand in theory/REFERENCE.md §2."""
     k = np.array([1e-4, 0.01, 0.1, 0.3, 0.7, 0.95])
     a, p = 3.0, 2.0
     np.testing.assert_allclose(T.closed_form("pareto")(k, p, alpha=a) ** p, 1 - k ** (1 - p / a), rtol=1e-12)
@@ -130,7 +130,7 @@ def test_sympy_derivation_is_readable_and_specializes():
         rows = T.derivation(name)
         assert len(rows) >= 6 and all(isinstance(t, str) and isinstance(l, str) for t, l in rows)
         assert T.closed_form(name).latex().startswith(r"G_p(\kappa)^p = ")
-    # Laplace at p = 1 simplifies to the elementary 1 − κ(1 + ln(1/κ)) (THEORY.md), derived by sympy
+    # Laplace at p = 1 simplifies to the elementary 1 − κ(1 + ln(1/κ)) (theory/REFERENCE.md §2), derived by sympy
     k = T.KAPPA
     last = T.closed_form("laplace").steps[-1][1].rhs
     assert (last - (1 - k * (1 + T.sp.log(1 / k)))).simplify() == 0
@@ -210,7 +210,7 @@ def test_g_bounds_monotone_endpoints(fp, p, ks):
 
 @given(st.floats(0.3, 3.0), st.floats(0.01, 5.0), st.floats(0.01, 5.0), st.floats(0.001, 0.999))
 def test_pareto_heavier_tails_smaller_g(p, d1, d2, kappa):
-    """Pareto I: G_p(κ)^p = 1 − κ^{1−p/α} is increasing in α (THEORY.md §2): heavier tails, smaller error."""
+    """Pareto I: G_p(κ)^p = 1 − κ^{1−p/α} is increasing in α (theory/REFERENCE.md §2): heavier tails, smaller error."""
     a1, a2 = sorted((p + d1, p + d2))
     cf = T.closed_form("pareto")
     assert cf(kappa, p, alpha=a1) <= cf(kappa, p, alpha=a2) + 1e-12

@@ -6,7 +6,10 @@ message that names the parameter and its valid range, e.g.::
 
     ValueError: alpha must be in (0, 2], got 2.5
 
-Kernels (``*_kernels.py`` modules) never validate: they trust their callers.
+Kernels (the ``cpu.py``, ``cuda.py`` and ``*_kernels.py`` modules of :mod:`simulations`) never
+validate: they trust their callers. Seeding (seed → SeedSequence → named children → kernel
+stream seeds) is :mod:`simulations._core.seeding`; :func:`as_generator` only turns a seed into a
+``Generator``.
 """
 from __future__ import annotations
 
@@ -27,7 +30,6 @@ __all__ = [
     "check_dtype",
     "check_choice",
     "as_generator",
-    "seed_from",
 ]
 
 
@@ -168,8 +170,3 @@ def as_generator(seed: Any = None) -> np.random.Generator:
     if isinstance(seed, (list, tuple)) and all(isinstance(s, (numbers.Integral, np.integer)) for s in seed):
         return np.random.default_rng(seed)
     raise TypeError(f"seed must be None, an int, a SeedSequence or a numpy Generator, got {type(seed).__name__}")
-
-
-def seed_from(rng: np.random.Generator) -> int:
-    """Draw a 63-bit integer seed for a numba kernel from a Generator."""
-    return int(rng.integers(0, 2**63 - 1))

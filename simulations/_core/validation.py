@@ -4,4 +4,4 @@ They sit in ``theory`` because data flows one way (``theory`` never imports
 ``simulations``) and both packages validate their inputs the same way.
 """
 from theory.validation import *  # noqa: F401,F403
-from theory.validation import __all__, seed_from  # noqa: F401
+from theory.validation import __all__  # noqa: F401
