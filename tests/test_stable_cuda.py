@@ -20,7 +20,7 @@ from numba import cuda  # noqa: E402
 
 from simulations.stable import cpu as sk  # noqa: E402
 from simulations.stable import cuda as rk  # noqa: E402
-from simulations.stable.api import stream_rvs  # noqa: E402
+from simulations.stable.api import stream_rvs, stream_states  # noqa: E402
 from simulations.stable.streams import init_states, next_uint64, uniform  # noqa: E402
 
 # Same uniforms bit for bit; the CMS transform is the same formula, evaluated with libm (simulator)
@@ -28,6 +28,24 @@ from simulations.stable.streams import init_states, next_uint64, uniform  # noqa
 # a few ulp per operation, amplified at most ~1e3 times near the formula's singular points.
 RTOL_TRANSC = 1e-12 if SIM else 1e-10
 
+
+@cuda.jit
+def fill_stable_kernel(states, alpha, beta, scale, shift, out):
+    """out[i, j] = scale · S1(α, β) + shift, row i from stream i (one thread per stream)."""
+    i = cuda.grid(1)
+    if i < out.shape[0]:
+        for j in range(out.shape[1]):
+            out[i, j] = scale * rk.stable_s1_draw(states, i, alpha, beta) + shift
+
+
+@cuda.jit
+def fill_uniform_kernel(states, out_u, out_bits):
+    """Raw draws: out_bits[i, j] = next uint64, out_u[i, j] = U[0,1) (alternating calls)."""
+    i = cuda.grid(1)
+    if i < out_u.shape[0]:
+        for j in range(out_u.shape[1]):
+            out_bits[i, j] = rk.next_uint64(states, i)
+            out_u[i, j] = rk.uniform(states, i)
 
 
 @nb.njit
@@ -66,7 +84,7 @@ def test_device_uniforms_bitwise_equal_cpu_and_numba_random():
     st = init_states(6, 7)
     bits = cuda.device_array((6, 3), np.uint64)
     u = cuda.device_array((6, 3), np.float64)
-    rk.fill_uniform_kernel[1, 6](cuda.to_device(st.copy()), u, bits)
+    fill_uniform_kernel[1, 6](cuda.to_device(st.copy()), u, bits)
     ref_bits, ref_u = _cpu_bits_and_uniforms(st.copy(), 3)
     assert np.array_equal(bits.copy_to_host(), ref_bits)
     assert np.array_equal(u.copy_to_host(), ref_u)
@@ -84,7 +102,7 @@ def test_device_uniforms_bitwise_equal_cpu_and_numba_random():
         warnings.simplefilter("ignore")
         nv_uniforms[1, 6](cuda.to_device(st_struct), nv)
     ours = cuda.device_array((6, 2), np.float64)
-    rk.fill_uniform_kernel[1, 6](cuda.to_device(st.copy()), ours, cuda.device_array((6, 2), np.uint64))
+    fill_uniform_kernel[1, 6](cuda.to_device(st.copy()), ours, cuda.device_array((6, 2), np.uint64))
     # our kernel alternates raw draw / uniform: its uniforms are NVIDIA's draws 1 and 3
     assert np.array_equal(ours.copy_to_host(), nv.copy_to_host()[:, 1::2])
 
@@ -93,7 +111,7 @@ def test_device_uniforms_bitwise_equal_cpu_and_numba_random():
 def test_device_stable_draws_equal_cpu_streams(alpha, beta):
     n, m = 8, 6
     out = cuda.device_array((n, m), np.float64)
-    rk.fill_stable_kernel[1, n](cuda.to_device(init_states(n, 99)), alpha, beta, 1.0, 0.0, out)
+    fill_stable_kernel[1, n](cuda.to_device(stream_states(n, 99)), alpha, beta, 1.0, 0.0, out)
     ref = stream_rvs(alpha, beta, n, m, param="S1", seed=99)
     np.testing.assert_allclose(out.copy_to_host(), ref, rtol=RTOL_TRANSC, atol=1e-15)
 
@@ -117,10 +135,7 @@ def test_device_sas_draws_follow_stable_law():
     # makes the test deterministic; for a correct sampler a p-value < 1e-3 happens with prob. 1e-3.
     n, m, alpha = 256, 4, 1.5
     out = cuda.device_array((n, m), np.float64)
-    rk.fill_stable_kernel[4, 64](cuda.to_device(init_states(n, 3)), alpha, 0.0, 1.0, 0.0, out)
+    fill_stable_kernel[4, 64](cuda.to_device(init_states(n, 3)), alpha, 0.0, 1.0, 0.0, out)
     x = out.copy_to_host().ravel()
     p = stats.kstest(x, stats.levy_stable(alpha, 0.0).cdf).pvalue
     assert p > 1e-3
-
-
-# ---------------------------------------------------------------------------------------- GEMM

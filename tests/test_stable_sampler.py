@@ -180,7 +180,10 @@ def test_fractional_moment_matches_closed_form(alpha):
 
 @pytest.mark.parametrize("alpha", [0.8, 1.5, 2.0])
 def test_log_moments(alpha):
-    """E ln|X| and Var ln|X| (THEORY.md §3) within 4 standard errors (Var via the 4th central moment)."""
+    """E ln|X| and Var ln|X| (theory/REFERENCE.md §3) within 4 standard errors.
+
+    The standard error of Var comes from the 4th central moment.
+    """
     scale = 0.6
     lx = np.log(np.abs(stable.rvs(alpha, size=200_000, scale=scale, seed=9)))
     n = lx.size

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from simulations._core import seeding
 from simulations._core.validation import (
-    as_generator,
     check_alpha,
     check_beta,
     check_choice,
@@ -39,7 +39,7 @@ from simulations._core.validation import (
 from simulations.stable import cpu as _k
 from simulations.stable.streams import init_states
 
-__all__ = ["rvs", "sub_gaussian_rvs", "stream_rvs", "PARAMETERIZATIONS"]
+__all__ = ["rvs", "sub_gaussian_rvs", "stream_rvs", "stream_states", "PARAMETERIZATIONS"]
 
 PARAMETERIZATIONS = ("S0", "S1")
 _CHUNK = 1 << 16
@@ -95,7 +95,7 @@ def rvs(
     dtype : float32 or float64
         Output dtype (computation is float64).
     seed : None, int, SeedSequence or numpy Generator
-        Same seed ⇒ same draws, in every process.
+        Same seed ⇒ same draws, in every process (:func:`simulations._core.seeding.generator`).
 
     Notes
     -----
@@ -110,7 +110,7 @@ def rvs(
     check_choice("param", param, PARAMETERIZATIONS)
     dt = check_dtype(dtype)
     shape = _size_tuple(size)
-    rng = as_generator(seed)
+    rng = seeding.generator(seed)
     n = int(np.prod(shape)) if shape else 1
     c = _affine(alpha, beta, scale, loc, param)
     out = np.empty(n, dtype=np.float64)
@@ -148,6 +148,18 @@ def rvs(
         return out.reshape(shape).astype(dt, copy=False)
 
 
+def stream_states(n_streams: int, seed: Any = None) -> np.ndarray:
+    """The ``(n_streams, 2)`` xoroshiro128+ states :func:`stream_rvs` draws from.
+
+    ``init_states(n_streams, kernel_seed(seed, "streams"))``: the one seeding recipe of
+    :mod:`simulations._core.seeding` (seed → SeedSequence → the child named ``"streams"`` →
+    a 63-bit stream seed), expanded into one stream per row by
+    :func:`simulations.stable.streams.init_states`.
+    """
+    n_streams = check_int("n_streams", n_streams, 0)
+    return init_states(n_streams, seeding.kernel_seed(seed, "streams"))
+
+
 def stream_rvs(
     alpha: float,
     beta: float = 0.0,
@@ -157,13 +169,14 @@ def stream_rvs(
     scale: float = 1.0,
     loc: float = 0.0,
     param: str = "S0",
-    seed: int = 0,
+    seed: Any = None,
 ) -> np.ndarray:
     """Draw a ``(n_streams, n_per_stream)`` array through the in-kernel scalar path.
 
-    Row ``i`` comes from xoroshiro128+ stream ``i`` (:mod:`simulations.stable.streams`),
-    exactly as a simulator kernel drawing noise for chain ``i`` would; useful
-    to test and benchmark that path. ``seed`` must be an int in [0, 2^64).
+    Row ``i`` comes from xoroshiro128+ stream ``i`` of :func:`stream_states` ``(n_streams, seed)``
+    (:mod:`simulations.stable.streams`), exactly as a simulator kernel drawing noise for chain
+    ``i`` would; useful to test and benchmark that path. ``seed``: None, a non-negative int, a
+    SeedSequence or a numpy Generator.
     """
     alpha = check_alpha(alpha)
     beta = check_beta(beta)
@@ -172,7 +185,7 @@ def stream_rvs(
     check_choice("param", param, PARAMETERIZATIONS)
     n_streams = check_int("n_streams", n_streams, 0)
     n_per_stream = check_int("n_per_stream", n_per_stream, 0)
-    states = init_states(n_streams, seed)
+    states = stream_states(n_streams, seed)
     out = np.empty((n_streams, n_per_stream), dtype=np.float64)
     _k.fill_stable_streams(states, alpha, beta, scale, _affine(alpha, beta, scale, loc, param), out)
     return out
@@ -204,12 +217,13 @@ def sub_gaussian_rvs(
     scale = check_positive("scale", scale)
     dt = check_dtype(dtype)
     shape = _size_tuple(size)
-    rng = as_generator(seed)
+    ss = seeding.seed_sequence(seed)
     n = int(np.prod(shape)) if shape else 1
-    g = rng.standard_normal((n, dim)) * math.sqrt(2.0)
+    # G and A are independent consumers: each its own child of the seed
+    g = seeding.generator(ss, "gaussian").standard_normal((n, dim)) * math.sqrt(2.0)
     if alpha < 2.0:
         a_scale = math.cos(math.pi * alpha / 4.0) ** (2.0 / alpha)
-        a = rvs(alpha / 2.0, 1.0, a_scale, 0.0, size=n, param="S1", seed=rng)
+        a = rvs(alpha / 2.0, 1.0, a_scale, 0.0, size=n, param="S1", seed=seeding.child(ss, "mixing"))
         g *= np.sqrt(a)[:, None]
     g *= scale
     return g.reshape(shape + (dim,)).astype(dt, copy=False)

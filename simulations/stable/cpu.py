@@ -15,6 +15,15 @@ with V ~ U(−π/2, π/2) and W ~ Exp(1) independent,
 * α = 1: X = (2/π) [ (π/2 + βV) tan V − β ln( (π/2) W cos V / (π/2 + βV) ) ].
 
 α = 1 is handled exactly by its own formula (no limit is taken).
+
+CPU and device in step by construction: the scalar functions of (U, W) — :func:`stable_s1_uw`,
+:func:`sub_gaussian_factor_uw`, :func:`cms_transform`, :func:`cms_sym_u` and the polynomial
+sines :func:`sin_half`, :func:`sin_pi` — are plain arithmetic on floats, and
+:mod:`simulations.stable.cuda` compiles this very source for the device. The draws from a
+stream (:func:`stable_s1_draw`, :func:`sas_draw`, :func:`sub_gaussian_factor_draw`) read the
+``states`` array and have one thin body per target. The vectorised blocks below
+(:func:`cms_sym_block`, :func:`cms_block`, with their libm-free log/exp) are CPU only: they
+exist to let LLVM vectorise the CPU loops.
 """
 from __future__ import annotations
 
@@ -73,20 +82,6 @@ def cms_sym_u(alpha, inv_a, c, u, w):
 
 
 @nb.njit(inline="always", cache=True)
-def cms_consts(alpha, beta):
-    """Loop invariants (B, S, 1/α, (1−α)/α) of the CMS transform for α ≠ 1 (see the module docstring)."""
-    t = beta * math.tan(HALF_PI * alpha)
-    return math.atan(t) / alpha, (1.0 + t * t) ** (0.5 / alpha), 1.0 / alpha, (1.0 - alpha) / alpha
-
-
-@nb.njit(inline="always", cache=True)
-def cms_general_c(alpha, b, s, inv_a, c, v, w):
-    """S1(α, β, 1, 0) for α ≠ 1 from V, W with the constants of :func:`cms_consts` precomputed."""
-    a = alpha * (v + b)
-    return s * math.sin(a) * math.exp(-inv_a * math.log(math.cos(v)) + c * math.log(math.cos(v - a) / w))
-
-
-@nb.njit(inline="always", cache=True)
 def cms_transform(alpha, beta, v, w):
     """Standard S1(α, β, 1, 0) variate from V ∈ (−π/2, π/2) and W > 0."""
     if alpha == 1.0:
@@ -112,21 +107,39 @@ def cms_transform(alpha, beta, v, w):
 
 
 @nb.njit(inline="always", cache=True)
-def stable_s1_draw(states, i, alpha, beta):
-    """One S1(α, β, 1, 0) draw from xoroshiro128+ stream ``i`` of ``states``."""
-    u = uniform_open(states, i)
-    w = exponential(states, i)
+def stable_s1_uw(alpha, beta, u, w):
+    """S1(α, β, 1, 0) from U ∈ (0, 1) and W > 0 (V = π(U − ½)): the arithmetic of one stream draw.
+
+    β = 0, α ∉ {1, 2}: :func:`cms_sym_u` (polynomial sines, full accuracy in the far tail);
+    otherwise :func:`cms_transform`. Plain scalar code, compiled for the device from the same
+    source (:mod:`simulations.stable.cuda`).
+    """
     if beta == 0.0 and alpha != 1.0 and alpha != 2.0:
         return cms_sym_u(alpha, 1.0 / alpha, (1.0 - alpha) / alpha, u, w)
     return cms_transform(alpha, beta, math.pi * (u - 0.5), w)
 
 
 @nb.njit(inline="always", cache=True)
-def stable_s1_draw_c(states, i, alpha, consts):
-    """:func:`stable_s1_draw` for α ≠ 1 with ``consts = cms_consts(alpha, beta)`` computed once outside the loop."""
-    v = math.pi * (uniform_open(states, i) - 0.5)
+def sub_gaussian_factor_uw(alpha, u, w):
+    """R = √(2A), A = σ_A · S1(α/2, 1, 1, 0) from (U, W), σ_A = cos(πα/4)^{2/α} (α < 2).
+
+    A ~ S1(α/2, 1, σ_A, 0) is totally skewed and positive, and R·Z with Z ~ N(0, I) has SαS(1)
+    coordinates (Samorodnitsky & Taqqu 1994, Prop. 2.5.2; see
+    :func:`simulations.stable.api.sub_gaussian_rvs`).
+    """
+    a_scale = math.cos(0.25 * math.pi * alpha) ** (2.0 / alpha)
+    return math.sqrt(2.0 * a_scale * stable_s1_uw(0.5 * alpha, 1.0, u, w))
+
+
+# Draws from stream i of ``states`` (CPU bodies). Twins of the same-named device functions in
+# simulations.stable.cuda: the same text, each calling its own target's compilation of the
+# scalar functions (stable_s1_uw, sub_gaussian_factor_uw and the stream maps).
+@nb.njit(inline="always", cache=True)
+def stable_s1_draw(states, i, alpha, beta):
+    """One S1(α, β, 1, 0) draw from xoroshiro128+ stream ``i`` of ``states`` (U first, then W)."""
+    u = uniform_open(states, i)
     w = exponential(states, i)
-    return cms_general_c(alpha, consts[0], consts[1], consts[2], consts[3], v, w)
+    return stable_s1_uw(alpha, beta, u, w)
 
 
 @nb.njit(inline="always", cache=True)
@@ -134,9 +147,21 @@ def sas_draw(states, i, alpha):
     """One symmetric SαS(1) draw (β = 0, where S0 and S1 coincide)."""
     u = uniform_open(states, i)
     w = exponential(states, i)
-    if alpha == 1.0 or alpha == 2.0:
-        return cms_transform(alpha, 0.0, math.pi * (u - 0.5), w)
-    return cms_sym_u(alpha, 1.0 / alpha, (1.0 - alpha) / alpha, u, w)
+    return stable_s1_uw(alpha, 0.0, u, w)
+
+
+@nb.njit(inline="always", cache=True)
+def sub_gaussian_factor_draw(states, i, alpha):
+    """Random factor R = √(2A) of a sub-Gaussian SαS vector, X = scale · R · Z with Z ~ N(0, I).
+
+    See :func:`sub_gaussian_factor_uw`. At α = 2, A ≡ 1 and R = √2 (no draw is taken). Draw Z
+    with :func:`simulations.stable.streams.normal` on the same stream.
+    """
+    if alpha == 2.0:
+        return math.sqrt(2.0)
+    u = uniform_open(states, i)
+    w = exponential(states, i)
+    return sub_gaussian_factor_uw(alpha, u, w)
 
 
 @nb.njit(inline="always", cache=True)
@@ -157,38 +182,9 @@ def s0_to_s1_shift(alpha, beta, scale):
 
 @nb.njit(cache=True, fastmath=True)
 def cms_array(alpha, beta, u, w, scale, loc, out):
-    """out[j] = scale · CMS(α, β; V=π(u[j]−½), W=w[j]) + loc   (vectorisable loop)."""
-    n = out.shape[0]
-    if alpha == 1.0:
-        for j in range(n):
-            out[j] = scale * cms_transform(alpha, beta, math.pi * (u[j] - 0.5), w[j]) + loc
-        return
-    if beta != 0.0:
-        b, s, inv_a, c = cms_consts(alpha, beta)
-        for j in range(n):
-            out[j] = scale * cms_general_c(alpha, b, s, inv_a, c, math.pi * (u[j] - 0.5), w[j]) + loc
-        return  # (rvs uses cms_block instead; kept for callers that pass W)
-    if alpha == 2.0:
-        for j in range(n):
-            out[j] = scale * 2.0 * math.sin(math.pi * (u[j] - 0.5)) * math.sqrt(w[j]) + loc
-        return
-    inv_a = 1.0 / alpha
-    c = (1.0 - alpha) / alpha
-    for j in range(n):
-        out[j] = scale * cms_sym_u(alpha, inv_a, c, u[j], w[j]) + loc
-
-
-@nb.njit(cache=True, fastmath=True)
-def cms_sym_trig(alpha, u, w, sin_av, cos_v, ratio):
-    """First pass of the two-pass symmetric CMS (vectorised, no libm calls):
-    sin_av = sin(αV), cos_v = cos V, ratio = cos((1−α)V)/W; then
-    X = sin_av · exp(((1−α)/α) ln ratio − ln(cos_v)/α) with numpy's SIMD log/exp."""
-    for j in range(u.shape[0]):
-        uj = u[j]
-        v = math.pi * (uj - 0.5)
-        cos_v[j] = sin_half(math.pi * min(uj, 1.0 - uj))
-        sin_av[j] = sin_pi(alpha * v)
-        ratio[j] = sin_half(HALF_PI - abs((1.0 - alpha) * v)) / w[j]
+    """out[j] = scale · CMS(α, β; V=π(u[j]−½), W=w[j]) + loc (the array path of ``rvs`` for α = 1, and α = 2 with β = 0)."""
+    for j in range(out.shape[0]):
+        out[j] = scale * cms_transform(alpha, beta, math.pi * (u[j] - 0.5), w[j]) + loc
 
 
 @nb.njit(cache=True, parallel=False)
@@ -209,43 +205,9 @@ def fill_stable_streams(states, alpha, beta, scale, loc, out):
             for j in range(m):
                 out[i, j] = scale * out[i, j] + loc
         return
-    if alpha == 1.0 or beta == 0.0:
-        for i in range(n):
-            for j in range(m):
-                out[i, j] = scale * stable_s1_draw(states, i, alpha, beta) + loc
-        return
-    consts = cms_consts(alpha, beta)
-    for i in range(n):
+    for i in range(n):  # α = 1: the scalar path (no vectorised block for the α = 1 formula)
         for j in range(m):
-            out[i, j] = scale * stable_s1_draw_c(states, i, alpha, consts) + loc
-
-
-@nb.njit(inline="always", cache=True)
-def sub_gaussian_factor_draw(states, i, alpha):
-    """Random factor R = √(2A) of a sub-Gaussian SαS vector, X = scale · R · Z with Z ~ N(0, I).
-
-    A ~ S1(α/2, 1, cos(πα/4)^{2/α}, 0) (totally skewed, positive), so that each
-    coordinate of R·Z is SαS(1) (see :func:`simulations.stable.api.sub_gaussian_rvs`).
-    At α = 2, A ≡ 1 and R = √2. Draw Z with :func:`simulations.stable.streams.normal` on the same stream.
-    """
-    if alpha == 2.0:
-        return math.sqrt(2.0)
-    a_scale = math.cos(0.25 * math.pi * alpha) ** (2.0 / alpha)
-    a = a_scale * stable_s1_draw(states, i, 0.5 * alpha, 1.0)
-    return math.sqrt(2.0 * a)
-
-
-@nb.njit(inline="always", cache=True)
-def sub_gaussian_consts(alpha):
-    """Loop invariants of :func:`sub_gaussian_factor_draw_c`: (α/2, 2·σ_A, CMS constants of S1(α/2, 1))."""
-    a2 = 0.5 * alpha
-    return a2, 2.0 * math.cos(0.25 * math.pi * alpha) ** (2.0 / alpha), cms_consts(a2, 1.0)
-
-
-@nb.njit(inline="always", cache=True)
-def sub_gaussian_factor_draw_c(states, i, alpha, consts):
-    """:func:`sub_gaussian_factor_draw` with ``consts = sub_gaussian_consts(alpha)`` hoisted (α < 2)."""
-    return math.sqrt(consts[1] * stable_s1_draw_c(states, i, consts[0], consts[2]))
+            out[i, j] = scale * stable_s1_draw(states, i, alpha, beta) + loc
 
 
 # ---------------------------------------------------------------- libm-free vectorised symmetric CMS
@@ -343,8 +305,10 @@ def cms_sym_block(alpha, u, u2, out):
 
 @nb.njit(inline="always", cache=True)
 def sas_fill(states, i, alpha, out, scratch):
-    """out[:] = m SαS(1) draws from stream i (scratch: float64[2m]); same stream use as m sas_draw calls.
-    For α ∈ {1, 2} keep the existing cms_transform (or add the two special cases to cms_sym_uu)."""
+    """out[:] = m SαS(1) draws (α ∉ {1, 2}) from stream i (scratch: float64[2m]).
+
+    Same stream use as m :func:`sas_draw` calls (two uniforms per draw, W = −ln U2); the values
+    agree with them to a few ulp (polynomial log/exp instead of libm)."""
     m = out.shape[0]
     for j in range(m):
         scratch[j] = uniform_open(states, i)

@@ -1,32 +1,32 @@
-"""Jump-ahead matrices of xoroshiro128+ over GF(2) (host numba kernels).
+"""Jump-ahead of xoroshiro128+ streams by any number of draws: GF(2) matrices, computed on the host.
 
-The xoroshiro128+ state update (Blackman & Vigna 2018) is linear over GF(2): the next state is
-T s for a 128×128 binary matrix T. Skipping m outputs is s ↦ T^m s. A matrix is stored by
-columns, ``M[b] = (lo, hi)`` = the image of the basis state with only bit b set (b < 64: bit b of
-s0; b ≥ 64: bit b−64 of s1), so applying it costs one XOR per set bit of s
-(:func:`simulations.stable.cuda.jump_apply` on the device, :func:`apply` here).
+Who uses it: the CUDA launchers that split one network's sequential random stream between the
+threads of a block (:mod:`simulations.noise_injection.cuda_launch`), so that every thread draws
+exactly the numbers the CPU kernel draws from that stream. Thread j positions its own copy of
+the stream at the offset of its first draw (:func:`advance`, :func:`chain`) and skips the other
+threads' draws with one matrix (:func:`power`) applied on the device by
+:func:`simulations.stable.cuda.jump_apply`. It is a kernel module: plain numba functions on
+arrays, no validation, no import of an API module.
 
-This is what lets a GPU block split one network's sequential random stream between threads
-and still draw exactly the numbers the CPU kernel draws: thread j positions its own copy of
-the stream at the offset of its first draw and skips the other threads' draws by a jump.
-T^(2^64) equals numba.cuda.random's jump polynomial (the stream spacing of :func:`simulations.stable.streams.init_states`).
+Mathematics. The xoroshiro128+ state update (Blackman & Vigna 2018, ACM TOMS 47(4), 2021) is
+linear over GF(2): the next state is T s for a 128×128 binary matrix T. Skipping m outputs is
+s ↦ T^m s, and T^m is a product of the binary powers T^(2^p) (:data:`POWERS`). A matrix is
+stored by columns, ``M[b] = (lo, hi)`` = the image of the basis state with only bit b set
+(b < 64: bit b of s0; b ≥ 64: bit b−64 of s1), so applying it costs one XOR per bit of s
+(:func:`apply`, compiled for both targets from one source). T^(2^64) equals numba.cuda.random's
+jump polynomial, the stream spacing of :func:`simulations.stable.streams.init_states`.
 """
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
 
-__all__ = ["transition_matrix", "matmul", "apply", "power", "POWERS"]
+from simulations.stable.streams import xoroshiro128p_next
 
-_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+__all__ = ["transition_matrix", "matmul", "apply", "power", "advance", "chain", "POWERS"]
 
-
-@nb.njit(cache=True)
-def _step(s0, s1):
-    s1 ^= s0
-    n0 = ((s0 << np.uint64(55)) | (s0 >> np.uint64(9))) ^ s1 ^ (s1 << np.uint64(14))
-    n1 = (s1 << np.uint64(36)) | (s1 >> np.uint64(28))
-    return n0, n1
+_Z64 = np.uint64(0)
+_ONE64 = np.uint64(1)
 
 
 @nb.njit(cache=True)
@@ -36,25 +36,29 @@ def transition_matrix():
     for b in range(128):
         s0 = np.uint64(1) << np.uint64(b) if b < 64 else np.uint64(0)
         s1 = np.uint64(0) if b < 64 else np.uint64(1) << np.uint64(b - 64)
-        n0, n1 = _step(s0, s1)
+        _, n0, n1 = xoroshiro128p_next(s0, s1)
         M[b, 0] = n0
         M[b, 1] = n1
     return M
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def apply(M, s0, s1):
-    """M s for a state (s0, s1)."""
-    o0 = np.uint64(0)
-    o1 = np.uint64(0)
+    """M s for a state (s0, s1), as a pair (lo, hi).
+
+    Branch-free (a mask of all ones where bit b of s is set), so that the device compilation
+    (:func:`simulations.stable.cuda.jump_apply`) has no warp divergence.
+    """
+    o0 = _Z64
+    o1 = _Z64
     for b in range(64):
-        if (s0 >> np.uint64(b)) & np.uint64(1):
-            o0 ^= M[b, 0]
-            o1 ^= M[b, 1]
+        m = _Z64 - ((s0 >> np.uint64(b)) & _ONE64)
+        o0 ^= M[b, 0] & m
+        o1 ^= M[b, 1] & m
     for b in range(64):
-        if (s1 >> np.uint64(b)) & np.uint64(1):
-            o0 ^= M[64 + b, 0]
-            o1 ^= M[64 + b, 1]
+        m = _Z64 - ((s1 >> np.uint64(b)) & _ONE64)
+        o0 ^= M[64 + b, 0] & m
+        o1 ^= M[64 + b, 1] & m
     return o0, o1
 
 

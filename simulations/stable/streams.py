@@ -1,17 +1,28 @@
-"""Counter-free per-stream random numbers for numba kernels (xoroshiro128+).
+"""Counter-free per-stream random numbers for numba kernels (xoroshiro128+), CPU side.
 
 Kernels that run many independent chains in parallel (``numba.prange``) need
 one random stream per chain, so that results do not depend on the number of
 threads or on scheduling. This module gives each chain its own
-xoroshiro128+ state (Blackman & Vigna 2018), two ``uint64`` words, stored as a
-row of a ``(n_streams, 2)`` array. Stream ``i`` is the seed state advanced by
-``i`` jumps of 2^64 draws, so streams never overlap in practice.
+xoroshiro128+ state (Blackman & Vigna 2018, "Scrambled linear pseudorandom number
+generators", ACM TOMS 47(4), 2021), two ``uint64`` words, stored as a row of a
+``(n_streams, 2)`` array. Stream ``i`` is the seed state advanced by ``i`` jumps of
+2^64 draws, so streams never overlap in practice.
 
 The generator, its seeding (splitmix64) and its jump polynomial are the ones
 ``numba.cuda.random`` uses (``init_xoroshiro128p_states``), so a CPU kernel and
 a CUDA kernel given the same seed draw the same numbers per stream.
 
-All ``*_draw`` functions are ``@njit(inline)`` scalars meant to be called from
+One source, two targets. The arithmetic is written once here, as ``@njit`` functions of
+scalars (:func:`xoroshiro128p_next`, :func:`bits_to_uniform`, :func:`bits_to_uniform_open`,
+:func:`bits_to_exponential`, :func:`box_muller`); :mod:`simulations.stable.cuda` compiles the
+very same source for the device (``cuda.jit(device=True)(f.py_func)``). Only the thin
+functions that read and write the ``states`` array (:func:`next_uint64`, :func:`uniform`,
+:func:`uniform_open`, :func:`exponential`, :func:`normal`) have a body per target: each must
+call its own target's compilation of the scalar functions (a ``py_func`` resolves its globals
+in this module, i.e. to the CPU versions, and the CUDA simulator cannot pass a device array to
+a CPU function).
+
+All draw functions are ``@njit(inline)`` scalars meant to be called from
 inside other kernels: ``u = uniform_open(states, i)``.
 """
 from __future__ import annotations
@@ -24,51 +35,80 @@ import numpy as np
 _JUMP0 = np.uint64(0xBEAC0467EBA5FACB)
 _JUMP1 = np.uint64(0xD86B048B86AA9922)
 _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53
+_U9, _U11, _U14, _U28, _U36, _U55 = (np.uint64(k) for k in (9, 11, 14, 28, 36, 55))
+
+
+# ------------------------------------------------------------------ scalar arithmetic (CPU and device)
+@nb.njit(inline="always", cache=True)
+def xoroshiro128p_next(s0, s1):
+    """One xoroshiro128+ step on the state (s0, s1): returns (output s0 + s1, new s0, new s1).
+
+    s1 ← s1 ⊕ s0, s0 ← rotl(s0, 55) ⊕ s1 ⊕ (s1 ≪ 14), s1 ← rotl(s1, 36) (a = 55, b = 14, c = 36).
+    """
+    result = s0 + s1
+    s1 ^= s0
+    n0 = ((s0 << _U55) | (s0 >> _U9)) ^ s1 ^ (s1 << _U14)
+    n1 = (s1 << _U36) | (s1 >> _U28)
+    return result, n0, n1
 
 
 @nb.njit(inline="always", cache=True)
-def _rotl(x, k):
-    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+def bits_to_uniform(x):
+    """U[0, 1) from the top 53 bits of a 64-bit draw (numba.cuda's ``xoroshiro128p_uniform_float64``)."""
+    return float(x >> _U11) * _TWO_M53
 
 
+@nb.njit(inline="always", cache=True)
+def bits_to_uniform_open(x):
+    """U(0, 1), both ends excluded: (k + 1/2) 2^-53 for the top 53 bits k of a 64-bit draw."""
+    return (float(x >> _U11) + 0.5) * _TWO_M53
+
+
+@nb.njit(inline="always", cache=True)
+def bits_to_exponential(x):
+    """Exp(1) by inversion, −log U with U = :func:`bits_to_uniform_open` (x) ∈ (0, 1)."""
+    return -math.log(bits_to_uniform_open(x))
+
+
+# ------------------------------------------------------------------ draws from stream i of ``states`` (CPU bodies)
+# Twins of the same-named device functions in simulations.stable.cuda: the two bodies are the same
+# text and differ only in which target's compilation of the scalar functions above they call.
 @nb.njit(inline="always", cache=True)
 def next_uint64(states, i):
     """Advance stream ``i`` and return its next 64-bit output (xoroshiro128+)."""
-    s0 = states[i, 0]
-    s1 = states[i, 1]
-    result = s0 + s1
-    s1 ^= s0
-    states[i, 0] = _rotl(s0, 55) ^ s1 ^ (s1 << np.uint64(14))
-    states[i, 1] = _rotl(s1, 36)
-    return result
+    r, s0, s1 = xoroshiro128p_next(states[i, 0], states[i, 1])
+    states[i, 0] = s0
+    states[i, 1] = s1
+    return r
 
 
 @nb.njit(inline="always", cache=True)
 def uniform(states, i):
     """U[0, 1) with 53 random bits (numba.cuda's ``xoroshiro128p_uniform_float64``)."""
-    return float(next_uint64(states, i) >> np.uint64(11)) * _TWO_M53
+    return bits_to_uniform(next_uint64(states, i))
 
 
 @nb.njit(inline="always", cache=True)
 def uniform_open(states, i):
     """U(0, 1), both ends excluded: (k + 1/2) 2^-53 for a random 53-bit k."""
-    return (float(next_uint64(states, i) >> np.uint64(11)) + 0.5) * _TWO_M53
+    return bits_to_uniform_open(next_uint64(states, i))
 
 
 @nb.njit(inline="always", cache=True)
 def exponential(states, i):
     """Exp(1) by inversion, -log U with U in (0, 1)."""
-    return -math.log(uniform_open(states, i))
+    return bits_to_exponential(next_uint64(states, i))
 
 
 @nb.njit(inline="always", cache=True)
 def normal(states, i):
-    """N(0, 1) by the Box–Muller transform (one of the pair; stateless)."""
+    """N(0, 1) by the Box–Muller transform (the first of the pair, U1 ∈ (0, 1) then U2 ∈ [0, 1))."""
     u1 = uniform_open(states, i)
     u2 = uniform(states, i)
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+    return box_muller(u1, u2)[0]
 
 
+# ------------------------------------------------------------------ seeding (host)
 @nb.njit(cache=True)
 def _jump(states, i):
     s0 = np.uint64(0)
