@@ -1,7 +1,7 @@
-"""Figure: α-stable tails against C_α x^{−α}, and tail-index estimator bias (issue 2).
+"""Figure: α-stable tails against C_α x^{−α}, and tail-index estimator bias.
 
-Thin script: the data and the plot come from :mod:`simulations.tail_index.study`
-(the same calls as notebooks/01_stable_laws.ipynb).
+Only plots: the data come from :mod:`simulations.tail_index.study`, the figure from
+:func:`simulations.tail_index.plots.stable_figure` (the same calls as notebooks/01_stable_laws.ipynb).
 """
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ def make(outdir: Path, quick: bool) -> list[Path]:
 
     matplotlib.use("Agg")
 
-    from simulations.tail_index import study
+    from simulations.tail_index import plots, study
 
     n_tail = 10**5 if quick else 4 * 10**6
     n_est, reps = (2_000, 10) if quick else (10_000, 200)
     curves = study.tail_curves(ALPHAS, n=n_tail, seed=1)
     rows = study.estimator_bias_table(n=n_est, reps=reps, seed=2)
-    fig = study.stable_figure(curves, rows)
+    fig = plots.stable_figure(curves, rows)
     paths = save_figure(fig, outdir, "fig_stable", dpi=150)
     outdir = Path(outdir)
     (outdir / "fig_stable_table.md").write_text(study.format_table(rows) + "\n")

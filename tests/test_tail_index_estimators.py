@@ -1,7 +1,7 @@
 """simulations.tail_index.estimators: recovery of α, known biases, reference implementations, validation.
 
 Tolerances:
-* block-sum on SαS: sd(α̂) ≈ α² √(V (1 + 1/K₁)/(K₂ ln²K₁)), V = Var ln|X| (THEORY.md §6);
+* block-sum on SαS: sd(α̂) ≈ α² √(V (1 + 1/K₁)/(K₂ ln²K₁)), V = Var ln|X| (theory/REFERENCE.md §6);
   checked against 30 seeds while writing these tests (predicted 0.0076 / 0.018 / 0.024,
   observed 0.0068 / 0.020 / 0.026 for α = 0.8 / 1.5 / 1.8, n = 50 000, K₁ = 10).
   A single block size is tested at 4.5 sd (false alarm 7e-6); the median over block
@@ -106,7 +106,7 @@ def test_block_sum_needs_centring():
 
 
 def test_block_sum_biased_on_non_stable_power_laws():
-    """Documented bias (THEORY.md §6): t₃ (α = 3) reads below 2 (saturation); Pareto(0.8) reads high.
+    """Documented bias (theory/REFERENCE.md §6): t₃ (α = 3) reads below 2 (saturation); Pareto(0.8) reads high.
 
     Robust margins: t₃ estimates ≈ 1.65 ± 0.03 and Pareto(0.8) ≈ 0.88 ± 0.02 at these sizes
     (20 seeds), far from the thresholds.

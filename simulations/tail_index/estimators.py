@@ -19,8 +19,9 @@ Given samples with P(|X| > x) ≈ c x^{−α}, estimate α:
   is consistent for strictly stable laws of any α ∈ (0, 2] (a Gaussian gives
   α̂ → 2, so the estimator saturates at 2), and **biased for non-stable power
   laws** (Pareto, Student-t, Kesten-type laws), whose block sums are only
-  approximately stable. sd(α̂) ≈ α² √(V (1 + 1/K₁)/(K₂ ln²K₁)) with
-  V = Var ln|X| = (π²/6)(1/α² + 1/2) for SαS (THEORY.md §6; mean form, iid).
+  approximately stable. For iid samples the mean form has, by the delta method,
+  sd(α̂) ≈ α² √(V (1 + 1/K₁)/(K₂ ln²K₁)) with V = Var ln|X| = (π²/6)(1/α² + 1/2) for
+  SαS (theory/REFERENCE.md §3 and §6, derived).
 
 * :func:`hill` — Hill (1975): 1/α̂ = (1/k) Σ_{i≤k} ln|X|_(i) − ln|X|_(k+1);
   √k(α̂ − α) → N(0, α²) under second-order regular variation; exact

@@ -1,10 +1,14 @@
-"""Monte-Carlo studies shared by notebooks/01_stable_laws.ipynb and paper/fig_stable.py.
+"""Monte-Carlo studies of α-stable tails and tail-index estimators (notebook 01 and the paper figure).
 
 * :func:`tail_curves` — empirical two-sided tails P(|X| > x) of SαS samples next
-  to the asymptote C_α x^{−α} (:func:`theory.stable.tail_asymptotic`).
+  to the asymptote C_α x^{−α}, C_α = (2/π) Γ(α) sin(πα/2) (Samorodnitsky & Taqqu 1994,
+  Property 1.2.15; :func:`theory.stable.tail_asymptotic`).
 * :func:`estimator_bias_table` — bias, sd and RMSE of the tail-index estimators of
   :mod:`simulations.tail_index.estimators` on SαS, symmetric Pareto and Student-t samples.
 * :func:`format_table` — the table as Markdown.
+
+The plots of these results are in :mod:`simulations.tail_index.plots`; notebooks/01_stable_laws.ipynb
+and paper/fig_stable.py call the same functions.
 """
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from simulations._core.validation import as_generator, check_alpha, check_int, check_positive
+from simulations._core import seeding
+from simulations._core.validation import check_alpha, check_int, check_positive
 from simulations.stable import api as stable
 from simulations.tail_index import estimators as tail_index
 from theory import stable as theory_stable
@@ -25,9 +30,6 @@ __all__ = [
     "sample_law",
     "estimator_bias_table",
     "format_table",
-    "plot_tails",
-    "plot_estimator_bias",
-    "stable_figure",
     "ESTIMATORS",
     "DEFAULT_LAWS",
 ]
@@ -62,7 +64,7 @@ def sample_law(law: str, param: float, n: int, seed: Any = None) -> np.ndarray:
     * ``"student_t"``: Student-t with ν = param degrees of freedom (P(|X| > x) ~ c x^{−ν}).
     """
     n = check_int("n", n, 1)
-    rng = as_generator(seed)
+    rng = seeding.generator(seed)
     if law == "stable":
         return stable.rvs(check_alpha(param, "param"), size=n, seed=rng)
     param = check_positive("param", param)
@@ -89,11 +91,11 @@ def tail_curves(
     """
     n = check_int("n", n, 100)
     n_points = check_int("n_points", n_points, 2)
-    rng = as_generator(seed)
+    alphas = [check_alpha(a, "alphas") for a in alphas]
+    ss = seeding.seed_sequence(seed)
     out = []
-    for a in alphas:
-        a = check_alpha(a, "alphas")
-        x = np.sort(np.abs(stable.rvs(a, size=n, seed=rng)))
+    for i, a in enumerate(alphas):  # one child of the seed per α
+        x = np.sort(np.abs(stable.rvs(a, size=n, seed=seeding.child(ss, "alpha", i))))
         lo, hi = x[n // 2], x[max(0, n - 10)]
         grid = np.geomspace(max(lo, 1e-12), hi, n_points)
         emp = 1.0 - np.searchsorted(x, grid, side="right") / n
@@ -118,18 +120,19 @@ def estimator_bias_table(
     "rmse", "median", "q25", "q75", "n_inf"}``; median and quartiles include infinite
     estimates (robust summaries for Pickands' heavy-tailed estimates); infinite estimates (Hill/Pickands on light tails) are
     counted in ``n_inf`` and left out of mean/sd/rmse (NaN if all are infinite).
-    Samples are shared across estimators (same data for each row of one law).
+    Samples are shared across estimators (same data for each row of one law); replicate r of
+    law j draws from ``replicate(child(seed, "law", j), r)`` (:mod:`simulations._core.seeding`).
     """
     n = check_int("n", n, 16)
     reps = check_int("reps", reps, 2)
     est = ESTIMATORS if estimators is None else estimators
-    ss = np.random.SeedSequence(as_generator(seed).integers(0, 2**63 - 1))
-    children = ss.spawn(len(laws))
+    ss = seeding.seed_sequence(seed)
     rows = []
-    for (law, par), child in zip(laws, children):
+    for j, (law, par) in enumerate(laws):
+        law_ss = seeding.child(ss, "law", j)
         vals = {name: np.empty(reps) for name in est}
-        for r, sub in enumerate(child.spawn(reps)):
-            xs = sample_law(law, par, n, np.random.default_rng(sub))
+        for r in range(reps):
+            xs = sample_law(law, par, n, seeding.replicate(law_ss, r))
             for name, fn in est.items():
                 vals[name][r] = fn(xs)
         for name, v in vals.items():
@@ -172,80 +175,3 @@ def format_table(rows: list[dict]) -> str:
             cells.append(f"{r['bias']:+.3f} / {r['rmse']:.3f}{extra}")
         lines.append(f"| {law} | {a:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------- plotting (shared by notebook and paper)
-def plot_tails(ax, curves: list[dict]) -> None:
-    """Log-log empirical P(|X| > x) (solid) against C_α x^{−α} (dashed; exact Gaussian tail at α = 2)."""
-    import matplotlib.pyplot as plt
-
-    colors = plt.cm.viridis(np.linspace(0.0, 0.9, len(curves)))
-    for c, col in zip(curves, colors):
-        a = c["alpha"]
-        ax.loglog(c["x"], c["empirical"], "-", color=col, lw=1.8, label=f"α = {a:g}")
-        lab = r"$C_\alpha x^{-\alpha}$" if a < 2 else "N(0, 2) tail"
-        ax.loglog(c["x"], c["theory"], "--", color=col, lw=1.0, alpha=0.9, label=None if a < 2 else lab)
-    ax.plot([], [], "k--", lw=1.0, label=r"$C_\alpha x^{-\alpha}$ (dashed)")
-    ymin = min(float(np.min(c["empirical"][c["empirical"] > 0])) for c in curves)
-    ax.set_ylim(ymin / 2, 1.0)
-    ax.set_xlabel("x")
-    ax.set_ylabel(r"$P(|X| > x)$")
-    ax.set_title("SαS(1) tails")
-    ax.legend(fontsize=7, loc="lower left")
-
-
-def plot_estimator_bias(ax_stable, ax_other, rows: list[dict]) -> None:
-    """Left: median α̂ with quartiles against α on SαS samples. Right: median bias with quartiles on Pareto / Student-t.
-
-    Medians and quartiles rather than mean ± sd: Pickands' estimates are themselves heavy-tailed.
-    """
-    names = list(dict.fromkeys(r["estimator"] for r in rows))
-    markers = ["o", "s", "^", "v", "D"]
-    st_laws = sorted({r["alpha"] for r in rows if r["law"] == "stable"})
-    other = list(dict.fromkeys((r["law"], r["alpha"]) for r in rows if r["law"] != "stable"))
-    width = 0.8 / max(1, len(names))
-    for k, name in enumerate(names):
-        rs = {(r["law"], r["alpha"]): r for r in rows if r["estimator"] == name}
-        if st_laws:
-            xs = np.array(st_laws) + (k - (len(names) - 1) / 2) * 0.025
-            ys = np.array([rs[("stable", a)]["median"] for a in st_laws])
-            with np.errstate(invalid="ignore"):
-                lo = ys - np.array([rs[("stable", a)]["q25"] for a in st_laws])
-                hi = np.array([rs[("stable", a)]["q75"] for a in st_laws]) - ys
-            err = np.nan_to_num(np.minimum([lo, hi], 10.0), nan=0.0)
-            ax_stable.errorbar(xs, ys, yerr=err, fmt=markers[k % 5], ms=4, capsize=2, label=name)
-        if other:
-            pos = np.arange(len(other)) + (k - (len(names) - 1) / 2) * width
-            med = np.array([rs[o]["median"] - o[1] for o in other])
-            with np.errstate(invalid="ignore"):
-                lo = med - np.array([rs[o]["q25"] - o[1] for o in other])
-                hi = np.array([rs[o]["q75"] - o[1] for o in other]) - med
-            err = np.nan_to_num(np.minimum([lo, hi], 10.0), nan=0.0)
-            ax_other.bar(pos, np.minimum(med, 10.0), width, yerr=err, capsize=2, label=name)
-    if st_laws:
-        lim = [min(st_laws) - 0.2, max(st_laws) + 0.2]
-        ax_stable.plot(lim, lim, "k:", lw=1)
-        ax_stable.set_ylim(0.4, 2.8)
-        ax_stable.set_xlabel("true α (SαS)")
-        ax_stable.set_ylabel(r"$\hat\alpha$ (median, quartiles)")
-        ax_stable.set_title(f"estimators on SαS, n = {rows[0]['n']}, {rows[0]['reps']} reps (off-scale: Hill/Pickands at α=2)", fontsize=9)
-        ax_stable.legend(fontsize=7)
-    if other:
-        ax_other.axhline(0, color="k", lw=0.8)
-        ax_other.set_xticks(np.arange(len(other)))
-        ax_other.set_xticklabels([f"{'Pareto' if l == 'pareto' else 't'} {a:g}" for l, a in other])
-        ax_other.set_ylabel(r"median $\hat\alpha - \alpha$ (quartiles)")
-        ax_other.set_ylim(-2.0, 1.5)
-        ax_other.set_title("non-stable power laws (Pareto I, Student-t)")
-        ax_other.legend(fontsize=7, loc="lower left")
-
-
-def stable_figure(curves: list[dict], rows: list[dict]):
-    """The three-panel figure of notebooks/01_stable_laws.ipynb and paper/fig_stable.py."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
-    plot_tails(axes[0], curves)
-    plot_estimator_bias(axes[1], axes[2], rows)
-    fig.tight_layout()
-    return fig
