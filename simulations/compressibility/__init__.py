@@ -1,1 +1,39 @@
-"""(package docstring to be written)"""
+"""Compressibility: how well a vector is approximated by keeping its largest entries.
+
+For x ∈ R^n and p > 0 the best k-term approximation error is
+σ_k(x)_p = min_{‖y‖₀ ≤ k} ‖x − y‖_p = (Σ_{i>k} |x|_(i)^p)^{1/p}, attained by keeping the k
+largest magnitudes (Foucart & Rauhut 2013, *A Mathematical Introduction to Compressive
+Sensing*, §2.1). For n iid entries and k/n → κ, the relative error σ_k(x)_p/‖x‖_p tends to
+G_p[F](κ) when E|X|^p < ∞ and to 0 when E|X|^p = ∞ (Gribonval, Cevher & Davies 2012, IEEE
+Trans. Inf. Theory 58(8)): heavy-tailed laws are compressible. The limits G_p are computed in
+:mod:`theory.compressibility`.
+
+Measures (:mod:`~simulations.compressibility.api`): :func:`relative_errors` (every k at once),
+:func:`best_k_term_error`, :func:`relative_error_at` (keep a fraction κ),
+:func:`prunable_fraction` (largest fraction removable at relative error ε, as in Barsbey et al.
+2021, NeurIPS), :func:`is_compressible`, :func:`kept_count`. The studies (convergence in n, the
+synthetic experiment of Barsbey et al.) are in :mod:`simulations.compressibility.study`, their
+plots in :mod:`simulations.compressibility.plots`.
+
+Example::
+
+    from simulations import compressibility
+    compressibility.prunable_fraction(w, 0.1)
+"""
+from simulations.compressibility.api import (
+    best_k_term_error,
+    is_compressible,
+    kept_count,
+    prunable_fraction,
+    relative_error_at,
+    relative_errors,
+)
+
+__all__ = [
+    "relative_errors",
+    "best_k_term_error",
+    "relative_error_at",
+    "prunable_fraction",
+    "is_compressible",
+    "kept_count",
+]

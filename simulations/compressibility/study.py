@@ -18,6 +18,11 @@ not depend on α: W_lay = √A · G with one scalar A, and the scalar cancels in
 the relative error, so the prunable fraction is that of a Gaussian matrix
 (≈ 0.265 at ε = 0.1). Independence across (groups of) weights is what makes
 heavy tails translate into compressibility.
+
+:func:`figure_data` gathers everything the compressibility figure shows (the simulations here
+and the limits of :mod:`theory.compressibility`); the plots are in
+:mod:`simulations.compressibility.plots`. notebooks/02_compressibility.ipynb and
+paper/fig_compressibility.py call the same functions.
 """
 from __future__ import annotations
 
@@ -27,17 +32,26 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from simulations._core.validation import as_generator, check_int, check_positive, check_probability, check_real
+from simulations._core import seeding
+from simulations._core.validation import check_alpha, check_int, check_positive, check_probability, check_real
 from simulations.compressibility.api import prunable_fraction, relative_error_at
 from simulations.stable import api as stable
+from theory import compressibility as theory_compressibility
 
-__all__ = ["ratio_vs_n", "sas_sampler", "barsbey_synthetic_study"]
+__all__ = [
+    "ratio_vs_n",
+    "sas_sampler",
+    "barsbey_synthetic_study",
+    "convergence_laws",
+    "convergence_study",
+    "convergence_limits",
+    "g_curves",
+    "figure_data",
+]
 
 
 def sas_sampler(alpha: float) -> Callable[[int, np.random.Generator], np.ndarray]:
     """A sampler ``(n, rng) -> n`` iid SαS(α, scale 1) draws (for :func:`ratio_vs_n`)."""
-    from simulations._core.validation import check_alpha
-
     alpha = check_alpha(alpha)
 
     def draw(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -57,8 +71,9 @@ def ratio_vs_n(law: Any, ns, kappa: float, p: float = 2.0, n_seeds: int = 8, see
     kappa : fraction kept, in [0, 1]
     p : float > 0
     n_seeds : replicates per n
-    seed : int, SeedSequence or Generator; replicate j at size ns[i] uses its
-        own child stream, so results do not depend on the order of ``ns``.
+    seed : None, int, SeedSequence or Generator; replicate j at size n draws from
+        ``replicate(child(seed, "n", n), j)`` (:mod:`simulations._core.seeding`), so results do
+        not depend on the order of ``ns``.
 
     Returns
     -------
@@ -67,7 +82,7 @@ def ratio_vs_n(law: Any, ns, kappa: float, p: float = 2.0, n_seeds: int = 8, see
     kappa = check_probability("kappa", kappa)
     p = check_positive("p", p)
     n_seeds = check_int("n_seeds", n_seeds, 1)
-    ns = [check_int("ns", n, 1) for n in np.atleast_1d(ns)]
+    ns = [check_int("ns", n, 1, 2**32 - 1) for n in np.atleast_1d(ns)]
     if isinstance(law, stats._distn_infrastructure.rv_frozen):
         dist = law
 
@@ -78,14 +93,12 @@ def ratio_vs_n(law: Any, ns, kappa: float, p: float = 2.0, n_seeds: int = 8, see
         draw = law
     else:
         raise TypeError(f"law must be a frozen scipy.stats distribution or a callable (n, rng), got {type(law).__name__}")
-    base = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(
-        int(as_generator(seed).integers(0, 2**63 - 1)))
-    children = base.spawn(len(ns) * n_seeds)
+    ss = seeding.seed_sequence(seed)
     out = np.empty((len(ns), n_seeds))
     for i, n in enumerate(ns):
+        at_n = seeding.child(ss, "n", n)
         for j in range(n_seeds):
-            rng = np.random.default_rng(children[i * n_seeds + j])
-            x = np.asarray(draw(n, rng), dtype=np.float64)
+            x = np.asarray(draw(n, seeding.generator(seeding.replicate(at_n, j))), dtype=np.float64)
             out[i, j] = relative_error_at(x, kappa, p)
     return out
 
@@ -110,7 +123,9 @@ def barsbey_synthetic_study(
     * ``layer``: the whole matrix one sub-Gaussian SαS vector in R^{n_rows·n_cols}.
 
     Returns a dict of arrays ``alpha``, ``iid``, ``columns``, ``layer``
-    (fraction of entries that can be zeroed, :func:`prunable_fraction`).
+    (fraction of entries that can be zeroed, :func:`prunable_fraction`). Seeding: the α draws
+    from ``child(seed, "alpha")``, replicate i's three matrices from
+    ``child(replicate(seed, i), "iid" | "columns" | "layer")``.
     """
     n_reps = check_int("n_reps", n_reps, 1)
     n_rows = check_int("n_rows", n_rows, 1)
@@ -119,13 +134,14 @@ def barsbey_synthetic_study(
     hi = check_real("alpha_range[1]", alpha_range[1], lo, 2.0)
     eps = check_probability("eps", eps, open_low=True, open_high=True)
     p = check_positive("p", p)
-    rng = as_generator(seed)
-    alphas = rng.uniform(lo, hi, size=n_reps)
+    ss = seeding.seed_sequence(seed)
+    alphas = seeding.generator(ss, "alpha").uniform(lo, hi, size=n_reps)
     res = {"alpha": alphas, "iid": np.empty(n_reps), "columns": np.empty(n_reps), "layer": np.empty(n_reps)}
     for i, a in enumerate(alphas):
-        w_iid = stable.rvs(a, 0.0, size=(n_rows, n_cols), seed=rng)
-        w_col = stable.sub_gaussian_rvs(a, n_rows, size=n_cols, seed=rng).T
-        w_lay = stable.sub_gaussian_rvs(a, n_rows * n_cols, seed=rng).reshape(n_rows, n_cols)
+        rep = seeding.replicate(ss, i)
+        w_iid = stable.rvs(a, 0.0, size=(n_rows, n_cols), seed=seeding.child(rep, "iid"))
+        w_col = stable.sub_gaussian_rvs(a, n_rows, size=n_cols, seed=seeding.child(rep, "columns")).T
+        w_lay = stable.sub_gaussian_rvs(a, n_rows * n_cols, seed=seeding.child(rep, "layer")).reshape(n_rows, n_cols)
         res["iid"][i] = prunable_fraction(w_iid, eps, p)
         res["columns"][i] = prunable_fraction(w_col, eps, p)
         res["layer"][i] = prunable_fraction(w_lay, eps, p)
@@ -133,7 +149,7 @@ def barsbey_synthetic_study(
 
 
 # ----------------------------------------------------------------------------------------------
-# figure (a): convergence in n; (b): G_p curves; (c): the Barsbey et al. study — shared plotting
+# the figure's data: (a) convergence in n; (b) G_p curves; (c) the Barsbey et al. study
 # ----------------------------------------------------------------------------------------------
 def convergence_laws() -> dict:
     """The laws of figure (a), p = 2: three with E X² < ∞ (limit G_2 > 0) and SαS(1.5) (limit 0).
@@ -150,84 +166,63 @@ def convergence_laws() -> dict:
 
 
 def convergence_study(ns, kappa: float = 0.1, p: float = 2.0, n_seeds: int = 8, seed: Any = 0) -> dict:
-    """{key: ratios (len(ns), n_seeds)} for the laws of :func:`convergence_laws` (independent streams per law)."""
-    laws = convergence_laws()
-    base = np.random.SeedSequence(int(as_generator(seed).integers(0, 2**63 - 1)))
+    """{key: ratios (len(ns), n_seeds)} for the laws of :func:`convergence_laws` (law ``key`` from ``child(seed, key)``)."""
+    ss = seeding.seed_sequence(seed)
     return {
-        key: ratio_vs_n(law, ns, kappa, p, n_seeds, seed=child)
-        for (key, (law, _a, _d)), child in zip(laws.items(), base.spawn(len(laws)))
+        key: ratio_vs_n(law, ns, kappa, p, n_seeds, seed=seeding.child(ss, key))
+        for key, (law, _a, _d) in convergence_laws().items()
     }
 
 
-def plot_convergence(ax, ns, ratios: dict, limits: dict, kappa: float, p: float) -> None:
-    """Median and inter-quartile band of σ̄_{⌈κn⌉} over seeds vs n, with the limits G_p(κ) dashed."""
-    laws = convergence_laws()
-    ns = np.asarray(ns, dtype=float)
-    for i, (key, r) in enumerate(ratios.items()):
-        color = f"C{i}"
-        med = np.median(r, axis=1)
-        lo, hi = np.quantile(r, [0.25, 0.75], axis=1)
-        label = laws[key][2] if key in laws else key
-        ax.plot(ns, med, "o-", color=color, ms=3, label=label)
-        ax.fill_between(ns, lo, hi, color=color, alpha=0.2, lw=0)
-        ax.axhline(limits[key], color=color, ls="--", lw=1)
-        a = laws[key][1] if key in laws else None
-        if a is not None and p >= a:  # infinite moment: slope n^{(1 − p/α)/p}
-            ref = med[0] * (ns / ns[0]) ** ((1.0 - p / a) / p)
-            ax.plot(ns, ref, ":", color=color, lw=1.2, label=rf"$\propto n^{{{(1 - p / a) / p:.3f}}}$")
-    ax.set_xscale("log")
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("n (iid entries)")
-    ax.set_ylabel(rf"$\sigma_{{\lceil \kappa n\rceil}}(x)_{{{p:g}}}/\|x\|_{{{p:g}}}$")
-    ax.set_title(rf"(a) convergence to $G_{{{p:g}}}(\kappa)$, $\kappa={kappa:g}$ (dashed: limit)")
-    ax.legend(fontsize=7, loc="lower left")
-    ax.grid(alpha=0.3)
-
-
-def plot_g_curves(ax, kappas, curves: dict, title: str, p: float) -> None:
-    """G_p(κ) curves (``curves``: label → values on ``kappas``)."""
-    for i, (label, g) in enumerate(curves.items()):
-        ax.plot(kappas, g, color=f"C{i}", label=label)
-    ax.set_xlabel(r"fraction kept $\kappa$")
-    ax.set_ylabel(rf"$G_{{{p:g}}}(\kappa)$")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_title(title)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-
-
-def plot_barsbey(axes, res: dict, gaussian_level: float | None = None, eps: float = 0.1) -> None:
-    """Three scatter panels: prunable fraction at relative error ``eps`` vs α for iid / columns / layer."""
-    titles = {
-        "iid": r"(c) $W_{ind}$: iid entries",
-        "columns": r"(c) $W_{col}$: elliptical columns",
-        "layer": r"(c) $W_{lay}$: elliptical layer",
+def convergence_limits(kappa: float = 0.1, p: float = 2.0) -> dict:
+    """{key: G_p(κ)} for the laws of :func:`convergence_laws`: quadrature, or the SαS routine for ``sas1.5``."""
+    return {
+        key: (theory_compressibility.g_stable(a, kappa, p) if key.startswith("sas")
+              else theory_compressibility.g_numeric(law, kappa, p))
+        for key, (law, a, _d) in convergence_laws().items()
     }
-    allv = np.concatenate([res[k] for k in ("iid", "columns", "layer")])
-    pad = 0.03 * (allv.max() - allv.min() + 1e-3)
-    ylim = (min(allv.min(), gaussian_level or 1.0) - pad, allv.max() + pad)
-    for ax, key in zip(axes, ("iid", "columns", "layer")):
-        ax.scatter(res["alpha"], res[key], s=8, alpha=0.7)
-        ax.set_ylim(*ylim)  # common scale: the layer-wise case is flat at the Gaussian level
-        if gaussian_level is not None:
-            ax.axhline(gaussian_level, color="k", ls="--", lw=1, label="Gaussian limit")
-            ax.legend(fontsize=7, loc="upper right")
-        ax.set_xlabel(r"tail index $\alpha$")
-        ax.set_ylabel(f"fraction prunable at {eps:.0%} rel. error")
-        ax.set_title(titles[key])
-        ax.grid(alpha=0.3)
 
 
-def compressibility_figure(ns, ratios, limits, kappas, curves_t, curves_sas, barsbey, gaussian_level,
-                           kappa: float = 0.1, p: float = 2.0):
-    """The full figure: (a) convergence, (b) G curves (two panels), (c) Barsbey et al. (three panels)."""
-    import matplotlib.pyplot as plt
+def g_curves(kappas, nus=(2.5, 3.0, 5.0, 10.0), sas_alphas=(1.2, 1.5, 1.8, 2.0)) -> tuple[dict, dict]:
+    """Panel (b): ({label: G_2(κ)} for Student-t_ν and the normal law, {label: G_1(κ)} for SαS laws)."""
+    student = theory_compressibility.closed_form("student_t")
+    curves_t = {rf"$t_{{{nu:g}}}$": student(kappas, 2.0, nu=nu) for nu in nus}
+    curves_t["normal"] = theory_compressibility.closed_form("normal")(kappas, 2.0)
+    curves_sas = {rf"$\alpha={a:g}$": theory_compressibility.g_stable(a, kappas, 1.0) for a in sas_alphas}
+    return curves_t, curves_sas
 
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
-    plot_convergence(axes[0, 0], ns, ratios, limits, kappa, p)
-    plot_g_curves(axes[0, 1], kappas, curves_t, r"(b) $G_2(\kappa)$: Student-$t_\nu$ and normal", 2.0)
-    plot_g_curves(axes[0, 2], kappas, curves_sas, r"(b) $G_1(\kappa)$: S$\alpha$S laws", 1.0)
-    plot_barsbey(axes[1], barsbey, gaussian_level)
-    fig.tight_layout()
-    return fig
+
+def figure_data(
+    ns,
+    kappa: float = 0.1,
+    p: float = 2.0,
+    n_seeds: int = 8,
+    barsbey: dict | None = None,
+    eps: float = 0.1,
+    seed: Any = 0,
+) -> dict:
+    """Everything the compressibility figure shows (:func:`simulations.compressibility.plots.compressibility_figure`).
+
+    (a) :func:`convergence_study` on ``ns`` with its limits :func:`convergence_limits`; (b)
+    :func:`g_curves` on 201 values of κ; (c) :func:`barsbey_synthetic_study` (keyword arguments
+    ``barsbey``) and the Gaussian limit of the prunable fraction at relative error ``eps``,
+    1 − κ* with G_2(κ*) = ε (:func:`theory.compressibility.limit_prunable_fraction`). The
+    simulations draw from ``child(seed, "convergence")`` and ``child(seed, "barsbey")``.
+    """
+    ss = seeding.seed_sequence(seed)
+    kappas = np.linspace(0.0, 1.0, 201)
+    curves_t, curves_sas = g_curves(kappas)
+    normal = theory_compressibility.closed_form("normal")
+    return {
+        "ns": list(ns),
+        "kappa": kappa,
+        "p": p,
+        "eps": eps,
+        "ratios": convergence_study(ns, kappa, p, n_seeds, seed=seeding.child(ss, "convergence")),
+        "limits": convergence_limits(kappa, p),
+        "kappas": kappas,
+        "curves_t": curves_t,
+        "curves_sas": curves_sas,
+        "barsbey": barsbey_synthetic_study(**(barsbey or {}), eps=eps, seed=seeding.child(ss, "barsbey")),
+        "gaussian_level": theory_compressibility.limit_prunable_fraction(lambda k: normal(k, 2.0), eps),
+    }
