@@ -11,7 +11,7 @@ skewed case (α = 1.5, β = 0.5). Two paths of ours:
   draw per call of ``stable_s1_draw``), 64 streams × n/64 draws.
 
 Rows (unit draws/s, higher is better, ratio = ours/peer):
-``<path> a=.. b=.. vs scipy`` (issue target: ratio ≥ 5) and
+``<path> a=.. b=.. vs scipy`` (target: ratio ≥ 5) and
 ``<path> a=.. b=.. vs numpy normal`` (the physical limit; goal: ratio ≥ 0.5,
 i.e. within 2× of ``Generator.standard_normal``). The notes give ns per draw and
 whether numba uses Intel SVML. Numba compile time is excluded (warm-up call).

@@ -46,6 +46,20 @@ def scalar_or_array(vals: np.ndarray, scalar: bool):
     return float(vals[0]) if scalar else vals
 
 
+def g_from_power(k: np.ndarray, p: float, g_pow: Callable[[float], float]) -> np.ndarray:
+    """G_p on the κ values ``k``: 1 at κ = 0, 0 at κ = 1, and clip(g_pow(κ), 0, 1)^{1/p} between,
+    where ``g_pow(κ)`` computes G_p(κ)^p for one κ ∈ (0, 1)."""
+    out = np.empty_like(k)
+    for i, kk in enumerate(k):
+        if kk == 0.0:
+            out[i] = 1.0
+        elif kk == 1.0:
+            out[i] = 0.0
+        else:
+            out[i] = min(1.0, max(0.0, g_pow(float(kk)))) ** (1.0 / p)
+    return out
+
+
 def limit_prunable_fraction(g: Callable[[float], float], eps: float) -> float:
     """1 − κ* with G(κ*) = ε: the limiting fraction of iid entries prunable at relative error ε.
 

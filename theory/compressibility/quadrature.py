@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import integrate, optimize, stats
 
-from theory.compressibility.common import check_kappa, check_p, scalar_or_array
+from theory.compressibility.common import check_kappa, check_p, g_from_power, scalar_or_array
 from theory.compressibility.stable_law import g_stable
 
 __all__ = ["g_numeric", "moment_is_finite"]
@@ -223,28 +223,20 @@ def _g_numeric_quad(dist, k: np.ndarray, p: float) -> np.ndarray:
     cuts = np.unique(np.log(inner))
     pieces = _moment_pieces(law, p, cuts)
     edges = np.concatenate([[-np.inf], cuts, [np.inf]])
-    out = np.empty_like(k)
-    for i, kk in enumerate(k):
-        if kk == 0.0:
-            out[i] = 1.0
-            continue
-        if kk == 1.0:
-            out[i] = 0.0
-            continue
+
+    def h(u):
+        return _h(law, p, u)
+
+    def g_pow(kk: float) -> float:
         t = law.isf(kk)
         if not (t > law.lo):
-            out[i] = 0.0
-            continue
+            return 0.0
         s = math.log(t)
         j = int(np.searchsorted(edges, s, side="right")) - 1  # s in piece j
         left = float(np.sum(pieces[:j]))
         right = float(np.sum(pieces[j + 1 :]))
         a = max(edges[j], math.log(law.lo) if law.lo > 0 else -np.inf)
         b = min(edges[j + 1], math.log(law.hi) if math.isfinite(law.hi) else np.inf)
-
-        def h(u):
-            return _h(law, p, u)
-
         if s > a:
             left += integrate.quad(h, a, s, limit=200, epsabs=0.0, epsrel=1e-12)[0]
         if b > s:
@@ -252,6 +244,7 @@ def _g_numeric_quad(dist, k: np.ndarray, p: float) -> np.ndarray:
         gp = left / (left + right)
         if not math.isfinite(gp):
             raise ArithmeticError(f"quadrature failed for {dist.dist.name} at kappa={kk:g}")
-        out[i] = min(1.0, max(0.0, gp)) ** (1.0 / p)
-    return out
+        return gp
+
+    return g_from_power(k, p, g_pow)
 

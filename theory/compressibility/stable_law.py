@@ -14,7 +14,7 @@ import numpy as np
 from scipy import integrate, interpolate, optimize, special, stats
 
 from theory.compressibility.closed_forms import closed_form
-from theory.compressibility.common import check_kappa, check_p, scalar_or_array
+from theory.compressibility.common import check_kappa, check_p, g_from_power, scalar_or_array
 from theory.validation import check_alpha
 
 __all__ = ["g_stable"]
@@ -94,29 +94,23 @@ def g_stable(alpha: float, kappa, p: float = 2.0):
     total_mom = mom[-1] + tail_mom
     mass_spl = interpolate.CubicSpline(s, mass)
     mom_spl = interpolate.CubicSpline(s, mom)
-    out = np.empty_like(k)
-    for i, kk in enumerate(k):
-        if kk == 0.0:
-            out[i] = 1.0
-            continue
-        if kk == 1.0:
-            out[i] = 0.0
-            continue
+
+    def g_pow(kk: float) -> float:
         if kk <= tail_mass:
             # quantile in the series region: Σ 2c_k t^{−αk}/(αk) = κ
             fn = lambda lt: float(np.sum(2.0 * c * np.exp(-alpha * ks * lt) / (alpha * ks))) - kk  # noqa: E731
             lt = optimize.brentq(fn, math.log(x_sw) - 1e-12, math.log(x_sw) + 800.0 / alpha, xtol=1e-15)
             above = float(np.sum(2.0 * c * np.exp((p - alpha * ks) * lt) / (alpha * ks - p)))
-            gp = 1.0 - above / total_mom
+            return 1.0 - above / total_mom
+        target = total_mass - kk  # P(|X| ≤ t) on the normalized scale
+        if target <= mass[0]:
+            # t below the grid: P(|X| ≤ t) ≈ f0 t
+            t = target / (mass[0] / math.exp(s[0]))
+            below = mom[0] * (t / math.exp(s[0])) ** (p + 1.0)
         else:
-            target = total_mass - kk  # P(|X| ≤ t) on the normalized scale
-            if target <= mass[0]:
-                # t below the grid: P(|X| ≤ t) ≈ f0 t
-                t = target / (mass[0] / math.exp(s[0]))
-                below = mom[0] * (t / math.exp(s[0])) ** (p + 1.0)
-            else:
-                lt = optimize.brentq(lambda u: float(mass_spl(u)) - target, s[0], s[-1], xtol=1e-14)
-                below = float(mom_spl(lt))
-            gp = below / total_mom
-        out[i] = min(1.0, max(0.0, gp)) ** (1.0 / p)
+            lt = optimize.brentq(lambda u: float(mass_spl(u)) - target, s[0], s[-1], xtol=1e-14)
+            below = float(mom_spl(lt))
+        return below / total_mom
+
+    out = g_from_power(k, p, g_pow)
     return scalar_or_array(out, scalar)
