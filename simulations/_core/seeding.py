@@ -7,7 +7,7 @@ the others (weight initialisation, data shuffling, injected noise, random prunin
 replicate of an ensemble) takes its own child, keyed by a *name* (:func:`child`), so that
 adding a consumer never changes the numbers of another.  Kernels get 63-bit integer
 stream seeds drawn from a child (:func:`kernel_seed`), which
-:func:`simulations.stable.api.streams.init_states` expands into one xoroshiro128+ stream per
+:func:`simulations.stable.streams.init_states` expands into one xoroshiro128+ stream per
 chain.  Same seed ⇒ same numbers, in every process (SeedSequence hashing is
 platform-independent).
 """

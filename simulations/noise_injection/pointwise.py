@@ -25,6 +25,7 @@ import math
 
 import numba as nb
 
+from simulations._core import pointwise as _shared
 from simulations._core.codes import ACT_RELU, ACT_SOFTPLUS, ACT_TANH, LOSS_SQUARED
 
 __all__ = ["FASTMATH", "tanh_fast", "activation", "activation_derivative", "loss_residual", "noise_amplitude",
@@ -71,16 +72,8 @@ def tanh_fast(z):
     return math.copysign(v, z)
 
 
-@nb.njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
-def activation(z, act):
-    """φ(z) for the activation code ``act`` (tanh by libm: the CPU hot loops use :func:`tanh_fast`)."""
-    if act == ACT_RELU:
-        return z if z > 0.0 else 0.0
-    if act == ACT_TANH:
-        return math.tanh(z)
-    if act == ACT_SOFTPLUS:
-        return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
-    return z
+#: φ(z), from :mod:`simulations._core.pointwise` (tanh by libm: the CPU hot loops use :func:`tanh_fast`).
+activation = nb.njit(inline="always", fastmath=FASTMATH, error_model="numpy")(_shared.activation)
 
 
 @nb.njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
@@ -121,10 +114,8 @@ def loss_residual(f, y, r, loss):
     return val
 
 
-@nb.njit(inline="always", cache=True)
-def noise_amplitude(sigma, lr, alpha):
-    """σ η^{1/α} (0 when σ = 0: no noise is drawn)."""
-    return sigma * lr ** (1.0 / alpha) if sigma > 0.0 else 0.0
+#: σ η^{1/α} (0 when σ = 0: no noise is drawn), from :mod:`simulations._core.pointwise`.
+noise_amplitude = nb.njit(inline="always")(_shared.noise_amplitude)
 
 
 @nb.njit(inline="always", cache=True)

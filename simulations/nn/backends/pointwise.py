@@ -24,21 +24,14 @@ import math
 
 import numba as nb
 
+from simulations._core import pointwise as _shared
 from simulations._core.codes import ACT_RELU, ACT_SOFTPLUS, ACT_TANH, LOSS_CROSS_ENTROPY
 
 __all__ = ["activation", "activation_backward", "row_loss_grad", "noise_amplitude"]
 
 
-@nb.njit(inline="always", cache=True)
-def activation(v, act):
-    """φ(v) for the activation code ``act``."""
-    if act == ACT_RELU:
-        return v if v > 0 else 0.0
-    if act == ACT_TANH:
-        return math.tanh(v)
-    if act == ACT_SOFTPLUS:
-        return max(v, 0.0) + math.log1p(math.exp(-abs(v)))
-    return v
+#: φ(z), from :mod:`simulations._core.pointwise` (one formula for every kernel family).
+activation = nb.njit(inline="always")(_shared.activation)
 
 
 @nb.njit(inline="always", cache=True)
@@ -87,7 +80,5 @@ def row_loss_grad(Z, i, t, loss, D, scale):
     return 0.5 * acc, correct
 
 
-@nb.njit(inline="always", cache=True)
-def noise_amplitude(sigma, lr, alpha):
-    """σ η^{1/α}."""
-    return sigma * lr ** (1.0 / alpha)
+#: σ η^{1/α}, from :mod:`simulations._core.pointwise`.
+noise_amplitude = nb.njit(inline="always")(_shared.noise_amplitude)
