@@ -65,7 +65,7 @@ FILES = {
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 
-#: sha256 of the canonical .gz files (see /work/shared/data/README.md)
+#: sha256 of the canonical .gz files as published at the mirrors above (checked after every download)
 SHA256 = {
     "mnist": {
         "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
