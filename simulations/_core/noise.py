@@ -12,8 +12,8 @@ heavy-tailed SGD" (ICML 2024). The three kinds of ξ for a layer W of shape (out
   Taqqu 1994, Def. 2.5.1).
 
 :class:`NoiseSpec` holds the kind and the layers (0-based weight-layer indices; ``None`` =
-every layer but the output layer, i.e. the hidden layers), validated as
-:class:`simulations.nn.optim.NoiseConfig` validates its fields of the same names; the law's
+every layer but the output layer, i.e. the hidden layers), validated once here (the neural core's
+:class:`simulations.nn.optim.NoiseConfig` checks its fields of the same names through it); the law's
 parameters α and σ are given apart (the two-layer ensembles take them per network). The
 kernels receive the kind as :data:`simulations._core.codes.NOISE_CODES`.
 """

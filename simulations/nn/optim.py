@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simulations._core.noise import NOISE_KINDS, NoiseSpec
 from simulations._core.validation import check_alpha, check_choice, check_int, check_real
 
 __all__ = ["SGD", "NoiseConfig", "Schedule", "constant", "step_schedule", "NOISE_KINDS"]
 
-NOISE_KINDS = ("entry", "neuron", "elliptical")
 
 
 @dataclass(frozen=True)
@@ -145,20 +145,16 @@ class NoiseConfig:
     def __post_init__(self):
         object.__setattr__(self, "alpha", check_alpha(self.alpha))
         object.__setattr__(self, "sigma", check_real("sigma", self.sigma, 0.0))
-        check_choice("noise kind", self.kind, NOISE_KINDS)
-        if self.layers is not None:
-            if isinstance(self.layers, (int, np.integer)):
-                raise TypeError("noise layers must be a sequence of layer indices or None")
-            object.__setattr__(self, "layers", tuple(check_int("noise layers", l, 0) for l in self.layers))
+        object.__setattr__(self, "layers", self.spec.layers)  # kind and layers checked by NoiseSpec
+
+    @property
+    def spec(self) -> NoiseSpec:
+        """The kind and layers as the shared :class:`simulations._core.noise.NoiseSpec`."""
+        return NoiseSpec(self.kind, self.layers)
 
     def layer_list(self, n_layers: int) -> list[int]:
         """The weight layers that receive noise for a network with ``n_layers`` layers."""
-        if self.layers is None:
-            return list(range(n_layers - 1))
-        for l in self.layers:
-            if l >= n_layers:
-                raise ValueError(f"noise layers must be in [0, {n_layers - 1}], got {l}")
-        return sorted(set(self.layers))
+        return self.spec.layer_list(n_layers)
 
     @property
     def active(self) -> bool:
