@@ -8,8 +8,7 @@ message that names the parameter and its valid range, e.g.::
 
 Kernels (the ``cpu.py``, ``cuda.py`` and ``*_kernels.py`` modules of :mod:`simulations`) never
 validate: they trust their callers. Seeding (seed → SeedSequence → named children → kernel
-stream seeds) is :mod:`simulations._core.seeding`; :func:`as_generator` only turns a seed into a
-``Generator``.
+stream seeds, and the checks of ``seed``) is :mod:`simulations._core.seeding`.
 """
 from __future__ import annotations
 
@@ -29,7 +28,6 @@ __all__ = [
     "check_array",
     "check_dtype",
     "check_choice",
-    "as_generator",
 ]
 
 
@@ -154,19 +152,3 @@ def check_choice(name: str, value: Any, choices) -> Any:
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(map(str, choices))}, got {value!r}")
     return value
-
-
-def as_generator(seed: Any = None) -> np.random.Generator:
-    """Return a ``numpy.random.Generator`` from a seed, a ``SeedSequence`` or a Generator.
-
-    Same seed ⇒ same stream, across processes (PCG64).
-    """
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or isinstance(seed, (numbers.Integral, np.integer, np.random.SeedSequence)):
-        if isinstance(seed, (numbers.Integral, np.integer)) and not isinstance(seed, (bool, np.bool_)) and seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed}")
-        return np.random.default_rng(seed)
-    if isinstance(seed, (list, tuple)) and all(isinstance(s, (numbers.Integral, np.integer)) for s in seed):
-        return np.random.default_rng(seed)
-    raise TypeError(f"seed must be None, an int, a SeedSequence or a numpy Generator, got {type(seed).__name__}")

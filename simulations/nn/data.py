@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from simulations._core.validation import as_generator, check_choice, check_dtype, check_int, check_real
+from simulations._core.seeding import generator
+from simulations._core.validation import check_choice, check_dtype, check_int, check_real
 
 __all__ = [
     "DataError",
@@ -285,7 +286,7 @@ def gaussian_mixture(n: int, dim: int = 20, n_classes: int = 3, *, separation: f
     separation = check_real("separation", separation, 0.0)
     n_test = check_int("n_test", n_test, 0)
     dt = check_dtype(dtype)
-    rng = as_generator(seed)
+    rng = generator(seed)
     mu = rng.standard_normal((n_classes, dim))
     mu *= (separation / 2.0) / np.linalg.norm(mu, axis=1, keepdims=True)
 
@@ -307,7 +308,7 @@ def teacher_dataset(n: int, sizes: tuple[int, ...] = (20, 32, 3), *, n_test: int
     n = check_int("n", n, 1)
     n_test = check_int("n_test", n_test, 0)
     dt = check_dtype(dtype)
-    rng = as_generator(seed)
+    rng = generator(seed)
     spec = MLPSpec(tuple(sizes), bias=False, init="kaiming_normal", dtype="float64")
     if spec.sizes[-1] < 2:
         raise ValueError(f"sizes[-1] (number of classes) must be at least 2, got {spec.sizes[-1]}")
@@ -330,4 +331,4 @@ def teacher_dataset(n: int, sizes: tuple[int, ...] = (20, 32, 3), *, n_test: int
 def shuffle_indices(n: int, seed: Any = 0) -> np.ndarray:
     """A permutation of 0..n−1 (int64), the same for the same seed in every process (PCG64)."""
     n = check_int("n", n, 0)
-    return as_generator(seed).permutation(n).astype(np.int64)
+    return generator(seed).permutation(n).astype(np.int64)

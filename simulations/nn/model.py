@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from simulations._core.validation import as_generator, check_array, check_choice, check_dtype, check_int
+from simulations._core.seeding import generator
+from simulations._core.validation import check_array, check_choice, check_dtype, check_int
 
 __all__ = [
     "ACTIVATIONS",
@@ -317,7 +318,7 @@ def init_params(spec: MLPSpec, seed: Any = 0) -> Params:
     """
     if not isinstance(spec, MLPSpec):
         raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
-    rng = as_generator(seed)
+    rng = generator(seed)
     p = Params.zeros(spec)
     for l, (fan_out, fan_in) in enumerate(spec.weight_shapes):
         shape = (fan_out, fan_in)
