@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -66,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, default=None, help="CPU threads (default 1, env TAILCOMP_THREADS)")
     r.add_argument("--backend", default="cpu", choices=["cpu", "cuda"])
     r.add_argument("--out", type=Path, default=None, help="write the JSON record of the run here")
-    r.add_argument("--checkpoint", type=Path, default=None, help="checkpoint path (writes PATH.npz + PATH.json)")
+    r.add_argument("--checkpoint", type=Path, default=None, help="checkpoint path (writes the one file PATH.npz)")
     r.add_argument("--checkpoint-every", type=int, default=None)
     r.add_argument("--resume", type=Path, default=None, help="continue from this checkpoint")
     r.add_argument("--save-params", type=Path, default=None, help="write the final parameters (.npy)")
@@ -94,6 +95,40 @@ def _versions() -> dict:
 
     return {"tailcomp": simulations.__version__, "numpy": np.__version__, "numba": numba.__version__,
             "scipy": scipy.__version__, "python": platform.python_version(), "platform": platform.platform()}
+
+
+def _jsonable(o):
+    """``o`` with non-finite floats as ``None`` (JSON ``null``) and numpy scalars / arrays as Python values."""
+    if isinstance(o, dict):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _jsonable(o.tolist())
+    if isinstance(o, (bool, np.bool_)):
+        return bool(o)
+    if isinstance(o, (int, np.integer)):
+        return int(o)
+    if isinstance(o, (float, np.floating)):
+        return float(o) if np.isfinite(o) else None
+    if o is None or isinstance(o, str):
+        return o
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"the run record holds a {type(o).__name__}, which has no JSON form")
+
+
+def write_record(path: Path, record: dict) -> None:
+    """Write ``record`` as strict JSON (NaN and ±inf become ``null``) to ``path``, atomically."""
+    text = json.dumps(_jsonable(record), indent=1, allow_nan=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,8 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         msg += f" test_loss={f['test_loss']:.4f} test_acc={f['test_acc']:.4f}"
     print(msg + f" time={res.timings['total']:.1f}s")
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(record, indent=1, default=float))
+        write_record(args.out, record)
     if args.save_params is not None:
         np.save(args.save_params, res.params.flat)
     return 0

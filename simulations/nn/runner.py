@@ -23,7 +23,7 @@ import numpy as np
 
 from simulations._core import seeding
 from simulations.nn.backends.base import Backend, RunBuffers, StepConfig
-from simulations.nn.checkpoint import TrainState, copy_state, load_checkpoint, save_checkpoint
+from simulations.nn.checkpoint import TrainState, checkpoint_file, copy_state, load_checkpoint, save_checkpoint
 from simulations.nn.model import Params, init_params
 from simulations.stable.streams import init_states
 
@@ -106,16 +106,29 @@ class Run:
 
     def _resumed(self, resume: TrainState | str | Path) -> TrainState:
         spec = self.spec
-        state = load_checkpoint(resume)[0] if isinstance(resume, (str, Path)) else copy_state(resume)
+        if isinstance(resume, (str, Path)):
+            where = f"resume checkpoint {checkpoint_file(resume)}"
+            state = load_checkpoint(resume)[0]
+        else:
+            where, state = "resume state", copy_state(resume)
         if state.params.spec.sizes != spec.sizes or state.params.flat.shape[0] != spec.n_params:
-            raise ValueError("resume state does not match spec")
+            raise ValueError(f"{where} was made for sizes {state.params.spec.sizes}, spec has {spec.sizes}")
         if state.params.spec != spec:
             state.params = Params(spec, state.params.flat.astype(spec.np_dtype))
         if state.perm.shape[0] != self.n:
-            raise ValueError(f"resume state was made for {state.perm.shape[0]} training samples, data has {self.n}")
-        if (self.optimizer.momentum > 0) != (state.velocity.shape[0] > 0) or \
-                state.noise_states.shape[0] != self.cfg.n_noise_streams:
-            raise ValueError("resume state does not match the optimizer/noise settings")
+            raise ValueError(f"{where} was made for {state.perm.shape[0]} training samples, data has {self.n}")
+        if state.pos > self.spe:
+            raise ValueError(f"{where} is at step {state.pos} of an epoch, which has {self.spe} steps at "
+                             f"batch_size={self.batch_size}")
+        if (self.optimizer.momentum > 0) != (state.velocity.shape[0] > 0):
+            raise ValueError(f"{where} was made with momentum {'> 0' if state.velocity.shape[0] else '= 0'}, "
+                             f"the optimizer has momentum={self.optimizer.momentum}")
+        if state.noise_states.shape[0] != self.cfg.n_noise_streams:
+            raise ValueError(f"{where} holds {state.noise_states.shape[0]} noise streams, the noise settings "
+                             f"need {self.cfg.n_noise_streams}")
+        if (self.averaging > 0) != (state.avg_sum.shape[0] > 0):
+            raise ValueError(f"{where} was made with averaging {'> 0' if state.avg_sum.shape[0] else '= 0'}, "
+                             f"the run has averaging={self.averaging}")
         self.shuffle_rng = np.random.default_rng()
         self.shuffle_rng.bit_generator.state = state.shuffle_state
         return state
