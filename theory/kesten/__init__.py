@@ -88,6 +88,9 @@ from theory.kesten.monotonicity import (
     monotonicity_statements,
 )
 from theory.kesten.numeric import (
+    BATCH_SIZE_MAX,
+    D_MAX,
+    S_MAX,
     KestenResult,
     h,
     log_h,
@@ -100,6 +103,9 @@ from theory.kesten.numeric import (
 from theory.kesten.symbolic import h2, h2_symbolic, h4, h4_symbolic, h_even_symbolic, variance_boundary_symbolic
 
 __all__ = [
+    "S_MAX",
+    "BATCH_SIZE_MAX",
+    "D_MAX",
     "KestenResult",
     "MonotonicityCheck",
     "log_h",

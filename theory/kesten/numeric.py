@@ -20,9 +20,12 @@ from theory.kesten.quadrature import log_h_g, rho_g
 from theory.validation import check_int, check_positive, check_real
 
 __all__ = ["KestenResult", "log_h", "h", "rho", "tail_index", "tail_index_curve", "lr_critical_variance",
-           "lr_critical_divergence", "S_MAX"]
+           "lr_critical_divergence", "S_MAX", "BATCH_SIZE_MAX", "D_MAX"]
 
 S_MAX = 400.0  # largest tail index searched for; above it the status says so
+BATCH_SIZE_MAX = 10**4  # the χ_b quadrature has O(√b) nodes; larger b is rejected up front
+D_MAX = 10**4  # ρ by quadrature agrees with Monte Carlo up to here (at d = 10⁶ it is off by 20 %)
+_G_SMALL = 1e-9  # below s·g·b = 1e-9, log h(s) ≈ −sgb is too close to the quadrature's round-off
 
 
 def _check_1d(name: str, v: Any) -> np.ndarray:
@@ -42,8 +45,8 @@ def _check_1d(name: str, v: Any) -> np.ndarray:
 def _params(lr: Any, batch_size: Any, d: Any, sigma: Any) -> tuple[float, int, int, float]:
     """Validated (step size η, batch size b, dimension d, data scale σ)."""
     lr = check_positive("lr", lr)
-    batch_size = check_int("batch_size", batch_size, 1)
-    d = check_int("d", d, 1)
+    batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX)
+    d = check_int("d", d, 1, D_MAX)
     sigma = check_positive("sigma", sigma)
     return lr, batch_size, d, sigma
 
@@ -91,7 +94,9 @@ class KestenResult:
     ``status`` is ``"ok"`` (``alpha`` solves h(α) = 1), ``"no_stationary_law"``
     (ρ ≥ 0: SGD does not converge in law; ``alpha`` is None) or
     ``"alpha_above_max"`` (α > ``s_max``: tails lighter than any power of
-    practical interest; ``alpha`` is None).
+    practical interest; ``alpha`` is None). A tiny g = ησ²/b (α ≈ C/g) is settled without a
+    root search: when h(s_max) < 1 at g₀ = 10⁻⁹/(s_max·b) ≥ g, convexity of h in g gives α > s_max;
+    a g that underflows to 0 gives ``"alpha_above_max"`` with ``rho = -0.0``.
     """
 
     status: str
@@ -115,9 +120,16 @@ class KestenResult:
 
 
 def _solve_g(g: float, b: int, d: int, s_max: float, xtol: float) -> tuple[str, float | None, float]:
+    if g == 0.0:  # ησ²/b underflowed: M = I to double precision (ρ = −gb rounds to −0), α = ∞
+        return "alpha_above_max", None, -0.0
     r = rho_g(g, b, d)
     if not r < 0.0:
         return "no_stationary_law", None, r
+    g0 = _G_SMALL / (s_max * b)
+    if g < g0 and log_h_g(s_max, g0, b, d) < -0.25 * _G_SMALL:
+        # g ↦ h(s; g) is convex for s ≥ 1 (a norm of an affine function of g, to the power s) with
+        # h(s; 0) = 1, so h(s_max; g0) < 1 gives h(s_max; g) < 1 for all g ≤ g0: α > s_max
+        return "alpha_above_max", None, r
     f = lambda s: log_h_g(s, g, b, d)  # noqa: E731
     # upper bracket: h(s) > 1; start from the closed form h(2)
     h2v = 1.0 - 2.0 * g * b + g * g * b * (b + d + 1)
@@ -171,8 +183,8 @@ def tail_index_curve(
     lrs = _check_1d("lrs", lrs)
     if np.any(lrs <= 0):
         raise ValueError("lrs must all be in (0, inf)")
-    batch_size = check_int("batch_size", batch_size, 1)
-    d = check_int("d", d, 1)
+    batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX)
+    d = check_int("d", d, 1, D_MAX)
     sigma = check_positive("sigma", sigma)
     s_max = check_real("s_max", s_max, 1.0, S_MAX)
     alpha = np.full(lrs.shape, np.nan)
@@ -201,8 +213,8 @@ def lr_critical_divergence(batch_size: Any, d: Any, sigma: Any = 1.0, *, lr_max:
     ρ(η) is negative for small η and increases to +∞; bisection on ρ (``lr_max``: a first
     upper bracket, doubled until ρ > 0).
     """
-    b = check_int("batch_size", batch_size, 1)
-    d = check_int("d", d, 1)
+    b = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX)
+    d = check_int("d", d, 1, D_MAX)
     sigma = check_positive("sigma", sigma)
     lo = lr_critical_variance(b, d, sigma)  # ρ < 0 there (h(2) < 1 ⇒ 2ρ ≤ log h(2) < 0)
     lo *= 0.999

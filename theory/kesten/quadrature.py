@@ -62,15 +62,25 @@ def _nodes(lo: float, hi: float, edges: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 @lru_cache(maxsize=4096)
 def _outer_rule(g: float, b: int, r_max: float, levels: int = 34) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes r_i and log-weights log(w_i f_R(r_i)) for E[F(U)], U = R², R ~ chi_b."""
-    rstar = 1.0 / math.sqrt(g)
-    r_max = max(r_max, rstar + 8.0)
-    left = _graded_panels(0.0, rstar, "right", levels=levels)
-    right = _graded_panels(rstar, r_max, "left", levels=levels)
-    r1, w1 = _nodes(0.0, rstar, left)
-    r2, w2 = _nodes(rstar, r_max, right)
-    r = np.concatenate([r1, r2])
-    w = np.concatenate([w1, w2])
+    """Nodes r_i and log-weights log(w_i f_R(r_i)) for E[F(U)], U = R², R ~ chi_b.
+
+    ``r_max`` is where the (tilted) χ_b mass has ended. The panels are graded toward the kink
+    r* = g^{−1/2} only when r* ≤ 2·r_max + 8; beyond that (small g) the integrand is smooth on
+    [0, 2·r_max + 8] and what lies further out is below e^{−2 r_max²}, so the rule stops there:
+    the number of nodes never depends on g (a tiny g once meant ~1/√g panels).
+    """
+    cap = 2.0 * r_max + 8.0
+    rstar = 1.0 / math.sqrt(g) if g > 0.0 else math.inf
+    if rstar <= cap:
+        r_max = max(r_max, rstar + 8.0)
+        left = _graded_panels(0.0, rstar, "right", levels=levels)
+        right = _graded_panels(rstar, r_max, "left", levels=levels)
+        r1, w1 = _nodes(0.0, rstar, left)
+        r2, w2 = _nodes(rstar, r_max, right)
+        r = np.concatenate([r1, r2])
+        w = np.concatenate([w1, w2])
+    else:
+        r, w = _nodes(0.0, cap, np.linspace(0.0, cap, int(math.ceil(cap / 0.75)) + 1))
     keep = (w > 0) & (r > 0)
     r, w = r[keep], w[keep]
     # chi_b density: r^{b-1} e^{-r^2/2} / (2^{b/2-1} Γ(b/2))
@@ -127,27 +137,33 @@ def _log_inner(A: np.ndarray, B: np.ndarray, d: int, p: float) -> np.ndarray:
     E[(A + BW)^p] = (2B)^p E[(z + G)^p], z = A/(2B), G ~ Gamma(k = (d−1)/2).
     Generalized Gauss–Laguerre (48 nodes) where (z + t)^p is smooth on the
     scale of G (z ≥ ½, k ≤ 60, p ≤ 40: agrees with the graded rule to ~1e-13),
-    the graded composite rule :func:`_gamma_rule` elsewhere.
+    the graded composite rule :func:`_gamma_rule` elsewhere, and the first-order expansion in
+    B/A where z ≥ 10⁸(|p| + 1)(k + 1) (small g).
     """
     if d == 1:
         return p * np.log(A)
     k = 0.5 * (d - 1)
-    z = A / (2.0 * B)
+    with np.errstate(divide="ignore"):
+        z = A / (2.0 * B)
     out = np.empty_like(A)
-    smooth = z >= 0.5 if (k <= 60.0 and p <= 40.0) else np.zeros(A.shape, dtype=bool)
+    # z ≫ p·k (small g): log E[(1 + (B/A)W)^p] = 2kp·B/A + O((pk/z)²), (pk/z)² < 1e-16; no B underflow
+    flat = z >= 1e8 * (abs(p) + 1.0) * (k + 1.0)
+    if np.any(flat):
+        out[flat] = p * np.log(A[flat]) + np.log1p(2.0 * k * p * (B[flat] / A[flat]))
+    smooth = (z >= 0.5) & ~flat if (k <= 60.0 and p <= 40.0) else np.zeros(A.shape, dtype=bool)
     if np.any(smooth):
         t, lw = _laguerre(k)
-        out[smooth] = _lse(lw[None, :] + p * np.log(z[smooth][:, None] + t[None, :]), axis=1)
-    rest = ~smooth
+        out[smooth] = p * np.log(2.0 * B[smooth]) + _lse(lw[None, :] + p * np.log(z[smooth][:, None] + t[None, :]), axis=1)
+    rest = ~smooth & ~flat
     if np.any(rest):
         t, lw = _gamma_rule(k, float(math.ceil(p)))
-        out[rest] = _lse(lw[None, :] + p * np.log(z[rest][:, None] + t[None, :]), axis=1)
-    return p * np.log(2.0 * B) + out
+        out[rest] = p * np.log(2.0 * B[rest]) + _lse(lw[None, :] + p * np.log(z[rest][:, None] + t[None, :]), axis=1)
+    return out
 
 
 def log_h_g(s: float, g: float, b: int, d: int) -> float:
-    """log h(s) with g = ησ²/b."""
-    if s == 0.0:
+    """log h(s) with g = ησ²/b (g = 0, e.g. an underflowed ησ²/b, is M = I: log h = 0)."""
+    if s == 0.0 or g == 0.0:
         return 0.0
     r, lw = _outer_rule(g, b, round(_r_max(b, s), 1), 34 if d == 1 else 12)
     u = r * r
@@ -164,7 +180,14 @@ def rho_g(g: float, b: int, d: int) -> float:
     closed-form inner expectation for every d (truncation error ~δ⁴, round-off
     ~1e-13). Cross-checked against a direct double integral of the logarithm
     in the tests.
+
+    When g(b + d + 2) ≤ 10⁻⁵ the difference would drown ρ ≈ −gb in round-off, and the series
+    ½E log(1 + x), x = −2gU + g²U(U + W), to third order is used instead:
+    ρ = −gb + ½g²b(d − b − 3) + g³b(b + 2)(d − 1 − (b + 4)/3) + O(g⁴(b + d)³b)
+    (relative error below 10⁻¹⁴ there).
     """
+    if g * (b + d + 2.0) <= 1e-5:
+        return float(-g * b + 0.5 * g * g * b * (d - b - 3.0) + g**3 * b * (b + 2.0) * (d - 1.0 - (b + 4.0) / 3.0))
     dl = 1e-3
     f1 = log_h_g(dl, g, b, d) - log_h_g(-dl, g, b, d)
     f2 = log_h_g(2 * dl, g, b, d) - log_h_g(-2 * dl, g, b, d)

@@ -19,6 +19,8 @@ from theory.validation import check_int
 
 __all__ = ["h_even_symbolic", "h2_symbolic", "h4_symbolic", "h2", "h4", "variance_boundary_symbolic"]
 
+M_MAX = 5  # largest m of h_even_symbolic
+
 _eta, _sigma, _b, _d = sp.symbols("eta sigma b d", positive=True)
 
 
@@ -32,9 +34,10 @@ def h_even_symbolic(m: int) -> sp.Expr:
     """h(2m) as a polynomial in η, σ, b, d (sympy), from the χ² moments.
 
     ‖Me₁‖^{2m} = ((1 − gU)² + g²UW)^m with g = ησ²/b; expand in U and W and
-    replace U^i, W^j by E χ²_b^i, E χ²_{d−1}^j.
+    replace U^i, W^j by E χ²_b^i, E χ²_{d−1}^j. ``m`` is at most :data:`M_MAX` = 5 (a few
+    seconds; the simplification grows quickly with m: m = 12 took minutes).
     """
-    m = check_int("m", m, 0, 12)
+    m = check_int("m", m, 0, M_MAX)
     U, W = sp.symbols("U W", positive=True)
     g = _eta * _sigma**2 / _b
     poly = sp.Poly(sp.expand(((1 - g * U) ** 2 + g**2 * U * W) ** m), U, W)
