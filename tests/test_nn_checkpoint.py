@@ -399,3 +399,12 @@ def test_cli_resume_from_a_damaged_checkpoint_exits_2_naming_the_file(saved, tmp
             "--steps", "12", "--no-progress", "--resume", str(p)]
     assert main(argv) == 2
     assert str(p) in capsys.readouterr().err
+
+
+def test_resume_with_averaging_from_a_checkpoint_without_it_is_refused(tmp_path):
+    # the averaging kernel would add into an empty avg_sum buffer
+    kw = {**_kw(), "averaging": 0}
+    train(SPEC, _data(), stop=StopRules(max_steps=8), checkpoint_path=tmp_path / "na", **kw)
+    with pytest.raises(ValueError, match="averaging = 0, the run has averaging=3") as info:
+        train(SPEC, _data(), stop=StopRules(max_steps=12), resume=tmp_path / "na", **_kw())
+    assert str(tmp_path / "na.npz") in str(info.value)
