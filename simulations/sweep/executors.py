@@ -9,7 +9,8 @@ process writes to the results store, whatever the executor.
 
 * :class:`LocalExecutor`: ``spawn``-started processes, one thread each
   (:data:`~simulations.sweep.worker.THREAD_ENV` set to 1 in the environment before the
-  workers import anything, restored afterwards);
+  workers import anything, restored afterwards), which die with the sweep process even
+  when it is SIGKILLed (:func:`~simulations.sweep.worker.die_with_parent`);
 * :class:`InlineExecutor` (``workers=0``): runs in the calling process (debugging);
 * :class:`DaskExecutor`: a ``dask.distributed`` scheduler address ``tcp://HOST:PORT``, a
   ``Client`` or a cluster object (``LocalCluster``); the workers must be able to import
@@ -91,7 +92,8 @@ class LocalExecutor(Executor):
         self.workers = workers
         self._env = _ThreadEnv().__enter__()
         self._make = lambda: ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=worker_init
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=worker_init,
+            initargs=(os.getpid(),),
         )
         self.pool = self._make()
         self.max_inflight = 2 * workers

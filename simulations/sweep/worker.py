@@ -5,7 +5,8 @@ configuration, calls the experiment and turns its outcome into a record for the 
 ``done``/``diverged`` (returned, or :class:`~simulations.sweep.registry.Diverged`
 raised; a non-finite metric turns ``done`` into ``diverged``) or ``failed`` (any other
 exception, with the traceback), plus timings, the worker's name and the package versions.
-Each worker runs one thread (:data:`THREAD_ENV` set to 1, numba's thread count set to 1).
+Each worker runs one thread (:data:`THREAD_ENV` set to 1, numba's thread count set to 1)
+and dies with the sweep that started it (:func:`die_with_parent`).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 from simulations.sweep.config import jsonable
 from simulations.sweep.registry import FINISHED, Diverged, get_experiment, make_config
 
-__all__ = ["THREAD_ENV", "execute", "worker_init", "one_thread", "package_versions"]
+__all__ = ["THREAD_ENV", "execute", "worker_init", "die_with_parent", "one_thread", "package_versions"]
 
 #: Environment variables set to "1" in every worker process (one thread per worker).
 THREAD_ENV = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -48,11 +49,59 @@ def package_versions() -> dict:
     return dict(_VERSIONS)
 
 
-def worker_init() -> None:
-    """Pool initializer: one thread per worker (the env vars were already set at spawn)."""
+def worker_init(parent_pid: int | None = None) -> None:
+    """Pool initializer: one thread per worker (the env vars were already set at spawn).
+
+    With ``parent_pid`` (the pid of the sweep that started the pool) the worker also dies
+    with its parent: :func:`die_with_parent`.
+    """
     for var in THREAD_ENV:
         os.environ[var] = "1"
     one_thread()
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
+
+
+#: Seconds between two checks of the worker-side watchdog (:func:`die_with_parent`).
+WATCHDOG_PERIOD = 0.5
+
+
+def _parent_death_signal() -> bool:
+    """Linux: ask the kernel to SIGKILL this process when its parent dies (``prctl(PR_SET_PDEATHSIG)``)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+        return False
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this worker exit as soon as the process ``parent_pid`` that started it dies.
+
+    A sweep killed by SIGKILL cannot shut its pool down; without this its workers (and
+    the multiprocessing resource tracker, which exits once no worker holds its pipe)
+    would live on.  On Linux the kernel kills the worker (parent-death signal); on every
+    platform a daemon thread also checks every :data:`WATCHDOG_PERIOD` seconds that the
+    parent is still ``os.getppid()`` and ends the process otherwise (it also covers a
+    parent that died before the signal was set up).
+    """
+    parent_pid = int(parent_pid)
+    _parent_death_signal()
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    import threading
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(WATCHDOG_PERIOD)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="tailcomp-parent-watchdog", daemon=True).start()
 
 
 def one_thread() -> None:
