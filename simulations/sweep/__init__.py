@@ -43,7 +43,8 @@ name), :mod:`~simulations.sweep.plan` (grids, seeds, run hashes),
 :mod:`~simulations.sweep.worker` (one run), :mod:`~simulations.sweep.executors`,
 :mod:`~simulations.sweep.runner` (``run_sweep``), :mod:`~simulations.sweep.sweep_file`,
 :mod:`~simulations.sweep.store` and :mod:`~simulations.sweep.writer` (the store's
-readers and its one writer), :mod:`~simulations.sweep.report` (tables, CSV, plots),
+readers and its one writer), :mod:`~simulations.sweep.store_errors` (:class:`StoreError`:
+every failure of the store as one line naming it), :mod:`~simulations.sweep.report` (tables, CSV, plots),
 :mod:`~simulations.sweep.cli` (``tailcomp sweep``/``tailcomp report``).
 
 Sources: OpenLTH (J. Frankle, https://github.com/facebookresearch/open_lth: an
@@ -68,6 +69,7 @@ from simulations.sweep.registry import (
 from simulations.sweep.report import format_table, plot_metric
 from simulations.sweep.runner import SweepSummary, run_sweep
 from simulations.sweep.store import SCHEMA_VERSION, ResultsStore, SchemaError
+from simulations.sweep.store_errors import StoreError
 from simulations.sweep.sweep_file import Sweep, load_sweep
 from simulations.sweep.worker import THREAD_ENV
 from simulations.sweep.writer import StoreLockedError, StoreWriter
@@ -78,6 +80,7 @@ __all__ = [
     "FINISHED",
     "THREAD_ENV",
     "Diverged",
+    "StoreError",
     "SchemaError",
     "StoreLockedError",
     "Experiment",

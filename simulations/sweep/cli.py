@@ -18,9 +18,9 @@ from pathlib import Path
 from simulations.sweep.config import field_specs
 from simulations.sweep.registry import FINISHED, STATUSES, get_experiment, import_errors, list_experiments
 from simulations.sweep.report import plot_metric, rows_to_csv, rows_to_json, store_report
-from simulations.sweep.store import ResultsStore, SchemaError
+from simulations.sweep.store import ResultsStore
+from simulations.sweep.store_errors import StoreError
 from simulations.sweep.sweep_file import load_sweep
-from simulations.sweep.writer import StoreLockedError
 
 
 def _describe_experiments() -> str:
@@ -66,11 +66,11 @@ def sweep_main(argv: list[str] | None = None) -> int:
         todo = len(runs)
         if store_path.exists():
             try:
-                with ResultsStore(store_path, create=False) as st:
+                with ResultsStore(store_path, readonly=True) as st:
                     finished = {r["run_id"] for r in st.rows(sweep.experiment, status=FINISHED)}
                     if args.no_retry_failed:
                         finished |= {r["run_id"] for r in st.rows(sweep.experiment, status="failed")}
-            except SchemaError as exc:
+            except StoreError as exc:
                 print(f"tailcomp sweep: error: {exc}", file=sys.stderr)
                 return 2
             todo = sum(r.run_id not in finished for r in runs)
@@ -85,7 +85,7 @@ def sweep_main(argv: list[str] | None = None) -> int:
             progress=not args.no_progress,
             retry_failed=not args.no_retry_failed,
         )
-    except (ValueError, TypeError, SchemaError, StoreLockedError) as exc:
+    except (ValueError, TypeError, StoreError) as exc:
         print(f"tailcomp sweep: error: {exc}", file=sys.stderr)
         return 2
     print(
@@ -113,45 +113,49 @@ def report_main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="figure file (with --plot; .pdf/.png/.svg)")
     args = p.parse_args(argv)
 
+    if args.plot and (not args.x or not args.out):
+        p.error("--plot needs --x PARAM and --out FILE")
     try:
-        st = ResultsStore(args.store, create=False)
-    except (FileNotFoundError, SchemaError) as exc:
+        with ResultsStore(args.store, readonly=True) as st:
+            return _report(st, args)
+    except (FileNotFoundError, StoreError) as exc:
         print(f"tailcomp report: error: {exc}", file=sys.stderr)
         return 2
-    with st:
-        if args.plot:
-            if not args.x or not args.out:
-                p.error("--plot needs --x PARAM and --out FILE")
-            import matplotlib
 
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
 
-            try:
-                ax = plot_metric(st.rows(args.experiment, status="done"), args.plot, args.x, args.hue,
-                                    logx=args.logx, logy=args.logy)
-            except ValueError as exc:
-                print(f"tailcomp report: error: {exc}", file=sys.stderr)
-                return 2
-            ax.set_title(args.experiment or ", ".join(st.experiments()), fontsize="small")
-            ax.figure.tight_layout()
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            ax.figure.savefig(args.out)
-            plt.close(ax.figure)
-            print(f"wrote {args.out}")
-            return 0
-        status = args.status
-        rows = st.history_rows(args.experiment, status) if args.history else st.rows(args.experiment, status)
-        if args.format == "json":
-            text = rows_to_json(rows)
-        elif args.format == "csv":
-            text = rows_to_csv(rows)
-        else:
-            text = store_report(st, rows, args.experiment)
-        if args.output:
-            args.output.write_text(text)
-        else:
-            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+def _report(st: ResultsStore, args) -> int:
+    """The body of ``tailcomp report`` on the open store ``st``."""
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        try:
+            ax = plot_metric(st.rows(args.experiment, status="done"), args.plot, args.x, args.hue,
+                             logx=args.logx, logy=args.logy)
+        except ValueError as exc:
+            print(f"tailcomp report: error: {exc}", file=sys.stderr)
+            return 2
+        ax.set_title(args.experiment or ", ".join(st.experiments()), fontsize="small")
+        ax.figure.tight_layout()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        ax.figure.savefig(args.out)
+        plt.close(ax.figure)
+        print(f"wrote {args.out}")
+        return 0
+    status = args.status
+    rows = st.history_rows(args.experiment, status) if args.history else st.rows(args.experiment, status)
+    if args.format == "json":
+        text = rows_to_json(rows)
+    elif args.format == "csv":
+        text = rows_to_csv(rows)
+    else:
+        text = store_report(st, rows, args.experiment)
+    if args.output:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
 
 

@@ -51,8 +51,10 @@ def expand_grid(experiment: str | Experiment, grid: Mapping | Sequence[Mapping],
     """Configs for the Cartesian product of ``grid`` (dict of lists), each merged over ``base``.
 
     ``grid`` may also be a list of such dicts (the union of their products, in order).
-    Each grid value must be a list of values (a tuple-typed field takes a list of
-    lists); ``base`` holds single values.  Every config is validated before any is
+    Each grid value must be a non-empty list of values (a tuple-typed field takes a
+    list of lists), and a grid must have at least one key (an empty grid is a
+    ``ValueError``: the base configuration alone is ``[make_config(exp, base)]``);
+    ``base`` holds single values.  Every config is validated before any is
     returned; duplicates are dropped, first occurrence kept.
     """
     exp = get_experiment(experiment)
@@ -63,10 +65,17 @@ def expand_grid(experiment: str | Experiment, grid: Mapping | Sequence[Mapping],
     grids = [grid] if isinstance(grid, Mapping) else grid
     if isinstance(grids, (str, bytes)) or not isinstance(grids, Sequence):
         raise TypeError(f"grid must be a mapping of lists or a list of such mappings, got {type(grid).__name__}")
+    if not grids:
+        raise ValueError("grid is empty (an empty list); give at least one key with a list of values, "
+                         "or omit the grid to run only the base configuration")
     out, seen = [], set()
-    for g in grids:
+    for i, g in enumerate(grids):
         if not isinstance(g, Mapping):
             raise TypeError(f"grid must be a mapping of lists or a list of such mappings, got an element {g!r}")
+        if not g:
+            where = "grid" if isinstance(grid, Mapping) else f"grid[{i}]"
+            raise ValueError(f"{where} is empty (no keys); give at least one key with a list of values, "
+                             "or omit the grid to run only the base configuration")
         keys = list(g)
         for k in keys:
             v = g[k]

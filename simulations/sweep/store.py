@@ -22,16 +22,17 @@ from pathlib import Path
 
 from simulations._core.validation import check_choice
 from simulations.sweep.registry import STATUSES
+from simulations.sweep.store_errors import StoreError, guarded, translate
 from simulations.sweep.writer import StoreWriter
 
-__all__ = ["SCHEMA_VERSION", "SchemaError", "ResultsStore"]
+__all__ = ["SCHEMA_VERSION", "SchemaError", "StoreError", "ResultsStore"]
 
 #: Version of the SQLite layout written by this module.  A store with a larger
 #: version is refused (:class:`SchemaError`); smaller versions are migrated.
 SCHEMA_VERSION = 1
 
 
-class SchemaError(RuntimeError):
+class SchemaError(StoreError):
     """The results store was written by a newer tailcomp, or is not a tailcomp store."""
 
 
@@ -62,6 +63,9 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_experiment_status ON runs (experiment, status);
 """
 
+#: os.access can check the effective ids (what opening a file checks) on this platform.
+_EFFECTIVE = os.access in os.supports_effective_ids
+
 _STD_COLUMNS = ("run_id", "experiment", "seed", "status", "error", "wall_time")
 
 
@@ -76,27 +80,68 @@ class ResultsStore:
     (one run, all columns, JSON decoded), :meth:`counts` (runs per status).  Opening a
     store written by a newer schema version raises :class:`SchemaError`; a file that
     is not a tailcomp store also raises :class:`SchemaError` and is left untouched.
+    ``readonly=True`` opens an existing store for reading only (SQLite ``mode=ro``; it
+    works in a read-only directory too); every other failure to create, open, read or
+    write the file (a read-only directory, corrupt pages, ...) raises :class:`StoreError`
+    naming the store (:class:`SchemaError` is one).
 
     Write API: :meth:`writer` takes the store's writer lock and returns the
     :class:`~simulations.sweep.writer.StoreWriter` (``register``, ``mark_running``,
     ``record``) that :func:`simulations.sweep.run_sweep` writes through.
     """
 
-    def __init__(self, path: str | os.PathLike, *, create: bool = True):
+    def __init__(self, path: str | os.PathLike, *, create: bool = True, readonly: bool = False):
         self.path = Path(path)
         if not isinstance(create, bool):
             raise TypeError(f"create must be a bool, got {create!r}")
-        if not self.path.exists():
-            if not create:
-                raise FileNotFoundError(f"no results store at {str(self.path)!r}")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not isinstance(readonly, bool):
+            raise TypeError(f"readonly must be a bool, got {readonly!r}")
+        self.readonly = readonly
         self._writer: StoreWriter | None = None
-        self.con = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None, check_same_thread=False)
+        if not self.path.exists():
+            if not create or readonly:
+                raise FileNotFoundError(f"no results store at {str(self.path)!r}")
+            with translate(self.path, "creating it"):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise StoreError(f"results store {self.path} is a directory, not a tailcomp results store")
+        action = "opening it" if self.path.exists() else "creating it"
+        if readonly:
+            self.con = self._connect_readonly()
+        else:
+            with translate(self.path, action):
+                self.con = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None, check_same_thread=False)
         try:
-            self._open(create)
+            with translate(self.path, action):
+                self._open(create)
         except BaseException:
             self.con.close()
             raise
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A read-only connection (``mode=ro``); in a read-only directory, where SQLite cannot create the
+        WAL index ``<store>-shm``, the file is read as immutable (no writer can be active there)."""
+        uri = self.path.resolve().as_uri()
+        kw = dict(uri=True, timeout=60.0, isolation_level=None, check_same_thread=False)
+        with translate(self.path, "opening it read-only"):
+            con = sqlite3.connect(uri + "?mode=ro", **kw)
+            try:
+                con.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+                return con
+            except sqlite3.OperationalError as exc:
+                con.close()
+                cannot_index = "readonly" in str(exc) or "unable to open" in str(exc)
+                if not cannot_index or os.access(self.path.parent, os.W_OK, effective_ids=_EFFECTIVE):
+                    raise
+            except sqlite3.DatabaseError:  # not an SQLite file, or corrupt: _open says which
+                return con
+            wal = Path(f"{self.path}-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise StoreError(
+                    f"results store {self.path} is in a read-only directory with an unfinished write-ahead log {wal}: "
+                    "copy the store and its -wal file to a writable directory to read it"
+                )
+            return sqlite3.connect(uri + "?mode=ro&immutable=1", **kw)
 
     # ---- schema
     def _open(self, create: bool) -> None:
@@ -104,6 +149,8 @@ class ResultsStore:
         try:
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
+            if "not a database" not in str(exc):
+                raise
             raise SchemaError(f"{self.path} is not a tailcomp results store (not an SQLite database: {exc})") from None
         if "schema_version" in tables:
             self._check_version()
@@ -111,8 +158,10 @@ class ResultsStore:
             raise SchemaError(
                 f"{self.path} is an SQLite database but not a tailcomp results store (tables {sorted(tables)}); left untouched"
             )
-        elif not create:
+        elif not create or self.readonly:
             raise SchemaError(f"{self.path} is empty: not a tailcomp results store")
+        if self.readonly:
+            return
         con.execute("PRAGMA journal_mode=WAL")
         # NORMAL: in WAL mode a commit survives the process being killed (SIGKILL) without an
         # fsync; StoreWriter.record switches to FULL so that a *finished* run also survives a power loss.
@@ -145,17 +194,21 @@ class ResultsStore:
         # v < SCHEMA_VERSION: migrations go here when the schema changes.
 
     # ---- writer side
+    @guarded("taking its writer lock")
     def writer(self) -> StoreWriter:
         """Take the store's writer lock and return the :class:`StoreWriter` (one writer process at a time).
 
         Raises :class:`StoreLockedError` if another sweep holds the lock.  The lock is released
         by the writer's ``close()`` (or a ``with`` block), or when this store is closed.
         """
+        if self.readonly:
+            raise StoreError(f"results store {self.path} was opened read-only (readonly=True): it cannot be written")
         if self._writer is None or self._writer.lock_file is None:
             self._writer = StoreWriter(self.con, self.path)
         return self._writer
 
     # ---- reader side
+    @guarded("reading it")
     def _select(self, columns: str, experiment, status) -> list[sqlite3.Row]:
         where, args = [], []
         if experiment is not None:
@@ -209,6 +262,7 @@ class ResultsStore:
                 out.append(self._flat(base, cfg, rec if isinstance(rec, dict) else {"value": rec}, "history"))
         return out
 
+    @guarded("reading it")
     def get(self, run_id: str) -> dict | None:
         """One run with every stored column (config/metrics/history/versions decoded), or None."""
         cur = self.con.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,))
@@ -221,12 +275,14 @@ class ResultsStore:
                 d[k] = json.loads(d[k])
         return d
 
+    @guarded("reading it")
     def counts(self, experiment: str | None = None) -> dict[str, int]:
         """Number of runs per status (every status present as a key)."""
         q = "SELECT status, COUNT(*) FROM runs" + (" WHERE experiment = ?" if experiment else "") + " GROUP BY status"
         got = dict(self.con.execute(q, (experiment,) if experiment else ()).fetchall())
         return {s: int(got.get(s, 0)) for s in STATUSES}
 
+    @guarded("reading it")
     def experiments(self) -> list[str]:
         """Names of the experiments present in the store."""
         return [r[0] for r in self.con.execute("SELECT DISTINCT experiment FROM runs ORDER BY experiment")]

@@ -9,8 +9,11 @@
       lr: [0.05, 0.1, 0.2]
       batch_size: [1, 2]
 
-Every configuration is validated when the file is loaded, before anything runs
-(``tailcomp sweep FILE --dry-run`` only loads and counts).
+To run only ``base`` (one configuration), omit ``grid`` (and ``runs``, a list of
+mappings each merged over ``base``); an empty ``grid`` or ``runs`` is an error, not a
+way to say "just base".  Every configuration is validated when the file is loaded,
+before anything runs (``tailcomp sweep FILE --dry-run`` only loads and counts); an
+error names the file (and the line, for YAML/TOML syntax and UTF-8 errors).
 """
 from __future__ import annotations
 
@@ -49,18 +52,46 @@ class Sweep:
         return run_sweep(self.experiment, self.configs, store, seeds=self.seeds, **kwargs)
 
 
+def _text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read sweep file {path}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ValueError(
+            f"{path}: line {line}: not valid UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); "
+            "a sweep file must be UTF-8"
+        ) from None
+
+
 def _read(path: Path) -> Mapping:
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         import yaml
 
-        return yaml.safe_load(path.read_text())
+        text = _text(path)
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            context = getattr(exc, "context", None)
+            what = f"{context}: {problem}" if context and problem else problem
+            raise ValueError(f"{path}:{where} invalid YAML: {what}") from None
     if suffix == ".toml":
         try:
             import tomllib
         except ModuleNotFoundError:  # Python 3.10
             import tomli as tomllib
-        return tomllib.loads(path.read_text())
+        text = _text(path)
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: invalid TOML: {exc}") from None
     raise ValueError(f"sweep file must end in .yaml, .yml or .toml, got {path.name!r}")
 
 
@@ -70,8 +101,10 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     Keys: ``experiment`` (required), ``name``, ``description``, ``seeds`` (an int n ⇒
     0..n-1, or a list; default 1), ``base`` (mapping), ``grid`` (mapping of lists, or a
     list of them), ``runs`` (list of mappings, each merged over ``base``).  Without
-    ``grid`` and ``runs`` the sweep is the single config ``base``.  Unknown keys ⇒
-    ``ValueError``; every config is validated here, before anything runs.
+    ``grid`` and ``runs`` the sweep is the single config ``base``; an empty ``grid``
+    (``{}``, ``[]`` or a list holding ``{}``) or ``runs`` (``[]``) is an error.  Unknown
+    keys, unreadable files, invalid UTF-8, YAML or TOML ⇒ ``ValueError`` naming the file
+    (and the line); every config is validated here, before anything runs.
     """
     path = Path(path)
     if not path.is_file():
@@ -94,6 +127,8 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
             runs = doc["runs"]
             if not isinstance(runs, list):
                 raise TypeError(f"runs must be a list of mappings, got {type(runs).__name__}")
+            if not runs:
+                raise ValueError("runs is empty; give at least one run, or omit 'grid' and 'runs' to run only 'base'")
             for i, r in enumerate(runs):
                 if not isinstance(r, Mapping):
                     raise TypeError(f"runs[{i}] must be a mapping, got {r!r}")

@@ -22,11 +22,12 @@ from pathlib import Path
 from simulations.sweep.config import canonical_json
 from simulations.sweep.plan import RunSpec
 from simulations.sweep.registry import get_experiment
+from simulations.sweep.store_errors import StoreError, guarded
 
 __all__ = ["StoreLockedError", "StoreWriter"]
 
 
-class StoreLockedError(RuntimeError):
+class StoreLockedError(StoreError):
     """Another sweep is currently writing to the same results store."""
 
 
@@ -93,6 +94,7 @@ class StoreWriter:
         self.close()
 
     # ---- writing
+    @guarded("registering the runs of a sweep")
     def register(self, specs: Sequence[RunSpec], *, name: str = "", git: str | None = None) -> dict[str, str]:
         """Insert the runs not yet in the store as ``pending`` (one transaction); return run_id -> status."""
         now = time.time()
@@ -119,6 +121,7 @@ class StoreWriter:
             status.update(dict(con.execute(q, chunk).fetchall()))
         return status
 
+    @guarded("marking a run as running")
     def mark_running(self, run_id: str) -> None:
         """The run was submitted: status ``running``, one more attempt, error cleared."""
         self.con.execute(
@@ -126,6 +129,7 @@ class StoreWriter:
             (time.time(), run_id),
         )
 
+    @guarded("recording a finished run")
     def record(self, run_id: str, out: Mapping) -> None:
         """Store a finished run (one transaction, committed and fsynced before returning)."""
         self.con.execute("PRAGMA synchronous=FULL")
