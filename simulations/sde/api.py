@@ -60,6 +60,8 @@ __all__ = [
     "ou_drift",
     "double_well_drift",
     "NOISES",
+    "DRIFT_PARAMS",
+    "STEPS_MAX",
     "STATUS_NAMES",
     "stable_ou_transition",
     "stable_ou_stationary_scale",
@@ -72,6 +74,10 @@ __all__ = [
 NOISES = ("entry", "elliptical")
 ou_drift = _k.ou_drift
 double_well_drift = _k.double_well_drift
+# the parameters each built-in drift reads (a numba kernel does not check bounds)
+DRIFT_PARAMS = {ou_drift: ("theta", "mu"), double_well_drift: ("a", "c")}
+STEPS_MAX = 10**9  # Euler steps of one call (10⁹ steps of one path take minutes)
+RECORD_MAX = 10**9  # entries of the recorded path array (8 GB)
 
 
 @dataclass
@@ -145,13 +151,14 @@ def euler_maruyama(
         Stability index of the noise.
     dt : float > 0
         Step h.
-    steps : int >= 1
+    steps : int in [1, STEPS_MAX = 10⁹]
     n_paths : int >= 1, optional
         Default: x0.shape[0] for a 2-D x0, else 1.
     sigma : float > 0, array (dim,) >= 0 or array (dim, m)
         Noise matrix Σ (scalar ⇒ σ I, vector ⇒ diag).
     params : 1-D array-like of floats
-        Passed to the drift.
+        Passed to the drift; the built-in drifts need exactly their parameters
+        (:data:`DRIFT_PARAMS`: ``ou_drift`` θ, μ; ``double_well_drift`` a, c).
     noise : {"entry", "elliptical"}
         Independent SαS coordinates, or an isotropic sub-Gaussian (elliptical) vector.
     record_every : int >= 0
@@ -167,7 +174,7 @@ def euler_maruyama(
         raise TypeError("drift must be a numba @njit function drift(x, params, out)")
     alpha = check_alpha(alpha)
     dt = check_positive("dt", dt)
-    steps = check_int("steps", steps, 1)
+    steps = check_int("steps", steps, 1, STEPS_MAX)
     check_choice("noise", noise, NOISES)
     check_choice("on_drift_error", on_drift_error, ("raise", "status"))
     record_every = check_int("record_every", record_every, 0, steps)
@@ -184,6 +191,9 @@ def euler_maruyama(
     sig = _noise_matrix(sigma, dim)
     prm = check_array("params", np.zeros(0) if np.size(params) == 0 else params, ndim=(0, 1))
     prm = np.ascontiguousarray(prm, dtype=np.float64).reshape(-1)
+    names = DRIFT_PARAMS.get(drift)
+    if names is not None and prm.size != len(names):
+        raise ValueError(f"params must have length {len(names)} ({', '.join(names)}) for this drift, got {prm.size}")
     # the drift must return finite values of the right size at the initial states
     probe = np.full(dim, np.nan)
     rows = x0a if x0a.ndim == 2 else x0a[None, :]
@@ -201,6 +211,9 @@ def euler_maruyama(
     status = np.zeros(n_paths, dtype=np.int8)
     failed = np.full(n_paths, -1, dtype=np.int64)
     n_rec = steps // record_every if record_every > 0 else 0
+    if n_rec * n_paths * dim > RECORD_MAX:
+        raise ValueError(f"the recorded path (steps // record_every) * n_paths * dim must be at most {RECORD_MAX}, "
+                         f"got {n_rec * n_paths * dim}; raise record_every")
     rec = np.empty((n_rec, n_paths, dim)) if n_rec else np.empty((0, 1, 1))
     thr2 = threshold * threshold if threshold < 1e154 else np.inf
     _k.euler_maruyama(drift, prm, states, x, sig, alpha, NOISE_CODES[noise], dt, steps, thr2,
@@ -287,6 +300,10 @@ def ou_weak_error(alpha, theta=1.0, sigma=1.0, T=1.0, dts=(0.2, 0.1, 0.05, 0.025
     p = alpha / 4.0 if p is None else check_real("p", p, 0.0, alpha / 2.0, low_open=True, high_open=True)
     T = check_positive("T", T)
     dts = check_array("dts", dts, ndim=1, min_size=2)
+    if np.any(dts <= 0):
+        raise ValueError("dts must all be in (0, inf)")
+    if T / float(np.min(dts)) > STEPS_MAX:
+        raise ValueError(f"T / min(dts) (the Euler steps) must be at most {STEPS_MAX}, got {T / float(np.min(dts)):g}")
     ss = seeding.seed_sequence(seed)
     _, s_exact = stable_ou_transition(alpha, theta, sigma, T, 0.0)
     m_exact = sas_abs_moment(alpha, p, s_exact)
