@@ -21,16 +21,31 @@ import ctypes
 import glob
 import importlib
 import os
+import sys
 from typing import Any
 
 from simulations._core.validation import check_int
 
-__all__ = ["blas_threads", "set_blas_threads", "get_blas_threads", "default_threads", "THREAD_TIMEOUT_EXP"]
+__all__ = ["blas_threads", "set_blas_threads", "get_blas_threads", "default_threads", "THREAD_TIMEOUT_EXP",
+           "THREAD_ENV", "one_thread"]
 
 #: OpenBLAS worker threads spin this long (2^k cycles) waiting for work before they sleep.
 #: OpenBLAS's default (k = 28, ~0.1 s) keeps them spinning through a whole training run, and
 #: spinning threads collapse throughput on a shared machine; k = 4 makes them sleep at once.
 THREAD_TIMEOUT_EXP = 4
+
+#: Environment variables that fix a *process's* thread pools at start-up; a sweep sets each to "1"
+#: in its worker processes (one thread per worker, parallelism across runs).
+THREAD_ENV = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_thread() -> None:
+    """Set numba's thread count to 1 if numba is loaded (the BLAS pools follow :data:`THREAD_ENV`)."""
+    if "numba" in sys.modules:
+        try:
+            sys.modules["numba"].set_num_threads(1)
+        except Exception:
+            pass
 
 
 def _openblas_handles() -> list[tuple[Any, Any, Any]]:

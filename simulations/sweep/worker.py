@@ -20,13 +20,11 @@ import time
 import traceback
 from collections.abc import Mapping
 
+from simulations._core.threads import THREAD_ENV, one_thread
 from simulations.sweep.config import jsonable
 from simulations.sweep.registry import FINISHED, Diverged, get_experiment, make_config
 
 __all__ = ["THREAD_ENV", "execute", "worker_init", "die_with_parent", "one_thread", "package_versions"]
-
-#: Environment variables set to "1" in every worker process (one thread per worker).
-THREAD_ENV = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 _MAX_ERROR_CHARS = 20_000
 _VERSIONS: dict | None = None
@@ -102,15 +100,6 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="tailcomp-parent-watchdog", daemon=True).start()
-
-
-def one_thread() -> None:
-    """Set numba's thread count to 1 if numba is loaded."""
-    if "numba" in sys.modules:
-        try:
-            sys.modules["numba"].set_num_threads(1)
-        except Exception:
-            pass
 
 
 def _first_non_finite(metrics: Mapping) -> str | None:
