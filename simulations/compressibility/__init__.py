@@ -20,20 +20,7 @@ Example::
     from simulations import compressibility
     compressibility.prunable_fraction(w, 0.1)
 """
-from simulations.compressibility.api import (
-    best_k_term_error,
-    is_compressible,
-    kept_count,
-    prunable_fraction,
-    relative_error_at,
-    relative_errors,
-)
+from simulations.compressibility import api as _api
+from simulations.compressibility.api import *  # noqa: F403  (the API's public names, listed in its __all__)
 
-__all__ = [
-    "relative_errors",
-    "best_k_term_error",
-    "relative_error_at",
-    "prunable_fraction",
-    "is_compressible",
-    "kept_count",
-]
+__all__ = list(_api.__all__)
