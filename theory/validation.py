@@ -28,6 +28,7 @@ __all__ = [
     "check_array",
     "check_dtype",
     "check_choice",
+    "check_bool",
 ]
 
 
@@ -148,7 +149,29 @@ def check_dtype(dtype: Any, allowed=(np.float32, np.float64), name: str = "dtype
 
 
 def check_choice(name: str, value: Any, choices) -> Any:
-    """One of a fixed set of options (strings compared exactly)."""
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {sorted(map(str, choices))}, got {value!r}")
+    """One of a fixed set of options (strings compared exactly).
+
+    When every option is a string, ``value`` must be a ``str`` (a one-element numpy array of
+    strings, say, is a ``TypeError`` rather than being compared element-wise).
+    """
+    choices = tuple(choices)
+    listed = sorted(map(str, choices))
+    if all(isinstance(c, str) for c in choices) and not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {listed} (a string), got {type(value).__name__} {value!r}")
+    if isinstance(value, np.ndarray) or (
+            isinstance(value, (bool, np.bool_)) and not any(isinstance(c, (bool, np.bool_)) for c in choices)):
+        raise TypeError(f"{name} must be one of {listed}, got {type(value).__name__} {value!r}")
+    try:
+        ok = value in choices
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be one of {listed}, got {value!r}")
     return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """A flag: ``True`` or ``False`` (a Python or numpy bool; no truthiness of other objects)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
