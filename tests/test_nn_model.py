@@ -158,3 +158,110 @@ def test_cli_train_writes_record_and_resumes(tmp_path, capsys):
     assert "lr" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--activation", "gelu"])
+
+
+def test_mask_from_layers_refuses_non_binary_and_misshaped_masks():
+    spec = MLPSpec((4, 3, 2))
+    ws = [np.ones((3, 4)), np.ones((2, 3))]
+    m = Mask.from_layers(spec, ws, [np.array([1, 0, 1]), None])
+    assert m.biases[0].tolist() == [1, 0, 1] and m.biases[1].tolist() == [1, 1]
+    assert Mask.from_layers(spec, [w.astype(bool) for w in ws]).density() == 1.0
+    with pytest.raises(ValueError, match=r"mask biases\[0\].*0 or 1"):
+        Mask.from_layers(spec, ws, [np.full(3, 7), None])
+    with pytest.raises(ValueError, match=r"mask biases\[1\].*shape"):
+        Mask.from_layers(spec, ws, [None, np.ones(3)])
+    with pytest.raises(ValueError, match="biases must have 2"):
+        Mask.from_layers(spec, ws, [None])
+    with pytest.raises(ValueError, match=r"mask weights\[1\].*0 or 1"):
+        Mask.from_layers(spec, [ws[0], np.full((2, 3), 0.5)])
+    with pytest.raises(TypeError, match=r"mask weights\[0\]"):
+        Mask.from_layers(spec, [np.array([["a"] * 4] * 3), ws[1]])
+    with pytest.raises(TypeError, match="weights must be a list"):
+        Mask.from_layers(spec, np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match="biases must be None"):
+        Mask.from_layers(MLPSpec((4, 3, 2), bias=False), ws, [None, None])
+    with pytest.raises(ValueError, match="0 or 1"):
+        Mask(spec, np.full(spec.n_params, 7, np.uint8))
+    with pytest.raises(ValueError, match="mask must have shape"):
+        Mask.from_flat(spec, np.ones(spec.n_params + 1))
+    # apply multiplies by exactly 0 or 1
+    p = init_params(spec)
+    q = m.apply(p.copy())
+    np.testing.assert_array_equal(q.flat, np.where(m.flat == 1, p.flat, 0))
+
+
+def test_params_from_layers_checks_shapes_and_counts():
+    spec = MLPSpec((4, 3, 2))
+    p = init_params(spec)
+    q = Params.from_layers(spec, list(p.weights), list(p.biases))
+    assert q == p
+    with pytest.raises(ValueError, match=r"weights\[1\] must have shape"):
+        Params.from_layers(spec, [p.weights[0], p.weights[1].T])
+    with pytest.raises(ValueError, match="weights must have 2"):
+        Params.from_layers(spec, [p.weights[0]])
+    with pytest.raises(ValueError, match=r"biases\[0\] must have shape"):
+        Params.from_layers(spec, list(p.weights), [np.ones(4), p.biases[1]])
+    with pytest.raises(TypeError, match="weights must be a list"):
+        Params.from_layers(spec, p.weights[0])
+    with pytest.raises(TypeError, match="copy"):
+        Params.from_flat(spec, p.flat, copy="no")
+
+
+def test_spec_bounds_the_parameter_count():
+    from simulations.nn.model import PARAMS_MAX
+
+    with pytest.raises(ValueError, match="PARAMS_MAX"):
+        MLPSpec((2**16, 2**16, 10))
+    assert MLPSpec((10, 10)).n_params == 110 <= PARAMS_MAX
+    with pytest.raises(TypeError, match="bias"):
+        MLPSpec((3, 2), bias=1)
+
+
+def test_evaluation_buffers_are_sized_by_the_rows_not_the_batch_size():
+    from simulations.nn import evaluate
+    from simulations.nn.backends.base import BATCH_SIZE_MAX, StepConfig
+    from simulations.nn.train import _eval_setup
+
+    spec = MLPSpec((4, 6, 3))
+    p = init_params(spec)
+    X = np.random.default_rng(0).standard_normal((16, 4))
+    y = np.arange(16) % 3
+    ws = _eval_setup(p, X, BATCH_SIZE_MAX, "cpu", None)[3]
+    assert ws.eval.rows == 16 and ws.eval.acts.size == 16 * (6 + 3)
+    ref = evaluate(p, X, y, batch_size=5)
+    assert evaluate(p, X, y, batch_size=BATCH_SIZE_MAX) == pytest.approx(ref, rel=1e-6)
+    np.testing.assert_allclose(predict(p, X, batch_size=BATCH_SIZE_MAX), predict(p, X, batch_size=3), rtol=1e-6)
+    for f in (lambda: evaluate(p, X, y, batch_size=2**31), lambda: predict(p, X, batch_size=2**31)):
+        with pytest.raises(ValueError, match=f"batch_size must be an integer in \\[1, {BATCH_SIZE_MAX}\\]"):
+            f()
+    with pytest.raises(ValueError, match="threads"):
+        evaluate(p, X, y, threads=0)
+    be = get_backend("cpu")
+    with pytest.raises(ValueError, match="eval_batch_size"):
+        be.workspace(StepConfig(spec, 1), eval_batch_size=2**31)
+    with pytest.raises(ValueError, match="batch_size"):
+        be.workspace(StepConfig(spec, 2**31))
+    with pytest.raises(ValueError, match="WORKSPACE_BYTES_MAX"):
+        be.workspace(StepConfig(MLPSpec((4, 2**14, 3)), 2**20))
+
+
+def test_train_workspace_is_sized_by_the_data():
+    from simulations.nn import gaussian_mixture, train
+    from simulations.nn.backends.base import BATCH_SIZE_MAX
+
+    spec = MLPSpec((4, 6, 3))
+    d = gaussian_mixture(20, 4, 3, n_test=7, seed=0)
+    seen = []
+    be = get_backend("cpu")
+    orig = type(be).workspace
+
+    class Spy(type(be)):
+        def workspace(self, config, eval_batch_size=1024):
+            seen.append((config.batch_size, eval_batch_size))
+            return orig(self, config, eval_batch_size)
+
+    r = train(spec, d, batch_size=20, stop=StopRules(max_steps=2), backend=Spy())
+    assert r.status == "completed" and seen == [(20, 20)]
+    with pytest.raises(ValueError, match="batch_size"):
+        train(spec, d, batch_size=21, stop=StopRules(max_steps=1))
+    assert BATCH_SIZE_MAX == 2**24

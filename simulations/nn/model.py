@@ -38,9 +38,10 @@ from typing import Any
 import numpy as np
 
 from simulations._core.seeding import generator
-from simulations._core.validation import check_array, check_choice, check_dtype, check_int
+from simulations._core.validation import check_array, check_bool, check_choice, check_dtype, check_int
 
 __all__ = [
+    "PARAMS_MAX",
     "ACTIVATIONS",
     "LOSSES",
     "INITS",
@@ -56,6 +57,8 @@ ACTIVATIONS = ("relu", "tanh", "softplus", "identity")
 #: losses on integer class labels: mean softmax cross-entropy; squared loss ½‖z − onehot(y)‖² averaged over the batch
 LOSSES = ("cross_entropy", "squared")
 INITS = ("kaiming_uniform_torch", "kaiming_normal", "kaiming_uniform", "xavier", "xavier_normal", "normal")
+#: largest number of parameters (weights and biases) a spec may have: 2^31 (8 GiB in float32)
+PARAMS_MAX = 2**31
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class MLPSpec:
     init : one of :data:`INITS`
         Weight initialisation (see the module docstring); the default matches PyTorch.
     dtype : "float32" (default, training) or "float64" (gradient checks)
+
+    The total parameter count Σ_l d_l (d_{l−1} + bias) must be at most :data:`PARAMS_MAX`.
     """
 
     sizes: tuple[int, ...]
@@ -96,9 +101,10 @@ class MLPSpec:
             raise ValueError(f"sizes must have at least 2 entries (input and output), got {sizes}")
         sizes = tuple(check_int(f"sizes[{i}]", s, 1) for i, s in enumerate(sizes))
         object.__setattr__(self, "sizes", sizes)
-        if not isinstance(self.bias, (bool, np.bool_)):
-            raise TypeError(f"bias must be a bool, got {self.bias!r}")
-        object.__setattr__(self, "bias", bool(self.bias))
+        object.__setattr__(self, "bias", check_bool("bias", self.bias))
+        n = sum(sizes[l + 1] * (sizes[l] + int(self.bias)) for l in range(len(sizes) - 1))
+        if n > PARAMS_MAX:
+            raise ValueError(f"sizes {sizes} give {n} parameters; at most PARAMS_MAX = {PARAMS_MAX} are allowed")
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("loss", self.loss, LOSSES)
         check_choice("init", self.init, INITS)
@@ -198,8 +204,11 @@ class Params(_Layered):
     """
 
     def __init__(self, spec: MLPSpec, flat: np.ndarray):
-        if flat.dtype != spec.np_dtype:
-            raise ValueError(f"flat must have dtype {spec.dtype} (spec.dtype), got {flat.dtype}")
+        if not isinstance(spec, MLPSpec):
+            raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+        if not isinstance(flat, np.ndarray) or flat.dtype != spec.np_dtype:
+            raise ValueError(f"flat must be an array of dtype {spec.dtype} (spec.dtype), got "
+                             f"{getattr(flat, 'dtype', type(flat).__name__)}")
         super().__init__(spec, flat)
 
     @classmethod
@@ -209,6 +218,9 @@ class Params(_Layered):
     @classmethod
     def from_flat(cls, spec: MLPSpec, flat: Any, copy: bool = True) -> Params:
         """Wrap (or copy) a flat vector, converting it to ``spec.dtype``."""
+        if not isinstance(spec, MLPSpec):
+            raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+        copy = check_bool("copy", copy)
         arr = check_array("flat", flat, ndim=1, finite=False)
         arr = np.ascontiguousarray(arr, dtype=spec.np_dtype)
         if copy:
@@ -217,8 +229,15 @@ class Params(_Layered):
 
     @classmethod
     def from_layers(cls, spec: MLPSpec, weights: Sequence[Any], biases: Sequence[Any] | None = None) -> Params:
-        """Build from per-layer arrays (weights (out, in); biases (out,) or None)."""
+        """Build from per-layer arrays (weights (out, in); biases (out,) or None).
+
+        ``weights`` (and ``biases``) must be a list or tuple of exactly ``spec.n_layers`` real
+        arrays of the layer's shape; values may be non-finite (a diverged network).
+        """
+        if not isinstance(spec, MLPSpec):
+            raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
         p = cls.zeros(spec)
+        _check_layer_list("weights", weights)
         if len(weights) != spec.n_layers:
             raise ValueError(f"weights must have {spec.n_layers} arrays, got {len(weights)}")
         for l, w in enumerate(weights):
@@ -229,6 +248,7 @@ class Params(_Layered):
         if biases is not None:
             if not spec.bias:
                 raise ValueError("biases must be None when spec.bias is False")
+            _check_layer_list("biases", biases)
             if len(biases) != spec.n_layers:
                 raise ValueError(f"biases must have {spec.n_layers} arrays, got {len(biases)}")
             for l, b in enumerate(biases):
@@ -258,41 +278,51 @@ class Mask(_Layered):
     """
 
     def __init__(self, spec: MLPSpec, flat: np.ndarray):
-        if flat.dtype != np.uint8:
-            raise ValueError(f"mask flat must have dtype uint8, got {flat.dtype}")
+        if not isinstance(flat, np.ndarray) or flat.dtype != np.uint8:
+            raise ValueError(f"mask flat must be a uint8 array, got {getattr(flat, 'dtype', type(flat).__name__)}")
         super().__init__(spec, flat)
+        if flat.size and flat.max() > 1:
+            raise ValueError(f"mask entries must be 0 or 1, found {int(flat.max())}")
 
     @classmethod
     def from_flat(cls, spec: MLPSpec, flat: Any) -> Mask:
         """From any 0/1 (or bool) vector of length ``spec.n_params``."""
-        arr = np.asarray(flat)
-        if arr.ndim != 1:
-            raise ValueError(f"mask must be 1-D, got shape {arr.shape}")
-        if arr.dtype != np.bool_ and not np.all((arr == 0) | (arr == 1)):
-            raise ValueError("mask entries must be 0 or 1")
-        return cls(spec, np.ascontiguousarray(arr, dtype=np.uint8).copy())
+        if not isinstance(spec, MLPSpec):
+            raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+        arr = _mask_array("mask", flat, (spec.n_params,))
+        return cls(spec, arr)
 
     @classmethod
     def from_layers(cls, spec: MLPSpec, weights: Sequence[Any], biases: Sequence[Any] | None = None) -> Mask:
-        """From per-layer 0/1 weight masks (out, in); bias masks default to all ones."""
+        """From per-layer 0/1 (or bool) weight masks (out, in); bias masks default to all ones.
+
+        ``weights``: a list or tuple of ``spec.n_layers`` masks of the layers' shapes;
+        ``biases``: None, or a list/tuple of ``spec.n_layers`` entries, each None (all ones) or a
+        0/1 mask of shape (out,) (only when ``spec.bias``). Any other value is an error.
+        """
+        if not isinstance(spec, MLPSpec):
+            raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
         m = ones_mask(spec)
+        _check_layer_list("weights", weights)
         if len(weights) != spec.n_layers:
             raise ValueError(f"weights must have {spec.n_layers} masks, got {len(weights)}")
         for l, w in enumerate(weights):
-            w = np.asarray(w)
-            if w.shape != m.weights[l].shape:
-                raise ValueError(f"mask weights[{l}] must have shape {m.weights[l].shape}, got {w.shape}")
-            if w.dtype != np.bool_ and not np.all((w == 0) | (w == 1)):
-                raise ValueError(f"mask weights[{l}] entries must be 0 or 1")
-            m.weights[l][...] = w
-        if biases is not None and spec.bias:
+            m.weights[l][...] = _mask_array(f"mask weights[{l}]", w, m.weights[l].shape)
+        if biases is not None:
+            if not spec.bias:
+                raise ValueError("biases must be None when spec.bias is False")
+            _check_layer_list("biases", biases)
+            if len(biases) != spec.n_layers:
+                raise ValueError(f"biases must have {spec.n_layers} masks (or None entries), got {len(biases)}")
             for l, b in enumerate(biases):
                 if b is not None:
-                    m.biases[l][...] = np.asarray(b)
+                    m.biases[l][...] = _mask_array(f"mask biases[{l}]", b, m.biases[l].shape)
         return m
 
     def apply(self, params: Params) -> Params:
         """Zero the pruned entries of ``params`` in place and return it."""
+        if not isinstance(params, Params):
+            raise TypeError(f"params must be a Params, got {type(params).__name__}")
         if params.spec.sizes != self.spec.sizes or params.spec.bias != self.spec.bias:
             raise ValueError("mask and params have different architectures")
         params.flat *= self.flat
@@ -300,10 +330,30 @@ class Mask(_Layered):
 
     def density(self, weights_only: bool = True) -> float:
         """Fraction of kept entries (weights only by default)."""
-        if weights_only:
+        if check_bool("weights_only", weights_only):
             kept = sum(int(w.sum()) for w in self.weights)
             return kept / sum(w.size for w in self.weights)
         return float(self.flat.mean())
+
+
+def _check_layer_list(name: str, seq: Any) -> None:
+    if not isinstance(seq, (list, tuple)):
+        raise TypeError(f"{name} must be a list or tuple of per-layer arrays, got {type(seq).__name__}")
+
+
+def _mask_array(name: str, x: Any, shape: tuple) -> np.ndarray:
+    """A 0/1 mask as a C-contiguous uint8 array of ``shape`` (bool, or integers/floats equal to 0 or 1)."""
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be an array of 0/1 (or bool), got {type(x).__name__}")
+    arr = np.asarray(x)
+    if arr.dtype != np.bool_ and not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"{name} must be an array of 0/1 (or bool), got dtype {arr.dtype}")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
+    if arr.dtype != np.bool_ and arr.size and not np.all((arr == 0) | (arr == 1)):
+        bad = arr[(arr != 0) & (arr != 1)].ravel()[0]
+        raise ValueError(f"{name} entries must be 0 or 1 (or bool), found {bad!r}")
+    return np.ascontiguousarray(arr, dtype=np.uint8).copy()
 
 
 def ones_mask(spec: MLPSpec) -> Mask:

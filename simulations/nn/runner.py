@@ -61,7 +61,8 @@ class Run:
         self.snaps = [k for k in snapshot_at if k >= self.state.step]
         self.snapshots: dict[int, Params] = {}
         st = self.state
-        self.ws = be.workspace(self.cfg)
+        # evaluation chunks of at most 1024 rows, and never more rows than a data set has
+        self.ws = be.workspace(self.cfg, eval_batch_size=max(1, min(1024, max(n, 0 if Xte is None else Xte.shape[0]))))
         self.bufs = RunBuffers(
             params=be.to_device(st.params.flat),  # the state owns this array (copied on entry)
             velocity=be.to_device(st.velocity),

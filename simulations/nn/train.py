@@ -28,7 +28,7 @@ import numpy as np
 from simulations._core.threads import default_threads
 from simulations._core.validation import check_array, check_choice, check_int, check_real
 from simulations.nn.backends import get_backend
-from simulations.nn.backends.base import Backend, StepConfig
+from simulations.nn.backends.base import BATCH_SIZE_MAX, Backend, StepConfig
 from simulations.nn.checkpoint import TrainState, load_checkpoint, save_checkpoint
 from simulations.nn.model import Mask, MLPSpec, Params
 from simulations.nn.optim import SGD, NoiseConfig
@@ -39,6 +39,7 @@ __all__ = [
     "TrainState",
     "TrainResult",
     "STATUSES",
+    "BATCH_SIZE_MAX",
     "train",
     "evaluate",
     "predict",
@@ -156,7 +157,7 @@ def train(
     mask : pruning mask, applied to θ at the start and after every update.
     optimizer : :class:`SGD` (default lr 0.1, no momentum, no weight decay, constant rate).
     noise : :class:`NoiseConfig` or None (no noise).
-    batch_size : 1 ≤ B ≤ n.
+    batch_size : 1 ≤ B ≤ min(n, :data:`BATCH_SIZE_MAX`).
     stop : :class:`StopRules` (default: one epoch).
     averaging : m ≥ 0; keep the mean of the last m iterates (the last m steps of the budget,
         or the m steps after a convergence rule fires) as ``result.averaged``.
@@ -195,7 +196,7 @@ def train(
         raise TypeError(f"stop must be a StopRules, got {type(stop).__name__}")
     Xtr, ytr, Xte, yte = _as_data(data, spec)
     n = Xtr.shape[0]
-    batch_size = check_int("batch_size", batch_size, 1, n)
+    batch_size = check_int("batch_size", batch_size, 1, min(n, BATCH_SIZE_MAX))
     averaging = check_int("averaging", averaging, 0)
     if eval_every is not None:
         eval_every = check_int("eval_every", eval_every, 1)
@@ -274,37 +275,47 @@ def _as_data(data: Any, spec: MLPSpec):
     return tuple(out)
 
 
-def _eval_setup(params: Params, X, batch_size, backend):
+def _eval_setup(params: Params, X, batch_size, backend, threads):
     if not isinstance(params, Params):
         raise TypeError(f"params must be a Params, got {type(params).__name__}")
     spec = params.spec
-    batch_size = check_int("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX)
+    threads = default_threads() if threads is None else check_int("threads", threads, 1)
     be = get_backend(backend)
     X = check_array("X", X, ndim=2)
     if X.shape[1] != spec.sizes[0]:
         raise ValueError(f"X must have {spec.sizes[0]} columns (spec.sizes[0]), got shape {X.shape}")
     X = np.ascontiguousarray(X, dtype=spec.np_dtype)
-    ws = be.workspace(StepConfig(spec, 1), eval_batch_size=batch_size)
-    return spec, be, X, ws
+    # the evaluation buffers hold one chunk: never more rows than X has
+    ws = be.workspace(StepConfig(spec, 1), eval_batch_size=max(1, min(batch_size, X.shape[0])))
+    return spec, be, X, ws, threads
 
 
 def evaluate(params: Params, X: Any, y: Any, *, batch_size: int = 1024, backend: str | Backend = "cpu",
              threads: int | None = None) -> tuple[float, float]:
-    """(mean loss, accuracy) of ``params`` on (X, y), with the spec's loss."""
+    """(mean loss, accuracy) of ``params`` on (X, y), with the spec's loss.
+
+    X: (n, sizes[0]) with n ≥ 1; y: (n,) labels in [0, K). The pass runs in chunks of
+    min(batch_size, n) rows, 1 ≤ batch_size ≤ :data:`BATCH_SIZE_MAX`; threads ≥ 1 (default
+    :func:`default_threads`).
+    """
     from simulations.nn.data import check_labels
 
-    spec, be, X, ws = _eval_setup(params, X, batch_size, backend)
+    spec, be, X, ws, threads = _eval_setup(params, X, batch_size, backend, threads)
     y = check_labels("y", y, X.shape[0], spec.sizes[-1])
     if X.shape[0] == 0:
         raise ValueError("X must have at least one row")
-    with be.threads(threads or default_threads()):
+    with be.threads(threads):
         ls, c = be.evaluate(ws, spec, be.to_device(params.flat), be.to_device(X), be.to_device(y))
     return ls / X.shape[0], c / X.shape[0]
 
 
 def predict(params: Params, X: Any, *, batch_size: int = 1024, backend: str | Backend = "cpu",
             threads: int | None = None) -> np.ndarray:
-    """Logits (n, K) of ``params`` on X."""
-    spec, be, X, ws = _eval_setup(params, X, batch_size, backend)
-    with be.threads(threads or default_threads()):
+    """Logits (n, K) of ``params`` on X (n ≥ 0 rows), computed in chunks of min(batch_size, n) rows.
+
+    1 ≤ batch_size ≤ :data:`BATCH_SIZE_MAX`; threads ≥ 1 (default :func:`default_threads`).
+    """
+    spec, be, X, ws, threads = _eval_setup(params, X, batch_size, backend, threads)
+    with be.threads(threads):
         return be.forward(ws, spec, be.to_device(params.flat), be.to_device(X))

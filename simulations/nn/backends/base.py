@@ -38,10 +38,46 @@ from typing import Any
 import numpy as np
 
 from simulations._core.codes import ACTIVATION_CODES, LOSS_CODES, NOISE_CODES, NOISE_NONE
+from simulations._core.validation import check_int
 from simulations.nn.model import MLPSpec
 from simulations.nn.optim import NoiseConfig
 
-__all__ = ["Backend", "KernelCodes", "RunBuffers", "StepConfig", "StepsResult"]
+__all__ = ["Backend", "KernelCodes", "RunBuffers", "StepConfig", "StepsResult", "BATCH_SIZE_MAX",
+           "WORKSPACE_BYTES_MAX", "workspace_bytes", "check_workspace"]
+
+#: largest training or evaluation batch (rows of one workspace buffer) a backend accepts
+BATCH_SIZE_MAX = 2**24
+#: largest workspace (activations, deltas, batch, gradient) a backend allocates: 16 GiB
+WORKSPACE_BYTES_MAX = 2**34
+
+
+def workspace_bytes(spec: MLPSpec, batch_size: int, eval_batch_size: int) -> int:
+    """Upper bound of a workspace's size in bytes: itemsize × ((B+1)(d_0 + 2Σ_l d_l + 2 max d) + E Σ_l d_l + P).
+
+    B = training batch rows, E = evaluation chunk rows, d_l the layer widths, P the parameter count
+    (the CPU and CUDA workspaces both stay below it).
+    """
+    widths = sum(spec.sizes[1:])
+    rows = (batch_size + 1) * (spec.sizes[0] + 2 * widths + 2 * max(spec.sizes)) + eval_batch_size * widths
+    return int(spec.np_dtype.itemsize) * (rows + spec.n_params)
+
+
+def check_workspace(config: StepConfig, eval_batch_size) -> int:
+    """Check a workspace request before anything is allocated; returns ``eval_batch_size`` as an int.
+
+    ``config.batch_size`` and ``eval_batch_size`` must be in [1, :data:`BATCH_SIZE_MAX`] and the
+    workspace (:func:`workspace_bytes`) at most :data:`WORKSPACE_BYTES_MAX` bytes.
+    """
+    if not isinstance(config, StepConfig):
+        raise TypeError(f"config must be a StepConfig, got {type(config).__name__}")
+    B = check_int("batch_size", config.batch_size, 1, BATCH_SIZE_MAX)
+    E = check_int("eval_batch_size", eval_batch_size, 1, BATCH_SIZE_MAX)
+    need = workspace_bytes(config.spec, B, E)
+    if need > WORKSPACE_BYTES_MAX:
+        raise ValueError(f"batch_size={B} and eval_batch_size={E} need a workspace of {need} bytes for sizes "
+                         f"{config.spec.sizes}; at most WORKSPACE_BYTES_MAX = {WORKSPACE_BYTES_MAX} bytes are "
+                         "allocated: use smaller batches")
+    return E
 
 
 @dataclass(frozen=True)
@@ -165,7 +201,12 @@ class Backend(ABC):
     # --- compute -----------------------------------------------------------------------
     @abstractmethod
     def workspace(self, config: StepConfig, eval_batch_size: int = 1024) -> Any:
-        """Allocate every per-run buffer once (activations, deltas, gradients, batch)."""
+        """Allocate every per-run buffer once (activations, deltas, gradients, batch).
+
+        Evaluation and logits run in chunks of ``eval_batch_size`` rows. Both sizes are
+        checked first (:func:`check_workspace`: at most :data:`BATCH_SIZE_MAX` rows and
+        :data:`WORKSPACE_BYTES_MAX` bytes).
+        """
 
     @abstractmethod
     def run_steps(self, ws: Any, config: StepConfig, bufs: RunBuffers, X: Any, y: Any, idx: Any,

@@ -17,7 +17,7 @@ import numpy as np
 from simulations._core.codes import NOISE_ENTRY
 from simulations._core.threads import blas_threads
 from simulations.nn.backends import cpu_dense as dense
-from simulations.nn.backends.base import Backend, StepConfig, StepsResult
+from simulations.nn.backends.base import Backend, StepConfig, StepsResult, check_workspace
 from simulations.nn.backends.cpu_kernels import train_steps_kernel
 
 __all__ = ["CPUBackend", "Workspace"]
@@ -51,13 +51,14 @@ class Workspace:
     """Per-run buffers: batch, activations (train and eval), deltas, bias-gradient scratch."""
 
     def __init__(self, config, eval_batch_size: int = 1024):
+        eval_batch_size = check_workspace(config, eval_batch_size)
         spec = config.spec
         self.config = config
         self.spec = spec
         dt = spec.np_dtype
         B = config.batch_size
         self.train = _Layout(spec, B + 1)  # spare row for the rank-one noise fold
-        self.eval = _Layout(spec, max(1, int(eval_batch_size)))
+        self.eval = _Layout(spec, eval_batch_size)
         self.eval.d0 = self.eval.d1 = np.empty(0, dtype=dt)
         self.Xb = np.empty((B + 1, spec.sizes[0]), dtype=dt)
         self.yb = np.empty(B, dtype=np.int32)

@@ -33,10 +33,10 @@ from simulations._core.device import (
     require_cuda,
     simulator_enabled,
 )
-from simulations._core.validation import check_array, check_int
+from simulations._core.validation import check_array
 from simulations.nn.backends import cuda_dense as dk
 from simulations.nn.backends import cuda_kernels as mk
-from simulations.nn.backends.base import Backend, RunBuffers, StepConfig, StepsResult
+from simulations.nn.backends.base import Backend, RunBuffers, StepConfig, StepsResult, check_workspace
 from simulations.nn.model import MLPSpec, Params
 
 __all__ = ["CUDABackend", "CudaWorkspace"]
@@ -52,8 +52,8 @@ class CudaWorkspace:
         self.codes = config.codes
         self.spec = spec
         self.dtype = spec.np_dtype
-        B = check_int("batch_size", config.batch_size, 1)
-        E = check_int("eval_batch_size", eval_batch_size, 1)
+        E = check_workspace(config, eval_batch_size)
+        B = config.batch_size
         self.B, self.E = B, E
         sz = spec.sizes
         L = spec.n_layers
