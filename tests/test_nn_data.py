@@ -151,3 +151,121 @@ def test_check_labels_range(labels):
             D.check_labels("labels", y, len(labels), 10)
     else:
         np.testing.assert_array_equal(D.check_labels("labels", y, len(labels), 10), y)
+
+
+# ---------------------------------------------------------------- small IDX sets in the official layout
+def _small_split(folder, split="test", n_img=12, n_lab=None, labels=None, name="mnist"):
+    """IDX files of one split: n_img random 28×28 images (magic 0x803) and labels (magic 0x801)."""
+    rng = np.random.default_rng(0)
+    d = folder / name
+    d.mkdir(parents=True, exist_ok=True)
+    fx, fy = D.FILES[split]
+    imgs = rng.integers(0, 256, (n_img, 28, 28), dtype=np.uint8)
+    if labels is None:
+        labels = np.arange(n_img if n_lab is None else n_lab) % 10
+    _write_idx(d / fx, imgs)
+    _write_idx(d / fy, np.asarray(labels, dtype=np.uint8))
+    return d / fx, d / fy, imgs
+
+
+def test_small_idx_split_loads_without_checksum(tmp_path):
+    px, py, imgs = _small_split(tmp_path)
+    X, y = D.load_dataset("mnist", "test", root=tmp_path, normalize=None, checksum=False)
+    np.testing.assert_array_equal(X.reshape(12, 28, 28), imgs)
+    np.testing.assert_array_equal(y, np.arange(12) % 10)
+    # the canonical check refuses the non-canonical file (checksum), naming it
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz.*sha256"):
+        D.load_dataset("mnist", "test", root=tmp_path)
+
+
+def test_label_value_out_of_range_is_refused_naming_the_file(tmp_path):
+    _small_split(tmp_path, labels=[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 3])
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz: labels must be in \[0, 9\], found 10"):
+        D.load_dataset("mnist", "test", root=tmp_path, checksum=False)
+
+
+def test_label_count_must_equal_image_count(tmp_path):
+    _small_split(tmp_path, n_img=12, n_lab=11)
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz: 11 labels for 12 images"):
+        D.load_dataset("mnist", "test", root=tmp_path, checksum=False)
+    _small_split(tmp_path, split="train", n_img=10)  # load_mnist reads the train split first
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz: 11 labels for 12 images"):
+        D.load_mnist(tmp_path, checksum=False)
+
+
+def test_swapped_or_wrong_shape_files_are_refused(tmp_path):
+    d = tmp_path / "fashion_mnist"
+    d.mkdir()
+    fx, fy = D.FILES["train"]
+    _write_idx(d / fx, np.zeros((3, 28, 27), np.uint8))
+    _write_idx(d / fy, np.zeros(3, np.uint8))
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte\.gz: expected images of shape \(n, 28, 28\)"):
+        D.load_dataset("fashion_mnist", "train", root=tmp_path, checksum=False)
+    _write_idx(d / fx, np.zeros((3, 28, 28), np.uint8))
+    _write_idx(d / fy, np.zeros((3, 1), np.uint8))
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte\.gz: expected a 1-D label file"):
+        D.load_dataset("fashion_mnist", "train", root=tmp_path, checksum=False)
+
+
+def test_idx_header_checks_name_the_file(tmp_path):
+    # a 1-D header whose dimension overflows 64 bits when multiplied naively
+    raw = struct.pack(">HBBIIII", 0, 8, 4, 2**32 - 1, 2**32 - 1, 2**32 - 1, 2**32 - 1) + bytes(4)
+    (tmp_path / "big").write_bytes(raw)
+    with pytest.raises(DataError, match=r"big: size mismatch"):
+        D.read_idx(tmp_path / "big")
+    (tmp_path / "short").write_bytes(struct.pack(">HBB", 0, 8, 3) + bytes(4))
+    with pytest.raises(DataError, match=r"short: truncated header"):
+        D.read_idx(tmp_path / "short")
+    (tmp_path / "tiny").write_bytes(b"\x00\x00")
+    with pytest.raises(DataError, match=r"tiny: too short"):
+        D.read_idx(tmp_path / "tiny")
+    with pytest.raises(ValueError, match="expected_sha256"):
+        D.read_idx(tmp_path / "tiny", "abc")
+    with pytest.raises(TypeError, match="path"):
+        D.read_idx(3)
+
+
+def test_explicit_root_is_used_alone(tmp_path, monkeypatch):
+    # a complete copy in TAILCOMP_DATA and in the cache must not be used when root is given
+    full = tmp_path / "env"
+    _small_split(full)
+    monkeypatch.setenv("TAILCOMP_DATA", str(full))
+    monkeypatch.setenv("TAILCOMP_CACHE", str(full))
+    assert D.load_dataset("mnist", "test", checksum=False)[0].shape == (12, 784)  # found through the env
+    missing = tmp_path / "nowhere"
+    with pytest.raises(DataError, match=rf"root {missing} does not exist"):
+        D.load_dataset("mnist", "test", root=missing, checksum=False)
+    part = tmp_path / "part"
+    px, py, _ = _small_split(part)
+    py.unlink()
+    with pytest.raises(DataError, match=rf"mnist/t10k-labels-idx1-ubyte\.gz not found in root {part}"):
+        D.load_dataset("mnist", "test", root=part, checksum=False)
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(DataError, match=rf"root {f} is not a folder"):
+        D.load_dataset("mnist", "test", root=f, checksum=False)
+    with pytest.raises(TypeError, match="root"):
+        D.load_dataset("mnist", "test", root=3)
+
+
+def test_download_goes_into_the_explicit_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("TAILCOMP_CACHE", str(tmp_path / "cache"))
+    seen = []
+
+    def fake(name, fname, dest):
+        seen.append(dest)
+        raise DataError(f"{name}/{fname} → {dest}: download failed: offline")
+
+    monkeypatch.setattr(D, "_download", fake)
+    root = tmp_path / "r"
+    with pytest.raises(DataError, match="download failed"):
+        D.load_dataset("mnist", "test", root=root, download=True)
+    assert seen == [root / "mnist" / "t10k-images-idx3-ubyte.gz"]
+
+
+@pytest.mark.parametrize("kw, match", [(dict(download=1), "download"), (dict(flatten="yes"), "flatten"),
+                                       (dict(checksum=0), "checksum"), (dict(normalize=np.array(["unit"])),
+                                                                        "normalize")])
+def test_load_dataset_flags_and_options_are_checked(tmp_path, kw, match):
+    with pytest.raises(TypeError, match=match):
+        D.load_dataset("mnist", "test", root=tmp_path, **kw)

@@ -4,15 +4,19 @@ File format (IDX; LeCun et al.): big-endian uint32 magic 0x00000803 (3-D uint8,
 images) or 0x00000801 (1-D uint8, labels), one uint32 per dimension, then the
 raw bytes; the distributed files are gzip-compressed.
 
-Where files are looked for (first hit wins), for data set ``name`` in
-{"mnist", "fashion_mnist"}:
+Where files are looked for, for data set ``name`` in {"mnist", "fashion_mnist"}:
 
-1. ``root`` argument, then env ``TAILCOMP_DATA``: ``<dir>/<name>/<file>.gz`` (or ``<dir>/<file>.gz``);
-2. the cache ``~/.cache/tailcomp/<name>/`` (env ``TAILCOMP_CACHE`` overrides);
-3. with ``download=True``: fetched from the official mirror into the cache.
+* an explicit ``root`` is used alone: ``<root>/<name>/<file>.gz`` or ``<root>/<file>.gz``; a
+  missing ``root`` or file is a :class:`DataError` naming both (nothing else is searched), and
+  ``download=True`` fetches a missing file into ``<root>/<name>/``;
+* without ``root`` (first hit wins): env ``TAILCOMP_DATA`` (same two layouts), then the cache
+  ``~/.cache/tailcomp/<name>/`` (env ``TAILCOMP_CACHE`` overrides), then with ``download=True``
+  the official mirror, into the cache.
 
-Every ``.gz`` file is checked against its published sha256 before use, then
-its magic number, dimensions and size. Any failure raises :class:`DataError`
+Every ``.gz`` file is checked against its published sha256 before use (``checksum=False``
+skips that, for a re-compressed or partial copy), then its magic number, dimensions and
+size; then the pair: images (n, 28, 28), labels (n,) — the same n, the published count
+when ``checksum=True`` — and every label in [0, 10). Any failure raises :class:`DataError`
 naming the file and what failed.
 
 Normalisation (``normalize``): ``"standard"`` — x/255 then (x − 0.1307)/0.3081
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import shutil
 import struct
@@ -36,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from simulations._core.seeding import generator
-from simulations._core.validation import check_choice, check_dtype, check_int, check_real
+from simulations._core.validation import check_bool, check_choice, check_dtype, check_int, check_real
 
 __all__ = [
     "DataError",
@@ -85,6 +90,8 @@ SHA256 = {
 #: (mean, std) of the training pixels scaled to [0, 1]
 NORMALIZATION = {"mnist": (0.1307, 0.3081), "fashion_mnist": (0.2860, 0.3530)}
 N_ITEMS = {"train": 60000, "test": 10000}
+#: classes of MNIST and Fashion-MNIST (labels 0..9)
+N_CLASSES = 10
 
 
 class DataError(ValueError):
@@ -138,7 +145,13 @@ def read_idx(path: str | Path, expected_sha256: str | None = None) -> np.ndarray
     checksum mismatch (when ``expected_sha256`` is given), wrong magic number,
     or a payload whose size does not match the header.
     """
-    path = Path(path)
+    path = _as_path("path", path)
+    if expected_sha256 is not None:
+        if not isinstance(expected_sha256, str):
+            raise TypeError(f"expected_sha256 must be a hex string or None, got {type(expected_sha256).__name__}")
+        if len(expected_sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in expected_sha256):
+            raise ValueError(f"expected_sha256 must be 64 hexadecimal digits, got {expected_sha256!r}")
+        expected_sha256 = expected_sha256.lower()
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     if expected_sha256 is not None:
@@ -165,7 +178,7 @@ def read_idx(path: str | Path, expected_sha256: str | None = None) -> np.ndarray
     if len(raw) < hdr:
         raise DataError(f"{path}: truncated header ({len(raw)} bytes, need {hdr})")
     dims = struct.unpack(">" + "I" * ndim, raw[4:hdr])
-    size = int(np.prod(dims))
+    size = math.prod(dims)  # exact (Python ints: no overflow)
     if len(raw) - hdr != size:
         raise DataError(f"{path}: size mismatch: header says {dims} = {size} bytes of data, file has "
                         f"{len(raw) - hdr}")
@@ -177,11 +190,30 @@ def _cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "tailcomp"
 
 
+def _as_path(name: str, value: Any) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(value).__name__}")
+    return Path(value)
+
+
 def _find_file(name: str, fname: str, root: str | Path | None, download: bool) -> Path:
+    if root is not None:  # an explicit root is used alone
+        root = _as_path("root", root)
+        cands = (root / name / fname, root / fname)
+        for cand in cands:
+            if cand.is_file():
+                return cand
+        if not download:
+            what = f"root {root} does not exist" if not root.exists() else f"root {root} is not a folder" \
+                if not root.is_dir() else f"{name}/{fname} not found in root {root} (looked for {cands[0]} and " \
+                f"{cands[1]})"
+            raise DataError(f"{what}; an explicit root is used alone (not TAILCOMP_DATA or the cache): put "
+                            f"{name}/{fname} there, pass download=True to fetch it into it, or omit root")
+        if root.exists() and not root.is_dir():
+            raise DataError(f"root {root} is not a folder: cannot download {name}/{fname} into it")
+        return _download(name, fname, root / name / fname)
     tried = []
     dirs = []
-    if root is not None:
-        dirs.append(Path(root))
     env = os.environ.get("TAILCOMP_DATA")
     if env:
         dirs.append(Path(env))
@@ -194,11 +226,16 @@ def _find_file(name: str, fname: str, root: str | Path | None, download: bool) -
     if not download:
         raise DataError(f"{name}/{fname}: not found (looked in {', '.join(tried)}); pass root=, set TAILCOMP_DATA, "
                         "or use download=True")
-    dest = _cache_dir() / name / fname
+    return _download(name, fname, _cache_dir() / name / fname)
+
+
+def _download(name: str, fname: str, dest: Path) -> Path:
+    """Fetch ``fname`` of data set ``name`` from its mirrors into ``dest`` (sha256-verified, atomic)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     errors = []
     for base in URLS[name]:
         url = base + fname
+        tmp = None
         try:
             fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
@@ -212,36 +249,54 @@ def _find_file(name: str, fname: str, root: str | Path | None, download: bool) -
             return dest
         except OSError as exc:
             errors.append(f"{url}: {exc}")
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-    raise DataError(f"{name}/{fname}: download failed: " + "; ".join(errors))
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+    raise DataError(f"{name}/{fname} → {dest}: download failed: " + "; ".join(errors))
+
+
+def _check_pair(px: Path, imgs: np.ndarray, py: Path, labels: np.ndarray, n_expected: int | None) -> None:
+    """Images (n, 28, 28) and labels (n,) in [0, N_CLASSES): the structure of one split."""
+    if imgs.ndim != 3 or imgs.shape[1:] != (28, 28):
+        raise DataError(f"{px}: expected images of shape (n, 28, 28) (IDX magic 0x00000803), got {imgs.shape}")
+    if labels.ndim != 1:
+        raise DataError(f"{py}: expected a 1-D label file (IDX magic 0x00000801), got shape {labels.shape}")
+    if labels.shape[0] != imgs.shape[0]:
+        raise DataError(f"{py}: {labels.shape[0]} labels for {imgs.shape[0]} images in {px}; the counts must be "
+                        "equal")
+    if n_expected is not None and imgs.shape[0] != n_expected:
+        raise DataError(f"{px}: expected {n_expected} images (the published count), got {imgs.shape[0]}")
+    if labels.size and int(labels.max()) >= N_CLASSES:
+        raise DataError(f"{py}: labels must be in [0, {N_CLASSES - 1}], found {int(labels.max())}")
 
 
 def load_dataset(name: str, split: str = "train", *, root: str | Path | None = None, download: bool = False,
-                 normalize: str | None = "standard", dtype: Any = np.float32, flatten: bool = True
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """(X, y) of one split: X (n, 784) (or (n, 28, 28) unflattened) in ``dtype``, y (n,) int32.
+                 normalize: str | None = "standard", dtype: Any = np.float32, flatten: bool = True,
+                 checksum: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y) of one split: X (n, 784) (or (n, 28, 28) unflattened) in ``dtype``, y (n,) int32 in [0, 10).
 
-    Files are sha256-verified, then checked for magic number, item count and image size.
+    ``root``: the one folder to read (see the module docstring; default: ``TAILCOMP_DATA``, then
+    the cache). Files are sha256-verified (``checksum=False`` skips it and the published item
+    count: n is then the files' own count), then checked for magic number, dimensions, equal
+    image and label counts and label values; failures raise :class:`DataError` naming the file.
     """
     check_choice("name", name, DATASETS)
     check_choice("split", split, SPLITS)
-    check_choice("normalize", normalize, ("standard", "unit", None))
+    if normalize is not None:
+        check_choice("normalize", normalize, ("standard", "unit"))
     dt = check_dtype(dtype)
+    download = check_bool("download", download)
+    flatten = check_bool("flatten", flatten)
+    checksum = check_bool("checksum", checksum)
     fx, fy = FILES[split]
     px = _find_file(name, fx, root, download)
     py = _find_file(name, fy, root, download)
-    imgs = read_idx(px, SHA256[name][fx])
-    labels = read_idx(py, SHA256[name][fy])
-    n = N_ITEMS[split]
-    if imgs.shape != (n, 28, 28):
-        raise DataError(f"{px}: expected images of shape ({n}, 28, 28), got {imgs.shape}")
-    if labels.shape != (n,):
-        raise DataError(f"{py}: expected {n} labels, got shape {labels.shape}")
-    if labels.max() > 9:
-        raise DataError(f"{py}: labels must be in 0..9, found {int(labels.max())}")
+    imgs = read_idx(px, SHA256[name][fx] if checksum else None)
+    labels = read_idx(py, SHA256[name][fy] if checksum else None)
+    _check_pair(px, imgs, py, labels, N_ITEMS[split] if checksum else None)
+    n = imgs.shape[0]
     X = imgs.astype(dt)
     if normalize is not None:
         X /= dt.type(255.0)
@@ -254,22 +309,24 @@ def load_dataset(name: str, split: str = "train", *, root: str | Path | None = N
     return np.ascontiguousarray(X), labels.astype(np.int32)
 
 
-def _load_both(name, root, download, normalize, dtype) -> Dataset:
-    Xtr, ytr = load_dataset(name, "train", root=root, download=download, normalize=normalize, dtype=dtype)
-    Xte, yte = load_dataset(name, "test", root=root, download=download, normalize=normalize, dtype=dtype)
-    return Dataset(Xtr, ytr, Xte, yte, 10, name)
+def _load_both(name, root, download, normalize, dtype, checksum=True) -> Dataset:
+    Xtr, ytr = load_dataset(name, "train", root=root, download=download, normalize=normalize, dtype=dtype,
+                            checksum=checksum)
+    Xte, yte = load_dataset(name, "test", root=root, download=download, normalize=normalize, dtype=dtype,
+                            checksum=checksum)
+    return Dataset(Xtr, ytr, Xte, yte, N_CLASSES, name)
 
 
 def load_mnist(root: str | Path | None = None, *, download: bool = False, normalize: str | None = "standard",
-               dtype: Any = np.float32) -> Dataset:
-    """MNIST train (60000) and test (10000) sets, flattened to 784 features."""
-    return _load_both("mnist", root, download, normalize, dtype)
+               dtype: Any = np.float32, checksum: bool = True) -> Dataset:
+    """MNIST train (60000) and test (10000) sets, flattened to 784 features (see :func:`load_dataset`)."""
+    return _load_both("mnist", root, download, normalize, dtype, checksum)
 
 
 def load_fashion_mnist(root: str | Path | None = None, *, download: bool = False,
-                       normalize: str | None = "standard", dtype: Any = np.float32) -> Dataset:
-    """Fashion-MNIST train (60000) and test (10000) sets, flattened to 784 features."""
-    return _load_both("fashion_mnist", root, download, normalize, dtype)
+                       normalize: str | None = "standard", dtype: Any = np.float32, checksum: bool = True) -> Dataset:
+    """Fashion-MNIST train (60000) and test (10000) sets, flattened to 784 features (see :func:`load_dataset`)."""
+    return _load_both("fashion_mnist", root, download, normalize, dtype, checksum)
 
 
 def gaussian_mixture(n: int, dim: int = 20, n_classes: int = 3, *, separation: float = 3.0, n_test: int = 0,
