@@ -389,3 +389,27 @@ def test_cauchy_special_case_exact_cdf():
     y = stable.rvs(0.5, 1.0, 0.8, size=20_000, param="S1", seed=56)
     assert y.min() > 0
     assert stats.kstest(y, lambda v: special.erfc(np.sqrt(0.8 / (2 * v)))).pvalue > P_MIN
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda: stable.rvs(1.5, size=stable.SIZE_MAX + 1, seed=0), "size"),
+    # 2^32 · 2^32 overflowed numpy's int64 product to 0 (an empty draw for a 2^64-element shape)
+    (lambda: stable.rvs(1.5, size=(2**32, 2**32), seed=0), "size"),
+    (lambda: stable.stream_rvs(1.5, 0.0, 10**5, 10**5), "n_streams"),
+    (lambda: stable.sub_gaussian_rvs(1.5, 10**6, 10**4, seed=0), "dim"),
+    (lambda: stable.sub_gaussian_rvs(1.5, stable.SIZE_MAX + 1, seed=0), "dim"),
+])
+def test_sizes_above_the_stated_limit_raise_before_allocating(call, name):
+    with pytest.raises(ValueError, match=rf"{name}.*SIZE_MAX = 1000000000"):
+        call()
+
+
+def test_stream_states_limit():
+    with pytest.raises(ValueError, match=r"n_streams must be an integer in \[0, 1000000000\]"):
+        stable.stream_states(stable.SIZE_MAX + 1)
+
+
+def test_size_as_a_string_is_a_type_error():
+    with pytest.raises(TypeError, match="size"):
+        stable.rvs(1.5, size="3", seed=0)
+    assert stable.rvs(1.5, size=(2, 0), seed=0).shape == (2, 0)

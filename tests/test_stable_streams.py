@@ -98,3 +98,32 @@ def test_streams_are_distinct():
 def test_bad_seed(bad):
     with pytest.raises(ValueError, match="seed"):
         rng.init_states(2, bad)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_subsequence_start_matches_reference_jumps(k):
+    """Skipping k streams (binary powers of the jump) equals k jumps of the published polynomial."""
+    ref = _reference_states(k + 2, 99)
+    got = rng.init_states(2, 99, k)
+    assert [[int(v) for v in row] for row in got] == ref[k:]
+
+
+def test_huge_subsequence_start_is_fast_and_exact():
+    """init_states(3, 0, 10**18) looped 10¹⁸ jumps. The period of xoroshiro128+ is 2^128 − 1, so
+    T^(2^64·(2^64 − 1)) followed by one more jump is T^(2^128) = T: one step of the seed state."""
+    s = rng.init_states(3, 0, 10**18)
+    assert s.shape == (3, 2) and len({tuple(r) for r in s.tolist()}) == 3
+    for seed in (7, 2**64 - 1):
+        last = rng.init_states(2, seed, 2**64 - 1)
+        first = [int(v) for v in rng.init_states(1, seed)[0]]
+        _next(first)
+        assert [int(v) for v in last[1]] == first
+
+
+@pytest.mark.parametrize("kw,name", [(dict(subsequence_start=2**64), "subsequence_start"),
+                                     (dict(subsequence_start=-1), "subsequence_start"),
+                                     (dict(n_streams=rng.STREAMS_MAX + 1), "n_streams")])
+def test_init_states_limits(kw, name):
+    args = dict(n_streams=2, seed=1) | kw
+    with pytest.raises(ValueError, match=name):
+        rng.init_states(**args)

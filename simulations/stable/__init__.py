@@ -33,7 +33,7 @@ Example::
     from simulations import stable
     x = stable.rvs(1.5, size=1000, seed=0)        # SαS(1), α = 1.5
 """
-from simulations.stable.api import PARAMETERIZATIONS, rvs, stream_rvs, stream_states, sub_gaussian_rvs
+from simulations.stable.api import PARAMETERIZATIONS, SIZE_MAX, rvs, stream_rvs, stream_states, sub_gaussian_rvs
 from simulations.stable.streams import init_states
 
-__all__ = ["rvs", "sub_gaussian_rvs", "stream_rvs", "stream_states", "init_states", "PARAMETERIZATIONS"]
+__all__ = ["rvs", "sub_gaussian_rvs", "stream_rvs", "stream_states", "init_states", "PARAMETERIZATIONS", "SIZE_MAX"]

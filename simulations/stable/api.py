@@ -39,22 +39,35 @@ from simulations._core.validation import (
 from simulations.stable import cpu as _k
 from simulations.stable.streams import init_states
 
-__all__ = ["rvs", "sub_gaussian_rvs", "stream_rvs", "stream_states", "PARAMETERIZATIONS"]
+__all__ = ["rvs", "sub_gaussian_rvs", "stream_rvs", "stream_states", "PARAMETERIZATIONS", "SIZE_MAX"]
 
 PARAMETERIZATIONS = ("S0", "S1")
+#: most numbers one call returns (10⁹ float64: 8 GB); larger requests are rejected before any work
+SIZE_MAX = 10**9
 _CHUNK = 1 << 16
 
 
-def _size_tuple(size) -> tuple[int, ...]:
+def _size_tuple(size, per_draw: int = 1) -> tuple[int, ...]:
+    """``size`` as a tuple of ints >= 0, with prod(size)·per_draw at most :data:`SIZE_MAX`."""
     if size is None:
-        return ()
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        size = (size,)
-    try:
-        dims = tuple(size)
-    except TypeError as exc:
-        raise TypeError(f"size must be None, an int or a tuple of ints, got {size!r}") from exc
-    return tuple(check_int("size", d, 0) for d in dims)
+        dims = ()
+    else:
+        if isinstance(size, (int, np.integer)) and not isinstance(size, (bool, np.bool_)):
+            size = (size,)
+        if isinstance(size, (str, bytes)):
+            raise TypeError(f"size must be None, an int or a tuple of ints, got {size!r}")
+        try:
+            dims = tuple(size)
+        except TypeError as exc:
+            raise TypeError(f"size must be None, an int or a tuple of ints, got {size!r}") from exc
+        dims = tuple(check_int("size", d, 0) for d in dims)
+    _check_total("size" if per_draw == 1 else "prod(size) * dim", math.prod(dims) * per_draw)
+    return dims
+
+
+def _check_total(what: str, total: int) -> None:
+    if total > SIZE_MAX:
+        raise ValueError(f"{what} asks for {total} numbers; at most SIZE_MAX = {SIZE_MAX} per call")
 
 
 def _affine(alpha: float, beta: float, scale: float, loc: float, param: str) -> float:
@@ -89,7 +102,7 @@ def rvs(
     loc : float
         Location δ in the chosen parameterization.
     size : None, int or tuple of ints >= 0
-        Output shape; ``None`` returns a Python float.
+        Output shape; ``None`` returns a Python float. At most :data:`SIZE_MAX` = 10⁹ draws.
     param : {"S0", "S1"}
         Parameterization of (β, δ); identical for β = 0.
     dtype : float32 or float64
@@ -111,7 +124,7 @@ def rvs(
     dt = check_dtype(dtype)
     shape = _size_tuple(size)
     rng = seeding.generator(seed)
-    n = int(np.prod(shape)) if shape else 1
+    n = math.prod(shape)
     c = _affine(alpha, beta, scale, loc, param)
     out = np.empty(n, dtype=np.float64)
     symmetric = beta == 0.0 and alpha not in (1.0, 2.0)
@@ -149,14 +162,14 @@ def rvs(
 
 
 def stream_states(n_streams: int, seed: Any = None) -> np.ndarray:
-    """The ``(n_streams, 2)`` xoroshiro128+ states :func:`stream_rvs` draws from.
+    """The ``(n_streams, 2)`` xoroshiro128+ states :func:`stream_rvs` draws from (n_streams ≤ :data:`SIZE_MAX`).
 
     ``init_states(n_streams, kernel_seed(seed, "streams"))``: the one seeding recipe of
     :mod:`simulations._core.seeding` (seed → SeedSequence → the child named ``"streams"`` →
     a 63-bit stream seed), expanded into one stream per row by
     :func:`simulations.stable.streams.init_states`.
     """
-    n_streams = check_int("n_streams", n_streams, 0)
+    n_streams = check_int("n_streams", n_streams, 0, SIZE_MAX)
     return init_states(n_streams, seeding.kernel_seed(seed, "streams"))
 
 
@@ -176,7 +189,7 @@ def stream_rvs(
     Row ``i`` comes from xoroshiro128+ stream ``i`` of :func:`stream_states` ``(n_streams, seed)``
     (:mod:`simulations.stable.streams`), exactly as a simulator kernel drawing noise for chain
     ``i`` would; useful to test and benchmark that path. ``seed``: None, a non-negative int, a
-    SeedSequence or a numpy Generator.
+    SeedSequence or a numpy Generator. ``n_streams·n_per_stream`` is at most :data:`SIZE_MAX` = 10⁹.
     """
     alpha = check_alpha(alpha)
     beta = check_beta(beta)
@@ -185,6 +198,7 @@ def stream_rvs(
     check_choice("param", param, PARAMETERIZATIONS)
     n_streams = check_int("n_streams", n_streams, 0)
     n_per_stream = check_int("n_per_stream", n_per_stream, 0)
+    _check_total("n_streams * n_per_stream", n_streams * n_per_stream)
     states = stream_states(n_streams, seed)
     out = np.empty((n_streams, n_per_stream), dtype=np.float64)
     _k.fill_stable_streams(states, alpha, beta, scale, _affine(alpha, beta, scale, loc, param), out)
@@ -210,15 +224,15 @@ def sub_gaussian_rvs(
     Papers that take G ~ N(0, I) get coordinates of scale 2^{−1/2}·scale.
     At α = 2, A ≡ 1 and X ~ N(0, 2 scale² I).
 
-    Returns an array of shape ``size + (dim,)``.
+    Returns an array of shape ``size + (dim,)``; prod(size)·dim is at most :data:`SIZE_MAX` = 10⁹.
     """
     alpha = check_alpha(alpha)
     dim = check_int("dim", dim, 1)
     scale = check_positive("scale", scale)
     dt = check_dtype(dtype)
-    shape = _size_tuple(size)
+    shape = _size_tuple(size, dim)
     ss = seeding.seed_sequence(seed)
-    n = int(np.prod(shape)) if shape else 1
+    n = math.prod(shape)
     # G and A are independent consumers: each its own child of the seed
     g = seeding.generator(ss, "gaussian").standard_normal((n, dim)) * math.sqrt(2.0)
     if alpha < 2.0:

@@ -14,7 +14,9 @@ s ↦ T^m s, and T^m is a product of the binary powers T^(2^p) (:data:`POWERS`).
 stored by columns, ``M[b] = (lo, hi)`` = the image of the basis state with only bit b set
 (b < 64: bit b of s0; b ≥ 64: bit b−64 of s1), so applying it costs one XOR per bit of s
 (:func:`apply`, compiled for both targets from one source). T^(2^64) equals numba.cuda.random's
-jump polynomial, the stream spacing of :func:`simulations.stable.streams.init_states`.
+jump polynomial, the stream spacing of :func:`simulations.stable.streams.init_states`, and its
+squarings T^(2^(64+p)) (:data:`STREAM_POWERS`) skip any number k < 2^64 of whole streams in at most
+64 matrix–vector products (:func:`skip_streams`).
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ import numpy as np
 
 from simulations.stable.streams import xoroshiro128p_next
 
-__all__ = ["transition_matrix", "matmul", "apply", "power", "advance", "chain", "POWERS"]
+__all__ = ["transition_matrix", "matmul", "apply", "power", "advance", "chain", "skip_streams", "POWERS",
+           "STREAM_POWERS"]
 
 _Z64 = np.uint64(0)
 _ONE64 = np.uint64(1)
@@ -74,16 +77,19 @@ def matmul(A, B):
 
 
 @nb.njit(cache=True)
-def _powers(n):
+def _squarings(M, n):
+    """M^(2^p) for p = 0..n−1, as (n, 128, 2) uint64 columns."""
     P = np.empty((n, 128, 2), dtype=np.uint64)
-    P[0] = transition_matrix()
+    P[0] = M
     for p in range(1, n):
         P[p] = matmul(P[p - 1], P[p - 1])
     return P
 
 
 #: POWERS[p] = T^(2^p), p = 0..64
-POWERS = _powers(65)
+POWERS = _squarings(transition_matrix(), 65)
+#: STREAM_POWERS[p] = T^(2^(64+p)), p = 0..63: the jump over 2^p streams of ``init_states``
+STREAM_POWERS = _squarings(POWERS[64].copy(), 64)
 
 
 @nb.njit(cache=True)
@@ -129,3 +135,19 @@ def chain(s0, s1, M, dest, start, n):
         dest[start + j, 0] = s0
         dest[start + j, 1] = s1
         s0, s1 = apply(M, s0, s1)
+
+
+@nb.njit(cache=True)
+def skip_streams(s0, s1, k, J):
+    """T^(2^64·k) (s0, s1) for a uint64 ``k`` with J = :data:`STREAM_POWERS`: skip k whole streams.
+
+    The binary digits of k pick the squarings J[p] = T^(2^(64+p)): at most 64 matrix–vector
+    products, whatever k. Returns the pair (lo, hi).
+    """
+    p = 0
+    while k != _Z64:
+        if k & _ONE64:
+            s0, s1 = apply(J[p], s0, s1)
+        k >>= _ONE64
+        p += 1
+    return s0, s1

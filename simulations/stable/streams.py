@@ -125,43 +125,63 @@ def _jump(states, i):
 
 
 @nb.njit(cache=True)
-def _init_states(states, seed, subsequence_start):
+def _seed_state(seed):
+    """splitmix64 of the seed: the first stream's state is (z, z)."""
     z = seed + np.uint64(0x9E3779B97F4A7C15)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    n = states.shape[0]
-    if n == 0:
-        return
-    states[0, 0] = z
-    states[0, 1] = z
-    for _ in range(subsequence_start):
-        _jump(states, 0)
-    for i in range(1, n):
+    return z ^ (z >> np.uint64(31))
+
+
+@nb.njit(cache=True)
+def _chain_streams(states):
+    """Row i ← row i−1 advanced by one jump (2^64 draws), i = 1..n−1."""
+    for i in range(1, states.shape[0]):
         states[i, 0] = states[i - 1, 0]
         states[i, 1] = states[i - 1, 1]
         _jump(states, i)
 
 
+#: largest ``subsequence_start`` of :func:`init_states` (numba.cuda's uint64 argument)
+SUBSEQUENCE_MAX = 2**64 - 1
+#: largest ``n_streams`` of :func:`init_states` (16 bytes per stream: 16 GB)
+STREAMS_MAX = 10**9
+
+
 def init_states(n_streams: int, seed: int, subsequence_start: int = 0) -> np.ndarray:
     """Return a ``(n_streams, 2)`` uint64 array of independent xoroshiro128+ states.
 
+    Stream i is the splitmix64 seed state (z, z) advanced by T^(2^64·(subsequence_start + i)),
+    T the one-draw transition (numba.cuda's ``init_xoroshiro128p_states``). The first
+    ``subsequence_start`` streams are skipped in at most 64 GF(2) matrix–vector products
+    (:func:`simulations.stable.jumps.skip_streams`), the following ones are one jump apart.
+
     Parameters
     ----------
-    n_streams : int, >= 0
+    n_streams : int in [0, STREAMS_MAX = 10⁹]
         Number of streams (one per chain, path, network, ...).
     seed : int in [0, 2**64)
         Seed; the same seed gives the same streams in every process.
-    subsequence_start : int, >= 0
+    subsequence_start : int in [0, SUBSEQUENCE_MAX = 2**64 − 1]
         Skip this many streams first (to extend an existing family of streams).
     """
     from simulations._core.validation import check_int
 
-    n_streams = check_int("n_streams", n_streams, 0)
+    n_streams = check_int("n_streams", n_streams, 0, STREAMS_MAX)
     seed = check_int("seed", seed, 0, 2**64 - 1)
-    subsequence_start = check_int("subsequence_start", subsequence_start, 0)
+    subsequence_start = check_int("subsequence_start", subsequence_start, 0, SUBSEQUENCE_MAX)
     states = np.empty((n_streams, 2), dtype=np.uint64)
-    _init_states(states, np.uint64(seed), subsequence_start)
+    if n_streams == 0:
+        return states
+    z = np.uint64(_seed_state(np.uint64(seed)))
+    s0 = s1 = z
+    if subsequence_start:
+        from simulations.stable import jumps  # imports this module: load it only here
+
+        s0, s1 = jumps.skip_streams(z, z, np.uint64(subsequence_start), jumps.STREAM_POWERS)
+    states[0, 0] = s0
+    states[0, 1] = s1
+    _chain_streams(states)
     return states
 
 
