@@ -266,3 +266,31 @@ def test_study_validation(n):
         sample_law("stable", 2.5, 10, seed=0)
     with pytest.raises(ValueError, match="param"):
         sample_law("pareto", -1.0, 10, seed=0)
+
+
+def test_default_block_sizes_limit():
+    """default_block_sizes(2**64 + 1) searched 2³² candidate divisors."""
+    with pytest.raises(ValueError, match=r"n must be an integer in \[4, 1000000000000\]"):
+        ti.default_block_sizes(2**64 + 1)
+    with pytest.raises(ValueError, match="n must"):
+        ti.default_block_sizes(ti.N_MAX + 1)
+    n = 2**38  # divisors 2, 4, ..., 2^19 of n in [2, √n]: 19 of them, at most 8 kept, spread geometrically
+    sizes = ti.default_block_sizes(n)
+    assert 3 <= len(sizes) <= 8 and sizes == sorted(set(sizes))
+    assert all(n % k == 0 and 2 <= k <= 2**19 for k in sizes)
+    assert sizes[0] == 2 and sizes[-1] == 2**19
+
+
+@pytest.mark.parametrize("center", [1, 0, "yes", np.array([True])])
+def test_weight_tail_index_center_must_be_a_bool(center):
+    W = np.random.default_rng(0).standard_normal((10, 10))
+    with pytest.raises(TypeError, match="center must be True or False"):
+        ti.weight_tail_index(W, center=center)
+
+
+def test_sample_law_options_are_checked():
+    """np.array(['stable']) == 'stable' is an array, whose truth value picked the stable branch."""
+    with pytest.raises(TypeError, match="law"):
+        sample_law(np.array(["stable"]), 1.5, 10, seed=0)
+    with pytest.raises(ValueError, match="n must"):
+        sample_law("pareto", 1.5, 10**12, seed=0)

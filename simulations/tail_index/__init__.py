@@ -22,6 +22,6 @@ Example::
     from simulations import tail_index
     alpha_hat = tail_index.hill(x)
 """
-from simulations.tail_index.estimators import block_sum, default_block_sizes, hill, pickands, weight_tail_index
+from simulations.tail_index.estimators import N_MAX, block_sum, default_block_sizes, hill, pickands, weight_tail_index
 
-__all__ = ["hill", "pickands", "block_sum", "weight_tail_index", "default_block_sizes"]
+__all__ = ["hill", "pickands", "block_sum", "weight_tail_index", "default_block_sizes", "N_MAX"]

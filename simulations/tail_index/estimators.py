@@ -46,9 +46,13 @@ from typing import Any
 
 import numpy as np
 
-from simulations._core.validation import check_array, check_choice, check_int, check_positive
+from simulations._core.validation import check_array, check_bool, check_choice, check_int, check_positive
 
-__all__ = ["hill", "pickands", "block_sum", "weight_tail_index", "default_block_sizes"]
+__all__ = ["hill", "pickands", "block_sum", "weight_tail_index", "default_block_sizes", "N_MAX"]
+
+#: largest n of :func:`default_block_sizes`: its divisor search takes √n steps (10⁶ here, well
+#: under a second; an array of 10¹² float64 samples would be 8 TB)
+N_MAX = 10**12
 
 _FORMS = ("mean", "order")
 _CENTERS = ("median", "mean", None)
@@ -143,8 +147,10 @@ def default_block_sizes(n: int) -> list[int]:
     them, spread geometrically. When n has fewer than 3 such divisors (prime n,
     for example), the geometric grid K₁ = round(n^e), e ∈ {0.25, 0.3, …, 0.5},
     is used instead and :func:`block_sum` drops the last n mod K₁ samples.
+
+    ``n`` is an integer in [4, :data:`N_MAX` = 10¹²] (the divisor search takes √n steps).
     """
-    n = check_int("n", n, 4)
+    n = check_int("n", n, 4, N_MAX)
     r = math.isqrt(n)
     divs = [d for d in range(2, r + 1) if n % d == 0]
     if len(divs) < 3:
@@ -283,8 +289,7 @@ def weight_tail_index(
     """
     check_choice("mode", mode, _MODES)
     check_choice("estimator", estimator, _ESTIMATORS)
-    if not isinstance(center, (bool, np.bool_)):
-        raise TypeError(f"center must be a bool, got {type(center).__name__}")
+    center = check_bool("center", center)
     if clip is not None:
         clip = check_positive("clip", clip)
     w = check_array("W", W, dtype=np.float64)

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import special
 
 from simulations._core import seeding
-from simulations._core.validation import check_alpha, check_int, check_positive
+from simulations._core.validation import check_alpha, check_choice, check_int, check_positive
 from simulations.stable import api as stable
 from simulations.tail_index import estimators as tail_index
 from theory import stable as theory_stable
@@ -56,6 +56,9 @@ DEFAULT_LAWS = (
 )
 
 
+_LAWS = ("stable", "pareto", "student_t")
+
+
 def sample_law(law: str, param: float, n: int, seed: Any = None) -> np.ndarray:
     """n iid draws of a symmetric law whose tail index is ``param``.
 
@@ -63,7 +66,8 @@ def sample_law(law: str, param: float, n: int, seed: Any = None) -> np.ndarray:
     * ``"pareto"``: S·P with P Pareto I (P(P > x) = x^{−α}, x ≥ 1) and S a random sign;
     * ``"student_t"``: Student-t with ν = param degrees of freedom (P(|X| > x) ~ c x^{−ν}).
     """
-    n = check_int("n", n, 1)
+    check_choice("law", law, _LAWS)
+    n = check_int("n", n, 1, stable.SIZE_MAX)
     rng = seeding.generator(seed)
     if law == "stable":
         return stable.rvs(check_alpha(param, "param"), size=n, seed=rng)
@@ -71,9 +75,7 @@ def sample_law(law: str, param: float, n: int, seed: Any = None) -> np.ndarray:
     if law == "pareto":
         u = 1.0 - rng.random(n)  # (0, 1]
         return np.where(rng.random(n) < 0.5, -1.0, 1.0) * u ** (-1.0 / param)
-    if law == "student_t":
-        return rng.standard_t(param, n)
-    raise ValueError(f"law must be one of ['pareto', 'stable', 'student_t'], got {law!r}")
+    return rng.standard_t(param, n)  # law == "student_t"
 
 
 def tail_curves(
@@ -89,8 +91,8 @@ def tail_curves(
     (C_α x^{−α} for α < 2; the exact Gaussian tail erfc(x/2) of N(0, 2) at α = 2)
     and ``c_alpha``.
     """
-    n = check_int("n", n, 100)
-    n_points = check_int("n_points", n_points, 2)
+    n = check_int("n", n, 100, stable.SIZE_MAX)
+    n_points = check_int("n_points", n_points, 2, stable.SIZE_MAX)
     alphas = [check_alpha(a, "alphas") for a in alphas]
     ss = seeding.seed_sequence(seed)
     out = []
@@ -123,7 +125,7 @@ def estimator_bias_table(
     Samples are shared across estimators (same data for each row of one law); replicate r of
     law j draws from ``replicate(child(seed, "law", j), r)`` (:mod:`simulations._core.seeding`).
     """
-    n = check_int("n", n, 16)
+    n = check_int("n", n, 16, stable.SIZE_MAX)
     reps = check_int("reps", reps, 2)
     est = ESTIMATORS if estimators is None else estimators
     ss = seeding.seed_sequence(seed)
