@@ -270,10 +270,67 @@ def test_divergence_is_reported_like_cpu(be, case):
     (rg, pg), (rc, pc) = out
     assert rg.diverged and rc.diverged
     assert rg.n_done == rc.n_done == (3 if case == "overflow" else 1)
+    assert rg.reason == rc.reason == (1 if case == "overflow" else 2)
     assert rg.correct == rc.correct
     if case == "max_loss":
         np.testing.assert_allclose(rg.loss_sum, rc.loss_sum, rtol=1e-5)
         assert np.array_equal(pg, init_params(spec, seed=0).flat)  # no update was applied
+
+
+@pytest.mark.parametrize("case", ["step", "noise", "nan"])
+def test_weight_ceiling_is_checked_every_step_like_cpu(be, case):
+    # max_weight: the step whose update (and noise) leaves some |θ_j| above it ends the chunk,
+    # counted as done and with its update applied; code 3, or 4 for a non-finite θ (DIVERGENCE_REASONS)
+    spec = MLPSpec((4, 3, 2))
+    X, y = _data(spec, 4, 1)
+    lrs = np.full(5, 0.1)
+    noise = None
+    if case == "step":
+        lrs[2] = 300.0  # gradients O(1): step 2 moves weights by O(100)
+    elif case == "noise":
+        noise = NoiseConfig(alpha=0.5, sigma=1e3, kind="neuron")  # jumps σ η^{1/α} ξ, ξ heavy-tailed
+    else:
+        lrs[1] = 1e300  # step 1 overflows the float32 weights to ±inf (or NaN)
+    cfg = StepConfig(spec, 2, noise=noise, max_weight=20.0)
+    states = init_states(cfg.n_noise_streams, 3)
+    out = []
+    for b in (be, get_backend("cpu")):
+        bufs = RunBuffers(b.to_device(init_params(spec, seed=0).flat.copy()), b.empty(0, np.float32),
+                          b.empty(0, np.uint8), b.to_device(states.copy()), b.empty(0, np.float64))
+        r = b.run_steps(b.workspace(cfg), cfg, bufs, b.to_device(X), b.to_device(y), np.arange(10) % 4, lrs,
+                        np.zeros(5, np.uint8))
+        out.append((r, b.to_host(bufs.params)))
+    (rg, pg), (rc, pc) = out
+    assert rg.diverged and rc.diverged and rg.n_done == rc.n_done
+    assert rg.reason == rc.reason == (4 if case == "nan" else 3)
+    if case == "step":
+        assert rc.n_done == 3
+    if case != "nan":
+        assert np.abs(pc).max() > 20.0 and np.abs(pg).max() > 20.0
+        np.testing.assert_allclose(pg, pc, rtol=1e-4, atol=1e-5)
+    # without the ceiling the same steps run to the end (finite cases)
+    if case != "nan":
+        cfg0 = StepConfig(spec, 2, noise=noise)
+        for b in (be, get_backend("cpu")):
+            bufs = RunBuffers(b.to_device(init_params(spec, seed=0).flat.copy()), b.empty(0, np.float32),
+                              b.empty(0, np.uint8), b.to_device(states.copy()), b.empty(0, np.float64))
+            r = b.run_steps(b.workspace(cfg0), cfg0, bufs, b.to_device(X), b.to_device(y), np.arange(10) % 4,
+                            lrs, np.zeros(5, np.uint8))
+            assert r.n_done == 5 and r.reason == 0
+
+
+def test_train_noise_blow_up_is_diverged_by_default_on_cuda():
+    from simulations.nn import SGD, StopRules, train
+
+    spec = MLPSpec((6, 5, 3))
+    X, y = _data(spec, 12, 8)
+    kw = dict(optimizer=SGD(lr=0.1), noise=NoiseConfig(alpha=0.5, sigma=1e3, kind="neuron"), batch_size=4, seed=2)
+    rg = train(spec, (X, y), backend="cuda", stop=StopRules(max_steps=30), **kw)
+    rc = train(spec, (X, y), backend="cpu", stop=StopRules(max_steps=30), **kw)
+    assert rg.status == rc.status == "diverged" and rg.steps == rc.steps < 30
+    assert rg.reason == rc.reason
+    off = StopRules(max_steps=30, max_loss=None, max_weight=None)
+    assert train(spec, (X, y), backend="cuda", stop=off, **kw).status == "completed"
 
 
 def test_train_with_cuda_backend_matches_cpu():

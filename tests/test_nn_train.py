@@ -119,25 +119,28 @@ def test_mask_honoured_under_noise_momentum_and_weight_decay(kind):
     np.testing.assert_array_equal(predict(r.params, d.X_train[:5]), predict(q, d.X_train[:5]))
 
 
-def _curve(seed):
+def _curve(seed, threads=1):
     spec = MLPSpec((8, 16, 3))
     d = gaussian_mixture(300, 8, 3, n_test=100, seed=5)
     r = train(spec, d, optimizer=SGD(0.1, 0.5), noise=NoiseConfig(1.2, 0.05, "entry"), batch_size=32,
-              stop=StopRules(max_epochs=3), eval_every=4, seed=seed)
+              stop=StopRules(max_epochs=3), eval_every=4, seed=seed, threads=threads)
+    assert r.threads == r.config["threads"] == threads
     return [(h["step"], h["train_loss"], h["test_loss"]) for h in r.history], r.params.flat
 
 
-def test_same_seed_same_curve_in_two_processes():
-    c_here, p_here = _curve(123)  # first in-process: compiles and fills numba's cache for the subprocesses
+@pytest.mark.parametrize("threads", [1, 2])
+def test_same_seed_same_curve_in_two_processes(threads):
+    # documented guarantee: bit-identical at equal thread count (in every process)
+    c_here, p_here = _curve(123, threads)  # first in-process: compiles and fills numba's cache for the subprocesses
     code = (f"import json,sys; sys.path.insert(0, {str(REPO)!r}); from tests.test_nn_train import _curve; "
-            "c, p = _curve(123); print(json.dumps([c, p.astype(float).tolist()]))")
+            f"c, p = _curve(123, {threads}); print(json.dumps([c, p.astype(float).tolist()]))")
     outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
             for _ in range(2)]
     assert outs[0] == outs[1]
     c0, p0 = json.loads(outs[0])
     assert [list(x) for x in c_here] == [list(x) for x in c0]
     assert p_here.astype(float).tolist() == p0
-    c_other, _ = _curve(124)
+    c_other, _ = _curve(124, threads)
     assert c_other != c_here
 
 
@@ -171,6 +174,49 @@ def test_divergence_is_a_status_not_an_exception():
     assert r.steps < 500
     r2 = train(spec, d, optimizer=SGD(0.5), batch_size=20, stop=StopRules(max_epochs=5, max_loss=1e-3), seed=0)
     assert r2.status == "diverged"
+
+
+def _noisy(sigma=1e3, **stop):
+    spec = MLPSpec((8, 16, 3))
+    d = gaussian_mixture(100, 8, 3, seed=0)
+    return train(spec, d, optimizer=SGD(0.1), noise=NoiseConfig(0.5, sigma, "entry"), batch_size=10,
+                 stop=StopRules(max_epochs=20, **stop), seed=0)
+
+
+def test_noise_blow_up_is_diverged_by_default():
+    # α = 0.5 noise: jumps σ η^{1/α} ξ with P(|ξ| > x) ~ x^{-1/2}, so the weights reach ~1e9 in 200 steps
+    from simulations.nn.train import MAX_LOSS_DEFAULT, MAX_WEIGHT_DEFAULT
+
+    assert StopRules(max_steps=1).max_loss == MAX_LOSS_DEFAULT == 1e6
+    assert StopRules(max_steps=1).max_weight == MAX_WEIGHT_DEFAULT == 1e6
+    off = _noisy(max_loss=None, max_weight=None)
+    assert off.status == "completed" and off.steps == 200
+    assert np.abs(off.params.flat).max() > 1e6  # the unguarded run ends with absurd weights
+    r = _noisy()
+    assert r.status == "diverged" and r.steps < 200
+    assert "max_loss = 1e+06" in r.reason and r.history[-1]["step"] == r.steps
+    # the weight ceiling alone: the run stops after the first step that leaves some |θ_j| above it
+    w = _noisy(sigma=1.0, max_loss=None, max_weight=1e3)
+    assert w.status == "diverged" and "above max_weight = 1000" in w.reason
+    assert np.abs(w.params.flat).max() > 1e3
+    assert 1 < w.steps < 200
+    # the step before it left every |θ_j| below the ceiling (checked at every step, not per chunk)
+    before = train(MLPSpec((8, 16, 3)), gaussian_mixture(100, 8, 3, seed=0), optimizer=SGD(0.1),
+                   noise=NoiseConfig(0.5, 1.0, "entry"), batch_size=10, seed=0,
+                   stop=StopRules(max_steps=w.steps - 1, max_loss=None, max_weight=None))
+    assert before.status == "completed" and np.abs(before.params.flat).max() <= 1e3
+    # a normal run is unaffected: same result bit for bit with and without the guard
+    spec = MLPSpec((8, 16, 3))
+    d = gaussian_mixture(100, 8, 3, seed=0)
+    a = train(spec, d, optimizer=SGD(0.1), batch_size=10, stop=StopRules(max_epochs=3), seed=0)
+    b = train(spec, d, optimizer=SGD(0.1), batch_size=10, stop=StopRules(max_epochs=3, max_loss=None,
+                                                                          max_weight=None), seed=0)
+    assert a.status == b.status == "completed" and a.reason == "budget of 30 steps used up"
+    np.testing.assert_array_equal(a.params.flat, b.params.flat)
+    with pytest.raises(ValueError, match="max_weight"):
+        StopRules(max_steps=1, max_weight=0.0)
+    with pytest.raises(TypeError, match="max_weight"):
+        StopRules(max_steps=1, max_weight="big")
 
 
 def test_stopping_rules_and_averaging():

@@ -32,7 +32,17 @@ from simulations.nn.data import (
 )
 from simulations.nn.model import ACTIVATIONS, INITS, LOSSES, Mask, MLPSpec, Params, init_params, ones_mask
 from simulations.nn.optim import SGD, NoiseConfig, Schedule, constant, step_schedule
-from simulations.nn.train import STATUSES, StopRules, TrainResult, evaluate, predict, train
+from simulations.nn.train import (
+    BATCH_SIZE_MAX,
+    MAX_LOSS_DEFAULT,
+    MAX_WEIGHT_DEFAULT,
+    STATUSES,
+    StopRules,
+    TrainResult,
+    evaluate,
+    predict,
+    train,
+)
 
 __all__ = [
     "Backend", "get_backend", "available_backends", "blas_threads", "set_blas_threads", "get_blas_threads",
@@ -41,6 +51,7 @@ __all__ = [
     "shuffle_indices", "teacher_dataset",
     "ACTIVATIONS", "INITS", "LOSSES", "Mask", "MLPSpec", "Params", "init_params", "ones_mask",
     "SGD", "NoiseConfig", "Schedule", "constant", "step_schedule",
-    "STATUSES", "StopRules", "TrainResult", "TrainState", "evaluate", "load_checkpoint", "predict",
+    "STATUSES", "StopRules", "MAX_LOSS_DEFAULT", "MAX_WEIGHT_DEFAULT", "BATCH_SIZE_MAX", "TrainResult", "TrainState",
+    "evaluate", "load_checkpoint", "predict",
     "save_checkpoint", "train",
 ]

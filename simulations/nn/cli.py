@@ -6,7 +6,10 @@ Example::
         --lr 0.1 --batch-size 128 --epochs 10 --out runs/mnist.json
 
 The record (``--out``) holds the config, one metrics entry per evaluation, the
-status, timings and library versions. ``--checkpoint PATH`` saves a checkpoint
+status and why the run ended (``reason``), the CPU ``threads`` it ran with (results are
+bit-identical at equal thread count), timings and library versions. Divergence guard:
+``--max-loss`` / ``--max-weight`` (default 1e6 each, ``none`` disables; see
+:class:`simulations.nn.train.StopRules`). ``--checkpoint PATH`` saves a checkpoint
 at the end (and every ``--checkpoint-every`` steps); ``--resume PATH`` continues
 from one bit for bit. Exit status: 0 for a finished run (any status, including
 "diverged", which is reported in the record), 2 for bad arguments.
@@ -58,7 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int, default=None)
     s.add_argument("--target-train-acc", type=float, default=None)
     s.add_argument("--interpolation-loss", type=float, default=None)
-    s.add_argument("--max-loss", type=float, default=None)
+    s.add_argument("--max-loss", type=_ceiling, default="default", metavar="X|none",
+                   help="diverged once a minibatch's mean loss exceeds X (default 1e6; none: off)")
+    s.add_argument("--max-weight", type=_ceiling, default="default", metavar="X|none",
+                   help="diverged once some |weight| exceeds X after a step (default 1e6; none: off)")
     s.add_argument("--averaging", type=int, default=0, help="average the last m iterates")
     r = p.add_argument_group("run")
     r.add_argument("--seed", type=int, default=0)
@@ -73,6 +79,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--save-params", type=Path, default=None, help="write the final parameters (.npy)")
     r.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     return p
+
+
+def _ceiling(text: str):
+    """A divergence ceiling: a number, or "none" (off); "default" keeps StopRules' default."""
+    t = text.strip().lower()
+    if t in ("none", "default"):
+        return t
+    try:
+        return float(t)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be a number or 'none', got {text!r}") from exc
 
 
 def _ints(text: str | None, name: str) -> tuple[int, ...] | None:
@@ -151,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
             noise = NoiseConfig(args.noise_alpha, args.noise_sigma, args.noise_kind, _ints(args.noise_layers, "noise-layers"))
         if args.epochs is None and args.steps is None:
             args.epochs = 1
-        stop = StopRules(args.epochs, args.steps, args.target_train_acc, args.interpolation_loss, args.max_loss)
+        ceilings = {k: (None if v == "none" else v) for k, v in (("max_loss", args.max_loss),
+                                                                  ("max_weight", args.max_weight)) if v != "default"}
+        stop = StopRules(args.epochs, args.steps, args.target_train_acc, args.interpolation_loss, **ceilings)
         norm = None if args.normalize == "none" else args.normalize
         if args.dataset in ("mnist", "fashion_mnist"):
             ds = D._load_both(args.dataset, args.data_dir, args.download, norm, spec.np_dtype)
@@ -183,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         "argv": list(sys.argv[1:] if argv is None else argv),
         "config": {**res.config, "dataset": ds.name},
         "status": res.status,
+        "reason": res.reason,
+        "threads": res.threads,
         "steps": res.steps,
         "epochs": res.epochs,
         "metrics": res.history,
@@ -192,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
     }
     f = res.final
-    msg = f"status={res.status} steps={res.steps} train_loss={f.get('train_loss')} train_acc={f.get('train_acc')}"
+    msg = f"status={res.status} ({res.reason}) steps={res.steps} train_loss={f.get('train_loss')} train_acc={f.get('train_acc')}"
     if f.get("test_acc") is not None:
         msg += f" test_loss={f['test_loss']:.4f} test_acc={f['test_acc']:.4f}"
     print(msg + f" time={res.timings['total']:.1f}s")

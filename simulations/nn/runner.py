@@ -51,7 +51,7 @@ class Run:
         config["eval_every"] = self.eval_every
         self.converge_rules = stop.target_train_acc is not None or stop.interpolation_loss is not None
         self.cfg = StepConfig(spec, batch_size, optimizer.momentum, optimizer.weight_decay, noise, mask is not None,
-                              averaging > 0, stop.max_loss)
+                              averaging > 0, stop.max_loss, stop.max_weight)
         ss = seeding.seed_sequence(seed)
         if resume is not None:
             self.state = self._resumed(resume)
@@ -76,6 +76,7 @@ class Run:
         self.run_loss, self.run_correct, self.run_seen = 0.0, 0, 0
         self.t_eval = 0.0
         self.status: str | None = None
+        self.reason = ""
         st.status = None
         self.bar = None
         if progress:
@@ -218,6 +219,10 @@ class Run:
             hit = "target_reached"
         if hit is None:
             return False
+        self.reason = (f"full-pass training loss {entry['train_loss']:.3g} < interpolation_loss = "
+                       f"{stop.interpolation_loss:g} at 100 % accuracy" if hit == "interpolated" else
+                       f"full-pass training accuracy {entry['train_acc']:.4g} ≥ target_train_acc = "
+                       f"{stop.target_train_acc:g}") + f" at step {st.step}"
         if self.averaging > 0:  # continue m more steps to collect the average
             st.tail_left = self.averaging
             st.status_pending = hit
@@ -228,9 +233,19 @@ class Run:
         self.status = hit
         return True
 
-    def _diverged(self, lrs, n_done: int) -> None:
+    def _diverged(self, lrs, n_done: int, code: int) -> None:
         st = self.state
         self.status = "diverged"
+        stop, last = self.stop, st.step - 1
+        if code == 2:
+            self.reason = f"mean minibatch loss above max_loss = {stop.max_loss:g} at step {last}"
+        elif code == 3:
+            big = float(np.max(np.abs(self.be.host_view(self.bufs.params))))
+            self.reason = f"max |θ| = {big:.3g} above max_weight = {stop.max_weight:g} after step {last}"
+        elif code == 1:
+            self.reason = f"non-finite minibatch loss at step {last}"
+        else:
+            self.reason = f"non-finite parameters by step {last}"
         st.history.append({"step": st.step, "epoch": st.epoch + st.pos / self.spe,
                            "lr": float(lrs[max(n_done - 1, 0)]),
                            "train_loss": float("nan") if self.run_seen == 0 else self.run_loss / self.run_seen,
@@ -252,6 +267,7 @@ class Run:
             entry = self.evaluate(self.converge_rules and st.tail_left < 0)
             if not np.isfinite(entry["train_loss"]):  # parameters are checked by run_steps
                 self.status = "diverged"
+                self.reason = f"non-finite training loss at the evaluation of step {st.step}"
                 return True
             if self.callback is not None:
                 info = dict(entry)
@@ -259,6 +275,7 @@ class Run:
                 info["params"] = Params(self.spec, p) if isinstance(p, np.ndarray) else self.host_params()
                 if self.callback(info):
                     self.status = "stopped"
+                    self.reason = f"the callback returned True at step {st.step}"
                     return True
             if st.tail_left < 0 and self.converge_rules and self._converged(entry, done_run):
                 return True
@@ -276,9 +293,11 @@ class Run:
             done_run = st.step - st.start_step
             if st.tail_left == 0:
                 self.status = st.status_pending
+                self.reason = self.reason or f"{st.status_pending} (resumed), averaging tail finished"
                 break
             if done_run >= self.budget:
                 self.status = "completed"
+                self.reason = f"budget of {self.budget} steps used up"
                 break
             idx, lrs, flags, B = self._chunk(done_run)
             t0 = time.perf_counter()
@@ -298,7 +317,7 @@ class Run:
                 self.bar.set_postfix(loss=f"{self.run_loss / seen:.4g}", acc=f"{self.run_correct / seen:.4f}",
                                      steps_per_s=f"{(st.step - st.start_step) / max(st.elapsed, 1e-9):.1f}")
             if res.diverged:
-                self._diverged(lrs, res.n_done)
+                self._diverged(lrs, res.n_done, res.reason)
                 break
             if self._after_chunk():
                 break

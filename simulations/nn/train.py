@@ -36,6 +36,8 @@ from simulations.nn.runner import Run
 
 __all__ = [
     "StopRules",
+    "MAX_LOSS_DEFAULT",
+    "MAX_WEIGHT_DEFAULT",
     "TrainState",
     "TrainResult",
     "STATUSES",
@@ -48,9 +50,14 @@ __all__ = [
 ]
 
 #: run outcomes: budget used up; target train accuracy reached; interpolation
-#: (train loss < threshold and 100 % train accuracy); non-finite loss/weights (or loss > max_loss);
-#: stopped by the callback.
+#: (train loss < threshold and 100 % train accuracy); divergence (non-finite loss or weights,
+#: mean batch loss > max_loss, |θ_j| > max_weight); stopped by the callback.
 STATUSES = ("completed", "target_reached", "interpolated", "diverged", "stopped")
+
+#: default divergence ceiling on the mean minibatch loss (cross-entropy starts near log K ≈ 2.3)
+MAX_LOSS_DEFAULT = 1e6
+#: default divergence ceiling on max_j |θ_j| after a step (initial weights are O(1/√fan_in))
+MAX_WEIGHT_DEFAULT = 1e6
 
 
 @dataclass(frozen=True)
@@ -59,17 +66,26 @@ class StopRules:
 
     max_epochs / max_steps: budget counted from the run's first step (at least one is required);
     target_train_acc in (0, 1]: stop once the training accuracy (full pass) reaches it;
-    interpolation_loss > 0: stop once the full-pass training loss is below it with 100 % accuracy;
-    max_loss: a loss above it counts as divergence (non-finite loss or weights always does).
+    interpolation_loss > 0: stop once the full-pass training loss is below it with 100 % accuracy.
     Convergence rules are checked at evaluation points; with iterate averaging m > 0 the run
     then continues m more steps to collect the average.
+
+    Divergence guard (status "diverged", checked at every step on every backend): a non-finite
+    loss or parameter always; ``max_loss`` > 0 — a minibatch whose mean loss exceeds it (checked
+    before that step's update, which is skipped); ``max_weight`` > 0 — some |θ_j| above it
+    after a step (update, noise and mask applied). Defaults :data:`MAX_LOSS_DEFAULT` = 1e6 and
+    :data:`MAX_WEIGHT_DEFAULT` = 1e6, far above any trained network (the loss at
+    initialisation is O(log K), the weights O(1)) and far below the float32 overflow that
+    heavy-tailed noise or a too-large step size reach otherwise; ``None`` disables a ceiling
+    (non-finite values still count).
     """
 
     max_epochs: int | None = None
     max_steps: int | None = None
     target_train_acc: float | None = None
     interpolation_loss: float | None = None
-    max_loss: float | None = None
+    max_loss: float | None = MAX_LOSS_DEFAULT
+    max_weight: float | None = MAX_WEIGHT_DEFAULT
 
     def __post_init__(self):
         if self.max_epochs is None and self.max_steps is None:
@@ -86,10 +102,13 @@ class StopRules:
                                check_real("interpolation_loss", self.interpolation_loss, 0.0, None, low_open=True))
         if self.max_loss is not None:
             object.__setattr__(self, "max_loss", check_real("max_loss", self.max_loss, 0.0, None, low_open=True))
+        if self.max_weight is not None:
+            object.__setattr__(self, "max_weight",
+                               check_real("max_weight", self.max_weight, 0.0, None, low_open=True))
 
     def to_dict(self) -> dict:
         return dict(max_epochs=self.max_epochs, max_steps=self.max_steps, target_train_acc=self.target_train_acc,
-                    interpolation_loss=self.interpolation_loss, max_loss=self.max_loss)
+                    interpolation_loss=self.interpolation_loss, max_loss=self.max_loss, max_weight=self.max_weight)
 
 
 @dataclass
@@ -101,7 +120,9 @@ class TrainResult:
     ``{step, epoch, lr, train_loss, train_acc, train_metric ("full"|"running"),
     test_loss, test_acc, time}``; snapshots: {global step: Params} for ``snapshot_at``;
     state: a :class:`TrainState` to resume from; steps: global step reached;
-    epochs: completed epochs; timings: seconds (train, eval, total); config: the run's settings.
+    epochs: completed epochs; timings: seconds (train, eval, total); config: the run's settings;
+    reason: why the run ended, in words (for "diverged": which rule fired, the value and the
+    step); threads: the CPU threads it ran with (results are bit-identical at equal thread count).
     """
 
     status: str
@@ -114,6 +135,8 @@ class TrainResult:
     epochs: int
     timings: dict
     config: dict
+    reason: str = ""
+    threads: int = 1
 
     @property
     def final(self) -> dict:
@@ -146,7 +169,12 @@ def train(
     drop_last: bool = True,
     progress: bool = False,
 ) -> TrainResult:
-    """Train an MLP by minibatch SGD; never raises on divergence (status "diverged").
+    """Train an MLP by minibatch SGD; never raises on divergence (status "diverged", see :class:`StopRules`).
+
+    Determinism: the result is bit-identical across processes and machines of the same
+    build at equal ``threads`` (and backend); different thread counts change the summation
+    order of BLAS and of the parallel kernels, so results then agree only to rounding.
+    ``threads`` is recorded in ``result.threads`` and ``result.config``.
 
     Parameters
     ----------
@@ -245,7 +273,7 @@ def train(
                        snapshots=run.snapshots, state=st, steps=st.step, epochs=st.epoch,
                        timings={"train": st.elapsed, "eval": t_eval, "total": total,
                                 "steps_per_s": (st.step - st.start_step) / max(st.elapsed, 1e-12)},
-                       config=config)
+                       config=config, reason=run.reason, threads=threads)
 
 
 def _as_data(data: Any, spec: MLPSpec):

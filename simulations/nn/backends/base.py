@@ -21,8 +21,11 @@ Semantics of one step (identical on every backend; see :mod:`simulations.nn.opti
 gather the batch ``X[idx[s*B:(s+1)*B]]``; forward; loss and gradient (mean over
 the batch); v ← μv + g + λθ; θ ← θ − η_s v (plain SGD when μ = 0: θ ← θ − η_s(g + λθ));
 noise σ η_s^{1/α} ξ on the noised layers' weights; θ ← m⊙θ, v ← m⊙v;
-if ``avg_flags[s]``: avg_sum += θ. A step whose loss or any parameter is not
-finite stops the chunk (``diverged=True``).
+if ``avg_flags[s]``: avg_sum += θ. Divergence stops the chunk (``diverged=True``, the step
+counted as done, :attr:`StepsResult.reason` one of :data:`DIVERGENCE_REASONS`): a non-finite
+batch loss, or a mean batch loss above ``max_loss`` (both checked before the step's update,
+which is then skipped); with ``max_weight`` some |θ_j| above it (or non-finite) after the
+step (one pass over θ per step); without it, a non-finite θ at the end of the chunk.
 
 The integer codes the kernels take (activation, loss, noise kind) come from
 :mod:`simulations._core.codes`, looked up once per run in :class:`KernelCodes`, which both
@@ -42,8 +45,16 @@ from simulations._core.validation import check_int
 from simulations.nn.model import MLPSpec
 from simulations.nn.optim import NoiseConfig
 
-__all__ = ["Backend", "KernelCodes", "RunBuffers", "StepConfig", "StepsResult", "BATCH_SIZE_MAX",
+__all__ = ["Backend", "KernelCodes", "RunBuffers", "StepConfig", "StepsResult", "DIVERGENCE_REASONS", "BATCH_SIZE_MAX",
            "WORKSPACE_BYTES_MAX", "workspace_bytes", "check_workspace"]
+
+#: divergence codes of the kernels (CPU ``stats[2]``, CUDA ``ctrl[0]`` / ``ctrl[2]``) and what they mean
+DIVERGENCE_REASONS = {
+    1: "non-finite batch loss",
+    2: "mean batch loss above max_loss",
+    3: "a parameter above max_weight in absolute value",
+    4: "non-finite parameters",
+}
 
 #: largest training or evaluation batch (rows of one workspace buffer) a backend accepts
 BATCH_SIZE_MAX = 2**24
@@ -85,7 +96,8 @@ class StepConfig:
     """What stays fixed during a run (compiled into the workspace).
 
     spec, batch_size B ≥ 1, momentum μ, weight_decay λ, noise (None = off),
-    has_mask, averaging (True when avg_sum is kept), max_loss.
+    has_mask, averaging (True when avg_sum is kept), max_loss and max_weight (divergence
+    thresholds on the mean batch loss and on max |θ_j|; None = off).
     """
 
     spec: MLPSpec
@@ -96,6 +108,7 @@ class StepConfig:
     has_mask: bool = False
     averaging: bool = False
     max_loss: float | None = None  # a mean batch loss above it counts as divergence (None: off)
+    max_weight: float | None = None  # a parameter |θ_j| above it after a step counts as divergence (None: off)
 
     @property
     def noise_layers(self) -> list[int]:
@@ -119,7 +132,7 @@ class KernelCodes:
 
     act / loss / noise_kind: codes of :mod:`simulations._core.codes` (noise_kind is
     ``NOISE_NONE`` and noise_sigma 0 when no layer is noised); has_bias; noise_alpha α;
-    noise_sigma σ; momentum μ; weight_decay λ; has_mask; max_loss (0 = off).
+    noise_sigma σ; momentum μ; weight_decay λ; has_mask; max_loss and max_weight (0 = off).
     """
 
     act: int
@@ -132,6 +145,7 @@ class KernelCodes:
     weight_decay: float
     has_mask: bool
     max_loss: float
+    max_weight: float = 0.0
 
     @classmethod
     def of(cls, config: StepConfig) -> KernelCodes:
@@ -142,7 +156,8 @@ class KernelCodes:
                    noise_alpha=float(nz.alpha) if nz is not None else 2.0,
                    noise_sigma=float(nz.sigma) if on else 0.0,
                    momentum=float(config.momentum), weight_decay=float(config.weight_decay),
-                   has_mask=bool(config.has_mask), max_loss=float(config.max_loss or 0.0))
+                   has_mask=bool(config.has_mask), max_loss=float(config.max_loss or 0.0),
+                   max_weight=float(config.max_weight or 0.0))
 
 
 @dataclass
@@ -162,13 +177,15 @@ class StepsResult:
 
     n_done: steps completed (a diverging step counts as done); loss_sum and
     correct: sums over the samples of the completed steps' batches (loss before
-    the update, as PyTorch reports it); diverged: a non-finite loss or parameter was met.
+    the update, as PyTorch reports it); diverged: a divergence rule fired (see the module
+    docstring); reason: its code in :data:`DIVERGENCE_REASONS` (0 when not diverged).
     """
 
     n_done: int
     loss_sum: float
     correct: int
     diverged: bool
+    reason: int = 0
 
 
 class Backend(ABC):

@@ -120,8 +120,9 @@ class CPUBackend(Backend):
             X, y, idx, np.ascontiguousarray(lrs, dtype=np.float64), np.ascontiguousarray(avg_flags, dtype=np.uint8),
             B, c.momentum, c.weight_decay, c.has_mask,
             c.noise_kind, c.noise_alpha, c.noise_sigma, ws.noise_layer, ws.stream_base, ws.noise_scratch,
-            ws.Xb, ws.yb, lay.acts, lay.d0, lay.d1, ws.gb, ws.gbn, c.max_loss, ws.stats)
-        return StepsResult(int(done), float(ws.stats[0]), int(ws.stats[1]), bool(ws.stats[2] != 0.0))
+            ws.Xb, ws.yb, lay.acts, lay.d0, lay.d1, ws.gb, ws.gbn, c.max_loss, c.max_weight, ws.stats)
+        code = int(ws.stats[2])
+        return StepsResult(int(done), float(ws.stats[0]), int(ws.stats[1]), code != 0, code)
 
     def evaluate(self, ws: Workspace, spec, params, X, y) -> tuple[float, int]:
         lay = ws.eval

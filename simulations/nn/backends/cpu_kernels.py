@@ -34,6 +34,7 @@ from simulations.nn.backends.cpu_noise import (
     noise_elliptical,
     noise_entry,
     noise_neuron,
+    weight_check,
 )
 from simulations.nn.backends.pointwise import noise_amplitude
 from simulations.stable.cpu import sas_draw
@@ -49,14 +50,19 @@ def train_steps_kernel(sizes, offsets, aoff, act, loss, has_bias,
                        params, velocity, mask, noise_states, avg_sum,
                        X, y, idx, lrs, avg_flags, B,
                        momentum, wd, has_mask, noise_kind, noise_alpha, noise_sigma, noise_layer, stream_base,
-                       noise_scratch, Xb, yb, acts, d0, d1, gb, gbn, max_loss, stats):
+                       noise_scratch, Xb, yb, acts, d0, d1, gb, gbn, max_loss, max_weight, stats):
     """Run len(lrs) SGD steps of batch size B (≤ rows of Xb) in place.
 
-    Returns the number of steps done; stats = [loss_sum, correct, diverged].
+    Returns the number of steps done; stats = [loss_sum, correct, divergence code]: 0 none,
+    1 non-finite batch loss, 2 mean batch loss > max_loss (both before the step's update, which
+    is skipped), 3 some |θ_j| > max_weight after the step's update, 4 non-finite θ (after a
+    step with the weight check, else at the end of the chunk); codes of
+    :data:`simulations.nn.backends.base.DIVERGENCE_REASONS`.
 
     ``noise_layer[l]`` ≠ 0 marks noised layers, ``stream_base[l]`` their first stream;
     noise_sigma = 0 disables noise. ``noise_scratch``: float64 (T, 3·max din) block-sampler scratch for
-    per-entry noise (see :func:`simulations.nn.backends.cpu_noise.noise_entry`). ``max_loss`` ≤ 0 disables the loss threshold.
+    per-entry noise (see :func:`simulations.nn.backends.cpu_noise.noise_entry`). ``max_loss`` ≤ 0 disables the loss threshold,
+    ``max_weight`` ≤ 0 the per-step weight check (one pass over θ after every step).
     """
     L = sizes.shape[0] - 1
     K = sizes[L]
@@ -85,8 +91,11 @@ def train_steps_kernel(sizes, offsets, aoff, act, loss, has_bias,
         done += 1
         total += tl
         correct += tc
-        if not math.isfinite(tl) or (max_loss > 0.0 and tl * inv_b > max_loss):
+        if not math.isfinite(tl):
             stats[2] = 1.0
+            break
+        if max_loss > 0.0 and tl * inv_b > max_loss:
+            stats[2] = 2.0
             break
         cur = d0
         nxt = d1
@@ -175,8 +184,13 @@ def train_steps_kernel(sizes, offsets, aoff, act, loss, has_bias,
         if avg_flags[s] != 0:
             for j in range(params.shape[0]):
                 avg_sum[j] += params[j]
+        if max_weight > 0.0:
+            code = weight_check(params, max_weight)
+            if code != 0:
+                stats[2] = code
+                break
     if stats[2] == 0.0 and not all_finite(params):
-        stats[2] = 1.0
+        stats[2] = 4.0
     stats[0] = total
     stats[1] = correct
     return done

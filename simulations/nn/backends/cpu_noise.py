@@ -161,3 +161,12 @@ def all_finite(x):
     return True
 
 
+@nb.njit(cache=True)
+def weight_check(x, max_weight):
+    """0 when every |x_j| ≤ max_weight; else DIV_NONFINITE_PARAMS (4) if some x_j is NaN/±inf, DIV_MAX_WEIGHT (3) if not."""
+    for j in range(x.shape[0]):
+        if not (abs(x[j]) <= max_weight):
+            return 3 if all_finite(x) else 4
+    return 0
+
+

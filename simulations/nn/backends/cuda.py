@@ -65,7 +65,7 @@ class CudaWorkspace:
         self.HE = [cuda.device_array((E, sz[l + 1]), dt) for l in range(L)]
         self.grad = cuda.device_array(spec.n_params, dt)
         self.acc = cuda.device_array(2, np.float64)
-        self.ctrl = cuda.device_array(3, np.int64)  # [diverged, step, non-finite parameters]
+        self.ctrl = cuda.device_array(3, np.int64)  # [divergence code, step, non-finite parameters]
         self.eval_bl = cuda.device_array(1, np.float64)
         self.no_rows = cuda.device_array((0, sz[-1]), dt)
         self.dummy = cuda.device_array(1, dt)
@@ -246,7 +246,7 @@ class CUDABackend(Backend):
         if noise_on:
             n_rows = ws.row_off.shape[0]
             nr = (n_rows + ws.tpb1 - 1) // ws.tpb1
-        mu, wd, hm, max_loss = c.momentum, c.weight_decay, int(c.has_mask), c.max_loss
+        mu, wd, hm, max_loss, max_weight = c.momentum, c.weight_decay, int(c.has_mask), c.max_loss, c.max_weight
         for s in range(steps):
             lr = float(lrs[s])
             do_avg = bool(config.averaging and avg_flags[s])
@@ -262,13 +262,17 @@ class CUDABackend(Backend):
                                                  c.noise_alpha, c.noise_kind, hm, ws.ctrl, s)
                 if do_avg:
                     mk.add_to_kernel[nb, ws.tpb1](avg, theta, ws.ctrl, s)
+            if max_weight > 0.0:
+                mk.weight_check_kernel[nb, ws.tpb1](theta, max_weight, ws.ctrl, s)
         if steps:
             mk.nonfinite_kernel[nb, ws.tpb1](theta, ws.ctrl)
         acc = ws.acc.copy_to_host()
         ctrl = ws.ctrl.copy_to_host()
         diverged = bool(ctrl[0] or ctrl[2])
         n_done = int(ctrl[1]) + 1 if ctrl[0] else steps
-        return StepsResult(n_done=n_done, loss_sum=float(acc[0]), correct=int(round(acc[1])), diverged=diverged)
+        reason = int(ctrl[0]) if ctrl[0] else (4 if ctrl[2] else 0)
+        return StepsResult(n_done=n_done, loss_sum=float(acc[0]), correct=int(round(acc[1])), diverged=diverged,
+                           reason=reason)
 
     def _params_device(self, spec: MLPSpec, params):
         if isinstance(params, Params):

@@ -14,13 +14,16 @@ order, drawn *sequentially along the row* exactly as the CPU backend does:
 ``elliptical`` R_j = √(2A_j) (first draws of stream j) times successive N(0, 1) draws.
 One thread per row (the stream is sequential), so the draws equal the CPU draws.
 
-Divergence (as the CPU backend): the loss kernel adds every sample's loss to ``batch_loss[s]``;
-the update kernel of step s reads it first, and when the batch loss is not finite or its mean
-exceeds ``max_loss`` (> 0) it sets ``ctrl`` = [1, s] and skips the update. From then on every
-kernel of the chunk returns at once, so θ stays as it was before the diverging step, the loss
-of that step is still counted, and the host reads ``n_done = s + 1`` after the chunk without a
-per-step synchronisation. Non-finite parameters are detected once at the end of the chunk
-(:func:`nonfinite_kernel`), as on the CPU.
+Divergence (as the CPU backend; codes of :data:`simulations.nn.backends.base.DIVERGENCE_REASONS`):
+the loss kernel adds every sample's loss to ``batch_loss[s]``; the update kernel of step s reads
+it first, and when the batch loss is not finite (code 1) or its mean exceeds ``max_loss`` (> 0;
+code 2) it sets ``ctrl[:2]`` = [code, s] and skips the update. With ``max_weight`` > 0,
+:func:`weight_check_kernel` ends every step: some |θ_k| > max_weight sets code 3, a non-finite
+θ_k code 4 (the larger code wins, as on the CPU). From then on every kernel of the chunk
+returns at once, so θ stays as it was after the diverging step's check, the loss of that step
+is still counted, and the host reads ``n_done = s + 1`` after the chunk without a per-step
+synchronisation. Non-finite parameters are also detected once at the end of the chunk
+(:func:`nonfinite_kernel`, ``ctrl[2]``), as on the CPU.
 
 Two bodies, one semantics: the CPU chunk (:mod:`simulations.nn.backends.cpu_kernels`) folds the
 update into BLAS GEMMs and checks divergence with a branch per step; here the update is one
@@ -46,6 +49,7 @@ __all__ = [
     "flat_update_kernel",
     "row_noise_kernel",
     "add_to_kernel",
+    "weight_check_kernel",
     "nonfinite_kernel",
 ]
 
@@ -67,9 +71,9 @@ def _stopped_upd(ctrl, s):
 
 
 @cuda.jit(device=True, inline=True)
-def _flag(ctrl, s):
+def _flag(ctrl, s, code):
     ctrl[1] = s  # every thread that flags within step s writes the same s
-    ctrl[0] = 1
+    cuda.atomic.max(ctrl, 0, code)  # and, within one kernel, the same code or the larger one wins
 
 
 @cuda.jit
@@ -122,8 +126,11 @@ def flat_update_kernel(theta, grad, vel, mask, avg, lr, momentum, weight_decay, 
         if _stopped(ctrl, s):
             return
         bl = batch_loss[s]
-        if not math.isfinite(bl) or (max_loss > 0.0 and bl * inv_b > max_loss):
-            _flag(ctrl, s)
+        if not math.isfinite(bl):
+            _flag(ctrl, s, 1)
+            return
+        if max_loss > 0.0 and bl * inv_b > max_loss:
+            _flag(ctrl, s, 2)
             return
         w = theta[k]
         g = grad[k] + weight_decay * w
@@ -184,6 +191,18 @@ def add_to_kernel(dst, src, ctrl, s):
         if _stopped_upd(ctrl, s):
             return
         dst[k] += src[k]
+
+
+@cuda.jit
+def weight_check_kernel(theta, max_weight, ctrl, s):
+    """End of step s: flag code 3 when |θ_k| > max_weight, code 4 when θ_k is NaN or ±inf."""
+    k = cuda.grid(1)
+    if k < theta.shape[0]:
+        if _stopped_upd(ctrl, s):
+            return
+        w = theta[k]
+        if not (abs(w) <= max_weight):
+            _flag(ctrl, s, 3 if math.isfinite(w) else 4)
 
 
 @cuda.jit
