@@ -264,3 +264,110 @@ def test_ratio_vs_n_shape_and_seed():
     assert out3.shape == (2, 2) and np.all((out3 > 0) & (out3 < 1))
     with pytest.raises(TypeError, match="law"):
         ratio_vs_n("t", ns, kappa=0.1)
+
+
+# --------------------------------------------------------------------------- any p > 0, extreme scales
+import mpmath  # noqa: E402
+
+
+def _mp_log_sigma(x, k, p):
+    """log σ_k(x)_p in 60-digit arithmetic (mpmath), from the exact doubles of x."""
+    with mpmath.workdps(60):
+        mags = sorted((abs(mpmath.mpf(float(v))) for v in np.ravel(x)), reverse=True)[k:]
+        s = mpmath.fsum(v ** mpmath.mpf(p) for v in mags if v > 0)
+        return mpmath.log(s) / mpmath.mpf(p)
+
+
+def _mp_relative(x, k, p):
+    with mpmath.workdps(60):
+        mags = sorted((abs(mpmath.mpf(float(v))) for v in np.ravel(x)), reverse=True)
+        pp = mpmath.mpf(p)
+        tot = mpmath.fsum(v**pp for v in mags if v > 0)
+        tail = mpmath.fsum(v**pp for v in mags[k:] if v > 0)
+        return float((tail / tot) ** (1 / pp))
+
+
+_RNG = np.random.default_rng(3)
+_XS = [_RNG.standard_cauchy(40), _RNG.normal(size=25) * 1e200, _RNG.normal(size=25) * 1e-200,
+       np.array([1.0, 1e-200, -1e-250, 0.0, 3e-300])]
+
+
+@pytest.mark.parametrize("p", [1e-9, 0.5, 2.0])
+@pytest.mark.parametrize("xi", range(len(_XS)))
+def test_best_k_term_error_against_mpmath(p, xi):
+    x = _XS[xi]
+    for k in (0, 1, 3, x.size - 1):
+        want = _mp_log_sigma(x, k, p)
+        got = C.best_k_term_error(x, k, p, log=True)
+        assert got == pytest.approx(float(want), rel=1e-13, abs=1e-13)
+        val = C.best_k_term_error(x, k, p)
+        if want < 709:
+            assert val == pytest.approx(float(mpmath.e**want), rel=1e-11)
+        else:
+            assert val == math.inf  # beyond the largest double; log=True gives its logarithm
+
+
+def test_best_k_term_error_tiny_p_single_tail_entry_is_exact():
+    # σ_2 of [3, -2, 0.5] keeps 3 and -2: the tail is the single entry 0.5, for any p
+    for p in (1e-12, 1e-9, 1e-3, 1.0, 2.0, 1e3):
+        assert C.best_k_term_error([3.0, -2.0, 0.5], 2, p) == pytest.approx(0.5, rel=1e-15)
+    assert C.best_k_term_error(np.arange(10.0), 3, p=1e-9) == math.inf  # was OverflowError
+    assert C.best_k_term_error([1.0, 0.0], 1, p=1e-9) == 0.0
+    assert C.best_k_term_error([1.0, 0.0], 1, p=1e-9, log=True) == -math.inf
+
+
+@pytest.mark.parametrize("p", [1e-9, 0.05, 0.5, 2.0, 100.0])
+@pytest.mark.parametrize("xi", range(len(_XS)))
+def test_relative_error_at_against_mpmath(p, xi):
+    x = _XS[xi]
+    n = x.size
+    for kappa in (0.0, 1 / n, 0.2, 0.5, 1.0):
+        k = C.kept_count(kappa, n)
+        want = _mp_relative(x, k, p)
+        got = C.relative_error_at(x, kappa, p)
+        assert got == pytest.approx(want, rel=1e-10, abs=1e-300)
+        for eps in (0.05, 0.5, 0.9):
+            if abs(want - eps) > 1e-9 * eps:
+                assert C.is_compressible(x, kappa, eps, p) == (want <= eps)
+
+
+def test_relative_error_at_no_underflow():
+    # the tail entry's square (1e-400) underflows, the relative error 1e-200 does not
+    assert C.relative_error_at([1.0, 1e-200], 0.5) == pytest.approx(1e-200, rel=1e-15)
+    assert C.relative_error_at([1.0, 1e-4], 0.5, p=100.0) == pytest.approx(1e-4, rel=1e-13)
+    assert C.best_k_term_error([1.0, 1e-200], 1) == pytest.approx(1e-200, rel=1e-15)
+    assert not C.is_compressible([1.0, 1e-200], 0.5, 1e-250)
+
+
+def test_kept_count_validation():
+    with pytest.raises(ValueError, match="kappa"):
+        C.kept_count(2.0, 10)  # was 20
+    with pytest.raises(ValueError, match="kappa"):
+        C.kept_count(-0.5, 10)  # was -5
+    with pytest.raises(ValueError, match="n must"):
+        C.kept_count(0.5, -1)
+    with pytest.raises(TypeError, match="n must"):
+        C.kept_count(0.5, 2.5)
+    with pytest.raises(ValueError, match="n must"):
+        C.kept_count(0.5, C.KEPT_N_MAX + 1)
+    with pytest.raises(TypeError, match="kappa"):
+        C.kept_count("0.5", 10)
+    assert [C.kept_count(k, 7) for k in (0.0, 0.5, 1.0)] == [0, 4, 7]
+    assert C.kept_count(0.3, 0) == 0
+
+
+def test_vector_measures_p_range_and_flags():
+    with pytest.raises(ValueError, match="p must"):
+        C.relative_errors([1.0, 0.15], p=C.P_MAX_VECTOR * 2)
+    with pytest.raises(ValueError, match="p must"):
+        C.prunable_fraction([1.0, 0.15], 0.1, p=400.0)  # the flushed 0.15**400 would be "prunable"
+    with pytest.raises(ValueError, match="eps"):
+        C.prunable_fraction([1.0, 0.15], 1e-300, p=2.0)  # eps**p below EPS_POWER_MIN
+    with pytest.raises(TypeError, match="log"):
+        C.best_k_term_error([1.0, 2.0], 1, log=1)
+    # at p = 16, the largest allowed, the vector path agrees with the scalar one
+    x = np.array([1.0, 0.5, 0.25, 0.1])
+    r = C.relative_errors(x, p=16.0)
+    for k in range(5):
+        assert r[k] == pytest.approx(C.relative_error_at(x, k / 4, 16.0), rel=1e-12, abs=1e-300)
+    assert C.prunable_fraction(x, 0.3, p=16.0) == 0.5
