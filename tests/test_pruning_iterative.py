@@ -220,3 +220,96 @@ def test_imp_seeding_is_the_named_children_of_seed():
     fresh = init_params(SPEC, child(3, "reinit", 1))
     np.testing.assert_array_equal(a.rounds[1].start_params.flat,
                                   Mask.from_layers(SPEC, a.rounds[1].masks).apply(fresh.copy()).flat)
+
+
+# ---------------------------------------------------------------- validation of prune_step / mask_scores / imp data
+
+_S2 = [np.arange(6.0).reshape(2, 3), np.arange(4.0).reshape(2, 2)]
+_M2 = [np.ones((2, 3), bool), np.ones((2, 2), bool)]
+
+
+@pytest.mark.parametrize("args, exc, param", [
+    ((_S2, _M2, -1, "global", [0, 1]), ValueError, "n_remove"),
+    ((_S2, _M2, 11, "global", [0, 1]), ValueError, "n_remove"),  # only 10 surviving entries
+    ((_S2, _M2, [-1, 0], "layer", [0, 1]), ValueError, r"n_remove\[0\]"),
+    ((_S2, _M2, [0, 5], "layer", [0, 1]), ValueError, r"n_remove\[1\]"),  # layer 1 has 4 entries
+    ((_S2, _M2, [1], "layer", [0, 1]), ValueError, "n_remove"),  # one count per layer
+    ((_S2, _M2, 1, "layr", [0, 1]), ValueError, "scope"),
+    ((_S2, _M2, 1, np.array(["global"]), [0, 1]), TypeError, "scope"),
+    ((_S2[:1], _M2, 1, "global", [0, 1]), ValueError, "scores"),  # lengths differ
+    (([_S2[0], np.zeros((1, 2))], _M2, 1, "global", [0, 1]), ValueError, r"scores\[1\]"),  # shapes differ
+    ((_S2, [np.full((2, 3), 2), _M2[1]], 1, "global", [0, 1]), ValueError, r"masks\[0\]"),  # not 0/1
+    ((_S2, _M2, 1, "global", [0, 2]), ValueError, "layers"),
+    ((_S2, _M2, 1, "global", [0, 0]), ValueError, "layers"),
+    (([_S2[0], np.array([[np.nan, 0], [0, 0]])], _M2, 1, "global", [0, 1]), ValueError, r"scores\[1\]"),
+])
+def test_prune_step_validation(args, exc, param):
+    with pytest.raises(exc, match=param):
+        prune_step(*args)
+
+
+def test_prune_step_counts_and_01_masks_against_hand_selection():
+    # 0/1 masks are accepted; global: the 3 lowest surviving scores over both layers are removed
+    m0 = [np.array([[1, 1, 0], [1, 1, 1]]), np.ones((2, 2), int)]
+    out = prune_step(_S2, m0, 3, "global", [0, 1])
+    np.testing.assert_array_equal(out[0], [[False, False, False], [True, True, True]])
+    np.testing.assert_array_equal(out[1], [[False, True], [True, True]])
+    # negative layer index = Python style; the counts follow the order of layers
+    out = prune_step(_S2, _M2, [2, 1], "layer", [-1, 0])
+    np.testing.assert_array_equal(out[1], [[False, False], [True, True]])
+    np.testing.assert_array_equal(out[0], [[False, True, True], [True, True, True]])
+
+
+@pytest.mark.parametrize("final, initial, criterion, exc, param", [
+    ([np.ones((1, 5))], [np.ones((6, 5))], "movement", ValueError, r"initial\[0\]"),  # would broadcast
+    ([np.ones((6, 5))], [np.ones((1, 5))], "magnitude_increase", ValueError, r"initial\[0\]"),
+    ([np.ones((2, 2)), np.ones((2, 2))], [np.ones((2, 2))], "movement", ValueError, "initial"),
+    ([np.ones((2, 2))], [np.ones((2, 2))], "largest", ValueError, "criterion"),
+    ([np.ones((2, 2))], [np.ones((2, 2))], np.array(["movement"]), TypeError, "criterion"),
+    ([np.array([[np.inf]])], [np.ones((1, 1))], "large_final", ValueError, r"final\[0\]"),
+    (np.ones((2, 2)), [np.ones((2, 2))], "large_final", TypeError, "final"),
+])
+def test_mask_scores_validation(final, initial, criterion, exc, param):
+    with pytest.raises(exc, match=param):
+        mask_scores(final, initial, criterion)
+
+
+def test_imp_accepts_the_tuple_data_of_train():
+    d = _data()
+    a = imp(SPEC, d, steps=6, batch_size=8, targets=(0.5,), rewind="init", seed=1)
+    b = imp(SPEC, (d.X_train, d.y_train, d.X_test, d.y_test), steps=6, batch_size=8, targets=(0.5,),
+            rewind="init", seed=1)
+    assert [r.test_acc for r in a.rounds] == [r.test_acc for r in b.rounds]
+    np.testing.assert_array_equal(a.rounds[-1].params.flat, b.rounds[-1].params.flat)
+
+
+@pytest.mark.parametrize("data, exc", [
+    ("tuple2", ValueError),  # no test split: IMP reports test accuracies
+    ("noneTest", ValueError),
+    ({"X": 1}, TypeError),
+    (np.zeros((4, 6)), TypeError),
+])
+def test_imp_bad_data(data, exc):
+    d = _data()
+    if isinstance(data, str) and data == "tuple2":
+        data = (d.X_train, d.y_train)
+    elif isinstance(data, str) and data == "noneTest":
+        data = nn.Dataset(d.X_train, d.y_train, None, None, 3, "toy")
+    with pytest.raises(exc, match="data"):
+        imp(SPEC, data, steps=4, batch_size=8, targets=(0.5,), rewind="init")
+
+
+@pytest.mark.parametrize("kw, exc, param", [
+    (dict(keep_params=1), TypeError, "keep_params"),
+    (dict(finetune_lr=-0.1, rewind="finetune"), ValueError, "finetune_lr"),
+    (dict(targets=0.5), TypeError, "targets"),
+    (dict(params="theta"), TypeError, "params"),
+    (dict(scope="layr"), ValueError, "scope"),
+])
+def test_imp_option_validation(kw, exc, param):
+    opts = dict(steps=4, batch_size=8, targets=(0.5,), rewind="init")
+    opts.update(kw)
+    with pytest.raises(exc, match=param):
+        imp(SPEC, _data(), **opts)
+    with pytest.raises(TypeError, match="spec"):
+        imp((6, 10, 3), _data(), steps=4)

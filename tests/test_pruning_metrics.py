@@ -85,3 +85,79 @@ def test_aggregate_against_numpy():
     assert aggregate(rows, ["m"], "acc", spread="minmax")[0]["spread"] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="spread"):
         aggregate(rows, ["m"], "acc", spread="iqr")
+
+
+# ---------------------------------------------------------------- validation
+
+from simulations.pruning import accuracy, combine_masks, full_masks, mask_counts, sparsity  # noqa: E402
+
+
+def test_accuracy_hand_computed():
+    logits = np.array([[0.1, 2.0, -1.0], [3.0, 0.0, 0.0], [0.0, 0.0, np.inf], [1.0, 1.0, 0.0]])
+    assert accuracy(logits, [1, 0, 2, 1]) == 0.75  # ties go to the first class: row 3 predicts 0
+    assert accuracy(logits, np.array([1.0, 0.0, 2.0, 0.0])) == 1.0
+
+
+@pytest.mark.parametrize("logits, labels, exc, param", [
+    (np.zeros((0, 3)), np.zeros(0, int), ValueError, "logits"),  # empty: was nan
+    (np.zeros((2, 0)), np.zeros(2, int), ValueError, "logits"),
+    (np.zeros(3), np.zeros(3, int), ValueError, "logits"),
+    (np.zeros((2, 3, 1)), np.zeros(2, int), ValueError, "logits"),
+    (np.array([[np.nan, 0.0]]), [0], ValueError, "logits"),
+    (np.zeros((2, 3)), [0, 1, 2], ValueError, "labels"),
+    (np.zeros((2, 3)), [[0, 1]], ValueError, "labels"),
+    (np.zeros((2, 3)), [0, 3], ValueError, "labels"),
+    (np.zeros((2, 3)), [-1, 0], ValueError, "labels"),
+    (np.zeros((2, 3)), [0.5, 1.0], TypeError, "labels"),
+    (np.zeros((2, 3)), ["a", "b"], TypeError, "labels"),
+    ("ab", [0, 1], TypeError, "logits"),
+])
+def test_accuracy_validation(logits, labels, exc, param):
+    with pytest.raises(exc, match=param):
+        accuracy(logits, labels)
+
+
+@pytest.mark.parametrize("fn, exc, param", [
+    (lambda: count_parameters([A, B], ranks=[1]), ValueError, "ranks"),
+    (lambda: count_parameters([A, B], ranks=[1, 1, 1]), ValueError, "ranks"),
+    (lambda: count_parameters([A, B], ranks=[4, None]), ValueError, r"ranks\[0\]"),
+    (lambda: count_parameters([A, B], biases=[np.zeros(3), None]), ValueError, r"biases\[0\]"),  # needs (4,)
+    (lambda: count_parameters([A, B], biases=[np.zeros(4)]), ValueError, "biases"),
+    (lambda: dense_flops([A, B], biases=[np.zeros((4, 1)), None]), ValueError, r"biases\[0\]"),
+    (lambda: count_parameters([A, B], masks=[MA, MB[:1]]), ValueError, r"masks\[1\]"),
+    (lambda: count_parameters([A, B], masks=[MA.astype(int) * 2, MB]), ValueError, r"masks\[0\]"),
+    (lambda: ratios_for_compression([2.0, "x"]), TypeError, "compressions"),
+    (lambda: ratios_for_compression([0.5]), ValueError, "compressions"),
+    (lambda: ratios_for_compression(4.0), TypeError, "compressions"),
+    (lambda: aggregate([], ["a"], "v", spread="var"), ValueError, "spread"),
+    (lambda: aggregate([], ["a"], "v", spread=np.array(["std"])), TypeError, "spread"),
+    (lambda: aggregate([], "dataset", "v"), TypeError, "by"),
+    (lambda: aggregate([], ["a"], 3), TypeError, "value"),
+    (lambda: combine_masks([MA, MB], [np.ones((1, 3), bool), MB]), ValueError, r"mask_lists\[1\]\[0\]"),
+    (lambda: combine_masks([MA, MB], [MA]), ValueError, r"mask_lists\[1\]"),
+    (lambda: combine_masks([MA, MB], [np.full((4, 3), 2), MB]), ValueError, r"mask_lists\[1\]\[0\]"),
+    (lambda: mask_counts([np.array([[0, 2]])]), ValueError, r"masks\[0\]"),
+    (lambda: mask_counts(MA), TypeError, "masks"),
+    (lambda: sparsity([np.array([0.5, 1.0])]), ValueError, r"masks\[0\]"),
+    (lambda: full_masks("W"), TypeError, "weights"),
+])
+def test_metric_and_mask_validation(fn, exc, param):
+    with pytest.raises(exc, match=param):
+        fn()
+
+
+def test_combine_masks_accepts_01_and_ands():
+    out = combine_masks([MA, MB], [np.ones((4, 3), int), MB.astype(float)])
+    np.testing.assert_array_equal(out[0], MA)
+    np.testing.assert_array_equal(out[1], MB)
+    assert mask_counts([MA.astype(int), MB]) == ([5, 3], [12, 8])
+
+
+def test_summary_validation():
+    res = magnitude_prune([A, B], ratio=0.5)
+    with pytest.raises(TypeError, match="result"):
+        summary([A, B], {"method": "x"})
+    with pytest.raises(ValueError, match="weights_before"):
+        summary([A], res)
+    with pytest.raises(ValueError, match="acc_before"):
+        summary([A, B], res, acc_before=90.0)

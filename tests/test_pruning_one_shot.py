@@ -273,3 +273,78 @@ def test_bad_weights():
         magnitude_prune([np.array([[np.nan]])], ratio=0.5)
     with pytest.raises(TypeError, match="weights"):
         magnitude_prune("W", ratio=0.5)
+
+
+# ---------------------------------------------------------------- extreme scales, flags
+
+def _rel_oracle(x, removed):
+    """‖x[removed]‖/‖x‖ from a vector already of order 1 (a plain float64 sum of squares)."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    return float(np.sqrt(np.sum(x[np.ravel(removed)] ** 2) / np.sum(x**2)))
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200])
+@pytest.mark.parametrize("method, opts", [
+    ("magnitude", dict(ratio=0.5)), ("magnitude", dict(ratio=0.5, scope="global")),
+    ("magnitude", dict(ratio=0.5, center=True)), ("magnitude", dict(eps=0.3)),
+    ("random", dict(ratio=0.5, seed=1)), ("random", dict(eps=0.3, seed=1)),
+    ("node", dict(ratio=0.5)), ("node", dict(eps=0.5, score="outgoing")),
+])
+def test_masked_rel_error_at_extreme_scales(scale, method, opts):
+    rng = np.random.default_rng(0)
+    base = [rng.normal(size=(6, 5)), rng.normal(size=(3, 6))]
+    big = [w * scale for w in base]
+    res = prune(big, method, **opts)
+    ref = prune(base, method, **opts)
+    for i, w in enumerate(big):
+        x = w / scale  # the exact vector, back at order 1
+        if opts.get("center"):
+            x = x - np.median(x)
+        assert np.isfinite(res.rel_error[i])
+        assert res.rel_error[i] == pytest.approx(_rel_oracle(x, ~res.masks[i]), rel=1e-12, abs=1e-300)
+        np.testing.assert_array_equal(res.masks[i], ref.masks[i])  # the selection is scale free too
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200])
+def test_spectral_rel_error_at_extreme_scales(scale):
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=(6, 5))
+    res = spectral_prune([w * scale], ratio=0.4)
+    s = np.linalg.svd(w, compute_uv=False)  # singular values of the rescaled matrix
+    k = res.ranks[0]
+    assert k == 3
+    assert res.rel_error[0] == pytest.approx(float(np.sqrt(np.sum(s[k:] ** 2) / np.sum(s**2))), rel=1e-10)
+    np.testing.assert_allclose(res.weights[0] / scale, spectral_prune([w], ratio=0.4).weights[0], rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_weight_magnitude_limit():
+    from simulations.pruning.one_shot import WEIGHT_ABS_MAX
+
+    w = np.array([[1.0, -2.0 * WEIGHT_ABS_MAX]])
+    for method in ("magnitude", "random", "node", "spectral"):
+        with pytest.raises(ValueError, match=r"weights\[0\]"):
+            prune([w], method, ratio=0.5)
+
+
+@pytest.mark.parametrize("fn, flag", [
+    (lambda v: magnitude_prune([W0, W1], ratio=0.5, center=v), "center"),
+    (lambda v: spectral_prune([W0, W1], ratio=0.5, center=v), "center"),
+    (lambda v: node_prune([W0, W1], ratio=0.5, prune_outgoing=v), "prune_outgoing"),
+])
+@pytest.mark.parametrize("bad", [1, 0, "yes", np.array([True]), None])
+def test_flags_must_be_bools(fn, flag, bad):
+    with pytest.raises(TypeError, match=flag):
+        fn(bad)
+    fn(np.True_)  # numpy bools are flags too
+
+
+@pytest.mark.parametrize("fn, param", [
+    (lambda: magnitude_prune([W0, W1], ratio=0.5, scope=np.array(["layer"])), "scope"),
+    (lambda: magnitude_prune([W0, W1], ratio=0.5, center=True, fill="mean"), "fill"),
+    (lambda: random_prune([W0, W1], ratio=0.5, scope="layers"), "scope"),
+    (lambda: prune([W0, W1], np.array(["magnitude"]), ratio=0.5), "method"),
+])
+def test_string_options(fn, param):
+    with pytest.raises((TypeError, ValueError), match=param):
+        fn()

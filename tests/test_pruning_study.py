@@ -110,3 +110,42 @@ def test_curve_methods_are_the_config_choices():
     assert tuple(HeavyTailConfig().methods) == CURVE_METHODS
     with pytest.raises(ValueError, match="methods"):
         make_config("pruning.heavy_tail", methods=("global",))
+
+
+def _ht_row(**kw):
+    base = dict(experiment="pruning.heavy_tail", dataset="a", width=8, depth=3, lr=0.1, batch_size=50, n_train=10,
+                n_test=10, init="x", interpolation_loss=1e-3, averaging=0, seed=0, max_epochs=10, status="done",
+                eta_over_b=0.002, ratios=[0.5, 0.75], acc_magnitude_layer=[0.9, 0.8],
+                comp_magnitude_layer=[2.0, 4.0])
+    base.update(kw)
+    return base
+
+
+@pytest.mark.parametrize("fn, exc, param", [
+    (lambda: rep.heavy_tail_rows([_ht_row()], include_diverged=1), TypeError, "include_diverged"),
+    (lambda: rep.heavy_tail_rows([_ht_row()], max_epochs=0), ValueError, "max_epochs"),
+    (lambda: rep.heavy_tail_rows([_ht_row()], max_epochs="10"), TypeError, "max_epochs"),
+    (lambda: rep.heavy_tail_rows([_ht_row()], max_epochs={"a": -1}), ValueError, "max_epochs"),
+    (lambda: rep.trend_summary([_ht_row()], ratio_index=2), ValueError, "ratio_index"),  # only 2 ratios
+    (lambda: rep.trend_summary([_ht_row()], ratio_index=-1), ValueError, "ratio_index"),
+    (lambda: rep.curve_table([_ht_row()], method="magnitude_layr"), ValueError, "method"),
+    (lambda: rep.curve_table([_ht_row()], method=np.array(["node"])), TypeError, "method"),
+])
+def test_reader_validation(fn, exc, param):
+    with pytest.raises(exc, match=param):
+        fn()
+
+
+@pytest.mark.parametrize("kw, exc, param", [
+    (dict(quick=1), TypeError, "quick"),
+    (dict(quick=True, progress="no"), TypeError, "progress"),
+    (dict(quick=True, workers=-1), ValueError, "workers"),
+    (dict(quick=True, datasets="mnist"), TypeError, "datasets"),
+    (dict(quick=True, datasets=["mnst"]), ValueError, "datasets"),
+])
+def test_run_reproduction_validation(tmp_path, kw, exc, param):
+    from simulations.pruning import run_reproduction
+
+    with pytest.raises(exc, match=param):
+        run_reproduction(tmp_path / "s.sqlite", **kw)
+    assert not (tmp_path / "s.sqlite").exists()  # rejected before anything is written

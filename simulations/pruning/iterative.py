@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 
 from simulations._core.seeding import child, generator, seed_sequence
-from simulations._core.validation import check_choice, check_int, check_real
-from simulations.pruning.masks import check_layers, check_ratio
+from simulations._core.validation import check_array, check_bool, check_choice, check_int, check_positive, check_real
+from simulations.pruning.masks import check_layers, check_mask_list, check_ratio
 
 __all__ = ["IMPRound", "IMPResult", "imp", "CRITERIA", "REWINDS", "CONTROLS", "mask_scores", "prune_step"]
 
@@ -90,15 +90,36 @@ class IMPResult:
         ]
 
 
+def _array_list(name: str, arrays: Any) -> list:
+    if isinstance(arrays, np.ndarray) or not isinstance(arrays, (list, tuple)):
+        raise TypeError(f"{name} must be a list of arrays (one per layer), got {type(arrays).__name__}")
+    if len(arrays) == 0:
+        raise ValueError(f"{name} must hold at least one array, got an empty list")
+    return list(arrays)
+
+
 def mask_scores(final: Sequence[np.ndarray], initial: Sequence[np.ndarray], criterion: str, seed: Any = None
                 ) -> list[np.ndarray]:
-    """Per-layer scores (float64) of Zhou et al.'s mask criteria; larger = kept (``seed``: "random" only)."""
+    """Per-layer scores (float64) of Zhou et al.'s mask criteria; larger = kept (``seed``: "random" only).
+
+    ``final`` and ``initial`` are lists of the same length of finite real arrays, ``final[i]`` and
+    ``initial[i]`` of the same shape; ``criterion`` is one of :data:`CRITERIA`.
+    """
     check_choice("criterion", criterion, CRITERIA)
+    final = _array_list("final", final)
+    initial = _array_list("initial", initial)
+    if len(final) != len(initial):
+        raise ValueError(f"initial must hold as many layers as final ({len(final)}), got {len(initial)}")
+    pairs = []
+    for i, (wf, wi) in enumerate(zip(final, initial)):
+        wf = check_array(f"final[{i}]", wf).astype(np.float64, copy=False)
+        wi = check_array(f"initial[{i}]", wi).astype(np.float64, copy=False)
+        if wf.shape != wi.shape:
+            raise ValueError(f"initial[{i}] must have the shape of final[{i}] {wf.shape}, got {wi.shape}")
+        pairs.append((wf, wi))
     rng = generator(seed)
     out = []
-    for wf, wi in zip(final, initial):
-        wf = np.asarray(wf, dtype=np.float64)
-        wi = np.asarray(wi, dtype=np.float64)
+    for wf, wi in pairs:
         if criterion == "large_final":
             s = np.abs(wf)
         elif criterion == "magnitude_increase":
@@ -115,10 +136,40 @@ def prune_step(scores: Sequence[np.ndarray], masks: Sequence[np.ndarray], n_remo
                scope: str, layers: Sequence[int]) -> list[np.ndarray]:
     """Remove the ``n_remove`` lowest-scoring *surviving* entries (per layer, or pooled when global).
 
-    ``n_remove``: one count per layer in ``layers`` (``scope="layer"``) or one total (``"global"``).
+    ``scores`` and ``masks``: lists of the same length L, ``scores[i]`` a finite real array of
+    the shape of ``masks[i]`` (boolean or 0/1, True = kept). ``layers``: distinct layer indices
+    in [−L, L−1] (the layers that are pruned). ``scope``: ``"layer"`` or ``"global"``.
+    ``n_remove``: one count per entry of ``layers`` (``scope="layer"``), each in [0, surviving
+    entries of that layer], or one total in [0, surviving entries of ``layers``] (``"global"``).
     Ties are broken by position (stable sort). Returns new masks.
     """
-    new = [np.array(m, dtype=bool, copy=True) for m in masks]
+    check_choice("scope", scope, ("global", "layer"))
+    scores = _array_list("scores", scores)
+    masks = check_mask_list(masks)
+    L = len(masks)
+    if len(scores) != L:
+        raise ValueError(f"scores must hold one array per mask ({L}), got {len(scores)}")
+    if isinstance(layers, (str, bytes)) or np.ndim(layers) != 1:
+        raise TypeError(f"layers must be a list of layer indices, got {layers!r}")
+    layers = [check_int("layers", v, -L, L - 1) % L for v in layers]
+    if len(set(layers)) != len(layers):
+        raise ValueError(f"layers must hold distinct layer indices, got {layers}")
+    sc = {}
+    for li in layers:
+        a = check_array(f"scores[{li}]", scores[li])
+        if a.shape != masks[li].shape:
+            raise ValueError(f"scores[{li}] must have the shape of masks[{li}] {masks[li].shape}, got {a.shape}")
+        sc[li] = a
+    alive = {li: int(np.count_nonzero(masks[li])) for li in layers}
+    if scope == "layer":
+        if isinstance(n_remove, (str, bytes)) or np.ndim(n_remove) != 1 or len(n_remove) != len(layers):
+            raise ValueError(f"n_remove must hold one count per entry of layers ({len(layers)}) with "
+                             f"scope='layer', got {n_remove!r}")
+        n_remove = [check_int(f"n_remove[{j}]", n, 0, alive[li]) for j, (li, n) in enumerate(zip(layers, n_remove))]
+    else:
+        n_remove = check_int("n_remove", n_remove, 0, sum(alive.values()))
+    scores = sc
+    new = [m.copy() for m in masks]
     if scope == "layer":
         for li, n in zip(layers, n_remove):
             s = np.where(new[li], scores[li], np.inf).ravel()
@@ -178,8 +229,10 @@ def imp(
 
     Parameters
     ----------
-    spec, data : an :class:`simulations.nn.MLPSpec` and a data set for :func:`simulations.nn.train`
-        (with a test split: accuracies are test accuracies).
+    spec, data : an :class:`simulations.nn.MLPSpec` and a data set for :func:`simulations.nn.train`:
+        a :class:`simulations.nn.Dataset` or a tuple ``(X_train, y_train, X_test, y_test)``, with a
+        non-empty test split (accuracies are test accuracies; a pair ``(X_train, y_train)`` is a
+        ``ValueError``).
     steps : T, the training budget (SGD steps) of the dense round; later rounds train
         ``T`` (``rewind="init"``) or ``T − rewind_step`` steps.
     targets : cumulative weight sparsities after each round (over the pruned layers), e.g.
@@ -198,9 +251,30 @@ def imp(
         default ``child(seed, "train")``. Every round uses the same one, so the dense round's θ_k is
         exactly ``train(spec, data, params=θ₀, seed=train_seed, ...).snapshots[k]``.
     """
-    from simulations.nn import SGD, Mask, StopRules, evaluate, init_params, train
+    from simulations.nn import SGD, Dataset, Mask, MLPSpec, Params, StopRules, evaluate, init_params, train
     from simulations.nn.optim import Schedule
 
+    if not isinstance(spec, MLPSpec):
+        raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+    if isinstance(data, Dataset):
+        parts = (data.X_train, data.y_train, data.X_test, data.y_test)
+    elif isinstance(data, (tuple, list)) and len(data) in (2, 4):
+        if len(data) == 2:
+            raise ValueError("data must include a test split, (X_train, y_train, X_test, y_test) or a Dataset: "
+                             "IMP reports test accuracies")
+        parts = tuple(data)
+    else:
+        raise TypeError(f"data must be a Dataset or a tuple (X_train, y_train, X_test, y_test), "
+                        f"got {type(data).__name__}")
+    if parts[2] is None or parts[3] is None or np.shape(parts[2])[:1] == (0,):
+        raise ValueError("data must include a non-empty test split (X_test, y_test): IMP reports test accuracies")
+    if params is not None and not isinstance(params, Params):
+        raise TypeError(f"params must be a Params or None, got {type(params).__name__}")
+    keep_params = check_bool("keep_params", keep_params)
+    if finetune_lr is not None:
+        finetune_lr = check_positive("finetune_lr", finetune_lr)
+    if targets is not None and (isinstance(targets, (str, bytes)) or np.ndim(targets) != 1):
+        raise TypeError(f"targets must be a sequence of sparsities in (0, 1) or None, got {targets!r}")
     T = check_int("steps", steps, 1)
     check_choice("rewind", rewind, REWINDS)
     check_choice("criterion", criterion, CRITERIA)
@@ -221,7 +295,8 @@ def imp(
     round_seed = child(ss, "train") if train_seed is None else check_int("train_seed", train_seed, 0)
 
     theta0 = params.copy() if params is not None else init_params(spec, child(ss, "init"))
-    X_test, y_test = data.X_test, data.y_test
+    X_test, y_test = parts[2], parts[3]
+    data = parts  # train() validates the arrays
 
     def run(start, mask, budget, start_step, opt):
         out = train(spec, data, params=start, mask=mask, optimizer=opt, batch_size=batch_size,
@@ -249,8 +324,8 @@ def imp(
                            res.status, res.round_steps, theta0.copy() if keep_params else None,
                            res.params.copy() if keep_params else None, [m.copy() for m in masks])]
     final = res.params
-    if finetune_lr is None:
-        finetune_lr = float(optimizer.lrs(T - 1, 1, max(1, data.X_train.shape[0] // batch_size))[0])
+    if finetune_lr is None:  # X_train and batch_size were validated by the dense round's train()
+        finetune_lr = float(optimizer.lrs(T - 1, 1, max(1, int(np.shape(parts[0])[0]) // batch_size))[0])
     ft_opt = SGD(lr=finetune_lr, momentum=optimizer.momentum, weight_decay=optimizer.weight_decay, schedule=Schedule())
 
     for r, target in enumerate(ts, start=1):

@@ -22,6 +22,7 @@ from simulations._core.validation import check_array, check_choice, check_int, c
 __all__ = [
     "check_weights",
     "check_masks",
+    "check_mask_list",
     "check_layers",
     "check_ratio",
     "check_eps",
@@ -59,23 +60,42 @@ def check_weights(weights: Any, name: str = "weights") -> list[np.ndarray]:
     return out
 
 
-def check_masks(masks: Any, weights: Sequence[np.ndarray], name: str = "masks") -> list[np.ndarray]:
-    """A list of boolean arrays with the shapes of ``weights`` (``None`` ⇒ all kept)."""
-    if masks is None:
-        return full_masks(weights)
-    if not isinstance(masks, (list, tuple)) or len(masks) != len(weights):
-        raise ValueError(f"{name} must be a list of {len(weights)} boolean arrays, got {type(masks).__name__}")
+def _bool_array(name: str, m: Any) -> np.ndarray:
+    """One mask: a boolean array, or a real array of 0/1 values (converted to bool)."""
+    if isinstance(m, (str, bytes)):
+        raise TypeError(f"{name} must be an array of booleans (or 0/1), got {type(m).__name__}")
+    m = np.asarray(m)
+    if m.dtype == np.bool_:
+        return m
+    if m.dtype == object or not np.issubdtype(m.dtype, np.number) or np.iscomplexobj(m):
+        raise TypeError(f"{name} must be an array of booleans (or 0/1), got dtype {m.dtype}")
+    if not np.all((m == 0) | (m == 1)):
+        raise ValueError(f"{name} must be boolean (or 0/1), got other values")
+    return m.astype(bool)
+
+
+def check_mask_list(masks: Any, name: str = "masks", shapes: Sequence[tuple] | None = None) -> list[np.ndarray]:
+    """A non-empty list of masks (boolean or 0/1 arrays), with the given ``shapes`` when given."""
+    if not isinstance(masks, (list, tuple)):
+        raise TypeError(f"{name} must be a list of boolean arrays, got {type(masks).__name__}")
+    if len(masks) == 0:
+        raise ValueError(f"{name} must hold at least one mask, got an empty list")
+    if shapes is not None and len(masks) != len(shapes):
+        raise ValueError(f"{name} must be a list of {len(shapes)} boolean arrays (one per layer), got {len(masks)}")
     out = []
-    for i, (m, w) in enumerate(zip(masks, weights)):
-        m = np.asarray(m)
-        if m.shape != w.shape:
-            raise ValueError(f"{name}[{i}] must have shape {w.shape}, got {m.shape}")
-        if m.dtype != np.bool_:
-            if not np.all((m == 0) | (m == 1)):
-                raise ValueError(f"{name}[{i}] must be boolean (or 0/1), got other values")
-            m = m.astype(bool)
+    for i, m in enumerate(masks):
+        m = _bool_array(f"{name}[{i}]", m)
+        if shapes is not None and m.shape != tuple(shapes[i]):
+            raise ValueError(f"{name}[{i}] must have shape {tuple(shapes[i])}, got {m.shape}")
         out.append(m)
     return out
+
+
+def check_masks(masks: Any, weights: Sequence[np.ndarray], name: str = "masks") -> list[np.ndarray]:
+    """A list of boolean (or 0/1) arrays with the shapes of ``weights`` (``None`` ⇒ all kept)."""
+    if masks is None:
+        return full_masks(weights)
+    return check_mask_list(masks, name, [np.shape(w) for w in weights])
 
 
 def check_layers(name: str, layers: Any, n_layers: int) -> list[int]:
@@ -112,7 +132,11 @@ def check_eps(eps: Any, name: str = "eps") -> float:
 
 
 def full_masks(weights: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """All-``True`` masks (nothing pruned)."""
+    """All-``True`` masks (nothing pruned), one per weight matrix (a single 2-D array counts as one layer)."""
+    if isinstance(weights, np.ndarray) and weights.ndim == 2:
+        weights = [weights]
+    if not isinstance(weights, (list, tuple)):
+        raise TypeError(f"weights must be a list of 2-D arrays (out, in), got {type(weights).__name__}")
     return [np.ones(np.shape(w), dtype=bool) for w in weights]
 
 
@@ -120,12 +144,12 @@ def combine_masks(*mask_lists: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Element-wise AND of several mask lists (an entry survives only if every list keeps it)."""
     if not mask_lists:
         raise ValueError("mask_lists must hold at least one list of masks")
-    out = [np.array(m, dtype=bool, copy=True) for m in mask_lists[0]]
-    for ml in mask_lists[1:]:
-        if len(ml) != len(out):
-            raise ValueError("mask_lists must all have the same number of layers")
-        for o, m in zip(out, ml):
-            o &= np.asarray(m, dtype=bool)
+    first = check_mask_list(mask_lists[0], "mask_lists[0]")
+    shapes = [m.shape for m in first]
+    out = [m.copy() for m in first]
+    for j, ml in enumerate(mask_lists[1:], start=1):
+        for o, m in zip(out, check_mask_list(ml, f"mask_lists[{j}]", shapes)):
+            o &= m
     return out
 
 
@@ -156,6 +180,7 @@ def apply_masks(
 
 def mask_counts(masks: Sequence[np.ndarray]) -> tuple[list[int], list[int]]:
     """``(kept, total)`` entry counts per layer."""
+    masks = check_mask_list(masks)
     kept = [int(np.count_nonzero(m)) for m in masks]
     total = [int(np.size(m)) for m in masks]
     return kept, total
@@ -163,6 +188,7 @@ def mask_counts(masks: Sequence[np.ndarray]) -> tuple[list[int], list[int]]:
 
 def sparsity(masks: Sequence[np.ndarray], layers: Iterable[int] | None = None) -> float:
     """Fraction of pruned entries over the given layers (all by default)."""
+    masks = check_mask_list(masks)
     idx = range(len(masks)) if layers is None else check_layers("layers", layers, len(masks))
     kept = sum(int(np.count_nonzero(masks[i])) for i in idx)
     total = sum(int(np.size(masks[i])) for i in idx)

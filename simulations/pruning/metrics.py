@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from simulations._core.validation import check_int
+from simulations._core.validation import check_array, check_choice, check_int, check_probability, check_real
 from simulations.pruning.masks import check_masks, check_weights
 
 __all__ = [
@@ -37,12 +37,37 @@ __all__ = [
 ]
 
 
-def _bias_counts(biases, n_layers: int) -> list[int]:
+def _bias_counts(biases, ws: Sequence[np.ndarray]) -> list[int]:
+    """Entries of each bias (``None`` entry ⇒ no bias); ``biases[l]`` must have shape ``(out_l,)``."""
+    n_layers = len(ws)
     if biases is None:
         return [0] * n_layers
+    if not isinstance(biases, (list, tuple)):
+        raise TypeError(f"biases must be a list of {n_layers} vectors (one per layer) or None, "
+                        f"got {type(biases).__name__}")
     if len(biases) != n_layers:
         raise ValueError(f"biases must hold {n_layers} vectors (one per layer) or be None, got {len(biases)}")
-    return [0 if b is None else int(np.size(b)) for b in biases]
+    out = []
+    for i, (b, w) in enumerate(zip(biases, ws)):
+        if b is None:
+            out.append(0)
+            continue
+        b = check_array(f"biases[{i}]", b)
+        if b.shape != (w.shape[0],):
+            raise ValueError(f"biases[{i}] must have shape ({w.shape[0]},) (out_features of layer {i}), got {b.shape}")
+        out.append(int(b.size))
+    return out
+
+
+def _check_ranks(ranks, n_layers: int):
+    if ranks is None:
+        return None
+    if not isinstance(ranks, (list, tuple)):
+        raise TypeError(f"ranks must be a list of {n_layers} ints or None (one per layer), "
+                        f"got {type(ranks).__name__}")
+    if len(ranks) != n_layers:
+        raise ValueError(f"ranks must hold {n_layers} entries (one per layer), got {len(ranks)}")
+    return list(ranks)
 
 
 def count_parameters(weights: Sequence[np.ndarray], masks=None, biases=None, ranks=None) -> tuple[int, int]:
@@ -53,9 +78,10 @@ def count_parameters(weights: Sequence[np.ndarray], masks=None, biases=None, ran
     reason are not counted either. ``ranks`` (one int or ``None`` per layer)
     marks low-rank layers, counted ``k·(out + in)``.
     """
-    ws = check_weights(list(weights))
+    ws = check_weights(weights)
     ms = check_masks(masks, ws) if masks is not None else None
-    bc = _bias_counts(biases, len(ws))
+    bc = _bias_counts(biases, ws)
+    ranks = _check_ranks(ranks, len(ws))
     remaining = total = 0
     for i, w in enumerate(ws):
         total += w.size + bc[i]
@@ -78,8 +104,8 @@ def compression_ratio(weights: Sequence[np.ndarray], masks=None, biases=None, ra
 
 def dense_flops(weights: Sequence[np.ndarray], biases=None) -> int:
     """MACs of one dense forward pass for one example: ``Σ_l out_l·in_l`` (+ ``out_l`` per bias)."""
-    ws = check_weights(list(weights))
-    bc = _bias_counts(biases, len(ws))
+    ws = check_weights(weights)
+    bc = _bias_counts(biases, ws)
     return int(sum(w.size + b for w, b in zip(ws, bc)))
 
 
@@ -97,21 +123,38 @@ def flops_speedup(weights: Sequence[np.ndarray], masks=None, biases=None, ranks=
 
 def ratios_for_compression(compressions: Iterable[float]) -> list[float]:
     """Pruning ratios ``1 − 1/c`` for target compression ratios ``c ≥ 1`` (2× → 0.5, 32× → 0.96875)."""
-    out = []
-    for c in compressions:
-        c = float(c)
-        if not c >= 1.0 or not math.isfinite(c):
-            raise ValueError(f"compressions must be finite and ≥ 1, got {c}")
-        out.append(1.0 - 1.0 / c)
-    return out
+    if isinstance(compressions, (str, bytes)) or not isinstance(compressions, Iterable):
+        raise TypeError(f"compressions must be an iterable of reals ≥ 1, got {type(compressions).__name__}")
+    return [1.0 - 1.0 / check_real("compressions", c, 1.0) for c in compressions]
 
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Top-1 accuracy of ``argmax(logits, axis=1)`` against integer labels."""
-    logits = np.asarray(logits)
+    """Top-1 accuracy of ``argmax(logits, axis=1)`` against integer labels.
+
+    ``logits``: a real ``(n, classes)`` array with n ≥ 1, classes ≥ 1 and no NaN (±inf allowed: the
+    argmax is still defined); ``labels``: ``(n,)`` integers in ``[0, classes)`` (integer-valued
+    floats are accepted). Ties go to the first maximal class (``numpy.argmax``).
+    """
+    logits = check_array("logits", logits, ndim=2, finite=False)
+    if logits.shape[0] == 0 or logits.shape[1] == 0:
+        raise ValueError(f"logits must have at least one row and one class (shape (n, classes)), got {logits.shape}")
+    if np.isnan(logits).any():
+        raise ValueError("logits must not contain NaN")
+    n, k = logits.shape
+    if isinstance(labels, (str, bytes)):
+        raise TypeError(f"labels must be an array of integer class labels, got {type(labels).__name__}")
     labels = np.asarray(labels)
-    if logits.ndim != 2 or labels.shape != (logits.shape[0],):
-        raise ValueError(f"logits must be (n, classes) and labels (n,), got {logits.shape} and {labels.shape}")
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},) (one per row of logits), got {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer) or labels.dtype == np.bool_:
+        ok = (np.issubdtype(labels.dtype, np.floating) and np.all(np.isfinite(labels))
+              and np.all(labels == np.round(labels)))
+        if not ok:
+            raise TypeError(f"labels must hold integer class labels, got dtype {labels.dtype}")
+        labels = labels.astype(np.int64)
+    if labels.min() < 0 or labels.max() >= k:
+        raise ValueError(f"labels must be in [0, {k - 1}] (the classes of logits), got values in "
+                         f"[{int(labels.min())}, {int(labels.max())}]")
     return float(np.mean(np.argmax(logits, axis=1) == labels))
 
 
@@ -124,8 +167,11 @@ def aggregate(
     ``"sem"`` (std/√n), ``"minmax"`` (half the range)}. Groups are returned sorted by key.
     Rows where ``value`` is missing or not finite are skipped.
     """
-    if spread not in ("std", "sem", "minmax"):
-        raise ValueError(f"spread must be one of ['minmax', 'sem', 'std'], got {spread!r}")
+    check_choice("spread", spread, ("std", "sem", "minmax"))
+    if isinstance(by, str) or not isinstance(by, (list, tuple)) or not all(isinstance(k, str) for k in by):
+        raise TypeError(f"by must be a list of key names (strings), got {by!r}")
+    if not isinstance(value, str):
+        raise TypeError(f"value must be a key name (a string), got {type(value).__name__} {value!r}")
     groups: dict[tuple, list[float]] = {}
     for r in rows:
         v = r.get(value)
@@ -150,9 +196,25 @@ def aggregate(
 
 
 def summary(weights_before: Sequence[np.ndarray], result, acc_before: float | None = None, acc_after: float | None = None) -> dict:
-    """One ShrinkBench-style row for a :class:`~simulations.pruning.one_shot.PruneResult`."""
+    """One ShrinkBench-style row for a :class:`~simulations.pruning.one_shot.PruneResult`.
+
+    ``weights_before``: the dense weights (their shapes must be those of the result's layers);
+    ``acc_before``/``acc_after``: accuracies in [0, 1] or None.
+    """
+    from simulations.pruning.result import PruneResult
+
+    if not isinstance(result, PruneResult):
+        raise TypeError(f"result must be a PruneResult, got {type(result).__name__}")
+    ws = check_weights(weights_before, "weights_before")
+    if [w.size for w in ws] != list(result.total):
+        raise ValueError(f"weights_before must have the layers of result (sizes {list(result.total)}), "
+                         f"got sizes {[w.size for w in ws]}")
+    if acc_before is not None:
+        acc_before = check_probability("acc_before", acc_before)
+    if acc_after is not None:
+        acc_after = check_probability("acc_after", acc_after)
     rem, tot = result.n_remaining, result.n_total
-    dense = dense_flops(weights_before)
+    dense = dense_flops(ws)
     row = {
         "method": result.method,
         "remaining": rem,

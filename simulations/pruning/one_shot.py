@@ -44,6 +44,11 @@ and their public code ``mbarsbey/sgd_comp_gen``):
   ``out·in``.
 
 Layers listed in ``skip_layers`` are left dense and counted in full.
+
+Range: the weights must be finite with ``|w| ≤ WEIGHT_ABS_MAX = 2^1020`` (≈ 1.1e307), so that
+centring (``w − c``) cannot overflow. Every relative error is computed on the vector scaled by
+a power of two that brings its largest magnitude into [1/2, 1) (exact, and scale-free), so sums
+of squares neither overflow (weights of 1e200) nor underflow (weights of 1e-200).
 """
 from __future__ import annotations
 
@@ -54,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from simulations._core.seeding import generator
-from simulations._core.validation import check_choice
+from simulations._core.validation import check_bool, check_choice
 from simulations.pruning.masks import check_eps, check_layers, check_ratio, check_weights, full_masks
 from simulations.pruning.result import PruneResult
 
@@ -67,9 +72,12 @@ __all__ = [
     "node_prune",
     "spectral_prune",
     "removal_count",
+    "WEIGHT_ABS_MAX",
 ]
 
 METHODS = ("magnitude", "random", "node", "spectral")
+#: largest weight magnitude accepted by the one-shot methods (centring w − c cannot overflow)
+WEIGHT_ABS_MAX = 2.0**1020
 
 
 # ---------------------------------------------------------------------------
@@ -80,6 +88,35 @@ def _ratio_or_eps(ratio, eps) -> tuple[float | None, float | None]:
     if (ratio is None) == (eps is None):
         raise ValueError("give exactly one of ratio (fraction removed, in [0, 1)) or eps (relative error, in (0, 1))")
     return (check_ratio(ratio) if ratio is not None else None), (check_eps(eps) if eps is not None else None)
+
+
+def _weights(weights: Any) -> list[np.ndarray]:
+    """:func:`check_weights` plus the magnitude bound WEIGHT_ABS_MAX."""
+    ws = check_weights(weights)
+    for i, w in enumerate(ws):
+        m = float(np.max(np.abs(w)))
+        if m > WEIGHT_ABS_MAX:
+            raise ValueError(f"weights[{i}] must have entries with |w| ≤ 2**1020 (WEIGHT_ABS_MAX), got max |w| = {m:g}")
+    return ws
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    """float64 ``x · 2^−e`` with max|x| scaled into [1/2, 1) (an exact power-of-two scaling; x if x = 0)."""
+    x = np.asarray(x, dtype=np.float64)
+    m = float(np.max(np.abs(x))) if x.size else 0.0
+    if m == 0.0:
+        return x
+    return np.ldexp(x, -math.frexp(m)[1])
+
+
+def _rel_removed(x: np.ndarray, removed: np.ndarray) -> float:
+    """``‖x[removed]‖₂ / ‖x‖₂`` (0 for x = 0), on x scaled by a power of two: no over- or underflow."""
+    u = _unit(np.ravel(x))
+    den = float(np.dot(u, u))
+    if den == 0.0:
+        return 0.0
+    r = u[np.ravel(removed)]
+    return math.sqrt(float(np.dot(r, r)) / den)
 
 
 def _relative_errors(x: np.ndarray) -> np.ndarray:
@@ -98,7 +135,7 @@ def removal_count(values_in_order: np.ndarray, eps: float) -> int:
     Used for orders that are not by magnitude (random); the magnitude order uses
     :func:`simulations.compressibility.api.relative_errors` instead.
     """
-    v = np.asarray(values_in_order, dtype=np.float64).ravel()
+    v = _unit(np.asarray(values_in_order, dtype=np.float64).ravel())  # scale-free; no overflow in v²
     sq = v * v
     total = float(sq.sum())
     if total == 0.0:
@@ -119,10 +156,6 @@ def _magnitude_count(values: np.ndarray, eps: float) -> int:
 def _n_of(ratio: float, n: int) -> int:
     # ⌊ratio·n⌋ with a guard against 0.3*10 = 2.9999999999999996
     return min(n, int(math.floor(ratio * n + 1e-9)))
-
-
-def _rel(num_sq: float, den_sq: float) -> float:
-    return math.sqrt(num_sq / den_sq) if den_sq > 0 else 0.0
 
 
 def _pruned_set(n_layers: int, skip_layers, allowed: Sequence[int] | None = None) -> list[int]:
@@ -165,8 +198,7 @@ def _masked_result(method: str, ws: list[np.ndarray], masks: list[np.ndarray], l
     xs = {i: w.astype(np.float64).ravel() for i, w in enumerate(ws)} if xs is None else xs
     out_w = [np.where(m, w, np.asarray(f, dtype=w.dtype)).astype(w.dtype, copy=False)
              for w, m, f in zip(ws, masks, fills)]
-    rel = [_rel(float(np.sum(xs[i][~m.ravel()] ** 2)), float(np.sum(xs[i] ** 2))) if i in xs else 0.0
-           for i, m in enumerate(masks)]
+    rel = [_rel_removed(xs[i], ~m.ravel()) if i in xs else 0.0 for i, m in enumerate(masks)]
     return PruneResult(method=method, weights=out_w, masks=masks, remaining=[int(np.count_nonzero(m)) for m in masks],
                        total=[w.size for w in ws], rel_error=rel, pruned_layers=layers, fill=fills)
 
@@ -188,9 +220,10 @@ def magnitude_prune(
     pruned entries become (default: ``"median"`` if ``center`` else ``"zero"``).
     Ties are broken by position (stable sort), so the result is deterministic.
     """
-    ws = check_weights(weights)
+    ws = _weights(weights)
     ratio, eps = _ratio_or_eps(ratio, eps)
     check_choice("scope", scope, ("layer", "global"))
+    center = check_bool("center", center)
     if fill is None:
         fill = "median" if center else "zero"
     check_choice("fill", fill, ("zero", "median"))
@@ -226,7 +259,7 @@ def random_prune(
     (per layer, or from the pooled entries). At fixed error ``eps``, the longest
     prefix of the random order whose removal keeps the relative L2 error ≤ ε.
     """
-    ws = check_weights(weights)
+    ws = _weights(weights)
     ratio, eps = _ratio_or_eps(ratio, eps)
     check_choice("scope", scope, ("layer", "global"))
     rng = generator(seed)
@@ -260,17 +293,18 @@ def node_prune(
     ``L−1`` (the output layer) is never node-pruned; listing it in
     ``skip_layers`` is allowed and changes nothing.
     """
-    ws = check_weights(weights)
+    ws = _weights(weights)
     ratio, eps = _ratio_or_eps(ratio, eps)
     check_choice("score", score, ("incoming", "outgoing"))
+    prune_outgoing = check_bool("prune_outgoing", prune_outgoing)
     L = len(ws)
     layers = _pruned_set(L, skip_layers, allowed=range(L - 1))
     masks = full_masks(ws)
     for i in layers:
         if score == "incoming":
-            norms = np.linalg.norm(ws[i].astype(np.float64), axis=1)
+            norms = np.linalg.norm(_unit(ws[i]), axis=1)  # scaled by a power of two: same order, no overflow
         else:
-            norms = np.linalg.norm(ws[i + 1].astype(np.float64), axis=0)
+            norms = np.linalg.norm(_unit(ws[i + 1]), axis=0)
         n = norms.size
         m = _n_of(ratio, n) if ratio is not None else _magnitude_count(norms, eps)
         drop = np.argsort(norms, kind="stable")[:m]
@@ -297,8 +331,9 @@ def spectral_prune(
     ``Ŵ_l = U_k diag(s_k) V_kᵀ + c_l`` with ``c_l`` the per-column medians
     (``center=True``) or 0. Counted as ``k·(out + in)`` parameters.
     """
-    ws = check_weights(weights)
+    ws = _weights(weights)
     ratio, eps = _ratio_or_eps(ratio, eps)
+    center = check_bool("center", center)
     layers = _pruned_set(len(ws), skip_layers)
     out_w, remaining, ranks, factors, rel = [], [], [], [], []
     for i, w in enumerate(ws):
@@ -325,7 +360,7 @@ def spectral_prune(
         remaining.append(k * (rows + cols))
         ranks.append(k)
         factors.append((a.astype(w.dtype), b.astype(w.dtype)))
-        rel.append(_rel(float(np.sum(s[k:] ** 2)), float(np.sum(s**2))))
+        rel.append(_rel_removed(s, np.arange(s.size) >= k))
     return PruneResult(
         method="spectral",
         weights=out_w,

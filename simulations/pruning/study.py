@@ -262,8 +262,24 @@ def reproduction_sweeps(quick: bool, datasets: Sequence[str] | None = None) -> l
 
 
 def run_reproduction(store, quick: bool, *, workers: int = 0, datasets=None, progress: bool = False) -> None:
-    """Run (or resume) every sweep of :func:`reproduction_sweeps` into ``store`` (a path)."""
+    """Run (or resume) every sweep of :func:`reproduction_sweeps` into ``store`` (a path).
+
+    ``quick`` and ``progress`` are flags (True/False); ``workers`` an int in [0, 4096];
+    ``datasets`` None or a non-empty list of data set names (``"mnist"``, ``"fashion_mnist"``,
+    ``"synthetic"``).
+    """
+    from simulations._core.validation import check_bool, check_choice, check_int
+    from simulations.nn.data import DATASETS
+    from simulations.pruning.data import SYNTHETIC
     from simulations.sweep import run_sweep
+
+    quick = check_bool("quick", quick)
+    progress = check_bool("progress", progress)
+    workers = check_int("workers", workers, 0, 4096)
+    if datasets is not None:
+        if isinstance(datasets, (str, bytes)) or not isinstance(datasets, (list, tuple)) or not datasets:
+            raise TypeError(f"datasets must be None or a non-empty list of data set names, got {datasets!r}")
+        datasets = [check_choice("datasets", d, tuple(DATASETS) + (SYNTHETIC,)) for d in datasets]
 
     Path(store).parent.mkdir(parents=True, exist_ok=True)
     for name, configs, seeds in reproduction_sweeps(quick, datasets):

@@ -20,6 +20,8 @@ import os
 
 import numpy as np
 
+from simulations._core.validation import check_bool, check_choice, check_int
+
 __all__ = [
     "upgrade_row",
     "heavy_tail_rows",
@@ -85,6 +87,11 @@ def heavy_tail_rows(store_or_rows, max_epochs: int | dict | None = None, include
     ``max_epochs`` = an int or ``{dataset: int}`` keeps only runs with that budget.
     ``include_diverged`` keeps the diverged runs in the result (their metrics are partial).
     """
+    include_diverged = check_bool("include_diverged", include_diverged)
+    if isinstance(max_epochs, dict):
+        max_epochs = {d: check_int(f"max_epochs[{d!r}]", v, 1) for d, v in max_epochs.items()}
+    elif max_epochs is not None:
+        max_epochs = check_int("max_epochs", max_epochs, 1)
     rows = _rows(store_or_rows, "pruning.heavy_tail", status=("done", "diverged"))
     if max_epochs is not None:
         want = (lambda r: max_epochs.get(r["dataset"])) if isinstance(max_epochs, dict) else (lambda r: max_epochs)
@@ -124,7 +131,14 @@ def trend_summary(store_or_rows, ratio_index: int = 2, max_epochs=None) -> list[
     ``rho_acc_eta_b_<m>``: corr(η/b, accuracy after method m at ``ratios[ratio_index]``) — predicted > 0;
     ``rho_prunable_alpha``: corr(α̂, prunable fraction at 10 %) over all layers and runs — predicted < 0.
     """
+    ratio_index = check_int("ratio_index", ratio_index, 0)
     rows = heavy_tail_rows(store_or_rows, max_epochs)
+    for r in rows:
+        if "ratios" not in r:
+            continue
+        n_ratios = len(r["ratios"])
+        if ratio_index >= n_ratios:
+            raise ValueError(f"ratio_index must be in [0, {n_ratios - 1}] (the ratios of the runs), got {ratio_index}")
     out = []
     for d in sorted({r["dataset"] for r in rows}):
         rs = [r for r in rows if r["dataset"] == d and r["seed"] == 0]
@@ -157,7 +171,9 @@ def trend_summary(store_or_rows, ratio_index: int = 2, max_epochs=None) -> list[
 def curve_table(store_or_rows, method: str = "magnitude_layer") -> list[dict]:
     """Accuracy vs compression, mean ± sd over seeds, per (dataset, η, b) with ≥ 2 seeds."""
     from simulations.pruning.metrics import aggregate
+    from simulations.pruning.study import CURVE_METHODS
 
+    check_choice("method", method, tuple(CURVE_METHODS) + tuple(LEGACY_METHODS))
     method = LEGACY_METHODS.get(method, method)
     flat = []
     for r in heavy_tail_rows(store_or_rows):
