@@ -50,3 +50,12 @@ def test_comparison_table_means():
     noisy = next(r for r in rows if r["sigma"] == 0.1)
     assert noisy["n_seeds"] == 1 and noisy["n_diverged"] == 1
     assert "1 diverged" in nie.table_markdown(rows)
+
+
+def test_noise_blow_up_is_a_diverged_run_with_its_reason():
+    # α = 0.5, σ = 1000: the default divergence guard of nn.StopRules stops the run
+    cfg = make_config("noise_compression.mlp", dataset="synthetic", hidden=(16,), n_train=100, n_test=50, steps=100,
+                      batch_size=20, lr=0.05, alpha=0.5, sigma=1e3, noise="entry", sparsities=(0.5,))
+    out = nie.run_mlp(cfg, 0)
+    assert out["status"] == "diverged" and out["metrics"]["steps"] < 100
+    assert "max_loss" in out["error"] or "max_weight" in out["error"]

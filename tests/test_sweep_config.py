@@ -28,6 +28,21 @@ def test_run_hash_is_sha256_of_canonical_json():
     assert sw.run_hash("toy", sw.make_config("toy", lr=1.0000001, batch_size=4), 7) != expected
 
 
+def test_run_hash_holds_threads_only_when_not_one():
+    # one-thread runs (every sweep worker) keep the hash of the document without "threads"
+    cfg = sw.make_config("toy", lr=1, batch_size=4)
+    doc = {"experiment": "toy", "version": 1, "seed": 7,
+           "config": {"batch_size": 4, "eval_every": 100, "fail": False, "lr": 1.0, "sleep": 0.0, "steps": 1000, "x0": 0.0}}
+    plain = hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert sw.run_hash("toy", cfg, 7, threads=1) == sw.run_hash("toy", cfg, 7) == plain
+    two = hashlib.sha256(json.dumps({**doc, "threads": 2}, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert sw.run_hash("toy", cfg, 7, threads=2) == two != plain
+    with pytest.raises(ValueError, match="threads"):
+        sw.run_hash("toy", cfg, 7, threads=0)
+    with pytest.raises(TypeError, match="threads"):
+        sw.run_hash("toy", cfg, 7, threads=True)
+
+
 def test_expand_grid_product_union_and_dedup():
     cfgs = sw.expand_grid("toy", [{"lr": [0.1, 0.2], "batch_size": [1, 2, 3]}, {"lr": [0.1], "batch_size": [1]}],
                           base={"steps": 50, "eval_every": 10})

@@ -119,7 +119,7 @@ class _EnvConfig:
 
 @sw.experiment("testing_env", config=_EnvConfig)
 def _env_experiment(config, seed):
-    return {"metrics": {v: os.environ.get(v, "") for v in sw.THREAD_ENV}, "history": []}
+    return {"metrics": {v: os.environ.get(v, "") for v in sw.THREAD_ENV + ("TAILCOMP_THREADS",)}, "history": []}
 
 
 def test_workers_are_single_threaded(tmp_path):
@@ -128,8 +128,23 @@ def test_workers_are_single_threaded(tmp_path):
     with sw.ResultsStore(tmp_path / "env.db") as store:
         (row,) = store.rows()
     assert row["status"] == "done", row["error"]
-    assert all(row[v] == "1" for v in sw.THREAD_ENV)
+    assert all(row[v] == "1" for v in sw.THREAD_ENV + ("TAILCOMP_THREADS",))
     assert {v: os.environ.get(v) for v in sw.THREAD_ENV} == before  # the parent's environment is restored
+
+
+def test_inline_runs_use_one_thread_and_record_it(tmp_path, monkeypatch):
+    # workers=0 runs in this process: a TAILCOMP_THREADS of the caller must not reach the run
+    monkeypatch.setenv("TAILCOMP_THREADS", "3")
+    sw.run_sweep("testing_env", [{"tag": 1}], tmp_path / "inline.db", workers=0, progress=False)
+    assert os.environ["TAILCOMP_THREADS"] == "3"  # restored after the run
+    with sw.ResultsStore(tmp_path / "inline.db") as store:
+        (row,) = store.rows()
+        assert row["status"] == "done", row["error"]
+        assert row["TAILCOMP_THREADS"] == "1"
+        assert store.get(row["run_id"])["versions"]["threads"] == 1 == sw.worker.RUN_THREADS
+        # the run's id is the hash of a one-thread run, the same with or without threads=1
+        assert row["run_id"] == sw.run_hash("testing_env", {"tag": 1}, 0) == \
+            sw.run_hash("testing_env", {"tag": 1}, 0, threads=1)
 
 
 def test_toy_lyapunov_matches_quadrature(tmp_path):

@@ -38,7 +38,9 @@ EXPERIMENT = "noise_compression.mlp"
 
 
 def run_mlp(config, seed: int) -> dict:
-    """Body of ``noise_compression.mlp``; returns ``{"status", "metrics", "history"}``.
+    """Body of ``noise_compression.mlp``; returns ``{"status", "metrics", "history"}`` (and, for a
+    diverged run, ``"error"``: why, from :attr:`simulations.nn.TrainResult.reason`; training uses
+    the default divergence guard of :class:`simulations.nn.StopRules`).
 
     Metrics are flat JSON lists aligned with ``config.sparsities``: ``dense_acc``,
     ``prunable_neurons`` (per hidden layer) and their mean, ``oneshot_magnitude``,
@@ -59,7 +61,7 @@ def run_mlp(config, seed: int) -> dict:
                 stop=StopRules(max_steps=config.steps), seed=child(seed, "train"))
     history = [{k: v for k, v in h.items() if isinstance(v, (int, float, str)) or v is None} for h in res.history]
     if res.status == "diverged":
-        return {"status": "diverged", "metrics": {"steps": int(res.steps)}, "history": history}
+        return {"status": "diverged", "error": res.reason, "metrics": {"steps": int(res.steps)}, "history": history}
     ws = [np.array(w, dtype=np.float64) for w in res.params.weights]
 
     def acc(weights):

@@ -4,7 +4,13 @@ A run is identified by the SHA-256 of the canonical JSON
 (:func:`simulations.sweep.config.canonical_json`) of ``{"experiment": name, "version":
 experiment version, "config": full configuration with defaults filled in, "seed": seed}``.
 The hash is the primary key of the run in the results store, so the same configuration
-and seed is never computed twice, whichever sweep asks for it.  (Naming an output by the
+and seed is never computed twice, whichever sweep asks for it.
+
+Thread count: a run is bit-identical across processes at equal thread count, and a different
+count may change its last bits (summation order of BLAS and of the parallel kernels). Sweep
+workers run every run with one thread (:mod:`simulations.sweep.worker`), and the document holds
+``"threads"`` only when it is not 1, so every one-thread run keeps the hash it had before the
+thread count was part of the document (stores written earlier stay valid).  (Naming an output by the
 hash of its hyperparameters follows OpenLTH, the lottery-ticket experiment framework of
 J. Frankle, https://github.com/facebookresearch/open_lth.)
 """
@@ -28,12 +34,19 @@ __all__ = ["MAX_SEED", "run_hash", "RunSpec", "expand_grid", "as_seeds", "run_sp
 MAX_SEED = 2**63 - 1
 
 
-def run_hash(experiment: str | Experiment, config, seed: int) -> str:
-    """SHA-256 hex digest naming the run ``(experiment name, version, config, seed)``."""
+def run_hash(experiment: str | Experiment, config, seed: int, *, threads: int = 1) -> str:
+    """SHA-256 hex digest naming the run ``(experiment name, version, config, seed[, threads])``.
+
+    ``threads`` (≥ 1, default 1 — what sweep workers use) enters the hashed document only when
+    it differs from 1 (see the module docstring).
+    """
     exp = get_experiment(experiment)
     seed = check_int("seed", seed, 0, MAX_SEED)
+    threads = check_int("threads", threads, 1)
     cfg = make_config(exp, config)
     doc = {"experiment": exp.name, "version": exp.version, "config": config_to_dict(cfg), "seed": seed}
+    if threads != 1:
+        doc["threads"] = threads
     return hashlib.sha256(canonical_json(doc).encode("ascii")).hexdigest()
 
 

@@ -5,8 +5,11 @@ configuration, calls the experiment and turns its outcome into a record for the 
 ``done``/``diverged`` (returned, or :class:`~simulations.sweep.registry.Diverged`
 raised; a non-finite metric turns ``done`` into ``diverged``) or ``failed`` (any other
 exception, with the traceback), plus timings, the worker's name and the package versions.
-Each worker runs one thread (:data:`THREAD_ENV` set to 1, numba's thread count set to 1)
-and dies with the sweep that started it (:func:`die_with_parent`).
+Each worker runs one thread (:data:`THREAD_ENV` set to 1, numba's thread count set to 1, and
+``TAILCOMP_THREADS`` set to 1 while the run executes, so that :func:`simulations.nn.train`
+runs one thread too), records it as ``"threads": 1`` in the run's ``versions`` (the run hash
+of :func:`simulations.sweep.plan.run_hash` is the one of ``threads=1``) and dies with the
+sweep that started it (:func:`die_with_parent`).
 """
 from __future__ import annotations
 
@@ -24,7 +27,10 @@ from simulations._core.threads import THREAD_ENV, one_thread
 from simulations.sweep.config import jsonable
 from simulations.sweep.registry import FINISHED, Diverged, get_experiment, make_config
 
-__all__ = ["THREAD_ENV", "execute", "worker_init", "die_with_parent", "one_thread", "package_versions"]
+__all__ = ["THREAD_ENV", "RUN_THREADS", "execute", "worker_init", "die_with_parent", "one_thread", "package_versions"]
+
+#: CPU threads of every run a worker executes (recorded in the run's ``versions``)
+RUN_THREADS = 1
 
 _MAX_ERROR_CHARS = 20_000
 _VERSIONS: dict | None = None
@@ -141,12 +147,15 @@ def execute(name: str, module: str, config: dict, seed: int) -> dict:
     """Run one experiment in a worker; never raises for errors of the run itself.
 
     Returns ``{"status", "error", "metrics", "history", "started_at", "finished_at",
-    "wall_time", "cpu_time", "worker", "versions"}`` with metrics/history as JSON text.
+    "wall_time", "cpu_time", "worker", "versions"}`` with metrics/history as JSON text;
+    ``versions`` holds the package versions and ``"threads"`` (:data:`RUN_THREADS`).
     """
     one_thread()
     t_start, c_start = time.time(), time.process_time()
     p_start = time.perf_counter()
     out = {"error": None, "metrics": "{}", "history": "[]"}
+    saved = os.environ.get("TAILCOMP_THREADS")
+    os.environ["TAILCOMP_THREADS"] = str(RUN_THREADS)  # train(threads=None) reads it (inline runs too)
     try:
         if module and module not in sys.modules and module not in ("__main__", "__mp_main__"):
             importlib.import_module(module)
@@ -159,12 +168,17 @@ def execute(name: str, module: str, config: dict, seed: int) -> dict:
         out.update(_outcome(name, res))
     except Exception:
         out.update(status="failed", error=traceback.format_exc()[-_MAX_ERROR_CHARS:])
+    finally:
+        if saved is None:
+            os.environ.pop("TAILCOMP_THREADS", None)
+        else:
+            os.environ["TAILCOMP_THREADS"] = saved
     out.update(
         started_at=t_start,
         finished_at=time.time(),
         wall_time=time.perf_counter() - p_start,
         cpu_time=time.process_time() - c_start,
         worker=f"{socket.gethostname()}:{os.getpid()}",
-        versions=json.dumps(package_versions(), sort_keys=True),
+        versions=json.dumps({**package_versions(), "threads": RUN_THREADS}, sort_keys=True),
     )
     return out
