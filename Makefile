@@ -12,7 +12,7 @@ export TAILCOMP_DATA ?= $(abspath ../shared/data)
 export NUMBA_CACHE_DIR ?= $(abspath $(VENV)/numba_cache)
 export MPLBACKEND := Agg
 
-.PHONY: figures test bench paper venv clean
+.PHONY: figures test bench paper venv clean fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# Fuzz every public callable of theory and simulations (tests/_fuzz): the long profile, ~100 calls
+# per callable in bounded worker processes; the quick profile runs inside `make test`.
+FUZZ_REPORT ?= fuzz_report.json
+fuzz: $(STAMP)
+	$(PY) -m tests._fuzz --profile long --report $(FUZZ_REPORT)
 
 bench: $(STAMP)
 	$(PY) -m pip install -q -e ".[bench]"
