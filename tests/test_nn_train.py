@@ -311,6 +311,16 @@ def test_noise_elliptical_rows_are_sub_gaussian():
         (dict(eval_train="sometimes"), "eval_train"),
         (dict(averaging=-1), "averaging"),
         (dict(threads=0), "threads"),
+        (dict(drop_last="no"), "drop_last"),
+        (dict(drop_last=1), "drop_last"),
+        (dict(progress=np.array([1])), "progress"),
+        (dict(snapshot_at=3), "snapshot_at"),
+        (dict(snapshot_at="3"), "snapshot_at"),
+        (dict(resume=3), "resume"),
+        (dict(checkpoint_path=3, checkpoint_every=1), "checkpoint_path"),
+        (dict(eval_train=np.array(["full"])), "eval_train"),
+        (dict(backend=np.array(["cpu"])), "backend"),
+        (dict(batch_size=2**25), "batch_size"),
     ],
 )
 def test_train_rejects_bad_input(kw, match):
@@ -318,6 +328,14 @@ def test_train_rejects_bad_input(kw, match):
     d = gaussian_mixture(50, 4, 3, seed=0)
     with pytest.raises((ValueError, TypeError), match=match):
         train(spec, d, **{"stop": StopRules(max_steps=1), "batch_size": 10, **kw})
+
+
+def test_train_refuses_a_mask_view_written_with_non_binary_values():
+    spec = MLPSpec((4, 5, 3))
+    m = Mask.from_layers(spec, [np.ones((5, 4)), np.ones((3, 5))])
+    m.weights[0][0, 0] = 7  # through a view, after the checks of the constructor
+    with pytest.raises(ValueError, match="mask entries must be 0 or 1"):
+        train(spec, gaussian_mixture(50, 4, 3, seed=0), mask=m, batch_size=10, stop=StopRules(max_steps=1))
 
 
 def test_train_rejects_bad_data_and_config():
@@ -339,6 +357,10 @@ def test_train_rejects_bad_data_and_config():
         NoiseConfig(sigma=-1.0)
     with pytest.raises(ValueError, match="noise kind"):
         NoiseConfig(kind="row")
+    with pytest.raises(TypeError, match="noise kind"):
+        NoiseConfig(kind=np.array(["entry"]))
+    with pytest.raises(TypeError, match="milestones"):
+        step_schedule(5)
     with pytest.raises(ValueError, match="noise layers"):
         train(spec, (X, np.zeros(10, int)), noise=NoiseConfig(sigma=1.0, layers=(5,)), stop=StopRules(max_steps=1))
     with pytest.raises(ValueError, match="max_epochs or max_steps"):

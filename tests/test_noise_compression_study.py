@@ -59,3 +59,16 @@ def test_noise_blow_up_is_a_diverged_run_with_its_reason():
     out = nie.run_mlp(cfg, 0)
     assert out["status"] == "diverged" and out["metrics"]["steps"] < 100
     assert "max_loss" in out["error"] or "max_weight" in out["error"]
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda: nie.default_sweeps(1), TypeError, "quick"),
+    (lambda: nie.comparison_table([], dataset=np.array(["mnist"])), TypeError, "dataset"),
+    (lambda: make_config("noise_compression.mlp", sparsities=()), ValueError, "sparsities"),
+    (lambda: make_config("noise_compression.mlp", sparsities=(0.9, 0.8)), ValueError, "sparsities"),
+    (lambda: make_config("noise_compression.mlp", imp=1), TypeError, "imp"),
+    (lambda: make_config("noise_compression.mlp", noise=np.array(["entry"])), TypeError, "noise"),
+])
+def test_bad_arguments_are_named(call, err, match):
+    with pytest.raises(err, match=match):
+        call()

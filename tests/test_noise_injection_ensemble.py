@@ -330,3 +330,36 @@ def test_noise_spec_and_kind_name_agree():
     np.testing.assert_array_equal(a.second_flat, b.second_flat)
     with pytest.raises(TypeError, match="noise"):
         tl.train_ensemble(4, 1.5, 0.3, 0.05, noise=3, **kw)
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda: tl.grid([], [1.5], [0.1]), ValueError, "widths"),
+    (lambda: tl.grid([4], [], [0.1]), ValueError, "alphas"),
+    (lambda: tl.grid([4], [1.5], [[0.1, 0.2]]), ValueError, "sigmas"),
+    (lambda: tl.grid("4", [1.5], [0.1]), TypeError, "widths"),
+    (lambda: tl.stream_states(0, [[1, 2]]), TypeError, "replicates"),
+    (lambda: tl.stream_states(0, [0.5]), TypeError, "replicates"),
+    (lambda: tl.stream_states(0, [-1]), ValueError, "replicates"),
+    (lambda: tl.stream_states(0, [2**32]), ValueError, "replicates"),
+])
+def test_grid_and_streams_refuse_bad_input(call, err, match):
+    with pytest.raises(err, match=match):
+        call()
+    assert tl.stream_states(0, [0, 1, 0]).shape == (3, 2)
+
+
+def test_ensemble_size_weights_and_history_are_bounded_up_front():
+    from simulations.noise_injection.ensemble import HISTORY_MAX, NETWORKS_MAX, WEIGHTS_MAX
+
+    teacher = tl.make_teacher(3, 4, seed=0)
+    with pytest.raises(ValueError, match="WEIGHTS_MAX"):
+        tl.train_ensemble(2**30, 1.5, 0.1, 0.1, steps=1, teacher=teacher)
+    with pytest.raises(ValueError, match="WEIGHTS_MAX"):
+        tl.init_weights([2**30], 3)
+    with pytest.raises(ValueError, match="HISTORY_MAX"):
+        tl.train_ensemble(4, 1.5, 0.1, 0.1, steps=HISTORY_MAX, eval_every=1, teacher=teacher)
+    with pytest.raises(ValueError, match="NETWORKS_MAX"):
+        tl.grid(list(range(1, 2**12 + 1)), [1.5] * 2**12, [0.1], 2)
+    with pytest.raises(ValueError, match="n_seeds"):
+        tl.grid([4], [1.5], [0.1], NETWORKS_MAX + 1)
+    assert WEIGHTS_MAX == 2**31

@@ -3,6 +3,7 @@ over seeds with a stated criterion) and the slope fit it rests on."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from simulations import noise_injection as tl
 
@@ -42,3 +43,18 @@ def test_fit_width_slope_recovers_a_power_law():
     assert fit.ci[0] < -0.3 < fit.ci[1] and fit.decreasing
     flat = tl.fit_width_slope(w, np.exp(0.05 * rng.standard_normal(w.size)))
     assert not flat.decreasing or flat.p_decreasing > 1e-3
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda: tl.width_study([4, 8, 16], "x", n_seeds=1, steps=2, lr=0.1), TypeError, "cases"),
+    (lambda: tl.width_study([4, 8, 16], [(1.5,)], n_seeds=1, steps=2, lr=0.1), ValueError, r"cases\[0\]"),
+    (lambda: tl.width_study([4, 8, 16], [(2.5, 0.1)], n_seeds=1, steps=2, lr=0.1), ValueError, r"cases\[0\] alpha"),
+    (lambda: tl.width_study(8, [(1.5, 0.1)], n_seeds=1, steps=2, lr=0.1), TypeError, "widths"),
+    (lambda: tl.sigma_study([], [1.5], width=4, n_seeds=1, steps=2, lr=0.1), ValueError, "sigmas"),
+    (lambda: tl.sigma_study([0.1], [1.5], width=4, n_seeds=0, steps=2, lr=0.1), ValueError, "n_seeds"),
+    (lambda: tl.step_size_study([4], 1.5, t=1.0, n_seeds=10**12), ValueError, "n_seeds"),
+    (lambda: tl.step_size_study([4], 1.5, t=1.0, max_steps=0), ValueError, "max_steps"),
+])
+def test_studies_refuse_bad_input_naming_it(call, err, match):
+    with pytest.raises(err, match=match):
+        call()

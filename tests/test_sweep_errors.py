@@ -15,6 +15,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from simulations import sweep as sw
@@ -249,3 +250,21 @@ def test_report_on_a_foreign_file_says_it_is_not_a_store(tmp_path, capsys):
     _one_error_line(capsys.readouterr().err, tmp_path)
     assert report_main(["--store", str(tmp_path / "missing.db")]) == 2
     _one_error_line(capsys.readouterr().err, tmp_path / "missing.db")
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda p: sw.run_sweep("toy", [{}], p, workers=0, progress=False, retry_failed="no"), TypeError, "retry_failed"),
+    (lambda p: sw.run_sweep("toy", [{}], p, workers=0, progress=1), TypeError, "progress"),
+    (lambda p: sw.run_sweep("toy", [{}], p, workers=0, progress=False, name=3), TypeError, "name"),
+    (lambda p: sw.param(1.0, low_open="x"), TypeError, "low_open"),
+    (lambda p: sw.param(1.0, high_open=1), TypeError, "high_open"),
+    (lambda p: sw.plot_metric([{"lr": 1.0, "m": 1.0, "status": "done"}], "m", "lr", logx="yes"), TypeError, "logx"),
+    (lambda p: sw.plot_metric([{"lr": 1.0, "m": 1.0, "status": "done"}], "m", np.array(["lr"])), TypeError, "x"),
+    (lambda p: __import__("simulations.sweep.study", fromlist=["toy_sweep"]).toy_sweep(p, quick="yes"), TypeError,
+     "quick"),
+    (lambda p: sw.make_config("toy", fail="yes"), TypeError, "fail"),
+])
+def test_flags_and_options_are_checked(tmp_path, call, err, match):
+    with pytest.raises(err, match=match):
+        call(tmp_path / "s.db")
+    assert not (tmp_path / "s.db").exists()  # refused before the store is created

@@ -42,6 +42,9 @@ class NoiseMLPConfig:
     def __post_init__(self):
         if not 1 <= len(self.hidden) <= 3:
             raise ValueError(f"hidden must have 1 to 3 layers (depth 2-4), got {len(self.hidden)}")
+        sp = tuple(self.sparsities)
+        if not sp or any(b <= a for a, b in zip(sp, sp[1:])):
+            raise ValueError(f"sparsities must be a non-empty increasing list of fractions, got {list(sp)}")
 
 
 @experiment(EXPERIMENT, config=NoiseMLPConfig)

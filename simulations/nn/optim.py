@@ -60,6 +60,9 @@ class Schedule:
     def __post_init__(self):
         check_choice("schedule kind", self.kind, ("constant", "step", "linear_warmup"))
         check_choice("schedule unit", self.unit, ("epoch", "step"))
+        if isinstance(self.milestones, (str, bytes)) or (np.ndim(self.milestones) != 1 and
+                                                         not isinstance(self.milestones, range)):
+            raise TypeError(f"milestones must be a sequence of steps or epochs, got {self.milestones!r}")
         ms = tuple(check_int("milestones", m, 0) for m in self.milestones)
         if list(ms) != sorted(ms):
             raise ValueError(f"milestones must be increasing, got {ms}")
@@ -91,7 +94,7 @@ def constant() -> Schedule:
 
 def step_schedule(milestones: Sequence[int], gamma: float = 0.1, unit: str = "epoch") -> Schedule:
     """Multiply the learning rate by ``gamma`` at each milestone (epochs or steps)."""
-    return Schedule("step", tuple(milestones), gamma, unit)
+    return Schedule("step", milestones, gamma, unit)
 
 
 @dataclass(frozen=True)

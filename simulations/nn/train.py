@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from simulations._core.threads import default_threads
-from simulations._core.validation import check_array, check_choice, check_int, check_real
+from simulations._core.validation import check_array, check_bool, check_choice, check_int, check_real
 from simulations.nn.backends import get_backend
 from simulations.nn.backends.base import BATCH_SIZE_MAX, Backend, StepConfig
 from simulations.nn.checkpoint import TrainState, load_checkpoint, save_checkpoint
@@ -230,7 +230,15 @@ def train(
         eval_every = check_int("eval_every", eval_every, 1)
     check_choice("eval_train", eval_train, ("running", "full"))
     start_step = check_int("start_step", start_step, 0)
+    if isinstance(snapshot_at, (str, bytes)) or np.ndim(snapshot_at) != 1 and not isinstance(snapshot_at, range):
+        raise TypeError(f"snapshot_at must be a sequence of global steps, got {snapshot_at!r}")
     snaps = sorted({check_int("snapshot_at", k, 0) for k in snapshot_at})
+    drop_last = check_bool("drop_last", drop_last)
+    progress = check_bool("progress", progress)
+    if resume is not None and not isinstance(resume, (TrainState, str, Path)):
+        raise TypeError(f"resume must be a TrainState, a checkpoint path or None, got {type(resume).__name__}")
+    if checkpoint_path is not None and not isinstance(checkpoint_path, (str, Path)):
+        raise TypeError(f"checkpoint_path must be a path (str or Path) or None, got {type(checkpoint_path).__name__}")
     if threads is None:
         threads = default_threads()
     threads = check_int("threads", threads, 1)
@@ -250,6 +258,8 @@ def train(
             raise TypeError(f"mask must be a Mask, got {type(mask).__name__}")
         if mask.spec.sizes != spec.sizes or mask.spec.bias != spec.bias:
             raise ValueError(f"mask must match the architecture {spec.sizes} (bias={spec.bias})")
+        if mask.flat.size and mask.flat.max() > 1:  # views may have been written after construction
+            raise ValueError(f"mask entries must be 0 or 1, found {int(mask.flat.max())}")
     be = get_backend(backend)
     config = {
         "spec": spec.to_dict(), "optimizer": optimizer.to_dict(), "noise": None if noise is None else noise.to_dict(),

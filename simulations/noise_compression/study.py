@@ -101,8 +101,10 @@ def default_sweeps(quick: bool) -> list[dict]:
     α ∈ {1.5, 1.9} × σ ∈ {3·10⁻⁴, 10⁻³, 3·10⁻³}, plain SGD with IMP/LRR (k = 50), 3 seeds.
     Quick: one data set, MLP 64-32, 600/300 images, T = 150, σ ∈ {3·10⁻⁴, 3·10⁻³}, 1 seed.
     """
+    from simulations._core.validation import check_bool
     from simulations.pruning.data import SYNTHETIC, available_datasets
 
+    quick = check_bool("quick", quick)
     have = available_datasets()
     if quick:
         ds = ["mnist"] if "mnist" in have else [SYNTHETIC]
@@ -132,6 +134,8 @@ def comparison_table(store, *, dataset: str | None = None) -> list[dict]:
     dense accuracy, the prunable-neuron fraction and the accuracies at each sparsity. Only
     runs with status ``done`` enter; the number of diverged runs is reported per row.
     """
+    if dataset is not None and not isinstance(dataset, str):
+        raise TypeError(f"dataset must be a data set name (str) or None, got {dataset!r}")
     if hasattr(store, "rows"):
         runs = [store.get(r["run_id"]) for r in store.rows(experiment=EXPERIMENT)]
     else:

@@ -55,8 +55,15 @@ from simulations.noise_injection.kernel_args import EnsembleArgs
 from simulations.noise_injection.result import LAYERS, EnsembleResult
 from simulations.stable.streams import init_states
 
-__all__ = ["NOISE_KINDS", "ACTIVATIONS", "LOSSES", "STATUS_NAMES", "grid", "init_weights", "stream_states",
-           "train_ensemble"]
+__all__ = ["NOISE_KINDS", "ACTIVATIONS", "LOSSES", "STATUS_NAMES", "NETWORKS_MAX", "WEIGHTS_MAX", "HISTORY_MAX",
+           "grid", "init_weights", "stream_states", "train_ensemble"]
+
+#: most networks K in one ensemble (and in one grid)
+NETWORKS_MAX = 2**24
+#: most weights Σ_k n_k (d + c) of one ensemble (16 GiB of float64)
+WEIGHTS_MAX = 2**31
+#: most history entries K × (evaluations) × (len(kappas) + 6) of one ensemble
+HISTORY_MAX = 2**28
 
 ACTIVATIONS = tuple(ACTIVATION_CODES)
 LOSSES = tuple(LOSS_CODES)
@@ -71,10 +78,13 @@ def grid(widths: Sequence[int], alphas: Sequence[float], sigmas: Sequence[float]
     ``lr_exponent=e`` instead sets η = lr·n^{−e} (e.g. e = α/2 + 1 for the
     theorem's condition, with lr = 1).
     """
-    widths = [check_int("width", w, 1) for w in np.atleast_1d(widths)]
-    alphas = [check_alpha(a) for a in np.atleast_1d(alphas)]
-    sigmas = [check_real("sigma", s, 0.0) for s in np.atleast_1d(sigmas)]
-    n_seeds = check_int("n_seeds", n_seeds, 1)
+    widths = [check_int("width", w, 1) for w in _grid_axis("widths", widths)]
+    alphas = [check_alpha(a) for a in _grid_axis("alphas", alphas)]
+    sigmas = [check_real("sigma", s, 0.0) for s in _grid_axis("sigmas", sigmas)]
+    n_seeds = check_int("n_seeds", n_seeds, 1, NETWORKS_MAX)
+    K = len(widths) * len(alphas) * len(sigmas) * n_seeds
+    if K > NETWORKS_MAX:
+        raise ValueError(f"the grid has {K} networks; at most NETWORKS_MAX = {NETWORKS_MAX} are allowed")
     W, Al, S, R = np.meshgrid(widths, alphas, sigmas, np.arange(n_seeds), indexing="ij")
     out = {
         "width": W.ravel().astype(np.int64),
@@ -92,6 +102,16 @@ def grid(widths: Sequence[int], alphas: Sequence[float], sigmas: Sequence[float]
     return out
 
 
+def _grid_axis(name: str, v) -> np.ndarray:
+    """A scalar or a non-empty 1-D sequence of one grid axis."""
+    if isinstance(v, (str, bytes)):
+        raise TypeError(f"{name} must be a number or a 1-D sequence of numbers, got {v!r}")
+    arr = np.atleast_1d(np.asarray(v, dtype=object))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a number or a non-empty 1-D sequence, got shape {np.shape(v)}")
+    return arr
+
+
 def _broadcast(name: str, v, K: int, dtype) -> np.ndarray:
     arr = np.asarray(v, dtype=dtype)
     if arr.ndim == 0:
@@ -99,6 +119,15 @@ def _broadcast(name: str, v, K: int, dtype) -> np.ndarray:
     if arr.shape != (K,):
         raise ValueError(f"{name} must be a scalar or have shape ({K},), got shape {arr.shape}")
     return np.ascontiguousarray(arr)
+
+
+def _check_weights(widths, d: int, c: int) -> None:
+    if len(widths) > NETWORKS_MAX:
+        raise ValueError(f"{len(widths)} networks; at most NETWORKS_MAX = {NETWORKS_MAX} are allowed")
+    total = sum(int(n) for n in widths) * (d + c)
+    if total > WEIGHTS_MAX:
+        raise ValueError(f"widths of total {sum(int(n) for n in widths)} neurons with d={d}, c={c} give {total} "
+                         f"weights; at most WEIGHTS_MAX = {WEIGHTS_MAX} are allowed")
 
 
 def _replicates(replicates, K: int) -> np.ndarray:
@@ -120,6 +149,7 @@ def init_weights(widths, d: int, c: int = 1, replicates=None, *, seed: Any = 0, 
     d = check_int("d", d, 1)
     c = check_int("c", c, 1)
     widths = [check_int("width", w, 1) for w in np.atleast_1d(np.asarray(widths))]
+    _check_weights(widths, d, c)
     reps = _replicates(replicates, len(widths))
     init_scale = check_real("init_scale", init_scale, 0.0)
     second_scale = check_positive("second_scale", second_scale)
@@ -142,7 +172,12 @@ def init_weights(widths, d: int, c: int = 1, replicates=None, *, seed: Any = 0, 
 def stream_states(seed: Any, replicates) -> np.ndarray:
     """The (K, 2) xoroshiro128+ kernel states: network k's row from ``kernel_seed(replicate(seed, r_k), "sgd")``."""
     seed = seed_sequence(seed)
-    reps = np.asarray(replicates, dtype=np.int64)
+    raw = np.asarray(replicates)
+    if raw.ndim > 1 or not (np.issubdtype(raw.dtype, np.integer) or raw.size == 0):
+        raise TypeError(f"replicates must be an integer or a 1-D array of integers, got {raw.dtype} shape {raw.shape}")
+    reps = raw.astype(np.int64).reshape(-1)
+    if reps.size and (reps.min() < 0 or reps.max() >= 2**32):
+        raise ValueError(f"replicates must be integers in [0, 2**32), got values in [{reps.min()}, {reps.max()}]")
     rows = {int(r): init_states(1, kernel_seed(replicate(seed, r), "sgd"))[0] for r in np.unique(reps)}
     return np.ascontiguousarray(np.array([rows[int(r)] for r in reps], dtype=np.uint64).reshape(-1, 2))
 
@@ -348,6 +383,11 @@ def train_ensemble(
     eval_every = steps if eval_every is None else check_int("eval_every", eval_every, 1)
     inputs = _inputs(data, teacher, eval_data, loss)
     d, c = inputs["d"], inputs["c"]
+    _check_weights(widths, d, c)
+    n_hist = K * (-(-steps // eval_every)) * (kappas.size + 6)
+    if n_hist > HISTORY_MAX:
+        raise ValueError(f"{K} networks evaluated every {eval_every} of {steps} steps keep {n_hist} history "
+                         f"entries; at most HISTORY_MAX = {HISTORY_MAX}: raise eval_every")
     seed = seed_sequence(seed)
     if init is None:
         Ws, As = init_weights(widths, d, c, cfg["replicate"], seed=seed, init_scale=init_scale,

@@ -28,7 +28,7 @@ from simulations._core.codes import STATUS_OK
 from simulations._core.noise import NoiseSpec, as_noise_spec
 from simulations._core.validation import check_alpha, check_array, check_int, check_positive, check_real
 from simulations.noise_injection.data import make_teacher, teacher_student_data
-from simulations.noise_injection.ensemble import grid, train_ensemble
+from simulations.noise_injection.ensemble import NETWORKS_MAX, grid, train_ensemble
 from simulations.tail_index.estimators import hill
 from theory.noise_injection import step_size_bound
 
@@ -85,6 +85,25 @@ def fit_width_slope(widths, errors, level: float = 0.01) -> WidthSlope:
 
 
 # --------------------------------------------------------------------------- studies
+def _values(name: str, seq: Any) -> list:
+    """A non-empty 1-D list of values (a list, tuple or 1-D array; a scalar or a string is refused)."""
+    if isinstance(seq, (str, bytes)) or np.ndim(seq) != 1 or len(seq) == 0:
+        raise (TypeError if isinstance(seq, (str, bytes)) or np.ndim(seq) == 0 else ValueError)(
+            f"{name} must be a non-empty 1-D sequence, got {seq!r}")
+    return list(seq)
+
+
+def _cases(cases: Any) -> list[tuple[float, float]]:
+    if isinstance(cases, (str, bytes)) or not isinstance(cases, (list, tuple)) or not cases:
+        raise TypeError(f"cases must be a non-empty list of (alpha, sigma) pairs, got {cases!r}")
+    out = []
+    for i, c in enumerate(cases):
+        if isinstance(c, (str, bytes)) or np.ndim(c) != 1 or len(c) != 2:
+            raise ValueError(f"cases[{i}] must be an (alpha, sigma) pair, got {c!r}")
+        out.append((check_alpha(c[0], f"cases[{i}] alpha"), check_real(f"cases[{i}] sigma", c[1], 0.0)))
+    return out
+
+
 def _teacher_set(d: int, teacher_width: int, n_train: int, seed: Any):
     return teacher_student_data(make_teacher(d, teacher_width, seed=seed), n_train, seed=seed)
 
@@ -102,9 +121,9 @@ def width_study(widths, cases, *, n_seeds: int, steps: int, lr: float, d: int = 
     ``hill`` (cases × seeds: Hill tail index of the neuron norms at the largest width),
     ``status`` (cases × widths × seeds) and ``t`` = steps·lr.
     """
-    widths = [check_int("width", w, 1) for w in widths]
-    cases = [(check_alpha(a), check_real("sigma", s, 0.0)) for a, s in cases]
-    n_seeds = check_int("n_seeds", n_seeds, 1)
+    widths = [check_int("width", w, 1) for w in _values("widths", widths)]
+    cases = _cases(cases)
+    n_seeds = check_int("n_seeds", n_seeds, 1, NETWORKS_MAX)
     X, Y = _teacher_set(d, teacher_width, n_train, seed)
     C, Wn = len(cases), len(widths)
     A, S = np.array([c[0] for c in cases]), np.array([c[1] for c in cases])
@@ -137,9 +156,10 @@ def sigma_study(sigmas, alphas, *, width: int, n_seeds: int, steps: int, lr: flo
 
     Returns ``errors``, ``prunable``, ``loss`` of shape (alphas × sigmas × seeds) and ``status``.
     """
-    sigmas = [check_real("sigma", s, 0.0) for s in sigmas]
-    alphas = [check_alpha(a) for a in alphas]
+    sigmas = [check_real("sigma", s, 0.0) for s in _values("sigmas", sigmas)]
+    alphas = [check_alpha(a) for a in _values("alphas", alphas)]
     width = check_int("width", width, 1)
+    n_seeds = check_int("n_seeds", n_seeds, 1, NETWORKS_MAX)
     X, Y = _teacher_set(d, teacher_width, n_train, seed)
     g = grid([width], alphas, sigmas, n_seeds, lr=lr)
     res = train_ensemble(g["width"], g["alpha"], g["sigma"], g["lr"], replicate=g["replicate"], steps=steps,
@@ -162,9 +182,11 @@ def step_size_study(widths, alpha: float, *, t: float, sigma: float = 1.0, lr_fi
     (2 × widths × seeds) (row 0: theorem step, row 1: fixed step), the steps used and the
     step sizes.
     """
-    widths = [check_int("width", w, 1) for w in widths]
+    widths = [check_int("width", w, 1) for w in _values("widths", widths)]
     alpha = check_alpha(alpha)
     t = check_positive("t", t)
+    n_seeds = check_int("n_seeds", n_seeds, 1, NETWORKS_MAX)
+    max_steps = check_int("max_steps", max_steps, 1)
     lr_fixed = t / 50 if lr_fixed is None else check_positive("lr_fixed", lr_fixed)
     X, Y = _teacher_set(d, teacher_width, n_train, seed)
     errors = np.full((2, len(widths), n_seeds), np.nan)

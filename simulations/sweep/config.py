@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulations._core.validation import check_choice, check_int, check_real
+from simulations._core.validation import check_bool, check_choice, check_int, check_real
 
 __all__ = ["FieldSpec", "param", "field_specs", "validate_config", "jsonable", "config_to_dict", "canonical_json"]
 
@@ -43,6 +43,10 @@ def param(
     ``X | None``, ``tuple[int, ...]``/``list[float]`` (homogeneous sequences).  Ranges
     apply to numbers (and to every element of a numeric sequence).
     """
+    low_open = check_bool("low_open", low_open)
+    high_open = check_bool("high_open", high_open)
+    if not isinstance(help, str):
+        raise TypeError(f"help must be a str, got {type(help).__name__}")
     meta = {
         "tailcomp": {
             "low": low,

@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Sequence
 
-from simulations._core.validation import check_choice
+from simulations._core.validation import check_bool, check_choice
 from simulations.sweep.registry import STATUSES
 from simulations.sweep.store import ResultsStore
 
@@ -106,6 +106,11 @@ def plot_metric(
     import matplotlib.pyplot as plt
     import numpy as np
 
+    logx = check_bool("logx", logx)
+    logy = check_bool("logy", logy)
+    for key, what in ((metric, "metric"), (x, "x"), (hue, "hue")):
+        if not (isinstance(key, str) or (what == "hue" and key is None)):
+            raise TypeError(f"{what} must be a {'str or None' if what == 'hue' else 'str'}, got {key!r}")
     statuses = (status,) if isinstance(status, str) else tuple(status)
     for s_ in statuses:
         check_choice("status", s_, STATUSES)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulations._core.validation import check_int
+from simulations._core.validation import check_bool, check_int
 from simulations.sweep.executors import make_executor
 from simulations.sweep.plan import run_specs
 from simulations.sweep.registry import Experiment
@@ -91,8 +91,10 @@ def run_sweep(
     exp, specs = run_specs(experiment, configs, seeds)
     if workers is not None:
         workers = check_int("workers", workers, 0, 4096)
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress must be a bool, got {progress!r}")
+    progress = check_bool("progress", progress)
+    retry_failed = check_bool("retry_failed", retry_failed)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
     own_store = not isinstance(store, ResultsStore)
     st = ResultsStore(store) if own_store else store
     summary = SweepSummary(total=len(specs), run_ids=[s.run_id for s in specs])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from simulations._core.validation import check_bool
 from simulations.sweep.plan import expand_grid
 from simulations.sweep.runner import run_sweep
 from simulations.sweep.store import ResultsStore
@@ -55,6 +56,7 @@ def toy_sweep(store: str | os.PathLike, *, quick: bool = False, workers: int | N
     """
     import numpy as np
 
+    quick = check_bool("quick", quick)
     lrs = [0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0] if quick else [float(v) for v in np.round(np.linspace(0.2, 5.0, 25), 3)]
     batch_sizes = list(BATCH_SIZES)
     steps, seeds = (2000, 3) if quick else (20_000, 10)
