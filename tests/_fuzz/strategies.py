@@ -237,6 +237,16 @@ POSITIONAL = frozenset({
     "theory.compressibility.special_functions.InvRegUpperGamma",
 })
 
+# Parameter kinds the signature cannot tell (``value: Any`` of the validators), per callable.
+KINDS: dict[str, dict[str, str]] = {
+    "theory.validation.check_real": {"value": "real"},
+    "theory.validation.check_positive": {"value": "real"},
+    "theory.validation.check_probability": {"value": "real"},
+    "theory.validation.check_int": {"value": "int"},
+    "theory.validation.check_bool": {"value": "bool"},
+    "theory.validation.check_choice": {"value": "option"},
+}
+
 # Parameters never perturbed (free-text labels, whose wrong type is harmless), per callable or everywhere.
 NOT_PERTURBED_NAMES = frozenset({"name", "label", "title", "help", "description", "message", "action"})
 NOT_PERTURBED: dict[str, frozenset[str]] = {
@@ -436,6 +446,7 @@ def make_plan(target) -> Plan:
             plan.skip = "positional-only parameters"
             return plan
         par = classify(target.name, obj, p)
+        par.kind = KINDS.get(target.name, {}).get(p.name, par.kind)
         if p.name in fixed:
             par.valid = fixed[p.name]
         if p.name in blocked or (p.name in NOT_PERTURBED_NAMES and target.name not in NAME_IS_OPTION):
