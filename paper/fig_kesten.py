@@ -17,30 +17,57 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from paper.registry import save_figure
+from paper import figdata
+from paper.figstyle import finish, panel
 
 FIGURES = ["fig_kesten"]
+SOURCE = "committed data file paper/data/fig_kesten.json (full-size simulation), about 2 s"
+#: the committed full-size results (``python -m paper.fig_kesten --write-data`` rewrites them)
+DATA_FILE = figdata.DATA / "fig_kesten.json"
+#: sizes: "full" (the data file; about 20 CPU-minutes), "reduced" (``--reduced``), "test" (the test suite)
+SIZES = {
+    "full": (dict(n_lr=150, n_mc=8, n_chains=20000, steps=500),
+             dict(n_paths=400_000, dts=(0.5, 0.25, 0.125, 0.0625, 0.03125), weak_paths=2_000_000)),
+    "reduced": (dict(n_lr=40, n_mc=3, n_chains=2000, steps=200),
+                dict(n_paths=20_000, dts=(0.5, 0.25, 0.125), weak_paths=50_000)),
+    "test": (dict(n_lr=6, n_mc=2, n_chains=300, steps=60), dict(n_paths=3000, dts=(0.5, 0.25), weak_paths=5000)),
+}
 D_A, BS = 3, (1, 2, 5)
 B_B, DS = 2, (1, 3, 10)
 OU = dict(alpha=1.5, theta=1.0, sigma=1.0, h=0.5)
 
 
-def panel_data(quick: bool, seed: int = 0) -> dict:
+def panel_data(size: str, seed: int = 0) -> dict:
     """Theory curves and Monte-Carlo estimates for panels (a) and (b): :func:`simulations.kesten.study.alpha_vs_lr`."""
     from simulations.kesten.study import alpha_vs_lr
 
-    size = dict(n_lr=40, n_mc=3, n_chains=2000, steps=200) if quick else dict(n_lr=150, n_mc=8, n_chains=20000, steps=500)
-    rows = alpha_vs_lr([(b, D_A) for b in BS] + [(B_B, d) for d in DS], seed=seed, **size)
+    rows = alpha_vs_lr([(b, D_A) for b in BS] + [(B_B, d) for d in DS], seed=seed, **SIZES[size][0])
     return {"a": rows[: len(BS)], "b": rows[len(BS):]}
 
 
-def ou_data(quick: bool, seed: int = 1) -> dict:
+def ou_data(size: str, seed: int = 1) -> dict:
     """The stable OU panels (c) and (d): :func:`simulations.sde.study.stable_ou_study`."""
     from simulations.sde.study import stable_ou_study
 
-    size = (dict(n_paths=20_000, dts=(0.5, 0.25, 0.125), weak_paths=50_000) if quick else
-            dict(n_paths=400_000, dts=(0.5, 0.25, 0.125, 0.0625, 0.03125), weak_paths=2_000_000))
-    return stable_ou_study(OU["alpha"], OU["theta"], OU["sigma"], OU["h"], steps=100, seed=seed, **size)
+    return stable_ou_study(OU["alpha"], OU["theta"], OU["sigma"], OU["h"], steps=100, seed=seed, **SIZES[size][1])
+
+
+def thin_tail(x, n_points: int = 400) -> dict:
+    """The empirical P(|X| > x) of sample ``x`` at about ``n_points`` points, even in log P."""
+    import numpy as np
+
+    xs = np.sort(np.abs(np.asarray(x, dtype=float)))
+    surv = 1.0 - np.arange(xs.size) / xs.size
+    keep = np.unique(xs.size - np.geomspace(1, xs.size, n_points).astype(int))
+    keep = keep[xs[keep] > 0.05]
+    return {"x": xs[keep], "surv": surv[keep], "x_max": float(xs[-1]), "n": int(xs.size)}
+
+
+def compute(size: str) -> dict:
+    """Everything the figure draws, at size ``size`` (a key of :data:`SIZES`); the OU sample thinned to its tail."""
+    ou = dict(ou_data(size))
+    ou["tail"] = thin_tail(ou.pop("x"))
+    return {"panels": panel_data(size), "ou": ou}
 
 
 def draw(fig, pdata: dict, odata: dict) -> None:
@@ -54,28 +81,33 @@ def draw(fig, pdata: dict, odata: dict) -> None:
         for c, r in zip(colors, pdata[key]):
             val = r["batch_size" if lab == "b" else "d"]
             cv = r["curve"]
-            ax.plot(cv["lr"], cv["alpha"], color=c, label=f"{lab} = {val}: h(α)=1")
+            ax.plot(cv["lr"], cv["alpha"], color=c, label=f"{lab} = {val}")
             mc = r["mc"]
             ax.errorbar(mc["lr"], mc["alpha_hat"], yerr=mc["sd"], fmt="o", color=c, ms=4, capsize=2)
             ax.axvline(r["lr_var"], color=c, ls=":", lw=1)
             ax.axvspan(r["lr_div"], xmax, color=c, alpha=0.07, lw=0)
         ax.axhline(2.0, color="k", lw=0.8, ls="--")
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+
+        handles, _ = ax.get_legend_handles_labels()
+        handles = handles + [Line2D([], [], color="0.3", label=r"lines: $h(\alpha) = 1$"),
+                             Line2D([], [], color="0.3", ls="", marker="o", ms=4, label="dots: Hill on SGD chains (±1 sd)"),
+                             Line2D([], [], color="0.3", ls=":", label=r"dotted: $h(2) = 1$ ($\alpha = 2$)"),
+                             Patch(color="0.3", alpha=0.15, label=r"shaded: $\rho \geq 0$, no stationary law")]
         ax.set_xlim(0, xmax)
         ax.set_ylim(0, 8)
         ax.set_xlabel("step size η")
         ax.set_ylabel("tail index α")
         fixed = f"d = {D_A}" if key == "a" else f"b = {B_B}"
-        ax.set_title(f"({key}) α vs η, {fixed}, σ = 1\n(dots: Hill on SGD chains; shaded: ρ ≥ 0)", fontsize=9)
-        ax.legend(fontsize=7, loc="upper right")
+        panel(ax, key, f"tail index vs step size, {fixed}, σ = 1")
+        ax.legend(handles=handles, fontsize=7, loc="upper right")
     # (c) stationary law of the EM chain
     ax = axes[2]
     a = OU["alpha"]
-    x = np.sort(np.abs(odata["x"]))
-    surv = 1.0 - np.arange(x.size) / x.size
-    keep = np.unique(x.size - np.geomspace(1, x.size, 400).astype(int))  # even in log P(|X| > x)
-    keep = keep[x[keep] > 0.05]
-    ax.loglog(x[keep], surv[keep], ".", ms=3, color="k", label=f"EM chain, h = {OU['h']}")
-    grid = np.geomspace(0.05, x[-1], 200)
+    tail = odata["tail"]
+    ax.loglog(tail["x"], tail["surv"], ".", ms=3, color="k", label=f"EM chain, h = {OU['h']}")
+    grid = np.geomspace(0.05, tail["x_max"], 200)
     from scipy.special import gamma as G
 
     c_alpha = 2.0 / np.pi * G(a) * np.sin(np.pi * a / 2)  # P(|X| > x) ~ C_α σ^α x^{−α}
@@ -87,7 +119,7 @@ def draw(fig, pdata: dict, odata: dict) -> None:
         ax.loglog(grid, sf, color=c, lw=1, label=lab)
     ax.set_xlabel("x")
     ax.set_ylabel("P(|X| > x)")
-    ax.set_title(f"(c) stable OU (α = {a}, θ = 1): stationary law of EM", fontsize=9)
+    panel(ax, "c", f"stable OU (α = {a}, θ = 1): stationary law of EM")
     ax.legend(fontsize=7)
     # (d) weak error
     ax = axes[3]
@@ -104,20 +136,35 @@ def draw(fig, pdata: dict, odata: dict) -> None:
     ax.set_xticks(w["dt"])
     ax.set_xticklabels([f"{v:g}" for v in w["dt"]])
     ax.set_xlabel("step h")
-    ax.set_ylabel(f"|E|X_T|^p − exact|, p = {w['p']:.3g}")
-    ax.set_title("(d) weak error of Euler–Maruyama, T = 1", fontsize=9)
+    ax.set_ylabel(rf"$|\mathbb{{E}}|X_T|^p - \mathrm{{exact}}|$, $p = {w['p']:.3g}$")
+    panel(ax, "d", "weak error of Euler–Maruyama, T = 1")
     ax.legend(fontsize=7)
     fig.tight_layout()
 
 
-def make(outdir: Path, quick: bool) -> list[Path]:
+def make(outdir: Path, reduced: bool) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pdata = panel_data(quick)
-    odata = ou_data(quick)
-    fig = plt.figure(figsize=(10, 8))
-    draw(fig, pdata, odata)
-    return save_figure(fig, outdir, "fig_kesten", dpi=150)
+    data = compute("reduced") if reduced else figdata.load(DATA_FILE)
+    fig = plt.figure(figsize=(10, 8.4))
+    draw(fig, data["panels"], data["ou"])
+    return finish(fig, Path(outdir), "fig_kesten", reduced)
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(description="Recompute the full-size data of fig_kesten (about 20 CPU-minutes).")
+    p.add_argument("--write-data", action="store_true", help=f"write {DATA_FILE.name} in paper/data/")
+    args = p.parse_args(argv)
+    if not args.write_data:
+        p.error("nothing to do: pass --write-data")
+    figdata.save(DATA_FILE, compute("full"), about="fig_kesten full size: " + repr(SIZES["full"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,13 +1,14 @@
 """Figure + table: noise-injected SGD on MLPs (MNIST, Fashion-MNIST) vs plain SGD, IMP and LR rewinding.
 
-Runs the sweep of :func:`simulations.noise_compression.default_sweeps` (experiment
-``noise_compression.mlp``) into a results store (``$TAILCOMP_STORE``; else full mode uses
-the committed :data:`STORE`, ``paper/data/noise_compression.sqlite``, and quick mode
-``<outdir>/noise_compression_quick.sqlite``; finished runs are reused), then draws test
-accuracy vs sparsity per method (one-shot magnitude and node pruning after plain or
-noise-injected SGD, IMP with weight rewinding, LR rewinding — all at the same total SGD
-steps) and writes the comparison table (markdown, mean ± sd over seeds) next to the figure.
-Quick mode: the synthetic mixture (or a 600-image MNIST subset when the files exist), 1 seed.
+Default: reads the committed results store :data:`STORE` (``paper/data/noise_compression.sqlite``,
+read-only; ``$TAILCOMP_STORE`` overrides) of the sweep of
+:func:`simulations.noise_compression.default_sweeps` (experiment ``noise_compression.mlp``,
+784-300-100-10, 5000 images, 1000 SGD steps, 3 seeds), and draws test accuracy vs sparsity
+per method: one-shot global magnitude pruning and node pruning after plain or noise-injected
+SGD, IMP with weight rewinding and LR rewinding, all at the same total SGD steps; mean ± sd
+over seeds. Writes the comparison table (markdown) next to the figure.
+``--reduced``: runs the small sweep on MNIST (files required) into
+``<outdir>/noise_compression_reduced.sqlite`` and stamps figure and table.
 """
 from __future__ import annotations
 
@@ -16,26 +17,43 @@ from pathlib import Path
 
 import numpy as np
 
-from paper.registry import save_figure
+from paper.figstyle import finish, panel, require_datasets, table_stamp
 
 FIGURES = ["fig_noise_compression"]
+SOURCE = "results store paper/data/noise_compression.sqlite (read-only), about 5 s"
+TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 #: the committed results store of the full-mode sweep
 STORE = Path(__file__).resolve().parent / "data" / "noise_compression.sqlite"
 
 
-def run(store_path: Path, quick: bool) -> list[dict]:
-    """Run (or resume) the sweep into ``store_path`` and return :func:`comparison_table`'s rows."""
-    from simulations.noise_compression import EXPERIMENT, comparison_table, default_sweeps
-    from simulations.sweep import ResultsStore, run_sweep
+def run_reduced(store_path: Path) -> None:
+    """Run (or resume) the reduced sweep (MNIST, small MLP) into ``store_path``."""
+    from simulations.noise_compression import EXPERIMENT, default_sweeps
+    from simulations.sweep import run_sweep
 
-    for sw in default_sweeps(quick):
+    require_datasets(["mnist"], "fig_noise_compression")
+    for sw in default_sweeps(True):
+        if any(c["dataset"] != "mnist" for c in sw["configs"]):
+            raise RuntimeError("the reduced sweep must train on MNIST")
         run_sweep(EXPERIMENT, sw["configs"], store_path, seeds=sw["seeds"], workers=0, progress=False,
                   name="fig_noise_compression")
-    with ResultsStore(store_path) as st:
-        return comparison_table(st)
 
 
-def make(outdir: Path, quick: bool) -> list[Path]:
+def read_rows(store_path: Path) -> list[dict]:
+    """:func:`simulations.noise_compression.comparison_table` of the store, opened read-only."""
+    from simulations.noise_compression import comparison_table
+    from simulations.sweep import ResultsStore
+
+    if not Path(store_path).is_file():
+        raise FileNotFoundError(f"results store {store_path} not found (it is committed in the repository)")
+    with ResultsStore(store_path, create=False, readonly=True) as st:
+        rows = comparison_table(st)
+    if not rows:
+        raise ValueError(f"results store {store_path} has no finished noise_compression.mlp runs")
+    return rows
+
+
+def make(outdir: Path, reduced: bool) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,37 +63,44 @@ def make(outdir: Path, quick: bool) -> list[Path]:
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    default = outdir / "noise_compression_quick.sqlite" if quick else STORE
-    store = Path(os.environ.get("TAILCOMP_STORE", default))
-    rows = run(store, quick)
-    datasets = sorted({r["dataset"] for r in rows})
-    fig, axes = plt.subplots(len(datasets), 2, figsize=(11, 3.8 * len(datasets)), squeeze=False)
+    if reduced:
+        store = outdir / "noise_compression_reduced.sqlite"
+        run_reduced(store)
+    else:
+        store = Path(os.environ.get("TAILCOMP_STORE", STORE))
+    rows = read_rows(store)
+    datasets = [d for d in TITLES if any(r["dataset"] == d for r in rows)]
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(8.6, 3.9 * len(datasets)), squeeze=False)
     labels = sorted({(r["sigma"] or 0.0, r["alpha"] or 0.0) for r in rows})
     cmap = plt.get_cmap("tab10")
     color = {lab: cmap(i % 10) for i, lab in enumerate(labels)}
+    letters = iter("abcdefgh")
     for i, ds in enumerate(datasets):
-        for j, (key, title) in enumerate((("oneshot_magnitude", "one-shot global magnitude"),
-                                          ("oneshot_node", "one-shot node pruning (fraction of neurons)"))):
+        for j, (key, title) in enumerate((("oneshot_magnitude", "one-shot global magnitude, IMP, LR rewinding"),
+                                          ("oneshot_node", "one-shot node pruning"))):
             ax = axes[i, j]
             for r in rows:
                 if r["dataset"] != ds or not r[key]:
                     continue
-                sp = np.array(r["sparsities"])
+                sp = 100 * np.array(r["sparsities"])
                 m = np.array([v[0] for v in r[key]])
                 s = np.array([v[1] for v in r[key]])
-                lab = "SGD" if not r["sigma"] else f"α={r['alpha']:g}, σ={r['sigma']:g}"
+                lab = "plain SGD" if not r["sigma"] else f"noise α = {r['alpha']:g}, σ = {r['sigma']:g}"
                 ls = "-" if not r["sigma"] else "--"
-                ax.errorbar(sp, 100 * m, yerr=100 * s, fmt="o" + ls, capsize=2,
-                            color=color[(r["sigma"] or 0.0, r["alpha"] or 0.0)], label=f"{lab} (dense {100 * r['dense_acc'][0]:.1f}%)")
+                ax.errorbar(sp, 100 * m, yerr=100 * s, fmt="o" + ls, ms=4, capsize=2,
+                            color=color[(r["sigma"] or 0.0, r["alpha"] or 0.0)],
+                            label=f"{lab} (dense {100 * r['dense_acc'][0]:.1f} %)")
                 if j == 0:
                     for name, mk, col in (("imp_iteration", "IMP, weight rewinding", "k"),
                                           ("imp_lr", "LR rewinding", "0.5")):
                         if r.get(name):
                             ax.errorbar(sp, [100 * v[0] for v in r[name]], yerr=[100 * v[1] for v in r[name]],
-                                        fmt="s-", lw=2, capsize=2, color=col, label=mk)
-            ax.set(xlabel="sparsity", ylabel="test accuracy (%)", title=f"{ds}: {title}")
-            ax.legend(fontsize=6)
+                                        fmt="s-", ms=4, lw=2, capsize=2, color=col, label=mk)
+            xlab = "sparsity: weights removed (%)" if j == 0 else "neurons removed (%)"
+            ax.set(xlabel=xlab, ylabel="test accuracy (%)", ylim=(0, 100))
+            panel(ax, next(letters), f"{TITLES.get(ds, ds)}: {title}")
+            ax.legend(fontsize=6.5, loc="lower left" if j == 0 else "upper right")
     fig.tight_layout()
-    paths = save_figure(fig, outdir, "fig_noise_compression", dpi=120) + [outdir / "table_noise_compression.md"]
-    paths[2].write_text(table_markdown(rows) + "\n")
+    paths = finish(fig, outdir, "fig_noise_compression", reduced, dpi=150) + [outdir / "table_noise_compression.md"]
+    paths[-1].write_text(table_stamp(reduced) + table_markdown(rows) + "\n")
     return paths

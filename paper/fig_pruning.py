@@ -1,64 +1,173 @@
 """Heavy tails ⇒ compressibility (Barsbey et al., NeurIPS 2021) on MNIST / Fashion-MNIST, from the results store.
 
-``fig_pruning``, one row per data set: α̂ per layer vs η/b; test accuracy after
-per-layer magnitude, node and spectral pruning vs pruning ratio (colour = η/b);
-prunable fraction at 10 % error vs α̂. ``fig_pruning_curves``: accuracy vs
-compression ratio (2×–32×) for every one-shot method, mean ± sd over the seeds of
-the multi-seed runs.
+``fig_pruning``, one column per data set (seed-0 runs of the η/b grid): (a, b) the tail
+index α̂ of every layer (block-sum on the median-centred entries, clipped at 2) against
+η/b; (c, d) test accuracy at 8× one-shot pruning (no retraining) against η/b for
+per-layer and global magnitude, node and spectral pruning, with the dense accuracy;
+(e, f) the fraction of each layer's weights prunable at 10 % relative ℓ₂ error against
+α̂. Colour = layer or method, marker = batch size. ``fig_pruning_curves``: accuracy
+against compression ratio (2×–32×) for every one-shot method, mean ± sd over the 3 seeds
+of (η, b) = (0.1, 50).
 
-Full mode reads :data:`STORE` (``paper/data/pruning.sqlite``; env
+Default: reads :data:`STORE` (``paper/data/pruning.sqlite``, opened read-only; env
 ``TAILCOMP_PRUNING_STORE`` overrides), written by
-``simulations.pruning.run_reproduction(store, quick=False)``; quick mode runs the tiny
-sweeps into ``outdir/pruning_quick.sqlite`` first.
+``simulations.pruning.run_reproduction(store, quick=False)`` (hours). ``--reduced`` runs
+the small sweeps on MNIST and Fashion-MNIST (files required) into
+``outdir/pruning_reduced.sqlite`` and stamps the figures.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from paper.registry import save_figure
+import numpy as np
+
+from paper.figstyle import finish, panel, require_datasets
 
 FIGURES = ["fig_pruning", "fig_pruning_curves"]
-#: the committed results store of the full-mode study
+SOURCE = "results store paper/data/pruning.sqlite (read-only), about 5 s"
+#: the committed results store of the full-size study
 STORE = Path(__file__).resolve().parent / "data" / "pruning.sqlite"
+DATASETS = ("mnist", "fashion_mnist")
+TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+METHODS = {"magnitude_layer": "magnitude (per layer)", "magnitude_global": "magnitude (global)", "node": "node",
+           "spectral": "spectral", "random": "random"}
+MARKERS = {50: "o", 100: "s"}
+#: index of 8× in the runs' pruning ratios (1/2, 3/4, 7/8, 15/16, 31/32)
+AT_8X = 2
 
 
-def store_path(outdir: Path, quick: bool) -> Path:
-    """The store the figure reads: a fresh quick-mode store in ``outdir``, else the committed one."""
-    if quick:
-        return Path(outdir) / "pruning_quick.sqlite"
+def store_path(outdir: Path, reduced: bool) -> Path:
+    """The store the figures read: a fresh reduced-run store in ``outdir``, else the committed one."""
+    if reduced:
+        return Path(outdir) / "pruning_reduced.sqlite"
     env = os.environ.get("TAILCOMP_PRUNING_STORE")
     return Path(env) if env else STORE
 
 
-def make(outdir: Path, quick: bool) -> list[Path]:
+def read_rows(store: Path) -> list[dict]:
+    from simulations.pruning import heavy_tail_rows
+    from simulations.sweep import ResultsStore
+
+    if not store.is_file():
+        raise FileNotFoundError(f"results store {store} not found: it is committed in the repository "
+                                f"(or run simulations.pruning.run_reproduction(store, quick=False))")
+    with ResultsStore(store, create=False, readonly=True) as st:
+        rows = heavy_tail_rows(st)
+    missing = [d for d in DATASETS if not any(r["dataset"] == d for r in rows)]
+    if missing:
+        raise ValueError(f"results store {store} has no finished pruning.heavy_tail runs for {missing}")
+    return rows
+
+
+def _eta_ticks(ax, values) -> None:
+    from matplotlib.ticker import FixedLocator, NullFormatter
+
+    v = sorted(set(values))
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(v))
+    ax.set_xticklabels([f"{x * 1e3:g}" for x in v], fontsize=7)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(r"$\eta/b$ ($\times 10^{-3}$)")
+
+
+def _batch_legend(ax, batch_sizes, **kw):
+    from matplotlib.lines import Line2D
+
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], color="0.4", marker=MARKERS.get(b, "^"), ls="", label=f"b = {b}")
+                for b in sorted(batch_sizes)]
+    kw.setdefault("fontsize", 7)
+    ax.legend(handles=handles, **kw)
+
+
+def draw_main(rows: list[dict]):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, 2, figsize=(7.6, 10.4))
+    for j, d in enumerate(DATASETS):
+        rs = [r for r in rows if r["dataset"] == d and r["seed"] == 0]
+        bs = {r["batch_size"] for r in rs}
+        L = len(rs[0]["alpha"])
+        ax = axes[0, j]
+        styles = ["-", "--", "-.", ":"]
+        for layer in range(L):
+            for b in sorted(bs):
+                pts = [(r["eta_over_b"], r["alpha"][layer]) for r in rs if r["batch_size"] == b
+                       and r["alpha"][layer] is not None]
+                if pts:
+                    x, y = zip(*pts)
+                    ax.plot(x, np.array(y) + 0.012 * (layer - (L - 1) / 2), marker=MARKERS.get(b, "^"), ms=4,
+                            ls=styles[layer % 4], color=f"C{layer}", label=f"layer {layer + 1}" if b == min(bs) else None)
+        _eta_ticks(ax, [r["eta_over_b"] for r in rs])
+        ax.set_ylabel(r"tail index $\hat\alpha$ (block-sum)")
+        panel(ax, "ab"[j], f"{TITLES[d]}: tail index per layer")
+        _batch_legend(ax, bs, loc="lower left", ncol=2)
+        ax = axes[1, j]
+        for i, m in enumerate(("magnitude_layer", "magnitude_global", "node", "spectral")):
+            for b in sorted(bs):
+                pts = [(r["eta_over_b"], 100 * r[f"acc_{m}"][AT_8X]) for r in rs if r["batch_size"] == b]
+                x, y = zip(*pts)
+                ax.plot(x, y, marker=MARKERS.get(b, "^"), ms=4, color=f"C{i}", ls="-" if b == min(bs) else ":",
+                        label=METHODS[m] if b == min(bs) else None)
+        pts = sorted((r["eta_over_b"], 100 * r["test_acc"]) for r in rs)
+        ax.plot(*zip(*pts), "k_", ms=8, label="dense (unpruned)")
+        _eta_ticks(ax, [r["eta_over_b"] for r in rs])
+        ax.set_ylabel("test accuracy at 8× (%, no retraining)")
+        panel(ax, "cd"[j], f"{TITLES[d]}: one-shot pruning at 8×")
+        _batch_legend(ax, bs, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=7)
+        ax = axes[2, j]
+        for layer in range(L):
+            for b in sorted(bs):
+                pts = [(r["alpha"][layer], r["prunable_mag"][layer]) for r in rs if r["batch_size"] == b
+                       and r["alpha"][layer] is not None]
+                if pts:
+                    x, y = zip(*pts)
+                    ax.scatter(x, y, marker=MARKERS.get(b, "^"), s=16, color=f"C{layer}",
+                               label=f"layer {layer + 1}" if b == min(bs) else None)
+        ax.set(xlabel=r"tail index $\hat\alpha$ of the layer", ylabel="fraction prunable at 10 % error")
+        panel(ax, "ef"[j], f"{TITLES[d]}: prunable fraction vs tail index")
+        _batch_legend(ax, bs, loc="upper right", ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def draw_curves(rows: list[dict]):
+    import matplotlib.pyplot as plt
+
+    from simulations.pruning import plots
+
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.6))
+    for j, (ax, d) in enumerate(zip(axes, DATASETS)):
+        plots.plot_curves(ax, rows, d)
+        by: dict = {}
+        for r in rows:
+            if r["dataset"] == d:
+                by.setdefault((r["lr"], r["batch_size"]), []).append(r)
+        (lr, b), grp = max(by.items(), key=lambda kv: len(kv[1]))  # the group plot_curves draws
+        for line in ax.get_lines():
+            line.set_markersize(3)
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles, [METHODS.get(lab, lab) for lab in labels], fontsize=7)
+        ax.set_ylabel("test accuracy (no retraining)")
+        panel(ax, "ab"[j], f"{TITLES[d]}, η = {lr:g}, b = {b} ({len(grp)} seeds)")
+    fig.tight_layout()
+    return fig
+
+
+def make(outdir: Path, reduced: bool) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from simulations.pruning import heavy_tail_rows, plots, run_reproduction
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    store = store_path(outdir, quick)
-    if quick:
-        run_reproduction(store, quick=True, workers=0)
-    elif not store.exists():
-        raise FileNotFoundError(f"{store}: run simulations.pruning.run_reproduction(store, quick=False)")
-    rows = heavy_tail_rows(store)
-    datasets = sorted({r["dataset"] for r in rows})
-    fig, axes = plt.subplots(len(datasets), 5, figsize=(22, 3.6 * len(datasets)), squeeze=False)
-    for i, d in enumerate(datasets):
-        plots.plot_alpha_vs_ratio(axes[i][0], rows, d)
-        for j, m in enumerate(("magnitude_layer", "node", "spectral")):
-            plots.plot_accuracy_vs_ratio(axes[i][j + 1], rows, d, m)
-        plots.plot_prunable_vs_alpha(axes[i][4], rows, d)
-    fig.tight_layout()
-    paths = save_figure(fig, outdir, "fig_pruning", dpi=110)
+    store = store_path(outdir, reduced)
+    if reduced:
+        from simulations.pruning import run_reproduction
 
-    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 3.8), squeeze=False)
-    for ax, d in zip(axes[0], datasets):
-        plots.plot_curves(ax, rows, d)
-    fig.tight_layout()
-    return paths + save_figure(fig, outdir, "fig_pruning_curves", dpi=110)
+        require_datasets(DATASETS, "fig_pruning")
+        run_reproduction(store, quick=True, workers=0, datasets=list(DATASETS))
+    rows = read_rows(store)
+    paths = finish(draw_main(rows), outdir, "fig_pruning", reduced, dpi=150)
+    return paths + finish(draw_curves(rows), outdir, "fig_pruning_curves", reduced, dpi=150)

@@ -1,9 +1,15 @@
-"""Regenerate every paper figure: ``python -m paper.make_figures [--quick|--full] [--only NAME]``.
+"""Draw every paper figure: ``python -m paper.make_figures [--reduced] [--only MODULE] [--outdir DIR]``.
 
-Each ``paper/fig_*.py`` module defines ``make(outdir: Path, quick: bool) -> list[Path]``
-that computes its data (or reads it from the results store) and writes its
-figure files into ``outdir`` (``paper/figures/`` by default). Quick mode uses
-small sizes so that all figures together take minutes on 2 cores.
+Each ``paper/fig_*.py`` module defines ``make(outdir: Path, reduced: bool) -> list[Path]``
+and ``SOURCE`` (what its figure is drawn from). By default (publication mode) every
+figure is drawn from the committed results stores in ``paper/data/`` (read only) or from
+simulations run at their full size — each of those takes seconds to about a minute on 2
+cores. ``--reduced`` recomputes everything at small sizes (minutes in all, for tests and
+smoke runs); every figure and table it draws carries the stamp
+"reduced run — not for publication". A figure that needs MNIST / Fashion-MNIST files that
+are not under ``$TAILCOMP_DATA`` fails with an error naming them; nothing is drawn from
+substitute data. The files go to ``paper/figures/`` (``<name>.pdf``, ``<name>.png``, a
+manifest ``<name>.json`` and the tables), and the command exits 1 if any figure failed.
 """
 from __future__ import annotations
 
@@ -22,15 +28,18 @@ def figure_modules() -> list[str]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__)
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_true", default=True, help="small sizes (default)")
-    g.add_argument("--full", action="store_true", help="full-size figures (hours)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--reduced", action="store_true",
+                   help="recompute at small sizes; every output is stamped 'reduced run — not for publication'")
+    p.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)  # former name of --reduced
+    p.add_argument("--full", action="store_true", help=argparse.SUPPRESS)   # former name of the default
     p.add_argument("--only", action="append", default=None, help="run only these fig_* modules (repeatable)")
     p.add_argument("--outdir", type=Path, default=HERE / "figures")
     args = p.parse_args(argv)
+    reduced = args.reduced or args.quick
+    if reduced and args.full:
+        p.error("--full and --reduced exclude each other")
     os.environ.setdefault("MPLBACKEND", "Agg")
-    quick = not args.full
     args.outdir.mkdir(parents=True, exist_ok=True)
     names = figure_modules()
     if args.only:
@@ -41,12 +50,14 @@ def main(argv=None) -> int:
     if str(HERE.parent) not in sys.path:
         sys.path.insert(0, str(HERE.parent))
     failed = []
+    t_all = time.perf_counter()
     for name in names:
         t0 = time.perf_counter()
-        print(f"[{name}] {'quick' if quick else 'full'} ...", flush=True)
+        mod = importlib.import_module(f"paper.{name}")
+        source = getattr(mod, "SOURCE", "")
+        print(f"[{name}] {'reduced run' if reduced else source} ...", flush=True)
         try:
-            mod = importlib.import_module(f"paper.{name}")
-            paths = mod.make(args.outdir, quick)
+            paths = mod.make(args.outdir, reduced)
         except Exception as exc:  # keep going: one broken figure must not hide the others
             failed.append(name)
             print(f"[{name}] FAILED: {type(exc).__name__}: {exc}", flush=True)
@@ -54,6 +65,7 @@ def main(argv=None) -> int:
         for path in paths:
             print(f"[{name}] wrote {path}")
         print(f"[{name}] done in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"all figures: {time.perf_counter() - t_all:.1f} s", flush=True)
     if failed:
         print(f"failed figures: {failed}", file=sys.stderr)
         return 1

@@ -21,7 +21,7 @@ except ModuleNotFoundError:  # Python 3.10
 HERE = Path(__file__).resolve().parent
 REGISTRY = HERE / "figures.toml"
 EXTENSIONS = ("pdf", "png")
-_KEYS = {"name", "module", "notebooks", "quick_test", "caption"}
+_KEYS = {"name", "module", "notebooks", "quick_test", "caption", "draws"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Figure:
     notebooks: tuple[str, ...]
     quick_test: bool
     caption: str
+    draws: tuple[str, ...] = ()
 
     def files(self, outdir: Path) -> list[Path]:
         return figure_files(outdir, self.name)
@@ -78,10 +79,18 @@ def load_registry(path: Path = REGISTRY) -> list[Figure]:
             nbs = [nbs]
         if not nbs or not all(isinstance(n, str) and re.fullmatch(r"\d\d", n) for n in nbs):
             raise ValueError(f"{where}: notebooks must be a list of two-digit topic numbers like \"04\"")
+        draws = d.get("draws", [])
+        if not isinstance(draws, list) or not all(isinstance(t, str) and t.strip() for t in draws):
+            raise ValueError(f"{where}: draws must be a list of non-empty strings (terms the figure shows)")
+        if not isinstance(d.get("caption", ""), str):
+            raise ValueError(f"{where}: caption must be a string (LaTeX)")
         if d["name"] in seen:
             raise ValueError(f"{where}: duplicate figure name {d['name']!r}")
         seen.add(d["name"])
-        figs.append(Figure(d["name"], d["module"], tuple(nbs), bool(d.get("quick_test", False)), d.get("caption", "")))
+        quick = d.get("quick_test", False)
+        if not isinstance(quick, bool):
+            raise ValueError(f"{where}: quick_test must be true or false, got {quick!r}")
+        figs.append(Figure(d["name"], d["module"], tuple(nbs), quick, d.get("caption", ""), tuple(draws)))
     return figs
 
 

@@ -1,0 +1,71 @@
+"""Committed results of the figure simulations too long for ``make figures``: JSON files in ``paper/data/``.
+
+A figure whose full-size simulation takes more than about a minute on 2 cores draws, by
+default, from a JSON file written by its own module (``python -m paper.<module> --write-data``,
+which runs the full-size computation). :func:`save` turns numpy arrays, dataclasses and
+tuples into JSON (``{"__ndarray__": [...], "dtype": ...}``, ``{"__object__": {...}}``) and
+:func:`load` turns them back (arrays as arrays, dataclasses as attribute namespaces), so
+that the drawing code sees what the computation returned.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _encode(obj):
+    if isinstance(obj, np.ndarray):
+        return {"__ndarray__": _encode(obj.tolist()), "dtype": str(obj.dtype)}
+    if isinstance(obj, np.generic):
+        return _encode(obj.item())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {"__object__": {f.name: _encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}}
+    if isinstance(obj, SimpleNamespace):
+        return {"__object__": {k: _encode(v) for k, v in vars(obj).items()}}
+    if isinstance(obj, dict):
+        return {str(k): _encode(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_encode(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return {"__float__": repr(obj)}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store an object of type {type(obj).__name__} in a figure data file")
+
+
+def _decode(obj):
+    if isinstance(obj, dict):
+        if "__ndarray__" in obj:
+            return np.array(_decode(obj["__ndarray__"]), dtype=obj["dtype"])
+        if "__object__" in obj:
+            return SimpleNamespace(**{k: _decode(v) for k, v in obj["__object__"].items()})
+        if "__float__" in obj:
+            return float(obj["__float__"])
+        return {k: _decode(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_decode(v) for v in obj]
+    return obj
+
+
+def save(path: Path, data, *, about: str) -> Path:
+    """Write ``data`` to ``path`` with a description ``about`` (what was computed, at which size)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"about": about, "data": _encode(data)}, separators=(",", ":")) + "\n")
+    return path
+
+
+def load(path: Path):
+    """The data :func:`save` wrote to ``path``; a missing file is an error naming the command that writes it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"figure data file {path} not found: it is committed in the repository, "
+                                f"and python -m paper.{path.stem.split('.')[0]} --write-data recomputes it")
+    return _decode(json.loads(path.read_text())["data"])
