@@ -1,233 +1,329 @@
-"""Write the LaTeX that ``paper/main.tex`` includes: the theory section and the figures.
+"""Write the LaTeX that ``paper/main.tex`` includes: formulas, numbers, tables and figures.
 
-    python -m paper.make_tex [--outdir paper/generated]
+    python -m paper.make_tex [--outdir paper/generated] [--figures paper/figures]
 
-* ``generated/theory_<module>.tex`` — for each of ``theory.stable``,
-  ``theory.compressibility``, ``theory.kesten``, ``theory.noise_injection`` that imports,
-  every symbolic result the module exposes, printed with :func:`sympy.latex`:
+Everything in ``generated/`` is computed, never typed:
 
-  1. if the module defines ``latex_equations() -> list[tuple[str, str]]`` (title, LaTeX
-     body), that list is used as is (the preferred hook for module authors);
-  2. otherwise every public function named ``*_expr`` or ``*_symbolic``, or annotated as
-     returning sympy objects (``-> sp.Expr``, ``-> dict[str, sp.Basic]``), whose arguments
-     all have defaults is called with the defaults, and so is ``closed_form(name)`` for
-     each ``closed_form_names()``; results that are sympy objects, objects with a
-     ``latex()`` method, or dicts of those are printed.
-
-  A module that fails to import, or a function that raises or takes longer than
-  ``--timeout`` seconds, is skipped with a LaTeX comment saying why: the theory modules
-  evolve independently and the paper must build from whatever exists.
-* ``generated/theory.tex`` — ``\\input`` of each file above.
-* ``generated/figures.tex`` — one ``figure`` environment per entry of the figure registry
-  (``paper/figures.toml``), each wrapped in ``\\IfFileExists`` so that a figure not yet
-  produced by ``make figures`` prints a placeholder instead of breaking the build.
+* ``eq_*.tex`` — display formulas printed by :func:`sympy.latex` from ``theory/`` (h(2), h(4)
+  and the α = 2 boundary of :mod:`theory.kesten`, the SαS moment and tail constant of
+  :mod:`theory.stable`, the closed forms of G_p[F](κ) of :mod:`theory.compressibility`). Long
+  sums are split over lines (``multline*``), so that no formula runs off the page. A formula
+  that cannot be computed prints a boxed note saying why.
+* ``values.tex`` — ``\\val{key}``: the numbers the text quotes, from the committed results
+  stores (``paper/data/*.sqlite``, opened read-only) and from the figure runs
+  (``figures/*_values.json``); a number whose source is missing prints a bold placeholder,
+  and a number from a reduced run is marked with a dagger.
+* ``table_*.tex`` — booktabs tables from the stores (pruning baselines, pruning trends,
+  noise injection as compression).
+* ``figure_<name>.tex`` (and all of them in ``figures.tex``) — the ``figure`` environment of
+  each registry entry (``paper/figures.toml``), labelled ``fig:<name>``:
+  the caption is the registry's LaTeX caption, followed by what the figure was drawn from;
+  a figure drawn by a reduced run (its manifest says so) gets the caption prefix
+  "Reduced run --- not for publication"; a figure not built yet prints a placeholder.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
+import json
 import re
-import signal
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-THEORY_MODULES = ("stable", "compressibility", "kesten", "noise_injection")
-TITLES = {
-    "stable": r"$\alpha$-stable laws",
-    "compressibility": "Compressible distributions",
-    "kesten": "Heavy tails of SGD on linear regression (Kesten)",
-    "noise_injection": "Noise-injected SGD on two-layer networks",
-}
+DATASET_TEX = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+#: characters of sympy LaTeX per line of a split formula, and the longest formula kept on one line
+LINE_CHARS = 110
+ONE_LINE_CHARS = 140
 
 
-class _Timeout(Exception):
-    pass
-
-
-@contextmanager
-def _time_limit(seconds: float):
-    if seconds <= 0 or not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def handler(signum, frame):
-        raise _Timeout(f"took longer than {seconds:g} s")
-
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
-_UNICODE = {
-    "α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\varepsilon", "η": r"\eta",
-    "θ": r"\theta", "κ": r"\kappa", "λ": r"\lambda", "μ": r"\mu", "ν": r"\nu", "ξ": r"\xi", "π": r"\pi",
-    "ρ": r"\rho", "σ": r"\sigma", "τ": r"\tau", "φ": r"\varphi", "χ": r"\chi", "ψ": r"\psi", "ω": r"\omega",
-    "Γ": r"\Gamma", "Σ": r"\Sigma", "Φ": r"\Phi", "Ω": r"\Omega", "≤": r"\le", "≥": r"\ge", "≈": r"\approx",
-    "→": r"\to", "⇒": r"\Rightarrow", "∞": r"\infty", "∈": r"\in", "×": r"\times", "·": r"\cdot",
-    "−": "-", "‖": r"\|", "≠": r"\neq", "∼": r"\sim", "√": r"\surd", "∫": r"\int", "∂": r"\partial",
-}
+def _box(msg: str) -> str:
+    return "\\par\\noindent\\fbox{\\parbox{0.95\\linewidth}{\\small " + tex_escape(msg) + "}}\\par\n"
 
 
 def tex_escape(text: str) -> str:
-    """Escape text (not maths) for LaTeX; Greek letters and common maths symbols become maths."""
+    """Escape plain text for LaTeX (not maths)."""
     repl = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-            "–": "--", "—": "---", "’": "'", "“": "``", "”": "''"}
-    out = []
-    for c in text:
-        if c in repl:
-            out.append(repl[c])
-        elif c in _UNICODE:
-            out.append(f"\\ensuremath{{{_UNICODE[c]}}}")
-        else:
-            out.append(c)
-    return "".join(out)
+            "–": "--", "—": "---", "’": "'", "“": "``", "”": "''", "α": r"$\alpha$", "σ": r"$\sigma$",
+            "η": r"$\eta$", "κ": r"$\kappa$", "×": r"$\times$", "≤": r"$\le$", "·": r"$\cdot$", "⁶": r"$^6$",
+            "²": r"$^2$", "⁴": r"$^4$", "⁷": r"$^7$"}
+    return "".join(repl.get(c, c) for c in text)
 
 
-def _to_latex(obj) -> list[tuple[str, str]]:
-    """(suffix, latex) pairs for a sympy object, an object with .latex(), or a dict of them."""
+# ----------------------------------------------------------------------------- formulas
+
+
+def split_display(lhs: str, expr, line_chars: int = LINE_CHARS) -> str:
+    """``lhs = expr`` as a display; one longer than :data:`ONE_LINE_CHARS` characters of LaTeX, a
+    fraction of a sum, becomes ``\\frac{1}{den}[t1 + t2 \\\\ + …]``.
+
+    The terms of the numerator (``as_ordered_terms``) are packed into lines of at most
+    ``line_chars`` characters of LaTeX, in a ``multline*`` environment.
+    """
     import sympy as sp
 
-    if isinstance(obj, dict):
-        out = []
-        for k, v in obj.items():
-            if k == "symbols":  # a table of the symbols used, not a result
+    body = sp.latex(expr)
+    if len(body) <= ONE_LINE_CHARS:
+        return f"\\begin{{equation*}}\n{lhs} = {body}\n\\end{{equation*}}\n"
+    num, den = sp.fraction(sp.together(expr))
+    terms = num.as_ordered_terms() if isinstance(num, sp.Add) else [num]
+    lines, cur = [], ""
+    for i, t in enumerate(terms):
+        s = sp.latex(t)
+        piece = s if i == 0 else (f"- {sp.latex(-t)}" if s.startswith("-") else f"+ {s}")
+        if cur and len(cur) + len(piece) > line_chars:
+            lines.append(cur)
+            cur = piece
+        else:
+            cur = f"{cur} {piece}".strip()
+    lines.append(cur)
+    pre = f"\\frac{{1}}{{{sp.latex(den)}}}\\Bigl[" if den != 1 else ""
+    post = "\\Bigr]" if den != 1 else ""
+    return ("\\begin{multline*}\n" + f"{lhs} = {pre}" + " \\\\\n".join(lines) + f"{post}\n\\end{{multline*}}\n")
+
+
+def _formulas() -> dict[str, callable]:
+    def kesten(name):
+        def f():
+            from theory import kesten as K
+
+            return {"h2": split_display("h(2)", K.h2_symbolic()), "h4": split_display("h(4)", K.h4_symbolic()),
+                    "boundary": split_display(r"\eta_{\mathrm{var}}", K.variance_boundary_symbolic())}[name]
+        return f
+
+    def stable_moment():
+        import sympy as sp
+
+        from theory import stable as S
+
+        return f"\\begin{{equation*}}\n\\mathbb{{E}}|X|^p = {sp.latex(S.abs_moment_expr())}, \\qquad -1 < p < \\alpha,\n\\end{{equation*}}\n"
+
+    def stable_tail():
+        import sympy as sp
+
+        from theory import stable as S
+
+        return (f"\\begin{{equation*}}\nC_\\alpha = {sp.latex(S.tail_constant_expr())}, \\qquad "
+                f"P(|X| > x) \\sim {sp.latex(S.tail_asymptotic_expr())}\n\\end{{equation*}}\n")
+
+    def closed_forms():
+        from theory.compressibility import closed_form, closed_form_names
+
+        names = {"pareto": "Pareto I", "lomax": "Lomax", "genpareto": "generalised Pareto", "laplace": "Laplace",
+                 "gennorm": "generalised Gaussian", "normal": "normal", "student_t": "Student-$t_\\nu$"}
+        rows = []
+        for n in closed_form_names():
+            lhs, rhs = closed_form(n).latex().split("=", 1)
+            lhs = lhs.replace("G_p(\\kappa)", "G_p[F](\\kappa)")
+            rows.append(f"\\text{{{names.get(n, n)}:}}\\quad & {lhs.strip()} = {rhs.strip()}")
+        return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
+
+    return {"eq_h2": kesten("h2"), "eq_h4": kesten("h4"), "eq_boundary": kesten("boundary"),
+            "eq_stable_moment": stable_moment, "eq_stable_tail": stable_tail, "eq_closed_forms": closed_forms}
+
+
+def write_formulas(outdir: Path) -> list[Path]:
+    out = []
+    for name, fn in _formulas().items():
+        try:
+            text = fn()
+        except Exception as exc:  # the paper still builds, and says what is missing
+            text = _box(f"formula {name} could not be computed from theory/: {type(exc).__name__}: {exc}")
+        p = outdir / f"{name}.tex"
+        p.write_text(f"% generated by paper/make_tex.py from theory/ -- do not edit\n{text}")
+        out.append(p)
+    return out
+
+
+# ----------------------------------------------------------------------------- stores
+
+
+def _sci(v: float) -> str:
+    """3e-4 as ``3\\cdot10^{-4}`` (LaTeX maths)."""
+    m, e = f"{v:.0e}".split("e")
+    return f"{m}\\cdot10^{{{int(e)}}}" if int(e) < -1 else f"{v:g}"
+
+
+def _pm(ms, scale: float = 100.0, digits: int = 1) -> str:
+    m, s = ms
+    return f"${scale * m:.{digits}f} \\pm {scale * s:.{digits}f}$"
+
+
+def store_values(pruning: Path, noise: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(values for the text, LaTeX tables) from the two committed results stores."""
+    from paper.figstyle import latex_table
+    from simulations.pruning.tables import BASELINE_LABELS, baselines_table, trend_summary
+    from simulations.sweep import ResultsStore
+
+    vals: dict[str, str] = {}
+    tabs: dict[str, str] = {}
+    with ResultsStore(pruning, create=False, readonly=True) as st:
+        trends = trend_summary(st)
+        base = baselines_table(st)
+    rows = []
+    for t in trends:
+        key = "M" if t["dataset"] == "mnist" else "F"
+        r = t["rho_alpha_eta_b"]
+        vals[f"runs{key}"] = str(t["runs"])
+        vals[f"rhoAlphaFirst{key}"] = f"{r[0]:+.2f}"
+        vals[f"rhoAlphaLast{key}"] = f"{r[-1]:+.2f}"
+        acc = t["acc_magnitude_layer_at"]
+        vals[f"accEightLo{key}"] = f"{100 * min(acc):.1f}"
+        vals[f"accEightHi{key}"] = f"{100 * max(acc):.1f}"
+        for m in ("magnitude_layer", "magnitude_global", "node", "spectral"):
+            vals[f"rhoAcc{m.title().replace('_', '')}{key}"] = f"{t[f'rho_acc_eta_b_{m}']:+.2f}"
+        vals[f"rhoPrunable{key}"] = f"{t['rho_prunable_alpha']:+.2f}"
+
+        def f(v):
+            return "--" if v != v else f"${v:+.2f}$"
+
+        rows.append([DATASET_TEX[t["dataset"]], str(t["runs"])] + [f(v) for v in r] +
+                    [f(t[f"rho_acc_eta_b_{m}"]) for m in ("magnitude_layer", "magnitude_global", "node", "spectral")]
+                    + [f(t["rho_prunable_alpha"])])
+    L = len(trends[0]["rho_alpha_eta_b"])
+    tabs["table_pruning_trends"] = latex_table(
+        ["data", "runs"] + [f"$\\hat\\alpha_{l + 1}$" for l in range(L)] + ["mag.\\ (layer)", "mag.\\ (global)", "node",
+                                                                            "spectral", "prunable"],
+        rows, "lr" + "r" * (L + 5))
+    sps = sorted({b["sparsity"] for b in base if b["method"] != "dense"})
+    rows, groups = [], []
+    for d in ("mnist", "fashion_mnist"):
+        groups.append(len(rows))
+        for m, label in BASELINE_LABELS.items():
+            cells = {b["sparsity"]: b for b in base if b["dataset"] == d and b["method"] == m}
+            if not cells:
                 continue
-            out += [(f"{k}{s}", body) for s, body in _to_latex(v)]
-        return out
-    if hasattr(obj, "latex") and callable(obj.latex):
-        return [("", str(obj.latex()))]
-    if isinstance(obj, (sp.Basic, sp.MatrixBase)):
-        return [("", sp.latex(obj))]
-    if isinstance(obj, tuple) and len(obj) == 2 and all(isinstance(o, sp.Basic) for o in obj):
-        return [("", sp.latex(sp.Eq(obj[0], obj[1], evaluate=False)))]
-    return []
-
-
-def _defaults_only(fn) -> bool:
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return False
-    return all(p.default is not inspect.Parameter.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-               for p in sig.parameters.values())
-
-
-def collect(module_name: str, timeout: float = 30.0) -> tuple[list[tuple[str, str]], list[str], str]:
-    """(equations as (title, latex)), notes about what was skipped, first docstring line) of one theory module."""
-    notes: list[str] = []
-    try:
-        mod = importlib.import_module(f"theory.{module_name}")
-    except Exception as exc:  # the module may not exist yet or be broken: say so, go on
-        return [], [f"theory.{module_name} not included: {type(exc).__name__}: {exc}"], ""
-    doc = (mod.__doc__ or "").strip().splitlines()[0] if mod.__doc__ else ""
-    if hasattr(mod, "latex_equations"):
-        try:
-            with _time_limit(timeout):
-                return [(str(a), str(b)) for a, b in mod.latex_equations()], notes, doc
-        except Exception as exc:
-            notes.append(f"latex_equations() failed: {type(exc).__name__}: {exc}")
-    eqs: list[tuple[str, str]] = []
-    public = getattr(mod, "__all__", None) or [n for n in dir(mod) if not n.startswith("_")]
-    for name in public:
-        fn = getattr(mod, name, None)
-        if not callable(fn) or isinstance(fn, type):
-            continue
-        ret = str(getattr(fn, "__annotations__", {}).get("return", ""))
-        if not (re.search(r"(_expr|_symbolic)$", name) or re.search(r"\bsp\.|sympy", ret)):
-            continue
-        if getattr(fn, "__module__", mod.__name__) != mod.__name__ or not _defaults_only(fn):
-            continue
-        try:
-            with _time_limit(timeout):
-                got = _to_latex(fn())
-        except Exception as exc:
-            notes.append(f"{name}() skipped: {type(exc).__name__}: {exc}")
-            continue
-        eqs += [(f"{name}{suffix and ' — ' + suffix}", body) for suffix, body in got]
-    if hasattr(mod, "closed_form_names") and hasattr(mod, "closed_form"):
-        try:
-            names = list(mod.closed_form_names())
-        except Exception as exc:
-            names = []
-            notes.append(f"closed_form_names() failed: {type(exc).__name__}: {exc}")
-        for cf_name in names:
-            try:
-                with _time_limit(timeout):
-                    got = _to_latex(mod.closed_form(cf_name))
-            except Exception as exc:
-                notes.append(f"closed_form({cf_name!r}) skipped: {type(exc).__name__}: {exc}")
+            if m == "dense":
+                dense = cells[0.0]
+                vals[f"dense{'M' if d == 'mnist' else 'F'}"] = _pm((dense["mean"], dense["spread"]))
                 continue
-            eqs += [(f"closed form: {cf_name}", body) for _, body in got]
-    return eqs, notes, doc
+            rows.append([label] + [_pm((cells[s]["mean"], cells[s]["spread"])) if s in cells else "--" for s in sps])
+            for s in sps:
+                if s in cells:
+                    vals[f"base{m.title().replace('_', '')}{'M' if d == 'mnist' else 'F'}{int(round(100 * s))}"] = \
+                        _pm((cells[s]["mean"], cells[s]["spread"]))
+    tabs["table_baselines"] = latex_table(["method"] + [f"{100 * s:g}\\,\\%" for s in sps], rows,
+                                          "l" + "r" * len(sps), sections={g: DATASET_TEX[d] for g, d in
+                                                                          zip(groups, ("mnist", "fashion_mnist"))})
+    from simulations.noise_compression import comparison_table
+
+    with ResultsStore(noise, create=False, readonly=True) as st:
+        nrows = comparison_table(st)
+    sp = nrows[0]["sparsities"]
+    rows, groups = [], []
+    for d in ("mnist", "fashion_mnist"):
+        groups.append(len(rows))
+        for r in (r for r in nrows if r["dataset"] == d):
+            key = ("M" if d == "mnist" else "F") + ("SGD" if not r["sigma"] else
+                                                    f"A{r['alpha']:g}S{r['sigma']:g}".replace(".", "").replace("-", "m"))
+            vals[f"nc{key}Dense"] = _pm(r["dense_acc"])
+            vals[f"nc{key}Prunable"] = f"{r['prunable_neurons_mean'][0]:.2f}"
+            for s, v in zip(sp, r["oneshot_magnitude"]):
+                vals[f"nc{key}Mag{int(round(100 * s))}"] = _pm(v)
+            method = "plain SGD" if not r["sigma"] else f"noise $\\alpha={r['alpha']:g}$, $\\sigma={_sci(r['sigma'])}$"
+            rows.append([method, _pm(r["dense_acc"]), f"{r['prunable_neurons_mean'][0]:.2f}"]
+                        + [_pm(v) for v in r["oneshot_magnitude"]])
+            for name, lab in (("imp_iteration", "IMP, weight rewinding"), ("imp_lr", "LR rewinding")):
+                if r.get(name):
+                    rows.append([lab, "", ""] + [_pm(v) for v in r[name]])
+                    for s, v in zip(sp, r[name]):
+                        vals[f"nc{'M' if d == 'mnist' else 'F'}{name.replace('_', '').title()}{int(round(100 * s))}"] = _pm(v)
+    tabs["table_noise_compression"] = latex_table(
+        ["training / method", "dense", "prunable"] + [f"{100 * s:g}\\,\\%" for s in sp], rows,
+        "lrr" + "r" * len(sp), sections={g: DATASET_TEX[d] for g, d in zip(groups, ("mnist", "fashion_mnist"))})
+    return vals, tabs
 
 
-def _equation_block(title: str, body: str) -> str:
-    body = body.strip()
-    env = "align*" if r"\\" in body and "&" in body else "equation*"
-    return f"\\paragraph{{{tex_escape(title)}}}\n\\begin{{{env}}}\n{body}\n\\end{{{env}}}\n"
+def figure_values(figdir: Path) -> dict[str, str]:
+    """Values the figure runs wrote (``*_values.json``); a reduced run's values carry a dagger."""
+    out = {}
+    for p in sorted(Path(figdir).glob("*_values.json")) if Path(figdir).is_dir() else []:
+        doc = json.loads(p.read_text())
+        mark = "$^\\dagger$" if doc.get("reduced") else ""
+        for k, v in doc["values"].items():
+            v = str(v)
+            out[k] = (f"${v}$" if re.fullmatch(r"[+\-]?\d+(\.\d+)?", v) else
+                      f"${v}$" if re.fullmatch(r"\[[+\-]?\d+(\.\d+)?, [+\-]?\d+(\.\d+)?\]", v) else tex_escape(v)) + mark
+    return out
 
 
-def write_theory(outdir: Path, timeout: float = 30.0) -> list[Path]:
-    outdir.mkdir(parents=True, exist_ok=True)
-    written, inputs = [], []
-    for m in THEORY_MODULES:
-        eqs, notes, doc = collect(m, timeout)
-        lines = [f"% generated by paper/make_tex.py from theory.{m} -- do not edit",
-                 f"\\subsection{{{TITLES.get(m, tex_escape(m))}}}\\label{{sec:theory-{m.replace('_', '-')}}}"]
-        lines += [f"% skipped: {n}".replace("\n", " ") for n in notes]
-        if doc:
-            lines.append(f"\\noindent\\emph{{From \\texttt{{theory.{tex_escape(m)}}}:}} {tex_escape(doc)}\n")
-        if not eqs:
-            lines.append(f"\\noindent(\\texttt{{theory.{tex_escape(m)}}} exposes no symbolic results yet.)\n")
-        lines += [_equation_block(t, b) for t, b in eqs]
-        path = outdir / f"theory_{m}.tex"
-        path.write_text("\n".join(lines) + "\n")
-        written.append(path)
-        inputs.append(path.name)
-        print(f"[make_tex] {path}: {len(eqs)} equations" + (f", {len(notes)} skipped" if notes else ""))
-    main = outdir / "theory.tex"
-    main.write_text("% generated by paper/make_tex.py -- do not edit\n"
-                    + "".join(f"\\input{{generated/{n[:-4]}}}\n" for n in inputs))
-    return [main, *written]
+def write_values(outdir: Path, figdir: Path, pruning: Path, noise: Path) -> list[Path]:
+    lines = ["% generated by paper/make_tex.py from paper/data/ and the figure runs -- do not edit",
+             "\\makeatletter",
+             "\\newcommand{\\val}[1]{\\@ifundefined{tcval@#1}{\\textbf{[#1: run make figures]}}"
+             "{\\csname tcval@#1\\endcsname}}"]
+    paths = []
+    try:
+        vals, tabs = store_values(pruning, noise)
+    except Exception as exc:
+        vals, tabs = {}, {}
+        lines.append(f"% results stores not read: {type(exc).__name__}: {exc}".replace("\n", " "))
+        for name in ("table_pruning_trends", "table_baselines", "table_noise_compression"):
+            tabs[name] = _box(f"table not generated: the results stores could not be read ({type(exc).__name__}: {exc})")
+    for name, text in tabs.items():
+        p = outdir / f"{name}.tex"
+        p.write_text(f"% generated by paper/make_tex.py from paper/data/ -- do not edit\n{text}")
+        paths.append(p)
+    for k, v in sorted({**vals, **figure_values(figdir)}.items()):
+        lines.append(f"\\expandafter\\def\\csname tcval@{k}\\endcsname{{{v}}}")
+    lines.append("\\makeatother")
+    p = outdir / "values.tex"
+    p.write_text("\n".join(lines) + "\n")
+    return [p, *paths]
 
 
-def write_figures(outdir: Path) -> Path:
-    sys.path.insert(0, str(HERE.parent))
+# ----------------------------------------------------------------------------- figures
+
+
+def write_figures(outdir: Path, figdir: Path) -> Path:
+    from paper import make_figures
+    from paper.figstyle import read_manifest
     from paper.registry import load_registry
 
     blocks = ["% generated by paper/make_tex.py from paper/figures.toml -- do not edit"]
+    rel = Path("figures")
     for f in load_registry():
-        pdf = f"figures/{f.name}.pdf"
-        caption = tex_escape(f.caption or f.name) + f" (notebook {', '.join(f.notebooks)}; \\texttt{{paper/{tex_escape(f.module)}.py}})"
-        blocks.append(
+        pdf = (rel / f"{f.name}.pdf").as_posix()
+        man = read_manifest(figdir, f.name)
+        import importlib
+
+        if str(HERE.parent) not in sys.path:
+            sys.path.insert(0, str(HERE.parent))
+        source = getattr(importlib.import_module(f"paper.{f.module}"), "SOURCE", "") if f.module in \
+            make_figures.figure_modules() else ""
+        source = re.sub(r",?\s*about [^,;]*$", "", source)
+        prefix = "\\textcolor{red}{\\textbf{Reduced run --- not for publication.}} " if man and man["reduced"] else ""
+        drawn = "recomputed at reduced size" if man and man["reduced"] else source
+        caption = f"{prefix}{f.caption} Drawn from: {tex_escape(drawn)} (\\texttt{{paper/{tex_escape(f.module)}.py}})."
+        block = (
             "\\begin{figure}[tbp]\n\\centering\n"
             f"\\IfFileExists{{{pdf}}}{{\\includegraphics[width=\\linewidth]{{{pdf}}}}}"
-            f"{{\\fbox{{\\parbox{{0.8\\linewidth}}{{\\centering Figure \\texttt{{{tex_escape(f.name)}}} not built yet: run \\texttt{{make figures}}.}}}}}}\n"
-            f"\\caption{{{caption}}}\\label{{fig:{f.name}}}\n\\end{{figure}}\n"
-        )
+            f"{{\\fbox{{\\parbox{{0.8\\linewidth}}{{\\centering Figure \\texttt{{{tex_escape(f.name)}}} not built yet: "
+            f"run \\texttt{{make figures}}.}}}}}}\n"
+            f"\\caption{{{caption}}}\\label{{fig:{f.name}}}\n\\end{{figure}}\n")
+        (outdir / f"figure_{f.name}.tex").write_text(f"% generated by paper/make_tex.py -- do not edit\n{block}")
+        blocks.append(block)
     path = outdir / "figures.tex"
     path.write_text("\n".join(blocks))
-    print(f"[make_tex] {path}: {len(blocks) - 1} figures")
     return path
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--outdir", type=Path, default=HERE / "generated")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds allowed per symbolic function")
+    p.add_argument("--figures", type=Path, default=HERE / "figures", help="where make_figures wrote the figures")
     args = p.parse_args(argv)
     if str(HERE.parent) not in sys.path:
         sys.path.insert(0, str(HERE.parent))
-    write_theory(args.outdir, args.timeout)
-    write_figures(args.outdir)
+    from paper.fig_noise_compression import STORE as NOISE_STORE
+    from paper.fig_pruning import STORE as PRUNING_STORE
+
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    written = write_formulas(args.outdir)
+    written += write_values(args.outdir, args.figures, PRUNING_STORE, NOISE_STORE)
+    written.append(write_figures(args.outdir, args.figures))
+    for w in written:
+        print(f"[make_tex] wrote {w}")
     return 0
 
 
