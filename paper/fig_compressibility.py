@@ -52,7 +52,7 @@ def draw(data: dict):
     plots.plot_barsbey(axes[1], data["barsbey"], data["gaussian_level"], data["eps"])
     for ax, lab, title in zip(axes[1], "def", (r"iid entries ($W_{ind}$)", r"elliptical columns ($W_{col}$)",
                                                r"one elliptical layer ($W_{lay}$)")):
-        panel(ax, lab, title)
+        panel(ax, lab, title, capitalize=False)
     for ax in axes.ravel():
         ax.xaxis.label.set_fontsize(8)
         ax.yaxis.label.set_fontsize(8)

@@ -12,6 +12,11 @@ theory within ~10% for α ≤ 3; for α ≳ 4 the Hill estimator is biased low a
 k/n = 2.5% (the power law of a Kesten tail sets in far out), which the figure shows as is.
 Plots only: the numbers come from :func:`simulations.kesten.study.alpha_vs_lr` and
 :func:`simulations.sde.study.stable_ou_study` (the functions notebooks/03_kesten.ipynb calls).
+
+Default: draws from :data:`DATA_FILE` (``paper/data/fig_kesten.json``), the full-size results
+(about 15 minutes on 2 shared cores; the OU sample is kept as its thinned tail), which
+``python -m paper.fig_kesten --write-data`` recomputes. ``--reduced``: 2000 chains × 200 steps,
+recomputed and stamped.
 """
 from __future__ import annotations
 

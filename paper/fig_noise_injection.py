@@ -6,6 +6,12 @@
 (c) pruning error and training loss vs σ (width fixed); (d) the theorem's step size
 η = n^{−α/2−1} vs a fixed step at the same time horizon t. Computations:
 :func:`simulations.noise_injection.study.width_study`, ``sigma_study``, ``step_size_study``.
+Writes the width-slope table ``table_noise_injection.{md,tex}`` and its values for the text.
+
+Default: draws from :data:`DATA_FILE` (``paper/data/fig_noise_injection.json``), the full-size
+results (widths 10² … 10⁴, 16 seeds; about 8 CPU-minutes), which
+``python -m paper.fig_noise_injection --write-data`` recomputes. ``--reduced``: widths up to
+10³, 4 seeds, recomputed and stamped.
 """
 from __future__ import annotations
 

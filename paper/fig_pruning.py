@@ -115,7 +115,7 @@ def draw_main(rows: list[dict]):
         _eta_ticks(ax, [r["eta_over_b"] for r in rs])
         ax.set_ylabel("test accuracy at 8× (%, no retraining)")
         panel(ax, "cd"[j], f"{TITLES[d]}: one-shot pruning at 8×")
-        _batch_legend(ax, bs, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=7)
+        _batch_legend(ax, bs, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=6.5)
         ax = axes[2, j]
         for layer in range(L):
             for b in sorted(bs):

@@ -29,14 +29,16 @@ class MissingDataError(RuntimeError):
     """A figure needs data files that are not there (named in the message)."""
 
 
-def panel(ax, label: str, title: str, **kw) -> None:
-    """Title ``ax`` as panel ``label``: ``"(label) Title"`` (first letter capitalised), left-aligned."""
+def panel(ax, label: str, title: str, *, capitalize: bool = True, **kw) -> None:
+    """Title ``ax`` as panel ``label``: ``"(label) Title"`` (first letter capitalised unless
+    ``capitalize=False``, for titles such as "iid entries"), left-aligned."""
     if not re.fullmatch(r"[a-z]", label):
         raise ValueError(f"label must be one lowercase letter, got {label!r}")
     kw.setdefault("fontsize", 9)
     ax.set_title("", loc="center")
     ax.set_title("", loc="right")
-    title = title[:1].upper() + title[1:]
+    if capitalize:
+        title = title[:1].upper() + title[1:]
     ax.set_title(f"({label}) {title}", loc="left", **kw)
 
 
