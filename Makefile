@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-FULL   ?= 0
 # Where the MNIST / Fashion-MNIST files are (tests needing them skip when absent); the default is
 # the data folder that the project's CI machines keep beside the checkout.
 export TAILCOMP_DATA ?= $(abspath ../shared/data)
@@ -23,10 +22,10 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 figures: $(STAMP)
-ifeq ($(FULL),1)
-	$(PY) -m paper.make_figures --full
+ifeq ($(REDUCED),1)
+	$(PY) -m paper.make_figures --reduced
 else
-	$(PY) -m paper.make_figures --quick
+	$(PY) -m paper.make_figures
 endif
 
 # The tree is lint-clean (ruff) and keeps its import contracts (import-linter, in pyproject.toml)
@@ -46,9 +45,14 @@ bench: $(STAMP)
 	$(PY) -m pip install -q -e ".[bench]"
 	for b in bench/*.py; do $(PY) $$b --json bench/out/$$(basename $$b .py).json || exit 1; done
 
+# Fails on any LaTeX error; skips with a message only when latexmk is absent (README lists the
+# Debian packages). Stale auxiliaries are removed first.
 paper: figures
 	$(PY) -m paper.make_tex
-	cd paper && (command -v latexmk >/dev/null && latexmk -pdf -quiet main.tex || echo "no LaTeX toolchain: skipped the PDF")
+	@if command -v latexmk >/dev/null 2>&1; then \
+	  cd paper && latexmk -C -quiet main.tex && \
+	  latexmk -pdf -bibtex -interaction=nonstopmode -halt-on-error -quiet main.tex; \
+	else echo "latexmk not found: install TeX Live (see README) to build paper/main.pdf; PDF skipped"; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
