@@ -300,18 +300,19 @@ def test_best_k_term_error_against_mpmath(p, xi):
         want = _mp_log_sigma(x, k, p)
         got = C.best_k_term_error(x, k, p, log=True)
         assert got == pytest.approx(float(want), rel=1e-13, abs=1e-13)
-        val = C.best_k_term_error(x, k, p)
         if want < 709:
-            assert val == pytest.approx(float(mpmath.e**want), rel=1e-11)
-        else:
-            assert val == math.inf  # beyond the largest double; log=True gives its logarithm
+            assert C.best_k_term_error(x, k, p) == pytest.approx(float(mpmath.e**want), rel=1e-11)
+        else:  # beyond the largest double: an error naming p; log=True gives its logarithm
+            with pytest.raises(ValueError, match=r"\bp = .*log=True"):
+                C.best_k_term_error(x, k, p)
 
 
 def test_best_k_term_error_tiny_p_single_tail_entry_is_exact():
     # σ_2 of [3, -2, 0.5] keeps 3 and -2: the tail is the single entry 0.5, for any p
     for p in (1e-12, 1e-9, 1e-3, 1.0, 2.0, 1e3):
         assert C.best_k_term_error([3.0, -2.0, 0.5], 2, p) == pytest.approx(0.5, rel=1e-15)
-    assert C.best_k_term_error(np.arange(10.0), 3, p=1e-9) == math.inf  # was OverflowError
+    with pytest.raises(ValueError, match=r"\bp = 1e-09"):  # σ = (Σ ...)^(1e9) is beyond the largest double
+        C.best_k_term_error(np.arange(10.0), 3, p=1e-9)
     assert C.best_k_term_error([1.0, 0.0], 1, p=1e-9) == 0.0
     assert C.best_k_term_error([1.0, 0.0], 1, p=1e-9, log=True) == -math.inf
 
@@ -371,3 +372,82 @@ def test_vector_measures_p_range_and_flags():
     for k in range(5):
         assert r[k] == pytest.approx(C.relative_error_at(x, k / 4, 16.0), rel=1e-12, abs=1e-300)
     assert C.prunable_fraction(x, 0.3, p=16.0) == 0.5
+
+
+@pytest.mark.parametrize("p", [1e-3, 1e-47, 1e-300, 5e-324])
+def test_best_k_term_error_unrepresentable_is_an_error_naming_p(p):
+    """σ_k ≥ 2^{1/p}·min tail entry overflows for these p: ValueError naming p, log=True stays finite."""
+    x = np.arange(1.0, 21.0)
+    with pytest.raises(ValueError, match=r"\bp\b"):
+        C.best_k_term_error(x, 5, p)
+    # independent oracle: log σ_5 = log Σ_{i ≤ 15} i^p / p, and for tiny p that is log 15 / p + log 15-th...
+    with mpmath.workdps(60):
+        want = mpmath.log(mpmath.fsum(mpmath.mpf(i) ** mpmath.mpf(p) for i in range(1, 16))) / mpmath.mpf(p)
+    assert C.best_k_term_error(x, 5, p, log=True) == pytest.approx(float(want), rel=1e-12)
+
+
+def test_best_k_term_error_overflow_at_huge_magnitudes():
+    x = np.full(4, 1e308)
+    assert C.best_k_term_error(x, 3, 2.0) == pytest.approx(1e308)
+    assert C.best_k_term_error(x, 1, 2.0) == pytest.approx(math.sqrt(3) * 1e308)   # 1.73e308: still a double
+    with pytest.raises(ValueError, match=r"\bp = 2"):   # ‖x‖₂ = 2e308 > the largest double 1.797e308
+        C.best_k_term_error(x, 0, 2.0)
+    assert C.best_k_term_error(x, 0, 2.0, log=True) == pytest.approx(math.log(1e308) + math.log(2.0), rel=1e-15)
+
+
+# --------------------------------------------------------------------------- study limits
+
+
+def test_ratio_vs_n_limits_checked_before_drawing():
+    from scipy import stats
+
+    from simulations.compressibility.study import DRAWS_MAX, N_MAX, N_SEEDS_MAX
+
+    assert (N_MAX, N_SEEDS_MAX, DRAWS_MAX) == (2**25, 1000, 2**31)
+    calls = []
+
+    def law(n, rng):
+        calls.append(n)
+        return rng.normal(size=n)
+
+    for kw, exc, param in [
+        (dict(ns=(2**31,)), ValueError, "ns"), (dict(ns=(3, 2**40)), ValueError, "ns"), (dict(ns=()), ValueError, "ns"),
+        (dict(ns="abc"), TypeError, "ns"), (dict(ns=(1.5,)), TypeError, "ns"), (dict(ns=[object()]), TypeError, "ns"),
+        (dict(ns=(0,)), ValueError, "ns"), (dict(n_seeds=10**18), ValueError, "n_seeds"),
+        (dict(n_seeds=2**31), ValueError, "n_seeds"), (dict(n_seeds=np.int64(2**62)), ValueError, "n_seeds"),
+        (dict(n_seeds=1001), ValueError, "n_seeds"), (dict(ns=(2**25,), n_seeds=65), ValueError, "n_seeds"),
+    ]:
+        args = dict(ns=(50, 100), n_seeds=2) | kw
+        with pytest.raises(exc, match=param):
+            ratio_vs_n(law, kappa=0.5, **args)
+    assert calls == []  # nothing was drawn
+    assert ratio_vs_n(stats.norm(), 100, kappa=0.5, n_seeds=2).shape == (1, 2)
+
+
+@pytest.mark.parametrize("law, msg", [
+    (lambda n, rng: rng.normal(size=n - 1), "law must return n = 10"),
+    (lambda n, rng: ["a"] * n, "law returned draws"),
+    (lambda n, rng: np.full(n, np.inf), "law returned draws"),
+])
+def test_ratio_vs_n_checks_what_law_returns(law, msg):
+    with pytest.raises((TypeError, ValueError), match=msg):
+        ratio_vs_n(law, (10,), kappa=0.5)
+
+
+def test_convergence_limits_domain():
+    from scipy import special
+
+    from simulations.compressibility.study import LIMITS_KAPPA_MIN, LIMITS_P_MAX, convergence_limits
+
+    for kw, exc, param in [(dict(kappa=[1.0]), TypeError, "kappa"), (dict(kappa=5e-324), ValueError, "kappa"),
+                           (dict(kappa=1.5), ValueError, "kappa"), (dict(p=1e300), ValueError, "p"),
+                           (dict(p=np.float32(1e30)), ValueError, "p"), (dict(p=100.5), ValueError, "p"),
+                           (dict(p=0.0), ValueError, "p")]:
+        with pytest.raises(exc, match=param):
+            convergence_limits(**kw)
+    # at the ends of the domain the Laplace limit is the closed form G_p(κ)^p = P(Γ(p+1) ≤ −log κ)
+    for kappa, p in [(0.1, LIMITS_P_MAX), (0.5, 50.0), (LIMITS_KAPPA_MIN, 2.0)]:
+        got = convergence_limits(kappa, p)
+        assert got["laplace"] == pytest.approx(special.gammainc(p + 1, -math.log(kappa)) ** (1 / p), rel=1e-12)
+        assert got["student_t3"] == (0.0 if p >= 3 else got["student_t3"])
+    assert convergence_limits(0.0)["normal"] == 1.0

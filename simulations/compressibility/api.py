@@ -230,10 +230,12 @@ def best_k_term_error(x: Any, k: int, p: float = 2.0, *, log: bool = False) -> f
     One partial sort (``numpy.partition``) and compensated sums instead of a full sort.
 
     With a = the largest discarded magnitude and m the number of nonzero discarded entries,
-    a ≤ σ_k(x)_p ≤ m^{1/p}·a. For p < 1 the upper end can exceed the largest double (e.g.
-    p = 10⁻⁹): the result is then ``+inf``, and ``log=True`` returns log σ_k(x)_p (finite for
-    every p > 0 unless σ_k = 0, where it is ``-inf``) computed as log a + L/p (see
-    :func:`_log_power_sum`), so it is accurate to a relative rounding error in log σ.
+    a ≤ σ_k(x)_p ≤ m^{1/p}·a. For small p the upper end exceeds the largest double
+    (m = 2 and p < 10⁻³ already give 2^{1000}·a): σ_k(x)_p itself is then not representable
+    and ``log=False`` raises ``ValueError`` (naming ``p``) instead of returning ``inf``.
+    ``log=True`` returns log σ_k(x)_p, finite for every p > 0 unless σ_k = 0 (then ``-inf``,
+    the logarithm of the exact 0), computed as log a + L/p (see :func:`_log_power_sum`), so
+    it is accurate to a relative rounding error in log σ.
     """
     arr = _check_x(x)
     p = _check_p(p)
@@ -246,7 +248,12 @@ def best_k_term_error(x: Any, k: int, p: float = 2.0, *, log: bool = False) -> f
         return -math.inf if log else 0.0
     if log:
         return math.log(a) + L / p
-    return _exp_scaled(a, L / p)
+    value = _exp_scaled(a, L / p)
+    if not math.isfinite(value):
+        raise ValueError(
+            f"sigma_k(x)_p with k = {k}, p = {p:g} is exp({math.log(a) + L / p:.6g}), beyond the largest double "
+            f"{np.finfo(float).max:g}: pass log=True for its logarithm, or use a larger p")
+    return value
 
 
 def _relative_error(arr: np.ndarray, k: int, p: float) -> float:

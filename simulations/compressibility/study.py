@@ -26,7 +26,7 @@ paper/fig_compressibility.py call the same functions.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,11 @@ from simulations.stable import api as stable
 from theory import compressibility as theory_compressibility
 
 __all__ = [
+    "N_MAX",
+    "N_SEEDS_MAX",
+    "DRAWS_MAX",
+    "LIMITS_P_MAX",
+    "LIMITS_KAPPA_MIN",
     "ratio_vs_n",
     "sas_sampler",
     "barsbey_synthetic_study",
@@ -48,6 +53,21 @@ __all__ = [
     "g_curves",
     "figure_data",
 ]
+
+#: largest vector length n of :func:`ratio_vs_n` (one draw of n float64 entries and the partial
+#: sort of its magnitudes take about 4·8·n bytes: 1 GiB at n = 2^25)
+N_MAX = 2**25
+#: largest number of replicates per n of :func:`ratio_vs_n`
+N_SEEDS_MAX = 1000
+#: largest total number of entries drawn by one :func:`ratio_vs_n` call, n_seeds · Σ ns
+DRAWS_MAX = 2**31
+#: largest p of :func:`convergence_limits`: up to p = 100 the quadrature of
+#: :func:`theory.compressibility.g_numeric` agrees with the closed form of the Laplace law,
+#: G_p(κ)^p = P(Γ(p+1, 1) ≤ −log κ), to a few ulps; at p = 150 it is off by 8 %
+LIMITS_P_MAX = 100.0
+#: smallest positive κ of :func:`convergence_limits` (the smallest normal double, 2^-1022): the
+#: quantile of |X| at level κ is that of X at κ/2, which is lost to underflow below it
+LIMITS_KAPPA_MIN = 2.0**-1022
 
 
 def sas_sampler(alpha: float) -> Callable[[int, np.random.Generator], np.ndarray]:
@@ -67,10 +87,11 @@ def ratio_vs_n(law: Any, ns, kappa: float, p: float = 2.0, n_seeds: int = 8, see
     ----------
     law : frozen scipy.stats distribution, or callable ``(n, rng) -> ndarray``
         The law of the entries (e.g. ``scipy.stats.t(3)`` or :func:`sas_sampler`).
-    ns : sequence of ints ≥ 1
+    ns : non-empty sequence of ints in [1, N_MAX] = [1, 2^25]
     kappa : fraction kept, in [0, 1]
     p : float > 0
-    n_seeds : replicates per n
+    n_seeds : replicates per n, in [1, N_SEEDS_MAX] = [1, 1000]; the total number of draws
+        ``n_seeds · sum(ns)`` is at most DRAWS_MAX = 2^31 (checked before any draw)
     seed : None, int, SeedSequence or Generator; replicate j at size n draws from
         ``replicate(child(seed, "n", n), j)`` (:mod:`simulations._core.seeding`), so results do
         not depend on the order of ``ns``.
@@ -78,11 +99,22 @@ def ratio_vs_n(law: Any, ns, kappa: float, p: float = 2.0, n_seeds: int = 8, see
     Returns
     -------
     ndarray (len(ns), n_seeds)
+
+    A callable ``law`` must return n finite reals for ``(n, rng)`` (``ValueError`` naming
+    ``law`` otherwise).
     """
     kappa = check_probability("kappa", kappa)
     p = check_positive("p", p)
-    n_seeds = check_int("n_seeds", n_seeds, 1)
-    ns = [check_int("ns", n, 1, 2**32 - 1) for n in np.atleast_1d(ns)]
+    n_seeds = check_int("n_seeds", n_seeds, 1, N_SEEDS_MAX)
+    if isinstance(ns, (str, bytes)) or not isinstance(ns, (Sequence, np.ndarray, int, np.integer)):
+        raise TypeError(f"ns must be a sequence of ints in [1, {N_MAX}], got {type(ns).__name__}")
+    ns = [check_int("ns", n, 1, N_MAX) for n in np.atleast_1d(np.asarray(ns, dtype=object)).ravel()]
+    if not ns:
+        raise ValueError("ns must hold at least one size n")
+    draws = n_seeds * sum(ns)
+    if draws > DRAWS_MAX:
+        raise ValueError(f"n_seeds * sum(ns) must be at most DRAWS_MAX = 2**31 entries drawn, got {draws} "
+                         f"(n_seeds = {n_seeds}, sum(ns) = {sum(ns)})")
     if isinstance(law, stats._distn_infrastructure.rv_frozen):
         dist = law
 
@@ -98,8 +130,13 @@ def ratio_vs_n(law: Any, ns, kappa: float, p: float = 2.0, n_seeds: int = 8, see
     for i, n in enumerate(ns):
         at_n = seeding.child(ss, "n", n)
         for j in range(n_seeds):
-            x = np.asarray(draw(n, seeding.generator(seeding.replicate(at_n, j))), dtype=np.float64)
-            out[i, j] = relative_error_at(x, kappa, p)
+            x = draw(n, seeding.generator(seeding.replicate(at_n, j)))
+            if np.size(x) != n:
+                raise ValueError(f"law must return n = {n} draws for (n, rng), got {np.size(x)} values")
+            try:
+                out[i, j] = relative_error_at(x, kappa, p)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"law returned draws that are not finite reals: {exc}") from exc
     return out
 
 
@@ -175,7 +212,15 @@ def convergence_study(ns, kappa: float = 0.1, p: float = 2.0, n_seeds: int = 8, 
 
 
 def convergence_limits(kappa: float = 0.1, p: float = 2.0) -> dict:
-    """{key: G_p(κ)} for the laws of :func:`convergence_laws`: quadrature, or the SαS routine for ``sas1.5``."""
+    """{key: G_p(κ)} for the laws of :func:`convergence_laws`: quadrature, or the SαS routine for ``sas1.5``.
+
+    ``kappa`` is one fraction in {0} ∪ [LIMITS_KAPPA_MIN, 1] = {0} ∪ [2^-1022, 1] and ``p`` is in
+    (0, LIMITS_P_MAX] = (0, 100], the range where the quadrature is accurate (see the constants).
+    """
+    kappa = check_probability("kappa", kappa)
+    if 0.0 < kappa < LIMITS_KAPPA_MIN:
+        raise ValueError(f"kappa must be 0 or in [2**-1022, 1] (LIMITS_KAPPA_MIN), got {kappa:g}")
+    p = check_real("p", p, 0.0, LIMITS_P_MAX, low_open=True)
     return {
         key: (theory_compressibility.g_stable(a, kappa, p) if key.startswith("sas")
               else theory_compressibility.g_numeric(law, kappa, p))
