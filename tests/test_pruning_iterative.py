@@ -313,3 +313,13 @@ def test_imp_option_validation(kw, exc, param):
         imp(SPEC, _data(), **opts)
     with pytest.raises(TypeError, match="spec"):
         imp((6, 10, 3), _data(), steps=4)
+
+
+@pytest.mark.parametrize("kw", [dict(rounds=2**31), dict(rounds=101), dict(targets=tuple(np.linspace(0.1, 0.99, 101)))])
+def test_imp_rounds_bounded_before_training(kw):
+    """At most ROUNDS_MAX rounds (each a training run): rejected up front instead of exhausting memory."""
+    from simulations.pruning.iterative import ROUNDS_MAX
+
+    assert ROUNDS_MAX == 100
+    with pytest.raises(ValueError, match="rounds" if "rounds" in kw else "targets"):
+        imp(SPEC, _data(), steps=3, batch_size=8, **kw)

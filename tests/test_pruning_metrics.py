@@ -49,7 +49,27 @@ def test_flops_hand_computed():
     assert dense_flops([A, B]) == 20
     assert flops_speedup([A, B], [MA, MB]) == pytest.approx(2.5)
     assert dense_flops([A, B], biases=[np.ones(4), np.ones(2)]) == 26
-    assert flops_speedup([A, B], [np.zeros((4, 3), bool), np.zeros((2, 4), bool)]) == math.inf
+
+
+ZEROS = [np.zeros((4, 3)), np.zeros((2, 4))]
+
+
+@pytest.mark.parametrize("fn", [compression_ratio, flops_speedup])
+@pytest.mark.parametrize("weights, masks", [
+    ([A, B], [np.zeros((4, 3), bool), np.zeros((2, 4), bool)]),   # everything masked
+    (ZEROS, None),                                                # every weight exactly zero
+    ([A, B], [MA, MB * 0]),                                       # one layer fully pruned: still finite
+])
+def test_nothing_remaining_is_an_error_naming_weights_and_masks(fn, weights, masks):
+    rem, tot = count_parameters(weights, masks)
+    if rem:
+        assert fn(weights, masks) == pytest.approx(tot / rem)
+        return
+    with pytest.raises(ValueError, match=r"weights, masks and ranks.*unbounded"):
+        fn(weights, masks)
+    # a bias or a rank-1 layer keeps something: finite again
+    assert fn(weights, masks, biases=[np.ones(4), None]) == pytest.approx((tot + 4) / 4)
+    assert fn(weights, masks, ranks=[1, None]) == pytest.approx(tot / 7)
 
 
 def test_ratios_for_compression():
@@ -140,6 +160,14 @@ def test_accuracy_validation(logits, labels, exc, param):
     (lambda: mask_counts(MA), TypeError, "masks"),
     (lambda: sparsity([np.array([0.5, 1.0])]), ValueError, r"masks\[0\]"),
     (lambda: full_masks("W"), TypeError, "weights"),
+    (lambda: full_masks([np.array(["a", "b"])]), TypeError, r"weights\[0\]"),
+    (lambda: full_masks([object()]), TypeError, r"weights\[0\]"),
+    (lambda: aggregate("abc", ["m"], "v"), TypeError, "rows"),
+    (lambda: aggregate(3, ["m"], "v"), TypeError, "rows"),
+    (lambda: aggregate(None, ["m"], "v"), TypeError, "rows"),
+    (lambda: aggregate({"v": 1.0}, ["m"], "v"), TypeError, "rows"),
+    (lambda: aggregate([{"v": 1.0}, "x"], ["m"], "v"), TypeError, r"rows\[1\]"),
+    (lambda: aggregate([{"v": "high"}], ["m"], "v"), TypeError, r"rows\[0\]"),
 ])
 def test_metric_and_mask_validation(fn, exc, param):
     with pytest.raises(exc, match=param):
@@ -161,3 +189,50 @@ def test_summary_validation():
         summary([A], res)
     with pytest.raises(ValueError, match="acc_before"):
         summary([A, B], res, acc_before=90.0)
+
+
+def test_aggregate_takes_any_iterable_of_dicts_and_skips_missing_values():
+    rows = [{"m": "a", "v": 1.0}, {"m": "a", "v": 3.0}, {"m": "a", "v": None}, {"m": "a"}]
+    out = aggregate((r for r in rows), ["m"], "v")
+    assert out == [{"m": "a", "mean": 2.0, "spread": pytest.approx(math.sqrt(2.0)), "n": 2}]
+
+
+# ---------------------------------------------------------------- mask validators
+
+from simulations.pruning.masks import apply_masks, check_layers, check_mask_list, check_masks  # noqa: E402
+
+
+@pytest.mark.parametrize("fn, exc, param", [
+    (lambda: apply_masks(3, [MA, MB]), TypeError, "weights"),
+    (lambda: apply_masks(None, [MA, MB]), TypeError, "weights"),
+    (lambda: apply_masks([A, B], None), TypeError, "masks"),
+    (lambda: apply_masks([A, B], 3), TypeError, "masks"),
+    (lambda: check_layers("layers", [0], "a"), TypeError, "n_layers"),
+    (lambda: check_layers("layers", [0], None), TypeError, "n_layers"),
+    (lambda: check_layers("layers", [0], [1]), TypeError, "n_layers"),
+    (lambda: check_layers("layers", [0], np.array([1, 2])), TypeError, "n_layers"),
+    (lambda: check_layers("layers", [0], True), TypeError, "n_layers"),
+    (lambda: check_layers("layers", [0], 1.5), TypeError, "n_layers"),
+    (lambda: check_layers("layers", [0], 0), ValueError, "n_layers"),
+    (lambda: check_mask_list([MA, MB], shapes="abc"), TypeError, "shapes"),
+    (lambda: check_mask_list([MA, MB], shapes=3), TypeError, "shapes"),
+    (lambda: check_mask_list([MA, MB], shapes=object()), TypeError, "shapes"),
+    (lambda: check_mask_list([MA, MB], shapes=[(4, 3), (2, "x")]), TypeError, r"shapes\[1\]"),
+    (lambda: check_masks([MA, MB], "abc"), TypeError, "weights"),
+    (lambda: check_masks([MA, MB], None), TypeError, "weights"),
+    (lambda: check_masks([MA, MB], 3), TypeError, "weights"),
+    (lambda: check_masks([MA, MB], [np.array(["a", "b"])]), TypeError, r"weights\[0\]"),
+    (lambda: check_masks([MA, MB], [object()]), TypeError, r"weights\[0\]"),
+])
+def test_mask_validators_name_the_parameter(fn, exc, param):
+    with pytest.raises(exc, match=param):
+        fn()
+
+
+def test_mask_validators_defaults():
+    # None means "nothing pruned" for check_masks and "no layer" for check_layers (documented)
+    assert [m.all() and m.shape for m in check_masks(None, [A, B])] == [(4, 3), (2, 4)]
+    assert check_layers("layers", None, 2) == []
+    assert check_layers("layers", np.int64(-1), 2) == [1]
+    np.testing.assert_array_equal(apply_masks((A, B), [MA, MB], fill=3)[1], np.where(MB, B, 3))
+    assert [m.shape for m in check_mask_list([MA, MB], shapes=[[4, 3], (2, 4)])] == [(4, 3), (2, 4)]

@@ -348,3 +348,41 @@ def test_flags_must_be_bools(fn, flag, bad):
 def test_string_options(fn, param):
     with pytest.raises((TypeError, ValueError), match=param):
         fn()
+
+
+# ---------------------------------------------------------------- removal_count
+
+
+def test_removal_count_against_direct_sums():
+    from simulations.pruning.one_shot import removal_count
+
+    v = np.array([0.1, -0.2, 0.3, 2.0, 0.05])
+    total = float(np.sum(v**2))
+    for eps in (0.05, 0.1, 0.2, 0.5, 0.99):
+        m = max(j for j in range(v.size + 1) if np.sum(v[:j] ** 2) <= eps**2 * total)
+        assert removal_count(v, eps) == m
+    assert removal_count(np.zeros(4), 0.1) == 4           # a zero vector is removable entirely
+    assert removal_count(v.astype(np.float32) * 1e30, 0.2) == removal_count(v, 0.2)
+
+
+@pytest.mark.parametrize("values, eps, exc, param", [
+    ("abc", 0.1, TypeError, "values_in_order"),
+    (None, 0.1, TypeError, "values_in_order"),
+    ({"a": 1}, 0.1, TypeError, "values_in_order"),
+    (np.array([object(), 1.0], dtype=object), 0.1, TypeError, "values_in_order"),
+    (np.array(["a", "b"]), 0.1, TypeError, "values_in_order"),
+    (np.array([1 + 2j, 3j]), 0.1, TypeError, "values_in_order"),
+    (np.array([1.0, np.nan]), 0.1, ValueError, "values_in_order"),
+    (np.ones(3), "a", TypeError, "eps"),
+    (np.ones(3), None, TypeError, "eps"),
+    (np.ones(3), True, TypeError, "eps"),
+    (np.ones(3), 1j, TypeError, "eps"),
+    (np.ones(3), [1.0], TypeError, "eps"),
+    (np.ones(3), np.array([1.0, 2.0]), TypeError, "eps"),
+    (np.ones(3), 1.0, ValueError, "eps"),
+])
+def test_removal_count_validation(values, eps, exc, param):
+    from simulations.pruning.one_shot import removal_count
+
+    with pytest.raises(exc, match=param):
+        removal_count(values, eps)

@@ -149,3 +149,89 @@ def test_run_reproduction_validation(tmp_path, kw, exc, param):
     with pytest.raises(exc, match=param):
         run_reproduction(tmp_path / "s.sqlite", **kw)
     assert not (tmp_path / "s.sqlite").exists()  # rejected before anything is written
+
+
+class _NoRows:
+    rows = None   # an attribute named rows that is no reader
+
+
+@pytest.mark.parametrize("reader", [rep.heavy_tail_rows, rep.trend_summary, rep.curve_table, rep.baselines_table])
+@pytest.mark.parametrize("bad, exc", [(3, TypeError), (None, TypeError), (object(), TypeError), (_NoRows(), TypeError),
+                                      (["abc"], TypeError), ([{"experiment": "pruning.heavy_tail"}], None)])
+def test_readers_name_store_or_rows(reader, bad, exc):
+    if exc is None:  # a row of the experiment without its keys
+        if reader is rep.baselines_table:
+            bad = [{"experiment": "pruning.baselines"}]
+        exc = ValueError
+    with pytest.raises(exc, match=r"store_or_rows"):
+        reader(bad)
+
+
+@pytest.mark.parametrize("bad", ["abc", 3, None, object(), [1, 2]])
+def test_upgrade_row_needs_a_dict(bad):
+    with pytest.raises(TypeError, match="row"):
+        rep.upgrade_row(bad)
+
+
+@pytest.mark.parametrize("bad, exc, param", [
+    ("abc", TypeError, "table"), (3, TypeError, "table"), (None, TypeError, "table"), (object(), TypeError, "table"),
+    (["x"], TypeError, r"table\[0\]"), ([{"dataset": "a", "method": "dense"}], ValueError, r"table\[0\]"),
+])
+def test_format_baselines_table_validation(bad, exc, param):
+    with pytest.raises(exc, match=param):
+        rep.format_baselines_table(bad)
+
+
+def test_readers_accept_empty_rows_and_int_epochs():
+    assert rep.heavy_tail_rows([], max_epochs=3) == []
+    assert rep.trend_summary([], max_epochs=3) == []
+    assert rep.baselines_table(()) == []
+    assert rep.format_baselines_table([]).startswith("| data set | method |")
+
+
+@pytest.mark.parametrize("kw, exc, param", [
+    (dict(quick=1), TypeError, "quick"), (dict(quick=0), TypeError, "quick"), (dict(quick="yes"), TypeError, "quick"),
+    (dict(quick=None), TypeError, "quick"), (dict(quick=np.array([True])), TypeError, "quick"),
+    (dict(quick=True, datasets="abc"), TypeError, "datasets"), (dict(quick=True, datasets=3), TypeError, "datasets"),
+    (dict(quick=True, datasets=object()), TypeError, "datasets"), (dict(quick=True, datasets=[]), TypeError, "datasets"),
+    (dict(quick=True, datasets=["mnst"]), ValueError, "datasets"),
+])
+def test_reproduction_sweeps_validation(kw, exc, param):
+    from simulations.pruning.study import reproduction_sweeps
+
+    with pytest.raises(exc, match=param):
+        reproduction_sweeps(**kw)
+
+
+def test_reproduction_sweeps_quick_synthetic():
+    from simulations.pruning.study import reproduction_sweeps
+
+    (ht, cfgs, seeds), (bl, bcfgs, _) = reproduction_sweeps(True, ["synthetic"])
+    assert ht == "pruning.heavy_tail" and bl == "pruning.baselines" and seeds == [0]
+    assert {c["dataset"] for c in cfgs} == {"synthetic"} and len(cfgs) == 3 and len(bcfgs) == 1
+
+
+@pytest.mark.parametrize("bad, exc, param", [
+    (3, TypeError, "weights"), (None, TypeError, "weights"), ([np.ones(4)], ValueError, r"weights\[0\]"),
+])
+def test_layer_statistics_validation(bad, exc, param):
+    from simulations.pruning.study import layer_statistics
+
+    with pytest.raises(exc, match=param):
+        layer_statistics(bad)
+    with pytest.raises(ValueError, match="eps"):
+        layer_statistics([np.ones((3, 4))], eps=1.5)
+
+
+def test_layer_statistics_constant_layers_have_no_tail_index():
+    """α̂ is undefined for a constant layer: None (documented), while the prunable fractions stay defined."""
+    from simulations.pruning.study import layer_statistics
+
+    rng = np.random.default_rng(0)
+    out = layer_statistics([np.zeros((6, 4)), rng.standard_t(3.0, size=(3, 6))])
+    assert out["alpha"][0] is None and out["alpha_hill"][0] is None
+    assert out["alpha"][1] is not None and 0 < out["alpha"][1] <= 2
+    assert out["prunable_mag"][0] == 1.0  # a zero layer (after centring) is fully prunable
+    assert out["prunable_node"][1] is None  # the output layer
+    big = layer_statistics([np.full((3, 4), 1e200)])
+    assert big["alpha"] == [None] and big["prunable_mag"] == [1.0]

@@ -74,8 +74,25 @@ def _bool_array(name: str, m: Any) -> np.ndarray:
     return m.astype(bool)
 
 
+def _check_shapes(shapes: Any) -> list[tuple[int, ...]]:
+    """A list of array shapes (tuples of ints ≥ 0)."""
+    if not isinstance(shapes, (list, tuple)):
+        raise TypeError(f"shapes must be None or a list of array shapes (tuples of ints), got {type(shapes).__name__}")
+    out = []
+    for i, sh in enumerate(shapes):
+        if not isinstance(sh, (list, tuple)):
+            raise TypeError(f"shapes[{i}] must be an array shape (a tuple of ints), got {type(sh).__name__}")
+        out.append(tuple(check_int(f"shapes[{i}]", d, 0) for d in sh))
+    return out
+
+
 def check_mask_list(masks: Any, name: str = "masks", shapes: Sequence[tuple] | None = None) -> list[np.ndarray]:
-    """A non-empty list of masks (boolean or 0/1 arrays), with the given ``shapes`` when given."""
+    """A non-empty list of masks (boolean or 0/1 arrays), with the given ``shapes`` when given.
+
+    ``shapes``: None, or a list of array shapes (tuples of ints), one per mask.
+    """
+    if shapes is not None:
+        shapes = _check_shapes(shapes)
     if not isinstance(masks, (list, tuple)):
         raise TypeError(f"{name} must be a list of boolean arrays, got {type(masks).__name__}")
     if len(masks) == 0:
@@ -91,18 +108,25 @@ def check_mask_list(masks: Any, name: str = "masks", shapes: Sequence[tuple] | N
     return out
 
 
-def check_masks(masks: Any, weights: Sequence[np.ndarray], name: str = "masks") -> list[np.ndarray]:
-    """A list of boolean (or 0/1) arrays with the shapes of ``weights`` (``None`` ⇒ all kept)."""
+def check_masks(masks: Sequence[np.ndarray] | None, weights: Sequence[np.ndarray], name: str = "masks"
+                ) -> list[np.ndarray]:
+    """A list of boolean (or 0/1) arrays with the shapes of ``weights`` (``None`` ⇒ all kept).
+
+    ``weights`` is a network as accepted by :func:`check_weights`.
+    """
+    ws = check_weights(weights)
     if masks is None:
-        return full_masks(weights)
-    return check_mask_list(masks, name, [np.shape(w) for w in weights])
+        return full_masks(ws)
+    return check_mask_list(masks, name, [w.shape for w in ws])
 
 
-def check_layers(name: str, layers: Any, n_layers: int) -> list[int]:
+def check_layers(name: str, layers: Iterable[int] | int | None, n_layers: int) -> list[int]:
     """Normalise a collection of layer indices (Python style, negatives allowed) to sorted ``0…L−1``.
 
-    ``None`` ⇒ ``[]``. An index outside ``[−L, L−1]`` ⇒ ``ValueError`` naming ``name``.
+    ``None`` ⇒ ``[]``. ``n_layers`` = L is an integer ≥ 1. An index outside ``[−L, L−1]`` ⇒
+    ``ValueError`` naming ``name``.
     """
+    n_layers = check_int("n_layers", n_layers, 1)
     if layers is None:
         return []
     if isinstance(layers, (int, np.integer)) and not isinstance(layers, bool):
@@ -133,11 +157,7 @@ def check_eps(eps: Any, name: str = "eps") -> float:
 
 def full_masks(weights: Sequence[np.ndarray]) -> list[np.ndarray]:
     """All-``True`` masks (nothing pruned), one per weight matrix (a single 2-D array counts as one layer)."""
-    if isinstance(weights, np.ndarray) and weights.ndim == 2:
-        weights = [weights]
-    if not isinstance(weights, (list, tuple)):
-        raise TypeError(f"weights must be a list of 2-D arrays (out, in), got {type(weights).__name__}")
-    return [np.ones(np.shape(w), dtype=bool) for w in weights]
+    return [np.ones(w.shape, dtype=bool) for w in check_weights(weights)]
 
 
 def combine_masks(*mask_lists: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -158,11 +178,15 @@ def apply_masks(
 ) -> list[np.ndarray]:
     """Return new arrays ``M ⊙ W + (1 − M) c`` (``c = 0`` unless ``fill`` gives one value per layer).
 
-    The dtype of each weight matrix is kept. ``fill`` = per-layer constants for
-    median-centred pruning (Barsbey et al. 2021 set pruned entries to the layer median).
+    ``weights`` as for :func:`check_weights`; ``masks`` a list of boolean (or 0/1) arrays of
+    their shapes (required). The dtype of each weight matrix is kept. ``fill`` = one constant
+    for every layer or per-layer constants for median-centred pruning (Barsbey et al. 2021 set
+    pruned entries to the layer median).
     """
-    ws = check_weights(list(weights))
-    ms = check_masks(list(masks), ws)
+    ws = check_weights(weights)
+    if masks is None:
+        raise TypeError("masks must be a list of boolean arrays (one per layer), got None")
+    ms = check_masks(masks, ws)
     if fill is None:
         fills = [0.0] * len(ws)
     elif np.ndim(fill) == 0:

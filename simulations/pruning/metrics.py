@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -96,10 +97,21 @@ def count_parameters(weights: Sequence[np.ndarray], masks=None, biases=None, ran
     return remaining, total
 
 
+def _nothing_remains(what: str) -> ValueError:
+    return ValueError(f"weights, masks and ranks must leave at least one stored parameter: every weight is zero or "
+                      f"pruned, so {what} is unbounded")
+
+
 def compression_ratio(weights: Sequence[np.ndarray], masks=None, biases=None, ranks=None) -> float:
-    """``total / remaining`` (``inf`` if nothing remains). See :func:`count_parameters`."""
+    """``total / remaining``, a finite ratio ≥ 1. See :func:`count_parameters`.
+
+    When nothing remains (every weight zero or masked, no bias, no rank-k layer with k ≥ 1) the
+    ratio is unbounded: ``ValueError`` naming ``weights``, ``masks`` and ``ranks``.
+    """
     rem, tot = count_parameters(weights, masks, biases, ranks)
-    return tot / rem if rem else math.inf
+    if rem == 0:
+        raise _nothing_remains("the compression ratio total / remaining")
+    return tot / rem
 
 
 def dense_flops(weights: Sequence[np.ndarray], biases=None) -> int:
@@ -116,9 +128,14 @@ def sparse_flops(weights: Sequence[np.ndarray], masks=None, biases=None, ranks=N
 
 
 def flops_speedup(weights: Sequence[np.ndarray], masks=None, biases=None, ranks=None) -> float:
-    """Theoretical speedup ``dense_flops / sparse_flops`` (``inf`` if no MAC remains)."""
+    """Theoretical speedup ``dense_flops / sparse_flops``, a finite ratio ≥ 1.
+
+    When no MAC remains the speedup is unbounded: ``ValueError`` as for :func:`compression_ratio`.
+    """
     s = sparse_flops(weights, masks, biases, ranks)
-    return dense_flops(weights, biases) / s if s else math.inf
+    if s == 0:
+        raise _nothing_remains("the speedup dense_flops / sparse_flops")
+    return dense_flops(weights, biases) / s
 
 
 def ratios_for_compression(compressions: Iterable[float]) -> list[float]:
@@ -165,17 +182,26 @@ def aggregate(
 
     ``spread`` ∈ {``"std"`` (sample standard deviation, ddof=1; 0 for n=1),
     ``"sem"`` (std/√n), ``"minmax"`` (half the range)}. Groups are returned sorted by key.
-    Rows where ``value`` is missing or not finite are skipped.
+    ``rows`` is an iterable (list, tuple, generator) of dicts; a row's ``value`` is a real
+    number or None. Rows where ``value`` is missing, None or not finite are skipped.
     """
     check_choice("spread", spread, ("std", "sem", "minmax"))
+    if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
+        raise TypeError(f"rows must be an iterable of dicts, got {type(rows).__name__}")
     if isinstance(by, str) or not isinstance(by, (list, tuple)) or not all(isinstance(k, str) for k in by):
         raise TypeError(f"by must be a list of key names (strings), got {by!r}")
     if not isinstance(value, str):
         raise TypeError(f"value must be a key name (a string), got {type(value).__name__} {value!r}")
     groups: dict[tuple, list[float]] = {}
-    for r in rows:
+    for i, r in enumerate(rows):
+        if not isinstance(r, Mapping):
+            raise TypeError(f"rows[{i}] must be a dict, got {type(r).__name__}")
         v = r.get(value)
-        if v is None or not np.isfinite(v):
+        if v is None:
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Real, np.floating, np.integer)):
+            raise TypeError(f"rows[{i}][{value!r}] must be a real number or None (the value), got {type(v).__name__}")
+        if not np.isfinite(v):
             continue
         key = tuple(r.get(k) for k in by)
         groups.setdefault(key, []).append(float(v))

@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from simulations._core.seeding import generator
-from simulations._core.validation import check_bool, check_choice
+from simulations._core.validation import check_array, check_bool, check_choice
 from simulations.pruning.masks import check_eps, check_layers, check_ratio, check_weights, full_masks
 from simulations.pruning.result import PruneResult
 
@@ -132,10 +132,14 @@ def _relative_errors(x: np.ndarray) -> np.ndarray:
 def removal_count(values_in_order: np.ndarray, eps: float) -> int:
     """Largest ``m`` with ``‖v[:m]‖₂ ≤ ε ‖v‖₂`` for values listed in removal order.
 
-    Used for orders that are not by magnitude (random); the magnitude order uses
-    :func:`simulations.compressibility.api.relative_errors` instead.
+    ``values_in_order``: an array of finite reals (flattened), ``eps`` in (0, 1). An all-zero
+    ``v`` is removable entirely (m = its size). Used for orders that are not by magnitude
+    (random); the magnitude order uses :func:`simulations.compressibility.api.relative_errors`
+    instead.
     """
-    v = _unit(np.asarray(values_in_order, dtype=np.float64).ravel())  # scale-free; no overflow in v²
+    values = check_array("values_in_order", values_in_order)
+    eps = check_eps(eps)
+    v = _unit(values.ravel())  # scale-free; no overflow in v²
     sq = v * v
     total = float(sq.sum())
     if total == 0.0:

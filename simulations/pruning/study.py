@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from simulations._core.seeding import child
+from simulations._core.validation import check_bool, check_choice, check_int
 
 __all__ = [
     "CURVE_METHODS",
@@ -69,27 +70,38 @@ def _finite_or_none(v):
 def layer_statistics(weights: Sequence[np.ndarray], eps: float = 0.1) -> dict:
     """Per layer: α̂ (entries), prunable fractions at relative error ``eps``.
 
+    ``weights``: a network as for :func:`simulations.pruning.masks.check_weights` (entries
+    bounded by :data:`simulations.pruning.one_shot.WEIGHT_ABS_MAX`); ``eps`` in (0, 1).
+
     Keys (lists, one value per layer): ``alpha`` (block-sum on the median-centred
     entries, clipped at 2), ``alpha_hill`` (Hill on the centred entries, not
     clipped), ``prunable_mag`` (magnitude, centred), ``prunable_node`` (fraction of
     neurons, hidden layers; None for the output layer), ``prunable_svd``
-    (fraction of singular values).
+    (fraction of singular values). An estimate is None where it is undefined for the layer
+    (fewer than 4 entries, a constant layer, too many entries equal to the median) or not finite.
     """
     from simulations.compressibility.api import prunable_fraction
+    from simulations.pruning.masks import check_eps, check_weights
     from simulations.pruning.one_shot import node_prune, spectral_prune
     from simulations.tail_index.estimators import weight_tail_index
 
+    weights = check_weights(weights)
+    eps = check_eps(eps)
     out = {"alpha": [], "alpha_hill": [], "prunable_mag": [], "prunable_node": [], "prunable_svd": []}
     L = len(weights)
-    node = node_prune(list(weights), eps=eps)
-    svd = spectral_prune(list(weights), eps=eps)
+    node = node_prune(weights, eps=eps)
+    svd = spectral_prune(weights, eps=eps)
+
+    def alpha_or_none(w64, **options):
+        try:  # the estimators refuse layers where they are undefined (see the docstring)
+            return _finite_or_none(weight_tail_index(w64, mode="entries", **options))
+        except ValueError:
+            return None
+
     for i, w in enumerate(weights):
         w64 = np.asarray(w, dtype=np.float64)
-        out["alpha"].append(_finite_or_none(weight_tail_index(w64, mode="entries", estimator="block_sum")))
-        try:
-            out["alpha_hill"].append(_finite_or_none(weight_tail_index(w64, mode="entries", estimator="hill", clip=None)))
-        except ValueError:
-            out["alpha_hill"].append(None)
+        out["alpha"].append(alpha_or_none(w64, estimator="block_sum"))
+        out["alpha_hill"].append(alpha_or_none(w64, estimator="hill", clip=None))
         out["prunable_mag"].append(float(prunable_fraction(w64 - np.median(w64), eps)))
         out["prunable_node"].append(1.0 - float(node.masks[i].any(axis=1).mean()) if i < L - 1 else None)
         out["prunable_svd"].append(1.0 - svd.ranks[i] / min(w.shape))
@@ -220,6 +232,18 @@ def baselines_run(config, seed: int) -> dict:
 # --------------------------------------------------------------------------- sweeps
 
 
+def _check_datasets(datasets) -> list[str] | None:
+    """None, or a non-empty list of data set names (``"mnist"``, ``"fashion_mnist"``, ``"synthetic"``)."""
+    from simulations.nn.data import DATASETS
+    from simulations.pruning.data import SYNTHETIC
+
+    if datasets is None:
+        return None
+    if isinstance(datasets, (str, bytes)) or not isinstance(datasets, (list, tuple)) or not datasets:
+        raise TypeError(f"datasets must be None or a non-empty list of data set names, got {datasets!r}")
+    return [check_choice("datasets", d, tuple(DATASETS) + (SYNTHETIC,)) for d in datasets]
+
+
 def reproduction_sweeps(quick: bool, datasets: Sequence[str] | None = None) -> list[tuple[str, list[dict], list[int]]]:
     """The sweeps of the reproduction: ``[(experiment, configs, seeds), ...]``.
 
@@ -232,8 +256,11 @@ def reproduction_sweeps(quick: bool, datasets: Sequence[str] | None = None) -> l
     b = 50, η = 0.02, momentum 0.9, ×0.1 at 50 % and 75 % of T, k = 100, 3 seeds).
     Quick mode: width 32, 600 images, ≤ 3 epochs. ``datasets`` defaults to the image
     data sets present (:func:`simulations.pruning.data.available_datasets`), else the
-    synthetic mixture.
+    synthetic mixture; otherwise it is a non-empty list of names among ``"mnist"``,
+    ``"fashion_mnist"`` and ``"synthetic"``. ``quick`` is a flag (True/False).
     """
+    quick = check_bool("quick", quick)
+    datasets = _check_datasets(datasets)
     if datasets is None:
         from simulations.pruning.data import SYNTHETIC, available_datasets
 
@@ -268,18 +295,12 @@ def run_reproduction(store, quick: bool, *, workers: int = 0, datasets=None, pro
     ``datasets`` None or a non-empty list of data set names (``"mnist"``, ``"fashion_mnist"``,
     ``"synthetic"``).
     """
-    from simulations._core.validation import check_bool, check_choice, check_int
-    from simulations.nn.data import DATASETS
-    from simulations.pruning.data import SYNTHETIC
     from simulations.sweep import run_sweep
 
     quick = check_bool("quick", quick)
     progress = check_bool("progress", progress)
     workers = check_int("workers", workers, 0, 4096)
-    if datasets is not None:
-        if isinstance(datasets, (str, bytes)) or not isinstance(datasets, (list, tuple)) or not datasets:
-            raise TypeError(f"datasets must be None or a non-empty list of data set names, got {datasets!r}")
-        datasets = [check_choice("datasets", d, tuple(DATASETS) + (SYNTHETIC,)) for d in datasets]
+    datasets = _check_datasets(datasets)
 
     Path(store).parent.mkdir(parents=True, exist_ok=True)
     for name, configs, seeds in reproduction_sweeps(quick, datasets):

@@ -17,6 +17,7 @@ Stores written before the magnitude methods were named by their scope (``"magnit
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -44,8 +45,10 @@ def upgrade_row(row: dict) -> dict:
     ``acc_magnitude``/``comp_magnitude`` → ``acc_magnitude_layer``/``comp_magnitude_layer``,
     ``acc_global``/``comp_global`` → ``…_magnitude_global``, the ``methods`` list likewise,
     ``oneshot_layer``/``oneshot_global`` → ``oneshot_magnitude_layer``/``…_global``.
-    Rows already in the new names come back unchanged (as a copy).
+    Rows already in the new names come back unchanged (as a copy). ``row`` must be a dict.
     """
+    if not isinstance(row, Mapping):
+        raise TypeError(f"row must be a dict (a row, config or metrics), got {type(row).__name__}")
     out = dict(row)
     if "methods" in out and isinstance(out["methods"], (list, tuple)):
         out["methods"] = type(out["methods"])(LEGACY_METHODS.get(m, m) for m in out["methods"])
@@ -59,18 +62,34 @@ def upgrade_row(row: dict) -> dict:
     return out
 
 
+def _require(rows: list[dict], keys: tuple[str, ...], what: str) -> None:
+    """Every row holds ``keys`` (ValueError naming store_or_rows otherwise)."""
+    for i, r in enumerate(rows):
+        missing = [k for k in keys if k not in r]
+        if missing:
+            raise ValueError(f"store_or_rows[{i}] must be a {what} row with the keys {list(keys)}; "
+                             f"it lacks {missing}")
+
+
 def _rows(store_or_rows, experiment: str, status=("done",)) -> list[dict]:
+    """The rows of ``experiment`` with the given statuses from a results store or a list of row dicts."""
     status = tuple(status)
     if isinstance(store_or_rows, (str, os.PathLike)):
         from simulations.sweep import ResultsStore
 
         with ResultsStore(store_or_rows, create=False) as st:
             rows = st.rows(experiment, status=list(status))
-    elif hasattr(store_or_rows, "rows"):
+    elif hasattr(store_or_rows, "rows") and callable(store_or_rows.rows):
         rows = store_or_rows.rows(experiment, status=list(status))
-    else:
+    elif isinstance(store_or_rows, (list, tuple)):
+        for i, r in enumerate(store_or_rows):
+            if not isinstance(r, Mapping):
+                raise TypeError(f"store_or_rows[{i}] must be a row dict, got {type(r).__name__}")
         rows = [r for r in store_or_rows
                 if r.get("experiment", experiment) == experiment and r.get("status", "done") in status]
+    else:
+        raise TypeError("store_or_rows must be a results store (a path or a simulations.sweep.ResultsStore) or a "
+                        f"list of row dicts, got {type(store_or_rows).__name__}")
     return [upgrade_row(r) for r in rows]
 
 
@@ -86,6 +105,9 @@ def heavy_tail_rows(store_or_rows, max_epochs: int | dict | None = None, include
     the configuration is left out (it is not replaced by a shorter, finished run).
     ``max_epochs`` = an int or ``{dataset: int}`` keeps only runs with that budget.
     ``include_diverged`` keeps the diverged runs in the result (their metrics are partial).
+    ``store_or_rows``: a results store (a path or a :class:`simulations.sweep.ResultsStore`) or
+    a list of row dicts, each with at least ``dataset``, ``eta_over_b``, ``batch_size``,
+    ``seed``, ``max_epochs`` and ``status``.
     """
     include_diverged = check_bool("include_diverged", include_diverged)
     if isinstance(max_epochs, dict):
@@ -93,6 +115,7 @@ def heavy_tail_rows(store_or_rows, max_epochs: int | dict | None = None, include
     elif max_epochs is not None:
         max_epochs = check_int("max_epochs", max_epochs, 1)
     rows = _rows(store_or_rows, "pruning.heavy_tail", status=("done", "diverged"))
+    _require(rows, ("dataset", "eta_over_b", "batch_size", "seed", "max_epochs", "status"), "pruning.heavy_tail")
     if max_epochs is not None:
         want = (lambda r: max_epochs.get(r["dataset"])) if isinstance(max_epochs, dict) else (lambda r: max_epochs)
         chosen = [r for r in rows if r["max_epochs"] == want(r)]
@@ -139,6 +162,7 @@ def trend_summary(store_or_rows, ratio_index: int = 2, max_epochs=None) -> list[
         n_ratios = len(r["ratios"])
         if ratio_index >= n_ratios:
             raise ValueError(f"ratio_index must be in [0, {n_ratios - 1}] (the ratios of the runs), got {ratio_index}")
+    _require(rows, ("alpha", "prunable_mag", "test_acc", "train_acc"), "pruning.heavy_tail")
     out = []
     for d in sorted({r["dataset"] for r in rows}):
         rs = [r for r in rows if r["dataset"] == d and r["seed"] == 0]
@@ -176,7 +200,9 @@ def curve_table(store_or_rows, method: str = "magnitude_layer") -> list[dict]:
     check_choice("method", method, tuple(CURVE_METHODS) + tuple(LEGACY_METHODS))
     method = LEGACY_METHODS.get(method, method)
     flat = []
-    for r in heavy_tail_rows(store_or_rows):
+    rows = heavy_tail_rows(store_or_rows)
+    _require(rows, ("lr", "ratios", f"comp_{method}", f"acc_{method}"), "pruning.heavy_tail")
+    for r in rows:
         for ratio, c, a in zip(r["ratios"], r[f"comp_{method}"], r[f"acc_{method}"]):
             flat.append({"dataset": r["dataset"], "lr": r["lr"], "batch_size": r["batch_size"],
                          "target": round(1.0 / (1.0 - ratio), 3), "comp": c, "acc": a, "seed": r["seed"]})
@@ -198,7 +224,9 @@ def baselines_table(store_or_rows) -> list[dict]:
     from simulations.pruning.metrics import aggregate
 
     flat = []
-    for r in _rows(store_or_rows, "pruning.baselines"):
+    rows = _rows(store_or_rows, "pruning.baselines")
+    _require(rows, ("dataset", "dense_acc", "sparsities"), "pruning.baselines")
+    for r in rows:
         flat.append({"dataset": r["dataset"], "method": "dense", "sparsity": 0.0, "acc": r["dense_acc"]})
         for m in BASELINE_LABELS:
             if m != "dense" and r.get(m) is not None:
@@ -208,7 +236,20 @@ def baselines_table(store_or_rows) -> list[dict]:
 
 
 def format_baselines_table(table: list[dict]) -> str:
-    """Markdown table: rows = (dataset, method), columns = sparsities, cells = mean ± sd (%)."""
+    """Markdown table: rows = (dataset, method), columns = sparsities, cells = mean ± sd (%).
+
+    ``table``: a list of dicts with the keys ``dataset``, ``method``, ``sparsity``, ``mean``,
+    ``spread`` and ``n``, as returned by :func:`baselines_table`.
+    """
+    if not isinstance(table, (list, tuple)):
+        raise TypeError(f"table must be a list of dicts (the rows of baselines_table), got {type(table).__name__}")
+    keys = ("dataset", "method", "sparsity", "mean", "spread", "n")
+    for i, t in enumerate(table):
+        if not isinstance(t, Mapping):
+            raise TypeError(f"table[{i}] must be a dict (a row of baselines_table), got {type(t).__name__}")
+        missing = [k for k in keys if k not in t]
+        if missing:
+            raise ValueError(f"table[{i}] must have the keys {list(keys)} (a row of baselines_table); it lacks {missing}")
     sps = sorted({t["sparsity"] for t in table if t["method"] != "dense"})
     lines = ["| data set | method | " + " | ".join(f"{100 * s:g} %" for s in sps) + " |",
              "|---|---|" + "---|" * len(sps)]
@@ -218,7 +259,7 @@ def format_baselines_table(table: list[dict]) -> str:
             if not cells:
                 continue
             if m == "dense":
-                t = cells[0.0]
+                t = cells.get(0.0, next(iter(cells.values())))
                 vals = [f"{100 * t['mean']:.1f} ± {100 * t['spread']:.1f} (n={t['n']})"] + [""] * (len(sps) - 1)
             else:
                 vals = [f"{100 * cells[s]['mean']:.1f} ± {100 * cells[s]['spread']:.1f}" if s in cells else "–"
