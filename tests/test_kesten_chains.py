@@ -227,3 +227,58 @@ def test_tail_index_mc_reports_diverged_settings_as_nan():
 def test_unknown_backend_is_rejected():
     with pytest.raises(ValueError, match="backend"):
         run_sgd(0.1, 1, 2, n_chains=2, steps=2, seed=0, backend="tpu")
+
+
+@pytest.mark.parametrize("kw,name", [
+    (dict(batch_size=2**31), "batch_size"),  # ran 2³¹ rows per step before
+    (dict(d=10**9), "d"),
+    (dict(steps=10**15), "steps"),
+    (dict(n_chains=10**12), "n_chains"),
+])
+def test_run_sgd_work_limit(kw, name):
+    args = dict(lr=0.1, batch_size=2, d=3, n_chains=2, steps=2) | kw
+    with pytest.raises(ValueError, match=rf"{name}.* must be at most (WORK|ENTRIES)_MAX"):
+        run_sgd(**args)
+
+
+def test_run_sgd_memory_limits():
+    from simulations.kesten.chains import ENTRIES_MAX
+
+    with pytest.raises(ValueError, match=r"n_chains \* d must be at most ENTRIES_MAX"):
+        run_sgd(0.1, 1, 10**5, n_chains=10**5, steps=1)
+    with pytest.raises(ValueError, match=r"n \* d must be at most ENTRIES_MAX"):
+        run_sgd(0.1, 1, 1000, mode="offline", n=ENTRIES_MAX, n_chains=1, steps=1)
+    with pytest.raises(ValueError, match=r"n \* n_chains must be at most ENTRIES_MAX"):
+        run_sgd(0.1, 1, 1, mode="offline", n=10**6, n_chains=10**4, steps=1, backend="cuda")
+
+
+@pytest.mark.parametrize("flag", [1, "yes", np.array([True]), None])
+def test_flags_must_be_bools(flag):
+    with pytest.raises(TypeError, match="average must be True or False"):
+        run_sgd(0.1, 1, 2, n_chains=2, steps=2, average=flag)
+    res = run_sgd(0.1, 1, 2, n_chains=2, steps=2, seed=0)
+    with pytest.raises(TypeError, match="centered must be True or False"):
+        res.final(centered=flag)
+    with pytest.raises(TypeError, match="average must be True or False"):
+        res.final(average=flag)
+
+
+def test_studies_check_their_arguments_before_work():
+    from simulations.kesten.study import alpha_vs_lr, tail_index_mc
+
+    with pytest.raises(ValueError, match="total work"):
+        tail_index_mc(np.linspace(0.1, 0.5, 10**4), 2, 3, n_chains=10**4, steps=10**3)
+    with pytest.raises(ValueError, match="lrs must all be in"):
+        tail_index_mc([0.5, -0.1], 2, 3, n_chains=20, steps=1)
+    with pytest.raises(ValueError, match="steps"):
+        tail_index_mc([0.5], 2, 3, n_chains=20, steps=0)
+    with pytest.raises(ValueError, match="combos"):
+        alpha_vs_lr([(2, 3, 4)])
+    with pytest.raises(TypeError, match="combos"):
+        alpha_vs_lr(5)
+    with pytest.raises(ValueError, match="batch_size"):
+        alpha_vs_lr([(0, 3)])
+    with pytest.raises(ValueError, match="n_lr"):
+        alpha_vs_lr([(2, 3)], n_lr=10**9)
+    with pytest.raises(ValueError, match="total work"):
+        alpha_vs_lr([(2, 3)], n_mc=10**6, n_chains=10**5, steps=10**3)

@@ -35,15 +35,33 @@ import numpy as np
 
 from simulations._core import seeding
 from simulations._core.codes import STATUS_NAMES, STATUS_OK
-from simulations._core.validation import check_array, check_choice, check_int, check_positive, check_real
+from simulations._core.validation import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_int,
+    check_positive,
+    check_real,
+)
 from simulations.kesten import cpu as _k
 from simulations.kesten.recursion import OfflineArgs, OnlineArgs
 from simulations.stable.streams import init_states
 
-__all__ = ["SGDChains", "run_sgd", "STATUS_NAMES", "MODES", "SAMPLINGS"]
+__all__ = ["SGDChains", "run_sgd", "STATUS_NAMES", "MODES", "SAMPLINGS", "WORK_MAX", "ENTRIES_MAX"]
 
 MODES = ("online", "offline")
 SAMPLINGS = ("epoch", "step")
+#: most multiply-adds of one run, n_chains·steps·batch_size·d (minutes of one core; the paper's
+#: largest run is 2·10⁸)
+WORK_MAX = 10**10
+#: most entries of one array a run allocates: the iterates n_chains·d, the generated data n·d,
+#: the device's per-chain permutations n·n_chains (10⁹ float64: 8 GB)
+ENTRIES_MAX = 10**9
+
+
+def _check_size(what: str, value: int, limit: int, name: str) -> None:
+    if value > limit:
+        raise ValueError(f"{what} must be at most {name} = {limit}, got {value}")
 
 
 @dataclass
@@ -99,6 +117,8 @@ class SGDChains:
 
     def final(self, *, centered: bool = True, average: bool = False) -> np.ndarray:
         """Finite final iterates (or running averages) of the non-diverged chains, minus x* if ``centered``."""
+        centered = check_bool("centered", centered)
+        average = check_bool("average", average)
         src = self.x_avg if average else self.x
         if src is None:
             raise ValueError("average=True needs run_sgd(..., average=True)")
@@ -137,7 +157,9 @@ def run_sgd(
     lr : float > 0
         The step size η.
     batch_size : int >= 1
-        The batch size b (offline: also b <= n).
+        The batch size b (offline: also b <= n). The work n_chains·steps·batch_size·d is at most
+        :data:`WORK_MAX` = 10¹⁰, and n_chains·d (and, offline, n·d) at most :data:`ENTRIES_MAX` = 10⁹;
+        larger runs are rejected before any work.
     d : int >= 1
         Dimension of x (offline with ``data``: must equal A.shape[1]).
     sigma : float > 0
@@ -191,13 +213,16 @@ def run_sgd(
     sigma = check_positive("sigma", sigma)
     n_chains = check_int("n_chains", n_chains, 1)
     steps = check_int("steps", steps, 1)
+    _check_size("the work n_chains * steps * batch_size * d", n_chains * steps * batch_size * d, WORK_MAX,
+                "WORK_MAX")
+    _check_size("the iterates' size n_chains * d", n_chains * d, ENTRIES_MAX, "ENTRIES_MAX")
     check_choice("mode", mode, MODES)
     check_choice("sampling", sampling, SAMPLINGS)
     noise_sd = check_real("noise_sd", noise_sd, 0.0)
     init_scale = check_real("init_scale", init_scale, 0.0)
     threshold = check_positive("threshold", threshold)
-    if not isinstance(average, (bool, np.bool_)):
-        raise TypeError(f"average must be a bool, got {type(average).__name__}")
+    average = check_bool("average", average)
+    check_choice("backend", backend, ("cpu", "cuda"))
     burn_in = steps // 2 if burn_in is None else check_int("burn_in", burn_in, 0, steps - 1)
     if x_star is None:
         xs = np.zeros(d)
@@ -231,15 +256,17 @@ def run_sgd(
             if n is None:
                 raise ValueError("offline mode needs n (number of rows) or data=(A, y)")
             n_rows = check_int("n", n, 1)
+            _check_size("the data's size n * d", n_rows * d, ENTRIES_MAX, "ENTRIES_MAX")
             rng = seeding.generator(ss, "data")
             A = sigma * rng.standard_normal((n_rows, d))
             y = A @ xs + noise_sd * rng.standard_normal(n_rows)
         if batch_size > n_rows:
             raise ValueError(f"batch_size must be an integer in [1, n] = [1, {n_rows}] in offline mode, got {batch_size}")
+        if backend == "cuda":
+            _check_size("the device permutations' size n * n_chains", n_rows * n_chains, ENTRIES_MAX, "ENTRIES_MAX")
     elif data is not None or n is not None:
         raise ValueError("data and n are for mode='offline' only")
 
-    check_choice("backend", backend, ("cpu", "cuda"))
     if backend == "cuda":
         from simulations.kesten import cuda_launch as kern
     else:

@@ -18,10 +18,20 @@ from typing import Any
 import numpy as np
 
 from simulations._core import seeding
-from simulations._core.validation import check_array, check_int
+from simulations._core.validation import check_array, check_int, check_real
 from simulations.kesten.chains import run_sgd
 
-__all__ = ["tail_index_mc", "alpha_vs_lr"]
+__all__ = ["tail_index_mc", "alpha_vs_lr", "N_LR_MAX", "STUDY_WORK_MAX"]
+
+#: most multiply-adds of one study call, summed over its runs (the paper's figure needs 5·10⁹)
+STUDY_WORK_MAX = 10**11
+#: most theory points of one curve in :func:`alpha_vs_lr` (each a root search by quadrature)
+N_LR_MAX = 10**4
+
+
+def _check_total_work(total: int, what: str) -> None:
+    if total > STUDY_WORK_MAX:
+        raise ValueError(f"the total work {what} must be at most STUDY_WORK_MAX = {STUDY_WORK_MAX}, got {total}")
 
 
 def tail_index_mc(
@@ -45,12 +55,19 @@ def tail_index_mc(
     used rather than the block-sum estimator because the latter saturates at 2 (its blocks of
     sums reach the Gaussian domain once α ≥ 2). Returns arrays ``lr, alpha_hat, sd`` (asymptotic
     sd α̂/√k), ``n_ok``; ``alpha_hat`` is nan where fewer than 2k chains stayed finite (the
-    ``n_ok`` column says so).
+    ``n_ok`` column says so). The total work len(lrs)·n_chains·steps·batch_size·d is at most
+    :data:`STUDY_WORK_MAX` = 10¹¹ (and each run at most :data:`simulations.kesten.chains.WORK_MAX`).
     """
     from simulations.tail_index.estimators import hill
 
     lrs = check_array("lrs", lrs, ndim=1, min_size=1)
+    if np.any(lrs <= 0):
+        raise ValueError("lrs must all be in (0, inf)")
+    batch_size = check_int("batch_size", batch_size, 1)
+    d = check_int("d", d, 1)
     n_chains = check_int("n_chains", n_chains, 20)
+    steps = check_int("steps", steps, 1)
+    _check_total_work(lrs.size * n_chains * steps * batch_size * d, "len(lrs) * n_chains * steps * batch_size * d")
     k = max(50, n_chains // 40) if k is None else check_int("k", k, 1, n_chains - 1)
     ss = seeding.seed_sequence(seed)
     a = np.full(lrs.shape, np.nan)
@@ -82,12 +99,33 @@ def alpha_vs_lr(
     estimates (:func:`tail_index_mc`) at ``n_mc`` step sizes in [0.45, 0.85]·η_c, on the seed's
     child ``("combo", j)``; the variance boundary η_var (α = 2). Returns one dict per pair with
     keys ``batch_size, d, curve, mc, lr_var, lr_div``.
+
+    ``combos``: a sequence of pairs of ints (batch_size in [1, theory.kesten.BATCH_SIZE_MAX],
+    d in [1, theory.kesten.D_MAX]); ``n_lr`` in [2, :data:`N_LR_MAX` = 10⁴]; ``n_mc`` >= 1; the total
+    Monte-Carlo work Σ n_mc·n_chains·steps·batch_size·d is at most
+    :data:`STUDY_WORK_MAX` = 10¹¹ (and each run at most :data:`simulations.kesten.chains.WORK_MAX`).
     """
     from theory import kesten as K
 
+    if isinstance(combos, (str, bytes)) or not hasattr(combos, "__iter__"):
+        raise TypeError(f"combos must be a sequence of (batch_size, d) pairs, got {type(combos).__name__}")
+    pairs = []
+    for c in combos:
+        if isinstance(c, (str, bytes)) or not hasattr(c, "__len__") or len(c) != 2:
+            raise ValueError(f"combos must be a sequence of (batch_size, d) pairs, got the entry {c!r}")
+        pairs.append((check_int("batch_size", c[0], 1, K.BATCH_SIZE_MAX), check_int("d", c[1], 1, K.D_MAX)))
+    if not pairs:
+        raise ValueError("combos must contain at least one (batch_size, d) pair")
+    n_lr = check_int("n_lr", n_lr, 2, N_LR_MAX)
+    n_mc = check_int("n_mc", n_mc, 1)
+    n_chains = check_int("n_chains", n_chains, 20)
+    steps = check_int("steps", steps, 1)
+    s_max = check_real("s_max", s_max, 1.0, K.S_MAX)
+    _check_total_work(sum(n_mc * n_chains * steps * b * d for b, d in pairs),
+                      "sum of n_mc * n_chains * steps * batch_size * d over combos")
     ss = seeding.seed_sequence(seed)
     rows = []
-    for j, (batch_size, d) in enumerate(combos):
+    for j, (batch_size, d) in enumerate(pairs):
         lr_div = K.lr_critical_divergence(batch_size, d)
         curve = K.tail_index_curve(np.linspace(0.02 * lr_div, 1.25 * lr_div, n_lr), batch_size, d, s_max=s_max)
         mc = tail_index_mc(np.linspace(0.45, 0.85, n_mc) * lr_div, batch_size, d, n_chains=n_chains, steps=steps,
