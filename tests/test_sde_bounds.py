@@ -33,7 +33,7 @@ def test_steps_limit_raises_before_work():
 
 def test_record_size_limit():
     with pytest.raises(ValueError, match="recorded path"):
-        sde.euler_maruyama(sde.ou_drift, np.zeros(4), alpha=1.5, dt=0.1, steps=10**8, n_paths=100,
+        sde.euler_maruyama(sde.ou_drift, np.zeros(1), alpha=1.5, dt=0.1, steps=10**6, n_paths=2000,
                            record_every=1, params=[1.0, 0.0])
 
 
@@ -42,3 +42,40 @@ def test_ou_weak_error_T_limit():
         sde.ou_weak_error(1.5, T=5.4e16)
     with pytest.raises(ValueError, match="dts must all be in"):
         sde.ou_weak_error(1.5, T=1.0, dts=(0.5, -0.25))
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(steps=1, n_paths=2 * 10**9), r"n_paths \* dim must be at most STATE_MAX"),
+    (dict(steps=10**6, n_paths=10**5), r"work steps \* n_paths \* dim \* m .*WORK_MAX = 10000000000"),
+    (dict(steps=1, n_paths=2, x0=np.zeros(10**6)), r"work steps \* n_paths \* dim \* m"),  # σI is 10¹² entries
+    (dict(steps=10**4, n_paths=10**3, x0=np.zeros(2), sigma=np.ones((2, 10**3))), r"work .*m = sigma's columns"),
+])
+def test_work_and_memory_limits_raise_before_work(kw, match):
+    args = dict(x0=np.zeros(1), alpha=1.5, dt=0.1, params=[1.0, 0.0]) | kw
+    with pytest.raises(ValueError, match=match):
+        sde.euler_maruyama(sde.ou_drift, **args)
+
+
+def test_ou_weak_error_checks_everything_before_running():
+    """The second dt did not divide T: the first dt's paths had already been simulated."""
+    with pytest.raises(ValueError, match=r"each dt in dts must divide T"):
+        sde.ou_weak_error(1.5, T=1.0, dts=(0.5, 0.3), n_paths=10**9)
+    with pytest.raises(ValueError, match=r"work steps \* n_paths"):
+        sde.ou_weak_error(1.5, T=1.0, dts=(0.001, 0.002), n_paths=10**8)
+    with pytest.raises(ValueError, match="n_paths"):
+        sde.ou_weak_error(1.5, n_paths=1)
+    with pytest.raises(ValueError, match="distinct"):
+        sde.ou_weak_error(1.5, dts=(0.5, 0.5))
+    with pytest.raises(ValueError, match="theta"):
+        sde.ou_weak_error(1.5, theta=-1.0)
+
+
+def test_stable_ou_study_checks_both_parts_first():
+    from simulations.sde import stable_ou_study
+
+    with pytest.raises(ValueError, match=r"each dt in dts must divide T"):
+        stable_ou_study(n_paths=10, steps=2, dts=(0.5, 0.3), weak_paths=10)
+    with pytest.raises(ValueError, match="work"):
+        stable_ou_study(n_paths=10**8, steps=10**3)
+    with pytest.raises(ValueError, match=r"theta\*h"):
+        stable_ou_study(h=3.0, n_paths=10, steps=2, weak_paths=10)

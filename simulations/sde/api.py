@@ -62,6 +62,9 @@ __all__ = [
     "NOISES",
     "DRIFT_PARAMS",
     "STEPS_MAX",
+    "WORK_MAX",
+    "STATE_MAX",
+    "RECORD_MAX",
     "STATUS_NAMES",
     "stable_ou_transition",
     "stable_ou_stationary_scale",
@@ -77,7 +80,19 @@ double_well_drift = _k.double_well_drift
 # the parameters each built-in drift reads (a numba kernel does not check bounds)
 DRIFT_PARAMS = {ou_drift: ("theta", "mu"), double_well_drift: ("a", "c")}
 STEPS_MAX = 10**9  # Euler steps of one call (10⁹ steps of one path take minutes)
+WORK_MAX = 10**10  # steps·n_paths·dim·m, m the noise dimension: minutes of one core
+STATE_MAX = 10**9  # entries n_paths·dim of the state array (8 GB)
 RECORD_MAX = 10**9  # entries of the recorded path array (8 GB)
+
+
+def _check_run(steps: int, n_paths: int, dim: int, m: int) -> None:
+    """Work and memory of ``steps`` EM steps of ``n_paths`` paths in R^dim with m-dim noise, up front."""
+    if n_paths * dim > STATE_MAX:
+        raise ValueError(f"the state size n_paths * dim must be at most STATE_MAX = {STATE_MAX}, got {n_paths * dim}")
+    work = steps * n_paths * dim * m
+    if work > WORK_MAX:
+        raise ValueError(f"the work steps * n_paths * dim * m (m = sigma's columns) must be at most "
+                         f"WORK_MAX = {WORK_MAX}, got {work}")
 
 
 @dataclass
@@ -153,7 +168,10 @@ def euler_maruyama(
         Step h.
     steps : int in [1, STEPS_MAX = 10⁹]
     n_paths : int >= 1, optional
-        Default: x0.shape[0] for a 2-D x0, else 1.
+        Default: x0.shape[0] for a 2-D x0, else 1. Limits, checked before any work: n_paths·dim at
+        most :data:`STATE_MAX` = 10⁹, steps·n_paths·dim·m (m the columns of Σ) at most
+        :data:`WORK_MAX` = 10¹⁰, the recorded path (steps // record_every)·n_paths·dim at most
+        :data:`RECORD_MAX` = 10⁹.
     sigma : float > 0, array (dim,) >= 0 or array (dim, m)
         Noise matrix Σ (scalar ⇒ σ I, vector ⇒ diag).
     params : 1-D array-like of floats
@@ -188,6 +206,8 @@ def euler_maruyama(
         raise ValueError("x0 must have at least one coordinate")
     if x0a.ndim == 2 and x0a.shape[0] != n_paths:
         raise ValueError(f"x0 must have shape ({dim},) or ({n_paths}, {dim}), got {x0a.shape}")
+    # a scalar or vector sigma is the diagonal (dim, dim) matrix: check the work before building it
+    _check_run(steps, n_paths, dim, np.shape(sigma)[1] if np.ndim(sigma) == 2 else dim)
     sig = _noise_matrix(sigma, dim)
     prm = check_array("params", np.zeros(0) if np.size(params) == 0 else params, ndim=(0, 1))
     prm = np.ascontiguousarray(prm, dtype=np.float64).reshape(-1)
@@ -286,6 +306,31 @@ def sas_abs_moment(alpha, p, scale=1.0) -> float:
     return scale**p * 2.0**p * _gamma(0.5 * (1 + p)) * _gamma(1 - p / alpha) / (math.sqrt(math.pi) * _gamma(1 - 0.5 * p))
 
 
+def _weak_plan(alpha, theta, sigma, T, dts, n_paths, p):
+    """The validated arguments of :func:`ou_weak_error` and its step counts T/h, before any work."""
+    alpha = check_alpha(alpha)
+    check_positive("theta", theta)
+    check_positive("sigma", sigma)
+    p = alpha / 4.0 if p is None else check_real("p", p, 0.0, alpha / 2.0, low_open=True, high_open=True)
+    T = check_positive("T", T)
+    dts = check_array("dts", dts, ndim=1, min_size=2)
+    if np.any(dts <= 0):
+        raise ValueError("dts must all be in (0, inf)")
+    if np.unique(dts).size < 2:
+        raise ValueError(f"dts must hold at least two distinct step sizes (the weak order is a slope), got {dts}")
+    if T / float(np.min(dts)) > STEPS_MAX:
+        raise ValueError(f"T / min(dts) (the Euler steps) must be at most {STEPS_MAX}, got {T / float(np.min(dts)):g}")
+    n_paths = check_int("n_paths", n_paths, 2)
+    steps = []
+    for h in dts:
+        n = int(round(T / h))
+        if n < 1 or abs(n * h - T) > 1e-9 * T:
+            raise ValueError(f"each dt in dts must divide T={T}, got {h}")
+        steps.append(n)
+    _check_run(sum(steps), n_paths, 1, 1)
+    return alpha, p, T, dts, steps, n_paths
+
+
 def ou_weak_error(alpha, theta=1.0, sigma=1.0, T=1.0, dts=(0.2, 0.1, 0.05, 0.025), *, n_paths=200_000,
                   p=None, seed=None) -> dict:
     """Weak error of EM for the stable OU process, measured on E|X_T|^p from X_0 = 0.
@@ -295,23 +340,17 @@ def ou_weak_error(alpha, theta=1.0, sigma=1.0, T=1.0, dts=(0.2, 0.1, 0.05, 0.025
     the exact EM error (from :func:`em_ou_scale`), the MC standard error, and
     the least-squares slope of log(error) against log(h) (the empirical weak
     order; 1 expected). ``p`` defaults to α/4 (so that |X|^p has a finite variance).
+
+    Every h in ``dts`` (at least two distinct values) must divide T into at most
+    :data:`STEPS_MAX` steps, and the total work n_paths·Σ_h T/h is at most :data:`WORK_MAX` = 10¹⁰;
+    ``n_paths`` >= 2. All of this is checked before any path is run.
     """
-    alpha = check_alpha(alpha)
-    p = alpha / 4.0 if p is None else check_real("p", p, 0.0, alpha / 2.0, low_open=True, high_open=True)
-    T = check_positive("T", T)
-    dts = check_array("dts", dts, ndim=1, min_size=2)
-    if np.any(dts <= 0):
-        raise ValueError("dts must all be in (0, inf)")
-    if T / float(np.min(dts)) > STEPS_MAX:
-        raise ValueError(f"T / min(dts) (the Euler steps) must be at most {STEPS_MAX}, got {T / float(np.min(dts)):g}")
+    alpha, p, T, dts, steps, n_paths = _weak_plan(alpha, theta, sigma, T, dts, n_paths, p)
     ss = seeding.seed_sequence(seed)
     _, s_exact = stable_ou_transition(alpha, theta, sigma, T, 0.0)
     m_exact = sas_abs_moment(alpha, p, s_exact)
     out = {"dt": [], "mc": [], "se": [], "em_exact": [], "error_mc": [], "error_em": []}
-    for i, h in enumerate(dts):
-        n = int(round(T / h))
-        if n < 1 or abs(n * h - T) > 1e-9 * T:
-            raise ValueError(f"each dt must divide T={T}, got {h}")
+    for i, (h, n) in enumerate(zip(dts, steps)):
         res = euler_maruyama(ou_drift, np.zeros(1), alpha=alpha, dt=float(h), steps=n, n_paths=n_paths,
                              sigma=sigma, params=[theta, 0.0], seed=seeding.child(ss, "dt", i))
         v = np.abs(res.x[res.ok, 0]) ** p

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from simulations._core import seeding
+from simulations._core.validation import check_alpha, check_int, check_positive
 from simulations.sde import api as sde
 
 __all__ = ["stable_ou_study"]
@@ -39,7 +40,17 @@ def stable_ou_study(
     :func:`simulations.sde.api.ou_weak_error` on E|X_T|^p (seed child ``"weak"``). Returns ``x``
     (the finite final states), ``scale_em`` = σ[h/(1 − |1−θh|^α)]^{1/α} (the EM chain's stationary
     scale), ``scale_ct`` = σ(αθ)^{−1/α} (the continuous-time one) and ``weak`` (the weak-error dict).
+    Needs 0 < θh < 2 (a stationary EM chain); the limits of both parts
+    (:data:`simulations.sde.api.WORK_MAX`, ...) are checked before either runs.
     """
+    # every argument (the weak-error study's included) is checked before the first path runs
+    alpha = check_alpha(alpha)
+    h = check_positive("h", h)
+    n_paths = check_int("n_paths", n_paths, 1)
+    steps = check_int("steps", steps, 1, sde.STEPS_MAX)
+    sde._check_run(steps, n_paths, 1, 1)
+    sde._weak_plan(alpha, theta, sigma, T, dts, weak_paths, None)
+    sde.em_ou_stationary_scale(alpha, theta, sigma, h)
     ss = seeding.seed_sequence(seed)
     res = sde.euler_maruyama(sde.ou_drift, np.zeros(1), alpha=alpha, dt=h, steps=steps, n_paths=n_paths,
                              sigma=sigma, params=[theta, 0.0], seed=seeding.child(ss, "paths"))
