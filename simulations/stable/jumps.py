@@ -14,19 +14,21 @@ s ↦ T^m s, and T^m is a product of the binary powers T^(2^p) (:data:`POWERS`).
 stored by columns, ``M[b] = (lo, hi)`` = the image of the basis state with only bit b set
 (b < 64: bit b of s0; b ≥ 64: bit b−64 of s1), so applying it costs one XOR per bit of s
 (:func:`apply`, compiled for both targets from one source). T^(2^64) equals numba.cuda.random's
-jump polynomial, the stream spacing of :func:`simulations.stable.streams.init_states`, and its
-squarings T^(2^(64+p)) (:data:`STREAM_POWERS`) skip any number k < 2^64 of whole streams in at most
-64 matrix–vector products (:func:`skip_streams`).
+jump polynomial, the stream spacing of :func:`simulations.stable.streams.init_states` (which skips
+whole streams with the squarings of that matrix). The matrix arithmetic (:func:`apply`,
+:func:`matmul`) lives in :mod:`simulations.stable.streams`, the lowest module, and is re-exported here.
 """
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
 
+from simulations.stable.streams import gf2_apply as apply
+from simulations.stable.streams import gf2_matmul as matmul
+from simulations.stable.streams import gf2_squarings as _squarings
 from simulations.stable.streams import xoroshiro128p_next
 
-__all__ = ["transition_matrix", "matmul", "apply", "power", "advance", "chain", "skip_streams", "POWERS",
-           "STREAM_POWERS"]
+__all__ = ["transition_matrix", "matmul", "apply", "power", "advance", "chain", "POWERS"]
 
 _Z64 = np.uint64(0)
 _ONE64 = np.uint64(1)
@@ -45,51 +47,8 @@ def transition_matrix():
     return M
 
 
-@nb.njit(inline="always", cache=True)
-def apply(M, s0, s1):
-    """M s for a state (s0, s1), as a pair (lo, hi).
-
-    Branch-free (a mask of all ones where bit b of s is set), so that the device compilation
-    (:func:`simulations.stable.cuda.jump_apply`) has no warp divergence.
-    """
-    o0 = _Z64
-    o1 = _Z64
-    for b in range(64):
-        m = _Z64 - ((s0 >> np.uint64(b)) & _ONE64)
-        o0 ^= M[b, 0] & m
-        o1 ^= M[b, 1] & m
-    for b in range(64):
-        m = _Z64 - ((s1 >> np.uint64(b)) & _ONE64)
-        o0 ^= M[64 + b, 0] & m
-        o1 ^= M[64 + b, 1] & m
-    return o0, o1
-
-
-@nb.njit(cache=True)
-def matmul(A, B):
-    """A B (first B, then A)."""
-    C = np.empty((128, 2), dtype=np.uint64)
-    for b in range(128):
-        o0, o1 = apply(A, B[b, 0], B[b, 1])
-        C[b, 0] = o0
-        C[b, 1] = o1
-    return C
-
-
-@nb.njit(cache=True)
-def _squarings(M, n):
-    """M^(2^p) for p = 0..n−1, as (n, 128, 2) uint64 columns."""
-    P = np.empty((n, 128, 2), dtype=np.uint64)
-    P[0] = M
-    for p in range(1, n):
-        P[p] = matmul(P[p - 1], P[p - 1])
-    return P
-
-
 #: POWERS[p] = T^(2^p), p = 0..64
 POWERS = _squarings(transition_matrix(), 65)
-#: STREAM_POWERS[p] = T^(2^(64+p)), p = 0..63: the jump over 2^p streams of ``init_states``
-STREAM_POWERS = _squarings(POWERS[64].copy(), 64)
 
 
 @nb.njit(cache=True)
@@ -136,18 +95,3 @@ def chain(s0, s1, M, dest, start, n):
         dest[start + j, 1] = s1
         s0, s1 = apply(M, s0, s1)
 
-
-@nb.njit(cache=True)
-def skip_streams(s0, s1, k, J):
-    """T^(2^64·k) (s0, s1) for a uint64 ``k`` with J = :data:`STREAM_POWERS`: skip k whole streams.
-
-    The binary digits of k pick the squarings J[p] = T^(2^(64+p)): at most 64 matrix–vector
-    products, whatever k. Returns the pair (lo, hi).
-    """
-    p = 0
-    while k != _Z64:
-        if k & _ONE64:
-            s0, s1 = apply(J[p], s0, s1)
-        k >>= _ONE64
-        p += 1
-    return s0, s1

@@ -22,6 +22,10 @@ call its own target's compilation of the scalar functions (a ``py_func`` resolve
 in this module, i.e. to the CPU versions, and the CUDA simulator cannot pass a device array to
 a CPU function).
 
+The state map is linear over GF(2); :func:`gf2_apply` and :func:`gf2_matmul` (128×128 binary matrices
+by columns, re-exported by :mod:`simulations.stable.jumps`) let :func:`init_states` skip any number
+of whole streams in O(64) steps (:func:`skip_streams`).
+
 All draw functions are ``@njit(inline)`` scalars meant to be called from
 inside other kernels: ``u = uniform_open(states, i)``.
 """
@@ -36,6 +40,8 @@ _JUMP0 = np.uint64(0xBEAC0467EBA5FACB)
 _JUMP1 = np.uint64(0xD86B048B86AA9922)
 _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53
 _U9, _U11, _U14, _U28, _U36, _U55 = (np.uint64(k) for k in (9, 11, 14, 28, 36, 55))
+_Z64 = np.uint64(0)
+_ONE64 = np.uint64(1)
 
 
 # ------------------------------------------------------------------ scalar arithmetic (CPU and device)
@@ -142,6 +148,89 @@ def _chain_streams(states):
         _jump(states, i)
 
 
+# ------------------------------------------------------------------ GF(2) matrices of the state map
+# The state update is linear over GF(2). A 128×128 binary matrix is stored by columns, M[b] = (lo, hi)
+# = the image of the basis state with only bit b set (b < 64: bit b of s0; b ≥ 64: bit b−64 of s1).
+@nb.njit(inline="always", cache=True)
+def gf2_apply(M, s0, s1):
+    """M s for a state (s0, s1), as a pair (lo, hi).
+
+    Branch-free (a mask of all ones where bit b of s is set), so that the device compilation
+    (:func:`simulations.stable.cuda.jump_apply`) has no warp divergence.
+    """
+    o0 = _Z64
+    o1 = _Z64
+    for b in range(64):
+        m = _Z64 - ((s0 >> np.uint64(b)) & _ONE64)
+        o0 ^= M[b, 0] & m
+        o1 ^= M[b, 1] & m
+    for b in range(64):
+        m = _Z64 - ((s1 >> np.uint64(b)) & _ONE64)
+        o0 ^= M[64 + b, 0] & m
+        o1 ^= M[64 + b, 1] & m
+    return o0, o1
+
+
+@nb.njit(cache=True)
+def gf2_matmul(A, B):
+    """A B (first B, then A)."""
+    C = np.empty((128, 2), dtype=np.uint64)
+    for b in range(128):
+        o0, o1 = gf2_apply(A, B[b, 0], B[b, 1])
+        C[b, 0] = o0
+        C[b, 1] = o1
+    return C
+
+
+@nb.njit(cache=True)
+def gf2_squarings(M, n):
+    """M^(2^p) for p = 0..n−1, as (n, 128, 2) uint64 columns."""
+    P = np.empty((n, 128, 2), dtype=np.uint64)
+    P[0] = M
+    for p in range(1, n):
+        P[p] = gf2_matmul(P[p - 1], P[p - 1])
+    return P
+
+
+@nb.njit(cache=True)
+def _jump_matrix():
+    """The jump polynomial's map (T^(2^64), one stream) as (128, 2) columns: the jump of each basis state."""
+    M = np.empty((128, 2), dtype=np.uint64)
+    st = np.empty((1, 2), dtype=np.uint64)
+    for b in range(128):
+        st[0, 0] = _ONE64 << np.uint64(b) if b < 64 else _Z64
+        st[0, 1] = _Z64 if b < 64 else _ONE64 << np.uint64(b - 64)
+        _jump(st, 0)
+        M[b, 0] = st[0, 0]
+        M[b, 1] = st[0, 1]
+    return M
+
+
+@nb.njit(cache=True)
+def _skip_streams(s0, s1, k, J):
+    """T^(2^64·k) (s0, s1) for a uint64 k, J[p] = T^(2^(64+p)): at most 64 matrix–vector products."""
+    p = 0
+    while k != _Z64:
+        if k & _ONE64:
+            s0, s1 = gf2_apply(J[p], s0, s1)
+        k >>= _ONE64
+        p += 1
+    return s0, s1
+
+
+_STREAM_POWERS: list[np.ndarray] = []  # [J], J[p] = T^(2^(64+p)), p < 64; built on first use
+
+
+def skip_streams(s0, s1, k: int) -> tuple[int, int]:
+    """The state (s0, s1) advanced by k whole streams (k·2^64 draws), 0 <= k < 2^64, in O(64) steps.
+
+    The binary digits of k pick the squarings T^(2^(64+p)) of the jump matrix.
+    """
+    if not _STREAM_POWERS:
+        _STREAM_POWERS.append(gf2_squarings(_jump_matrix(), 64))
+    return _skip_streams(np.uint64(s0), np.uint64(s1), np.uint64(k), _STREAM_POWERS[0])
+
+
 #: largest ``subsequence_start`` of :func:`init_states` (numba.cuda's uint64 argument)
 SUBSEQUENCE_MAX = 2**64 - 1
 #: largest ``n_streams`` of :func:`init_states` (16 bytes per stream: 16 GB)
@@ -154,7 +243,7 @@ def init_states(n_streams: int, seed: int, subsequence_start: int = 0) -> np.nda
     Stream i is the splitmix64 seed state (z, z) advanced by T^(2^64·(subsequence_start + i)),
     T the one-draw transition (numba.cuda's ``init_xoroshiro128p_states``). The first
     ``subsequence_start`` streams are skipped in at most 64 GF(2) matrix–vector products
-    (:func:`simulations.stable.jumps.skip_streams`), the following ones are one jump apart.
+    (:func:`skip_streams`), the following ones are one jump apart.
 
     Parameters
     ----------
@@ -176,9 +265,7 @@ def init_states(n_streams: int, seed: int, subsequence_start: int = 0) -> np.nda
     z = np.uint64(_seed_state(np.uint64(seed)))
     s0 = s1 = z
     if subsequence_start:
-        from simulations.stable import jumps  # imports this module: load it only here
-
-        s0, s1 = jumps.skip_streams(z, z, np.uint64(subsequence_start), jumps.STREAM_POWERS)
+        s0, s1 = skip_streams(z, z, subsequence_start)
     states[0, 0] = s0
     states[0, 1] = s1
     _chain_streams(states)
