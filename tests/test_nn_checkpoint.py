@@ -376,3 +376,28 @@ def test_resume_with_averaging_from_a_checkpoint_without_it_is_refused(tmp_path)
     with pytest.raises(ValueError, match="averaging = 0, the run has averaging=3") as info:
         train(SPEC, _data(), stop=StopRules(max_steps=12), resume=tmp_path / "na", **_kw())
     assert str(tmp_path / "na.npz") in str(info.value)
+
+
+def test_checkpoint_file_checks_its_path(tmp_path):
+    assert C.checkpoint_file(tmp_path / "run.json") == tmp_path / "run.npz"
+    assert C.checkpoint_file("a/b") == Path("a/b.npz")
+    for bad in (3, None, [1], object()):
+        with pytest.raises(TypeError, match="path"):
+            C.checkpoint_file(bad)
+    for bad in ("", ".", "a/..", "a" * 300):
+        with pytest.raises(ValueError, match="path"):
+            C.checkpoint_file(bad)
+    assert C.checkpoint_file("a" * (C.NAME_MAX - 4)).name == "a" * (C.NAME_MAX - 4) + ".npz"
+
+
+def test_train_names_resume_and_checkpoint_path_in_its_errors(tmp_path):
+    d = gaussian_mixture(20, 4, 3, seed=0)
+    kw = dict(batch_size=5, stop=StopRules(max_steps=2))
+    with pytest.raises(CheckpointNotFoundError, match="resume"):
+        train(MLPSpec((4, 5, 3)), d, resume=str(tmp_path / "missing"), **kw)
+    for bad in ("", ".", "a" * 300):
+        with pytest.raises(ValueError, match="checkpoint_path"):
+            train(MLPSpec((4, 5, 3)), d, checkpoint_path=bad, **kw)
+        with pytest.raises(ValueError, match="resume"):
+            train(MLPSpec((4, 5, 3)), d, resume=bad, **kw)
+    assert not list(tmp_path.iterdir())  # nothing was written

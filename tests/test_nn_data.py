@@ -269,3 +269,64 @@ def test_download_goes_into_the_explicit_root(tmp_path, monkeypatch):
 def test_load_dataset_flags_and_options_are_checked(tmp_path, kw, match):
     with pytest.raises(TypeError, match=match):
         D.load_dataset("mnist", "test", root=tmp_path, **kw)
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda: D.check_labels("y", np.arange(20) % 3, 20, "a"), TypeError, "n_classes"),
+    (lambda: D.check_labels("y", np.arange(20) % 3, 20, None), TypeError, "n_classes"),
+    (lambda: D.check_labels("y", np.arange(20) % 3, 20, True), TypeError, "n_classes"),
+    (lambda: D.check_labels("y", np.arange(20) % 3, 1.5, 3), TypeError, r"\bn\b"),
+    (lambda: D.check_labels("y", np.arange(20) % 3, np.array([1, 2]), 3), TypeError, r"\bn\b"),
+    (lambda: D.check_labels("y", np.arange(20) % 3, 20, 0), ValueError, "n_classes"),
+])
+def test_check_labels_checks_its_sizes(call, err, match):
+    with pytest.raises(err, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: D.gaussian_mixture(D.ENTRIES_MAX + 1, 4), r"\bn\b.*ENTRIES_MAX|\bn must"),
+    (lambda: D.gaussian_mixture(2**63, 4), r"\bn must"),
+    (lambda: D.gaussian_mixture(20, 2**31), "dim"),
+    (lambda: D.gaussian_mixture(2**20, 2**6), "ENTRIES_MAX"),
+    (lambda: D.gaussian_mixture(20, 4, n_test=41785944), "n_test"),
+    (lambda: D.gaussian_mixture(20, 4, n_test=2**23 + 1), "n_test.*ENTRIES_MAX"),
+    (lambda: D.gaussian_mixture(20, 4, n_classes=2**31), "n_classes"),
+    (lambda: D.gaussian_mixture(20, 4, separation=1e300), "separation"),
+    (lambda: D.teacher_dataset(2**31, (4, 5, 3)), r"\bn must"),
+    (lambda: D.teacher_dataset(20, (4, 5, 3), n_test=31325057), "n_test"),
+    (lambda: D.teacher_dataset(20, (4, 2**13, 2**13)), "ENTRIES_MAX"),
+    (lambda: D.shuffle_indices(78287626), r"\bn must"),
+    (lambda: D.shuffle_indices(2**63), r"\bn must"),
+])
+def test_synthetic_sets_bound_their_size_before_drawing(call, match):
+    """Sizes beyond ENTRIES_MAX entries (or an unrepresentable separation) are refused before any allocation."""
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_synthetic_sets_at_the_size_limits_are_finite():
+    ds = D.gaussian_mixture(20, 4, separation=D.SEPARATION_MAX)
+    assert np.all(np.isfinite(ds.X_train))
+    # the class means sit at radius separation/2: the features are of that size, not overflowed
+    assert np.allclose(np.linalg.norm(ds.X_train.astype(np.float64), axis=1), D.SEPARATION_MAX / 2, rtol=1e-5)
+    p = D.shuffle_indices(1000, seed=1)
+    np.testing.assert_array_equal(np.sort(p), np.arange(1000))
+
+
+@pytest.mark.parametrize("sizes", [None, 3, "abc", {"a": 1}])
+def test_teacher_dataset_sizes_must_be_a_sequence(sizes):
+    with pytest.raises(TypeError, match="sizes"):
+        D.teacher_dataset(20, sizes)
+
+
+def test_read_idx_names_its_path_argument(tmp_path):
+    """Missing files, folders and over-long names are a DataError naming ``path`` (not an OSError)."""
+    for p in ("", ".", tmp_path, tmp_path / "nope.gz"):
+        with pytest.raises(DataError, match="path .*file not found"):
+            D.read_idx(p)
+    with pytest.raises(DataError, match="path .*cannot be read"):
+        D.read_idx(tmp_path / ("a" * 300))
+    (tmp_path / "junk").write_bytes(b"SQLite format 3\x00")
+    with pytest.raises(DataError, match=r"path .*junk: bad magic number"):
+        D.read_idx(tmp_path / "junk")

@@ -265,3 +265,31 @@ def test_train_workspace_is_sized_by_the_data():
     with pytest.raises(ValueError, match="batch_size"):
         train(spec, d, batch_size=21, stop=StopRules(max_steps=1))
     assert BATCH_SIZE_MAX == 2**24
+
+
+def test_workspace_bytes_checks_its_arguments_and_matches_the_formula():
+    from simulations.nn.backends.base import BATCH_SIZE_MAX, workspace_bytes
+
+    spec = MLPSpec((4, 6, 3))
+    # itemsize × ((B+1)(d_0 + 2Σd_l + 2 max d) + E Σd_l + P), written out for B = 8, E = 5
+    assert workspace_bytes(spec, 8, 5) == 4 * (9 * (4 + 2 * 9 + 2 * 6) + 5 * 9 + spec.n_params)
+    for bad in ("abc", 3, None, object()):
+        with pytest.raises(TypeError, match="spec"):
+            workspace_bytes(bad, 8, 8)
+    for name, kw in (("batch_size", {"eval_batch_size": 8}), ("eval_batch_size", {"batch_size": 8})):
+        for bad in ("a", 1.5, True, None, [1], np.array([1, 2])):
+            with pytest.raises(TypeError, match=name):
+                workspace_bytes(spec, **{name: bad}, **kw)
+        for bad in (0, -1, BATCH_SIZE_MAX + 1):
+            with pytest.raises(ValueError, match=name):
+                workspace_bytes(spec, **{name: bad}, **kw)
+
+
+def test_spec_dtype_none_and_ones_mask_spec_are_refused():
+    with pytest.raises(TypeError, match="dtype"):
+        MLPSpec((10, 20), dtype=None)  # np.dtype(None) would be float64
+    for bad in ("abc", None, object(), 3):
+        with pytest.raises(TypeError, match="spec"):
+            ones_mask(bad)
+    m = ones_mask(MLPSpec((3, 2)))
+    assert m.flat.dtype == np.uint8 and m.flat.tolist() == [1] * 8

@@ -409,3 +409,18 @@ def test_minibatch_order_matches_reference(drop_last):
             steps += 1
     assert r.steps == steps == (4 if drop_last else 6)
     np.testing.assert_allclose(r.params.flat, p.flat, rtol=1e-10, atol=1e-13)
+
+
+def test_step_counts_are_bounded_by_steps_max():
+    from simulations.nn.train import STEPS_MAX
+
+    d = gaussian_mixture(20, 4, 3, seed=0)
+    for bad in (STEPS_MAX + 1, 2**63):
+        with pytest.raises(ValueError, match="start_step"):
+            train(MLPSpec((4, 5, 3)), d, batch_size=5, stop=StopRules(max_steps=2), start_step=bad)
+        with pytest.raises(ValueError, match="max_steps"):
+            StopRules(max_steps=bad)
+        with pytest.raises(ValueError, match="max_epochs"):
+            StopRules(max_epochs=bad)
+    r = train(MLPSpec((4, 5, 3)), d, batch_size=5, stop=StopRules(max_steps=2), start_step=STEPS_MAX)
+    assert r.status == "completed" and r.steps == STEPS_MAX + 2

@@ -36,17 +36,20 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from simulations.nn.model import MLPSpec, Params
 
 __all__ = ["TrainState", "copy_state", "save_checkpoint", "load_checkpoint", "checkpoint_file", "CheckpointError",
-           "CheckpointNotFoundError", "FORMAT", "VERSION"]
+           "CheckpointNotFoundError", "FORMAT", "VERSION", "NAME_MAX"]
 
 #: the format name and version written into every checkpoint's metadata
 FORMAT = "tailcomp.nn.checkpoint"
 VERSION = 2
+#: longest component (file or folder name) of a checkpoint path, in bytes: the common file-system limit
+NAME_MAX = 255
 
 _ARRAYS = ("params", "velocity", "noise_states", "perm", "avg_sum")
 _KEYS = frozenset(_ARRAYS + ("meta", "sha256"))
@@ -98,10 +101,28 @@ def copy_state(s: TrainState) -> TrainState:
 
 
 def checkpoint_file(path: str | Path) -> Path:
-    """The file of the checkpoint ``path``: ``<path>.npz`` (a ``.npz`` / ``.json`` suffix is replaced)."""
+    """The file of the checkpoint ``path``: ``<path>.npz`` (a ``.npz`` / ``.json`` suffix is replaced).
+
+    ``path``: a str or ``os.PathLike`` naming a file (not ``""``, ``"."`` or a folder ending in ``..``),
+    each component at most :data:`NAME_MAX` bytes once ``.npz`` is appended.
+    """
+    return _checkpoint_file("path", path)
+
+
+def _checkpoint_file(pname: str, path: Any) -> Path:
+    """:func:`checkpoint_file` with the parameter name ``pname`` in its error messages."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{pname} must be a path (str or os.PathLike), got {type(path).__name__}")
     p = Path(path)
+    if p.name in ("", ".", ".."):
+        raise ValueError(f"{pname} must name a checkpoint file, got {str(path)!r}")
     base = p.with_suffix("") if p.suffix in (".npz", ".json") else p
-    return base.with_name(base.name + ".npz")
+    f = base.with_name(base.name + ".npz")
+    for part in f.parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise ValueError(f"{pname} has a component of {len(os.fsencode(part))} bytes (with .npz); at most "
+                             f"NAME_MAX = {NAME_MAX} bytes are allowed by the file systems: {str(path)[:80]!r}...")
+    return f
 
 
 # ---- writing --------------------------------------------------------------------------------------------

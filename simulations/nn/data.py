@@ -55,6 +55,8 @@ __all__ = [
     "teacher_dataset",
     "shuffle_indices",
     "check_labels",
+    "ENTRIES_MAX",
+    "SEPARATION_MAX",
 ]
 
 DATASETS = ("mnist", "fashion_mnist")
@@ -92,6 +94,12 @@ NORMALIZATION = {"mnist": (0.1307, 0.3081), "fashion_mnist": (0.2860, 0.3530)}
 N_ITEMS = {"train": 60000, "test": 10000}
 #: classes of MNIST and Fashion-MNIST (labels 0..9)
 N_CLASSES = 10
+#: largest array a synthetic generator builds (samples × features, teacher parameters, a permutation):
+#: 2^25 entries (256 MiB in float64), checked before anything is drawn
+ENTRIES_MAX = 2**25
+#: largest class separation of :func:`gaussian_mixture` (beyond it float32 features overflow long before
+#: the classes become more separable than they already are)
+SEPARATION_MAX = 1e12
 
 
 class DataError(ValueError):
@@ -115,7 +123,11 @@ class Dataset:
 
 
 def check_labels(name: str, y: Any, n: int, n_classes: int) -> np.ndarray:
-    """Labels as int32, shape (n,), every value in [0, n_classes)."""
+    """Labels as int32, shape (n,), every value in [0, n_classes); n ≥ 0 and n_classes ≥ 1 integers."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str (the labels' name in messages), got {type(name).__name__}")
+    n = check_int("n", n, 0)
+    n_classes = check_int("n_classes", n_classes, 1)
     arr = np.asarray(y)
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
@@ -130,6 +142,13 @@ def check_labels(name: str, y: Any, n: int, n_classes: int) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int32)
 
 
+def _check_entries(pname: str, rows: int, cname: str, cols: int) -> None:
+    """Refuse an array of ``rows`` × ``cols`` entries above :data:`ENTRIES_MAX` (before allocating)."""
+    if rows * cols > ENTRIES_MAX:
+        raise ValueError(f"{pname}={rows} rows of {cname}={cols} features give {rows * cols} entries; at most "
+                         f"ENTRIES_MAX = {ENTRIES_MAX} are allowed")
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -141,9 +160,9 @@ def _sha256(path: Path) -> str:
 def read_idx(path: str | Path, expected_sha256: str | None = None) -> np.ndarray:
     """Read an IDX file (``.gz`` or plain) into a uint8 array of its stated shape.
 
-    Raises :class:`DataError` naming the file on: unreadable/truncated gzip,
-    checksum mismatch (when ``expected_sha256`` is given), wrong magic number,
-    or a payload whose size does not match the header.
+    Raises :class:`DataError` naming the file on: a missing or unreadable file, unreadable/truncated
+    gzip, checksum mismatch (when ``expected_sha256`` is given), wrong magic number, or a payload
+    whose size does not match the header.
     """
     path = _as_path("path", path)
     if expected_sha256 is not None:
@@ -152,8 +171,12 @@ def read_idx(path: str | Path, expected_sha256: str | None = None) -> np.ndarray
         if len(expected_sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in expected_sha256):
             raise ValueError(f"expected_sha256 must be 64 hexadecimal digits, got {expected_sha256!r}")
         expected_sha256 = expected_sha256.lower()
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
+    try:
+        found = path.is_file()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise DataError(f"path {path}: cannot be read ({exc.strerror or exc})") from exc
+    if not found:
+        raise DataError(f"path {path}: file not found")
     if expected_sha256 is not None:
         got = _sha256(path)
         if got != expected_sha256:
@@ -169,10 +192,10 @@ def read_idx(path: str | Path, expected_sha256: str | None = None) -> np.ndarray
         raise DataError(f"{path}: cannot decompress ({type(exc).__name__}: {exc}); the file is truncated or "
                         "corrupted") from exc
     if len(raw) < 4:
-        raise DataError(f"{path}: too short for an IDX header ({len(raw)} bytes)")
+        raise DataError(f"path {path}: too short for an IDX header ({len(raw)} bytes)")
     zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
     if zero != 0 or dtype_code != 0x08 or ndim not in (1, 2, 3, 4):
-        raise DataError(f"{path}: bad magic number 0x{int.from_bytes(raw[:4], 'big'):08x} "
+        raise DataError(f"path {path}: bad magic number 0x{int.from_bytes(raw[:4], 'big'):08x} "
                         "(expected 0x00000801 labels or 0x00000803 images, unsigned bytes)")
     hdr = 4 + 4 * ndim
     if len(raw) < hdr:
@@ -336,13 +359,18 @@ def gaussian_mixture(n: int, dim: int = 20, n_classes: int = 3, *, separation: f
     The class means μ_c are drawn uniformly on the sphere of radius ``separation``/2,
     so that two means are about ``separation``/√2 apart. Train and test sets are
     independent draws of the same mixture.
+
+    Limits: 0 ≤ separation ≤ :data:`SEPARATION_MAX`; n·dim, n_test·dim and n_classes·dim at most
+    :data:`ENTRIES_MAX` (checked before anything is drawn).
     """
-    n = check_int("n", n, 1)
-    dim = check_int("dim", dim, 1)
-    n_classes = check_int("n_classes", n_classes, 2)
-    separation = check_real("separation", separation, 0.0)
-    n_test = check_int("n_test", n_test, 0)
+    n = check_int("n", n, 1, ENTRIES_MAX)
+    dim = check_int("dim", dim, 1, ENTRIES_MAX)
+    n_classes = check_int("n_classes", n_classes, 2, ENTRIES_MAX)
+    separation = check_real("separation", separation, 0.0, SEPARATION_MAX)
+    n_test = check_int("n_test", n_test, 0, ENTRIES_MAX)
     dt = check_dtype(dtype)
+    for pname, rows in (("n", n), ("n_test", n_test), ("n_classes", n_classes)):
+        _check_entries(pname, rows, "dim", dim)
     rng = generator(seed)
     mu = rng.standard_normal((n_classes, dim))
     mu *= (separation / 2.0) / np.linalg.norm(mu, axis=1, keepdims=True)
@@ -359,16 +387,27 @@ def gaussian_mixture(n: int, dim: int = 20, n_classes: int = 3, *, separation: f
 
 def teacher_dataset(n: int, sizes: tuple[int, ...] = (20, 32, 3), *, n_test: int = 0, dtype: Any = np.float32,
                     seed: Any = 0) -> Dataset:
-    """Inputs x ~ N(0, I); labels = argmax of a random ReLU teacher MLP with ``sizes`` (kaiming normal, no bias)."""
+    """Inputs x ~ N(0, I); labels = argmax of a random ReLU teacher MLP with ``sizes`` (kaiming normal, no bias).
+
+    ``sizes``: a tuple or list of ≥ 2 layer widths, the last (classes) ≥ 2. Limits: the teacher's
+    parameter count, n·max(sizes) and n_test·max(sizes) at most :data:`ENTRIES_MAX`.
+    """
     from simulations.nn.model import MLPSpec, init_params
 
-    n = check_int("n", n, 1)
-    n_test = check_int("n_test", n_test, 0)
+    n = check_int("n", n, 1, ENTRIES_MAX)
+    n_test = check_int("n_test", n_test, 0, ENTRIES_MAX)
     dt = check_dtype(dtype)
-    rng = generator(seed)
+    if not isinstance(sizes, (tuple, list)):
+        raise TypeError(f"sizes must be a tuple or list of layer widths, got {type(sizes).__name__}")
     spec = MLPSpec(tuple(sizes), bias=False, init="kaiming_normal", dtype="float64")
     if spec.sizes[-1] < 2:
         raise ValueError(f"sizes[-1] (number of classes) must be at least 2, got {spec.sizes[-1]}")
+    if spec.n_params > ENTRIES_MAX:
+        raise ValueError(f"sizes {spec.sizes} give a teacher of {spec.n_params} weights; at most "
+                         f"ENTRIES_MAX = {ENTRIES_MAX} are allowed")
+    for pname, rows in (("n", n), ("n_test", n_test)):
+        _check_entries(pname, rows, "max(sizes)", max(spec.sizes))
+    rng = generator(seed)
     teacher = init_params(spec, rng)
 
     def draw(m):
@@ -386,6 +425,9 @@ def teacher_dataset(n: int, sizes: tuple[int, ...] = (20, 32, 3), *, n_test: int
 
 
 def shuffle_indices(n: int, seed: Any = 0) -> np.ndarray:
-    """A permutation of 0..n−1 (int64), the same for the same seed in every process (PCG64)."""
-    n = check_int("n", n, 0)
+    """A permutation of 0..n−1 (int64), the same for the same seed in every process (PCG64).
+
+    0 ≤ n ≤ :data:`ENTRIES_MAX`.
+    """
+    n = check_int("n", n, 0, ENTRIES_MAX)
     return generator(seed).permutation(n).astype(np.int64)

@@ -108,6 +108,8 @@ class MLPSpec:
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("loss", self.loss, LOSSES)
         check_choice("init", self.init, INITS)
+        if self.dtype is None:  # np.dtype(None) would silently mean float64
+            raise TypeError("dtype must be 'float32' or 'float64', got None")
         object.__setattr__(self, "dtype", check_dtype(self.dtype).name)
 
     # ---- layout -------------------------------------------------------------------------
@@ -358,6 +360,8 @@ def _mask_array(name: str, x: Any, shape: tuple) -> np.ndarray:
 
 def ones_mask(spec: MLPSpec) -> Mask:
     """The all-ones (nothing pruned) mask."""
+    if not isinstance(spec, MLPSpec):
+        raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
     return Mask(spec, np.ones(spec.n_params, dtype=np.uint8))
 
 

@@ -23,7 +23,14 @@ import numpy as np
 
 from simulations._core import seeding
 from simulations.nn.backends.base import Backend, RunBuffers, StepConfig
-from simulations.nn.checkpoint import TrainState, checkpoint_file, copy_state, load_checkpoint, save_checkpoint
+from simulations.nn.checkpoint import (
+    CheckpointError,
+    TrainState,
+    checkpoint_file,
+    copy_state,
+    load_checkpoint,
+    save_checkpoint,
+)
 from simulations.nn.model import Params, init_params
 from simulations.stable.streams import init_states
 
@@ -110,7 +117,10 @@ class Run:
         spec = self.spec
         if isinstance(resume, (str, Path)):
             where = f"resume checkpoint {checkpoint_file(resume)}"
-            state = load_checkpoint(resume)[0]
+            try:
+                state = load_checkpoint(resume)[0]
+            except CheckpointError as exc:  # the message names the argument the file came from
+                raise type(exc)(f"resume: {exc}") from exc
         else:
             where, state = "resume state", copy_state(resume)
         if state.params.spec.sizes != spec.sizes or state.params.flat.shape[0] != spec.n_params:

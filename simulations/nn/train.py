@@ -29,7 +29,7 @@ from simulations._core.threads import default_threads
 from simulations._core.validation import check_array, check_bool, check_choice, check_int, check_real
 from simulations.nn.backends import get_backend
 from simulations.nn.backends.base import BATCH_SIZE_MAX, Backend, StepConfig
-from simulations.nn.checkpoint import TrainState, load_checkpoint, save_checkpoint
+from simulations.nn.checkpoint import TrainState, _checkpoint_file, load_checkpoint, save_checkpoint
 from simulations.nn.model import Mask, MLPSpec, Params
 from simulations.nn.optim import SGD, NoiseConfig
 from simulations.nn.runner import Run
@@ -42,6 +42,7 @@ __all__ = [
     "TrainResult",
     "STATUSES",
     "BATCH_SIZE_MAX",
+    "STEPS_MAX",
     "train",
     "evaluate",
     "predict",
@@ -58,13 +59,17 @@ STATUSES = ("completed", "target_reached", "interpolated", "diverged", "stopped"
 MAX_LOSS_DEFAULT = 1e6
 #: default divergence ceiling on max_j |θ_j| after a step (initial weights are O(1/√fan_in))
 MAX_WEIGHT_DEFAULT = 1e6
+#: largest global step count: start_step, max_steps and max_epochs are at most 2^53 (step numbers
+#: stay exact in float64 schedules and far from int64 overflow)
+STEPS_MAX = 2**53
 
 
 @dataclass(frozen=True)
 class StopRules:
     """When a run ends (whichever comes first).
 
-    max_epochs / max_steps: budget counted from the run's first step (at least one is required);
+    max_epochs / max_steps: budget counted from the run's first step (at least one is required; each in
+    [1, :data:`STEPS_MAX`]);
     target_train_acc in (0, 1]: stop once the training accuracy (full pass) reaches it;
     interpolation_loss > 0: stop once the full-pass training loss is below it with 100 % accuracy.
     Convergence rules are checked at evaluation points; with iterate averaging m > 0 the run
@@ -91,9 +96,9 @@ class StopRules:
         if self.max_epochs is None and self.max_steps is None:
             raise ValueError("max_epochs or max_steps must be given (a run needs a budget)")
         if self.max_epochs is not None:
-            object.__setattr__(self, "max_epochs", check_int("max_epochs", self.max_epochs, 1))
+            object.__setattr__(self, "max_epochs", check_int("max_epochs", self.max_epochs, 1, STEPS_MAX))
         if self.max_steps is not None:
-            object.__setattr__(self, "max_steps", check_int("max_steps", self.max_steps, 1))
+            object.__setattr__(self, "max_steps", check_int("max_steps", self.max_steps, 1, STEPS_MAX))
         if self.target_train_acc is not None:
             object.__setattr__(self, "target_train_acc",
                                check_real("target_train_acc", self.target_train_acc, 0.0, 1.0, low_open=True))
@@ -194,7 +199,7 @@ def train(
     eval_train : "running" (mean minibatch loss/accuracy since the last evaluation, free) or
         "full" (a full pass over the training set). Stopping rules always use a full pass.
     seed : int / SeedSequence / Generator.
-    start_step : global step t of the first update (the schedule is replayed from t:
+    start_step : global step t ∈ [0, :data:`STEPS_MAX`] of the first update (the schedule is replayed from t:
         learning-rate rewinding); snapshot steps are global.
     snapshot_at : global steps k at which a copy of θ_k (θ before step k's update, i.e. after k
         updates when start_step = 0) is stored in ``result.snapshots[k]`` (late rewinding).
@@ -229,7 +234,7 @@ def train(
     if eval_every is not None:
         eval_every = check_int("eval_every", eval_every, 1)
     check_choice("eval_train", eval_train, ("running", "full"))
-    start_step = check_int("start_step", start_step, 0)
+    start_step = check_int("start_step", start_step, 0, STEPS_MAX)
     if isinstance(snapshot_at, (str, bytes)) or np.ndim(snapshot_at) != 1 and not isinstance(snapshot_at, range):
         raise TypeError(f"snapshot_at must be a sequence of global steps, got {snapshot_at!r}")
     snaps = sorted({check_int("snapshot_at", k, 0) for k in snapshot_at})
@@ -237,8 +242,10 @@ def train(
     progress = check_bool("progress", progress)
     if resume is not None and not isinstance(resume, (TrainState, str, Path)):
         raise TypeError(f"resume must be a TrainState, a checkpoint path or None, got {type(resume).__name__}")
-    if checkpoint_path is not None and not isinstance(checkpoint_path, (str, Path)):
-        raise TypeError(f"checkpoint_path must be a path (str or Path) or None, got {type(checkpoint_path).__name__}")
+    if isinstance(resume, (str, Path)):
+        _checkpoint_file("resume", resume)
+    if checkpoint_path is not None:
+        _checkpoint_file("checkpoint_path", checkpoint_path)
     if threads is None:
         threads = default_threads()
     threads = check_int("threads", threads, 1)

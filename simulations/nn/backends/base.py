@@ -66,14 +66,19 @@ def workspace_bytes(spec: MLPSpec, batch_size: int, eval_batch_size: int) -> int
     """Upper bound of a workspace's size in bytes: itemsize × ((B+1)(d_0 + 2Σ_l d_l + 2 max d) + E Σ_l d_l + P).
 
     B = training batch rows, E = evaluation chunk rows, d_l the layer widths, P the parameter count
-    (the CPU and CUDA workspaces both stay below it).
+    (the CPU and CUDA workspaces both stay below it). ``batch_size`` and ``eval_batch_size`` must be
+    integers in [1, :data:`BATCH_SIZE_MAX`].
     """
+    if not isinstance(spec, MLPSpec):
+        raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+    batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX)
+    eval_batch_size = check_int("eval_batch_size", eval_batch_size, 1, BATCH_SIZE_MAX)
     widths = sum(spec.sizes[1:])
     rows = (batch_size + 1) * (spec.sizes[0] + 2 * widths + 2 * max(spec.sizes)) + eval_batch_size * widths
     return int(spec.np_dtype.itemsize) * (rows + spec.n_params)
 
 
-def check_workspace(config: StepConfig, eval_batch_size) -> int:
+def check_workspace(config: StepConfig, eval_batch_size: int) -> int:
     """Check a workspace request before anything is allocated; returns ``eval_batch_size`` as an int.
 
     ``config.batch_size`` and ``eval_batch_size`` must be in [1, :data:`BATCH_SIZE_MAX`] and the
