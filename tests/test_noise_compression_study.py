@@ -68,6 +68,16 @@ def test_noise_blow_up_is_a_diverged_run_with_its_reason():
     (lambda: make_config("noise_compression.mlp", sparsities=(0.9, 0.8)), ValueError, "sparsities"),
     (lambda: make_config("noise_compression.mlp", imp=1), TypeError, "imp"),
     (lambda: make_config("noise_compression.mlp", noise=np.array(["entry"])), TypeError, "noise"),
+    (lambda: nie.comparison_table("abc"), TypeError, "store"),
+    (lambda: nie.comparison_table(None), TypeError, "store"),
+    (lambda: nie.comparison_table(3), TypeError, "store"),
+    (lambda: nie.comparison_table(["abc"]), TypeError, "store"),
+    (lambda: nie.comparison_table([{"status": "done"}]), ValueError, "store"),
+    (lambda: nie.table_markdown("abc"), TypeError, "rows"),
+    (lambda: nie.table_markdown(None), TypeError, "rows"),
+    (lambda: nie.table_markdown(3), TypeError, "rows"),
+    (lambda: nie.table_markdown([object()]), TypeError, "rows"),
+    (lambda: nie.table_markdown([{"dataset": "mnist"}]), ValueError, "rows"),
 ])
 def test_bad_arguments_are_named(call, err, match):
     with pytest.raises(err, match=match):

@@ -363,3 +363,121 @@ def test_ensemble_size_weights_and_history_are_bounded_up_front():
     with pytest.raises(ValueError, match="n_seeds"):
         tl.grid([4], [1.5], [0.1], NETWORKS_MAX + 1)
     assert WEIGHTS_MAX == 2**31
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda: tl.grid((1.5,), (1.5,), (0.5,)), TypeError, "widths"),
+    (lambda: tl.grid((True,), (1.5,), (0.5,)), TypeError, "widths"),
+    (lambda: tl.grid(None, (1.5,), (0.5,)), TypeError, "widths"),
+    (lambda: tl.grid((0,), (1.5,), (0.5,)), ValueError, "widths"),
+    (lambda: tl.grid((4, 8), [1j], (0.5,)), TypeError, "alphas"),
+    (lambda: tl.grid((4, 8), None, (0.5,)), TypeError, "alphas"),
+    (lambda: tl.grid((4, 8), (0.0,), (0.5,)), ValueError, "alphas"),
+    (lambda: tl.grid((4, 8), (1.5,), None), TypeError, "sigmas"),
+    (lambda: tl.grid((4, 8), (1.5,), (float("nan"),)), ValueError, "sigmas"),
+    (lambda: tl.grid((4, 8), (1.5,), (0.5,), lr_exponent="a"), TypeError, "lr_exponent"),
+    (lambda: tl.grid((4, 8), (1.5,), (0.5,), lr_exponent=1j), TypeError, "lr_exponent"),
+    (lambda: tl.grid((4, 8), (1.5,), (0.5,), lr_exponent=True), TypeError, "lr_exponent"),
+    (lambda: tl.grid((4, 8), (1.5,), (0.5,), lr_exponent=1.0), ValueError, "lr_exponent needs lr"),
+    (lambda: tl.grid((4, 8), (1.5,), (0.5,), lr=1.0, lr_exponent=-1e300), ValueError, "lr_exponent"),
+    (lambda: tl.grid((4, 8), (1.5,), (0.5,), lr=1.0, lr_exponent=1e300), ValueError, "lr_exponent"),
+])
+def test_grid_names_the_axis_and_checks_lr_exponent(call, err, match):
+    with pytest.raises(err, match=match):
+        call()
+
+
+def test_grid_lr_exponent_sets_the_power_law_step_sizes():
+    g = tl.grid((4, 16), (1.5,), (0.5,), lr=2.0, lr_exponent=1.75)
+    np.testing.assert_allclose(g["lr"], [2.0 * 4 ** -1.75, 2.0 * 16 ** -1.75])
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda: tl.init_weights("abc", 3), TypeError, "widths"),
+    (lambda: tl.init_weights(None, 3), TypeError, "widths"),
+    (lambda: tl.init_weights((1.5,), 3), TypeError, "widths"),
+    (lambda: tl.init_weights((-1,), 3), ValueError, "widths"),
+    (lambda: tl.init_weights((4, 8), 3, replicates="a"), TypeError, "replicates"),
+    (lambda: tl.init_weights((4, 8), 3, replicates=1.5), TypeError, "replicates"),  # not truncated to 1
+    (lambda: tl.init_weights((4, 8), 3, replicates=True), TypeError, "replicates"),
+    (lambda: tl.init_weights((4, 8), 3, replicates=[1]), ValueError, "replicates"),
+    (lambda: tl.init_weights((4, 8), 3, replicates=-1), ValueError, "replicates"),
+    (lambda: tl.init_weights((4, 8), 3, replicates=2**63), ValueError, "replicates"),
+    (lambda: tl.init_weights((4, 8), 3, replicates=2**64 - 1), ValueError, "replicates"),
+    (lambda: tl.init_weights((4, 8), 3, replicates=10**18), ValueError, "replicates"),
+])
+def test_init_weights_checks_widths_and_replicates(call, err, match):
+    with pytest.raises(err, match=match):
+        call()
+
+
+def test_init_weights_replicates_select_the_streams():
+    Ws, _ = tl.init_weights((4, 8), 3, replicates=[1, 1])
+    np.testing.assert_array_equal(Ws[0], Ws[1][:4])  # equal replicates share their first neurons
+    W1, _ = tl.init_weights((4,), 3, replicates=np.uint64(1))
+    np.testing.assert_array_equal(W1[0], Ws[0])
+
+
+_TEACH = tl.make_teacher(3, seed=0)
+_KW = dict(steps=5, teacher=_TEACH, batch_size=4)
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda: tl.train_ensemble("a", 1.5, 0.5, 0.01, **_KW), TypeError, "width"),
+    (lambda: tl.train_ensemble(True, 1.5, 0.5, 0.01, **_KW), TypeError, "width"),
+    (lambda: tl.train_ensemble(float("inf"), 1.5, 0.5, 0.01, **_KW), ValueError, "width"),
+    (lambda: tl.train_ensemble(4, 1.5, "a", 0.01, **_KW), TypeError, "sigma"),
+    (lambda: tl.train_ensemble(4, 1.5, 0.5, "a", **_KW), TypeError, r"\blr\b"),
+    (lambda: tl.train_ensemble(4, 1.5, 0.5, object(), **_KW), TypeError, r"\blr\b"),
+    (lambda: tl.train_ensemble(4, 1.5, 0.5, True, **_KW), TypeError, r"\blr\b"),
+    (lambda: tl.train_ensemble(4, 1.5, 0.5, 1j, **_KW), TypeError, r"\blr\b"),
+    (lambda: tl.train_ensemble(4, 1.5, 0.5, 0.01, lr_second="a", **_KW), TypeError, "lr_second"),
+    (lambda: tl.train_ensemble(4, 1.5, 0.5, 0.01, lr_second=1j, **_KW), TypeError, "lr_second"),
+    (lambda: tl.train_ensemble(4, 1.5, 0.5, 0.01, replicate="abc", **_KW), TypeError, "replicate"),
+    (lambda: tl.train_ensemble(4, 1.5, 0.5, 0.01, replicate=object(), **_KW), TypeError, "replicate"),
+    (lambda: tl.train_ensemble(4, 1.5, 0.5, 0.01, eval_data=object(), **_KW), TypeError, "eval_data"),
+    (lambda: tl.train_ensemble(4, 1.5, 0.5, 0.01, eval_data=3, **_KW), TypeError, "eval_data"),
+    (lambda: tl.train_ensemble(4, 1.5, 0.5, 0.01, init="abc", **_KW), TypeError, "init"),
+    (lambda: tl.train_ensemble(4, 1.5, 0.5, 0.01, init=3, **_KW), TypeError, "init"),
+    (lambda: tl.train_ensemble(4, 1.5, 0.5, 0.01, **{**_KW, "steps": 2**63}), ValueError, "steps"),
+])
+def test_train_ensemble_refuses_wrong_kinds_naming_the_argument(call, err, match):
+    with pytest.raises(err, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: tl.make_teacher(3, c=169298638), r"\bc\b"),
+    (lambda: tl.make_teacher(3, width=np.int64(2**62)), "width"),
+    (lambda: tl.make_teacher(10**18), r"\bd\b"),
+    (lambda: tl.make_teacher(2**12, width=2**14), "ENTRIES_MAX"),
+    (lambda: tl.one_hot(np.arange(10), 2**31), "n_classes"),
+    (lambda: tl.one_hot(np.arange(2**13), 2**13), "ENTRIES_MAX"),
+    (lambda: tl.teacher_student_data(_TEACH, 2**31), "n_samples"),
+    (lambda: tl.teacher_student_data(_TEACH, 2**24), "ENTRIES_MAX"),
+])
+def test_teacher_data_sizes_are_bounded_before_allocating(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_apply_activation_checks_name_and_z():
+    from simulations.noise_injection.data import apply_activation
+
+    z = np.linspace(-3, 3, 7)
+    np.testing.assert_allclose(apply_activation("softplus", z), np.log1p(np.exp(z)))
+    for bad, err in ((np.array(["tanh"]), TypeError), (3, TypeError), (None, TypeError), ("bogus", ValueError)):
+        with pytest.raises(err, match="name"):
+            apply_activation(bad, z)
+    for bad, err in (("abc", TypeError), (None, TypeError), (np.array([1 + 2j]), TypeError),
+                     (np.array([object()], dtype=object), TypeError), (np.full(3, np.nan), ValueError)):
+        with pytest.raises(err, match=r"\bz\b"):
+            apply_activation("tanh", bad)
+
+
+def test_train_ensemble_bounds_the_batch_size():
+    from simulations.noise_injection.ensemble import BATCH_SIZE_MAX
+
+    for bad in (BATCH_SIZE_MAX + 1, 10**18):
+        with pytest.raises(ValueError, match="batch_size"):
+            tl.train_ensemble(4, 1.5, 0.5, 0.01, **{**_KW, "batch_size": bad})

@@ -58,3 +58,19 @@ def test_fit_width_slope_recovers_a_power_law():
 def test_studies_refuse_bad_input_naming_it(call, err, match):
     with pytest.raises(err, match=match):
         call()
+
+
+def test_fit_width_slope_level_bounds_and_small_levels_stay_finite():
+    from scipy import stats
+
+    from simulations.noise_injection.study import LEVEL_MIN
+
+    w, e = (4, 8, 16, 32), (0.4, 0.3, 0.2, 0.1)
+    for bad in (5e-324, 1e-300, LEVEL_MIN / 2, 0.0, 1.0):
+        with pytest.raises(ValueError, match="level"):
+            tl.fit_width_slope(w, e, level=bad)
+    fit = tl.fit_width_slope(w, e, level=LEVEL_MIN)
+    ref = stats.linregress(np.log(w), np.log(e))
+    half = stats.t.isf(LEVEL_MIN / 2, 2) * ref.stderr  # the quantile written out, dof = n - 2
+    assert np.all(np.isfinite(fit.ci))
+    np.testing.assert_allclose(fit.ci, (ref.slope - half, ref.slope + half), rtol=1e-12)

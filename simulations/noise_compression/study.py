@@ -136,10 +136,19 @@ def comparison_table(store, *, dataset: str | None = None) -> list[dict]:
     """
     if dataset is not None and not isinstance(dataset, str):
         raise TypeError(f"dataset must be a data set name (str) or None, got {dataset!r}")
-    if hasattr(store, "rows"):
+    if hasattr(store, "rows") and hasattr(store, "get"):
         runs = [store.get(r["run_id"]) for r in store.rows(experiment=EXPERIMENT)]
-    else:
+    elif isinstance(store, (list, tuple)):
         runs = list(store)
+        for i, r in enumerate(runs):
+            if not isinstance(r, dict):
+                raise TypeError(f"store[{i}] must be a run dict (as ResultsStore.get returns), got {type(r).__name__}")
+            missing = [k for k in ("config", "status", "metrics") if k not in r]
+            if missing or not isinstance(r["config"], dict):
+                raise ValueError(f"store[{i}] must be a run dict with a 'config' dict, 'status' and 'metrics'; "
+                                 f"missing {missing or ['config (a dict)']}")
+    else:
+        raise TypeError(f"store must be a ResultsStore or a list of run dicts, got {type(store).__name__}")
     groups: dict[tuple, list] = {}
     diverged: dict[tuple, int] = {}
     for r in runs:
@@ -167,8 +176,24 @@ def comparison_table(store, *, dataset: str | None = None) -> list[dict]:
     return rows
 
 
+#: the keys of a :func:`comparison_table` row that :func:`table_markdown` reads
+_TABLE_KEYS = ("dataset", "hidden", "alpha", "sigma", "noise", "sparsities", "n_seeds", "n_diverged", "dense_acc",
+               "prunable_neurons_mean", "oneshot_magnitude", "oneshot_node")
+
+
 def table_markdown(rows: list[dict]) -> str:
-    """Markdown version of :func:`comparison_table` (accuracies in %, mean ± sd over seeds)."""
+    """Markdown version of :func:`comparison_table` (accuracies in %, mean ± sd over seeds).
+
+    ``rows``: a list of the dicts :func:`comparison_table` returns.
+    """
+    if not isinstance(rows, (list, tuple)):
+        raise TypeError(f"rows must be a list of comparison_table rows (dicts), got {type(rows).__name__}")
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict):
+            raise TypeError(f"rows[{i}] must be a comparison_table row (a dict), got {type(r).__name__}")
+        missing = [k for k in _TABLE_KEYS if k not in r]
+        if missing:
+            raise ValueError(f"rows[{i}] is not a comparison_table row: it lacks {missing}")
     if not rows:
         return "(no runs)"
     sp = rows[0]["sparsities"]

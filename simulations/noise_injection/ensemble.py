@@ -56,7 +56,7 @@ from simulations.noise_injection.result import LAYERS, EnsembleResult
 from simulations.stable.streams import init_states
 
 __all__ = ["NOISE_KINDS", "ACTIVATIONS", "LOSSES", "STATUS_NAMES", "NETWORKS_MAX", "WEIGHTS_MAX", "HISTORY_MAX",
-           "grid", "init_weights", "stream_states", "train_ensemble"]
+           "STEPS_MAX", "BATCH_SIZE_MAX", "REPLICATES_MAX", "grid", "init_weights", "stream_states", "train_ensemble"]
 
 #: most networks K in one ensemble (and in one grid)
 NETWORKS_MAX = 2**24
@@ -64,6 +64,12 @@ NETWORKS_MAX = 2**24
 WEIGHTS_MAX = 2**31
 #: most history entries K × (evaluations) × (len(kappas) + 6) of one ensemble
 HISTORY_MAX = 2**28
+#: most SGD steps of one ensemble
+STEPS_MAX = 10**9
+#: largest minibatch (each network's batch buffers hold batch_size × (d + c + n) floats)
+BATCH_SIZE_MAX = 2**24
+#: replicate indices are in [0, REPLICATES_MAX) (the consumer index of :func:`simulations._core.seeding.replicate`)
+REPLICATES_MAX = 2**32
 
 ACTIVATIONS = tuple(ACTIVATION_CODES)
 LOSSES = tuple(LOSS_CODES)
@@ -76,12 +82,18 @@ def grid(widths: Sequence[int], alphas: Sequence[float], sigmas: Sequence[float]
     Returns ``{"width", "alpha", "sigma", "replicate", "lr"}`` (length K each),
     replicate = seed index. ``lr`` gives one step size for all networks;
     ``lr_exponent=e`` instead sets η = lr·n^{−e} (e.g. e = α/2 + 1 for the
-    theorem's condition, with lr = 1).
+    theorem's condition, with lr = 1); it needs ``lr``, and every η must be a finite positive float.
     """
-    widths = [check_int("width", w, 1) for w in _grid_axis("widths", widths)]
-    alphas = [check_alpha(a) for a in _grid_axis("alphas", alphas)]
-    sigmas = [check_real("sigma", s, 0.0) for s in _grid_axis("sigmas", sigmas)]
+    widths = [check_int(f"widths[{i}]", w, 1) for i, w in enumerate(_grid_axis("widths", widths))]
+    alphas = [check_alpha(a, f"alphas[{i}]") for i, a in enumerate(_grid_axis("alphas", alphas))]
+    sigmas = [check_real(f"sigmas[{i}]", s, 0.0) for i, s in enumerate(_grid_axis("sigmas", sigmas))]
     n_seeds = check_int("n_seeds", n_seeds, 1, NETWORKS_MAX)
+    if lr is not None:
+        lr = check_positive("lr", lr)
+    if lr_exponent is not None:
+        lr_exponent = check_real("lr_exponent", lr_exponent)
+        if lr is None:
+            raise ValueError("lr_exponent needs lr (η = lr·n^(−lr_exponent)); give lr too")
     K = len(widths) * len(alphas) * len(sigmas) * n_seeds
     if K > NETWORKS_MAX:
         raise ValueError(f"the grid has {K} networks; at most NETWORKS_MAX = {NETWORKS_MAX} are allowed")
@@ -93,12 +105,16 @@ def grid(widths: Sequence[int], alphas: Sequence[float], sigmas: Sequence[float]
         "replicate": R.ravel().astype(np.int64),
     }
     if lr is not None:
-        lr = check_positive("lr", lr)
         if lr_exponent is None:
             out["lr"] = np.full(out["width"].shape, lr)
         else:
-            e = check_real("lr_exponent", lr_exponent)
-            out["lr"] = lr * out["width"].astype(np.float64) ** (-e)
+            with np.errstate(over="ignore", under="ignore"):
+                out["lr"] = lr * out["width"].astype(np.float64) ** (-lr_exponent)
+            bad = ~(np.isfinite(out["lr"]) & (out["lr"] > 0))
+            if np.any(bad):
+                raise ValueError(f"lr_exponent={lr_exponent:g} with lr={lr:g} gives the step size "
+                                 f"{out['lr'][bad][0]:g} at width {out['width'][bad][0]}, which is not a finite "
+                                 "positive float: use a smaller |lr_exponent|")
     return out
 
 
@@ -112,8 +128,23 @@ def _grid_axis(name: str, v) -> np.ndarray:
     return arr
 
 
+def _numbers(name: str, v) -> np.ndarray:
+    """A real scalar or 1-D array of reals (ints or floats; no bools, strings, complex or objects)."""
+    if isinstance(v, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number or a 1-D array of real numbers, got {type(v).__name__}")
+    try:
+        arr = np.asarray(v)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real number or a 1-D array of real numbers, got {v!r}") from exc
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a real number or a 1-D array of real numbers, got dtype {arr.dtype}")
+    if arr.ndim > 1:
+        raise ValueError(f"{name} must be a scalar or a 1-D array, got shape {arr.shape}")
+    return arr
+
+
 def _broadcast(name: str, v, K: int, dtype) -> np.ndarray:
-    arr = np.asarray(v, dtype=dtype)
+    arr = _numbers(name, v).astype(dtype)
     if arr.ndim == 0:
         arr = np.full(K, arr.item(), dtype=dtype)
     if arr.shape != (K,):
@@ -130,14 +161,19 @@ def _check_weights(widths, d: int, c: int) -> None:
                          f"weights; at most WEIGHTS_MAX = {WEIGHTS_MAX} are allowed")
 
 
-def _replicates(replicates, K: int) -> np.ndarray:
-    reps = np.arange(K, dtype=np.int64) if replicates is None else _broadcast("replicate", replicates, K, np.int64)
-    if reps.size and reps.min() < 0:
-        raise ValueError("replicate must be non-negative integers")
-    return reps
+def _replicates(name: str, replicates, K: int) -> np.ndarray:
+    """Replicate indices: None (0..K−1), or an integer / K integers in [0, :data:`REPLICATES_MAX`)."""
+    if replicates is None:
+        return np.arange(K, dtype=np.int64)
+    arr = _numbers(name, replicates)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integers, got dtype {arr.dtype}")
+    if arr.size and (arr.min() < 0 or arr.max() >= REPLICATES_MAX):
+        raise ValueError(f"{name} must be integers in [0, 2**32), got values in [{arr.min()}, {arr.max()}]")
+    return _broadcast(name, arr, K, np.int64)
 
 
-def init_weights(widths, d: int, c: int = 1, replicates=None, *, seed: Any = 0, init_scale: float = 1.0,
+def init_weights(widths: Sequence[int], d: int, c: int = 1, replicates: Sequence[int] | None = None, *, seed: Any = 0, init_scale: float = 1.0,
                  second_init: str = "sign", second_scale: float = 1.0) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Initial weights per network, (out, in): hidden (n, d) with entries N(0, init_scale²/d); output (c, n).
 
@@ -145,12 +181,17 @@ def init_weights(widths, d: int, c: int = 1, replicates=None, *, seed: Any = 0, 
     Network k's numbers come from the children ``("init", "hidden")`` and ``("init", "output")`` of
     ``replicate(seed, replicate_k)``, drawn neuron by neuron, so networks with the same replicate
     share the first neurons' initial weights (common random numbers across widths).
+
+    ``widths``: an integer or a sequence of integers ≥ 1; ``replicates``: None (0..K−1), an integer
+    or K integers in [0, 2**32). Σ_k n_k (d + c) is at most :data:`WEIGHTS_MAX`.
     """
-    d = check_int("d", d, 1)
-    c = check_int("c", c, 1)
-    widths = [check_int("width", w, 1) for w in np.atleast_1d(np.asarray(widths))]
+    d = check_int("d", d, 1, WEIGHTS_MAX)
+    c = check_int("c", c, 1, WEIGHTS_MAX)
+    if isinstance(widths, (str, bytes)):
+        raise TypeError(f"widths must be an integer or a sequence of integers, got {widths!r}")
+    widths = [check_int(f"widths[{i}]", w, 1) for i, w in enumerate(np.atleast_1d(np.asarray(widths, dtype=object)))]
     _check_weights(widths, d, c)
-    reps = _replicates(replicates, len(widths))
+    reps = _replicates("replicates", replicates, len(widths))
     init_scale = check_real("init_scale", init_scale, 0.0)
     second_scale = check_positive("second_scale", second_scale)
     check_choice("second_init", second_init, ("sign", "gaussian"))
@@ -169,8 +210,11 @@ def init_weights(widths, d: int, c: int = 1, replicates=None, *, seed: Any = 0, 
     return Ws, As
 
 
-def stream_states(seed: Any, replicates) -> np.ndarray:
-    """The (K, 2) xoroshiro128+ kernel states: network k's row from ``kernel_seed(replicate(seed, r_k), "sgd")``."""
+def stream_states(seed: Any, replicates: Sequence[int]) -> np.ndarray:
+    """The (K, 2) xoroshiro128+ kernel states: network k's row from ``kernel_seed(replicate(seed, r_k), "sgd")``.
+
+    ``replicates``: an integer or a 1-D sequence of integers in [0, 2**32).
+    """
     seed = seed_sequence(seed)
     raw = np.asarray(replicates)
     if raw.ndim > 1 or not (np.issubdtype(raw.dtype, np.integer) or raw.size == 0):
@@ -184,6 +228,8 @@ def stream_states(seed: Any, replicates) -> np.ndarray:
 
 # --------------------------------------------------------------------------- training: validation
 def _check_data(name: str, data, d: int | None = None, c: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise TypeError(f"{name} must be a pair (X, Y) of arrays, got {type(data).__name__}")
     X = check_array(f"{name} X", data[0], ndim=2, min_size=1 if d is None else 0)
     Y = check_array(f"{name} Y", data[1], ndim=(1, 2))
     if Y.ndim == 1:
@@ -197,10 +243,13 @@ def _check_data(name: str, data, d: int | None = None, c: int | None = None) -> 
 
 def _per_network(width, alpha, sigma, lr, lr_second, replicates) -> dict[str, np.ndarray]:
     """The per-network arrays, broadcast to the common length K and validated."""
-    sizes = [np.size(v) for v in (width, alpha, sigma, lr)]
-    sizes += [np.size(v) for v in (replicates, lr_second) if v is not None]
-    K = max(sizes)
+    named = {"width": width, "alpha": alpha, "sigma": sigma, "lr": lr, "lr_second": lr_second, "replicate": replicates}
+    K = max(_numbers(k, v).size for k, v in named.items() if v is not None)
+    if K > NETWORKS_MAX:
+        raise ValueError(f"{K} networks; at most NETWORKS_MAX = {NETWORKS_MAX} are allowed")
     widths = _broadcast("width", width, K, np.float64)
+    if not np.all(np.isfinite(widths)) or np.any(widths > WEIGHTS_MAX):
+        raise ValueError(f"width must be integers in [1, WEIGHTS_MAX = {WEIGHTS_MAX}]")
     if np.any(widths != np.round(widths)):
         raise TypeError("width must be integers")
     widths = widths.astype(np.int64)
@@ -219,7 +268,7 @@ def _per_network(width, alpha, sigma, lr, lr_second, replicates) -> dict[str, np
     for v in lrs_second:
         check_positive("lr_second", v)
     return {"width": widths, "alpha": alphas, "sigma": sigmas, "lr": lrs, "lr_second": lrs_second,
-            "replicate": _replicates(replicates, K)}
+            "replicate": _replicates("replicate", replicates, K)}
 
 
 def _inputs(data, teacher, eval_data, loss: str) -> dict[str, Any]:
@@ -246,6 +295,10 @@ def _inputs(data, teacher, eval_data, loss: str) -> dict[str, Any]:
 
 
 def _check_init(init, widths: np.ndarray, d: int, c: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    if not (isinstance(init, (tuple, list)) and len(init) == 2
+            and all(isinstance(part, (tuple, list)) for part in init)):
+        raise TypeError(f"init must be a pair (hidden list, output list) of per-network arrays, got "
+                        f"{type(init).__name__}")
     Ws, As = init
     K = widths.size
     if len(Ws) != K or len(As) != K:
@@ -313,7 +366,7 @@ def train_ensemble(
     batch_size: int = 32,
     train_second_layer: bool = False,
     lr_second=None,
-    replicate=None,
+    replicate: Sequence[int] | None = None,
     init_scale: float = 1.0,
     second_init: str = "sign",
     second_scale: float = 1.0,
@@ -332,11 +385,11 @@ def train_ensemble(
     width, alpha, sigma, lr : scalar or array of length K
         Per-network width n ≥ 1, stability index α ∈ (0, 2], noise scale σ ≥ 0 (0: plain SGD)
         and step size η > 0 (use :func:`grid` to build a grid). K is the longest of them.
-    steps : int ≥ 1
+    steps : int in [1, :data:`STEPS_MAX`]
         SGD steps (same for all networks).
     data : (X, Y), optional
         Training set, X (N, d), Y (N, c) (one-hot for ``loss="cross_entropy"``); minibatches of
-        ``batch_size`` drawn uniformly with replacement in the kernel.
+        ``batch_size`` ∈ [1, :data:`BATCH_SIZE_MAX`] drawn uniformly with replacement in the kernel.
     teacher : Teacher, optional
         Online teacher–student data instead (fresh x ~ N(0, I_d) every sample). Give exactly one of
         ``data`` and ``teacher``.
@@ -366,8 +419,8 @@ def train_ensemble(
     """
     # validation
     check_choice("backend", backend, ("cpu", "cuda"))
-    steps = check_int("steps", steps, 1)
-    batch_size = check_int("batch_size", batch_size, 1)
+    steps = check_int("steps", steps, 1, STEPS_MAX)
+    batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX)
     noise = as_noise_spec(noise)
     noise_layers = noise.layer_list(len(LAYERS))
     act_code = ACTIVATION_CODES[check_choice("activation", activation, ACTIVATION_CODES)]

@@ -7,7 +7,7 @@ import numpy as np
 
 from simulations._core.codes import STATUS_NAMES, STATUS_OK
 from simulations._core.validation import check_array, check_choice, check_int
-from simulations.noise_injection.data import apply_activation
+from simulations.noise_injection.data import _activation
 
 __all__ = ["EnsembleResult", "LAYERS"]
 
@@ -96,4 +96,4 @@ class EnsembleResult:
         """Network k's outputs f(x) = (1/n) A φ(W x) on the rows of X (numpy; for checks and small sets)."""
         X = check_array("X", X, ndim=2)
         W, A = self.hidden(k), self.second(k)
-        return apply_activation(self.settings["activation"], X @ W.T) @ A.T / W.shape[0]
+        return _activation(self.settings["activation"], X @ W.T) @ A.T / W.shape[0]
