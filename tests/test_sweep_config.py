@@ -10,11 +10,15 @@ import hashlib
 import json
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulations import sweep as sw
+from simulations.sweep import config as sweep_config
+from simulations.sweep import plan as sweep_plan
+from simulations.sweep import report as sweep_report
 
 
 def test_run_hash_is_sha256_of_canonical_json():
@@ -106,3 +110,116 @@ def test_experiment_registry():
     with pytest.raises(TypeError, match="dataclass"):
         sw.experiment("x_bad", config=dict)
     assert dataclasses.is_dataclass(sw.make_config("toy"))
+
+
+def _toy_cls():
+    return sw.get_experiment("toy").config
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda: sweep_config.validate_config("abc"), TypeError, "cls"),
+    (lambda: sweep_config.validate_config(None), TypeError, "cls"),
+    (lambda: sweep_config.validate_config(_toy_cls()()), TypeError, "cls"),  # an instance, not the class
+    (lambda: sweep_config.validate_config(_toy_cls(), "abc"), TypeError, "values"),
+    (lambda: sweep_config.validate_config(_toy_cls(), 3), TypeError, "values"),
+    (lambda: sweep_config.validate_config(_toy_cls(), {}, "abc"), TypeError, "overrides"),
+    (lambda: sweep_config.validate_config(_toy_cls(), {}, [("lr", 1.0)]), TypeError, "overrides"),
+    (lambda: sw.field_specs("abc"), TypeError, "cls"),
+    (lambda: sw.field_specs(3), TypeError, "cls"),
+    (lambda: sw.make_config("toy", "abc"), TypeError, "values"),
+    (lambda: sweep_config.jsonable(object()), TypeError, "obj"),
+    (lambda: sw.canonical_json(object()), TypeError, "obj"),
+    (lambda: sw.canonical_json({"x": float("nan")}), ValueError, "obj"),
+    (lambda: sw.run_hash("toy", None, 0), TypeError, "config"),
+    (lambda: sweep_plan.run_specs("toy", "abc", [0, 1]), TypeError, "configs"),
+    (lambda: sweep_plan.run_specs("toy", 3, [0, 1]), TypeError, "configs"),
+    (lambda: sweep_plan.run_specs("toy", None, [0, 1]), TypeError, "configs"),
+    (lambda: sweep_plan.run_specs("toy", ["abc"], [0, 1]), TypeError, "configs"),
+    (lambda: sweep_plan.run_specs("toy", [{}], 2**63), ValueError, "seeds"),
+    (lambda: sweep_plan.as_seeds(2**128), ValueError, "seeds"),
+    (lambda: sweep_plan.as_seeds(2**63), ValueError, "seeds"),
+    (lambda: sw.get_experiment(""), ValueError, "name"),
+    (lambda: sw.get_experiment("TOY"), ValueError, "name"),
+    (lambda: sw.get_experiment(3), TypeError, "name"),
+])
+def test_sweep_api_names_the_bad_argument(call, err, match):
+    with pytest.raises(err, match=match):
+        call()
+
+
+def test_as_seeds_is_bounded_and_exact():
+    from simulations.sweep.plan import SEEDS_MAX
+
+    assert sweep_plan.as_seeds(3) == [0, 1, 2] and sweep_plan.as_seeds([5, 2]) == [5, 2]
+    assert len(sweep_plan.as_seeds(SEEDS_MAX)) == SEEDS_MAX
+    with pytest.raises(ValueError, match="SEEDS_MAX|seeds must be an integer in"):
+        sweep_plan.as_seeds(SEEDS_MAX + 1)
+    with pytest.raises(ValueError, match="SEEDS_MAX"):
+        sweep_plan.as_seeds(range(SEEDS_MAX + 1))
+
+
+def test_make_executor_checks_workers_and_runs():
+    from simulations.sweep.executors import WORKERS_MAX, InlineExecutor, make_executor
+
+    assert isinstance(make_executor(workers=0), InlineExecutor)
+    for bad in ("a", 1.5, True, [1], np.array([1, 2])):
+        with pytest.raises(TypeError, match="workers"):
+            make_executor(workers=bad)
+    for bad in (-1, -(2**63), WORKERS_MAX + 1):
+        with pytest.raises(ValueError, match="workers"):
+            make_executor(workers=bad)
+    for bad, err in (("a", TypeError), (1.5, TypeError), (None, TypeError), (True, TypeError), (0, ValueError)):
+        with pytest.raises(err, match="runs"):
+            make_executor(workers=0, runs=bad)
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda: sw.format_table(None), TypeError, "rows"),
+    (lambda: sw.format_table("abc"), TypeError, "rows"),
+    (lambda: sw.format_table(3), TypeError, "rows"),
+    (lambda: sw.format_table(["abc"]), TypeError, "rows"),
+    (lambda: sweep_report.rows_to_csv("abc"), TypeError, "rows"),
+    (lambda: sweep_report.rows_to_csv(None), TypeError, "rows"),
+    (lambda: sweep_report.rows_to_json("abc"), TypeError, "rows"),
+    (lambda: sweep_report.rows_to_json(None), TypeError, "rows"),
+    (lambda: sweep_report.rows_to_json([{"x": object()}]), TypeError, "rows"),
+    (lambda: sweep_report.store_report("abc", []), TypeError, "store"),
+    (lambda: sweep_report.store_report(None, []), TypeError, "store"),
+    (lambda: sw.plot_metric("abc", "m", "lr"), TypeError, "rows"),
+    (lambda: sw.plot_metric(None, "m", "lr"), TypeError, "rows"),
+    (lambda: sw.plot_metric([{"lr": 1.0, "m": 1.0}], "m", "lr", status=None), TypeError, "status"),
+    (lambda: sw.plot_metric([{"lr": 1.0, "m": 1.0}], "m", "lr", status=3), TypeError, "status"),
+    (lambda: sw.plot_metric([{"lr": 1.0, "m": 1.0}], "m", "lr", ax="abc"), TypeError, r"\bax\b"),
+])
+def test_report_functions_check_their_rows(call, err, match):
+    with pytest.raises(err, match=match):
+        call()
+
+
+def test_store_report_checks_the_experiment(tmp_path):
+    db = tmp_path / "s.db"
+    sw.run_sweep("toy", [{"steps": 20, "eval_every": 10}], db, workers=0, progress=False)
+    with sw.ResultsStore(db) as st:
+        rows = st.rows()
+        text = sweep_report.store_report(st, rows, "toy")
+        assert text.startswith("== toy: done 1")
+        assert sweep_report.store_report(st, [{k: v for k, v in r.items() if k != "experiment"} for r in rows]).count("\n") == 1
+        for bad, err in (("bogus", ValueError), ("TOY", ValueError), (3, TypeError), (["toy"], TypeError)):
+            with pytest.raises(err, match="experiment"):
+                sweep_report.store_report(st, rows, bad)
+        with pytest.raises(TypeError, match="rows"):
+            sweep_report.store_report(st, "abc")
+
+
+def test_toy_lyapunov_functions_check_their_arguments():
+    from simulations.sweep.study import LR_MAX, lyapunov_exponent, lyapunov_table
+    from theory.kesten import rho
+
+    assert lyapunov_exponent(0.5, 2) == rho(0.5, 2, 1)
+    assert np.isfinite(lyapunov_exponent(LR_MAX, 2))
+    for bad in (1e300, float("inf"), 0.0, -1.0):
+        with pytest.raises(ValueError, match="lr"):
+            lyapunov_exponent(bad, 2)
+    for bad in ("abc", None, object(), [{}]):
+        with pytest.raises(TypeError, match="sweep"):
+            lyapunov_table(bad)

@@ -268,3 +268,30 @@ def test_flags_and_options_are_checked(tmp_path, call, err, match):
     with pytest.raises(err, match=match):
         call(tmp_path / "s.db")
     assert not (tmp_path / "s.db").exists()  # refused before the store is created
+
+
+@pytest.mark.parametrize("call, err, match", [
+    (lambda p: sw.ResultsStore(3), TypeError, "path"),
+    (lambda p: sw.ResultsStore(None), TypeError, "path"),
+    (lambda p: sw.ResultsStore(""), ValueError, "path"),
+    (lambda p: sw.ResultsStore("."), ValueError, "path"),
+    (lambda p: sw.ResultsStore(p.parent / ("a" * 300)), ValueError, "path"),
+    (lambda p: sw.load_sweep(3), TypeError, "path"),
+    (lambda p: sw.load_sweep(None), TypeError, "path"),
+    (lambda p: sw.load_sweep(""), ValueError, "path"),
+    (lambda p: sw.load_sweep(p.parent / ("a" * 300)), ValueError, "path"),
+    (lambda p: sw.load_sweep(__file__), ValueError, "path"),  # an existing file that is no sweep file
+])
+def test_store_and_sweep_file_paths_are_checked(tmp_path, call, err, match):
+    with pytest.raises(err, match=match):
+        call(tmp_path / "s.db")
+    assert not list(tmp_path.iterdir())
+
+
+def test_report_of_an_unknown_experiment_or_a_bad_store_path_is_one_error_line(tmp_path, capsys):
+    db = tmp_path / "s.db"
+    sw.run_sweep("toy", [{"steps": 20, "eval_every": 10}], db, workers=0, progress=False)
+    assert report_main(["--store", str(db), "--experiment", "bogus"]) == 2
+    assert "bogus" in _one_error_line(capsys.readouterr().err)
+    assert report_main(["--store", "."]) == 2
+    assert "path" in _one_error_line(capsys.readouterr().err)

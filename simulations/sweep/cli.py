@@ -70,7 +70,7 @@ def sweep_main(argv: list[str] | None = None) -> int:
                     finished = {r["run_id"] for r in st.rows(sweep.experiment, status=FINISHED)}
                     if args.no_retry_failed:
                         finished |= {r["run_id"] for r in st.rows(sweep.experiment, status="failed")}
-            except StoreError as exc:
+            except (StoreError, ValueError) as exc:
                 print(f"tailcomp sweep: error: {exc}", file=sys.stderr)
                 return 2
             todo = sum(r.run_id not in finished for r in runs)
@@ -118,7 +118,7 @@ def report_main(argv: list[str] | None = None) -> int:
     try:
         with ResultsStore(args.store, readonly=True) as st:
             return _report(st, args)
-    except (FileNotFoundError, StoreError) as exc:
+    except (FileNotFoundError, StoreError, ValueError) as exc:  # ValueError: a --store that names no file
         print(f"tailcomp report: error: {exc}", file=sys.stderr)
         return 2
 
@@ -151,7 +151,7 @@ def _report(st: ResultsStore, args) -> int:
     elif args.format == "csv":
         text = rows_to_csv(rows)
     else:
-        text = store_report(st, rows, args.experiment)
+        text = store_report(st, rows, args.experiment)  # an unknown experiment: ValueError, reported by report_main
     if args.output:
         args.output.write_text(text)
     else:

@@ -142,8 +142,10 @@ def _kind_of(tp, where: str) -> tuple[str, bool, str | None, type | None, int | 
 def field_specs(cls: type) -> dict[str, FieldSpec]:
     """The :class:`FieldSpec` of every ``init`` field of the config dataclass ``cls``, in order.
 
-    Raises ``TypeError`` for an annotation this module cannot validate.
+    Raises ``TypeError`` for an annotation this module cannot validate, or when ``cls`` is not a
+    dataclass type.
     """
+    _check_config_class(cls)
     if cls in _SPEC_CACHE:
         return _SPEC_CACHE[cls]
     hints = typing.get_type_hints(cls)
@@ -179,6 +181,11 @@ def field_specs(cls: type) -> dict[str, FieldSpec]:
         )
     _SPEC_CACHE[cls] = specs
     return specs
+
+
+def _check_config_class(cls: Any) -> None:
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise TypeError(f"cls must be a config dataclass (a class), got {type(cls).__name__} {cls!r}")
 
 
 def _check_scalar(name: str, kind: str, value: Any, spec: FieldSpec) -> Any:
@@ -226,17 +233,24 @@ def validate_config(cls: type, values: Mapping | None = None, overrides: Mapping
     Unknown keys ⇒ ``ValueError`` naming the key (with the valid keys); a wrong type ⇒
     ``TypeError`` naming the key; a value out of range ⇒ ``ValueError`` naming the key
     and its range; ``__post_init__`` cross-field checks run last.  ``label`` (the
-    experiment name) prefixes every message.
+    experiment name) prefixes every message. ``values`` must be None, a mapping or an instance
+    of ``cls``; ``overrides`` None or a mapping.
     """
+    _check_config_class(cls)
+    if not isinstance(label, str):
+        raise TypeError(f"label must be a str, got {type(label).__name__}")
     label = label or cls.__name__
     if values is None:
         values = {}
     elif isinstance(values, cls):
         values = {f.name: getattr(values, f.name) for f in dataclasses.fields(cls) if f.init}
     elif dataclasses.is_dataclass(values) and not isinstance(values, type):
-        raise TypeError(f"config for experiment {label!r} must be a {cls.__name__} or a mapping, got {type(values).__name__}")
+        raise TypeError(f"values (the config for experiment {label!r}) must be a {cls.__name__} or a mapping, "
+                        f"got {type(values).__name__}")
     elif not isinstance(values, Mapping):
-        raise TypeError(f"config for experiment {label!r} must be a mapping, got {type(values).__name__}")
+        raise TypeError(f"values (the config for experiment {label!r}) must be a mapping, got {type(values).__name__}")
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise TypeError(f"overrides must be a mapping of configuration values or None, got {type(overrides).__name__}")
     values = {**values, **(overrides or {})}
     specs = field_specs(cls)
     for key in values:
@@ -279,7 +293,7 @@ def jsonable(obj: Any) -> Any:
         return [jsonable(v) for v in obj]
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
-    raise TypeError(f"value of type {type(obj).__name__} is not JSON-serialisable: {obj!r}")
+    raise TypeError(f"obj holds a value of type {type(obj).__name__}, which is not JSON-serialisable: {obj!r}")
 
 
 def config_to_dict(config) -> dict:
@@ -290,5 +304,11 @@ def config_to_dict(config) -> dict:
 
 
 def canonical_json(obj: Any) -> str:
-    """Canonical JSON: sorted keys, no whitespace, ASCII, shortest round-trip floats, no NaN."""
-    return json.dumps(jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    """Canonical JSON: sorted keys, no whitespace, ASCII, shortest round-trip floats, no NaN.
+
+    ``obj`` must hold JSON values only (see :func:`jsonable`); a NaN or infinity is a ``ValueError``.
+    """
+    try:
+        return json.dumps(jsonable(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    except ValueError as exc:  # json's own message names no argument
+        raise ValueError(f"obj must hold finite numbers only (canonical JSON has no NaN or infinity): {exc}") from None

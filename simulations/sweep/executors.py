@@ -24,11 +24,16 @@ from __future__ import annotations
 import os
 import re
 
+from simulations._core.validation import check_int
 from simulations.sweep.config import config_to_dict
 from simulations.sweep.plan import RunSpec
 from simulations.sweep.worker import THREAD_ENV, execute, worker_init
 
-__all__ = ["Executor", "LocalExecutor", "InlineExecutor", "DaskExecutor", "make_executor", "available_cpus"]
+__all__ = ["Executor", "LocalExecutor", "InlineExecutor", "DaskExecutor", "make_executor", "available_cpus",
+           "WORKERS_MAX"]
+
+#: most local worker processes of one sweep
+WORKERS_MAX = 4096
 
 
 def available_cpus() -> int:
@@ -180,8 +185,12 @@ class DaskExecutor(Executor):
 def make_executor(*, scheduler=None, workers: int | None = None, runs: int = 1) -> Executor:
     """The executor for a sweep of ``runs`` runs: Dask if ``scheduler``, else inline (``workers=0``) or local.
 
-    ``workers=None`` means the available CPUs; a local pool never has more workers than runs.
+    ``workers=None`` means the available CPUs, else an int in [0, :data:`WORKERS_MAX`]; ``runs`` ≥ 1;
+    a local pool never has more workers than runs.
     """
+    if workers is not None:
+        workers = check_int("workers", workers, 0, WORKERS_MAX)
+    runs = check_int("runs", runs, 1)
     if scheduler is not None:
         return DaskExecutor(scheduler)
     n = available_cpus() if workers is None else workers

@@ -28,19 +28,24 @@ from simulations._core.validation import check_int
 from simulations.sweep.config import canonical_json, config_to_dict
 from simulations.sweep.registry import Experiment, get_experiment, make_config
 
-__all__ = ["MAX_SEED", "run_hash", "RunSpec", "expand_grid", "as_seeds", "run_specs"]
+__all__ = ["MAX_SEED", "SEEDS_MAX", "run_hash", "RunSpec", "expand_grid", "as_seeds", "run_specs"]
 
 #: Largest seed a run may have (seeds are stored as SQLite INTEGER, 64-bit signed).
 MAX_SEED = 2**63 - 1
+#: Most seeds of one sweep (an int n means the n seeds 0..n-1).
+SEEDS_MAX = 10**5
 
 
 def run_hash(experiment: str | Experiment, config, seed: int, *, threads: int = 1) -> str:
     """SHA-256 hex digest naming the run ``(experiment name, version, config, seed[, threads])``.
 
     ``threads`` (≥ 1, default 1 — what sweep workers use) enters the hashed document only when
-    it differs from 1 (see the module docstring).
+    it differs from 1 (see the module docstring). ``config``: a mapping of configuration values or
+    a config instance of the experiment.
     """
     exp = get_experiment(experiment)
+    if config is None:
+        raise TypeError("config must be a mapping of configuration values or a config instance, got None")
     seed = check_int("seed", seed, 0, MAX_SEED)
     threads = check_int("threads", threads, 1)
     cfg = make_config(exp, config)
@@ -106,27 +111,40 @@ def expand_grid(experiment: str | Experiment, grid: Mapping | Sequence[Mapping],
 
 
 def as_seeds(seeds) -> list[int]:
-    """``seeds`` as a list of distinct non-negative ints: an int n means ``0..n-1``."""
+    """``seeds`` as a list of distinct non-negative ints: an int n ∈ [1, :data:`SEEDS_MAX`] means ``0..n-1``."""
     if isinstance(seeds, (numbers.Integral,)) and not isinstance(seeds, bool):
-        n = check_int("seeds", seeds, 1)
+        n = check_int("seeds", seeds, 1, SEEDS_MAX)
         return list(range(n))
     if isinstance(seeds, (str, bytes, Mapping)) or not isinstance(seeds, Iterable):
         raise TypeError(f"seeds must be a positive int n (seeds 0..n-1) or a list of ints, got {seeds!r}")
     out = [check_int(f"seeds[{i}]", s, 0, MAX_SEED) for i, s in enumerate(seeds)]
     if not out:
         raise ValueError("seeds must not be empty")
+    if len(out) > SEEDS_MAX:
+        raise ValueError(f"seeds has {len(out)} entries; at most SEEDS_MAX = {SEEDS_MAX} are allowed")
     if len(set(out)) != len(out):
         raise ValueError(f"seeds must be distinct, got {out}")
     return out
 
 
 def run_specs(experiment, configs, seeds) -> tuple[Experiment, list[RunSpec]]:
-    """The experiment and one :class:`RunSpec` per distinct (config, seed), configs outer, seeds inner."""
+    """The experiment and one :class:`RunSpec` per distinct (config, seed), configs outer, seeds inner.
+
+    ``configs``: one config (a mapping or a config instance) or a list/tuple of them.
+    """
     exp = get_experiment(experiment)
     seeds = as_seeds(seeds)
     if isinstance(configs, Mapping) or (dataclasses.is_dataclass(configs) and not isinstance(configs, type)):
         configs = [configs]
-    cfgs = [make_config(exp, c) for c in configs]
+    if not isinstance(configs, (list, tuple)):
+        raise TypeError(f"configs must be a config (mapping or instance) or a list of them, got "
+                        f"{type(configs).__name__}")
+    cfgs = []
+    for i, c in enumerate(configs):
+        if not (isinstance(c, Mapping) or (dataclasses.is_dataclass(c) and not isinstance(c, type))):
+            raise TypeError(f"configs[{i}] must be a mapping of configuration values or a config instance, got "
+                            f"{type(c).__name__}")
+        cfgs.append(make_config(exp, c))
     specs, seen = [], set()
     for cfg in cfgs:
         for s in seeds:

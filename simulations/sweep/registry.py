@@ -162,7 +162,7 @@ def get_experiment(name: str | Experiment) -> Experiment:
     if name not in _REGISTRY:
         _discover()
     if name not in _REGISTRY:
-        msg = f"unknown experiment {name!r}; known experiments: {sorted(_REGISTRY)}"
+        msg = f"unknown experiment name {name!r}; known experiments: {sorted(_REGISTRY)}"
         if _IMPORT_ERRORS:
             msg += f"; experiment modules that failed to import: {_IMPORT_ERRORS}"
         raise ValueError(msg)

@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from simulations._core.validation import check_bool, check_choice
 from simulations.sweep.registry import STATUSES
@@ -30,8 +30,26 @@ def _fmt(v) -> str:
     return s.splitlines()[-1][:60] if "\n" in s else s[:60]
 
 
+def _rows(rows) -> list:
+    """``rows``: a list or tuple of dicts (result rows)."""
+    if not isinstance(rows, (list, tuple)):
+        raise TypeError(f"rows must be a list of dicts (result rows), got {type(rows).__name__}")
+    for i, r in enumerate(rows):
+        if not isinstance(r, Mapping):
+            raise TypeError(f"rows[{i}] must be a dict (a result row), got {type(r).__name__}")
+    return list(rows)
+
+
+def _dumps(rows, **kw) -> str:
+    try:
+        return json.dumps(rows, **kw)
+    except (TypeError, ValueError) as exc:  # json's own message names no argument
+        raise TypeError(f"rows must hold JSON values only: {exc}") from None
+
+
 def format_table(rows: list[dict]) -> str:
-    """Plain-text table; columns constant over all rows are printed once above it."""
+    """Plain-text table of ``rows`` (a list of dicts); columns constant over all rows are printed once above it."""
+    rows = _rows(rows)
     if not rows:
         return "(no runs)"
     cols = _columns(rows)
@@ -60,27 +78,41 @@ def _columns(rows: list[dict]) -> list[str]:
 
 
 def rows_to_csv(rows: list[dict]) -> str:
-    """CSV text with a header of every column (lists and dicts as JSON)."""
+    """CSV text of ``rows`` (a list of dicts) with a header of every column (lists and dicts as JSON)."""
+    rows = _rows(rows)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=_columns(rows))
     w.writeheader()
     for r in rows:
-        w.writerow({k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()})
+        w.writerow({k: (_dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()})
     return buf.getvalue()
 
 
 def rows_to_json(rows: list[dict]) -> str:
-    """The rows as an indented JSON list."""
-    return json.dumps(rows, indent=1)
+    """The rows (a list of dicts of JSON values) as an indented JSON list."""
+    return _dumps(_rows(rows), indent=1)
 
 
 def store_report(store: ResultsStore, rows: list[dict], experiment: str | None = None) -> str:
-    """One section per experiment (or only ``experiment``): its run counts and :func:`format_table` of its rows."""
+    """One section per experiment (or only ``experiment``): its run counts and :func:`format_table` of its rows.
+
+    ``store``: a :class:`ResultsStore`; ``rows``: a list of dicts (rows of another experiment, or without
+    an ``"experiment"`` key, are left out); ``experiment``: None or the name of an experiment of the store.
+    """
+    if not isinstance(store, ResultsStore):
+        raise TypeError(f"store must be a ResultsStore, got {type(store).__name__}")
+    rows = _rows(rows)
+    known = store.experiments()
+    if experiment is not None:
+        if not isinstance(experiment, str):
+            raise TypeError(f"experiment must be an experiment name (str) or None, got {type(experiment).__name__}")
+        if experiment not in known:
+            raise ValueError(f"experiment {experiment!r} has no runs in the store; its experiments: {known}")
     parts = []
-    for exp in ([experiment] if experiment else store.experiments()):
+    for exp in ([experiment] if experiment else known):
         counts = store.counts(exp)
         parts.append(f"== {exp}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
-        sub = [r for r in rows if r["experiment"] == exp]
+        sub = [r for r in rows if r.get("experiment") == exp]
         parts.append(format_table([{k: v for k, v in r.items() if k != "experiment"} for r in sub]))
     return "\n".join(parts) if parts else "(empty store)"
 
@@ -111,13 +143,22 @@ def plot_metric(
     for key, what in ((metric, "metric"), (x, "x"), (hue, "hue")):
         if not (isinstance(key, str) or (what == "hue" and key is None)):
             raise TypeError(f"{what} must be a {'str or None' if what == 'hue' else 'str'}, got {key!r}")
+    if not isinstance(status, (str, list, tuple)):
+        raise TypeError(f"status must be a status name or a list of them, got {type(status).__name__}")
     statuses = (status,) if isinstance(status, str) else tuple(status)
     for s_ in statuses:
         check_choice("status", s_, STATUSES)
+    if ax is not None:
+        from matplotlib.axes import Axes
+
+        if not isinstance(ax, Axes):
+            raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
     if isinstance(rows, ResultsStore):
         rows = rows.rows()
     elif hasattr(rows, "to_dict") and hasattr(rows, "columns"):
         rows = rows.to_dict("records")
+    else:
+        rows = _rows(rows)
     rows = [r for r in rows if r.get("status", "done") in statuses]
     if not rows:
         raise ValueError(f"no runs with status in {list(statuses)} to plot")

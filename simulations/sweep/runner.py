@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from simulations._core.validation import check_bool, check_int
-from simulations.sweep.executors import make_executor
+from simulations.sweep.executors import WORKERS_MAX, make_executor
 from simulations.sweep.plan import run_specs
 from simulations.sweep.registry import Experiment
 from simulations.sweep.store import ResultsStore
@@ -90,7 +90,7 @@ def run_sweep(
     t0 = time.perf_counter()
     exp, specs = run_specs(experiment, configs, seeds)
     if workers is not None:
-        workers = check_int("workers", workers, 0, 4096)
+        workers = check_int("workers", workers, 0, WORKERS_MAX)
     progress = check_bool("progress", progress)
     retry_failed = check_bool("retry_failed", retry_failed)
     if not isinstance(name, str):

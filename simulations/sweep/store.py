@@ -68,6 +68,23 @@ _EFFECTIVE = os.access in os.supports_effective_ids
 
 _STD_COLUMNS = ("run_id", "experiment", "seed", "status", "error", "wall_time")
 
+#: longest component (file or folder name) of a store or sweep-file path, in bytes: the common file-system limit
+NAME_MAX = 255
+
+
+def _file_path(pname: str, value, what: str) -> Path:
+    """``value`` as the Path of a file: a str or os.PathLike naming a file, no component above NAME_MAX bytes."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{pname} must be a path (str or os.PathLike) of {what}, got {type(value).__name__}")
+    p = Path(value)
+    if p.name in ("", ".", ".."):
+        raise ValueError(f"{pname} must name {what} (a file), got {str(value)!r}")
+    for part in p.parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise ValueError(f"{pname} has a component of {len(os.fsencode(part))} bytes; at most NAME_MAX = "
+                             f"{NAME_MAX} bytes are allowed by the file systems: {str(value)[:80]!r}...")
+    return p
+
 
 class ResultsStore:
     """The SQLite results store (one file; created on first use unless ``create=False``).
@@ -91,7 +108,7 @@ class ResultsStore:
     """
 
     def __init__(self, path: str | os.PathLike, *, create: bool = True, readonly: bool = False):
-        self.path = Path(path)
+        self.path = _file_path("path", path, "a results store")
         if not isinstance(create, bool):
             raise TypeError(f"create must be a bool, got {create!r}")
         if not isinstance(readonly, bool):

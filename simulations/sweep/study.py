@@ -18,14 +18,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from simulations._core.validation import check_bool
+from simulations._core.validation import check_bool, check_real
 from simulations.sweep.plan import expand_grid
 from simulations.sweep.runner import run_sweep
 from simulations.sweep.store import ResultsStore
 
-__all__ = ["ToySweep", "toy_sweep", "lyapunov_exponent", "lyapunov_table"]
+__all__ = ["ToySweep", "toy_sweep", "lyapunov_exponent", "lyapunov_table", "LR_MAX"]
 
 BATCH_SIZES = (1, 2, 4)
+#: largest step size of :func:`lyapunov_exponent` (the toy grid spans η ∈ [0.2, 5]; λ grows like log η)
+LR_MAX = 1e100
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,13 @@ class ToySweep:
 
 
 def lyapunov_exponent(lr: float, batch_size: int) -> float:
-    """λ(η, b) = E log|1 - (η/b) χ²_b|, the Lyapunov exponent of the toy chain (it diverges iff λ > 0)."""
+    """λ(η, b) = E log|1 - (η/b) χ²_b|, the Lyapunov exponent of the toy chain (it diverges iff λ > 0).
+
+    0 < η ≤ :data:`LR_MAX`; the batch size b as in :func:`theory.kesten.rho`.
+    """
     from theory.kesten import rho
 
+    lr = check_real("lr", lr, 0.0, LR_MAX, low_open=True)
     return rho(lr, batch_size, 1)
 
 
@@ -70,6 +76,9 @@ def toy_sweep(store: str | os.PathLike, *, quick: bool = False, workers: int | N
 def lyapunov_table(sweep: ToySweep) -> list[dict]:
     """One dict per (lr, batch_size) of the grid: mean λ̂ over its runs, exact λ, fraction diverged, runs."""
     import numpy as np
+
+    if not isinstance(sweep, ToySweep):
+        raise TypeError(f"sweep must be a ToySweep (from toy_sweep), got {type(sweep).__name__}")
 
     out = []
     for b in sweep.batch_sizes:

@@ -25,7 +25,7 @@ from pathlib import Path
 from simulations.sweep.plan import RunSpec, as_seeds, expand_grid, run_specs
 from simulations.sweep.registry import get_experiment, make_config
 from simulations.sweep.runner import SweepSummary, run_sweep
-from simulations.sweep.store import ResultsStore
+from simulations.sweep.store import ResultsStore, _file_path
 
 __all__ = ["SWEEP_KEYS", "Sweep", "load_sweep"]
 
@@ -92,7 +92,7 @@ def _read(path: Path) -> Mapping:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{path}: invalid TOML: {exc}") from None
-    raise ValueError(f"sweep file must end in .yaml, .yml or .toml, got {path.name!r}")
+    raise ValueError(f"path must be a sweep file ending in .yaml, .yml or .toml, got {path.name!r}")
 
 
 def load_sweep(path: str | os.PathLike) -> Sweep:
@@ -104,9 +104,10 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     ``grid`` and ``runs`` the sweep is the single config ``base``; an empty ``grid``
     (``{}``, ``[]`` or a list holding ``{}``) or ``runs`` (``[]``) is an error.  Unknown
     keys, unreadable files, invalid UTF-8, YAML or TOML ⇒ ``ValueError`` naming the file
-    (and the line); every config is validated here, before anything runs.
+    (and the line); every config is validated here, before anything runs. ``path``: a str or
+    os.PathLike naming a file (a missing file is a ``FileNotFoundError``).
     """
-    path = Path(path)
+    path = _file_path("path", path, "a sweep file")
     if not path.is_file():
         raise FileNotFoundError(f"sweep file {str(path)!r} not found")
     doc = _read(path)
