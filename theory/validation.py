@@ -139,6 +139,8 @@ def check_array(
 
 def check_dtype(dtype: Any, allowed=(np.float32, np.float64), name: str = "dtype") -> np.dtype:
     """A numpy dtype among ``allowed`` (float32/float64 by default)."""
+    if dtype is None:   # numpy reads None as float64: refuse it rather than pick a default silently
+        raise TypeError(f"{name} must be one of {[np.dtype(a).name for a in allowed]}, got None")
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:

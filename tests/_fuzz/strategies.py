@@ -245,6 +245,12 @@ KINDS: dict[str, dict[str, str]] = {
     "theory.validation.check_int": {"value": "int"},
     "theory.validation.check_bool": {"value": "bool"},
     "theory.validation.check_choice": {"value": "option"},
+    # documented as "a scalar or an array of length K" (one value per network)
+    "simulations.noise_injection.ensemble.train_ensemble": {
+        k: "object" for k in ("width", "alpha", "sigma", "lr", "lr_second")},
+    # any JSON value, None included: not perturbed
+    "simulations.sweep.config.canonical_json": {"obj": "label"},
+    "simulations.sweep.config.jsonable": {"obj": "label"},
 }
 
 # Parameters never perturbed (free-text labels, whose wrong type is harmless), per callable or everywhere.
@@ -478,7 +484,9 @@ def type_wrong_values(p: Param) -> list[str]:
         "seed": ["'abc'", "1.5", "object()", "[1.5]", "True"],
         "dtype": ["object()", "3", "[np.float32]"],
         "path": ["3", "object()", "[1]", *none],
-        "object": ["'abc'", "3", "object()", *none],
+        # an unannotated or union-typed object may validly be a number or a string; only a bare
+        # object() (and None where not optional) is wrong for every such parameter
+        "object": ["object()", *none],
     }
     return table.get(p.kind, [])
 
@@ -504,7 +512,7 @@ def extreme_values(p: Param) -> list[str]:
         "seq_int": ["()", "(0,)", "(-1,)", "(2**31,)", "(2**63,)", "(1,)", "(3, 2**40)", "(10**18,)"],
         "seed": ["-1", "2**63", "2**128", "np.random.SeedSequence(0)", "np.random.default_rng(0)", "0"],
         "dtype": ["np.int64", "'float16'", "np.complex128", "np.float32", "'float32'", "'bogus'"],
-        "path": ["''", "'.'", "'/nonexistent/dir/file'", "'a' * 300"],
+        "path": ["''", "'.'", "'nonexistent_dir/file'", "'a' * 300"],   # relative: inside the scratch folder
         "object": ["None"] if p.optional else [],
     }
     return table.get(p.kind, [])
