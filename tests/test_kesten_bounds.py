@@ -104,3 +104,59 @@ def test_h_even_symbolic_at_its_maximum_matches_moments():
     moments = [sp.factorial2(2 * n - 1) for n in range(11)]
     exact = sum(sp.binomial(10, n) * (-g) ** n * moments[n] for n in range(11))
     assert sp.simplify(expr - exact) == 0
+
+
+@pytest.mark.parametrize("lr", [1e-87, 1e-20, 1e-12, 1e-8])
+@pytest.mark.parametrize("m,b,d", [(1, 2, 3), (2, 2, 3), (2, 1, 1), (1, 5, 40)])
+def test_log_h_tiny_lr_relative_accuracy(lr, m, b, d):
+    """log_h(2.0, 1e-87, 2, 3) returned 0.0 (h = 1 − 4·10⁻⁸⁷ rounds to 1); the oracle is the exact
+    closed form h(2m) at rational arguments, its logarithm taken at 40 digits."""
+    import sympy as sp
+
+    expr = K.h_even_symbolic(m)
+    syms = {str(x): x for x in expr.free_symbols}
+    val = expr.subs({syms["eta"]: sp.Rational(lr), syms["sigma"]: 1, syms["b"]: b, syms["d"]: d})
+    exact = float(sp.log(val).evalf(40))
+    assert K.log_h(2.0 * m, lr, b, d) == pytest.approx(exact, rel=1e-10)
+
+
+def _chi2_moment_fraction(n, k):
+    out = 1
+    for i in range(n):
+        out *= k + 2 * i
+    return out
+
+
+@pytest.mark.parametrize("m", [3, 4, 5])
+def test_h_even_symbolic_large_m_against_binomial_moments(m):
+    """m > 2 is no longer passed through simplify; the value is unchanged: h(2m) at η = 1/7, σ = 1,
+    b = 2, d = 3 from ((1 − gU)² + g²UW)^m = Σ_k C(m,k) (g²UW)^k Σ_j C(2(m−k), j) (−gU)^j."""
+    from fractions import Fraction
+    from math import comb
+
+    import sympy as sp
+
+    b, d, eta = 2, 3, Fraction(1, 7)
+    g = eta / b
+    exact = sum(comb(m, k) * g ** (2 * k) * _chi2_moment_fraction(k, d - 1)
+                * sum(comb(2 * (m - k), j) * (-g) ** j * _chi2_moment_fraction(j + k, b) for j in range(2 * (m - k) + 1))
+                for k in range(m + 1))
+    expr = K.h_even_symbolic(m)
+    syms = {str(x): x for x in expr.free_symbols}
+    val = expr.subs({syms["eta"]: sp.Rational(1, 7), syms["sigma"]: 1, syms["b"]: b, syms["d"]: d})
+    assert sp.Rational(exact.numerator, exact.denominator) == sp.nsimplify(val)
+
+
+def test_m_max_is_the_documented_limit():
+    assert f"M_MAX` = {K.symbolic.M_MAX}" in K.h_even_symbolic.__doc__
+    with pytest.raises(ValueError, match=rf"m must be an integer in \[0, {K.symbolic.M_MAX}\]"):
+        K.h_even_symbolic(K.symbolic.M_MAX + 1)
+
+
+def test_alpha_at_fixed_ratio_checks_every_batch_size_first():
+    with pytest.raises(ValueError, match=r"batch_sizes must be an integer in \[1, 10000\]"):
+        K.alpha_at_fixed_ratio(0.05, 1, batch_sizes=(1, 2, 10**12))
+    with pytest.raises(TypeError, match="batch_sizes"):
+        K.alpha_at_fixed_ratio(0.05, 1, batch_sizes=5)
+    with pytest.raises(ValueError, match=r"d must be an integer in \[1, 10000\]"):
+        K.alpha_at_fixed_ratio(0.05, 10**6)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.kesten.numeric import S_MAX, KestenResult, tail_index
+from theory.kesten.numeric import BATCH_SIZE_MAX, D_MAX, S_MAX, KestenResult, tail_index
 from theory.kesten.symbolic import h2
 from theory.validation import check_int, check_positive
 
@@ -103,9 +103,11 @@ def alpha_at_fixed_ratio(ratio: float = 0.05, d: int = 1, batch_sizes=(1, 2, 5, 
     ``batch_size, lr, alpha, h2, status`` (α nan where status is not "ok"); ``ratio`` is η/b.
     """
     ratio = check_positive("ratio", ratio)
-    d = check_int("d", d, 1)
+    d = check_int("d", d, 1, D_MAX)
     sigma = check_positive("sigma", sigma)
-    bs = np.asarray([check_int("batch_size", x, 1) for x in batch_sizes])
+    if isinstance(batch_sizes, (str, bytes)) or not hasattr(batch_sizes, "__iter__"):
+        raise TypeError(f"batch_sizes must be a sequence of ints, got {type(batch_sizes).__name__}")
+    bs = np.asarray([check_int("batch_sizes", x, 1, BATCH_SIZE_MAX) for x in batch_sizes], dtype=np.int64)
     etas = ratio * bs
     res = [tail_index(float(e), int(bb), d, sigma, s_max=S_MAX) for e, bb in zip(etas, bs)]
     alpha = np.array([r.alpha if r.ok else np.nan for r in res])

@@ -162,9 +162,17 @@ def _log_inner(A: np.ndarray, B: np.ndarray, d: int, p: float) -> np.ndarray:
 
 
 def log_h_g(s: float, g: float, b: int, d: int) -> float:
-    """log h(s) with g = ησ²/b (g = 0, e.g. an underflowed ησ²/b, is M = I: log h = 0)."""
+    """log h(s) with g = ησ²/b (g = 0, e.g. an underflowed ησ²/b, is M = I: log h = 0).
+
+    When g(b + d + 2)(1 + |s|) ≤ 10⁻⁶ the quadrature's round-off (~10⁻¹⁶) would swamp
+    log h ≈ −sgb, and the cumulant expansion of log E(1 + x)^{s/2}, x = −2gU + g²U(U + W)
+    (E x = −2gb + g²b(b+d+1), E x² = 4g²b(b+2) + O(g³)), is used instead:
+    log h(s) = −sgb + (s/2) g²b(d − b − 3 + 2s) + O((g(b+d)(1+s))³) (relative error below 10⁻¹¹).
+    """
     if s == 0.0 or g == 0.0:
         return 0.0
+    if g * (b + d + 2.0) * (1.0 + abs(s)) <= 1e-6:
+        return float(-s * g * b + 0.5 * s * g * g * b * (d - b - 3.0 + 2.0 * s))
     r, lw = _outer_rule(g, b, round(_r_max(b, s), 1), 34 if d == 1 else 12)
     u = r * r
     A = (1.0 - g * u) ** 2
