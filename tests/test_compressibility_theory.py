@@ -268,3 +268,16 @@ def test_bad_arguments_misc():
         T.closed_form("pareto")(0.5, 1.0, c=2.0)
     with pytest.raises(ValueError, match="kappa"):
         T.closed_form("normal")(np.nan)
+
+
+@pytest.mark.parametrize("bad", [np.array(["pareto"]), ["pareto"], 3])
+def test_closed_form_name_must_be_a_string(bad):
+    """An array name raised "unhashable type" (from the cache) instead of naming the parameter."""
+    with pytest.raises(TypeError, match="name must be one of"):
+        T.closed_form(bad)
+
+
+@pytest.mark.parametrize("flag", [1, "yes", np.array([True])])
+def test_moment_finite_must_be_a_bool(flag):
+    with pytest.raises(TypeError, match="moment_finite must be True or False"):
+        T.g_numeric(stats.alpha(2.0), 0.5, 0.5, moment_finite=flag)

@@ -110,3 +110,21 @@ def test_other_validation():
         ni.predicted_limit(2.0, 1.0, 0.1)
     with pytest.raises(ValueError, match="slope_ci"):
         ni.trend_consistent(1.5, 1.0, (0.1, -0.1))
+
+
+@pytest.mark.parametrize("call", [lambda n: ni.step_size_bound(n, 1.5), ni.chaos_rate])
+def test_widths_are_checked_arrays(call):
+    """A string width raised numpy's "could not convert string to float", naming no parameter."""
+    with pytest.raises(TypeError, match="n must be an array of"):
+        call("ten")
+    with pytest.raises(ValueError, match="n must contain only finite"):
+        call([10.0, np.inf])
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        call([10.0, 0.5])
+    assert call(np.array([1.0, 4.0])).shape == (2,)
+
+
+@pytest.mark.parametrize("bad", [0.1, (0.1,), (0.1, 0.2, 0.3), "ab"])
+def test_slope_ci_must_be_a_pair(bad):
+    with pytest.raises(ValueError, match="slope_ci must be a pair"):
+        ni.trend_consistent(1.5, 1.0, bad)

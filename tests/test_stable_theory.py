@@ -253,3 +253,16 @@ def test_bad_misc():
         ts.cf("1", 1.5)
     with pytest.raises(TypeError, match="alpha"):
         ts.tail_constant("1.5")
+
+
+@pytest.mark.parametrize("flag", [1, "yes", np.array([True]), None])
+def test_expression_flags_must_be_bools(flag):
+    """alpha_is_one="no" (a non-empty string) used to select the α = 1 formula."""
+    with pytest.raises(TypeError, match="alpha_is_one must be True or False"):
+        ts.log_cf_expr("S1", flag)
+    with pytest.raises(TypeError, match="alpha_is_one must be True or False"):
+        ts.cf_expr("S0", alpha_is_one=flag)
+    with pytest.raises(TypeError, match="alpha_is_one must be True or False"):
+        ts.loc_s0_minus_s1_expr(flag)
+    with pytest.raises(TypeError, match="gaussian must be True or False"):
+        ts.abs_moment_expr(flag)

@@ -53,7 +53,7 @@ import numpy as np
 import sympy as sp
 from scipy import integrate, optimize, stats
 
-from theory.validation import check_alpha, check_choice, check_int, check_positive, check_real
+from theory.validation import check_alpha, check_array, check_choice, check_int, check_positive, check_real
 
 __all__ = [
     "n_sym",
@@ -93,12 +93,18 @@ ASSUMPTIONS = (
 _step_fn = sp.lambdify((n_sym, alpha_sym), STEP_SIZE_BOUND, "numpy")
 
 
+def _widths(n) -> np.ndarray:
+    """n as a float array of finite values >= 1 (a scalar or an array of widths)."""
+    n_arr = check_array("n", n, dtype=np.float64)
+    if np.any(n_arr < 1):
+        raise ValueError("n must be >= 1 (finite widths)")
+    return n_arr
+
+
 def step_size_bound(n, alpha):
     """η_max = n^{−α/2−1} (vectorised over n; α ∈ (0, 2])."""
     alpha = check_alpha(alpha)
-    n_arr = np.asarray(n, dtype=np.float64)
-    if np.any(~np.isfinite(n_arr)) or np.any(n_arr < 1):
-        raise ValueError("n must be >= 1")
+    n_arr = _widths(n)
     out = _step_fn(n_arr, alpha)
     return float(out) if np.ndim(out) == 0 else out
 
@@ -119,9 +125,7 @@ def steps_required(t: float, n: int, alpha: float) -> int:
 
 def chaos_rate(n):
     """n^{−1/2}: the propagation-of-chaos rate (the t-dependent constant is not explicit)."""
-    n_arr = np.asarray(n, dtype=np.float64)
-    if np.any(~np.isfinite(n_arr)) or np.any(n_arr < 1):
-        raise ValueError("n must be >= 1")
+    n_arr = _widths(n)
     out = n_arr ** -0.5
     return float(out) if np.ndim(out) == 0 else out
 
@@ -271,6 +275,8 @@ def trend_consistent(alpha: float, sigma: float, slope_ci: tuple[float, float], 
     inside (−flat_margin, flat_margin) (an equivalence test; the O(1/n) finite-width bias makes
     "contains 0" too strict with many seeds).
     """
+    if isinstance(slope_ci, (str, bytes)) or np.ndim(slope_ci) != 1 or len(slope_ci) != 2:
+        raise ValueError(f"slope_ci must be a pair (low, high), got {slope_ci!r}")
     lo, hi = (check_real("slope_ci[0]", slope_ci[0]), check_real("slope_ci[1]", slope_ci[1]))
     if lo > hi:
         raise ValueError(f"slope_ci must be (low, high) with low <= high, got {slope_ci}")

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .validation import check_alpha, check_array, check_beta, check_choice, check_positive, check_real
+from .validation import check_alpha, check_array, check_beta, check_bool, check_choice, check_positive, check_real
 
 __all__ = [
     "alpha",
@@ -110,6 +110,7 @@ def log_cf_expr(param: str = "S0", alpha_is_one: bool = False) -> sp.Expr:
     With ``alpha_is_one`` the α = 1 formula is returned (α does not appear).
     """
     check_choice("param", param, _PARAMS)
+    alpha_is_one = check_bool("alpha_is_one", alpha_is_one)
     I, pi = sp.I, sp.pi
     at = sp.Abs(t)
     sg = sp.sign(t)
@@ -160,7 +161,7 @@ def loc_s0_minus_s1_expr(alpha_is_one: bool = False) -> sp.Expr:
     Source: Nolan 2020, Prop. 1.3 (eq. 1.7). Checked in the tests by equating
     the two characteristic functions.
     """
-    if alpha_is_one:
+    if check_bool("alpha_is_one", alpha_is_one):
         return beta * 2 / sp.pi * sigma * sp.log(sigma)
     return beta * sigma * sp.tan(sp.pi * alpha / 2)
 
@@ -197,6 +198,7 @@ def abs_moment_expr(gaussian: bool = False) -> sp.Expr:
     and the Cauchy/Gaussian closed forms. With ``gaussian=True`` the α = 2 form
     γ^p 2^p Γ((1+p)/2)/√π = E|N(0, 2γ²)|^p, valid for every p > −1.
     """
+    gaussian = check_bool("gaussian", gaussian)
     base = sigma**p * 2**p * sp.gamma((1 + p) / 2) / sp.sqrt(sp.pi)
     if gaussian:
         return base

@@ -27,7 +27,7 @@ from theory.compressibility.special_functions import (
     RegIncBeta,
     RegLowerGamma,
 )
-from theory.validation import check_real
+from theory.validation import check_choice, check_real
 
 __all__ = ["ClosedForm", "closed_form", "closed_form_names", "derivation"]
 
@@ -300,7 +300,6 @@ def closed_form_names() -> tuple[str, ...]:
     return tuple(_BUILDERS)
 
 
-@functools.cache
 def closed_form(name: str) -> ClosedForm:
     """The sympy-derived closed form of G_p(κ)^p for the family ``name`` (see :func:`closed_form_names`).
 
@@ -310,8 +309,12 @@ def closed_form(name: str) -> ClosedForm:
     ``student_t`` (ν). Calling the result, ``cf(kappa, p, **params)``, returns
     G_p(κ); ``cf.latex()`` the formula; ``cf.steps`` the derivation.
     """
-    if name not in _BUILDERS:
-        raise ValueError(f"name must be one of {sorted(_BUILDERS)}, got {name!r}")
+    check_choice("name", name, tuple(_BUILDERS))
+    return _closed_form(str(name))
+
+
+@functools.cache
+def _closed_form(name: str) -> ClosedForm:
     return _BUILDERS[name]()
 
 

@@ -16,6 +16,7 @@ from scipy import integrate, optimize, stats
 
 from theory.compressibility.common import check_kappa, check_p, g_from_power, scalar_or_array
 from theory.compressibility.stable_law import g_stable
+from theory.validation import check_bool
 
 __all__ = ["g_numeric", "moment_is_finite"]
 
@@ -202,9 +203,7 @@ def g_numeric(dist, kappa, p: float = 2.0, *, moment_finite: bool | None = None)
     if moment_finite is None:
         finite = moment_is_finite(dist, p)
     else:
-        if not isinstance(moment_finite, (bool, np.bool_)):
-            raise TypeError(f"moment_finite must be a bool or None, got {type(moment_finite).__name__}")
-        finite = bool(moment_finite)
+        finite = check_bool("moment_finite", moment_finite)
     if not finite:
         return scalar_or_array(np.where(k == 0.0, 1.0, 0.0), scalar)
     if dist.dist.name == "levy_stable":
