@@ -14,7 +14,7 @@ __all__ = ["plot_convergence", "plot_g_curves", "plot_barsbey", "compressibility
 
 
 def plot_convergence(ax, ns, ratios: dict, limits: dict, kappa: float, p: float) -> None:
-    """Median and inter-quartile band of σ̄_{⌈κn⌉} over seeds vs n, with the limits G_p(κ) dashed."""
+    """Median and inter-quartile band of σ̄_{⌈κn⌉} over seeds vs n, with the limits G_p[F](κ) dashed."""
     laws = convergence_laws()
     ns = np.asarray(ns, dtype=float)
     for i, (key, r) in enumerate(ratios.items()):
@@ -33,17 +33,17 @@ def plot_convergence(ax, ns, ratios: dict, limits: dict, kappa: float, p: float)
     ax.set_ylim(0, 1)
     ax.set_xlabel("n (iid entries)")
     ax.set_ylabel(rf"$\sigma_{{\lceil \kappa n\rceil}}(x)_{{{p:g}}}/\|x\|_{{{p:g}}}$")
-    ax.set_title(rf"(a) convergence to $G_{{{p:g}}}(\kappa)$, $\kappa={kappa:g}$ (dashed: limit)")
+    ax.set_title(rf"(a) convergence to $G_{{{p:g}}}[F](\kappa)$, $\kappa={kappa:g}$ (dashed: limit)")
     ax.legend(fontsize=7, loc="lower left")
     ax.grid(alpha=0.3)
 
 
 def plot_g_curves(ax, kappas, curves: dict, title: str, p: float) -> None:
-    """G_p(κ) curves (``curves``: label → values on ``kappas``)."""
+    """G_p[F](κ) curves (``curves``: label → values on ``kappas``)."""
     for i, (label, g) in enumerate(curves.items()):
         ax.plot(kappas, g, color=f"C{i}", label=label)
     ax.set_xlabel(r"fraction kept $\kappa$")
-    ax.set_ylabel(rf"$G_{{{p:g}}}(\kappa)$")
+    ax.set_ylabel(rf"$G_{{{p:g}}}[F](\kappa)$")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_title(title)
@@ -51,17 +51,19 @@ def plot_g_curves(ax, kappas, curves: dict, title: str, p: float) -> None:
     ax.grid(alpha=0.3)
 
 
-def plot_barsbey(axes, res: dict, gaussian_level: float | None = None, eps: float = 0.1) -> None:
-    """Three scatter panels: prunable fraction at relative error ``eps`` vs α for iid / columns / layer."""
+def plot_barsbey(axes, res: dict, gaussian_level: float | None = None, eps: float = 0.1,
+                 labels: str = "def") -> None:
+    """Three scatter panels: prunable fraction at relative error ``eps`` vs α for iid / columns / layer
+    (panel letters ``labels``)."""
     titles = {
-        "iid": r"(c) $W_{ind}$: iid entries",
-        "columns": r"(c) $W_{col}$: elliptical columns",
-        "layer": r"(c) $W_{lay}$: elliptical layer",
+        "iid": r"$W_{ind}$: iid entries",
+        "columns": r"$W_{col}$: elliptical columns",
+        "layer": r"$W_{lay}$: elliptical layer",
     }
     allv = np.concatenate([res[k] for k in ("iid", "columns", "layer")])
     pad = 0.03 * (allv.max() - allv.min() + 1e-3)
     ylim = (min(allv.min(), gaussian_level or 1.0) - pad, allv.max() + pad)
-    for ax, key in zip(axes, ("iid", "columns", "layer")):
+    for ax, key, letter in zip(axes, ("iid", "columns", "layer"), labels):
         ax.scatter(res["alpha"], res[key], s=8, alpha=0.7)
         ax.set_ylim(*ylim)  # common scale: the layer-wise case is flat at the Gaussian level
         if gaussian_level is not None:
@@ -69,20 +71,20 @@ def plot_barsbey(axes, res: dict, gaussian_level: float | None = None, eps: floa
             ax.legend(fontsize=7, loc="upper right")
         ax.set_xlabel(r"tail index $\alpha$")
         ax.set_ylabel(f"fraction prunable at {eps:.0%} rel. error")
-        ax.set_title(titles[key])
+        ax.set_title(f"({letter}) {titles[key]}")
         ax.grid(alpha=0.3)
 
 
 def compressibility_figure(data: dict):
     """The full figure from :func:`simulations.compressibility.study.figure_data`: (a) convergence,
-    (b) G curves (two panels), (c) Barsbey et al. (three panels)."""
+    (b)–(c) G_p[F](κ) curves, (d)–(f) Barsbey et al.'s synthetic study."""
     import matplotlib.pyplot as plt
 
     kappa, p = data["kappa"], data["p"]
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
     plot_convergence(axes[0, 0], data["ns"], data["ratios"], data["limits"], kappa, p)
-    plot_g_curves(axes[0, 1], data["kappas"], data["curves_t"], r"(b) $G_2(\kappa)$: Student-$t_\nu$ and normal", 2.0)
-    plot_g_curves(axes[0, 2], data["kappas"], data["curves_sas"], r"(b) $G_1(\kappa)$: S$\alpha$S laws", 1.0)
+    plot_g_curves(axes[0, 1], data["kappas"], data["curves_t"], r"(b) $G_2[F](\kappa)$: Student-$t_\nu$ and normal", 2.0)
+    plot_g_curves(axes[0, 2], data["kappas"], data["curves_sas"], r"(c) $G_1[F](\kappa)$: S$\alpha$S laws", 1.0)
     plot_barsbey(axes[1], data["barsbey"], data["gaussian_level"], data["eps"])
     fig.tight_layout()
     return fig
