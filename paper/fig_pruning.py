@@ -20,8 +20,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
 from paper.figstyle import finish, panel, require_datasets
 
 FIGURES = ["fig_pruning", "fig_pruning_curves"]
@@ -32,7 +30,6 @@ DATASETS = ("mnist", "fashion_mnist")
 TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 METHODS = {"magnitude_layer": "magnitude (per layer)", "magnitude_global": "magnitude (global)", "node": "node",
            "spectral": "spectral", "random": "random"}
-MARKERS = {50: "o", 100: "s"}
 #: index of 8× in the runs' pruning ratios (1/2, 3/4, 7/8, 15/16, 31/32)
 AT_8X = 2
 
@@ -60,29 +57,13 @@ def read_rows(store: Path) -> list[dict]:
     return rows
 
 
-def _eta_ticks(ax, values) -> None:
-    from matplotlib.ticker import FixedLocator, NullFormatter
-
-    v = sorted(set(values))
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(FixedLocator(v))
-    ax.set_xticklabels([f"{x * 1e3:g}" for x in v], fontsize=7)
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel(r"$\eta/b$ ($\times 10^{-3}$)")
-
-
-def _batch_legend(ax, batch_sizes, **kw):
-    from matplotlib.lines import Line2D
-
-    handles, _ = ax.get_legend_handles_labels()
-    handles += [Line2D([], [], color="0.4", marker=MARKERS.get(b, "^"), ls="", label=f"b = {b}")
-                for b in sorted(batch_sizes)]
-    kw.setdefault("fontsize", 7)
-    ax.legend(handles=handles, **kw)
-
-
 def draw_main(rows: list[dict]):
     import matplotlib.pyplot as plt
+
+    from simulations.pruning import plots
+    from simulations.pruning.plots import MARKERS
+    from simulations.pruning.plots import batch_legend as _batch_legend
+    from simulations.pruning.plots import eta_ticks as _eta_ticks
 
     fig, axes = plt.subplots(3, 2, figsize=(7.6, 10.4))
     for j, d in enumerate(DATASETS):
@@ -90,19 +71,9 @@ def draw_main(rows: list[dict]):
         bs = {r["batch_size"] for r in rs}
         L = len(rs[0]["alpha"])
         ax = axes[0, j]
-        styles = ["-", "--", "-.", ":"]
-        for layer in range(L):
-            for b in sorted(bs):
-                pts = [(r["eta_over_b"], r["alpha"][layer]) for r in rs if r["batch_size"] == b
-                       and r["alpha"][layer] is not None]
-                if pts:
-                    x, y = zip(*pts)
-                    ax.plot(x, np.array(y) + 0.012 * (layer - (L - 1) / 2), marker=MARKERS.get(b, "^"), ms=4,
-                            ls=styles[layer % 4], color=f"C{layer}", label=f"layer {layer + 1}" if b == min(bs) else None)
-        _eta_ticks(ax, [r["eta_over_b"] for r in rs])
+        plots.plot_alpha_vs_ratio(ax, rows, d)
         ax.set_ylabel(r"tail index $\hat\alpha$ (block-sum)")
         panel(ax, "ab"[j], f"{TITLES[d]}: tail index per layer")
-        _batch_legend(ax, bs, loc="lower left", ncol=2)
         ax = axes[1, j]
         for i, m in enumerate(("magnitude_layer", "magnitude_global", "node", "spectral")):
             for b in sorted(bs):

@@ -16,10 +16,36 @@ import numpy as np
 from simulations.pruning.study import CURVE_METHODS
 from simulations.pruning.tables import LEGACY_METHODS, heavy_tail_rows
 
-__all__ = ["plot_alpha_vs_ratio", "plot_accuracy_vs_ratio", "plot_prunable_vs_alpha", "plot_curves", "LABELS"]
+__all__ = ["plot_alpha_vs_ratio", "plot_accuracy_vs_ratio", "plot_prunable_vs_alpha", "plot_curves", "LABELS",
+           "MARKERS", "eta_ticks", "batch_legend"]
 
 #: display names of the one-shot methods
 LABELS = {"magnitude_layer": "magnitude (per layer)", "magnitude_global": "magnitude (global)"}
+#: marker of each batch size of the η/b grid (any other b: a triangle)
+MARKERS = {50: "o", 100: "s"}
+
+
+def eta_ticks(ax, values) -> None:
+    """A log η/b axis with one labelled tick per grid value (in units of 10⁻³)."""
+    from matplotlib.ticker import FixedLocator, NullFormatter
+
+    v = sorted(set(values))
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(v))
+    ax.set_xticklabels([f"{x * 1e3:g}" for x in v], fontsize=7)
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(r"$\eta/b$ ($\times 10^{-3}$)")
+
+
+def batch_legend(ax, batch_sizes, **kw) -> None:
+    """The axes' legend plus one grey marker entry per batch size (the marker code of the plots)."""
+    from matplotlib.lines import Line2D
+
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], color="0.4", marker=MARKERS.get(b, "^"), ls="", label=f"b = {b}")
+                for b in sorted(batch_sizes)]
+    kw.setdefault("fontsize", 7)
+    ax.legend(handles=handles, **kw)
 
 
 def _seed0(rows, dataset):
@@ -39,25 +65,24 @@ def _colorbar(ax, values):
 
 
 def plot_alpha_vs_ratio(ax, rows, dataset: str):
-    """α̂ per layer against η/b (circles b=50, squares b=100, triangles any other b)."""
-    from matplotlib.ticker import NullFormatter
-
+    """α̂ per layer against η/b (colour = layer, marker = batch size; see :data:`MARKERS`)."""
     rs = _seed0(rows, dataset)
     if not rs:
         return ax
-    for l in range(len(rs[0]["alpha"])):
-        for b, mk in ((50, "o"), (100, "s"), (None, "^")):
-            pts = [(r["eta_over_b"], r["alpha"][l]) for r in rs if r["alpha"][l] is not None
-                   and (r["batch_size"] == b if b is not None else r["batch_size"] not in (50, 100))]
+    bs = {r["batch_size"] for r in rs}
+    n_layers = len(rs[0]["alpha"])
+    for l in range(n_layers):
+        for b in sorted(bs):
+            pts = [(r["eta_over_b"], r["alpha"][l]) for r in rs if r["alpha"][l] is not None and r["batch_size"] == b]
             if pts:
                 x, y = zip(*pts)
-                ax.plot(x, y, marker=mk, ls="-", color=f"C{l}", label=f"layer {l + 1}" if b == 50 else None)
-    ax.set_xscale("log")
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("η / b")
+                # a small vertical offset per layer keeps lines that sit at α̂ = 2 all visible
+                ax.plot(x, np.array(y) + 0.012 * (l - (n_layers - 1) / 2), marker=MARKERS.get(b, "^"), ms=4,
+                        ls=("-", "--", "-.", ":")[l % 4], color=f"C{l}", label=f"layer {l + 1}" if b == min(bs) else None)
+    eta_ticks(ax, [r["eta_over_b"] for r in rs])
     ax.set_ylabel("tail index α̂ (entries)")
-    ax.set_title(f"{dataset}: α̂ per layer (○ b=50, □ b=100)", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_title(f"{dataset}: α̂ per layer", fontsize=9)
+    batch_legend(ax, bs, loc="lower left", ncol=2)
     return ax
 
 
@@ -69,10 +94,11 @@ def plot_accuracy_vs_ratio(ax, rows, dataset: str, method: str = "magnitude_laye
         return ax
     for r, c in zip(rs, _colorbar(ax, [r["eta_over_b"] for r in rs])):  # ratio 0 = the unpruned network
         ax.plot([0.0] + list(r["ratios"]), [r["test_acc"]] + list(r[f"acc_{method}"]),
-                marker="o" if r["batch_size"] == 50 else "s", ms=3, color=c)
+                marker=MARKERS.get(r["batch_size"], "^"), ms=3, color=c)
     ax.set_xlabel("pruning ratio")
     ax.set_ylabel("test accuracy")
     ax.set_title(f"{dataset}: {LABELS.get(method, method)} pruning", fontsize=9)
+    batch_legend(ax, {r["batch_size"] for r in rs}, loc="lower left")
     return ax
 
 
