@@ -13,7 +13,6 @@ manifest ``<name>.json`` and the tables), and the command exits 1 if any figure 
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
@@ -27,14 +26,11 @@ def figure_modules() -> list[str]:
     return sorted(p.stem for p in HERE.glob("fig_*.py"))
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--reduced", action="store_true",
-                   help="recompute at small sizes; every output is stamped 'reduced run — not for publication'")
-    p.add_argument("--quick", action="store_true", help=argparse.SUPPRESS)  # former name of --reduced
-    p.add_argument("--full", action="store_true", help=argparse.SUPPRESS)   # former name of the default
-    p.add_argument("--only", action="append", default=None, help="run only these fig_* modules (repeatable)")
-    p.add_argument("--outdir", type=Path, default=HERE / "figures")
+def main(argv=None, prog: str = "python -m paper.make_figures") -> int:
+    """Entry point of ``python -m paper.make_figures`` and ``tailcomp figures`` (returns the exit status)."""
+    from simulations.cli import figures_parser
+
+    p = figures_parser(HERE / "figures", figure_modules(), prog=prog, description=__doc__)
     args = p.parse_args(argv)
     reduced = args.reduced or args.quick
     if reduced and args.full:
@@ -42,10 +38,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     args.outdir.mkdir(parents=True, exist_ok=True)
     names = figure_modules()
-    if args.only:
-        unknown = sorted(set(args.only) - set(names))
-        if unknown:
-            p.error(f"unknown figure module(s) {unknown}; available: {names}")
+    if args.only:  # argparse's choices= refused any other name
         names = [n for n in names if n in args.only]
     if str(HERE.parent) not in sys.path:
         sys.path.insert(0, str(HERE.parent))

@@ -77,3 +77,80 @@ def test_write_record_converts_non_finite_and_numpy_values(tmp_path):
                                       "f": True, "g": None}
     with pytest.raises(TypeError, match="set"):
         write_record(p, {"x": {1, 2}})
+
+
+# ---- command-line wording, sizes and budget
+
+def _err_of(argv, capsys):
+    from simulations.nn.cli import main
+
+    assert main(argv) == 2
+    return capsys.readouterr().err
+
+
+def test_missing_data_is_reported_with_the_command_line_options(tmp_path, monkeypatch, capsys):
+    base = ["--dataset", "mnist", "--sizes", "784,16,10", "--epochs", "1", "--no-progress"]
+    err = _err_of([*base, "--data-dir", str(tmp_path / "nowhere")], capsys)
+    assert "--data-dir" in err and "--download" in err and str(tmp_path / "nowhere") in err
+    assert "download=True" not in err and "root=" not in err and "omit root" not in err
+    (tmp_path / "empty").mkdir()
+    err = _err_of([*base, "--data-dir", str(tmp_path / "empty")], capsys)
+    assert "not found in --data-dir" in err and "--download" in err and "download=True" not in err
+    monkeypatch.setenv("TAILCOMP_DATA", str(tmp_path / "empty"))  # no --data-dir: the search path, then advice
+    monkeypatch.setenv("TAILCOMP_CACHE", str(tmp_path / "cache"))
+    err = _err_of(base, capsys)
+    assert "pass --data-dir DIR, set TAILCOMP_DATA, or add --download" in err
+    assert "download=True" not in err and "root=" not in err
+
+
+def test_data_message_rewording():
+    from simulations.nn.cli import data_message
+
+    assert data_message("root /x does not exist; an explicit root is used alone (not TAILCOMP_DATA or the cache): "
+                        "put a there, pass download=True to fetch it into it, or omit root") == (
+        "--data-dir /x does not exist; an explicit --data-dir is used alone (not TAILCOMP_DATA or the cache): "
+        "put a there, add --download to fetch it into it, or omit --data-dir")
+    assert data_message("/root/d/mnist/x.gz: sha256 checksum mismatch") == "/root/d/mnist/x.gz: sha256 checksum mismatch"
+
+
+@pytest.mark.parametrize("sizes, what", [("784,64", "number of classes of mnist, 10"),
+                                         ("784,512,512,11", "number of classes of mnist, 10"),
+                                         ("100,10", "input dimension of mnist, 784")])
+@pytest.mark.parametrize("loss", ["cross_entropy", "squared"])
+def test_sizes_must_match_the_data(sizes, what, loss, tmp_path, capsys):
+    # checked before any file is read: the missing --data-dir is not what is reported
+    err = _err_of(["--dataset", "fashion_mnist", "--sizes", sizes, "--loss", loss, "--epochs", "1",
+                   "--data-dir", str(tmp_path / "nowhere"), "--no-progress"], capsys)
+    assert "--sizes" in err and what.replace("mnist", "fashion_mnist") in err and sizes in err
+
+
+def test_sizes_are_checked_against_the_loaded_files_too():
+    from simulations.nn.cli import _check_sizes
+
+    _check_sizes((784, 32, 10), "mnist", 784, 10, "cross_entropy")
+    with pytest.raises(ValueError, match="--sizes must end with the number of classes"):
+        _check_sizes((784, 32, 64), "mnist", 784, 10, "cross_entropy")
+    with pytest.raises(ValueError, match="--sizes must start with the input dimension"):
+        _check_sizes((785, 32, 10), "mnist", 784, 10, "cross_entropy")
+
+
+_GM = ["--dataset", "gaussian_mixture", "--sizes", "4,6,3", "--n-train", "40", "--batch-size", "10", "--no-progress"]
+
+
+@pytest.mark.parametrize("extra, notice, steps", [
+    ([], "no stop rule given: training 1 epoch (--epochs 1)", 4),
+    (["--target-train-acc", "1.0"], "no budget given (--epochs / --steps): training at most 1 epoch (--epochs 1)", 4),
+    (["--epochs", "2"], None, 8),
+    (["--steps", "3"], None, 3),
+])
+def test_default_budget_is_said_on_stderr(extra, notice, steps, tmp_path, capsys):
+    from simulations.nn.cli import main
+
+    out = tmp_path / "r.json"
+    assert main([*_GM, *extra, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    if notice is None:
+        assert "training 1 epoch" not in err and "at most 1 epoch" not in err
+    else:
+        assert notice in err
+    assert _strict(out.read_text())["steps"] == steps

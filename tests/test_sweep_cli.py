@@ -1,10 +1,14 @@
-"""``tailcomp sweep`` (simulations.sweep.cli): a bad sweep file runs nothing and exits 2."""
+"""``tailcomp sweep`` and ``tailcomp report`` (simulations.sweep.cli): a bad sweep file runs nothing and exits 2;
+failed runs are listed with their error; diverged runs are marked in plots and shown in tables; list-valued
+metrics are summarised in tables; one ``--out`` option."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pytest
 
 from simulations import sweep as sw
-from simulations.sweep.cli import sweep_main
+from simulations.sweep.cli import report_main, sweep_main
 
 
 def test_bad_sweep_file_runs_nothing(tmp_path, capsys):
@@ -29,3 +33,129 @@ def test_bad_sweep_file_runs_nothing(tmp_path, capsys):
     with pytest.raises(ValueError, match="lr"):
         sw.run_sweep("toy", [{"lr": 0.1}, {"lr": 0.0}], db, progress=False)
     assert not db.exists()
+
+
+# ---- failed runs, diverged runs, list-valued metrics, --out
+
+def _sweep(tmp_path, name, text, capsys):
+    (tmp_path / f"{name}.yaml").write_text(text)
+    db = tmp_path / f"{name}.db"
+    code = sweep_main([str(tmp_path / f"{name}.yaml"), "--store", str(db), "--workers", "0", "--no-progress"])
+    return code, db, capsys.readouterr()
+
+
+def test_failed_runs_are_listed_with_their_error(tmp_path, capsys):
+    code, db, cap = _sweep(tmp_path, "f", "experiment: toy\nbase: {steps: 20, eval_every: 10}\n"
+                           "grid: {fail: [false, true], lr: [0.5, 0.7]}\nseeds: [0, 1]\n", capsys)
+    assert code == 1 and "4 failed" in cap.out
+    with sw.ResultsStore(db, readonly=True) as st:
+        failed = st.rows(status="failed")
+    assert len(failed) == 4 and all("Traceback" in r["error"] for r in failed)  # the store keeps the traceback
+    err = cap.err
+    for r in failed:
+        line = next(ln for ln in err.splitlines() if r["run_id"][:10] in ln)
+        assert f"seed={r['seed']}" in line and "fail=True" in line
+        assert (f"lr={r['lr']!r}" in line) is (r["lr"] != 0.5)  # only the values that differ from the defaults
+        assert line.endswith("RuntimeError: toy experiment asked to fail (fail=True)")
+    assert "Traceback" not in err  # one line per run, not the traceback
+    assert "error" in err and f"--store {db}" in err and "--status failed --format json" in err
+    code, _, cap = _sweep(tmp_path, "ok", "experiment: toy\nbase: {steps: 20, eval_every: 10}\n", capsys)
+    assert code == 0 and "failed run" not in cap.err
+
+
+_DIVERGING = "experiment: toy\nbase: {steps: 3000}\ngrid: {lr: [0.5, 3.0]}\nseeds: [0, 1, 2]\n"
+
+
+def test_report_plot_marks_diverged_runs(tmp_path, capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    code, db, _ = _sweep(tmp_path, "d", _DIVERGING, capsys)
+    assert code == 0
+    with sw.ResultsStore(db, readonly=True) as st:
+        rows = st.rows()
+    assert {r["lr"]: r["status"] for r in rows} == {0.5: "done", 3.0: "diverged"}
+    ax = sw.plot_metric(rows, "lyapunov_hat", "lr")
+    marks = [ln for ln in ax.lines if ln.get_marker() == "x"]
+    assert len(marks) == 1 and list(marks[0].get_xdata()) == [3.0, 3.0, 3.0]
+    assert list(marks[0].get_ydata()) == [1.0, 1.0, 1.0]  # the top edge, in axes coordinates
+    assert any("diverged (3 runs" in t.get_text() for t in ax.get_legend().get_texts())
+    plt.close(ax.figure)
+    ax = sw.plot_metric(rows, "lyapunov_hat", "lr", diverged=False)
+    assert not [ln for ln in ax.lines if ln.get_marker() == "x"]
+    plt.close(ax.figure)
+    only = [r for r in rows if r["status"] == "diverged"]
+    ax = sw.plot_metric(only, "lyapunov_hat", "lr")  # nothing finished: the marks alone, not an error
+    assert [ln for ln in ax.lines if ln.get_marker() == "x"]
+    plt.close(ax.figure)
+    with pytest.raises(TypeError, match="diverged"):
+        sw.plot_metric(rows, "lyapunov_hat", "lr", diverged=1)
+    out = tmp_path / "d.png"
+    assert report_main(["--store", str(db), "--plot", "lyapunov_hat", "--x", "lr", "--out", str(out)]) == 0
+    assert "3 diverged runs" in capsys.readouterr().out and out.stat().st_size > 1000
+    assert report_main(["--store", str(db)]) == 0
+    table = capsys.readouterr().out
+    assert "diverged 3" in table.splitlines()[0]
+    assert sum(len(ln.split()) > 2 and ln.split()[2] == "diverged" for ln in table.splitlines()) == 3
+
+
+@dataclass(frozen=True)
+class _CurveConfig:
+    n: int = sw.param(3, low=0, high=100)
+
+
+@sw.experiment("testing_curves", config=_CurveConfig)
+def _curves(config, seed):
+    return {"metrics": {"curve": [0.5 * k + seed for k in range(config.n)], "info": {"a": 1, "b": 2}, "final": 1.5},
+            "history": []}
+
+
+def test_report_table_summarises_lists_and_expands_on_request(tmp_path, capsys):
+    sw.run_sweep("testing_curves", [{"n": 40}, {"n": 0}], tmp_path / "c.db", seeds=[0, 1], workers=0,
+                 progress=False)
+    db = str(tmp_path / "c.db")
+    assert report_main(["--store", db]) == 0
+    out = capsys.readouterr().out
+    assert "[40 values] last=19.5" in out and "[40 values] last=20.5" in out and "[]" in out
+    assert "{2 keys}" in out and "0.5, 1.0" not in out
+    assert max(len(ln) for ln in out.splitlines()) < 200
+    assert report_main(["--store", db, "--expand-lists"]) == 0
+    out = capsys.readouterr().out
+    assert "[0.0, 0.5, 1.0" in out and '{"a": 1, "b": 2}' in out
+    assert "[40 values]" in sw.format_table([{"run_id": "x", "v": list(range(40))}])
+    assert "[0, 1, 2" in sw.format_table([{"run_id": "x", "v": list(range(40))}], expand=True)
+    with pytest.raises(TypeError, match="expand"):
+        sw.format_table([], expand="yes")
+    # summaries of different lists are not taken as one constant column
+    text = sw.format_table([{"run_id": "a", "v": [1, 2]}, {"run_id": "b", "v": [5, 2]}])
+    assert "fixed" not in text and text.count("[2 values] last=2") == 2
+
+
+def test_report_writes_rows_with_out_and_refuses_output(tmp_path, capsys):
+    code, db, _ = _sweep(tmp_path, "o", "experiment: toy\nbase: {steps: 20, eval_every: 10}\n", capsys)
+    out = tmp_path / "sub" / "rows.csv"
+    assert report_main(["--store", str(db), "--format", "csv", "--out", str(out)]) == 0
+    assert out.read_text().startswith("run_id,") and capsys.readouterr().out == ""
+    with pytest.raises(SystemExit) as info:
+        report_main(["--store", str(db), "--format", "csv", "--output", str(out)])
+    assert info.value.code == 2
+    assert "--output was removed: use --out FILE" in capsys.readouterr().err
+
+
+def test_compile_notice_only_for_experiments_with_kernels(tmp_path, monkeypatch, capsys):
+    from simulations import cli
+    from simulations.sweep import cli as sweep_cli
+
+    for name in ("pruning.heavy_tail", "pruning.baselines", "noise_compression.mlp"):
+        assert sweep_cli._KERNELS[sw.get_experiment(name).module] == ("simulations.nn.backends.cpu_kernels",)
+    asked = []
+    monkeypatch.setattr(cli, "kernels_cached", lambda module: asked.append(module) or False)
+    code, _, cap = _sweep(tmp_path, "n", "experiment: toy\nbase: {steps: 20, eval_every: 10}\n", capsys)
+    assert code == 0 and asked == [] and cli.COMPILE_NOTICE not in cap.err  # the toy experiment compiles nothing
+    monkeypatch.setitem(sweep_cli._KERNELS, sw.get_experiment("toy").module, ("simulations.nn.backends.cpu_kernels",))
+    code, _, cap = _sweep(tmp_path, "m", "experiment: toy\nbase: {steps: 20, eval_every: 10}\n", capsys)
+    assert code == 0 and cli.COMPILE_NOTICE in cap.err
+    code, _, cap = _sweep(tmp_path, "m", "experiment: toy\nbase: {steps: 20, eval_every: 10}\n", capsys)
+    assert code == 0 and cli.COMPILE_NOTICE not in cap.err  # nothing left to run

@@ -13,6 +13,13 @@ bit-identical at equal thread count), timings and library versions. Divergence g
 at the end (and every ``--checkpoint-every`` steps); ``--resume PATH`` continues
 from one bit for bit. Exit status: 0 for a finished run (any status, including
 "diverged", which is reported in the record), 2 for bad arguments.
+
+``--sizes`` must start with the data's input dimension and end with its number of
+classes (784 and 10 for MNIST / Fashion-MNIST; the synthetic sets are built from
+``--sizes``). With neither ``--epochs`` nor ``--steps`` the budget is one epoch, said in
+one line on stderr. Missing data files are reported with the command line's options
+(``--data-dir``, ``--download``). Before the first run compiles the training kernels
+(no numba cache entry yet), one line on stderr says so.
 """
 from __future__ import annotations
 
@@ -26,59 +33,134 @@ from pathlib import Path
 
 import numpy as np
 
+#: the kernel modules whose first compilation ``tailcomp train`` announces on stderr
+KERNEL_MODULES = ("simulations.nn.backends.cpu_kernels",)
+
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tailcomp train", description="Train an MLP with the torch-free core.")
+    from simulations._core.noise import NOISE_KINDS
+    from simulations.cli import parser
+    from simulations.nn.data import DATASETS
+    from simulations.nn.model import ACTIVATIONS, INITS, LOSSES
+
+    p = parser("tailcomp train", "Train an MLP with the torch-free core and print its final metrics "
+               "(--out: a JSON record of the run). Stop rules: --epochs / --steps (a budget; with neither, "
+               "1 epoch, said on stderr), --target-train-acc, --interpolation-loss, and the divergence "
+               "guard --max-loss / --max-weight.")
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist", "gaussian_mixture", "teacher"])
-    d.add_argument("--data-dir", default=None, help="folder with mnist/ and fashion_mnist/ (default: TAILCOMP_DATA, cache)")
+    d.add_argument("--dataset", default="mnist", choices=[*DATASETS, "gaussian_mixture", "teacher"],
+                   help="MNIST / Fashion-MNIST (IDX files) or a synthetic set sized by --sizes")
+    d.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="folder with mnist/ and fashion_mnist/, used alone (default: $TAILCOMP_DATA, then the cache)")
     d.add_argument("--download", action="store_true", help="download missing files (sha256-verified)")
-    d.add_argument("--normalize", default="standard", choices=["standard", "unit", "none"])
-    d.add_argument("--n-train", type=int, default=None, help="use the first N training samples (synthetic: N samples)")
-    d.add_argument("--n-test", type=int, default=None, help="use the first N test samples (synthetic: N samples)")
+    d.add_argument("--normalize", default="standard", choices=["standard", "unit", "none"],
+                   help="standard: (x/255 - mean)/std; unit: x/255")
+    d.add_argument("--n-train", type=int, default=None, metavar="N",
+                   help="use the first N training samples (synthetic: N samples; default: all, synthetic 1000)")
+    d.add_argument("--n-test", type=int, default=None, metavar="N",
+                   help="use the first N test samples (synthetic: N samples; default: all, synthetic 0)")
     m = p.add_argument_group("model")
-    m.add_argument("--sizes", default="784,512,512,10", help="comma-separated layer widths, input first")
+    m.add_argument("--sizes", default="784,512,512,10",
+                   help="comma-separated layer widths: the input dimension first (784 for MNIST), the number of "
+                   "classes last (10 for MNIST)")
     m.add_argument("--no-bias", action="store_true", help="bias-free layers")
-    m.add_argument("--activation", default="relu", choices=["relu", "tanh", "softplus", "identity"])
-    m.add_argument("--loss", default="cross_entropy", choices=["cross_entropy", "squared"])
-    m.add_argument("--init", default="kaiming_uniform_torch")
-    m.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    m.add_argument("--activation", default="relu", choices=list(ACTIVATIONS), help="hidden-layer activation")
+    m.add_argument("--loss", default="cross_entropy", choices=list(LOSSES),
+                   help="softmax cross-entropy or squared loss on one-hot targets")
+    m.add_argument("--init", default="kaiming_uniform_torch", choices=list(INITS), help="weight initialisation")
+    m.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="parameter dtype")
     o = p.add_argument_group("optimiser")
-    o.add_argument("--lr", type=float, default=0.1)
-    o.add_argument("--momentum", type=float, default=0.0)
-    o.add_argument("--weight-decay", type=float, default=0.0)
-    o.add_argument("--milestones", default="", help="comma-separated epochs where the lr is multiplied by --gamma")
-    o.add_argument("--gamma", type=float, default=0.1)
-    o.add_argument("--batch-size", type=int, default=128)
+    o.add_argument("--lr", type=float, default=0.1, help="SGD step size")
+    o.add_argument("--momentum", type=float, default=0.0, help="heavy-ball momentum")
+    o.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay")
+    o.add_argument("--milestones", default="", metavar="E1,E2,...",
+                   help="comma-separated epochs where the lr is multiplied by --gamma (default: none)")
+    o.add_argument("--gamma", type=float, default=0.1, help="lr factor at each milestone")
+    o.add_argument("--batch-size", type=int, default=128, help="minibatch size")
     o.add_argument("--start-step", type=int, default=0, help="global step of the first update (schedule replay)")
     n = p.add_argument_group("noise injection")
     n.add_argument("--noise-sigma", type=float, default=0.0, help="σ (0 = no noise)")
     n.add_argument("--noise-alpha", type=float, default=2.0, help="α in (0, 2]")
-    n.add_argument("--noise-kind", default="neuron", choices=["entry", "neuron", "elliptical"])
-    n.add_argument("--noise-layers", default=None, help="comma-separated 0-based layers (default: all hidden)")
-    s = p.add_argument_group("stopping")
-    s.add_argument("--epochs", type=int, default=None)
-    s.add_argument("--steps", type=int, default=None)
-    s.add_argument("--target-train-acc", type=float, default=None)
-    s.add_argument("--interpolation-loss", type=float, default=None)
+    n.add_argument("--noise-kind", default="neuron", choices=list(NOISE_KINDS),
+                   help="iid per weight, one scalar per neuron, or a sub-Gaussian vector per neuron")
+    n.add_argument("--noise-layers", default=None, metavar="L1,L2,...",
+                   help="comma-separated 0-based layers (default: all hidden)")
+    s = p.add_argument_group("stopping (with neither --epochs nor --steps: 1 epoch, with a notice on stderr)")
+    s.add_argument("--epochs", type=int, default=None, help="epoch budget (default: none)")
+    s.add_argument("--steps", type=int, default=None, help="step budget (default: none)")
+    s.add_argument("--target-train-acc", type=float, default=None, metavar="ACC",
+                   help="stop once the training accuracy reaches ACC in (0, 1] (default: off)")
+    s.add_argument("--interpolation-loss", type=float, default=None, metavar="LOSS",
+                   help="stop once the training loss is below LOSS with 100%% accuracy (default: off)")
     s.add_argument("--max-loss", type=_ceiling, default="default", metavar="X|none",
                    help="diverged once a minibatch's mean loss exceeds X (default 1e6; none: off)")
     s.add_argument("--max-weight", type=_ceiling, default="default", metavar="X|none",
                    help="diverged once some |weight| exceeds X after a step (default 1e6; none: off)")
-    s.add_argument("--averaging", type=int, default=0, help="average the last m iterates")
+    s.add_argument("--averaging", type=int, default=0, metavar="M", help="average the last M iterates (0: off)")
     r = p.add_argument_group("run")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--eval-every", type=int, default=None, help="steps between evaluations (default: an epoch)")
-    r.add_argument("--eval-train", default="running", choices=["running", "full"])
+    r.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffling and noise")
+    r.add_argument("--eval-every", type=int, default=None, metavar="STEPS",
+                   help="steps between evaluations (default: an epoch)")
+    r.add_argument("--eval-train", default="running", choices=["running", "full"],
+                   help="training metrics: running means since the last evaluation, or a full pass")
     r.add_argument("--threads", type=int, default=None, help="CPU threads (default 1, env TAILCOMP_THREADS)")
-    r.add_argument("--backend", default="cpu", choices=["cpu", "cuda"])
-    r.add_argument("--out", type=Path, default=None, help="write the JSON record of the run here")
-    r.add_argument("--checkpoint", type=Path, default=None, help="checkpoint path (writes the one file PATH.npz)")
-    r.add_argument("--checkpoint-every", type=int, default=None)
-    r.add_argument("--resume", type=Path, default=None, help="continue from this checkpoint")
-    r.add_argument("--save-params", type=Path, default=None, help="write the final parameters (.npy)")
+    r.add_argument("--backend", default="cpu", choices=["cpu", "cuda"], help="compute backend")
+    r.add_argument("--out", type=Path, default=None, metavar="FILE",
+                   help="write the JSON record of the run here (default: no record)")
+    r.add_argument("--checkpoint", type=Path, default=None, metavar="PATH",
+                   help="checkpoint path (writes the one file PATH.npz; default: no checkpoint)")
+    r.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
+                   help="also checkpoint every STEPS steps (default: only at the end)")
+    r.add_argument("--resume", type=Path, default=None, metavar="PATH",
+                   help="continue from this checkpoint (default: a fresh run)")
+    r.add_argument("--save-params", type=Path, default=None, metavar="FILE",
+                   help="write the final parameters (.npy; default: not written)")
     r.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     return p
+
+
+#: (input dimension, classes) of the image data sets
+IMAGE_SHAPES = {"mnist": (784, 10), "fashion_mnist": (784, 10)}
+
+
+def _check_sizes(sizes: tuple[int, ...], dataset: str, dim: int, n_classes: int, loss: str) -> None:
+    """The first width must be the data's input dimension, the last its number of classes."""
+    text = ",".join(map(str, sizes))
+    if sizes and sizes[0] != dim:
+        raise ValueError(f"--sizes must start with the input dimension of {dataset}, {dim}, got {text}")
+    if len(sizes) > 1 and sizes[-1] != n_classes:
+        raise ValueError(f"--sizes must end with the number of classes of {dataset}, {n_classes} (the {loss} loss "
+                         f"needs one output per class), got {text}")
+
+
+#: the library's Python spelling in data-error messages -> the command line's
+_DATA_WORDING = (
+    ("pass download=True to fetch it into it, or omit root", "add --download to fetch it into it, or omit --data-dir"),
+    ("pass root=, set TAILCOMP_DATA, or use download=True", "pass --data-dir DIR, set TAILCOMP_DATA, or add --download"),
+    ("an explicit root is used alone", "an explicit --data-dir is used alone"),
+    (" in root ", " in --data-dir "),
+    ("download=True", "--download"),
+    ("root=", "--data-dir"),
+)
+
+
+def data_message(text: str) -> str:
+    """A data-loading error message reworded for the command line (``--data-dir`` / ``--download``)."""
+    if text.startswith("root "):  # "root X does not exist", "root X is not a folder..."
+        text = "--data-dir " + text[len("root "):]
+    for old, new in _DATA_WORDING:
+        text = text.replace(old, new)
+    return text
+
+
+def _stop_notice(args) -> str | None:
+    """The budget used when no --epochs / --steps is given (said on stderr), or None."""
+    if args.epochs is not None or args.steps is not None:
+        return None
+    args.epochs = 1
+    if args.target_train_acc is None and args.interpolation_loss is None:
+        return "no stop rule given: training 1 epoch (--epochs 1)"
+    return "no budget given (--epochs / --steps): training at most 1 epoch (--epochs 1)"
 
 
 def _ceiling(text: str):
@@ -151,6 +233,7 @@ def write_record(path: Path, record: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``tailcomp train`` (returns the exit status)."""
     args = _parser().parse_args(argv)
+    from simulations.cli import compile_notice
     from simulations.nn import data as D
     from simulations.nn.model import MLPSpec
     from simulations.nn.optim import SGD, NoiseConfig, Schedule
@@ -158,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         sizes = _ints(args.sizes, "sizes")
+        if args.dataset in IMAGE_SHAPES:
+            _check_sizes(sizes, args.dataset, *IMAGE_SHAPES[args.dataset], args.loss)
         spec = MLPSpec(sizes, bias=not args.no_bias, activation=args.activation, loss=args.loss, init=args.init,
                        dtype=args.dtype)
         ms = _ints(args.milestones, "milestones")
@@ -166,27 +251,33 @@ def main(argv: list[str] | None = None) -> int:
         noise = None
         if args.noise_sigma > 0:
             noise = NoiseConfig(args.noise_alpha, args.noise_sigma, args.noise_kind, _ints(args.noise_layers, "noise-layers"))
-        if args.epochs is None and args.steps is None:
-            args.epochs = 1
+        notice = _stop_notice(args)
         ceilings = {k: (None if v == "none" else v) for k, v in (("max_loss", args.max_loss),
                                                                   ("max_weight", args.max_weight)) if v != "default"}
         stop = StopRules(args.epochs, args.steps, args.target_train_acc, args.interpolation_loss, **ceilings)
         norm = None if args.normalize == "none" else args.normalize
-        if args.dataset in ("mnist", "fashion_mnist"):
+        if args.dataset in IMAGE_SHAPES:
             ds = D._load_both(args.dataset, args.data_dir, args.download, norm, spec.np_dtype)
             if args.n_train is not None:
                 ds.X_train, ds.y_train = ds.X_train[:args.n_train], ds.y_train[:args.n_train]
             if args.n_test is not None:
                 ds.X_test, ds.y_test = ds.X_test[:args.n_test], ds.y_test[:args.n_test]
+            _check_sizes(spec.sizes, args.dataset, ds.dim, ds.n_classes, args.loss)
         elif args.dataset == "gaussian_mixture":
             ds = D.gaussian_mixture(args.n_train or 1000, spec.sizes[0], spec.sizes[-1], n_test=args.n_test or 0,
                                     dtype=spec.np_dtype, seed=args.seed)
         else:
             ds = D.teacher_dataset(args.n_train or 1000, (spec.sizes[0], 32, spec.sizes[-1]), n_test=args.n_test or 0,
                                    dtype=spec.np_dtype, seed=args.seed)
+    except D.DataError as exc:
+        print(f"tailcomp train: {data_message(str(exc))}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError) as exc:
         print(f"tailcomp train: {exc}", file=sys.stderr)
         return 2
+    if notice:
+        print(f"tailcomp train: {notice}", file=sys.stderr)
+    compile_notice(KERNEL_MODULES)
     t0 = time.time()
     try:
         res = train(spec, ds, optimizer=opt, noise=noise, batch_size=args.batch_size, stop=stop,

@@ -2,7 +2,9 @@
 
 :func:`plot_metric` draws the mean over seeds of a metric against a configuration key,
 with the standard error of the mean s/√n (s the sample standard deviation of the n
-seeds) as error bars, one line per value of a second key.
+seeds) as error bars, one line per value of a second key; diverged runs are marked × at
+the top of the axes (never silently dropped). Tables show every run with its status and
+summarise list-valued metrics (``[n values] last=v``) unless asked to expand them.
 """
 from __future__ import annotations
 
@@ -19,13 +21,23 @@ from simulations.sweep.store import ResultsStore
 __all__ = ["format_table", "rows_to_csv", "rows_to_json", "store_report", "plot_metric"]
 
 
-def _fmt(v) -> str:
+def _fmt(v, expand: bool = True) -> str:
+    """A table cell: numbers to 6 significant digits, strings cut to their last line (60 characters),
+    lists and dicts as JSON (``expand``) or as a summary: ``[n values] last=v`` / ``{n keys}``."""
     if v is None:
         return ""
     if isinstance(v, float):
         return f"{v:.6g}"
     if isinstance(v, (list, dict)):
-        return json.dumps(v)
+        if expand:
+            return json.dumps(v)
+        if isinstance(v, dict):
+            return f"{{{len(v)} keys}}"
+        if not v:
+            return "[]"
+        last = v[-1]
+        last = _fmt(last, False) if isinstance(last, (float, list, dict)) else json.dumps(last)[:20]
+        return f"[{len(v)} values] last={last}"
     s = str(v)
     return s.splitlines()[-1][:60] if "\n" in s else s[:60]
 
@@ -47,9 +59,16 @@ def _dumps(rows, **kw) -> str:
         raise TypeError(f"rows must hold JSON values only: {exc}") from None
 
 
-def format_table(rows: list[dict]) -> str:
-    """Plain-text table of ``rows`` (a list of dicts); columns constant over all rows are printed once above it."""
+def format_table(rows: list[dict], expand: bool = False) -> str:
+    """Plain-text table of ``rows`` (a list of dicts); columns constant over all rows are printed once above it.
+
+    Every run is a row, whatever its status (the ``status`` column is always shown, so
+    ``diverged`` and ``failed`` runs read as such). List and dict values (per-epoch
+    curves, ...) are summarised as ``[n values] last=v`` / ``{n keys}`` unless ``expand``
+    (then printed as JSON).
+    """
     rows = _rows(rows)
+    expand = check_bool("expand", expand)
     if not rows:
         return "(no runs)"
     cols = _columns(rows)
@@ -57,11 +76,12 @@ def format_table(rows: list[dict]) -> str:
              if k not in ("run_id", "status", "seed") and all(_fmt(r.get(k)) == _fmt(rows[0].get(k)) for r in rows)}
     shown = [k for k in cols if k not in const]
     header = [k if k != "run_id" else "run" for k in shown]
-    body = [[(_fmt(r.get(k))[:10] if k == "run_id" else _fmt(r.get(k))) for k in shown] for r in rows]
+    body = [[(_fmt(r.get(k))[:10] if k == "run_id" else _fmt(r.get(k), expand)) for k in shown] for r in rows]
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(header)]
     out = io.StringIO()
     if const:
-        out.write("fixed: " + ", ".join(f"{k}={_fmt(v)}" for k, v in const.items() if v is not None and v != "") + "\n")
+        out.write("fixed: " + ", ".join(f"{k}={_fmt(v, expand)}" for k, v in const.items() if v is not None and v != "")
+                  + "\n")
     out.write("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip() + "\n")
     out.write("  ".join("-" * w for w in widths) + "\n")
     for b in body:
@@ -93,15 +113,17 @@ def rows_to_json(rows: list[dict]) -> str:
     return _dumps(_rows(rows), indent=1)
 
 
-def store_report(store: ResultsStore, rows: list[dict], experiment: str | None = None) -> str:
+def store_report(store: ResultsStore, rows: list[dict], experiment: str | None = None, expand: bool = False) -> str:
     """One section per experiment (or only ``experiment``): its run counts and :func:`format_table` of its rows.
 
     ``store``: a :class:`ResultsStore`; ``rows``: a list of dicts (rows of another experiment, or without
-    an ``"experiment"`` key, are left out); ``experiment``: None or the name of an experiment of the store.
+    an ``"experiment"`` key, are left out); ``experiment``: None or the name of an experiment of the store;
+    ``expand``: list and dict values in full (see :func:`format_table`).
     """
     if not isinstance(store, ResultsStore):
         raise TypeError(f"store must be a ResultsStore, got {type(store).__name__}")
     rows = _rows(rows)
+    expand = check_bool("expand", expand)
     known = store.experiments()
     if experiment is not None:
         if not isinstance(experiment, str):
@@ -113,7 +135,7 @@ def store_report(store: ResultsStore, rows: list[dict], experiment: str | None =
         counts = store.counts(exp)
         parts.append(f"== {exp}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
         sub = [r for r in rows if r.get("experiment") == exp]
-        parts.append(format_table([{k: v for k, v in r.items() if k != "experiment"} for r in sub]))
+        parts.append(format_table([{k: v for k, v in r.items() if k != "experiment"} for r in sub], expand))
     return "\n".join(parts) if parts else "(empty store)"
 
 
@@ -127,19 +149,25 @@ def plot_metric(
     logx: bool = False,
     logy: bool = False,
     status: str | Sequence[str] = ("done",),
+    diverged: bool = True,
 ):
     """Mean ± standard error over seeds of ``metric`` against config key ``x``, one line per ``hue`` value.
 
     ``rows``: a :class:`ResultsStore`, a list of :meth:`ResultsStore.rows` dicts or a
-    DataFrame.  Only runs whose status is in ``status`` (default: ``done``) are drawn;
-    runs lacking the metric are skipped.
-    Points with a single seed have no error bar.  Returns the matplotlib Axes.
+    DataFrame.  Only runs whose status is in ``status`` (default: ``done``) enter the means;
+    runs lacking the metric are skipped.  Points with a single seed have no error bar.
+    With ``diverged`` (default), runs of status ``diverged`` not in ``status`` are drawn
+    as × marks at the top edge of the axes at their ``x`` (in their ``hue`` line's colour),
+    with a legend entry counting them, so no diverged run disappears from the figure.
+    Returns the matplotlib Axes.
     """
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.lines import Line2D
 
     logx = check_bool("logx", logx)
     logy = check_bool("logy", logy)
+    diverged = check_bool("diverged", diverged)
     for key, what in ((metric, "metric"), (x, "x"), (hue, "hue")):
         if not (isinstance(key, str) or (what == "hue" and key is None)):
             raise TypeError(f"{what} must be a {'str or None' if what == 'hue' else 'str'}, got {key!r}")
@@ -159,12 +187,15 @@ def plot_metric(
         rows = rows.to_dict("records")
     else:
         rows = _rows(rows)
+    marked = [r for r in rows if r.get("status") == "diverged" and r.get(x) is not None] \
+        if diverged and "diverged" not in statuses else []
     rows = [r for r in rows if r.get("status", "done") in statuses]
-    if not rows:
-        raise ValueError(f"no runs with status in {list(statuses)} to plot")
+    if not rows and not marked:
+        raise ValueError(f"no runs with status in {list(statuses)}" + (" or diverged" if diverged else "") + " to plot")
     for key, what in ((metric, "metric"), (x, "x"), (hue, "hue")):
-        if key is not None and not any(key in r for r in rows):
-            raise ValueError(f"{what} {key!r} is not a column of the results; columns: {sorted(set().union(*rows))}")
+        if key is not None and not any(key in r for r in rows + marked):
+            raise ValueError(f"{what} {key!r} is not a column of the results; columns: "
+                             f"{sorted(set().union(*(rows + marked)))}")
     groups: dict = {}
     for r in rows:
         if metric not in r or r[metric] is None:
@@ -173,21 +204,36 @@ def plot_metric(
         groups.setdefault(h, {}).setdefault(_hashable(r[x]), []).append(float(r[metric]))
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.5))
+    colours = {}
     for h in sorted(groups, key=_sort_key):
         pts = sorted(groups[h].items(), key=lambda kv: _sort_key(kv[0]))
         xs = [p[0] for p in pts]
         means = np.array([np.mean(v) for _, v in pts])
         sems = np.array([np.std(v, ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0 for _, v in pts])
         label = f"{hue}={h}" if hue else None
-        ax.errorbar(xs, means, yerr=sems, marker="o", capsize=3, label=label)
+        colours[h] = ax.errorbar(xs, means, yerr=sems, marker="o", capsize=3, label=label).lines[0].get_color()
+    if marked:
+        by_hue: dict = {}
+        for r in marked:
+            by_hue.setdefault(_hashable(r.get(hue)) if hue else None, []).append(_hashable(r[x]))
+        for h in sorted(by_hue, key=_sort_key):
+            xs = sorted(by_hue[h], key=_sort_key)
+            ax.plot(xs, [1.0] * len(xs), linestyle="none", marker="x", markersize=8, markeredgewidth=1.5,
+                    color=colours.get(h, "crimson"), transform=ax.get_xaxis_transform(), clip_on=False,
+                    label="_diverged")
     ax.set_xlabel(x)
     ax.set_ylabel(metric)
     if logx:
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
-    if hue:
-        ax.legend(fontsize="small")
+    handles, labels = ax.get_legend_handles_labels()
+    if marked:
+        handles.append(Line2D([], [], linestyle="none", marker="x", markersize=8, markeredgewidth=1.5,
+                              color="crimson" if not hue else "0.3"))
+        labels.append(f"diverged ({len(marked)} run{'s' * (len(marked) != 1)}, not in the means)")
+    if handles:
+        ax.legend(handles, labels, fontsize="small")
     return ax
 
 
