@@ -128,3 +128,48 @@ def test_widths_are_checked_arrays(call):
 def test_slope_ci_must_be_a_pair(bad):
     with pytest.raises(ValueError, match="slope_ci must be a pair"):
         ni.trend_consistent(1.5, 1.0, bad)
+
+
+@pytest.mark.parametrize("call", [lambda n: ni.step_size_bound(n, 1.5), ni.chaos_rate])
+def test_widths_are_integers_not_bools(call):
+    """n=True and n=1.5 were accepted as widths."""
+    with pytest.raises(TypeError, match="n must be a width"):
+        call(True)
+    with pytest.raises(TypeError, match="n must be a width"):
+        call(np.array([True, False]))
+    with pytest.raises(ValueError, match="n must hold integer widths"):
+        call(1.5)
+    np.testing.assert_allclose(call([1, 4.0, 1e4]), [call(1), call(4), call(10_000)])
+
+
+@pytest.mark.parametrize("law", [object(), 3, "norm", stats.norm])
+def test_norm_law_is_checked_even_when_unused(law):
+    """norm_law=object() was ignored for σ > 0, α < 2 (limit 0) and accepted."""
+    with pytest.raises(TypeError, match="norm_law"):
+        ni.predicted_limit(1.5, 0.5, 0.5, norm_law=law)
+    assert ni.predicted_limit(1.5, 0.5, 0.5, norm_law=stats.norm()) == 0.0
+
+
+def test_error_exponent_needs_alpha_min():
+    """alpha=5e-324 returned -inf (1/α overflows)."""
+    with pytest.raises(ValueError, match="alpha"):
+        ni.predicted_error_exponent(5e-324)
+    assert ni.predicted_error_exponent(ni.ALPHA_MIN) == pytest.approx(0.5 - 1 / ni.ALPHA_MIN)
+
+
+@pytest.mark.parametrize("kappa", [0.1, 0.5])
+def test_gaussian_noise_limit_for_huge_noise(kappa):
+    """sigma=1e300 raised OverflowError (σ² in Python floats). G_2 is scale-free: entry noise gives the
+    χ²_d form, neuron noise with 2σ²td ≫ init_var the χ²_1 form."""
+    d = 3
+    chi_d = math.sqrt(stats.chi2.cdf(stats.chi2.ppf(1 - kappa, d), d + 2))
+    chi_1 = math.sqrt(stats.chi2.cdf(stats.chi2.ppf(1 - kappa, 1), 3))
+    kw = dict(init_var=1.0, sigma=1e300, t=1.0)
+    assert ni.gaussian_noise_limit(kappa, d, **kw) == pytest.approx(chi_d, rel=1e-12)
+    assert ni.gaussian_noise_limit(kappa, d, noise="neuron", **kw) == pytest.approx(chi_1, rel=1e-12)
+    assert ni.gaussian_noise_limit(kappa, d, noise="neuron", init_var=5e-324, sigma=0.5, t=1.0) == pytest.approx(
+        chi_1, rel=1e-12)
+    # ordinary arguments: the same value as the variances themselves, (λ_a, λ_b) = (1 + 2σ²td, 1)
+    direct = ni._quadform_g2(kappa, 1.0 + 2 * 0.25 * 1.0 * d, 1.0, d)
+    assert ni.gaussian_noise_limit(kappa, d, noise="neuron", init_var=1.0, sigma=0.5, t=1.0) == pytest.approx(
+        direct, rel=1e-9)

@@ -234,7 +234,7 @@ def test_bad_scale(s):
 
 @given(st.floats(max_value=-1.0))
 def test_bad_p(pv):
-    with pytest.raises(ValueError, match="p must"):
+    with pytest.raises(ValueError, match="p_values must"):
         ts.abs_moment(pv, 1.5)
 
 
@@ -245,11 +245,11 @@ def test_bad_misc():
         ts.tail_asymptotic(2.0, 1.5, side="left")
     with pytest.raises(ValueError, match="alpha"):
         ts.tail_asymptotic(2.0, 2.0)
-    with pytest.raises(ValueError, match="x must"):
+    with pytest.raises(ValueError, match="x_values must"):
         ts.tail_asymptotic(-1.0, 1.5)
-    with pytest.raises(ValueError, match="t must"):
+    with pytest.raises(ValueError, match="t_values must"):
         ts.cf(np.nan, 1.5)
-    with pytest.raises(TypeError, match="t must"):
+    with pytest.raises(TypeError, match="t_values must"):
         ts.cf("1", 1.5)
     with pytest.raises(TypeError, match="alpha"):
         ts.tail_constant("1.5")
@@ -266,3 +266,79 @@ def test_expression_flags_must_be_bools(flag):
         ts.loc_s0_minus_s1_expr(flag)
     with pytest.raises(TypeError, match="gaussian must be True or False"):
         ts.abs_moment_expr(flag)
+
+
+# ------------------------------------------------------------------ extreme but valid arguments
+def test_cf_extreme_scales_give_the_limits():
+    """A huge scale gave OverflowError (γ^α in Python floats), a tiny one NaN (0·∞ in |γt|^{1−α})."""
+    tv = np.array([0.5, 1.0])
+    for param in ("S0", "S1"):
+        for b in (0.0, 0.7):
+            np.testing.assert_array_equal(ts.cf(tv, 1.5, b, 1e300, param=param), 0.0)   # exp(−(γ|t|)^α) → 0
+            np.testing.assert_array_equal(ts.cf(tv, 1.0, b, 1e300, param=param), 0.0)
+            # γ → 0: the law tends to δ_0, E e^{itX} → 1 (S0 phase −β tan(πα/2)(v − v^α), v = γ|t|)
+            np.testing.assert_allclose(ts.cf(tv, 1.5, b, 5e-324, param=param), 1.0, atol=1e-12)
+    # the rewritten S0 phase equals the sympy expression at ordinary arguments
+    expr = ts.cf_expr("S0")
+    for tv_, a, b, s, d in [(0.7, 1.3, 0.6, 1.7, 0.2), (-2.0, 0.6, -0.4, 0.3, -1.0)]:
+        exact = complex(expr.subs({ts.t: tv_, ts.alpha: a, ts.beta: b, ts.sigma: s, ts.delta: d}).evalf(30))
+        assert abs(ts.cf(tv_, a, b, s, d) - exact) < 1e-13
+
+
+def test_cf_phase_overflow_names_the_arguments():
+    with pytest.raises(ValueError, match="loc"):
+        ts.cf(1e200, 1.5, 0.0, 1e-300, 1e200)
+
+
+def test_tail_constant_for_tiny_alpha():
+    """tail_constant(5e-324) overflowed (Γ(α) ~ 1/α); C_α = Γ(1+α) sinc(α/2) → 1."""
+    import mpmath as mp
+
+    for a in (5e-324, 1e-300, 1e-8, 0.3, 1.0, 1.7):
+        exact = float(2 / mp.pi * mp.gamma(mp.mpf(a)) * mp.sin(mp.pi * mp.mpf(a) / 2))
+        assert ts.tail_constant(a) == pytest.approx(exact, rel=1e-14)
+
+
+def test_log_abs_moments_need_alpha_min():
+    """log_abs_var(5e-324) raised ZeroDivisionError, log_abs_mean returned inf."""
+    for fn in (ts.log_abs_var, ts.log_abs_mean):
+        with pytest.raises(ValueError, match="alpha"):
+            fn(5e-324)
+        with pytest.raises(ValueError, match="alpha"):
+            fn(ts.ALPHA_MIN / 2)
+    assert ts.log_abs_var(ts.ALPHA_MIN) == pytest.approx(math.pi**2 / 6 / ts.ALPHA_MIN**2, rel=1e-14)
+    assert ts.log_abs_mean(ts.ALPHA_MIN) == pytest.approx(np.euler_gamma / ts.ALPHA_MIN, rel=1e-14)
+
+
+def test_abs_moment_in_log_space():
+    """An overflowing moment returned inf (p = 1e300 at α = 2); one with overflowing factors was lost."""
+    import mpmath as mp
+
+    with pytest.raises(ValueError, match="p_values"):
+        ts.abs_moment((1e300,), 2.0)
+    with pytest.raises(ValueError, match="scale"):
+        ts.abs_moment(1.4, 1.5, 1e300)      # 1e300^1.4 is beyond float64
+    # Γ(1 − p/α) = Γ(181) overflows alone, γ^p = 1e-270 compensates
+    pv, a, s = -0.9, 0.005, 1e300
+    exact = (mp.mpf(s) ** pv * 2**mp.mpf(pv) * mp.gamma((1 + mp.mpf(pv)) / 2) * mp.gamma(1 - mp.mpf(pv) / a)
+             / (mp.sqrt(mp.pi) * mp.gamma(1 - mp.mpf(pv) / 2)))
+    assert ts.abs_moment(pv, a, s) == pytest.approx(float(exact), rel=1e-12)
+    np.testing.assert_array_equal(ts.abs_moment((0.5, 1.0), 1.0), [ts.abs_moment(0.5, 1.0), np.inf])
+
+
+def test_tail_asymptotic_overflow_is_refused():
+    """scale=1e300 raised OverflowError; x = 1e-300 returned inf."""
+    with pytest.raises(ValueError, match="x_values"):
+        ts.tail_asymptotic((10.0, 100.0), 1.5, scale=1e300)
+    with pytest.raises(ValueError, match="x_values"):
+        ts.tail_asymptotic(1e-300, 1.5)
+    assert ts.tail_asymptotic(1e300, 1.5, scale=1e300) == pytest.approx(ts.tail_constant(1.5), rel=1e-14)
+
+
+@pytest.mark.parametrize("call", [lambda v: ts.cf(v, 1.5), lambda v: ts.abs_moment(v, 1.5),
+                                  lambda v: ts.tail_asymptotic(v, 1.5)])
+def test_value_arrays_are_named_as_parameters(call):
+    with pytest.raises(TypeError, match="_values"):
+        call("abc")
+    with pytest.raises(ValueError, match="_values"):
+        call([np.nan])

@@ -72,6 +72,7 @@ __all__ = [
     "gaussian_noise_limit",
     "trend_consistent",
     "ASSUMPTIONS",
+    "ALPHA_MIN",
 ]
 
 n_sym, alpha_sym, eta_sym, t_sym, sigma_sym = sp.symbols("n alpha eta t sigma", positive=True)
@@ -90,19 +91,26 @@ ASSUMPTIONS = (
     "conclusion: existence of N(κ, ε, t); no explicit rate for the pruning error",
 )
 
+#: smallest α of :func:`predicted_error_exponent` (1/α overflows float64 below ~5.6e-309)
+ALPHA_MIN = 1e-150
+
 _step_fn = sp.lambdify((n_sym, alpha_sym), STEP_SIZE_BOUND, "numpy")
 
 
 def _widths(n) -> np.ndarray:
-    """n as a float array of finite values >= 1 (a scalar or an array of widths)."""
+    """n as a float array of finite integer widths >= 1 (a scalar or an array of widths; no bools)."""
+    if isinstance(n, (bool, np.bool_)) or (not isinstance(n, (str, bytes)) and np.asarray(n).dtype == np.bool_):
+        raise TypeError(f"n must be a width (an integer >= 1) or an array of widths, got {type(n).__name__} {n!r}")
     n_arr = check_array("n", n, dtype=np.float64)
     if np.any(n_arr < 1):
         raise ValueError("n must be >= 1 (finite widths)")
+    if np.any(n_arr != np.floor(n_arr)):
+        raise ValueError(f"n must hold integer widths >= 1, got {n_arr[n_arr != np.floor(n_arr)][0]:g}")
     return n_arr
 
 
 def step_size_bound(n, alpha):
-    """η_max = n^{−α/2−1} (vectorised over n; α ∈ (0, 2])."""
+    """η_max = n^{−α/2−1} (vectorised over n: integer widths >= 1; α ∈ (0, 2])."""
     alpha = check_alpha(alpha)
     n_arr = _widths(n)
     out = _step_fn(n_arr, alpha)
@@ -124,7 +132,10 @@ def steps_required(t: float, n: int, alpha: float) -> int:
 
 
 def chaos_rate(n):
-    """n^{−1/2}: the propagation-of-chaos rate (the t-dependent constant is not explicit)."""
+    """n^{−1/2}: the propagation-of-chaos rate (the t-dependent constant is not explicit).
+
+    ``n``: an integer width >= 1 or an array of them.
+    """
     n_arr = _widths(n)
     out = n_arr ** -0.5
     return float(out) if np.ndim(out) == 0 else out
@@ -174,8 +185,11 @@ def predicted_error_exponent(alpha: float, p: float = 2.0) -> float:
     Σ_dropped ‖θ‖^p = O(n), while Σ_all ‖θ‖^p is dominated by the largest norm, of order
     (n^{1/α})^p; hence σ̄^p ~ n^{1−p/α} and σ̄ ~ n^{1/p−1/α}. A heuristic for the *rate*; the
     paper proves only that the error tends to 0 (Wan, Barsbey, Zaidi & Şimşekli 2024, ICML).
+    α must be in [:data:`ALPHA_MIN`, 2] (−1/α is not representable below ~5.6e-309).
     """
     alpha = check_alpha(alpha)
+    if alpha < ALPHA_MIN:
+        raise ValueError(f"alpha must be in [{ALPHA_MIN:g}, 2] (ALPHA_MIN), got {alpha:g}")
     p = check_positive("p", p)
     return 1.0 / p - 1.0 / alpha if alpha < p else 0.0
 
@@ -194,11 +208,14 @@ def predicted_limit(alpha: float, sigma: float, kappa: float, *, norm_law=None) 
     Gribonval–Cevher–Davies the limit is 0 for every κ ∈ (0, 1]. Otherwise the limit is
     G_2[F](κ) of the neuron-norm law F, which depends on the dynamics: pass it as ``norm_law``
     (a frozen scipy law, evaluated with :func:`theory.compressibility.g_numeric`), or use
-    :func:`gaussian_noise_limit` for the drift-free picture.
+    :func:`gaussian_noise_limit` for the drift-free picture. ``norm_law``, when given, must be a
+    frozen ``scipy.stats`` continuous law (TypeError otherwise, even where it is not used).
     """
     alpha = check_alpha(alpha)
     sigma = check_real("sigma", sigma, 0.0)
     kappa = check_real("kappa", kappa, 0.0, 1.0)
+    if norm_law is not None and not isinstance(norm_law, stats._distn_infrastructure.rv_continuous_frozen):
+        raise TypeError(f"norm_law must be None or a frozen scipy.stats continuous law, got {type(norm_law).__name__}")
     if kappa == 0.0:
         return 1.0
     if sigma > 0 and alpha < 2:
@@ -237,6 +254,9 @@ def _quadform_g2(kappa: float, lam_a: float, lam_b: float, d: int) -> float:
     return math.sqrt(min(max(part / mean, 0.0), 1.0))
 
 
+_RATIO_MIN = 1e-13   # λ_b/λ_a below which ‖θ_t‖² is taken as λ_a χ²_1
+
+
 def gaussian_noise_limit(kappa: float, d: int, *, init_var: float, sigma: float, t: float,
                          noise: str = "entry") -> float:
     """Limit G_2(κ) of the pruning error for Gaussian noise (α = 2) in the drift-free picture.
@@ -246,7 +266,8 @@ def gaussian_noise_limit(kappa: float, d: int, *, init_var: float, sigma: float,
     so ‖θ_t‖² ∝ χ²_d and G_2(κ)² = F_{χ²_{d+2}}(F^{-1}_{χ²_d}(1−κ)). "neuron": the common
     scalar adds 2σ²t·11ᵀ, so ‖θ_t‖² = (init_var + 2σ²t d) χ²_1 + init_var χ²_{d−1}.
     Ignores the drift (exact when the gradient is negligible against the noise); σ = 0 gives
-    the initial law's value.
+    the initial law's value. G_2 depends only on the ratio of the two variances (computed in log
+    space, so any finite σ, t, init_var ≥ 0 are accepted).
     """
     kappa = check_real("kappa", kappa, 0.0, 1.0)
     d = check_int("d", d, 1)
@@ -258,14 +279,21 @@ def gaussian_noise_limit(kappa: float, d: int, *, init_var: float, sigma: float,
         return 1.0
     if kappa == 1.0:
         return 0.0
-    v = 2.0 * sigma**2 * t
-    if init_var + v == 0.0:
+    moving = sigma > 0.0 and t > 0.0
+    if init_var == 0.0 and not moving:
         raise ValueError("init_var and sigma**2 * t cannot both be 0 (all weights are zero)")
     if noise in ("entry", "elliptical"):
-        lam_a = lam_b = init_var + v
+        return _quadform_g2(kappa, 1.0, 1.0, d)   # ‖θ_t‖² ∝ χ²_d and G_2 is scale-free
+    # "neuron": only the ratio λ_b/λ_a = init_var/(init_var + 2σ²t d) matters; in log space so that
+    # a huge σ²t is no overflow, and below _RATIO_MIN the χ²_{d−1} part is dropped (error O(ratio))
+    if init_var == 0.0:
+        ratio = 0.0
+    elif not moving:
+        ratio = 1.0
     else:
-        lam_a, lam_b = init_var + v * d, init_var
-    return _quadform_g2(kappa, lam_a, lam_b, d)
+        log_q = math.log(2.0 * d) + math.log(t) + 2.0 * math.log(sigma) - math.log(init_var)
+        ratio = math.exp(-log_q - math.log1p(math.exp(-log_q))) if log_q > 0 else 1.0 / (1.0 + math.exp(log_q))
+    return _quadform_g2(kappa, 1.0, 0.0 if ratio < _RATIO_MIN else ratio, d)
 
 
 def trend_consistent(alpha: float, sigma: float, slope_ci: tuple[float, float], *, flat_margin: float = 0.03) -> bool:

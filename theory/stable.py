@@ -25,7 +25,11 @@ Every result comes in two forms:
   :func:`sympy.lambdify` (cached) and vectorised over NumPy arrays.
 
 Inputs are checked with :mod:`theory.validation` (ValueError/TypeError naming
-the parameter and its range).
+the parameter and its range). The numeric functions return finite numbers or raise: a result
+that float64 cannot hold (E|X|^p or a tail term beyond ~1.8e308) is a ``ValueError`` naming the
+arguments, and :func:`log_abs_mean`/:func:`log_abs_var` need α ≥ :data:`ALPHA_MIN` = 1e-150
+(Var ln|X| ∝ 1/α² overflows below ~1e-154). The one documented infinity is
+:func:`abs_moment` = ``inf`` for p ≥ α < 2 (an infinite moment).
 """
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ import sympy as sp
 from .validation import check_alpha, check_array, check_beta, check_bool, check_choice, check_positive, check_real
 
 __all__ = [
+    "ALPHA_MIN",
     "alpha",
     "beta",
     "sigma",
@@ -72,6 +77,11 @@ delta = sp.Symbol("delta", real=True)  # location (δ₀ or δ₁ by parameteriz
 t = sp.Symbol("t", real=True)
 p = sp.Symbol("p", real=True)
 x = sp.Symbol("x", positive=True)
+
+#: smallest α of :func:`log_abs_mean` and :func:`log_abs_var` (1/α² must stay far from overflow)
+ALPHA_MIN = 1e-150
+#: log of the largest float64 (results above exp(_LOG_MAX) are not representable)
+_LOG_MAX = float(np.log(np.finfo(np.float64).max))
 
 _PARAMS = ("S0", "S1")
 _SIDES = ("two", "upper", "lower")
@@ -129,27 +139,46 @@ def cf_expr(param: str = "S0", alpha_is_one: bool = False) -> sp.Expr:
     return sp.exp(log_cf_expr(param, alpha_is_one))
 
 
-@functools.cache
-def _log_cf_fn(param: str, alpha_is_one: bool):
-    return sp.lambdify((t, alpha, beta, sigma, delta), log_cf_expr(param, alpha_is_one), modules="numpy", dummify=True)
-
-
 def cf(t_values, alpha: float, beta: float = 0.0, scale: float = 1.0, loc: float = 0.0, *, param: str = "S0"):
     """Characteristic function E e^{itX}, X ~ S(α, β, scale, loc; param), at real ``t_values``.
 
-    Numeric twin of :func:`cf_expr` (lambdified). At t = 0 the value is 1
-    (the S0 term |γt|^{1−α}·sgn t → 0 there). Returns complex (array or scalar).
+    Numeric twin of :func:`cf_expr`, evaluated as exp(Re) · e^{i Im} of :func:`log_cf_expr`
+    with v = γ|t| and u = v^α computed in log space: Re = −u (α ≠ 1) or −v (α = 1);
+    Im = uβ sgn(t) tan(πα/2) + δt (S1), −β sgn(t) tan(πα/2)(v − u) + δt (S0, using
+    u·v^{1−α} = v), −(2/π)βv sgn(t) ln|t| + δt (S1, α = 1) and the same with ln v (S0, α = 1).
+    So a huge γ|t| gives the limit 0 (no overflow) and a tiny scale no 0·∞. At t = 0 the
+    value is 1. Returns complex (array or scalar). ``ValueError`` if the phase is not
+    representable (|δt| or the skewness term overflows float64 where |cf| > 0).
     """
     a = _alpha(alpha)
     b = _beta(beta)
     s = _scale(scale)
     d = _real("loc", loc)
     check_choice("param", param, _PARAMS)
-    tt = _array("t", t_values)
-    fn = _log_cf_fn(param, a == 1.0)
-    safe = np.where(tt == 0.0, 1.0, tt)
+    tt = _array("t_values", t_values)
     with np.errstate(all="ignore"):
-        val = np.exp(np.asarray(fn(safe, a, b, s, d), dtype=complex))
+        at = np.abs(tt)
+        sg = np.sign(tt)
+        log_v = math.log(s) + np.log(np.where(tt == 0.0, 1.0, at))
+        v = np.exp(log_v)
+        im = d * tt
+        if a == 1.0:
+            re = -v
+            if b != 0.0:
+                lg = log_v if param == "S0" else np.log(np.where(tt == 0.0, 1.0, at))
+                im = im - (2.0 / math.pi) * b * v * sg * lg
+        else:
+            u = np.exp(a * log_v)
+            re = -u
+            if b != 0.0:
+                tan = math.tan(0.5 * math.pi * a)
+                im = im + (b * tan * sg * u if param == "S1" else -b * tan * sg * (v - u))
+        modulus = np.exp(re)
+        live = (modulus > 0.0) & (tt != 0.0)
+        if np.any(live & ~np.isfinite(im)):
+            raise ValueError("the phase of the characteristic function overflows float64: "
+                             f"t_values, loc={d:g} or scale={s:g} too large (|loc * t| or the skewness term > 1.8e308)")
+        val = np.where(live, modulus * np.exp(1j * np.where(live, im, 0.0)), 0.0 + 0.0j)
     val = np.where(tt == 0.0, 1.0 + 0.0j, val)
     return complex(val) if tt.ndim == 0 else val
 
@@ -206,32 +235,37 @@ def abs_moment_expr(gaussian: bool = False) -> sp.Expr:
 
 
 @functools.cache
-def _abs_moment_fn(gaussian: bool):
-    return sp.lambdify((p, alpha, sigma), abs_moment_expr(gaussian), modules=["scipy", "numpy"], dummify=True)
+def _log_abs_moment_fn(gaussian: bool):
+    """ln E|X|^p (lambdified, Γ as ln Γ): every Γ argument is > 0 for −1 < p < α."""
+    log_expr = sp.expand_log(sp.log(abs_moment_expr(gaussian)), force=True).replace(
+        lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.gamma), lambda e: sp.loggamma(e.args[0].args[0]))
+    return sp.lambdify((p, alpha, sigma), log_expr, modules=["scipy", "numpy"], dummify=True)
 
 
 def abs_moment(p_values, alpha: float, scale: float = 1.0):
     """E|X|^p of X ~ SαS(scale) (symmetric, S0 = S1), numeric twin of :func:`abs_moment_expr`.
 
-    ``p`` must be > −1 (the moment diverges at the origin otherwise: ValueError).
-    For α < 2 and p ≥ α the moment is infinite and **``inf`` is returned**
+    ``p_values`` (the exponents p) must be > −1 (the moment diverges at the origin otherwise:
+    ValueError). For α < 2 and p ≥ α the moment is infinite and **``inf`` is returned**
     (Samorodnitsky & Taqqu 1994, Property 1.2.16), so ``abs_moment`` can be
     evaluated on a grid crossing α. At α = 2 (Gaussian N(0, 2 scale²)) every
-    p > −1 is finite.
+    p > −1 is finite. Evaluated as exp(ln E|X|^p) with ln Γ, so only a moment beyond
+    float64 (~1.8e308, e.g. p ≳ 340 at α = 2) is refused (ValueError naming p_values and scale).
     """
     a = _alpha(alpha)
     s = _scale(scale)
-    pp = _array("p", p_values)
+    pp = _array("p_values", p_values)
     if np.any(pp <= -1.0):
-        raise ValueError(f"p must be in (-1, inf) (E|X|^p diverges at 0 for p <= -1), got min {pp.min():g}")
-    if a == 2.0:
-        val = np.asarray(_abs_moment_fn(True)(pp, a, s), dtype=float)
-    else:
-        fin = pp < a
-        safe = np.where(fin, pp, 0.0)
-        with np.errstate(all="ignore"):
-            val = np.asarray(_abs_moment_fn(False)(safe, a, s), dtype=float)
-        val = np.where(fin, val, np.inf)
+        raise ValueError(f"p_values must be in (-1, inf) (E|X|^p diverges at 0 for p <= -1), got min {pp.min():g}")
+    fin = np.ones(pp.shape, dtype=bool) if a == 2.0 else pp < a
+    safe = np.where(fin, pp, 0.0)
+    with np.errstate(all="ignore"):
+        log_val = np.asarray(_log_abs_moment_fn(a == 2.0)(safe, a, s), dtype=float)
+    if np.any(fin & ~(log_val < _LOG_MAX)):
+        worst = float(np.max(np.where(fin, log_val, -np.inf)))
+        raise ValueError(f"E|X|^p overflows float64 (ln E|X|^p = {worst:.4g} > {_LOG_MAX:.4g}) for p_values up to "
+                         f"{float(np.max(pp[fin])):g} at alpha={a:g}, scale={s:g}")
+    val = np.where(fin, np.exp(log_val), np.inf)
     return float(val) if pp.ndim == 0 else val
 
 
@@ -253,15 +287,22 @@ def log_abs_var_expr() -> sp.Expr:
     return sp.pi**2 / 6 * (1 / alpha**2 + sp.Rational(1, 2))
 
 
+def _alpha_log_abs(a) -> float:
+    a = _alpha(a)
+    if a < ALPHA_MIN:
+        raise ValueError(f"alpha must be in [{ALPHA_MIN:g}, 2] (ALPHA_MIN) for the moments of ln|X|, got {a:g}")
+    return a
+
+
 def log_abs_mean(alpha: float, scale: float = 1.0) -> float:
-    """Numeric twin of :func:`log_abs_mean_expr`."""
-    a, s = _alpha(alpha), _scale(scale)
+    """Numeric twin of :func:`log_abs_mean_expr`; α in [:data:`ALPHA_MIN`, 2]."""
+    a, s = _alpha_log_abs(alpha), _scale(scale)
     return float(np.euler_gamma * (1.0 / a - 1.0) + math.log(s))
 
 
 def log_abs_var(alpha: float) -> float:
-    """Numeric twin of :func:`log_abs_var_expr`."""
-    a = _alpha(alpha)
+    """Numeric twin of :func:`log_abs_var_expr`; α in [:data:`ALPHA_MIN`, 2] (1/α² overflows below ~1e-154)."""
+    a = _alpha_log_abs(alpha)
     return float(math.pi**2 / 6.0 * (1.0 / a**2 + 0.5))
 
 
@@ -285,11 +326,15 @@ def tail_constant_expr(form: str = "gamma") -> sp.Expr:
 
 
 def tail_constant(alpha: float) -> float:
-    """C_α = (2/π) Γ(α) sin(πα/2) (two-sided; see :func:`tail_constant_expr`). 0 at α = 2."""
+    """C_α = (2/π) Γ(α) sin(πα/2) (two-sided; see :func:`tail_constant_expr`). 0 at α = 2.
+
+    Evaluated as Γ(1 + α) · sin(πα/2)/(πα/2) (= np.sinc(α/2)), finite for every α ∈ (0, 2]
+    (C_α → 1 as α → 0, where Γ(α) alone overflows).
+    """
     a = _alpha(alpha)
     if a == 2.0:
         return 0.0
-    return float(2.0 / math.pi * math.gamma(a) * math.sin(0.5 * math.pi * a))
+    return float(math.gamma(1.0 + a) * np.sinc(0.5 * a))
 
 
 def tail_asymptotic_expr(side: str = "two") -> sp.Expr:
@@ -313,15 +358,22 @@ def tail_asymptotic(x_values, alpha: float, beta: float = 0.0, scale: float = 1.
     """Numeric twin of :func:`tail_asymptotic_expr` at ``x_values`` > 0 (α < 2 required).
 
     Use it where scipy's ``levy_stable.sf`` is unreliable (deep tails, α ≳ 1.3).
-    It is the leading term only: the relative error is O(x^{−α}) for β = 0.
+    It is the leading term only: the relative error is O(x^{−α}) for β = 0. Computed as
+    w C_α exp(α ln(scale/x)); ``ValueError`` where that exceeds float64 (x ≪ scale, far from
+    the tail where the term means anything).
     """
     a, b, s = _alpha(alpha), _beta(beta), _scale(scale)
     if a == 2.0:
         raise ValueError("alpha must be in (0, 2) for a power-law tail, got 2 (Gaussian tail)")
     check_choice("side", side, _SIDES)
-    xx = _array("x", x_values)
+    xx = _array("x_values", x_values)
     if np.any(xx <= 0):
-        raise ValueError("x must be in (0, inf)")
+        raise ValueError("x_values must be in (0, inf)")
     w = 1.0 if side == "two" else (0.5 * (1.0 + b) if side == "upper" else 0.5 * (1.0 - b))
-    val = w * tail_constant(a) * s**a * xx ** (-a)
+    log_ratio = a * (math.log(s) - np.log(xx))
+    if np.any(log_ratio >= _LOG_MAX):
+        raise ValueError(f"the tail term C_alpha (scale/x)^alpha overflows float64 for x_values down to "
+                         f"{float(np.min(xx)):g} at scale={s:g}, alpha={a:g} (x must not be far below the scale)")
+    with np.errstate(under="ignore"):
+        val = w * tail_constant(a) * np.exp(log_ratio)
     return float(val) if xx.ndim == 0 else val

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,29 @@ __all__ = [
     "check_choice",
     "check_bool",
 ]
+
+
+def _bound(name: str, which: str, bound: Any, integer: bool = False):
+    """A bound of an interval (``low``/``high``): None (unbounded) or a real number, not NaN.
+
+    ``integer=True`` requires an integer (an integer-valued float is accepted, as for values).
+    """
+    if bound is None:
+        return None
+    if isinstance(bound, np.ndarray) and bound.ndim == 0:
+        bound = bound.item()
+    if isinstance(bound, (bool, np.bool_)) or not isinstance(bound, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{which} (the bound checked for {name}) must be a real number or None, "
+                        f"got {type(bound).__name__} {bound!r}")
+    if math.isnan(bound):
+        raise ValueError(f"{which} (the bound checked for {name}) must not be NaN")
+    if integer:
+        if isinstance(bound, (float, np.floating)):
+            if not float(bound).is_integer():
+                raise TypeError(f"{which} (the bound checked for {name}) must be an integer or None, got {bound!r}")
+            bound = int(bound)
+        return int(bound)
+    return bound
 
 
 def _fmt_interval(low, high, low_open, high_open) -> str:
@@ -49,8 +73,13 @@ def check_real(
 ) -> float:
     """Return ``float(value)`` after checking it is a finite real number in the interval.
 
-    ``low_open``/``high_open`` make the corresponding end point excluded.
+    ``low_open``/``high_open`` (bools) make the corresponding end point excluded; ``low``/``high``
+    are real numbers or None (unbounded).
     """
+    low = _bound(name, "low", low)
+    high = _bound(name, "high", high)
+    low_open = check_bool("low_open", low_open)
+    high_open = check_bool("high_open", high_open)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         if isinstance(value, np.ndarray) and value.ndim == 0:
             value = value.item()
@@ -68,7 +97,9 @@ def check_real(
 
 
 def check_int(name: str, value: Any, low: int | None = None, high: int | None = None) -> int:
-    """Return ``int(value)`` after checking it is an integer in ``[low, high]``."""
+    """Return ``int(value)`` after checking it is an integer in ``[low, high]`` (bounds: integers or None)."""
+    low = _bound(name, "low", low, integer=True)
+    high = _bound(name, "high", high, integer=True)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Integral, np.integer)):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
@@ -98,7 +129,9 @@ def check_positive(name: str, value: Any) -> float:
 
 
 def check_probability(name: str, value: Any, *, open_low: bool = False, open_high: bool = False) -> float:
-    """A fraction in [0, 1] (ends optionally excluded)."""
+    """A fraction in [0, 1] (ends optionally excluded by the bools ``open_low``/``open_high``)."""
+    open_low = check_bool("open_low", open_low)
+    open_high = check_bool("open_high", open_high)
     return check_real(name, value, 0.0, 1.0, low_open=open_low, high_open=open_high)
 
 
@@ -113,8 +146,24 @@ def check_array(
 ) -> np.ndarray:
     """Convert to an ndarray and check dimensions, size and finiteness.
 
-    ``dtype=None`` keeps a floating dtype and converts anything else to float64.
+    ``dtype=None`` keeps a floating dtype and converts anything else to float64. ``ndim`` is None,
+    an int or a tuple of ints; ``min_size`` an int >= 0; ``finite`` a bool.
     """
+    if ndim is not None:
+        if isinstance(ndim, (bool, np.bool_)) or not isinstance(ndim, (int, np.integer, tuple)) or (
+                isinstance(ndim, tuple) and not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+                                                    for d in ndim)):
+            raise TypeError(f"ndim (for {name}) must be None, an int or a tuple of ints, got {ndim!r}")
+        ndim = int(ndim) if isinstance(ndim, np.integer) else ndim
+    min_size = check_int("min_size", min_size, 0)
+    finite = check_bool("finite", finite)
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError as exc:
+            raise TypeError(f"dtype (for {name}) must be None or a numpy dtype, got {dtype!r}") from exc
+        if not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
+            raise TypeError(f"dtype (for {name}) must be a numeric numpy dtype, got {dtype}")
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}")
     arr = np.asarray(x)
@@ -139,6 +188,12 @@ def check_array(
 
 def check_dtype(dtype: Any, allowed=(np.float32, np.float64), name: str = "dtype") -> np.dtype:
     """A numpy dtype among ``allowed`` (float32/float64 by default)."""
+    if isinstance(allowed, (str, bytes, np.ndarray)) or not isinstance(allowed, Collection) or not allowed:
+        raise TypeError(f"allowed (the dtypes accepted for {name}) must be a non-empty tuple of dtypes, got {allowed!r}")
+    try:
+        allowed = [np.dtype(a) for a in allowed]
+    except TypeError as exc:
+        raise TypeError(f"allowed (the dtypes accepted for {name}) must hold numpy dtypes, got {allowed!r}") from exc
     if dtype is None:   # numpy reads None as float64: refuse it rather than pick a default silently
         raise TypeError(f"{name} must be one of {[np.dtype(a).name for a in allowed]}, got None")
     try:
@@ -156,6 +211,8 @@ def check_choice(name: str, value: Any, choices) -> Any:
     When every option is a string, ``value`` must be a ``str`` (a one-element numpy array of
     strings, say, is a ``TypeError`` rather than being compared element-wise).
     """
+    if isinstance(choices, (str, bytes, np.ndarray)) or not isinstance(choices, Collection) or not choices:
+        raise TypeError(f"choices (the options for {name}) must be a non-empty tuple of options, got {choices!r}")
     choices = tuple(choices)
     listed = sorted(map(str, choices))
     if all(isinstance(c, str) for c in choices) and not isinstance(value, str):
