@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import special, stats
@@ -114,11 +115,11 @@ def test_closed_forms_match_reference_formulas():
     a, p = 3.0, 2.0
     np.testing.assert_allclose(T.closed_form("pareto")(k, p, alpha=a) ** p, 1 - k ** (1 - p / a), rtol=1e-12)
     np.testing.assert_allclose(T.closed_form("lomax")(k, p, c=a) ** p,
-                               1 - special.betainc(a - p, p + 1, k ** (1 / a)), rtol=1e-12)
+                               special.betaincc(a - p, p + 1, k ** (1 / a)), rtol=1e-12)   # = 1 − I_z(a, b)
     nu = 5.0
     w = special.betaincinv(nu / 2, 0.5, k)
     np.testing.assert_allclose(T.closed_form("student_t")(k, p, nu=nu) ** p,
-                               1 - special.betainc((nu - p) / 2, (p + 1) / 2, w), rtol=1e-12)
+                               special.betaincc((nu - p) / 2, (p + 1) / 2, w), rtol=1e-12)
     r = 0.8
     np.testing.assert_allclose(T.closed_form("gennorm")(k, p, r=r) ** p,
                                special.gammainc((p + 1) / r, special.gammainccinv(1 / r, k)), rtol=1e-12)
@@ -281,3 +282,75 @@ def test_closed_form_name_must_be_a_string(bad):
 def test_moment_finite_must_be_a_bool(flag):
     with pytest.raises(TypeError, match="moment_finite must be True or False"):
         T.g_numeric(stats.alpha(2.0), 0.5, 0.5, moment_finite=flag)
+
+
+# --------------------------------------------------------------------------- limits of g_numeric, large p
+def test_g_numeric_bounds_p_and_kappa():
+    """p=1e300 raised ZeroDivisionError and kappa=5e-324 IndexError (its quantile overflowed)."""
+    from theory.compressibility import quadrature
+
+    for p in (1e300, quadrature.P_MAX * (1 + 1e-12)):
+        with pytest.raises(ValueError, match="p must be in"):
+            T.g_numeric(stats.norm(), 0.1, p)
+    for k in (5e-324, [0.1, 1e-310]):
+        with pytest.raises(ValueError, match="kappa"):
+            T.g_numeric(stats.norm(), k)
+    k = quadrature.KAPPA_MIN
+    assert T.g_numeric(stats.norm(), k) == pytest.approx(T.closed_form("normal")(k, 2.0), rel=1e-14)
+    # a power tail far beyond scipy's t.isf (inf there): the quantile is solved on logsf
+    assert T.g_numeric(stats.t(3.0), [1e-300, 0.1], 2.0) == pytest.approx(
+        T.closed_form("student_t")([1e-300, 0.1], 2.0, nu=3.0), rel=1e-12)
+
+
+LARGE_P_CASES = [("normal", {}), ("laplace", {}), ("gennorm", {"r": 0.5}), ("gennorm", {"r": 4.0}),
+                 ("student_t", {"nu": 400.0}), ("lomax", {"c": 500.0})]
+
+
+@pytest.mark.parametrize("name,params", LARGE_P_CASES, ids=[c[0] + str(c[1]) for c in LARGE_P_CASES])
+def test_g_numeric_is_accurate_up_to_p_max(name, params):
+    """At p = 100 the quadrature cut the integrand off where x^{p+1} overflowed (gennorm r = 0.5: off by
+    9e-2) and the Beta closed forms cancelled 1 − I_z(a, b) to 0 (Student-t ν = 400: G = 0 at p ≥ 50)."""
+    from theory.compressibility import quadrature
+
+    cf = T.closed_form(name)
+    ks = np.array([1e-3, 0.1, 0.5, 0.9])
+    p = quadrature.P_MAX
+    got, want = T.g_numeric(cf.scipy(**params), ks, p), cf(ks, p, **params)
+    assert np.all(got > 0) and np.all(want[:2] > 0)
+    live = want > 0   # the closed forms' G^p underflows below ~1e-308 (gennorm r = 0.5, κ ≥ 0.5)
+    np.testing.assert_allclose(got[live], want[live], rtol=1e-8)
+
+
+def test_closed_form_complement_and_underflowing_power():
+    """G_p^p below ~1e-16 was lost (1 − betainc); below 1e-308 G_p^p underflows but G_p does not."""
+    import mpmath as mp
+
+    with mp.workdps(40):
+        nu, p, k = 400.0, 50.0, 0.1
+        y = mp.findroot(lambda z: mp.betainc(nu / 2, 0.5, 0, z, regularized=True) - k, (mp.mpf("0.9"), mp.mpf("0.9999")),
+                        solver="illinois")
+        exact = float(mp.re(1 - mp.betainc((nu - p) / 2, (p + 1) / 2, 0, y, regularized=True)) ** (1 / p))
+        assert T.closed_form("student_t")(k, p, nu=nu) == pytest.approx(exact, rel=1e-10)
+        # gennorm r = 0.2, p = 100, κ = 0.5: G^p = P((p+1)/r, Q^{-1}(1/r, κ)) ~ 1e-700
+        r, p, k = 0.2, 100.0, 0.5
+        y = mp.findroot(lambda z: mp.gammainc(1 / r, z, mp.inf, regularized=True) - k, (mp.mpf(1), mp.mpf(20)),
+                        solver="illinois")
+        exact = float(mp.re(mp.gammainc((p + 1) / r, 0, y, regularized=True)) ** (1 / p))
+        assert 0 < exact < 1e-6
+        assert T.g_numeric(stats.gennorm(r), k, p) == pytest.approx(exact, rel=1e-9)
+
+
+@pytest.mark.parametrize("bad", ["a", None, [1.0], np.array([1.0, 2.0]), True, 1j, object()])
+def test_special_functions_check_their_arguments(bad):
+    """RegIncBeta(2.0, [1], 0.5) raised AttributeError, RegIncBeta('a', ...) parsed the string."""
+    from theory.compressibility import special_functions as sf
+
+    for cls, names in ((sf.RegIncBeta, "abz"), (sf.InvRegIncBeta, "abq"), (sf.RegLowerGamma, "az"),
+                       (sf.InvRegUpperGamma, "aq"), (sf.RegIncBetaC, "abz")):
+        for i, name in enumerate(names):
+            args = [sp.Rational(1, 2)] * len(names)
+            args[i] = bad
+            with pytest.raises(TypeError, match=f"argument {name} must be"):
+                cls(*args)
+    assert sf.RegIncBeta(2, 1, sp.Symbol("z")) == sp.Symbol("z") ** 2
+    assert not {"RegIncBeta", "InvRegIncBeta", "RegLowerGamma", "InvRegUpperGamma"} & set(sf.__all__)

@@ -25,6 +25,7 @@ from theory.compressibility.special_functions import (
     InvRegIncBeta,
     InvRegUpperGamma,
     RegIncBeta,
+    RegIncBetaC,
     RegLowerGamma,
 )
 from theory.validation import check_choice, check_real
@@ -97,9 +98,12 @@ class ClosedForm:
         return r"G_p(\kappa)^p = " + sp.latex(self.expr)
 
     def _numeric(self):
+        """The lambdified G_p^p, with 1 − I_z(a, b) evaluated as ``betaincc`` (no cancellation when
+        G_p^p ≪ 1, i.e. large p: 1 − betainc lost everything below ~1e-16 and gave G_p = 0)."""
         if self._fn is None:
+            expr = self.expr.subs({1 - f: RegIncBetaC(*f.args) for f in self.expr.atoms(RegIncBeta)})
             self._fn = sp.lambdify(
-                (KAPPA, P) + tuple(self.params), self.expr, modules=[NUMERIC_FUNCS, "scipy", "numpy"]
+                (KAPPA, P) + tuple(self.params), expr, modules=[NUMERIC_FUNCS, "scipy", "numpy"]
             )
         return self._fn
 
