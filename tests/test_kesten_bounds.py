@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from theory import kesten as K
+from theory.kesten import quadrature as Q
 
 
 def _rho_mpmath_d1(g, b):
@@ -160,3 +161,129 @@ def test_alpha_at_fixed_ratio_checks_every_batch_size_first():
         K.alpha_at_fixed_ratio(0.05, 1, batch_sizes=5)
     with pytest.raises(ValueError, match=r"d must be an integer in \[1, 10000\]"):
         K.alpha_at_fixed_ratio(0.05, 10**6)
+
+
+# ---------------------------------------------------------------- ησ² = lr·sigma² up to LR_SIGMA2_MAX
+def _rho_large_g_mc(es2, b, d, n=400_000, seed=0):
+    """ρ = log g + ½ E log((1/g − U)² + UW), g = ησ²/b (Monte Carlo of the same law, rescaled by g)."""
+    rng = np.random.default_rng(seed)
+    g = es2 / b
+    U = rng.chisquare(b, n)
+    W = rng.chisquare(d - 1, n) if d > 1 else 0.0
+    return math.log(g) + 0.5 * float(np.mean(np.log((1.0 / g - U) ** 2 + U * W)))
+
+
+@pytest.mark.parametrize("es2,b,d", [(1e50, 1, 1), (1e99, 2, 3), (1e99, 5, 5)])
+def test_rho_at_huge_step_sizes_against_monte_carlo(es2, b, d):
+    """rho(1e160, 2, 1) was nan ((1 − gU)² overflowed); up to LR_SIGMA2_MAX it is finite and right."""
+    r = K.rho(es2, b, d)
+    assert math.isfinite(r)
+    assert abs(r - _rho_large_g_mc(es2, b, d)) < 0.02
+    assert K.rho(es2 / 1e40, b, d, sigma=1e20) == pytest.approx(r, rel=1e-12)  # only ησ² matters
+
+
+@pytest.mark.parametrize("call", [
+    lambda: K.rho(1e160, 2, 1),
+    lambda: K.rho(0.5, 5, 5, sigma=1e300),
+    lambda: K.log_h(0.5, 1e300, 5, 5),
+    lambda: K.h(0.5, 0.5, 5, 5, sigma=4.0881019501508383e+123),
+    lambda: K.tail_index(0.5, 5, 5, sigma=1e300),
+    lambda: K.h2(1e300, 5, 5),
+    lambda: K.h4(0.5, 5, 5, sigma=1e300),
+])
+def test_lr_sigma2_above_its_limit_names_lr_and_sigma(call):
+    with pytest.raises(ValueError, match=r"lr \* sigma\*\*2 must be at most LR_SIGMA2_MAX = 1e\+100"):
+        call()
+
+
+def test_lr_sigma2_limit_in_the_curve_and_the_monotonicity_checks():
+    with pytest.raises(ValueError, match=r"max\(lrs\) \* sigma\*\*2"):
+        K.tail_index_curve((0.1, 0.5), 5, 5, sigma=1e300)
+    with pytest.raises(ValueError, match=r"lr \* sigma2\*\*2"):
+        K.check_monotone_sigma(0.5, 1e300, 0.1, 2, 3)
+    with pytest.raises(ValueError, match=r"lr2 \* sigma\*\*2"):
+        K.check_monotone_lr(0.1, 1e300, 2, 3)
+    with pytest.raises(ValueError, match=r"ratio \* max\(batch_sizes\) \* sigma\*\*2"):
+        K.alpha_at_fixed_ratio(1e300, batch_sizes=(1, 2))
+    with pytest.raises(ValueError, match=r"ratio \* max\(batch_sizes\) \* sigma\*\*2"):
+        K.alpha_at_fixed_ratio(batch_sizes=(1, 2), sigma=1e300)
+
+
+def test_h_and_h4_beyond_float64_raise_and_log_h_still_answers():
+    """h(s) used to return inf (documented) and h4 raised OverflowError; log h is the way there."""
+    lh = K.log_h(1600.0, 1e90, 5, 5)
+    assert lh > 709.8 and math.isfinite(lh)
+    with pytest.raises(ValueError, match=r"h\(s\) overflows float64 at s=1600.*use log_h"):
+        K.h(1600.0, 1e90, 5, 5)
+    with pytest.raises(ValueError, match=r"h\(4\) overflows float64 at lr=3e\+90"):
+        K.h4(3e90, 5, 5)
+    # below the overflow h4 is the closed form (1 − 2ησ² + ...)²-type polynomial: compare with log h(4)
+    assert math.log(K.h4(1e10, 5, 5)) == pytest.approx(K.log_h(4.0, 1e10, 5, 5), rel=1e-9)
+
+
+def test_critical_step_sizes_scale_as_one_over_sigma_squared():
+    """lr_critical_variance(sigma=1e-300) divided by zero, lr_critical_divergence(sigma=1e223) overflowed."""
+    b, d = 5, 5
+    assert K.lr_critical_variance(b, d, sigma=1e100) == pytest.approx(2 * b / (b + d + 1) * 1e-200, rel=1e-15)
+    c = K.lr_critical_divergence(b, d)
+    assert abs(K.rho(c, b, d)) < 1e-9
+    assert K.lr_critical_divergence(b, d, sigma=1e100) == pytest.approx(c * 1e-200, rel=1e-12)
+    assert K.lr_critical_divergence(b, d, lr_max=1e-300) == pytest.approx(c, rel=1e-12)  # a bracket hint only
+    for s in (1e-300, 5e-324, 1e300):
+        with pytest.raises(ValueError, match="sigma must leave the critical step size"):
+            K.lr_critical_variance(b, d, sigma=s)
+    with pytest.raises(ValueError, match="sigma must leave the critical step size"):
+        K.lr_critical_divergence(b, d, sigma=1e-300)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: K.lr_critical_divergence(5, 5, lr_max=-8965391554507362.0), ValueError, "lr_max"),
+    (lambda: K.lr_critical_divergence(5, 5, lr_max="a"), TypeError, "lr_max"),
+    (lambda: K.lr_critical_divergence(5, 5, lr_max=True), TypeError, "lr_max"),
+    (lambda: K.lr_critical_divergence(5, 5, lr_max=np.array([1.0, 2.0])), TypeError, "lr_max"),
+    (lambda: K.tail_index_curve((0.1, 0.5), 5, 5, xtol="a"), TypeError, "xtol"),
+    (lambda: K.tail_index_curve((0.1, 0.5), 5, 5, xtol=True), TypeError, "xtol"),
+    (lambda: K.check_monotone_lr("a", 0.2, 2, 3), TypeError, "lr1"),
+    (lambda: K.check_monotone_lr(0.1, object(), 2, 3), TypeError, "lr2"),
+    (lambda: K.check_monotone_lr(0.3, 0.2, 2, 3), ValueError, "lr1 must be less than lr2"),
+    (lambda: K.check_monotone_sigma("a", 1.0, 0.1, 2, 3), TypeError, "sigma1"),
+    (lambda: K.check_monotone_sigma(0.5, "a", 0.1, 2, 3), TypeError, "sigma2"),
+    (lambda: K.check_monotone_batch_size(1.5, 2, 0.1, 3), TypeError, "b1"),
+    (lambda: K.check_monotone_batch_size(1, "a", 0.1, 3), TypeError, "b2"),
+    (lambda: K.check_monotone_batch_size(3, 2, 0.1, 3), ValueError, "b1 must be less than b2"),
+    (lambda: K.check_monotone_d(1.5, 3, 0.1, 2), TypeError, "d1"),
+    (lambda: K.check_monotone_d(1, "a", 0.1, 2), TypeError, "d2"),
+    (lambda: K.alpha_at_fixed_ratio(batch_sizes=()), ValueError, "batch_sizes"),
+])
+def test_arguments_are_checked_under_their_own_names(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: Q.log_h_g("a", 0.1, 2, 3), TypeError, "s"),
+    (lambda: Q.log_h_g(True, 0.1, 2, 3), TypeError, "s"),
+    (lambda: Q.log_h_g(float("inf"), 0.1, 2, 3), ValueError, "s"),
+    (lambda: Q.log_h_g(2.1888629715034252e16, 0.1, 2, 3), ValueError, "s"),  # used to run for minutes
+    (lambda: Q.log_h_g(-1.0, 0.1, 2, 3), ValueError, "s"),
+    (lambda: Q.log_h_g(1.0, True, 2, 3), TypeError, "g"),
+    (lambda: Q.log_h_g(1.0, 1.3e225, 2, 3), ValueError, "g"),
+    (lambda: Q.log_h_g(1.0, 0.1, 0, 3), ValueError, "b"),
+    (lambda: Q.log_h_g(1.0, 0.1, 1.5, 3), TypeError, "b"),
+    (lambda: Q.log_h_g(1.0, 0.1, 2**63, 3), ValueError, "b"),
+    (lambda: Q.log_h_g(1.0, 0.1, 2, -1), ValueError, "d"),
+    (lambda: Q.log_h_g(1.0, 0.1, 2, None), TypeError, "d"),
+    (lambda: Q.rho_g(-1e300, 2, 3), ValueError, "g"),
+    (lambda: Q.rho_g(0.1, 10**18, 3), ValueError, "b"),
+    (lambda: Q.rho_g(0.1, 2, 1.5), TypeError, "d"),
+])
+def test_quadrature_entry_points_check_their_arguments(call, exc, match):
+    with pytest.raises(exc, match=rf"^{match} must"):
+        call()
+
+
+def test_quadrature_entry_points_agree_with_the_public_functions():
+    assert Q.rho_g(0.3 / 2, 2, 3) == K.rho(0.3, 2, 3)
+    assert Q.log_h_g(1.5, 0.3 / 2, 2, 3) == K.log_h(1.5, 0.3, 2, 3)
+    r = K.rho(0.3, 2, 3)  # s in (−1, 0) is allowed (h(s) finite), and log h(s) = sρ + O(s²)
+    assert Q.log_h_g(-1e-3, 0.3 / 2, 2, 3) == pytest.approx(-1e-3 * r, rel=1e-2)

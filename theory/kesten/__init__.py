@@ -90,6 +90,7 @@ from theory.kesten.monotonicity import (
 from theory.kesten.numeric import (
     BATCH_SIZE_MAX,
     D_MAX,
+    LR_SIGMA2_MAX,
     S_MAX,
     KestenResult,
     h,
@@ -106,6 +107,7 @@ __all__ = [
     "S_MAX",
     "BATCH_SIZE_MAX",
     "D_MAX",
+    "LR_SIGMA2_MAX",
     "KestenResult",
     "MonotonicityCheck",
     "log_h",

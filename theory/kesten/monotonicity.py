@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from theory.kesten.numeric import BATCH_SIZE_MAX, D_MAX, S_MAX, KestenResult, tail_index
+from theory.kesten.numeric import BATCH_SIZE_MAX, D_MAX, S_MAX, KestenResult, _check_lr_sigma2, _params, tail_index
 from theory.kesten.symbolic import h2
 from theory.validation import check_int, check_positive
 
@@ -61,31 +61,42 @@ def _cmp(name, r1: KestenResult, r2: KestenResult, direction: int, need_alpha_ge
     return MonotonicityCheck(st["claim"], st["condition"], bool(applies), bool(holds), r1.alpha, r2.alpha)
 
 
+def _ordered(n1: str, v1, n2: str, v2) -> None:
+    if not v1 < v2:
+        raise ValueError(f"{n1} must be less than {n2}, got {n1}={v1}, {n2}={v2}")
+
+
+# Each check validates both points under its own parameter names (the domain of
+# theory.kesten.tail_index: lr·sigma² at most LR_SIGMA2_MAX, batch sizes and d up to their maxima).
 def check_monotone_lr(lr1, lr2, batch_size, d, sigma=1.0) -> MonotonicityCheck:
     """Step sizes η1 = lr1 < η2 = lr2 ⇒ α(η2) < α(η1), when α ≥ 1 at both."""
-    if not lr1 < lr2:
-        raise ValueError(f"need lr1 < lr2, got {lr1}, {lr2}")
+    lr1, batch_size, d, sigma = _params(lr1, batch_size, d, sigma, ("lr1", "batch_size", "d", "sigma"))
+    lr2 = _params(lr2, batch_size, d, sigma, ("lr2", "batch_size", "d", "sigma"))[0]
+    _ordered("lr1", lr1, "lr2", lr2)
     return _cmp("lr", tail_index(lr1, batch_size, d, sigma), tail_index(lr2, batch_size, d, sigma), -1, True)
 
 
 def check_monotone_sigma(sigma1, sigma2, lr, batch_size, d) -> MonotonicityCheck:
     """σ1 < σ2 ⇒ α(σ2) < α(σ1), when α ≥ 1 at both."""
-    if not sigma1 < sigma2:
-        raise ValueError(f"need sigma1 < sigma2, got {sigma1}, {sigma2}")
+    lr, batch_size, d, sigma1 = _params(lr, batch_size, d, sigma1, ("lr", "batch_size", "d", "sigma1"))
+    sigma2 = _params(lr, batch_size, d, sigma2, ("lr", "batch_size", "d", "sigma2"))[3]
+    _ordered("sigma1", sigma1, "sigma2", sigma2)
     return _cmp("sigma", tail_index(lr, batch_size, d, sigma1), tail_index(lr, batch_size, d, sigma2), -1, True)
 
 
 def check_monotone_batch_size(b1, b2, lr, d, sigma=1.0) -> MonotonicityCheck:
     """Batch sizes b1 < b2 at a fixed step size η ⇒ α(b2) > α(b1), when α ≥ 1 at both."""
-    if not b1 < b2:
-        raise ValueError(f"need b1 < b2, got {b1}, {b2}")
+    lr, b1, d, sigma = _params(lr, b1, d, sigma, ("lr", "b1", "d", "sigma"))
+    b2 = _params(lr, b2, d, sigma, ("lr", "b2", "d", "sigma"))[1]
+    _ordered("b1", b1, "b2", b2)
     return _cmp("batch_size", tail_index(lr, b1, d, sigma), tail_index(lr, b2, d, sigma), +1, True)
 
 
 def check_monotone_d(d1, d2, lr, batch_size, sigma=1.0) -> MonotonicityCheck:
     """d1 < d2 ⇒ α(d2) < α(d1), when a stationary law exists at both."""
-    if not d1 < d2:
-        raise ValueError(f"need d1 < d2, got {d1}, {d2}")
+    lr, batch_size, d1, sigma = _params(lr, batch_size, d1, sigma, ("lr", "batch_size", "d1", "sigma"))
+    d2 = _params(lr, batch_size, d2, sigma, ("lr", "batch_size", "d2", "sigma"))[2]
+    _ordered("d1", d1, "d2", d2)
     return _cmp("d", tail_index(lr, batch_size, d1, sigma), tail_index(lr, batch_size, d2, sigma), -1, False)
 
 
@@ -100,7 +111,8 @@ def alpha_at_fixed_ratio(ratio: float = 0.05, d: int = 1, batch_sizes=(1, 2, 5, 
     g = ησ²/b is (1 − gb)² + g²b(d+1), minimal at b = 1/g − (d+1)/2; it is
     not monotone in b, but α > 2 ⟺ b < 2/g − (d + 1) is an interval, so
     α's crossing of 2 is monotone. Returns a dict of arrays
-    ``batch_size, lr, alpha, h2, status`` (α nan where status is not "ok"); ``ratio`` is η/b.
+    ``batch_size, lr, alpha, h2, status`` (α nan where status is not "ok"); ``ratio`` is η/b, and
+    ratio·max(batch_sizes)·sigma² is at most :data:`theory.kesten.LR_SIGMA2_MAX`.
     """
     ratio = check_positive("ratio", ratio)
     d = check_int("d", d, 1, D_MAX)
@@ -108,6 +120,9 @@ def alpha_at_fixed_ratio(ratio: float = 0.05, d: int = 1, batch_sizes=(1, 2, 5, 
     if isinstance(batch_sizes, (str, bytes)) or not hasattr(batch_sizes, "__iter__"):
         raise TypeError(f"batch_sizes must be a sequence of ints, got {type(batch_sizes).__name__}")
     bs = np.asarray([check_int("batch_sizes", x, 1, BATCH_SIZE_MAX) for x in batch_sizes], dtype=np.int64)
+    if bs.size == 0:
+        raise ValueError("batch_sizes must contain at least one batch size")
+    _check_lr_sigma2(ratio * float(bs.max()), sigma, "ratio * max(batch_sizes) * sigma**2")
     etas = ratio * bs
     res = [tail_index(float(e), int(bb), d, sigma, s_max=S_MAX) for e, bb in zip(etas, bs)]
     alpha = np.array([r.alpha if r.ok else np.nan for r in res])

@@ -7,24 +7,30 @@ h(s) = E‖M e₁‖^s and ρ = E log‖M e₁‖, a stationary law exists iff �
 log-convex (Hölder) with h(0) = 1 and h'(0) = ρ, so when ρ < 0 the root is unique; it is found
 by Brent's method on log h (:mod:`theory.kesten.quadrature` evaluates log h and ρ). The
 public functions take ``lr`` (the step size η) and ``batch_size`` (the batch size b).
+
+Domain: batch_size in [1, :data:`BATCH_SIZE_MAX` = 10⁴], d in [1, :data:`D_MAX` = 10⁴], and
+ησ² = lr·sigma² at most :data:`LR_SIGMA2_MAX` = 10¹⁰⁰ (far past the divergence step size; the
+quadrature's terms would overflow float64 beyond it). A product lr·sigma² that underflows to 0
+is M = I to double precision.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.optimize import brentq
 
-from theory.kesten.quadrature import log_h_g, rho_g
+from theory.kesten.quadrature import BATCH_SIZE_MAX, D_MAX, LR_SIGMA2_MAX, S_MAX
+from theory.kesten.quadrature import _log_h_g as log_h_g
+from theory.kesten.quadrature import _rho_g as rho_g
 from theory.validation import check_int, check_positive, check_real
 
 __all__ = ["KestenResult", "log_h", "h", "rho", "tail_index", "tail_index_curve", "lr_critical_variance",
-           "lr_critical_divergence", "S_MAX", "BATCH_SIZE_MAX", "D_MAX"]
+           "lr_critical_divergence", "S_MAX", "BATCH_SIZE_MAX", "D_MAX", "LR_SIGMA2_MAX"]
 
-S_MAX = 400.0  # largest tail index searched for; above it the status says so
-BATCH_SIZE_MAX = 10**4  # the χ_b quadrature has O(√b) nodes; larger b is rejected up front
-D_MAX = 10**4  # ρ by quadrature agrees with Monte Carlo up to here (at d = 10⁶ it is off by 20 %)
+_LOG_FLOAT_MAX = math.log(np.finfo(float).max)
 _G_SMALL = 1e-9  # below s·g·b = 1e-9, log h(s) ≈ −sgb is too close to the quadrature's round-off
 
 
@@ -42,13 +48,27 @@ def _check_1d(name: str, v: Any) -> np.ndarray:
     return arr
 
 
-def _params(lr: Any, batch_size: Any, d: Any, sigma: Any) -> tuple[float, int, int, float]:
-    """Validated (step size η, batch size b, dimension d, data scale σ)."""
-    lr = check_positive("lr", lr)
-    batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX)
-    d = check_int("d", d, 1, D_MAX)
-    sigma = check_positive("sigma", sigma)
+def _check_lr_sigma2(lr: float, sigma: float, what: str = "lr * sigma**2") -> float:
+    """ησ² = lr·σ·σ (no overflow error), at most :data:`LR_SIGMA2_MAX`."""
+    es2 = lr * sigma * sigma
+    if not es2 <= LR_SIGMA2_MAX:
+        raise ValueError(f"{what} must be at most LR_SIGMA2_MAX = {LR_SIGMA2_MAX:g}, got {es2:g}")
+    return es2
+
+
+def _params(lr: Any, batch_size: Any, d: Any, sigma: Any,
+            names: tuple[str, str, str, str] = ("lr", "batch_size", "d", "sigma")) -> tuple[float, int, int, float]:
+    """Validated (step size η, batch size b, dimension d, data scale σ); ``names``: the caller's parameter names."""
+    lr = check_positive(names[0], lr)
+    batch_size = check_int(names[1], batch_size, 1, BATCH_SIZE_MAX)
+    d = check_int(names[2], d, 1, D_MAX)
+    sigma = check_positive(names[3], sigma)
+    _check_lr_sigma2(lr, sigma, f"{names[0]} * {names[3]}**2")
     return lr, batch_size, d, sigma
+
+
+def _g(lr: float, sigma: float, batch_size: int) -> float:
+    return lr * sigma * sigma / batch_size
 
 
 def log_h(s: Any, lr: Any, batch_size: Any, d: Any, sigma: Any = 1.0) -> float:
@@ -65,26 +85,33 @@ def log_h(s: Any, lr: Any, batch_size: Any, d: Any, sigma: Any = 1.0) -> float:
     d : int >= 1
         Dimension.
     sigma : float > 0
-        Data standard deviation (a_i ~ N(0, σ² I_d)).
+        Data standard deviation (a_i ~ N(0, σ² I_d)); lr·sigma² is at most :data:`LR_SIGMA2_MAX`.
 
     Accurate to ~1e-10 relative for moderate s (checked against adaptive
     double quadrature and the sympy polynomials h(2), h(4) in the tests).
     """
     s = check_real("s", s, 0.0, S_MAX * 4)
     lr, batch_size, d, sigma = _params(lr, batch_size, d, sigma)
-    return log_h_g(s, lr * sigma**2 / batch_size, batch_size, d)
+    return log_h_g(s, _g(lr, sigma, batch_size), batch_size, d)
 
 
 def h(s: Any, lr: Any, batch_size: Any, d: Any, sigma: Any = 1.0) -> float:
-    """h(s) = E‖M e₁‖^s (see :func:`log_h`); may be ``inf`` when it overflows float64."""
-    with np.errstate(over="ignore"):
-        return float(np.exp(log_h(s, lr, batch_size, d, sigma)))
+    """h(s) = E‖M e₁‖^s (see :func:`log_h`).
+
+    Raises ``ValueError`` where h(s) exceeds float64's range (log h(s) > log(1.8e308) ≈ 709.8, e.g.
+    a large s at a large step size): :func:`log_h` gives its logarithm there.
+    """
+    lh = log_h(s, lr, batch_size, d, sigma)
+    if lh > _LOG_FLOAT_MAX:
+        raise ValueError(f"h(s) overflows float64 at s={s}, lr={lr}, batch_size={batch_size}, d={d}, "
+                         f"sigma={sigma} (log h = {lh:.6g}); use log_h")
+    return float(math.exp(lh))
 
 
 def rho(lr: Any, batch_size: Any, d: Any, sigma: Any = 1.0) -> float:
     """Top Lyapunov exponent ρ = E log‖M e₁‖ = ½ E log((1 − gU)² + g²UW)."""
     lr, batch_size, d, sigma = _params(lr, batch_size, d, sigma)
-    return rho_g(lr * sigma**2 / batch_size, batch_size, d)
+    return rho_g(_g(lr, sigma, batch_size), batch_size, d)
 
 
 @dataclass(frozen=True)
@@ -168,7 +195,7 @@ def tail_index(
     lr, batch_size, d, sigma = _params(lr, batch_size, d, sigma)
     s_max = check_real("s_max", s_max, 1.0, S_MAX)
     xtol = check_positive("xtol", xtol)
-    status, alpha, r = _solve_g(lr * sigma**2 / batch_size, batch_size, d, s_max, xtol)
+    status, alpha, r = _solve_g(_g(lr, sigma, batch_size), batch_size, d, s_max, xtol)
     return KestenResult(status=status, alpha=alpha, rho=r, lr=lr, batch_size=batch_size, d=d, sigma=sigma)
 
 
@@ -178,7 +205,8 @@ def tail_index_curve(
     """α(η) on a grid of step sizes ``lrs`` (for plots): dict of arrays ``lr, alpha, rho, status``.
 
     ``alpha`` is ``nan`` exactly where ``status`` is not ``"ok"`` (the status
-    array says why: ``"no_stationary_law"`` or ``"alpha_above_max"``).
+    array says why: ``"no_stationary_law"`` or ``"alpha_above_max"``). max(lrs)·sigma² is at most
+    :data:`LR_SIGMA2_MAX`.
     """
     lrs = _check_1d("lrs", lrs)
     if np.any(lrs <= 0):
@@ -186,12 +214,14 @@ def tail_index_curve(
     batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX)
     d = check_int("d", d, 1, D_MAX)
     sigma = check_positive("sigma", sigma)
+    _check_lr_sigma2(float(np.max(lrs)), sigma, "max(lrs) * sigma**2")
     s_max = check_real("s_max", s_max, 1.0, S_MAX)
+    xtol = check_positive("xtol", xtol)
     alpha = np.full(lrs.shape, np.nan)
     rhos = np.empty(lrs.shape)
     status = np.empty(lrs.shape, dtype=object)
     for i, e in enumerate(lrs):
-        st, a, r = _solve_g(float(e) * sigma**2 / batch_size, batch_size, d, s_max, xtol)
+        st, a, r = _solve_g(_g(float(e), sigma, batch_size), batch_size, d, s_max, xtol)
         status[i] = st
         rhos[i] = r
         if a is not None:
@@ -199,26 +229,42 @@ def tail_index_curve(
     return {"lr": lrs, "alpha": alpha, "rho": rhos, "status": status.astype(str)}
 
 
+def _lr_from_product(es2: float, sigma: float, what: str) -> float:
+    """η = ησ²/σ², checked to be a positive finite float (σ² alone may overflow or underflow)."""
+    lr = es2 / sigma / sigma
+    if not (0.0 < lr < math.inf):
+        raise ValueError(f"sigma must leave {what} = {es2:g}/sigma**2 a positive finite float64, got sigma={sigma:g}")
+    return lr
+
+
 def lr_critical_variance(batch_size: Any, d: Any, sigma: Any = 1.0) -> float:
-    """Largest step size η with α > 2 (finite variance): h(2) < 1 ⟺ η < 2b/(σ²(b+d+1))."""
+    """Largest step size η with α > 2 (finite variance): h(2) < 1 ⟺ η < 2b/(σ²(b+d+1)).
+
+    ``sigma`` must leave 2b/(σ²(b+d+1)) a positive finite float (σ roughly in [1e-154, 1e154]).
+    """
     b = check_int("batch_size", batch_size, 1)
     d = check_int("d", d, 1)
     sigma = check_positive("sigma", sigma)
-    return 2.0 * b / (sigma**2 * (b + d + 1))
+    return _lr_from_product(2.0 * b / (b + d + 1), sigma, "the critical step size")
 
 
 def lr_critical_divergence(batch_size: Any, d: Any, sigma: Any = 1.0, *, lr_max: float | None = None) -> float:
     """The step size η_c where ρ(η_c) = 0: a stationary law exists iff η < η_c.
 
-    ρ(η) is negative for small η and increases to +∞; bisection on ρ (``lr_max``: a first
-    upper bracket, doubled until ρ > 0).
+    ρ depends on η only through ησ²; ρ is negative for small ησ² and increases to +∞. The root
+    c_c of ρ in c = ησ² is found by Brent's method (``lr_max`` > 0: a first upper bracket η,
+    doubled until ρ > 0; lr_max·sigma² at most :data:`LR_SIGMA2_MAX`), and η_c = c_c/σ²
+    (``sigma`` must leave it a positive finite float).
     """
     b = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX)
     d = check_int("d", d, 1, D_MAX)
     sigma = check_positive("sigma", sigma)
-    lo = lr_critical_variance(b, d, sigma)  # ρ < 0 there (h(2) < 1 ⇒ 2ρ ≤ log h(2) < 0)
-    lo *= 0.999
-    hi = lo * 2.0 if lr_max is None else float(lr_max)
-    while rho_g(hi * sigma**2 / b, b, d) < 0.0:
+    lo = 0.999 * 2.0 * b / (b + d + 1)  # ρ < 0 there (h(2) < 1 ⇒ 2ρ ≤ log h(2) < 0)
+    hi = 2.0 * lo
+    if lr_max is not None:
+        lr_max = check_positive("lr_max", lr_max)
+        hi = max(hi, _check_lr_sigma2(lr_max, sigma, "lr_max * sigma**2"))
+    while rho_g(hi / b, b, d) < 0.0:
         hi *= 2.0
-    return float(brentq(lambda e: rho_g(e * sigma**2 / b, b, d), lo, hi, xtol=1e-12, rtol=1e-12))
+    c = float(brentq(lambda e: rho_g(e / b, b, d), lo, hi, xtol=1e-12, rtol=1e-12))
+    return _lr_from_product(c, sigma, "the critical step size")

@@ -9,6 +9,7 @@ The sympy symbols are η (``eta``), σ, b, d; the numeric twins take ``lr`` and 
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -65,16 +66,34 @@ def _h_even_numeric(m: int):
     return sp.lambdify((_eta, _b, _d, _sigma), h_even_symbolic(m), "numpy")
 
 
-def h2(lr: Any, batch_size: Any, d: Any, sigma: Any = 1.0) -> float:
-    """Closed form h(2) at step size η = ``lr``, batch size b = ``batch_size`` (from :func:`h2_symbolic`)."""
+def _h_even(m: int, lr: Any, batch_size: Any, d: Any, sigma: Any) -> float:
     lr, batch_size, d, sigma = _params(lr, batch_size, d, sigma)
-    return float(_h_even_numeric(1)(lr, batch_size, d, sigma))
+    try:
+        v = float(_h_even_numeric(m)(lr, batch_size, d, sigma))
+    except OverflowError:
+        v = math.inf
+    if not math.isfinite(v):
+        raise ValueError(f"h({2 * m}) overflows float64 at lr={lr:g}, sigma={sigma:g} (lr * sigma**2 = "
+                         f"{lr * sigma * sigma:g}); theory.kesten.log_h({2 * m}, ...) gives its logarithm")
+    return v
+
+
+def h2(lr: Any, batch_size: Any, d: Any, sigma: Any = 1.0) -> float:
+    """Closed form h(2) at step size η = ``lr``, batch size b = ``batch_size`` (from :func:`h2_symbolic`).
+
+    Domain of :func:`theory.kesten.log_h` (lr·sigma² at most LR_SIGMA2_MAX); a value beyond float64's
+    range (h(2) ~ (ησ²)²(b+d+1)/b) raises ``ValueError``.
+    """
+    return _h_even(1, lr, batch_size, d, sigma)
 
 
 def h4(lr: Any, batch_size: Any, d: Any, sigma: Any = 1.0) -> float:
-    """Closed form h(4) at step size η = ``lr``, batch size b = ``batch_size`` (from :func:`h4_symbolic`)."""
-    lr, batch_size, d, sigma = _params(lr, batch_size, d, sigma)
-    return float(_h_even_numeric(2)(lr, batch_size, d, sigma))
+    """Closed form h(4) at step size η = ``lr``, batch size b = ``batch_size`` (from :func:`h4_symbolic`).
+
+    Domain of :func:`theory.kesten.log_h`; h(4) ~ (ησ²)⁴ exceeds float64's range from ησ² ≈ 10⁷⁶
+    on, which raises ``ValueError``.
+    """
+    return _h_even(2, lr, batch_size, d, sigma)
 
 
 def variance_boundary_symbolic() -> sp.Expr:
