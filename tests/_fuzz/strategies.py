@@ -189,6 +189,7 @@ CUSTOM: dict[str, dict[str, str]] = {
     "theory.compressibility.stable_law.g_stable": {"alpha": "1.5", "kappa": "0.1"},
     "theory.compressibility.common.limit_prunable_fraction": {"g": "lambda k: 1.0 - k", "eps": "0.1"},
     "theory.compressibility.closed_forms.derivation": {"name": "'pareto'"},
+    "theory.compressibility.closed_forms.closed_form": {"name": "'pareto'"},
     "theory.compressibility.special_functions.RegIncBeta": {"a": "2.0", "b": "3.0", "z": "0.5"},
     "theory.compressibility.special_functions.InvRegIncBeta": {"a": "2.0", "b": "3.0", "q": "0.5"},
     "theory.compressibility.special_functions.RegLowerGamma": {"a": "2.0", "z": "0.5"},
@@ -229,6 +230,7 @@ CUSTOM: dict[str, dict[str, str]] = {
 # Callables whose documented result may be non-finite (the finiteness check is off for them).
 DOCUMENTED_NONFINITE: dict[str, str] = {
     "simulations.tail_index.estimators.pickands": "documented: inf when the estimated extreme-value index is <= 0",
+    "theory.stable.abs_moment": "documented: E|X|^p = inf for p >= alpha < 2 (an infinite moment)",
 }
 # Callables called with positional arguments (sympy Function classes take *args).
 POSITIONAL = frozenset({
@@ -248,6 +250,11 @@ KINDS: dict[str, dict[str, str]] = {
     # documented as "a scalar or an array of length K" (one value per network)
     "simulations.noise_injection.ensemble.train_ensemble": {
         k: "object" for k in ("width", "alpha", "sigma", "lr", "lr_second")},
+    # documented as a number or an array of them
+    "theory.compressibility.quadrature.g_numeric": {"kappa": "object"},
+    "theory.compressibility.stable_law.g_stable": {"kappa": "object"},
+    "theory.noise_injection.chaos_rate": {"n": "object"},
+    "theory.noise_injection.step_size_bound": {"n": "object"},
     # any JSON value, None included: not perturbed
     "simulations.sweep.config.canonical_json": {"obj": "label"},
     "simulations.sweep.config.jsonable": {"obj": "label"},
@@ -260,7 +267,8 @@ NOT_PERTURBED: dict[str, frozenset[str]] = {
 }
 # ``name`` IS an option (not a label) for these callables
 NAME_IS_OPTION = frozenset({
-    "theory.compressibility.closed_forms.derivation", "simulations.sweep.registry.get_experiment",
+    "theory.compressibility.closed_forms.derivation", "theory.compressibility.closed_forms.closed_form",
+    "simulations.sweep.registry.get_experiment",
     "simulations.noise_injection.data.apply_activation",
 })
 
