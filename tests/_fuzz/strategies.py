@@ -179,7 +179,7 @@ CUSTOM: dict[str, dict[str, str]] = {
     "simulations.sweep.study.lyapunov_table": {"sweep": "toy_sweep_result()"},
     "simulations.sweep.executors.make_executor": {"workers": "0"},
     "simulations.tail_index.study.sample_law": {"law": "'stable'", "param": "1.5", "n": "50"},
-    "simulations.tail_index.study.format_table": {"rows": "[]"},
+    "simulations.tail_index.study.format_table": {"rows": "bias_rows()"},
     "simulations.tail_index.estimators.weight_tail_index": {"W": "W(20, 20)"},
     "simulations.compressibility.study.ratio_vs_n": {"law": "norm()", "ns": "(50, 100)", "n_seeds": "2"},
     "simulations.compressibility.study.convergence_limits": {},

@@ -13,7 +13,7 @@ import numpy as np
 __all__ = ["np", "math", "x", "X", "W", "weights", "masks", "labels", "spec", "data", "params", "mask",
            "teacher", "norm", "stop", "ou_drift", "store", "rng_rows",
            "magnitude_prune_result", "toy_config_class", "make_toy_config", "toy_sweep_result",
-           "step_config", "idx_file", "sweep_file"]
+           "step_config", "idx_file", "sweep_file", "bias_rows"]
 
 
 def x(n: int = 50) -> np.ndarray:
@@ -135,3 +135,9 @@ def sweep_file(path: str = "fuzz_sweep.yaml") -> str:
     with open(path, "w") as fh:
         fh.write("experiment: toy\nseeds: 1\nbase: {steps: 10, eval_every: 5}\ngrid: {lr: [0.1, 0.2]}\n")
     return path
+
+
+def bias_rows() -> list[dict]:
+    """Two valid rows of :func:`simulations.tail_index.study.estimator_bias_table` (one law, two estimators)."""
+    return [dict(law="stable", alpha=1.5, estimator=e, n=100, reps=2, bias=b, rmse=0.1, n_inf=0)
+            for e, b in (("block_sum", 0.01), ("hill", -0.02))]
