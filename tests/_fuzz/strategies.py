@@ -190,10 +190,6 @@ CUSTOM: dict[str, dict[str, str]] = {
     "theory.compressibility.common.limit_prunable_fraction": {"g": "lambda k: 1.0 - k", "eps": "0.1"},
     "theory.compressibility.closed_forms.derivation": {"name": "'pareto'"},
     "theory.compressibility.closed_forms.closed_form": {"name": "'pareto'"},
-    "theory.compressibility.special_functions.RegIncBeta": {"a": "2.0", "b": "3.0", "z": "0.5"},
-    "theory.compressibility.special_functions.InvRegIncBeta": {"a": "2.0", "b": "3.0", "q": "0.5"},
-    "theory.compressibility.special_functions.RegLowerGamma": {"a": "2.0", "z": "0.5"},
-    "theory.compressibility.special_functions.InvRegUpperGamma": {"a": "2.0", "q": "0.5"},
     "theory.kesten.quadrature.log_h_g": {"s": "1.0", "g": "0.1", "b": "2", "d": "3"},
     "theory.kesten.quadrature.rho_g": {"g": "0.1", "b": "2", "d": "3"},
     "theory.kesten.numeric.tail_index_curve": {"lrs": "(0.1, 0.5)"},
@@ -232,12 +228,9 @@ DOCUMENTED_NONFINITE: dict[str, str] = {
     "simulations.tail_index.estimators.pickands": "documented: inf when the estimated extreme-value index is <= 0",
     "theory.stable.abs_moment": "documented: E|X|^p = inf for p >= alpha < 2 (an infinite moment)",
 }
-# Callables called with positional arguments (sympy Function classes take *args).
-POSITIONAL = frozenset({
-    "theory.compressibility.special_functions.RegIncBeta", "theory.compressibility.special_functions.InvRegIncBeta",
-    "theory.compressibility.special_functions.RegLowerGamma",
-    "theory.compressibility.special_functions.InvRegUpperGamma",
-})
+# Callables called with positional arguments (none at present: the sympy Function classes that take
+# *args are internal to theory.compressibility).
+POSITIONAL: frozenset[str] = frozenset()
 
 # Parameter kinds the signature cannot tell (``value: Any`` of the validators), per callable.
 KINDS: dict[str, dict[str, str]] = {
