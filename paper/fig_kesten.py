@@ -160,15 +160,7 @@ def make(outdir: Path, reduced: bool) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    import argparse
-
-    p = argparse.ArgumentParser(description="Recompute the full-size data of fig_kesten (about 20 CPU-minutes).")
-    p.add_argument("--write-data", action="store_true", help=f"write {DATA_FILE.name} in paper/data/")
-    args = p.parse_args(argv)
-    if not args.write_data:
-        p.error("nothing to do: pass --write-data")
-    figdata.save(DATA_FILE, compute("full"), about="fig_kesten full size: " + repr(SIZES["full"]))
-    return 0
+    return figdata.write_data_main(argv, "fig_kesten", DATA_FILE, compute, SIZES["full"])
 
 
 if __name__ == "__main__":

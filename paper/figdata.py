@@ -69,3 +69,16 @@ def load(path: Path):
         raise FileNotFoundError(f"figure data file {path} not found: it is committed in the repository, "
                                 f"and python -m paper.{path.stem.split('.')[0]} --write-data recomputes it")
     return _decode(json.loads(path.read_text())["data"])
+
+
+def write_data_main(argv, figure: str, data_file: Path, compute, full_size) -> int:
+    """``python -m paper.<figure> --write-data``: recompute the full-size data and save it to ``data_file``."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=f"Recompute the full-size data of {figure}.", allow_abbrev=False)
+    p.add_argument("--write-data", action="store_true", help=f"write {data_file.name} in paper/data/")
+    args = p.parse_args(argv)
+    if not args.write_data:
+        p.error("nothing to do: pass --write-data")
+    save(data_file, compute("full"), about=f"{figure} full size: {full_size!r}")
+    return 0

@@ -82,3 +82,16 @@ def test_allowed_dtypes_must_be_a_collection_of_dtypes(allowed):
     """check_dtype(allowed='abc') read 'a', 'b', 'c' as dtypes; allowed=None raised "not iterable"."""
     with pytest.raises(TypeError, match="allowed"):
         v.check_dtype(np.float64, allowed=allowed)
+
+
+def test_check_rows_names_the_argument_and_the_missing_keys():
+    from theory.validation import check_rows
+
+    rows = [{"a": 1, "b": 2}]
+    assert check_rows("rows", tuple(rows), ("a", "b"), "demo") == rows
+    with pytest.raises(TypeError, match=r"^rows must be a list of demo rows"):
+        check_rows("rows", "abc", ("a",), "demo")
+    with pytest.raises(TypeError, match=r"^rows\[1\] must be a dict"):
+        check_rows("rows", [{"a": 1}, 3], ("a",), "demo")
+    with pytest.raises(ValueError, match=r"^rows\[0\] is not a demo row: it lacks \['b'\]"):
+        check_rows("rows", [{"a": 1}], ("a", "b"), "demo")

@@ -30,6 +30,7 @@ __all__ = [
     "check_dtype",
     "check_choice",
     "check_bool",
+    "check_rows",
 ]
 
 
@@ -234,3 +235,22 @@ def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
     return bool(value)
+
+
+def check_rows(name: str, rows: Any, keys, what: str) -> list:
+    """A list (or tuple) of dicts each holding ``keys``: the rows of a table ``what`` produced.
+
+    ``TypeError`` names ``name`` (or ``name[i]``) for a non-list or a non-dict row, ``ValueError``
+    lists the missing keys of the first incomplete row.
+    """
+    from collections.abc import Mapping
+
+    if not isinstance(rows, (list, tuple)):
+        raise TypeError(f"{name} must be a list of {what} rows (dicts), got {type(rows).__name__}")
+    for i, r in enumerate(rows):
+        if not isinstance(r, Mapping):
+            raise TypeError(f"{name}[{i}] must be a dict (a {what} row), got {type(r).__name__}")
+        missing = [k for k in keys if k not in r]
+        if missing:
+            raise ValueError(f"{name}[{i}] is not a {what} row: it lacks {missing}")
+    return list(rows)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from simulations._core.seeding import child
+from simulations._core.validation import check_rows
 
 __all__ = ["EXPERIMENT", "run_mlp", "default_sweeps", "comparison_table", "table_markdown"]
 
@@ -186,14 +187,7 @@ def table_markdown(rows: list[dict]) -> str:
 
     ``rows``: a list of the dicts :func:`comparison_table` returns.
     """
-    if not isinstance(rows, (list, tuple)):
-        raise TypeError(f"rows must be a list of comparison_table rows (dicts), got {type(rows).__name__}")
-    for i, r in enumerate(rows):
-        if not isinstance(r, dict):
-            raise TypeError(f"rows[{i}] must be a comparison_table row (a dict), got {type(r).__name__}")
-        missing = [k for k in _TABLE_KEYS if k not in r]
-        if missing:
-            raise ValueError(f"rows[{i}] is not a comparison_table row: it lacks {missing}")
+    rows = check_rows("rows", rows, _TABLE_KEYS, "comparison_table")
     if not rows:
         return "(no runs)"
     sp = rows[0]["sparsities"]

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from simulations._core.validation import check_bool, check_choice, check_int
+from simulations._core.validation import check_bool, check_choice, check_int, check_rows
 
 __all__ = [
     "upgrade_row",
@@ -241,15 +241,7 @@ def format_baselines_table(table: list[dict]) -> str:
     ``table``: a list of dicts with the keys ``dataset``, ``method``, ``sparsity``, ``mean``,
     ``spread`` and ``n``, as returned by :func:`baselines_table`.
     """
-    if not isinstance(table, (list, tuple)):
-        raise TypeError(f"table must be a list of dicts (the rows of baselines_table), got {type(table).__name__}")
-    keys = ("dataset", "method", "sparsity", "mean", "spread", "n")
-    for i, t in enumerate(table):
-        if not isinstance(t, Mapping):
-            raise TypeError(f"table[{i}] must be a dict (a row of baselines_table), got {type(t).__name__}")
-        missing = [k for k in keys if k not in t]
-        if missing:
-            raise ValueError(f"table[{i}] must have the keys {list(keys)} (a row of baselines_table); it lacks {missing}")
+    table = check_rows("table", table, ("dataset", "method", "sparsity", "mean", "spread", "n"), "baselines_table")
     sps = sorted({t["sparsity"] for t in table if t["method"] != "dense"})
     lines = ["| data set | method | " + " | ".join(f"{100 * s:g} %" for s in sps) + " |",
              "|---|---|" + "---|" * len(sps)]
