@@ -404,12 +404,73 @@ def test_sizes_above_the_stated_limit_raise_before_allocating(call, name):
         call()
 
 
-def test_stream_states_limit():
-    with pytest.raises(ValueError, match=r"n_streams must be an integer in \[0, 1000000000\]"):
-        stable.stream_states(stable.SIZE_MAX + 1)
+@pytest.mark.parametrize("n", [stable.STREAMS_MAX + 1, 78287626, 455118106])
+def test_stream_states_limit(n):
+    """16 bytes and one 128-step jump per stream: 10⁸ streams took minutes and gigabytes."""
+    with pytest.raises(ValueError, match=r"n_streams must be an integer in \[0, 10000000\]"):
+        stable.stream_states(n)
+    with pytest.raises(ValueError, match=r"n_streams must be an integer in \[0, 10000000\]"):
+        stable.init_states(n, 0)
+    with pytest.raises(ValueError, match="n_streams"):
+        stable.stream_rvs(1.5, 0.0, n, 1)
 
 
 def test_size_as_a_string_is_a_type_error():
     with pytest.raises(TypeError, match="size"):
         stable.rvs(1.5, size="3", seed=0)
     assert stable.rvs(1.5, size=(2, 0), seed=0).shape == (2, 0)
+
+
+# ---------------------------------------------------------------- ranges where draws stay within float64
+@pytest.mark.parametrize("call", [
+    lambda: stable.rvs(1e-300, size=10, seed=0),
+    lambda: stable.rvs(5.893046566238751e-19, size=10, seed=0),
+    lambda: stable.rvs(0.0999, size=10, seed=0),
+    lambda: stable.stream_rvs(5e-324, 0.0, 2, 5, seed=0),
+    lambda: stable.sub_gaussian_rvs(1e-300, 3, size=10, seed=0),
+    lambda: stable.sub_gaussian_rvs(0.19, 3, size=10, seed=0),
+])
+def test_alpha_below_its_minimum_is_rejected(call):
+    """At α = 1e-300 half of the draws were ±inf (P(|X| > x) ≈ x^{−α}: most mass beyond 1.8e308)."""
+    with pytest.raises(ValueError, match=r"alpha must be in \[0\.[12], 2\]"):
+        call()
+
+
+@pytest.mark.parametrize("beta", [0.0, 1.0, -0.5])
+def test_draws_at_alpha_min_are_finite(beta):
+    """At α = ALPHA_MIN = 0.1 the largest of n draws is about n^{1/α} = n^{10}: 10⁶⁰ at n = 10⁶.
+
+    Oracle: the tail P(|X| > x) ~ C_α x^{−α}, so P(max > 1e150) <= n C x^{−α} ≈ 10⁶ · 10⁻¹⁵ (not a
+    single one at this seed); the symmetric block cannot exceed e^{693} at all.
+    """
+    x = stable.rvs(stable.ALPHA_MIN, beta, scale=stable.SCALE_MAX, size=10**6, seed=5)
+    assert np.all(np.isfinite(x))
+    s = stable.stream_rvs(stable.ALPHA_MIN, beta, 100, 10**4, scale=stable.SCALE_MAX, seed=6)
+    assert np.all(np.isfinite(s))
+    assert np.abs(x).max() / stable.SCALE_MAX < 1e150
+
+
+def test_sub_gaussian_draws_at_its_alpha_min_are_finite():
+    g = stable.sub_gaussian_rvs(stable.SUB_GAUSSIAN_ALPHA_MIN, 2, size=10**6, scale=stable.SCALE_MAX, seed=7)
+    assert np.all(np.isfinite(g))
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: stable.rvs(1.5, scale=1e101, size=3), r"scale must be in \(0, 1e\+100\]"),
+    (lambda: stable.rvs(1.5, loc=1.7e308, size=3), r"loc must be in \[-1e\+300, 1e\+300\]"),
+    (lambda: stable.stream_rvs(1.5, scale=1e300), r"scale must be in"),
+    (lambda: stable.stream_rvs(1.5, loc=-1e301), r"loc must be in"),
+    (lambda: stable.sub_gaussian_rvs(1.5, 2, scale=1e300), r"scale must be in"),
+])
+def test_scale_and_loc_limits(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("size", [[1], np.array([1, 2]), 2.5, {3: 1}])
+def test_size_must_be_none_an_int_or_a_tuple(size):
+    with pytest.raises(TypeError, match="size must be None, an int or a tuple of ints"):
+        stable.rvs(1.5, size=size, seed=0)
+    with pytest.raises(TypeError, match="size must be None, an int or a tuple of ints"):
+        stable.sub_gaussian_rvs(1.5, 3, size=size, seed=0)
+    assert stable.rvs(1.5, size=np.int64(3), seed=0).shape == (3,)

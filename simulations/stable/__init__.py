@@ -20,7 +20,9 @@ functions) are in :mod:`theory.stable`.
 Modules:
 
 * :mod:`~simulations.stable.api` — the validated API: :func:`rvs`, :func:`sub_gaussian_rvs`
-  (elliptical SαS vectors), :func:`stream_rvs` / :func:`stream_states` (the in-kernel path);
+  (elliptical SαS vectors), :func:`stream_rvs` / :func:`stream_states` (the in-kernel path); they
+  sample α ≥ ALPHA_MIN = 0.1 (sub-Gaussian: α ≥ 0.2), where draws stay within float64 (a smaller α
+  puts a sizeable fraction of its draws beyond 1.8e308);
 * :mod:`~simulations.stable.streams` — one xoroshiro128+ stream per chain for CPU kernels;
 * :mod:`~simulations.stable.cpu` — the CMS transform as ``@njit`` scalars and vectorised blocks;
 * :mod:`~simulations.stable.cuda` — the same streams and draws as CUDA device functions,
@@ -33,7 +35,20 @@ Example::
     from simulations import stable
     x = stable.rvs(1.5, size=1000, seed=0)        # SαS(1), α = 1.5
 """
-from simulations.stable.api import PARAMETERIZATIONS, SIZE_MAX, rvs, stream_rvs, stream_states, sub_gaussian_rvs
+from simulations.stable.api import (
+    ALPHA_MIN,
+    LOC_MAX,
+    PARAMETERIZATIONS,
+    SCALE_MAX,
+    SIZE_MAX,
+    STREAMS_MAX,
+    SUB_GAUSSIAN_ALPHA_MIN,
+    rvs,
+    stream_rvs,
+    stream_states,
+    sub_gaussian_rvs,
+)
 from simulations.stable.streams import init_states
 
-__all__ = ["rvs", "sub_gaussian_rvs", "stream_rvs", "stream_states", "init_states", "PARAMETERIZATIONS", "SIZE_MAX"]
+__all__ = ["rvs", "sub_gaussian_rvs", "stream_rvs", "stream_states", "init_states", "PARAMETERIZATIONS", "SIZE_MAX",
+           "STREAMS_MAX", "ALPHA_MIN", "SUB_GAUSSIAN_ALPHA_MIN", "SCALE_MAX", "LOC_MAX"]

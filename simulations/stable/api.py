@@ -15,9 +15,16 @@ same in S0 and S1.
 
 Sampling is by Chambers, Mallows & Stuck (1976), exact for every
 α ∈ (0, 2], β ∈ [−1, 1], α = 1 included. Draws are computed in float64 and
-rounded to the requested dtype. For α ≲ 0.3 a draw can overflow float64 and
-is returned as ±inf (its law has that much mass beyond 1.8e308 only in the
-sense of rounding; such draws are rare).
+rounded to the requested dtype.
+
+Range. A draw of a stable law with a small α is legitimately huge: P(|X| > x) ≈ x^{−α} for
+SαS(1) as α → 0, so below α ≈ 0.05 a sizeable fraction of the draws exceeds float64's
+1.8e308. The samplers therefore take α ≥ :data:`ALPHA_MIN` = 0.1, where
+P(|X| > 1.8e308 / scale) ≤ (1.8e208)^{−0.1} ≈ 2e-21 per draw for scale ≤ :data:`SCALE_MAX` = 10¹⁰⁰
+(and the symmetric CMS block, whose uniforms are multiples of 2^{−53}, cannot exceed e^{693}),
+|loc| ≤ :data:`LOC_MAX` = 10³⁰⁰; the sub-Gaussian sampler, whose mixing variable has index α/2,
+takes α ≥ :data:`SUB_GAUSSIAN_ALPHA_MIN` = 0.2. Within these ranges every draw is finite with
+overwhelming probability.
 """
 from __future__ import annotations
 
@@ -28,39 +35,50 @@ import numpy as np
 
 from simulations._core import seeding
 from simulations._core.validation import (
-    check_alpha,
     check_beta,
     check_choice,
     check_dtype,
     check_int,
-    check_positive,
     check_real,
 )
 from simulations.stable import cpu as _k
-from simulations.stable.streams import init_states
+from simulations.stable.streams import STREAMS_MAX, init_states
 
-__all__ = ["rvs", "sub_gaussian_rvs", "stream_rvs", "stream_states", "PARAMETERIZATIONS", "SIZE_MAX"]
+__all__ = ["rvs", "sub_gaussian_rvs", "stream_rvs", "stream_states", "PARAMETERIZATIONS", "SIZE_MAX",
+           "STREAMS_MAX", "ALPHA_MIN", "SUB_GAUSSIAN_ALPHA_MIN", "SCALE_MAX", "LOC_MAX"]
 
 PARAMETERIZATIONS = ("S0", "S1")
 #: most numbers one call returns (10⁹ float64: 8 GB); larger requests are rejected before any work
 SIZE_MAX = 10**9
+#: smallest α of :func:`rvs` and :func:`stream_rvs` (see the module docstring)
+ALPHA_MIN = 0.1
+#: smallest α of :func:`sub_gaussian_rvs`: its mixing variable is S(α/2, 1), so α/2 ≥ ALPHA_MIN
+SUB_GAUSSIAN_ALPHA_MIN = 0.2
+#: largest scale of the samplers
+SCALE_MAX = 1e100
+#: largest |loc| of the samplers
+LOC_MAX = 1e300
 _CHUNK = 1 << 16
 
 
+def _alpha(alpha, low: float = ALPHA_MIN) -> float:
+    return check_real("alpha", alpha, low, 2.0)
+
+
+def _scale_loc(scale, loc) -> tuple[float, float]:
+    return check_real("scale", scale, 0.0, SCALE_MAX, low_open=True), check_real("loc", loc, -LOC_MAX, LOC_MAX)
+
+
 def _size_tuple(size, per_draw: int = 1) -> tuple[int, ...]:
-    """``size`` as a tuple of ints >= 0, with prod(size)·per_draw at most :data:`SIZE_MAX`."""
+    """``size`` (None, an int or a tuple of ints >= 0) as a tuple, with prod(size)·per_draw at most :data:`SIZE_MAX`."""
     if size is None:
         dims = ()
     else:
         if isinstance(size, (int, np.integer)) and not isinstance(size, (bool, np.bool_)):
             size = (size,)
-        if isinstance(size, (str, bytes)):
-            raise TypeError(f"size must be None, an int or a tuple of ints, got {size!r}")
-        try:
-            dims = tuple(size)
-        except TypeError as exc:
-            raise TypeError(f"size must be None, an int or a tuple of ints, got {size!r}") from exc
-        dims = tuple(check_int("size", d, 0) for d in dims)
+        if not isinstance(size, tuple):
+            raise TypeError(f"size must be None, an int or a tuple of ints, got {type(size).__name__} {size!r}")
+        dims = tuple(check_int("size", d, 0) for d in size)
     _check_total("size" if per_draw == 1 else "prod(size) * dim", math.prod(dims) * per_draw)
     return dims
 
@@ -93,13 +111,13 @@ def rvs(
 
     Parameters
     ----------
-    alpha : float in (0, 2]
-        Stability (tail) index.
+    alpha : float in [ALPHA_MIN, 2] = [0.1, 2]
+        Stability (tail) index (smaller α overflow float64: see the module docstring).
     beta : float in [-1, 1]
         Skewness.
-    scale : float > 0
+    scale : float in (0, SCALE_MAX = 1e100]
         Scale σ.
-    loc : float
+    loc : float in [-LOC_MAX, LOC_MAX] = [-1e300, 1e300]
         Location δ in the chosen parameterization.
     size : None, int or tuple of ints >= 0
         Output shape; ``None`` returns a Python float. At most :data:`SIZE_MAX` = 10⁹ draws.
@@ -116,10 +134,9 @@ def rvs(
     2^16, then transformed by a compiled CMS loop. See
     :func:`stream_rvs` for the per-stream path that kernels use.
     """
-    alpha = check_alpha(alpha)
+    alpha = _alpha(alpha)
     beta = check_beta(beta)
-    scale = check_positive("scale", scale)
-    loc = check_real("loc", loc)
+    scale, loc = _scale_loc(scale, loc)
     check_choice("param", param, PARAMETERIZATIONS)
     dt = check_dtype(dtype)
     shape = _size_tuple(size)
@@ -162,14 +179,14 @@ def rvs(
 
 
 def stream_states(n_streams: int, seed: Any = None) -> np.ndarray:
-    """The ``(n_streams, 2)`` xoroshiro128+ states :func:`stream_rvs` draws from (n_streams ≤ :data:`SIZE_MAX`).
+    """The ``(n_streams, 2)`` xoroshiro128+ states :func:`stream_rvs` draws from (n_streams ≤ :data:`STREAMS_MAX` = 10⁷).
 
     ``init_states(n_streams, kernel_seed(seed, "streams"))``: the one seeding recipe of
     :mod:`simulations._core.seeding` (seed → SeedSequence → the child named ``"streams"`` →
     a 63-bit stream seed), expanded into one stream per row by
     :func:`simulations.stable.streams.init_states`.
     """
-    n_streams = check_int("n_streams", n_streams, 0, SIZE_MAX)
+    n_streams = check_int("n_streams", n_streams, 0, STREAMS_MAX)
     return init_states(n_streams, seeding.kernel_seed(seed, "streams"))
 
 
@@ -189,14 +206,14 @@ def stream_rvs(
     Row ``i`` comes from xoroshiro128+ stream ``i`` of :func:`stream_states` ``(n_streams, seed)``
     (:mod:`simulations.stable.streams`), exactly as a simulator kernel drawing noise for chain
     ``i`` would; useful to test and benchmark that path. ``seed``: None, a non-negative int, a
-    SeedSequence or a numpy Generator. ``n_streams·n_per_stream`` is at most :data:`SIZE_MAX` = 10⁹.
+    SeedSequence or a numpy Generator. ``n_streams·n_per_stream`` is at most :data:`SIZE_MAX` = 10⁹ and
+    ``n_streams`` at most :data:`STREAMS_MAX` = 10⁷; α, scale and loc have the ranges of :func:`rvs`.
     """
-    alpha = check_alpha(alpha)
+    alpha = _alpha(alpha)
     beta = check_beta(beta)
-    scale = check_positive("scale", scale)
-    loc = check_real("loc", loc)
+    scale, loc = _scale_loc(scale, loc)
     check_choice("param", param, PARAMETERIZATIONS)
-    n_streams = check_int("n_streams", n_streams, 0)
+    n_streams = check_int("n_streams", n_streams, 0, STREAMS_MAX)
     n_per_stream = check_int("n_per_stream", n_per_stream, 0)
     _check_total("n_streams * n_per_stream", n_streams * n_per_stream)
     states = stream_states(n_streams, seed)
@@ -225,10 +242,12 @@ def sub_gaussian_rvs(
     At α = 2, A ≡ 1 and X ~ N(0, 2 scale² I).
 
     Returns an array of shape ``size + (dim,)``; prod(size)·dim is at most :data:`SIZE_MAX` = 10⁹.
+    ``alpha`` in [:data:`SUB_GAUSSIAN_ALPHA_MIN`, 2] = [0.2, 2] (A has index α/2, which must be at least
+    :data:`ALPHA_MIN`), ``scale`` in (0, :data:`SCALE_MAX`].
     """
-    alpha = check_alpha(alpha)
+    alpha = _alpha(alpha, SUB_GAUSSIAN_ALPHA_MIN)
     dim = check_int("dim", dim, 1)
-    scale = check_positive("scale", scale)
+    scale = _scale_loc(scale, 0.0)[0]
     dt = check_dtype(dtype)
     shape = _size_tuple(size, dim)
     ss = seeding.seed_sequence(seed)

@@ -233,8 +233,9 @@ def skip_streams(s0, s1, k: int) -> tuple[int, int]:
 
 #: largest ``subsequence_start`` of :func:`init_states` (numba.cuda's uint64 argument)
 SUBSEQUENCE_MAX = 2**64 - 1
-#: largest ``n_streams`` of :func:`init_states` (16 bytes per stream: 16 GB)
-STREAMS_MAX = 10**9
+#: largest ``n_streams`` of :func:`init_states`: 16 bytes and one jump (128 generator steps) per
+#: stream, 160 MB and about 2 s of one core at 10⁷
+STREAMS_MAX = 10**7
 
 
 def init_states(n_streams: int, seed: int, subsequence_start: int = 0) -> np.ndarray:
@@ -247,7 +248,7 @@ def init_states(n_streams: int, seed: int, subsequence_start: int = 0) -> np.nda
 
     Parameters
     ----------
-    n_streams : int in [0, STREAMS_MAX = 10⁹]
+    n_streams : int in [0, STREAMS_MAX = 10⁷]
         Number of streams (one per chain, path, network, ...).
     seed : int in [0, 2**64)
         Seed; the same seed gives the same streams in every process.
