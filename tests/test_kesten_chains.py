@@ -230,22 +230,34 @@ def test_unknown_backend_is_rejected():
 
 
 @pytest.mark.parametrize("kw,name", [
-    (dict(batch_size=2**31), "batch_size"),  # ran 2³¹ rows per step before
-    (dict(d=10**9), "d"),
+    (dict(batch_size=10**4, steps=10**6), "batch_size"),
+    (dict(d=10**4, steps=10**6), "d"),
     (dict(steps=10**15), "steps"),
-    (dict(n_chains=10**12), "n_chains"),
+    (dict(n_chains=10**6, steps=10**4), "n_chains"),
+    (dict(n_chains=10**7, d=10**3, steps=1), "n_chains"),  # the iterates n_chains·d are bounded by the work
 ])
 def test_run_sgd_work_limit(kw, name):
     args = dict(lr=0.1, batch_size=2, d=3, n_chains=2, steps=2) | kw
-    with pytest.raises(ValueError, match=rf"{name}.* must be at most (WORK|ENTRIES)_MAX"):
+    with pytest.raises(ValueError, match=rf"{name}.* must be at most WORK_MAX = 1000000000"):
+        run_sgd(**args)
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(batch_size=2**31), r"batch_size must be an integer in \[1, 10000\]"),  # ran 2³¹ rows per step before
+    (dict(batch_size=98424, d=5, n_chains=20, steps=20), r"batch_size must be an integer in \[1, 10000\]"),
+    (dict(d=10**9), r"d must be an integer in \[1, 10000\]"),
+    (dict(n_chains=10**12), r"n_chains must be an integer in \[1, 10000000\]"),
+])
+def test_run_sgd_size_limits(kw, match):
+    """Each of these ran for minutes (or asked for gigabytes) before it was rejected."""
+    args = dict(lr=0.1, batch_size=2, d=3, n_chains=2, steps=2) | kw
+    with pytest.raises(ValueError, match=match):
         run_sgd(**args)
 
 
 def test_run_sgd_memory_limits():
     from simulations.kesten.chains import ENTRIES_MAX
 
-    with pytest.raises(ValueError, match=r"n_chains \* d must be at most ENTRIES_MAX"):
-        run_sgd(0.1, 1, 10**5, n_chains=10**5, steps=1)
     with pytest.raises(ValueError, match=r"n \* d must be at most ENTRIES_MAX"):
         run_sgd(0.1, 1, 1000, mode="offline", n=ENTRIES_MAX, n_chains=1, steps=1)
     with pytest.raises(ValueError, match=r"n \* n_chains must be at most ENTRIES_MAX"):
@@ -268,6 +280,12 @@ def test_studies_check_their_arguments_before_work():
 
     with pytest.raises(ValueError, match="total work"):
         tail_index_mc(np.linspace(0.1, 0.5, 10**4), 2, 3, n_chains=10**4, steps=10**3)
+    with pytest.raises(ValueError, match=r"work of one run .* WORK_MAX"):
+        tail_index_mc([0.5], 2, 3, n_chains=10**5, steps=10**4)
+    with pytest.raises(ValueError, match=r"work of one run .* WORK_MAX .*batch_size=2, d=10"):
+        alpha_vs_lr([(1, 3), (2, 10)], n_lr=2, n_mc=1, n_chains=10**5, steps=1000)
+    with pytest.raises(ValueError, match=r"n_chains must be an integer in \[20, 10000000\]"):
+        tail_index_mc([0.5], 2, 3, n_chains=10**8, steps=1)
     with pytest.raises(ValueError, match="lrs must all be in"):
         tail_index_mc([0.5, -0.1], 2, 3, n_chains=20, steps=1)
     with pytest.raises(ValueError, match="steps"):

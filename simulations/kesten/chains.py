@@ -45,15 +45,21 @@ from simulations._core.validation import (
 )
 from simulations.kesten import cpu as _k
 from simulations.kesten.recursion import OfflineArgs, OnlineArgs
-from simulations.stable.streams import init_states
+from simulations.stable.streams import STREAMS_MAX, init_states
 
-__all__ = ["SGDChains", "run_sgd", "STATUS_NAMES", "MODES", "SAMPLINGS", "WORK_MAX", "ENTRIES_MAX"]
+__all__ = ["SGDChains", "run_sgd", "STATUS_NAMES", "MODES", "SAMPLINGS", "WORK_MAX", "ENTRIES_MAX",
+           "BATCH_SIZE_MAX", "D_MAX", "STREAMS_MAX"]
 
 MODES = ("online", "offline")
 SAMPLINGS = ("epoch", "step")
-#: most multiply-adds of one run, n_chains·steps·batch_size·d (minutes of one core; the paper's
-#: largest run is 2·10⁸)
-WORK_MAX = 10**10
+#: most multiply-adds of one run, n_chains·steps·batch_size·d, each with its Gaussian draw online
+#: (30–130 ns per unit on one core: about a minute at the limit; the paper's largest run is 2·10⁸,
+#: the offline benchmark's 8·10⁸)
+WORK_MAX = 10**9
+#: largest batch size and dimension (those of the theory, :data:`theory.kesten.BATCH_SIZE_MAX`
+#: and :data:`theory.kesten.D_MAX`)
+BATCH_SIZE_MAX = 10**4
+D_MAX = 10**4
 #: most entries of one array a run allocates: the iterates n_chains·d, the generated data n·d,
 #: the device's per-chain permutations n·n_chains (10⁹ float64: 8 GB)
 ENTRIES_MAX = 10**9
@@ -156,16 +162,17 @@ def run_sgd(
     ----------
     lr : float > 0
         The step size η.
-    batch_size : int >= 1
+    batch_size : int in [1, BATCH_SIZE_MAX = 10⁴]
         The batch size b (offline: also b <= n). The work n_chains·steps·batch_size·d is at most
-        :data:`WORK_MAX` = 10¹⁰, and n_chains·d (and, offline, n·d) at most :data:`ENTRIES_MAX` = 10⁹;
+        :data:`WORK_MAX` = 10⁹, and n_chains·d (and, offline, n·d) at most :data:`ENTRIES_MAX` = 10⁹;
         larger runs are rejected before any work.
-    d : int >= 1
+    d : int in [1, D_MAX = 10⁴]
         Dimension of x (offline with ``data``: must equal A.shape[1]).
     sigma : float > 0
         Standard deviation of the generated data a_i ~ N(0, σ² I_d).
     n_chains, steps : int >= 1
-        Number of independent chains and of SGD steps.
+        Number of independent chains (at most :data:`STREAMS_MAX` = 10⁷, one random stream each)
+        and of SGD steps.
     mode : {"online", "offline"}
         Fresh Gaussian data each step, or a fixed data set.
     n : int >= 1, offline only
@@ -208,10 +215,10 @@ def run_sgd(
     >>> alpha_hat = hill(np.linalg.norm(res.final(), axis=1), k=200)
     """
     lr = check_positive("lr", lr)
-    batch_size = check_int("batch_size", batch_size, 1)
-    d = check_int("d", d, 1)
+    batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX)
+    d = check_int("d", d, 1, D_MAX)
     sigma = check_positive("sigma", sigma)
-    n_chains = check_int("n_chains", n_chains, 1)
+    n_chains = check_int("n_chains", n_chains, 1, STREAMS_MAX)
     steps = check_int("steps", steps, 1)
     _check_size("the work n_chains * steps * batch_size * d", n_chains * steps * batch_size * d, WORK_MAX,
                 "WORK_MAX")

@@ -19,7 +19,7 @@ import numpy as np
 
 from simulations._core import seeding
 from simulations._core.validation import check_array, check_int, check_real
-from simulations.kesten.chains import run_sgd
+from simulations.kesten.chains import BATCH_SIZE_MAX, D_MAX, STREAMS_MAX, WORK_MAX, run_sgd
 
 __all__ = ["tail_index_mc", "alpha_vs_lr", "N_LR_MAX", "STUDY_WORK_MAX"]
 
@@ -32,6 +32,14 @@ N_LR_MAX = 10**4
 def _check_total_work(total: int, what: str) -> None:
     if total > STUDY_WORK_MAX:
         raise ValueError(f"the total work {what} must be at most STUDY_WORK_MAX = {STUDY_WORK_MAX}, got {total}")
+
+
+def _check_run_work(n_chains: int, steps: int, batch_size: int, d: int) -> None:
+    """One run's work, as :func:`simulations.kesten.chains.run_sgd` bounds it, before the study starts."""
+    work = n_chains * steps * batch_size * d
+    if work > WORK_MAX:
+        raise ValueError(f"the work of one run n_chains * steps * batch_size * d must be at most "
+                         f"WORK_MAX = {WORK_MAX}, got {work} (batch_size={batch_size}, d={d})")
 
 
 def tail_index_mc(
@@ -63,10 +71,11 @@ def tail_index_mc(
     lrs = check_array("lrs", lrs, ndim=1, min_size=1)
     if np.any(lrs <= 0):
         raise ValueError("lrs must all be in (0, inf)")
-    batch_size = check_int("batch_size", batch_size, 1)
-    d = check_int("d", d, 1)
-    n_chains = check_int("n_chains", n_chains, 20)
+    batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX)
+    d = check_int("d", d, 1, D_MAX)
+    n_chains = check_int("n_chains", n_chains, 20, STREAMS_MAX)
     steps = check_int("steps", steps, 1)
+    _check_run_work(n_chains, steps, batch_size, d)
     _check_total_work(lrs.size * n_chains * steps * batch_size * d, "len(lrs) * n_chains * steps * batch_size * d")
     k = max(50, n_chains // 40) if k is None else check_int("k", k, 1, n_chains - 1)
     ss = seeding.seed_sequence(seed)
@@ -118,9 +127,11 @@ def alpha_vs_lr(
         raise ValueError("combos must contain at least one (batch_size, d) pair")
     n_lr = check_int("n_lr", n_lr, 2, N_LR_MAX)
     n_mc = check_int("n_mc", n_mc, 1)
-    n_chains = check_int("n_chains", n_chains, 20)
+    n_chains = check_int("n_chains", n_chains, 20, STREAMS_MAX)
     steps = check_int("steps", steps, 1)
     s_max = check_real("s_max", s_max, 1.0, K.S_MAX)
+    for b, d in pairs:
+        _check_run_work(n_chains, steps, b, d)
     _check_total_work(sum(n_mc * n_chains * steps * b * d for b, d in pairs),
                       "sum of n_mc * n_chains * steps * batch_size * d over combos")
     ss = seeding.seed_sequence(seed)
