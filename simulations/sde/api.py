@@ -46,13 +46,13 @@ from typing import Any
 
 import numba as nb
 import numpy as np
-from scipy.special import gamma as _gamma
+from scipy.special import gammaln as _gammaln
 
 from simulations._core import seeding
 from simulations._core.codes import NOISE_CODES, STATUS_DRIFT, STATUS_NAMES, STATUS_OK
 from simulations._core.validation import check_alpha, check_array, check_choice, check_int, check_positive, check_real
 from simulations.sde import cpu as _k
-from simulations.stable.streams import init_states
+from simulations.stable.streams import STREAMS_MAX, init_states
 
 __all__ = [
     "SDEPaths",
@@ -66,6 +66,7 @@ __all__ = [
     "STATE_MAX",
     "RECORD_MAX",
     "STATUS_NAMES",
+    "STREAMS_MAX",
     "stable_ou_transition",
     "stable_ou_stationary_scale",
     "em_ou_scale",
@@ -80,9 +81,11 @@ double_well_drift = _k.double_well_drift
 # the parameters each built-in drift reads (a numba kernel does not check bounds)
 DRIFT_PARAMS = {ou_drift: ("theta", "mu"), double_well_drift: ("a", "c")}
 STEPS_MAX = 10**9  # Euler steps of one call (10⁹ steps of one path take minutes)
-WORK_MAX = 10**10  # steps·n_paths·dim·m, m the noise dimension: minutes of one core
-STATE_MAX = 10**9  # entries n_paths·dim of the state array (8 GB)
-RECORD_MAX = 10**9  # entries of the recorded path array (8 GB)
+#: steps·n_paths·dim·m, m the noise dimension (75–100 ns per unit on one core: about a minute at
+#: the limit; the paper's weak-error study, the largest run here, is 6.4·10⁷ per step size)
+WORK_MAX = 10**9
+STATE_MAX = 10**8  # entries n_paths·dim of the state array (800 MB)
+RECORD_MAX = 10**8  # entries of the recorded path array (800 MB)
 
 
 def _check_run(steps: int, n_paths: int, dim: int, m: int) -> None:
@@ -167,11 +170,11 @@ def euler_maruyama(
     dt : float > 0
         Step h.
     steps : int in [1, STEPS_MAX = 10⁹]
-    n_paths : int >= 1, optional
-        Default: x0.shape[0] for a 2-D x0, else 1. Limits, checked before any work: n_paths·dim at
-        most :data:`STATE_MAX` = 10⁹, steps·n_paths·dim·m (m the columns of Σ) at most
-        :data:`WORK_MAX` = 10¹⁰, the recorded path (steps // record_every)·n_paths·dim at most
-        :data:`RECORD_MAX` = 10⁹.
+    n_paths : int in [1, STREAMS_MAX = 10⁷], optional
+        Default: x0.shape[0] for a 2-D x0, else 1 (one random stream per path). Limits, checked
+        before any work: n_paths·dim at most :data:`STATE_MAX` = 10⁸, steps·n_paths·dim·m (m the
+        columns of Σ) at most :data:`WORK_MAX` = 10⁹, the recorded path
+        (steps // record_every)·n_paths·dim at most :data:`RECORD_MAX` = 10⁸.
     sigma : float > 0, array (dim,) >= 0 or array (dim, m)
         Noise matrix Σ (scalar ⇒ σ I, vector ⇒ diag).
     params : 1-D array-like of floats
@@ -200,7 +203,7 @@ def euler_maruyama(
     x0a = check_array("x0", x0, ndim=(1, 2)).astype(np.float64)
     if n_paths is None:
         n_paths = x0a.shape[0] if x0a.ndim == 2 else 1
-    n_paths = check_int("n_paths", n_paths, 1)
+    n_paths = check_int("n_paths", n_paths, 1, STREAMS_MAX)
     dim = x0a.shape[-1]
     if dim < 1:
         raise ValueError("x0 must have at least one coordinate")
@@ -208,6 +211,10 @@ def euler_maruyama(
         raise ValueError(f"x0 must have shape ({dim},) or ({n_paths}, {dim}), got {x0a.shape}")
     # a scalar or vector sigma is the diagonal (dim, dim) matrix: check the work before building it
     _check_run(steps, n_paths, dim, np.shape(sigma)[1] if np.ndim(sigma) == 2 else dim)
+    n_rec = steps // record_every if record_every > 0 else 0
+    if n_rec * n_paths * dim > RECORD_MAX:
+        raise ValueError(f"the recorded path (steps // record_every) * n_paths * dim must be at most "
+                         f"RECORD_MAX = {RECORD_MAX}, got {n_rec * n_paths * dim}; raise record_every")
     sig = _noise_matrix(sigma, dim)
     prm = check_array("params", np.zeros(0) if np.size(params) == 0 else params, ndim=(0, 1))
     prm = np.ascontiguousarray(prm, dtype=np.float64).reshape(-1)
@@ -230,10 +237,6 @@ def euler_maruyama(
     states = init_states(n_paths, kseed)
     status = np.zeros(n_paths, dtype=np.int8)
     failed = np.full(n_paths, -1, dtype=np.int64)
-    n_rec = steps // record_every if record_every > 0 else 0
-    if n_rec * n_paths * dim > RECORD_MAX:
-        raise ValueError(f"the recorded path (steps // record_every) * n_paths * dim must be at most {RECORD_MAX}, "
-                         f"got {n_rec * n_paths * dim}; raise record_every")
     rec = np.empty((n_rec, n_paths, dim)) if n_rec else np.empty((0, 1, 1))
     thr2 = threshold * threshold if threshold < 1e154 else np.inf
     _k.euler_maruyama(drift, prm, states, x, sig, alpha, NOISE_CODES[noise], dt, steps, thr2,
@@ -256,54 +259,134 @@ def euler_maruyama(
 
 
 # --------------------------------------------------------------------------- stable OU: exact laws
+# The scales below are computed as logarithms and exponentiated once: a small α or an extreme θ,
+# h or t makes the naive powers overflow (or divide 0 by 0) where the scale itself is representable.
+_LOG_MAX = math.log(np.finfo(float).max)
+_LOG_TINY = math.log(np.finfo(float).tiny)
+
+
+def _exp_scale(log_scale: float, what: str, **args) -> float:
+    """exp(log_scale), refused (ValueError naming the arguments) where it leaves float64's normal range."""
+    if not _LOG_TINY <= log_scale <= _LOG_MAX:
+        listed = ", ".join(f"{k}={v:g}" for k, v in args.items())
+        raise ValueError(f"{what} = exp({log_scale:.6g}) is outside float64's range at {listed}")
+    return math.exp(log_scale)
+
+
+def _f(m: float) -> float:
+    """f(m) = log((e^m − 1)/m), f(0) = 0, accurate for every real m (f(m) = m/2 + m²/24 + O(m⁴))."""
+    if m == 0.0:
+        return 0.0
+    if abs(m) < 1e-5:
+        return m * (0.5 + m / 24.0)
+    if m > 0.0:
+        return m + math.log(-math.expm1(-m)) - math.log(m)
+    return math.log(math.expm1(m) / m)
+
+
+def _f_over_alpha(m: float, m_over_alpha: float, alpha: float) -> float:
+    """f(m)/α, given m/α separately: where |m| is small, f(m)/α = (m/α)(1/2 + m/24) (m may underflow)."""
+    if abs(m) < 1e-5:
+        return m_over_alpha * (0.5 + m / 24.0)
+    return _f(m) / alpha
+
+
+def _log_abs_one_minus(theta: float, h: float) -> float:
+    """log|1 − θh| (−inf at θh = 1), by log1p where θh is small."""
+    th = theta * h
+    if th < 0.5:
+        return math.log1p(-th)
+    return -math.inf if th == 1.0 else math.log(abs(1.0 - th))
+
+
 def stable_ou_transition(alpha, theta, sigma, t, x0=0.0) -> tuple[float, float]:
     """(location, scale) of X_t | X_0 = x0 for dX = −θX dt + σ dL (SαS):
-    e^{−θt}x0 and σ((1 − e^{−αθt})/(αθ))^{1/α}."""
+    e^{−θt}x0 and σ((1 − e^{−αθt})/(αθ))^{1/α}.
+
+    With x = αθt, (1 − e^{−x})/(αθ) = t·e^{f(−x)}, f(m) = log((e^m − 1)/m), so
+    log scale = log σ + (log t)/α + f(−x)/α, f(−x)/α → −θt/2 as α → 0 (computed without forming
+    a vanishing x). ``ValueError`` where the scale is outside float64's range (e.g. a tiny α with t ≠ 1).
+    """
     alpha = check_alpha(alpha)
     theta = check_positive("theta", theta)
     sigma = check_positive("sigma", sigma)
     t = check_positive("t", t)
     x0 = check_real("x0", x0)
-    return math.exp(-theta * t) * x0, sigma * (-math.expm1(-alpha * theta * t) / (alpha * theta)) ** (1.0 / alpha)
+    lx = math.log(alpha) + math.log(theta) + math.log(t)  # log x
+    fa = -lx / alpha if lx > 700.0 else _f_over_alpha(-math.exp(lx), -theta * t, alpha)
+    scale = _exp_scale(math.log(sigma) + math.log(t) / alpha + fa, "the transition scale", alpha=alpha,
+                       theta=theta, sigma=sigma, t=t)
+    return math.exp(-theta * t) * x0, scale
 
 
 def stable_ou_stationary_scale(alpha, theta, sigma=1.0) -> float:
-    """Scale σ(αθ)^{−1/α} of the stationary SαS law of the stable OU process."""
+    """Scale σ(αθ)^{−1/α} of the stationary SαS law of the stable OU process.
+
+    ``ValueError`` where it is outside float64's range (a tiny α with αθ ≠ 1).
+    """
     alpha = check_alpha(alpha)
     theta = check_positive("theta", theta)
     sigma = check_positive("sigma", sigma)
-    return sigma * (alpha * theta) ** (-1.0 / alpha)
+    log_scale = math.log(sigma) - (math.log(alpha) + math.log(theta)) / alpha
+    return _exp_scale(log_scale, "the stationary scale", alpha=alpha, theta=theta, sigma=sigma)
 
 
 def em_ou_scale(alpha, theta, sigma, h, n) -> float:
-    """Scale of the EM chain after n steps: σ(h Σ_{j<n} |1−θh|^{αj})^{1/α} (its law is exactly SαS)."""
+    """Scale of the EM chain after n steps: σ(h Σ_{j<n} |1−θh|^{αj})^{1/α} (its law is exactly SαS).
+
+    With L = log|1−θh| and q = e^{αL}, Σ_{j<n} q^j = n·exp(f(nαL) − f(αL)), f(m) = log((e^m − 1)/m),
+    evaluated in log space (no overflow of qⁿ, and the limit α → 0 kept); ``ValueError`` where the
+    scale is outside float64's range (e.g. a tiny α with h·n ≠ 1, or θh ≫ 1 with a large n).
+    """
     alpha = check_alpha(alpha)
     theta = check_positive("theta", theta)
     sigma = check_positive("sigma", sigma)
     h = check_positive("h", h)
     n = check_int("n", n, 1)
-    q = abs(1.0 - theta * h) ** alpha
-    geo = n if q == 1.0 else (1.0 - q**n) / (1.0 - q)
-    return sigma * (h * geo) ** (1.0 / alpha)
+    L = _log_abs_one_minus(theta, h)
+    if L == -math.inf:  # θh = 1: q = 0 and the sum is 1
+        log_scale = math.log(sigma) + math.log(h) / alpha
+    else:  # (log h + log n)/α first: it is 0 at h·n = 1, where the f terms carry the whole answer
+        lq = alpha * L
+        log_scale = (math.log(sigma) + (math.log(h) + math.log(n)) / alpha
+                     + (_f_over_alpha(n * lq, n * L, alpha) - _f_over_alpha(lq, L, alpha)))
+    return _exp_scale(log_scale, "the EM scale", alpha=alpha, theta=theta, sigma=sigma, h=h, n=n)
 
 
 def em_ou_stationary_scale(alpha, theta, sigma, h) -> float:
-    """Stationary scale σ[h/(1 − |1−θh|^α)]^{1/α} of the EM chain (needs 0 < θh < 2)."""
+    """Stationary scale σ[h/(1 − |1−θh|^α)]^{1/α} of the EM chain (needs 0 < θh < 2).
+
+    With L = log|1−θh| < 0, 1 − e^{αL} = −αL·e^{f(αL)} (f as in :func:`em_ou_scale`): no
+    cancellation for a tiny θh; ``ValueError`` where θh is not in (0, 2) in float64 or the scale
+    is outside float64's range.
+    """
     alpha = check_alpha(alpha)
     theta = check_positive("theta", theta)
     sigma = check_positive("sigma", sigma)
     h = check_positive("h", h)
-    if not theta * h < 2.0:
+    if not 0.0 < theta * h < 2.0:
         raise ValueError(f"theta*h must be in (0, 2) for a stationary EM chain, got {theta * h:g}")
-    return sigma * (h / (1.0 - abs(1.0 - theta * h) ** alpha)) ** (1.0 / alpha)
+    L = _log_abs_one_minus(theta, h)
+    if L == -math.inf:  # θh = 1: q = 0, 1 − q = 1
+        log_scale = math.log(sigma) + math.log(h) / alpha
+    else:
+        # log h − log(−L) = −log θ − log(−L/(θh)), −L/(θh) → 1 as θh → 0 (no cancellation of large logs)
+        log_scale = (math.log(sigma) - (math.log(theta) + math.log(-L / (theta * h)) + math.log(alpha)) / alpha
+                     - _f_over_alpha(alpha * L, L, alpha))
+    return _exp_scale(log_scale, "the EM stationary scale", alpha=alpha, theta=theta, sigma=sigma, h=h)
 
 
 def sas_abs_moment(alpha, p, scale=1.0) -> float:
-    """E|X|^p for X ~ SαS(scale), −1 < p < α: scale^p 2^p Γ((1+p)/2)Γ(1−p/α)/(√π Γ(1−p/2))."""
+    """E|X|^p for X ~ SαS(scale), −1 < p < α: scale^p 2^p Γ((1+p)/2)Γ(1−p/α)/(√π Γ(1−p/2)).
+
+    Evaluated with log-gamma functions; ``ValueError`` where the moment is outside float64's range.
+    """
     alpha = check_alpha(alpha)
     p = check_real("p", p, -1.0, alpha, low_open=True, high_open=True)
     scale = check_positive("scale", scale)
-    return scale**p * 2.0**p * _gamma(0.5 * (1 + p)) * _gamma(1 - p / alpha) / (math.sqrt(math.pi) * _gamma(1 - 0.5 * p))
+    log_m = (p * (math.log(scale) + math.log(2.0)) + _gammaln(0.5 * (1 + p)) + _gammaln(1 - p / alpha)
+             - 0.5 * math.log(math.pi) - _gammaln(1 - 0.5 * p))
+    return _exp_scale(log_m, "the moment E|X|^p", alpha=alpha, p=p, scale=scale)
 
 
 def _weak_plan(alpha, theta, sigma, T, dts, n_paths, p):
