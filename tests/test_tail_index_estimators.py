@@ -294,3 +294,47 @@ def test_sample_law_options_are_checked():
         sample_law(np.array(["stable"]), 1.5, 10, seed=0)
     with pytest.raises(ValueError, match="n must"):
         sample_law("pareto", 1.5, 10**12, seed=0)
+
+
+# ---------------------------------------------------------------- study inputs
+def test_format_table_checks_its_rows():
+    from simulations.tail_index.study import estimator_bias_table, format_table
+
+    with pytest.raises(ValueError, match="rows must contain at least one"):
+        format_table([])  # IndexError before
+    with pytest.raises(TypeError, match="rows must be a list"):
+        format_table({"law": "stable"})
+    with pytest.raises(TypeError, match=r"rows\[0\] must be a dict"):
+        format_table([3])
+    with pytest.raises(ValueError, match=r"rows\[0\] lacks the keys \['bias'"):
+        format_table([{"law": "stable", "alpha": 1.5, "estimator": "hill", "n": 10, "reps": 2}])
+    rows = estimator_bias_table(laws=(("pareto", 1.5),), n=64, reps=2,
+                                estimators={"hill": ti.hill, "pickands": ti.pickands}, seed=0)
+    text = format_table(rows)
+    assert text.splitlines()[0] == "n = 64 samples, 2 replications (bias = mean(α̂) − α)"
+    assert text.count("| pareto | 1.5 |") == 1
+    with pytest.raises(ValueError, match="rows has no row for law='stable', alpha=1.5, estimator='pickands'"):
+        format_table(rows + [dict(rows[0], law="stable")])  # the stable law has no pickands row: KeyError before
+
+
+@pytest.mark.parametrize("kw,exc,match", [
+    (dict(law="stable", param=1e-300, n=50), ValueError, r"param must be in \[0\.1, 2\]"),  # ±inf draws before
+    (dict(law="stable", param=0.0003, n=50), ValueError, r"param must be in \[0\.1, 2\]"),
+    (dict(law="stable", param=1.5, n=134217727), ValueError, r"n must be an integer in \[1, 100000000\]"),
+    (dict(law="pareto", param=-1.0, n=5), ValueError, "param"),
+])
+def test_sample_law_limits(kw, exc, match):
+    from simulations.tail_index.study import sample_law
+
+    with pytest.raises(exc, match=match):
+        sample_law(**kw)
+
+
+def test_weight_tail_index_names_W_for_degenerate_weights():
+    with pytest.raises(ValueError, match="W must not be constant"):
+        ti.weight_tail_index(np.ones((2, 2, 2)))  # 'x must not be constant' named the estimator's argument
+    with pytest.raises(ValueError, match="W must have at least one entry"):
+        ti.weight_tail_index(np.ones((0, 3)))
+    with pytest.raises(ValueError, match="W must not be constant"):
+        ti.weight_tail_index(np.ones((4, 4)), estimator="hill")  # centred: all zeros
+    assert ti.weight_tail_index(np.ones((4, 4)), estimator="hill", center=False) == 2.0  # inf (no tail), clipped

@@ -295,7 +295,12 @@ def weight_tail_index(
     w = check_array("W", W, dtype=np.float64)
     if w.ndim < 2:
         raise ValueError(f"W must have ndim >= 2 (out, in), got shape {w.shape}")
+    if w.size == 0:
+        raise ValueError(f"W must have at least one entry, got shape {w.shape}")
     w = w.reshape(w.shape[0], -1)
+    if (estimator == "block_sum" or center) and np.all(w == w.flat[0]):
+        # centred, a constant W is all zeros, and the block-sum estimator needs a non-constant sample
+        raise ValueError("W must not be constant (all weights equal) for a centred or block-sum estimate")
     if mode == "rows" and estimator != "block_sum":
         raise ValueError(f"mode='rows' needs estimator='block_sum' (multivariate), got estimator={estimator!r}")
     if mode == "entries":

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import special
 
 from simulations._core import seeding
-from simulations._core.validation import check_alpha, check_choice, check_int, check_positive
+from simulations._core.validation import check_choice, check_int, check_positive, check_real
 from simulations.stable import api as stable
 from simulations.tail_index import estimators as tail_index
 from theory import stable as theory_stable
@@ -32,7 +32,11 @@ __all__ = [
     "format_table",
     "ESTIMATORS",
     "DEFAULT_LAWS",
+    "N_MAX",
 ]
+
+#: largest sample size n of one law in these studies (10⁸ float64: 800 MB, seconds to draw)
+N_MAX = 10**8
 
 #: name -> callable(x) -> α̂ (block-sum estimators unclipped, so their bias is visible)
 ESTIMATORS = {
@@ -65,12 +69,15 @@ def sample_law(law: str, param: float, n: int, seed: Any = None) -> np.ndarray:
     * ``"stable"``: SαS(1), α = param (via :func:`simulations.stable.api.rvs`);
     * ``"pareto"``: S·P with P Pareto I (P(P > x) = x^{−α}, x ≥ 1) and S a random sign;
     * ``"student_t"``: Student-t with ν = param degrees of freedom (P(|X| > x) ~ c x^{−ν}).
+
+    ``n`` in [1, :data:`N_MAX` = 10⁸]; ``param`` > 0, and in [ALPHA_MIN, 2] = [0.1, 2] for
+    ``"stable"`` (:data:`simulations.stable.api.ALPHA_MIN`: smaller α overflow float64).
     """
     check_choice("law", law, _LAWS)
-    n = check_int("n", n, 1, stable.SIZE_MAX)
+    n = check_int("n", n, 1, N_MAX)
     rng = seeding.generator(seed)
     if law == "stable":
-        return stable.rvs(check_alpha(param, "param"), size=n, seed=rng)
+        return stable.rvs(check_real("param", param, stable.ALPHA_MIN, 2.0), size=n, seed=rng)
     param = check_positive("param", param)
     if law == "pareto":
         u = 1.0 - rng.random(n)  # (0, 1]
@@ -91,9 +98,9 @@ def tail_curves(
     (C_α x^{−α} for α < 2; the exact Gaussian tail erfc(x/2) of N(0, 2) at α = 2)
     and ``c_alpha``.
     """
-    n = check_int("n", n, 100, stable.SIZE_MAX)
+    n = check_int("n", n, 100, N_MAX)
     n_points = check_int("n_points", n_points, 2, stable.SIZE_MAX)
-    alphas = [check_alpha(a, "alphas") for a in alphas]
+    alphas = [check_real("alphas", a, stable.ALPHA_MIN, 2.0) for a in alphas]
     ss = seeding.seed_sequence(seed)
     out = []
     for i, a in enumerate(alphas):  # one child of the seed per α
@@ -125,7 +132,7 @@ def estimator_bias_table(
     Samples are shared across estimators (same data for each row of one law); replicate r of
     law j draws from ``replicate(child(seed, "law", j), r)`` (:mod:`simulations._core.seeding`).
     """
-    n = check_int("n", n, 16, stable.SIZE_MAX)
+    n = check_int("n", n, 16, N_MAX)
     reps = check_int("reps", reps, 2)
     est = ESTIMATORS if estimators is None else estimators
     ss = seeding.seed_sequence(seed)
@@ -160,8 +167,25 @@ def estimator_bias_table(
     return rows
 
 
+_ROW_KEYS = ("law", "alpha", "estimator", "n", "reps", "bias", "rmse", "n_inf")
+
+
 def format_table(rows: list[dict]) -> str:
-    """Markdown table of :func:`estimator_bias_table` rows (one line per law, bias/RMSE per estimator)."""
+    """Markdown table of :func:`estimator_bias_table` rows (one line per law, bias/RMSE per estimator).
+
+    ``rows``: a non-empty list (or tuple) of such dicts, each with at least the keys law, alpha,
+    estimator, n, reps, bias, rmse, n_inf, and one row per (law, alpha, estimator) of the table.
+    """
+    if not isinstance(rows, (list, tuple)):
+        raise TypeError(f"rows must be a list of estimator_bias_table rows (dicts), got {type(rows).__name__}")
+    if not rows:
+        raise ValueError("rows must contain at least one estimator_bias_table row, got none")
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict):
+            raise TypeError(f"rows[{i}] must be a dict (an estimator_bias_table row), got {type(r).__name__}")
+        missing = [k for k in _ROW_KEYS if k not in r]
+        if missing:
+            raise ValueError(f"rows[{i}] lacks the keys {missing} of an estimator_bias_table row")
     names = list(dict.fromkeys(r["estimator"] for r in rows))
     laws = list(dict.fromkeys((r["law"], r["alpha"]) for r in rows))
     by = {(r["law"], r["alpha"], r["estimator"]): r for r in rows}
@@ -172,7 +196,10 @@ def format_table(rows: list[dict]) -> str:
     for law, a in laws:
         cells = []
         for e in names:
-            r = by[(law, a, e)]
+            r = by.get((law, a, e))
+            if r is None:
+                raise ValueError(f"rows has no row for law={law!r}, alpha={a!r}, estimator={e!r}: "
+                                 "each (law, alpha) needs a row per estimator")
             extra = f" ({r['n_inf']} inf)" if r["n_inf"] else ""
             cells.append(f"{r['bias']:+.3f} / {r['rmse']:.3f}{extra}")
         lines.append(f"| {law} | {a:g} | " + " | ".join(cells) + " |")
