@@ -451,3 +451,13 @@ def test_convergence_limits_domain():
         assert got["laplace"] == pytest.approx(special.gammainc(p + 1, -math.log(kappa)) ** (1 / p), rel=1e-12)
         assert got["student_t3"] == (0.0 if p >= 3 else got["student_t3"])
     assert convergence_limits(0.0)["normal"] == 1.0
+
+
+def test_barsbey_study_alpha_range_starts_at_the_sub_gaussian_minimum():
+    from simulations.compressibility.study import barsbey_synthetic_study
+    from simulations.stable import SUB_GAUSSIAN_ALPHA_MIN
+
+    with pytest.raises(ValueError, match=r"alpha_range\[0\]"):
+        barsbey_synthetic_study(n_reps=1, n_rows=4, n_cols=4, alpha_range=(SUB_GAUSSIAN_ALPHA_MIN / 2, 2.0))
+    with pytest.raises(TypeError, match="alpha_range"):
+        barsbey_synthetic_study(n_reps=1, n_rows=4, n_cols=4, alpha_range=1.5)

@@ -167,7 +167,10 @@ def barsbey_synthetic_study(
     n_reps = check_int("n_reps", n_reps, 1)
     n_rows = check_int("n_rows", n_rows, 1)
     n_cols = check_int("n_cols", n_cols, 1)
-    lo = check_real("alpha_range[0]", alpha_range[0], 0.0, 2.0, low_open=True)
+    if not isinstance(alpha_range, (tuple, list)) or len(alpha_range) != 2:
+        raise TypeError(f"alpha_range must be a pair (low, high), got {alpha_range!r}")
+    # the elliptical cases draw sub-Gaussian vectors, whose sampler needs α ≥ SUB_GAUSSIAN_ALPHA_MIN
+    lo = check_real("alpha_range[0]", alpha_range[0], stable.SUB_GAUSSIAN_ALPHA_MIN, 2.0)
     hi = check_real("alpha_range[1]", alpha_range[1], lo, 2.0)
     eps = check_probability("eps", eps, open_low=True, open_high=True)
     p = check_positive("p", p)

@@ -227,6 +227,7 @@ CUSTOM: dict[str, dict[str, str]] = {
 DOCUMENTED_NONFINITE: dict[str, str] = {
     "simulations.tail_index.estimators.pickands": "documented: inf when the estimated extreme-value index is <= 0",
     "theory.stable.abs_moment": "documented: E|X|^p = inf for p >= alpha < 2 (an infinite moment)",
+    "simulations.tail_index.estimators.hill": "documented: inf when the k+1 largest magnitudes are equal",
 }
 # Callables called with positional arguments (none at present: the sympy Function classes that take
 # *args are internal to theory.compressibility).
@@ -243,6 +244,8 @@ KINDS: dict[str, dict[str, str]] = {
     # documented as "a scalar or an array of length K" (one value per network)
     "simulations.noise_injection.ensemble.train_ensemble": {
         k: "object" for k in ("width", "alpha", "sigma", "lr", "lr_second")},
+    # documented as an array of shape (dim,) or (n_paths, dim), or a number
+    "simulations.sde.api.euler_maruyama": {"x0": "object"},
     # documented as a number or an array of them
     "theory.compressibility.quadrature.g_numeric": {"kappa": "object"},
     "theory.compressibility.stable_law.g_stable": {"kappa": "object"},
