@@ -19,9 +19,8 @@ from paper.figstyle import finish, latex_table, panel, table_stamp, write_values
 ALPHAS = (0.8, 1.2, 1.5, 1.8, 2.0)
 FIGURES = ["fig_stable"]
 SOURCE = "simulation at full size (4·10⁶ draws per α; 200 replications of n = 10⁴), about 10 s"
-NAMES = {"block_sum(mean)": "block-sum (mean)", "block_sum(order)": "block-sum (order)", "hill": "Hill",
-         "pickands": "Pickands"}
-LAWS = {"stable": "SαS", "pareto": "Pareto I", "student_t": "Student-t"}
+from simulations.tail_index.plots import ESTIMATOR_NAMES as NAMES  # noqa: E402
+
 LAWS_TEX = {"stable": r"S$\alpha$S", "pareto": "Pareto I", "student_t": "Student-$t$"}
 
 
@@ -39,56 +38,14 @@ def compute(size: str) -> tuple[list[dict], list[dict]]:
 def draw(curves: list[dict], rows: list[dict]):
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
-    ax = axes[0]
-    colors = plt.cm.viridis(np.linspace(0.0, 0.9, len(curves)))
-    for c, col in zip(curves, colors):
-        ax.loglog(c["x"], c["empirical"], "-", color=col, lw=1.8, label=f"α = {c['alpha']:g}")
-        ax.loglog(c["x"], c["theory"], "--", color=col, lw=1.0)
-    ax.plot([], [], "-", color="0.4", lw=1.8, label="empirical (solid)")
-    ax.plot([], [], "--", color="0.4", lw=1.0, label=r"$C_\alpha x^{-\alpha}$; N(0, 2) at α = 2 (dashed)")
-    ymin = min(float(np.min(c["empirical"][c["empirical"] > 0])) for c in curves)
-    ax.set_ylim(ymin / 2, 1.0)
-    ax.set(xlabel="x", ylabel=r"$P(|X| > x)$")
-    panel(ax, "a", "SαS(1) tails (Chambers–Mallows–Stuck)")
-    ax.legend(fontsize=7, loc="lower left")
+    from simulations.tail_index import plots
 
-    names = list(dict.fromkeys(r["estimator"] for r in rows))
-    markers = ["o", "s", "^", "v", "D"]
-    st_laws = sorted({r["alpha"] for r in rows if r["law"] == "stable"})
-    other = list(dict.fromkeys((r["law"], r["alpha"]) for r in rows if r["law"] != "stable"))
-    width = 0.8 / max(1, len(names))
-    for k, name in enumerate(names):
-        rs = {(r["law"], r["alpha"]): r for r in rows if r["estimator"] == name}
-        xs = np.array(st_laws) + (k - (len(names) - 1) / 2) * 0.025
-        ys = np.array([rs[("stable", a)]["median"] for a in st_laws])
-        with np.errstate(invalid="ignore"):
-            lo = ys - np.array([rs[("stable", a)]["q25"] for a in st_laws])
-            hi = np.array([rs[("stable", a)]["q75"] for a in st_laws]) - ys
-        err = np.nan_to_num(np.minimum([lo, hi], 10.0), nan=0.0)
-        axes[1].errorbar(xs, ys, yerr=err, fmt=markers[k % 5], ms=4, capsize=2, label=NAMES.get(name, name))
-        pos = np.arange(len(other)) + (k - (len(names) - 1) / 2) * width
-        med = np.array([rs[o]["median"] - o[1] for o in other])
-        with np.errstate(invalid="ignore"):
-            lo = med - np.array([rs[o]["q25"] - o[1] for o in other])
-            hi = np.array([rs[o]["q75"] - o[1] for o in other]) - med
-        err = np.nan_to_num(np.minimum([lo, hi], 10.0), nan=0.0)
-        axes[2].bar(pos, np.clip(med, -2.0, 1.5), width, yerr=err, capsize=2, label=NAMES.get(name, name))
-    lim = [min(st_laws) - 0.2, max(st_laws) + 0.2]
-    ax = axes[1]
-    ax.plot(lim, lim, "k:", lw=1, label=r"$\hat\alpha = \alpha$")
-    ax.set_ylim(0.4, 2.8)
-    ax.set(xlabel="true α (SαS)", ylabel=r"$\hat\alpha$ (median, quartiles)")
-    panel(ax, "b", f"estimators on SαS, n = {rows[0]['n']}, {rows[0]['reps']} reps")
-    ax.text(0.98, 0.02, "Hill, Pickands at α = 2: off scale", transform=ax.transAxes, ha="right", fontsize=7)
-    ax.legend(fontsize=7, loc="upper left")
-    ax = axes[2]
-    ax.axhline(0, color="k", lw=0.8)
-    ax.set_xticks(np.arange(len(other)), [f"{LAWS.get(law, law)}\nα = {a:g}" for law, a in other], fontsize=8)
-    ax.set_ylabel(r"median $\hat\alpha - \alpha$ (quartiles)")
-    ax.set_ylim(-2.0, 1.5)
-    panel(ax, "c", "non-stable power laws")
-    ax.legend(fontsize=7, loc="lower left")
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
+    plots.plot_tails(axes[0], curves)
+    panel(axes[0], "a", "SαS(1) tails (Chambers–Mallows–Stuck)")
+    plots.plot_estimator_bias(axes[1], axes[2], rows)
+    panel(axes[1], "b", f"estimators on SαS, n = {rows[0]['n']}, {rows[0]['reps']} reps")
+    panel(axes[2], "c", "non-stable power laws")
     fig.tight_layout()
     return fig
 
