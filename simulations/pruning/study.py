@@ -247,7 +247,7 @@ def _check_datasets(datasets) -> list[str] | None:
 def reproduction_sweeps(quick: bool, datasets: Sequence[str] | None = None) -> list[tuple[str, list[dict], list[int]]]:
     """The sweeps of the reproduction: ``[(experiment, configs, seeds), ...]``.
 
-    Full mode (sized for one session on 2 heavily shared cores): width 512, depth 4, the
+    Full mode (sized for a few hours on 2 shared cores): width 512, depth 4, the
     first 5000 training and 2000 test images, η ∈ {0.025, 0.1, 0.2, 0.35} at b = 50 and
     η ∈ {0.05, 0.2, 0.35, 0.5} at b = 100 — η/b ∈ {5·10⁻⁴, 2·10⁻³, 3.5·10⁻³, 4·10⁻³,
     5·10⁻³, 7·10⁻³} —, ≤ 25 epochs (MNIST) or ≤ 60 epochs (Fashion-MNIST), stop at train
