@@ -481,3 +481,11 @@ def test_train_ensemble_bounds_the_batch_size():
     for bad in (BATCH_SIZE_MAX + 1, 10**18):
         with pytest.raises(ValueError, match="batch_size"):
             tl.train_ensemble(4, 1.5, 0.5, 0.01, **{**_KW, "batch_size": bad})
+
+
+def test_eval_every_is_bounded_by_steps_max():
+    from simulations.noise_injection.ensemble import STEPS_MAX
+
+    t = tl.make_teacher(3, 2, seed=0)
+    with pytest.raises(ValueError, match="eval_every"):
+        tl.train_ensemble(4, 1.5, 0.5, 0.01, steps=5, teacher=t, batch_size=4, eval_every=STEPS_MAX + 1)

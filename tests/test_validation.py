@@ -93,5 +93,7 @@ def test_check_rows_names_the_argument_and_the_missing_keys():
         check_rows("rows", "abc", ("a",), "demo")
     with pytest.raises(TypeError, match=r"^rows\[1\] must be a dict"):
         check_rows("rows", [{"a": 1}, 3], ("a",), "demo")
+    with pytest.raises(TypeError, match="^keys"):
+        check_rows("rows", rows, None, "demo")
     with pytest.raises(ValueError, match=r"^rows\[0\] is not a demo row: it lacks \['b'\]"):
         check_rows("rows", [{"a": 1}], ("a", "b"), "demo")

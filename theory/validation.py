@@ -245,6 +245,8 @@ def check_rows(name: str, rows: Any, keys, what: str) -> list:
     """
     from collections.abc import Mapping
 
+    if isinstance(keys, (str, bytes)) or not isinstance(keys, (tuple, list, frozenset, set)):
+        raise TypeError(f"keys must be a tuple of the required row keys, got {type(keys).__name__}")
     if not isinstance(rows, (list, tuple)):
         raise TypeError(f"{name} must be a list of {what} rows (dicts), got {type(rows).__name__}")
     for i, r in enumerate(rows):

@@ -433,7 +433,7 @@ def train_ensemble(
     if np.any((kappas < 0) | (kappas > 1)):
         raise ValueError("kappas must be fractions in [0, 1]")
     prune_eps = check_real("prune_eps", prune_eps, 0.0, 1.0)
-    eval_every = steps if eval_every is None else check_int("eval_every", eval_every, 1)
+    eval_every = steps if eval_every is None else check_int("eval_every", eval_every, 1, STEPS_MAX)
     inputs = _inputs(data, teacher, eval_data, loss)
     d, c = inputs["d"], inputs["c"]
     _check_weights(widths, d, c)

@@ -26,7 +26,7 @@ quick
     ``tests/test_fuzz_public.py``, which allows only the failures listed in
     :mod:`.known_failures` (and requires every listed one to still fail).
 long
-    up to 100 + 100 calls per callable (hypothesis also draws arbitrary ints and floats), 20 s
+    up to 100 + 100 calls per callable (hypothesis also draws arbitrary ints and floats), 60 s
     per call::
 
         python -m tests._fuzz --profile long --report fuzz_long.json [--summary fuzz_long.txt]

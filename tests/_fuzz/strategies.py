@@ -216,6 +216,7 @@ CUSTOM: dict[str, dict[str, str]] = {
     "theory.validation.check_bool": {"name": "'value'", "value": "True"},
     "theory.validation.check_choice": {"name": "'value'", "value": "'a'", "choices": "('a', 'b')"},
     "theory.validation.check_array": {"name": "'x'", "x": "x(5)"},
+    "theory.validation.check_rows": {"name": "'rows'", "rows": "[{'a': 1}]", "keys": "('a',)", "what": "'demo'"},
     "theory.validation.check_positive": {"name": "'value'", "value": "1.0"},
     "theory.validation.check_probability": {"name": "'value'", "value": "0.5"},
     "simulations.pruning.masks.check_ratio": {"ratio": "0.5"},
@@ -257,7 +258,7 @@ KINDS: dict[str, dict[str, str]] = {
 }
 
 # Parameters never perturbed (free-text labels, whose wrong type is harmless), per callable or everywhere.
-NOT_PERTURBED_NAMES = frozenset({"name", "label", "title", "help", "description", "message", "action"})
+NOT_PERTURBED_NAMES = frozenset({"name", "label", "title", "help", "description", "message", "action", "what"})
 NOT_PERTURBED: dict[str, frozenset[str]] = {
     "theory.compressibility.common.limit_prunable_fraction": frozenset({"g"}),
 }
