@@ -95,5 +95,5 @@ def test_check_rows_names_the_argument_and_the_missing_keys():
         check_rows("rows", [{"a": 1}, 3], ("a",), "demo")
     with pytest.raises(TypeError, match="^keys"):
         check_rows("rows", rows, None, "demo")
-    with pytest.raises(ValueError, match=r"^rows\[0\] is not a demo row: it lacks \['b'\]"):
+    with pytest.raises(ValueError, match=r"^rows\[0\] lacks the keys \['b'\] of a row of demo"):
         check_rows("rows", [{"a": 1}], ("a", "b"), "demo")

@@ -251,8 +251,8 @@ def check_rows(name: str, rows: Any, keys, what: str) -> list:
         raise TypeError(f"{name} must be a list of {what} rows (dicts), got {type(rows).__name__}")
     for i, r in enumerate(rows):
         if not isinstance(r, Mapping):
-            raise TypeError(f"{name}[{i}] must be a dict (a {what} row), got {type(r).__name__}")
+            raise TypeError(f"{name}[{i}] must be a dict (a row of {what}), got {type(r).__name__}")
         missing = [k for k in keys if k not in r]
         if missing:
-            raise ValueError(f"{name}[{i}] is not a {what} row: it lacks {missing}")
+            raise ValueError(f"{name}[{i}] lacks the keys {missing} of a row of {what}")
     return list(rows)

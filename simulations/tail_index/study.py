@@ -20,7 +20,7 @@ import numpy as np
 from scipy import special
 
 from simulations._core import seeding
-from simulations._core.validation import check_choice, check_int, check_positive, check_real
+from simulations._core.validation import check_choice, check_int, check_positive, check_real, check_rows
 from simulations.stable import api as stable
 from simulations.tail_index import estimators as tail_index
 from theory import stable as theory_stable
@@ -176,16 +176,9 @@ def format_table(rows: list[dict]) -> str:
     ``rows``: a non-empty list (or tuple) of such dicts, each with at least the keys law, alpha,
     estimator, n, reps, bias, rmse, n_inf, and one row per (law, alpha, estimator) of the table.
     """
-    if not isinstance(rows, (list, tuple)):
-        raise TypeError(f"rows must be a list of estimator_bias_table rows (dicts), got {type(rows).__name__}")
+    rows = check_rows("rows", rows, _ROW_KEYS, "estimator_bias_table")
     if not rows:
         raise ValueError("rows must contain at least one estimator_bias_table row, got none")
-    for i, r in enumerate(rows):
-        if not isinstance(r, dict):
-            raise TypeError(f"rows[{i}] must be a dict (an estimator_bias_table row), got {type(r).__name__}")
-        missing = [k for k in _ROW_KEYS if k not in r]
-        if missing:
-            raise ValueError(f"rows[{i}] lacks the keys {missing} of an estimator_bias_table row")
     names = list(dict.fromkeys(r["estimator"] for r in rows))
     laws = list(dict.fromkeys((r["law"], r["alpha"]) for r in rows))
     by = {(r["law"], r["alpha"], r["estimator"]): r for r in rows}
