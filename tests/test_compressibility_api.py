@@ -461,3 +461,18 @@ def test_barsbey_study_alpha_range_starts_at_the_sub_gaussian_minimum():
         barsbey_synthetic_study(n_reps=1, n_rows=4, n_cols=4, alpha_range=(SUB_GAUSSIAN_ALPHA_MIN / 2, 2.0))
     with pytest.raises(TypeError, match="alpha_range"):
         barsbey_synthetic_study(n_reps=1, n_rows=4, n_cols=4, alpha_range=1.5)
+
+
+def test_compressibility_figure_labels_its_panels_a_to_f_in_order():
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from simulations.compressibility import plots, study
+
+    data = study.figure_data([100, 1000], 0.1, 2.0, n_seeds=2, barsbey=dict(n_reps=4, n_rows=20, n_cols=20), seed=1)
+    fig = plots.compressibility_figure(data)
+    letters = [re.match(r"\((\w)\)", ax.get_title()).group(1) for ax in fig.axes if ax.get_title()]
+    assert letters == list("abcdef")
+    assert all("G_" not in ax.get_title() or "[F]" in ax.get_title() for ax in fig.axes)
