@@ -338,3 +338,23 @@ def test_weight_tail_index_names_W_for_degenerate_weights():
     with pytest.raises(ValueError, match="W must not be constant"):
         ti.weight_tail_index(np.ones((4, 4)), estimator="hill")  # centred: all zeros
     assert ti.weight_tail_index(np.ones((4, 4)), estimator="hill", center=False) == 2.0  # inf (no tail), clipped
+
+
+def test_tails_legend_describes_the_coloured_lines():
+    """The asymptotes are dashed in each α's own colour; the legend's proxies say so in grey, not black."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+
+    from simulations.tail_index import plots, study
+
+    fig, ax = plt.subplots()
+    plots.plot_tails(ax, study.tail_curves((1.5, 2.0), n=2000, seed=0))
+    leg = {t.get_text(): h for t, h in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles)}
+    dashed = [h for lab, h in leg.items() if "dashed" in lab]
+    assert len(dashed) == 1 and dashed[0].get_linestyle() == "--"
+    assert to_rgba(dashed[0].get_color()) != to_rgba("k")
+    assert any("solid" in lab for lab in leg) and {"α = 1.5", "α = 2"} <= set(leg)
+    plt.close(fig)
