@@ -75,9 +75,25 @@ Modules: :mod:`theory.kesten.quadrature` (log h and ρ by quadrature), :mod:`the
 (h, ρ, α, the critical step sizes), :mod:`theory.kesten.symbolic` (the closed forms h(2m)),
 :mod:`theory.kesten.monotonicity` (the paper's monotonicity statements). The public functions
 take ``lr`` for the step size η and ``batch_size`` for the batch size b.
+:mod:`theory.kesten.goldie`: Goldie's tail constant C = lim x^α P(|X| > x) of the 1-D recursion
+X = AX + B, C = E[|AX+B|^α − |AX|^α]/(α E|A|^α ln|A|) (Goldie 1991), by Monte Carlo.
 """
 from __future__ import annotations
 
+from theory.kesten.goldie import (
+    GOLDIE_ALPHA_MAX,
+    GOLDIE_N_MAX,
+    GOLDIE_STEPS_MAX,
+    GOLDIE_WORK_MAX,
+    GoldieResult,
+    goldie_constant,
+    goldie_constant_mc,
+    lomax_perpetuity_exact,
+    lomax_perpetuity_rvs,
+    lomax_perpetuity_sampler,
+    sgd_1d_sampler,
+    stationary_samples,
+)
 from theory.kesten.monotonicity import (
     MonotonicityCheck,
     alpha_at_fixed_ratio,
@@ -130,6 +146,18 @@ __all__ = [
     "alpha_at_fixed_ratio",
     "variance_boundary_symbolic",
     "latex_equations",
+    "GoldieResult",
+    "goldie_constant",
+    "goldie_constant_mc",
+    "stationary_samples",
+    "lomax_perpetuity_sampler",
+    "lomax_perpetuity_exact",
+    "lomax_perpetuity_rvs",
+    "sgd_1d_sampler",
+    "GOLDIE_ALPHA_MAX",
+    "GOLDIE_N_MAX",
+    "GOLDIE_STEPS_MAX",
+    "GOLDIE_WORK_MAX",
 ]
 
 
