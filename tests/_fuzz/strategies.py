@@ -84,6 +84,8 @@ SKIP: dict[str, str] = {
     "simulations.nn.data.load_mnist": "reads the MNIST files (tens of MB) from TAILCOMP_DATA or the network",
     "simulations.nn.data.load_fashion_mnist": "reads the Fashion-MNIST files from TAILCOMP_DATA or the network",
     "simulations.pruning.data.load_data": "reads the MNIST files from TAILCOMP_DATA",
+    "simulations.spectra.power_law.PowerLawFit": "result record returned by power_law_fit (its fields are outputs)",
+    "simulations.spectra.layers.LayerSpectrum": "result record returned by layer_spectrum (its fields are outputs)",
 }
 SKIP_PATTERNS: list[tuple[str, str]] = [
     (r"\.plots\.", "plotting of a study's outputs on matplotlib axes; covered by the figure tests"),
@@ -181,6 +183,13 @@ CUSTOM: dict[str, dict[str, str]] = {
     "simulations.tail_index.study.sample_law": {"law": "'stable'", "param": "1.5", "n": "50"},
     "simulations.tail_index.study.format_table": {"rows": "bias_rows()"},
     "simulations.tail_index.estimators.weight_tail_index": {"W": "W(20, 20)"},
+    "simulations.spectra.layers.esd": {"W": "W(20, 20)"},
+    "simulations.spectra.layers.layer_spectrum": {"W": "W(20, 20)"},
+    "simulations.spectra.layers.spectral_alpha": {"W": "W(20, 20)"},
+    "simulations.spectra.layers.network_spectra": {"weights": "[W(20, 20), W(30, 20)]"},
+    "simulations.spectra.layers.network_summary": {
+        "spectra": "[__import__('simulations.spectra').spectra.layer_spectrum(W(20, 20))]"},
+    "simulations.spectra.power_law.power_law_fit": {"x": "np.abs(x(50))"},
     "simulations.compressibility.study.ratio_vs_n": {"law": "norm()", "ns": "(50, 100)", "n_seeds": "2"},
     "simulations.compressibility.study.convergence_limits": {},
     "simulations.compressibility.study.sas_sampler": {"alpha": "1.5"},
