@@ -19,6 +19,10 @@ or error) or ``"global"`` (one threshold over the pooled layers).
 * :mod:`.metrics` — ShrinkBench-style counts (Blalock, Gonzalez Ortiz, Frankle & Guttag,
   MLSys 2020): remaining parameters, compression ratio ``total / remaining``, FLOPs
   speedup, accuracy-vs-compression aggregation.
+* :mod:`.allocation` — layer-wise sparsity allocation at a fixed global sparsity: uniform,
+  global magnitude, AlphaPruning (Lu et al., NeurIPS 2024), tail-index bands and the
+  compressibility optimum (Gribonval, Cevher & Davies 2012); :mod:`.allocation_study` compares
+  them on LeNet-300-100 (experiment ``allocation.compare``).
 * :mod:`.study` — the heavy tails ⇒ compressibility study of Barsbey et al. (2021, §5)
   and the baselines table: experiment bodies (``pruning.heavy_tail``,
   ``pruning.baselines``) and sweep definitions; :mod:`.tables` reads its results store,
@@ -32,6 +36,9 @@ Quick example::
     pruning.prune(weights, "spectral", eps=0.1).ranks                     # smallest ranks within 10 %
     pruning.imp(spec, data, steps=1500, targets=(0.8, 0.9), rewind="lr", rewind_step=100)
 """
+from simulations.pruning.allocation import RULES as ALLOCATION_RULES
+from simulations.pruning.allocation import allocate, greedy_allocation, predicted_error_curves, prune_allocated
+from simulations.pruning.allocation_study import allocation_table, format_allocation_table, run_allocation
 from simulations.pruning.iterative import CONTROLS, CRITERIA, REWINDS, IMPResult, IMPRound, imp, mask_scores, prune_step
 from simulations.pruning.masks import apply_masks, check_layers, combine_masks, full_masks, mask_counts, sparsity
 from simulations.pruning.metrics import (
@@ -101,4 +108,12 @@ __all__ = [
     "curve_table",
     "baselines_table",
     "format_baselines_table",
+    "ALLOCATION_RULES",
+    "allocate",
+    "prune_allocated",
+    "greedy_allocation",
+    "predicted_error_curves",
+    "run_allocation",
+    "allocation_table",
+    "format_allocation_table",
 ]
