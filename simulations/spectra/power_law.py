@@ -44,8 +44,9 @@ from simulations._core.validation import check_array, check_positive
 
 __all__ = ["PowerLawFit", "power_law_fit", "MIN_TAIL", "CANDIDATES_MAX", "N_MAX"]
 
-#: fewest points a fitted tail may hold (a KS distance on fewer points says little; Clauset et al.
-#: find the x_min scan reliable from tails of about ten points up)
+#: fewest points a fitted tail may hold: α̂'s standard error is (α − 1)/√n_tail (a third of α − 1 at
+#: 10 points) and a KS distance on fewer points is mostly noise (typically ≈ 0.87/√n_tail); it is
+#: also WeightWatcher's minimum number of eigenvalues for a layer (``min_evals`` = 10)
 MIN_TAIL = 10
 #: most x_min candidates tried; beyond this many distinct values they are thinned evenly in rank
 CANDIDATES_MAX = 1000
