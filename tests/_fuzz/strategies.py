@@ -64,6 +64,7 @@ SKIP: dict[str, str] = {
     "simulations.pruning.study.heavy_tail_run": "long-running study; covered by its own tests",
     "simulations.pruning.study.baselines_run": "long-running study; covered by its own tests",
     "simulations.pruning.study.run_reproduction": "long-running study; covered by its own tests",
+    "simulations.pruning.allocation_study.run_allocation": "long-running study (trains networks); covered by its own tests",
     "simulations.pruning.study.pruning_curves": "long-running study; covered by its own tests",
     "simulations.sweep.study.toy_sweep": "long-running study; covered by its own tests",
     "simulations.sweep.runner.run_sweep": "runs a sweep in process pools; covered by the sweep tests",
