@@ -14,6 +14,9 @@ Measures (:mod:`~simulations.compressibility.api`): :func:`relative_errors` (eve
 2021, NeurIPS), :func:`is_compressible`, :func:`kept_count`. The studies (convergence in n, the
 synthetic experiment of Barsbey et al.) are in :mod:`simulations.compressibility.study`, their
 plots in :mod:`simulations.compressibility.plots`.
+Predicted against actual pruning error of weight layers (G_p of a fitted or the empirical law):
+:mod:`simulations.compressibility.predicted` (:func:`predicted_vs_actual`, :func:`format_predicted_table`),
+its figure :mod:`simulations.compressibility.predicted_plots`.
 
 Example::
 
@@ -24,3 +27,7 @@ from simulations.compressibility import api as _api
 from simulations.compressibility.api import *  # noqa: F403  (the API's public names, listed in its __all__)
 
 __all__ = list(_api.__all__)
+from simulations.compressibility.predicted import fit_law, predicted_vs_actual  # noqa: E402
+from simulations.compressibility.predicted import format_table as format_predicted_table  # noqa: E402
+
+__all__ += ["predicted_vs_actual", "format_predicted_table", "fit_law"]
