@@ -9,7 +9,11 @@ The record (``--out``) holds the config, one metrics entry per evaluation, the
 status and why the run ended (``reason``), the CPU ``threads`` it ran with (results are
 bit-identical at equal thread count), timings and library versions. Divergence guard:
 ``--max-loss`` / ``--max-weight`` (default 1e6 each, ``none`` disables; see
-:class:`simulations.nn.train.StopRules`). ``--checkpoint PATH`` saves a checkpoint
+:class:`simulations.nn.train.StopRules`). Heavy-tail diagnostics during training
+(:mod:`simulations.diagnostics`): ``--grad-noise-every N`` measures the gradient-noise tail
+index every N steps (``--grad-noise-n-eval``, ``--grad-noise-splits``), ``--tail-index-every N``
+the weight tail indices and spectral exponents; their values land in the metrics entries
+(``grad_noise``, ``tail_index``) and their settings and tidy tables in ``diagnostics``. ``--checkpoint PATH`` saves a checkpoint
 at the end (and every ``--checkpoint-every`` steps); ``--resume PATH`` continues
 from one bit for bit. Exit status: 0 for a finished run (any status, including
 "diverged", which is reported in the record), 2 for bad arguments.
@@ -116,7 +120,65 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--save-params", type=Path, default=None, metavar="FILE",
                    help="write the final parameters (.npy; default: not written)")
     r.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    g = p.add_argument_group("heavy-tail diagnostics during training (simulations.diagnostics; recorded in the "
+                             "metrics of --out; --eval-every must divide their periods, default: their gcd)")
+    g.add_argument("--grad-noise-every", type=int, default=None, metavar="N",
+                   help="gradient-noise tail index (Şimşekli et al. 2019) every N steps (default: off)")
+    g.add_argument("--grad-noise-n-eval", type=int, default=None, metavar="ROWS",
+                   help="rows per split for the gradient noise (default 500; 0: the whole split)")
+    g.add_argument("--grad-noise-splits", default="train", metavar="S1,S2",
+                   help="comma-separated evaluation sets of the gradient noise: train, test (default: train)")
+    g.add_argument("--tail-index-every", type=int, default=None, metavar="N",
+                   help="weight tail index per layer (entries, rows, row norms) and spectral exponent every N steps "
+                   "(default: off)")
+    g.add_argument("--no-spectral", action="store_true", help="--tail-index-every without the spectral exponent")
     return p
+
+
+def _monitors(args, ds):
+    """(monitors, the one callback chaining them, eval_every): the diagnostics of the command line."""
+    if args.grad_noise_every is None and args.tail_index_every is None:
+        return None, None, args.eval_every
+    import importlib
+    import math
+
+    # simulations.diagnostics builds on simulations.nn: imported by name at run time, so that the
+    # training core has no static dependency on it (as simulations.cli imports its subcommands)
+    periods = [(f, n) for f, n in (("--grad-noise-every", args.grad_noise_every),
+                                   ("--tail-index-every", args.tail_index_every)) if n is not None]
+    for flag, n in periods:
+        if n < 1:
+            raise ValueError(f"{flag} must be a positive number of steps, got {n}")
+        if args.eval_every is not None and n % args.eval_every:
+            raise ValueError(f"{flag} {n} must be a multiple of --eval-every {args.eval_every} (the monitors run "
+                             "at evaluations)")
+    diag = importlib.import_module("simulations.diagnostics")
+    monitors = []
+    if args.grad_noise_every is not None:
+        if args.grad_noise_n_eval is not None and args.grad_noise_n_eval < 0:
+            raise ValueError(f"--grad-noise-n-eval must be >= 0 (0: the whole split), got {args.grad_noise_n_eval}")
+        n_eval = diag.N_EVAL_DEFAULT if args.grad_noise_n_eval is None else (args.grad_noise_n_eval or None)
+        splits = tuple(s.strip() for s in args.grad_noise_splits.split(",") if s.strip())
+        monitors.append(diag.GradientNoiseMonitor(ds, batch_size=args.batch_size, every=args.grad_noise_every,
+                                                  n_eval=n_eval, splits=splits, seed=args.seed))
+    if args.tail_index_every is not None:
+        monitors.append(diag.TailIndexMonitor(every=args.tail_index_every, spectral=not args.no_spectral))
+    eval_every = args.eval_every or math.gcd(*(n for _, n in periods))
+    return monitors, diag.combine(*monitors), eval_every
+
+
+def _monitor_record(monitors) -> dict:
+    """The settings and tidy tables of the diagnostics monitors, for the run record."""
+    out = {}
+    for m in monitors or ():
+        sched = {"every": m.schedule.every, "at": sorted(m.schedule.at)}
+        if m.key == "grad_noise":
+            out[m.key] = {**sched, "batch_size": m.batch_size, "n_eval": m.n_eval, "splits": list(m.splits),
+                          "per_layer": m.per_layer, "eps": m.eps, "records": m.records}
+        else:
+            out[m.key] = {**sched, "modes": list(m.modes), "spectral": m.spectral, "clip": m.clip,
+                          "records": m.records, "errors": m.errors}
+    return out
 
 
 #: (input dimension, classes) of the image data sets
@@ -275,16 +337,21 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError) as exc:
         print(f"tailcomp train: {exc}", file=sys.stderr)
         return 2
+    try:
+        monitors, callback, eval_every = _monitors(args, ds)
+    except (ValueError, TypeError, ImportError) as exc:
+        print(f"tailcomp train: {exc}", file=sys.stderr)
+        return 2
     if notice:
         print(f"tailcomp train: {notice}", file=sys.stderr)
     compile_notice(KERNEL_MODULES)
     t0 = time.time()
     try:
         res = train(spec, ds, optimizer=opt, noise=noise, batch_size=args.batch_size, stop=stop,
-                    averaging=args.averaging, eval_every=args.eval_every, eval_train=args.eval_train, seed=args.seed,
+                    averaging=args.averaging, eval_every=eval_every, eval_train=args.eval_train, seed=args.seed,
                     start_step=args.start_step, threads=args.threads, backend=args.backend, resume=args.resume,
                     checkpoint_path=args.checkpoint, checkpoint_every=args.checkpoint_every,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, callback=callback)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"tailcomp train: {exc}", file=sys.stderr)
         return 2
@@ -303,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
         "versions": _versions(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0)),
     }
+    if monitors:
+        record["diagnostics"] = _monitor_record(monitors)
     f = res.final
     msg = f"status={res.status} ({res.reason}) steps={res.steps} train_loss={f.get('train_loss')} train_acc={f.get('train_acc')}"
     if f.get("test_acc") is not None:

@@ -283,7 +283,11 @@ class Run:
                 info = dict(entry)
                 p = self.bufs.params
                 info["params"] = Params(self.spec, p) if isinstance(p, np.ndarray) else self.host_params()
-                if self.callback(info):
+                stop_now = self.callback(info)
+                for k, v in info.items():  # what the callback recorded into its entry lands in the history
+                    if k != "params" and k not in entry:
+                        entry[k] = v
+                if stop_now:
                     self.status = "stopped"
                     self.reason = f"the callback returned True at step {st.step}"
                     return True

@@ -204,7 +204,9 @@ def train(
     snapshot_at : global steps k at which a copy of θ_k (θ before step k's update, i.e. after k
         updates when start_step = 0) is stored in ``result.snapshots[k]`` (late rewinding).
     callback : called at every evaluation with the history entry plus ``params`` (a live view;
-        copy it to keep it); returning True stops the run (status "stopped").
+        copy it to keep it); returning True stops the run (status "stopped"). Keys it adds to the
+        entry it receives (other than ``params``) are kept in that history entry (the monitors of
+        :mod:`simulations.diagnostics` record their measurements this way).
     threads : CPU threads for this run (default :func:`default_threads`, i.e. 1).
     backend : "cpu", "cuda" or a :class:`Backend`.
     resume : a :class:`TrainState` or a checkpoint path to continue from; pass the same other
