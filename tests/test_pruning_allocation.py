@@ -259,3 +259,62 @@ def test_validation_messages(call, exc, match):
     ws = [np.random.default_rng(0).standard_normal((3, 4)), np.random.default_rng(1).standard_normal((2, 3))]
     with pytest.raises(exc, match=match):
         call(ws)
+
+
+# --------------------------------------------------------------------------- the comparison study
+
+
+def _row(dataset, seed, acc, ft, dense):
+    r = {"experiment": "allocation.compare", "status": "done", "dataset": dataset, "seed": seed,
+         "sparsities": [0.8, 0.9], "rules": ["uniform", "global_magnitude"], "dense_acc": dense,
+         "epsilon": 0.2, "law": "gennorm", "finetune_steps": 5}
+    r.update({"acc_uniform": acc[0], "acc_global_magnitude": acc[1], "ft_uniform": ft[0], "ft_global_magnitude": ft[1]})
+    return r
+
+
+def test_allocation_table_mean_and_sample_sd():
+    from simulations.pruning.allocation_study import allocation_table, format_allocation_table
+
+    rows = [_row("mnist", 0, ([0.9, 0.8], [0.95, 0.9]), ([0.97, 0.96], [0.98, 0.97]), 0.98),
+            _row("mnist", 1, ([0.7, 0.6], [0.93, 0.9]), ([0.95, 0.94], [0.98, 0.95]), 0.96),
+            _row("fashion_mnist", 0, ([0.5, 0.4], [0.6, 0.5]), ([0.8, 0.7], [0.85, 0.8]), 0.88)]
+    tab = allocation_table(rows)
+    by = {(t["dataset"], t["rule"]): t for t in tab}
+    u = by[("mnist", "uniform")]
+    assert u["mean"] == pytest.approx([0.8, 0.7]) and u["sd"] == pytest.approx([math.sqrt(0.02)] * 2)
+    assert u["n_seeds"] == 2 and by[("mnist", "dense")]["mean"] == pytest.approx([0.97])
+    assert math.isnan(by[("fashion_mnist", "uniform")]["sd"][0])       # one seed: no sd
+    assert [t["dataset"] for t in tab][:3] == ["mnist"] * 3            # MNIST first, dense first
+    md = format_allocation_table(tab)
+    assert "| MNIST | uniform (every layer at s) | 80.0 ± 14.1 | 70.0 ± 14.1 |" in md
+    assert "| Fashion | global magnitude | 60.0 | 50.0 |" in md
+    assert "| data | rule | 80 % | 90 % |" in md
+    ft = allocation_table(rows, finetuned=True)
+    assert {(t["dataset"], t["rule"]): t for t in ft}[("mnist", "global_magnitude")]["mean"] == pytest.approx([0.98, 0.96])
+    with pytest.raises(ValueError, match="store_or_rows"):
+        allocation_table([{"dataset": "mnist"}])
+    with pytest.raises(TypeError, match="table"):
+        format_allocation_table("x")
+
+
+def test_quick_study_runs_resumes_and_allocates_exactly(tmp_path):
+    pytest.importorskip("simulations.spectra", reason="simulations.spectra (ESD exponent) not present")
+    from simulations.pruning.allocation_study import allocation_table, run_allocation
+    from simulations.sweep import ResultsStore
+
+    store = tmp_path / "alloc.sqlite"
+    run_allocation(store, quick=True, datasets=["synthetic"])
+    with ResultsStore(store, create=False) as st:
+        rows = st.rows("allocation.compare")
+    assert [r["status"] for r in rows] == ["done"]
+    r = rows[0]
+    n = np.array(r["layer_sizes"])
+    for rule in al.RULES:
+        assert len(r[f"acc_{rule}"]) == len(r["sparsities"]) == len(r[f"ft_{rule}"])
+        for s, sl in zip(r["sparsities"], r[f"layer_sparsity_{rule}"]):
+            assert int(round(float(np.dot(sl, n)))) == math.floor(s * n.sum() + 1e-9)
+    run_allocation(store, quick=True, datasets=["synthetic"])   # resumes: nothing new to run
+    with ResultsStore(store, create=False) as st:
+        again = st.rows("allocation.compare")
+    assert [x["run_id"] for x in again] == [r["run_id"]] and again[0]["wall_time"] == r["wall_time"]
+    assert {t["rule"] for t in allocation_table(store)} == {"dense", *al.RULES}

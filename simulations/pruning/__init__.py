@@ -38,7 +38,6 @@ Quick example::
 """
 from simulations.pruning.allocation import RULES as ALLOCATION_RULES
 from simulations.pruning.allocation import allocate, greedy_allocation, predicted_error_curves, prune_allocated
-from simulations.pruning.allocation_study import allocation_table, format_allocation_table, run_allocation
 from simulations.pruning.iterative import CONTROLS, CRITERIA, REWINDS, IMPResult, IMPRound, imp, mask_scores, prune_step
 from simulations.pruning.masks import apply_masks, check_layers, combine_masks, full_masks, mask_counts, sparsity
 from simulations.pruning.metrics import (
@@ -113,7 +112,4 @@ __all__ = [
     "prune_allocated",
     "greedy_allocation",
     "predicted_error_curves",
-    "run_allocation",
-    "allocation_table",
-    "format_allocation_table",
 ]

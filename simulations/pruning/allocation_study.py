@@ -37,8 +37,8 @@ import numpy as np
 from simulations._core.seeding import child
 from simulations._core.validation import check_bool, check_choice, check_int
 
-__all__ = ["EXPERIMENT", "RULE_LABELS", "allocation_run", "allocation_sweeps", "run_allocation",
-           "allocation_table", "format_allocation_table", "main"]
+__all__ = ["EXPERIMENT", "RULE_LABELS", "allocation_sweeps", "run_allocation", "allocation_table",
+           "format_allocation_table"]
 
 EXPERIMENT = "allocation.compare"
 #: table labels of the rules
