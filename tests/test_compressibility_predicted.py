@@ -196,19 +196,56 @@ def test_figure_has_one_labelled_panel_per_layer():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from simulations.compressibility.predicted_plots import predicted_figure
+    from simulations.compressibility.predicted_plots import layer_params_text, predicted_figure
 
     rng = np.random.default_rng(14)
     rows = P.predicted_vs_actual([rng.standard_normal((20, 30)), rng.laplace(size=(5, 20))],
-                                 laws=("gennorm", "empirical"), finite_n=2)
-    fig = predicted_figure(rows)
-    titles = [ax.get_title("left") for ax in fig.axes if ax.get_visible()]
-    assert titles == ["(a) layer 1 (n = 600)", "(b) layer 2 (n = 100)"]
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert "actual (magnitude pruning)" in labels and "dotted: finite-n Monte Carlo" in labels
-    plt.close(fig)
+                                 laws=("gennorm", "sas", "empirical"), finite_n=2)
+    for kind in ("error", "difference"):
+        fig = predicted_figure(rows, kind=kind)
+        axes = [ax for ax in fig.axes if ax.get_visible()]
+        assert [ax.get_title("left") for ax in axes] == ["(a) layer 1 (n = 600)", "(b) layer 2 (n = 100)"]
+        labels = [t.get_text() for t in fig.legends[0].get_texts()]
+        assert labels == ["generalized Gaussian", "SαS (tail index)", "empirical law", "actual (magnitude pruning)",
+                          "dotted: finite-n Monte Carlo"]
+        if kind == "difference":  # the empirical law's curve is G_p[F_n] − e, between 0 and O(1/n)
+            y = next(ln for ln in axes[0].get_lines() if ln.get_label() == "empirical law").get_ydata()
+            assert np.all(np.abs(y) < 0.05)
+        plt.close(fig)
+    beta = next(r["params"]["beta"] for r in rows if r["law"] == "gennorm" and r["layer"] == "layer 1")
+    assert layer_params_text(rows, "layer 1").startswith(f"β = {beta:.2f}, α = ")
     with pytest.raises(ValueError, match="rows"):
         predicted_figure([])
+    with pytest.raises(ValueError, match="kind"):
+        predicted_figure(rows, kind="bogus")
+
+
+def test_paper_figure_from_the_committed_data(tmp_path):
+    """paper/fig_predicted_error draws its 12 panels and tables from paper/data/predicted_error.json, whose
+    rows satisfy the empirical-law identity (0 ≤ G_2[F_n] − e ≤ O(1/n)) and the ordering of e in κ."""
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(repo))
+    from paper import fig_predicted_error as F
+    from paper import figdata, figstyle
+
+    data = figdata.load(F.DATA_FILE)
+    rows = data["rows"]
+    assert {r["dataset"] for r in rows} == {"mnist", "fashion_mnist"} and {r["kappa"] for r in rows} == set(F.KAPPAS)
+    for r in rows:
+        if r["law"] == "empirical":
+            assert -1e-12 <= r["diff"] <= 2.0 / r["n"] ** 0.5  # f v_(m+1)/Σv ≤ max v/Σv, far below for these n
+    for layer in {r["layer"] for r in rows}:
+        act = [r["actual"] for r in sorted((r for r in rows if r["layer"] == layer and r["law"] == "empirical"),
+                                           key=lambda r: r["kappa"])]
+        assert all(a > b for a, b in zip(act, act[1:]))  # keeping more entries loses less
+    paths = F.make(tmp_path, False)
+    assert {p.name for p in paths} >= {"fig_predicted_error.png", "table_predicted_error.md", "table_predicted_error.tex"}
+    man = figstyle.read_manifest(tmp_path, "fig_predicted_error")
+    assert man["panels"] == list("abcdefghijkl") and not man["reduced"]
+    assert "κ = 0.02" in (tmp_path / "table_predicted_error.md").read_text()
 
 
 def test_errors_name_the_parameter():
@@ -233,3 +270,19 @@ def test_errors_name_the_parameter():
         P.law_g({"x": 1}, [0.5])
     with pytest.raises(ValueError, match="rows"):
         P.format_table([{"layer": "x"}])
+
+
+def test_paper_reduced_run_without_the_image_files_is_an_error_naming_them(tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from paper import fig_predicted_error as F
+    from paper import figstyle
+    from simulations.pruning import data as pdata
+
+    monkeypatch.setenv("TAILCOMP_DATA", str(tmp_path / "no-data-here"))
+    monkeypatch.setenv("TAILCOMP_CACHE", str(tmp_path / "no-cache"))
+    monkeypatch.setattr(pdata, "_CACHE", {})
+    with pytest.raises(figstyle.MissingDataError, match="mnist.*TAILCOMP_DATA"):
+        F.make(tmp_path / "out", True)
