@@ -203,3 +203,28 @@ def test_sweep_experiment_stores_the_estimates(tmp_path):
     assert [h["step"] for h in hist] == [20, 40]
     assert hist[-1]["alpha_train"] == m["alpha_train"]
     assert {"alpha_train_l0", "alpha_test_l1"} <= set(hist[0])
+
+
+def test_plots_draw_one_line_per_layer_and_the_pooled_estimate(data):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from simulations.diagnostics import plots
+
+    noise = GradientNoiseMonitor(data, batch_size=20, every=20, n_eval=100, splits=("train", "test"))
+    tail = TailIndexMonitor(every=20, spectral=False)
+    _train(data, combine(noise, tail))
+    fig = plots.monitor_figure(noise.records, tail.records, variants=("entries", "row_norms"))
+    axes = fig.axes
+    assert len(axes) == 4  # train, test, entries, row norms
+    labels = [line.get_label() for line in axes[0].get_lines()]
+    assert labels == ["layer 1", "layer 2", "layer 3", "all coordinates", "α = 2 (Gaussian)"]
+    pooled = axes[0].get_lines()[3]
+    assert list(pooled.get_xdata()) == [20, 40, 60]
+    assert list(pooled.get_ydata()) == [r["alpha"] for r in noise.records if r["split"] == "train" and r["layer"] == "all"]
+    assert [line.get_label() for line in axes[3].get_lines()] == ["layer 1", "layer 2", "layer 3"]
+    rows = [dict(r, width=w, depth=2, seed=s) for w in (8, 16) for s in (0, 1) for r in noise.records]
+    fig2, ax = matplotlib.pyplot.subplots()
+    plots.plot_alpha_vs_width(ax, rows, "test")
+    err = ax.containers[0]
+    assert list(err.lines[0].get_xdata()) == [8, 16]

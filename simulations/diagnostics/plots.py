@@ -20,11 +20,12 @@ def _lines(ax, records: list[dict], value: str = "alpha") -> None:
     layers = sorted({r["layer"] for r in records if r["layer"] != "all"})
     for col, l in zip(_layer_colors(len(layers)), layers):
         rs = sorted((r for r in records if r["layer"] == l), key=lambda r: r["step"])
-        ax.plot([r["step"] for r in rs], [r[value] for r in rs], "o-", ms=3, lw=1.2, color=col, label=f"layer {l + 1}")
+        ax.plot([r["step"] for r in rs], [r[value] for r in rs], "o-", ms=3, lw=1.2, color=col, label=f"layer {l + 1}",
+                zorder=2)
     pooled = sorted((r for r in records if r["layer"] == "all"), key=lambda r: r["step"])
     if pooled:
-        ax.plot([r["step"] for r in pooled], [r[value] for r in pooled], "s-", ms=4, lw=2.2, color="k",
-                label="all coordinates")
+        ax.plot([r["step"] for r in pooled], [r[value] for r in pooled], "s--", ms=4, lw=2.0, color="k",
+                label="all coordinates", zorder=1)  # under the layers' lines, which it may cover otherwise
     ax.set_xlabel("step")
 
 
