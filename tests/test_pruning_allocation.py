@@ -318,3 +318,13 @@ def test_quick_study_runs_resumes_and_allocates_exactly(tmp_path):
         again = st.rows("allocation.compare")
     assert [x["run_id"] for x in again] == [r["run_id"]] and again[0]["wall_time"] == r["wall_time"]
     assert {t["rule"] for t in allocation_table(store)} == {"dense", *al.RULES}
+
+
+def test_experiment_config_lists_the_rules_and_laws():
+    from simulations.experiments import allocation as ex
+    from simulations.sweep import make_config
+
+    assert ex.RULES == al.RULES and ex.LAWS == al.LAWS
+    assert make_config("allocation.compare", {}).rules == al.RULES
+    with pytest.raises(ValueError, match="rules"):
+        make_config("allocation.compare", {"rules": ["uniform", "bogus"]})
