@@ -286,3 +286,13 @@ def test_paper_reduced_run_without_the_image_files_is_an_error_naming_them(tmp_p
     monkeypatch.setattr(pdata, "_CACHE", {})
     with pytest.raises(figstyle.MissingDataError, match="mnist.*TAILCOMP_DATA"):
         F.make(tmp_path / "out", True)
+
+
+def test_plot_helpers_check_the_layer_name():
+    from simulations.compressibility.predicted_plots import layer_params_text
+
+    rows = P.predicted_vs_actual([np.random.default_rng(16).standard_normal(40)], laws=("gennorm",))
+    with pytest.raises(TypeError, match="layer"):
+        layer_params_text(rows, np.array(["layer 1"]))
+    with pytest.raises(ValueError, match="layer"):
+        layer_params_text(rows, "layer 9")

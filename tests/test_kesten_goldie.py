@@ -192,6 +192,10 @@ def test_errors_name_the_parameter():
         G.goldie_constant(1.0, np.array([0.5, 0.25, 0.1]), a, a)  # all |a| < 1: E|A|^α ln|A| < 0
     with pytest.raises(ValueError, match="m"):
         G.goldie_constant(1.0, a, a, a, m=-1.0)
+    with pytest.raises(ValueError, match="m must be in"):  # 1/(α m) would overflow
+        G.goldie_constant(1.5, a, a, a, m=5e-324)
+    with pytest.raises(ValueError, match="alpha"):  # U^(−1/α) would overflow
+        G.lomax_perpetuity_rvs(1e-300, 5)
     with pytest.raises(ValueError, match="x: "):
         G.goldie_constant(2.0, a, a, np.full(3, 1e200))
     with pytest.raises(TypeError, match="draw_ab"):

@@ -189,15 +189,15 @@ _FIT_METHOD = {"normal": "MLE", "gennorm": "MLE (profile over s)", "student_t": 
                "sas": "block-sum tail index + median matching"}
 
 
-def fit_law(w: Any, law: str) -> dict:
-    """Fit ``law`` (one of :data:`FIT_LAWS`) to the entries of ``w`` (flattened), location fixed at 0.
+def fit_law(x: Any, law: str) -> dict:
+    """Fit ``law`` (one of :data:`FIT_LAWS`) to the entries of ``x`` (flattened), location fixed at 0.
 
     Returns ``{"law", "fit", "params"}``: ``params`` are ``scale`` (normal), ``beta, scale``
     (gennorm), ``nu, scale`` (student_t), ``alpha, alpha_estimate, scale`` (sas); ``fit`` names the
-    method (see the module docstring). ``w`` needs at least 2 finite entries, not all equal.
+    method (see the module docstring). ``x`` needs at least 2 finite entries, not all equal.
     """
     law = check_choice("law", law, FIT_LAWS)
-    a = _entries("w", w)
+    a = _entries("x", x)
     unit = float(np.max(np.abs(a)))
     z = a / unit  # fits in units of max|w| (no overflow); scales are converted back
     if law == "normal":
@@ -248,13 +248,13 @@ def _draw_fitted(fit: dict, n: int, rng: np.random.Generator) -> np.ndarray:
     return stable.rvs(prm["alpha"], 0.0, size=n, seed=rng)
 
 
-def empirical_g(w: Any, kappas: Any, p: float = 2.0) -> np.ndarray:
-    """G_p[F_n](κ) of the empirical law of the entries of ``w``: (Σ_{i≤m} v_(i) + f v_(m+1)) / Σ v_(i).
+def empirical_g(x: Any, kappas: Any, p: float = 2.0) -> np.ndarray:
+    """G_p[F_n](κ) of the empirical law of the entries of ``x``: (Σ_{i≤m} v_(i) + f v_(m+1)) / Σ v_(i).
 
     v = |w|^p sorted ascending, m = n − ⌈κn⌉ (:func:`kept_count`), f = n(1 − κ) − m clipped to [0, 1)
-    (module docstring). Powers are taken of |w|/max|w| (scale-free, no overflow).
+    (module docstring). Powers are taken of |x|/max|x| (scale-free, no overflow).
     """
-    a = check_array("w", w, min_size=1, dtype=np.float64).ravel()
+    a = check_array("x", x, min_size=1, dtype=np.float64).ravel()
     k = _check_kappas(kappas)
     p = _check_p(p)
     n = a.size
@@ -271,9 +271,9 @@ def empirical_g(w: Any, kappas: Any, p: float = 2.0) -> np.ndarray:
     return out
 
 
-def actual_errors(w: Any, kappas: Any, p: float = 2.0) -> np.ndarray:
-    """The one-shot magnitude-pruning error ‖w − H_{⌈κn⌉}(w)‖_p/‖w‖_p at each κ (:func:`relative_error_at`)."""
-    a = check_array("w", w, min_size=1, dtype=np.float64).ravel()
+def actual_errors(x: Any, kappas: Any, p: float = 2.0) -> np.ndarray:
+    """The one-shot magnitude-pruning error ‖x − H_{⌈κn⌉}(x)‖_p/‖x‖_p at each κ (:func:`relative_error_at`)."""
+    a = check_array("x", x, min_size=1, dtype=np.float64).ravel()
     k = _check_kappas(kappas)
     p = _check_p(p)
     return np.array([relative_error_at(a, float(kk), p) for kk in k])

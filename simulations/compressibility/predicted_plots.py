@@ -32,6 +32,8 @@ def _color(law: str) -> str:
 
 
 def _layer_rows(rows: list, layer: str) -> list:
+    if not isinstance(layer, str):
+        raise TypeError(f"layer must be a layer name (str), got {type(layer).__name__}")
     mine = [r for r in rows if r["layer"] == layer]
     if not mine:
         raise ValueError(f"layer: no rows for layer {layer!r}")

@@ -62,6 +62,7 @@ SKIP: dict[str, str] = {
     "simulations.pruning.masks.combine_masks": "variadic (*mask_lists); its masks are fuzzed through check_masks",
     "simulations.noise_compression.study.run_mlp": "sweep experiment body: trains an MLP for minutes; covered by its own tests",
     "simulations.pruning.study.heavy_tail_run": "long-running study; covered by its own tests",
+    "simulations.compressibility.predicted_plots.plot_layer": "draws on a matplotlib axes; covered by the figure tests",
     "simulations.pruning.study.baselines_run": "long-running study; covered by its own tests",
     "simulations.pruning.study.run_reproduction": "long-running study; covered by its own tests",
     "simulations.pruning.allocation_study.run_allocation": "long-running study (trains networks); covered by its own tests",
@@ -239,6 +240,14 @@ CUSTOM: dict[str, dict[str, str]] = {
     "simulations.pruning.masks.check_ratio": {"ratio": "0.5"},
     "simulations.pruning.masks.check_eps": {"eps": "0.1"},
     "simulations.nn.backends.get_backend": {},
+    "theory.kesten.goldie.stationary_samples": {"draw_ab": "__import__('theory.kesten.goldie', fromlist=['_']).lomax_perpetuity_sampler(1.5)"},
+    "theory.kesten.goldie.goldie_constant_mc": {"draw_ab": "__import__('theory.kesten.goldie', fromlist=['_']).lomax_perpetuity_sampler(1.5)", "n": "50", "steps": "20"},
+    "simulations.compressibility.predicted.law_g": {
+        "fit": "__import__('simulations.compressibility.predicted', fromlist=['_']).fit_law(x(), 'gennorm')"},
+    "simulations.compressibility.predicted.format_table": {"rows": "__import__('simulations.compressibility.predicted', fromlist=['_']).predicted_vs_actual([x(40)], laws=('gennorm', 'empirical'))"},
+    "simulations.compressibility.predicted_plots.layer_params_text": {"rows": "__import__('simulations.compressibility.predicted', fromlist=['_']).predicted_vs_actual([x(40)], laws=('gennorm', 'empirical'))", "layer": "'layer 1'"},
+    "simulations.compressibility.predicted_plots.legend_handles": {"rows": "__import__('simulations.compressibility.predicted', fromlist=['_']).predicted_vs_actual([x(40)], laws=('gennorm', 'empirical'))"},
+    "simulations.compressibility.predicted_plots.predicted_figure": {"rows": "__import__('simulations.compressibility.predicted', fromlist=['_']).predicted_vs_actual([x(40)], laws=('gennorm', 'empirical'))"},
 }
 
 # Callables whose documented result may be non-finite (the finiteness check is off for them).

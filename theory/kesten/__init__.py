@@ -82,6 +82,7 @@ from __future__ import annotations
 
 from theory.kesten.goldie import (
     GOLDIE_ALPHA_MAX,
+    GOLDIE_ALPHA_MIN,
     GOLDIE_N_MAX,
     GOLDIE_STEPS_MAX,
     GOLDIE_WORK_MAX,
@@ -154,6 +155,7 @@ __all__ = [
     "lomax_perpetuity_exact",
     "lomax_perpetuity_rvs",
     "sgd_1d_sampler",
+    "GOLDIE_ALPHA_MIN",
     "GOLDIE_ALPHA_MAX",
     "GOLDIE_N_MAX",
     "GOLDIE_STEPS_MAX",

@@ -67,12 +67,15 @@ __all__ = [
     "lomax_perpetuity_exact",
     "lomax_perpetuity_rvs",
     "sgd_1d_sampler",
+    "GOLDIE_ALPHA_MIN",
     "GOLDIE_ALPHA_MAX",
     "GOLDIE_N_MAX",
     "GOLDIE_STEPS_MAX",
     "GOLDIE_WORK_MAX",
 ]
 
+#: smallest α accepted: the Pareto draws U^{−1/α} (U ≥ 2⁻⁵³) stay below float64's largest value
+GOLDIE_ALPHA_MIN = 0.06
 #: largest α accepted (|x|^α of moderate samples stays far from float64's range)
 GOLDIE_ALPHA_MAX = 50.0
 #: most chains (samples) of one Monte Carlo call: 10⁸ float64 = 800 MB per array
@@ -116,7 +119,7 @@ class GoldieResult:
 
 
 def _check_alpha(alpha: Any) -> float:
-    return check_real("alpha", alpha, 0.0, GOLDIE_ALPHA_MAX, low_open=True)
+    return check_real("alpha", alpha, GOLDIE_ALPHA_MIN, GOLDIE_ALPHA_MAX)
 
 
 def _rng(seed: Any) -> np.random.Generator:
@@ -146,7 +149,7 @@ def goldie_constant(alpha: Any, a: np.ndarray, b: np.ndarray, x: np.ndarray, m: 
 
     Parameters
     ----------
-    alpha : float in (0, GOLDIE_ALPHA_MAX]
+    alpha : float in [GOLDIE_ALPHA_MIN, GOLDIE_ALPHA_MAX] = [0.06, 50]
         The tail index: the root of E|A|^α = 1 (e.g. :func:`theory.kesten.tail_index`).
     a, b : 1-D arrays of the same length n ≥ 2
         iid copies of the pair (A, B) (a_i and b_i may be dependent, as in SGD).
@@ -154,7 +157,7 @@ def goldie_constant(alpha: Any, a: np.ndarray, b: np.ndarray, x: np.ndarray, m: 
         Samples of the **stationary** law of X, independent of (a, b) (e.g. the final states of
         independent chains, :func:`stationary_samples`); x_i is paired with (a_i, b_i). Samples from
         any other law give a wrong constant: the formula is implicit.
-    m : float > 0, optional
+    m : float in [1e-300, 1e300], optional
         m_α = E[|A|^α ln|A|] when it is known (a closed form, or h'(α) by quadrature for SGD):
         the denominator is then α m exactly and only the numerator is estimated. By default it is
         estimated from ``a`` (whose terms |a|^α ln|a| have infinite variance when
@@ -179,7 +182,7 @@ def goldie_constant(alpha: Any, a: np.ndarray, b: np.ndarray, x: np.ndarray, m: 
     if b.size != n or x.size != n:
         raise ValueError(f"a, b and x must have the same length, got {a.size}, {b.size} and {x.size}")
     if m is not None:
-        m = check_positive("m", m)
+        m = check_real("m", m, 1e-300, 1e300)  # 1/(α m) stays a finite float64
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         ax = a * x
         y = ax + b
