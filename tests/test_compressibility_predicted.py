@@ -288,7 +288,7 @@ def test_paper_reduced_run_without_the_image_files_is_an_error_naming_them(tmp_p
         F.make(tmp_path / "out", True)
 
 
-def test_plot_helpers_check_the_layer_name():
+def test_plot_functions_check_the_layer_name():
     from simulations.compressibility.predicted_plots import layer_params_text
 
     rows = P.predicted_vs_actual([np.random.default_rng(16).standard_normal(40)], laws=("gennorm",))
