@@ -125,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--grad-noise-every", type=int, default=None, metavar="N",
                    help="gradient-noise tail index (Şimşekli et al. 2019) every N steps (default: off)")
     g.add_argument("--grad-noise-n-eval", type=int, default=None, metavar="ROWS",
-                   help="rows per split for the gradient noise (default 500; 0: the whole split)")
+                   help="rows per split for the gradient noise (default 400; 0: the whole split)")
     g.add_argument("--grad-noise-splits", default="train", metavar="S1,S2",
                    help="comma-separated evaluation sets of the gradient noise: train, test (default: train)")
     g.add_argument("--tail-index-every", type=int, default=None, metavar="N",
