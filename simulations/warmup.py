@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from simulations._core.validation import check_bool, check_choice
 from simulations.cli import HelpFormatter
 
 __all__ = ["TASKS", "run", "main"]
@@ -78,12 +79,16 @@ TASKS: dict[str, tuple[str, Callable[[], None]]] = {
 
 def run(names=None, *, progress: bool = True, file=None) -> dict[str, float]:
     """Run the warm-up tasks ``names`` (default: all, in :data:`TASKS` order); return seconds per task."""
-    names = list(TASKS) if names is None else list(names)
-    for n in names:
-        if n not in TASKS:
-            raise ValueError(f"names: unknown task {n!r}; choose from {', '.join(TASKS)}")
-    times: dict[str, float] = {}
+    if names is None:
+        names = list(TASKS)
+    elif isinstance(names, str) or not isinstance(names, (list, tuple)):
+        raise TypeError(f"names must be None or a list of task names, got {type(names).__name__}")
+    names = [check_choice(f"names[{i}]", n, tuple(TASKS)) for i, n in enumerate(names)]
+    progress = check_bool("progress", progress)
     out = sys.stderr if file is None else file
+    if not callable(getattr(out, "write", None)):
+        raise TypeError(f"file must be None or a writable text stream, got {type(file).__name__}")
+    times: dict[str, float] = {}
     bar = None
     if progress:
         from tqdm.auto import tqdm

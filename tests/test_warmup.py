@@ -24,9 +24,15 @@ def test_a_task_runs_and_is_timed(capsys):
     assert set(times) == {"compressibility"} and times["compressibility"] >= 0.0
 
 
-def test_unknown_task_is_named():
-    with pytest.raises(ValueError, match="names: unknown task 'bogus'"):
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match=r"names\[0\]"):
         warmup.run(["bogus"], progress=False)
+    with pytest.raises(TypeError, match="names"):
+        warmup.run("nn", progress=False)
+    with pytest.raises(TypeError, match="progress"):
+        warmup.run([], progress=1)
+    with pytest.raises(TypeError, match="file"):
+        warmup.run([], file=object())
     with pytest.raises(SystemExit):
         warmup.main(["--only", "bogus"])
 

@@ -84,6 +84,8 @@ SKIP: dict[str, str] = {
     "simulations.nn.data.load_mnist": "reads the MNIST files (tens of MB) from TAILCOMP_DATA or the network",
     "simulations.nn.data.load_fashion_mnist": "reads the Fashion-MNIST files from TAILCOMP_DATA or the network",
     "simulations.pruning.data.load_data": "reads the MNIST files from TAILCOMP_DATA",
+    "simulations.warmup.run": "compiles every kernel family (minutes on a cold cache); covered by tests/test_warmup.py",
+    "simulations.warmup.main": "command line: reads sys.argv",
 }
 SKIP_PATTERNS: list[tuple[str, str]] = [
     (r"\.plots\.", "plotting of a study's outputs on matplotlib axes; covered by the figure tests"),
