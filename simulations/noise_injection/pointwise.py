@@ -36,7 +36,7 @@ __all__ = ["FASTMATH", "tanh_fast", "activation", "activation_derivative", "loss
 FASTMATH = {"reassoc", "contract", "arcp", "nsz"}
 
 
-@nb.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@nb.njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
 def tanh_fast(z):
     """tanh(z) in a branch-free, vectorisable form (max relative error ~1e-15 against libm).
 
@@ -73,10 +73,10 @@ def tanh_fast(z):
 
 
 #: φ(z), from :mod:`simulations._core.pointwise` (tanh by libm: the CPU hot loops use :func:`tanh_fast`).
-activation = nb.njit(fastmath=FASTMATH, error_model="numpy")(_shared.activation)
+activation = nb.njit(inline="always", fastmath=FASTMATH, error_model="numpy")(_shared.activation)
 
 
-@nb.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@nb.njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
 def activation_derivative(h, act):
     """φ'(z) from the activation h = φ(z)."""
     if act == ACT_RELU:
@@ -88,7 +88,7 @@ def activation_derivative(h, act):
     return 1.0
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def loss_residual(f, y, r, loss):
     """Loss ℓ(f, y) of one sample; writes r = ∂ℓ/∂f (``r`` may be ``f`` itself: f is read first)."""
     c = f.shape[0]
@@ -115,10 +115,10 @@ def loss_residual(f, y, r, loss):
 
 
 #: σ η^{1/α} (0 when σ = 0: no noise is drawn), from :mod:`simulations._core.pointwise`.
-noise_amplitude = nb.njit()(_shared.noise_amplitude)
+noise_amplitude = nb.njit(inline="always")(_shared.noise_amplitude)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def kept_count(kappa, n):
     """k = ⌈κn⌉, κn within a few ulps of an integer rounded to it (as
     :func:`simulations.compressibility.api.kept_count`)."""

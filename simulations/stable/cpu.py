@@ -1,15 +1,11 @@
 """Numba kernels for α-stable random numbers (Chambers, Mallows & Stuck 1976).
 
 Plain ``@njit`` functions, no validation (see :mod:`simulations.stable.api` for the
-checked API). The scalar transforms are small functions that the SDE, SGD and
-neural kernels call inside their own loops::
+checked API). The scalar transforms are ``inline`` so that the SDE, SGD and
+neural kernels can draw stable noise inside their own loops::
 
     from simulations.stable.cpu import stable_s1_draw
     x = stable_s1_draw(states, i, alpha, beta)   # S1(α, β, σ=1, μ=0)
-
-They are not ``inline="always"``: numba's IR inlining re-types the body at every call site,
-which multiplied compile times; LLVM inlines these small callees anyway when it links a kernel
-(numba optimises the linked module), so the loops that call them still vectorise.
 
 Formulas (S1 parameterization, σ = 1, μ = 0; Weron 1996 corrects the α = 1 case):
 with V ~ U(−π/2, π/2) and W ~ Exp(1) independent,
@@ -48,9 +44,9 @@ _PI_LO = 1.2246467991473532e-16
 _S3, _S5, _S7, _S9, _S11, _S13, _S15, _S17, _S19 = [(-1.0) ** n / math.factorial(2 * n + 1) for n in range(1, 10)]
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def sin_half(x):
-    """sin x for |x| ≤ π/2 by a degree-19 polynomial (pure arithmetic: LLVM inlines it and vectorises the caller's loop)."""
+    """sin x for |x| ≤ π/2 by a degree-19 polynomial (pure arithmetic: inlines, vectorises)."""
     z = x * x
     p = _S19
     p = p * z + _S17
@@ -64,14 +60,14 @@ def sin_half(x):
     return x + x * z * p
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def sin_pi(x):
     """sin x for |x| < π: |x| > π/2 is reflected to π − |x| (two-constant π), branch-free."""
     ax = abs(x)
     return math.copysign(sin_half(min(ax, (_PI_HI - ax) + _PI_LO)), x)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def cms_sym_u(alpha, inv_a, c, u, w):
     """SαS(1) (β = 0, α ≠ 1) from U ∈ (0, 1) and W > 0; inv_a = 1/α, c = (1 − α)/α.
 
@@ -85,7 +81,7 @@ def cms_sym_u(alpha, inv_a, c, u, w):
     return sin_pi(alpha * v) * math.exp(c * math.log(cw / w) - inv_a * math.log(cv))
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def cms_transform(alpha, beta, v, w):
     """Standard S1(α, β, 1, 0) variate from V ∈ (−π/2, π/2) and W > 0."""
     if alpha == 1.0:
@@ -110,7 +106,7 @@ def cms_transform(alpha, beta, v, w):
     )
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def stable_s1_uw(alpha, beta, u, w):
     """S1(α, β, 1, 0) from U ∈ (0, 1) and W > 0 (V = π(U − ½)): the arithmetic of one stream draw.
 
@@ -123,7 +119,7 @@ def stable_s1_uw(alpha, beta, u, w):
     return cms_transform(alpha, beta, math.pi * (u - 0.5), w)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def sub_gaussian_factor_uw(alpha, u, w):
     """R = √(2A), A = σ_A · S1(α/2, 1, 1, 0) from (U, W), σ_A = cos(πα/4)^{2/α} (α < 2).
 
@@ -138,7 +134,7 @@ def sub_gaussian_factor_uw(alpha, u, w):
 # Draws from stream i of ``states`` (CPU bodies). Twins of the same-named device functions in
 # simulations.stable.cuda: the same text, each calling its own target's compilation of the
 # scalar functions (stable_s1_uw, sub_gaussian_factor_uw and the stream maps).
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def stable_s1_draw(states, i, alpha, beta):
     """One S1(α, β, 1, 0) draw from xoroshiro128+ stream ``i`` of ``states`` (U first, then W)."""
     u = uniform_open(states, i)
@@ -146,7 +142,7 @@ def stable_s1_draw(states, i, alpha, beta):
     return stable_s1_uw(alpha, beta, u, w)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def sas_draw(states, i, alpha):
     """One symmetric SαS(1) draw (β = 0, where S0 and S1 coincide)."""
     u = uniform_open(states, i)
@@ -154,7 +150,7 @@ def sas_draw(states, i, alpha):
     return stable_s1_uw(alpha, 0.0, u, w)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def sub_gaussian_factor_draw(states, i, alpha):
     """Random factor R = √(2A) of a sub-Gaussian SαS vector, X = scale · R · Z with Z ~ N(0, I).
 
@@ -168,7 +164,7 @@ def sub_gaussian_factor_draw(states, i, alpha):
     return sub_gaussian_factor_uw(alpha, u, w)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def s1_shift(alpha, beta, scale):
     """Additive term of the S1 scaling rule: X(σ) = σ X(1) + shift (α = 1 only: (2/π)βσ ln σ)."""
     if alpha == 1.0:
@@ -176,7 +172,7 @@ def s1_shift(alpha, beta, scale):
     return 0.0
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def s0_to_s1_shift(alpha, beta, scale):
     """δ₁ − δ₀ for the same law: −βσ tan(πα/2) (α ≠ 1), −(2/π)βσ ln σ (α = 1)."""
     if alpha == 1.0:
@@ -238,7 +234,7 @@ _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12, _E13 = [1.0 / math.fac
 _MANT, _ONE = np.int64(0x000FFFFFFFFFFFFF), np.int64(0x3FF0000000000000)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def plog(x):
     """ln x, x finite normal > 0: x = 2^e m, m ∈ [√½, √2), ln m = 2 atanh((m−1)/(m+1)) to s^10."""
     b = f64_bits(x)
@@ -263,7 +259,7 @@ def plog(x):
     return fe * _LN2_HI + (2.0 * f + (2.0 * f * s * p + fe * _LN2_LO))
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def pexp(y):
     """e^y: overflow → inf, underflow → 0 (two power-of-two factors keep 2^k representable)."""
     y = min(max(y, -1400.0), 1400.0)
@@ -288,7 +284,7 @@ def pexp(y):
     return p * bits_f64((k1 + 1023) << 52) * bits_f64((ki - k1 + 1023) << 52)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def cms_sym_uu(alpha, inv_a, c, u, u2):
     """SαS(1), α ∉ {1, 2}, from U, U2 ∈ (0, 1): V = π(U − ½), W = −ln U2."""
     v = math.pi * (u - 0.5)
@@ -307,7 +303,7 @@ def cms_sym_block(alpha, u, u2, out):
         out[j] = cms_sym_uu(alpha, inv_a, c, u[j], u2[j])
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def sas_fill(states, i, alpha, out, scratch):
     """out[:] = m SαS(1) draws (α ∉ {1, 2}) from stream i (scratch: float64[2m]).
 
@@ -320,7 +316,7 @@ def sas_fill(states, i, alpha, out, scratch):
     cms_sym_block(alpha, scratch[:m], scratch[m:], out)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def sin_any(x):
     """sin x for moderate |x| (here < 3π/2): x = kπ + r, |r| ≤ π/2, sin x = (−1)^k sin r (branch-free)."""
     kf = math.floor(x * (1.0 / math.pi) + 0.5)
@@ -348,7 +344,7 @@ def cms_block(alpha, beta, u, u2, out):
         out[j] = s * sin_any(a) * pexp(c * plog(cva / w) - inv_a * plog(cv))
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def stable_fill(states, i, alpha, beta, out, scratch):
     """out[:] = m S1(α, β, 1, 0) draws (α ≠ 1) from stream i; same stream use as m stable_s1_draw calls."""
     m = out.shape[0]

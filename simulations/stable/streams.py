@@ -26,8 +26,8 @@ The state map is linear over GF(2); :func:`gf2_apply` and :func:`gf2_matmul` (12
 by columns, re-exported by :mod:`simulations.stable.jumps`) let :func:`init_states` skip any number
 of whole streams in O(64) steps (:func:`skip_streams`).
 
-All draw functions are small ``@njit`` scalars meant to be called from
-inside other kernels: ``u = uniform_open(states, i)`` (LLVM inlines them into the caller).
+All draw functions are ``@njit(inline)`` scalars meant to be called from
+inside other kernels: ``u = uniform_open(states, i)``.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ _ONE64 = np.uint64(1)
 
 
 # ------------------------------------------------------------------ scalar arithmetic (CPU and device)
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def xoroshiro128p_next(s0, s1):
     """One xoroshiro128+ step on the state (s0, s1): returns (output s0 + s1, new s0, new s1).
 
@@ -58,19 +58,19 @@ def xoroshiro128p_next(s0, s1):
     return result, n0, n1
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def bits_to_uniform(x):
     """U[0, 1) from the top 53 bits of a 64-bit draw (numba.cuda's ``xoroshiro128p_uniform_float64``)."""
     return float(x >> _U11) * _TWO_M53
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def bits_to_uniform_open(x):
     """U(0, 1), both ends excluded: (k + 1/2) 2^-53 for the top 53 bits k of a 64-bit draw."""
     return (float(x >> _U11) + 0.5) * _TWO_M53
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def bits_to_exponential(x):
     """Exp(1) by inversion, −log U with U = :func:`bits_to_uniform_open` (x) ∈ (0, 1)."""
     return -math.log(bits_to_uniform_open(x))
@@ -79,7 +79,7 @@ def bits_to_exponential(x):
 # ------------------------------------------------------------------ draws from stream i of ``states`` (CPU bodies)
 # Twins of the same-named device functions in simulations.stable.cuda: the two bodies are the same
 # text and differ only in which target's compilation of the scalar functions above they call.
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def next_uint64(states, i):
     """Advance stream ``i`` and return its next 64-bit output (xoroshiro128+)."""
     r, s0, s1 = xoroshiro128p_next(states[i, 0], states[i, 1])
@@ -88,25 +88,25 @@ def next_uint64(states, i):
     return r
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def uniform(states, i):
     """U[0, 1) with 53 random bits (numba.cuda's ``xoroshiro128p_uniform_float64``)."""
     return bits_to_uniform(next_uint64(states, i))
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def uniform_open(states, i):
     """U(0, 1), both ends excluded: (k + 1/2) 2^-53 for a random 53-bit k."""
     return bits_to_uniform_open(next_uint64(states, i))
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def exponential(states, i):
     """Exp(1) by inversion, -log U with U in (0, 1)."""
     return bits_to_exponential(next_uint64(states, i))
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def normal(states, i):
     """N(0, 1) by the Box–Muller transform (the first of the pair, U1 ∈ (0, 1) then U2 ∈ [0, 1))."""
     u1 = uniform_open(states, i)
@@ -151,7 +151,7 @@ def _chain_streams(states):
 # ------------------------------------------------------------------ GF(2) matrices of the state map
 # The state update is linear over GF(2). A 128×128 binary matrix is stored by columns, M[b] = (lo, hi)
 # = the image of the basis state with only bit b set (b < 64: bit b of s0; b ≥ 64: bit b−64 of s1).
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def gf2_apply(M, s0, s1):
     """M s for a state (s0, s1), as a pair (lo, hi).
 
@@ -273,7 +273,7 @@ def init_states(n_streams: int, seed: int, subsequence_start: int = 0) -> np.nda
     return states
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def box_muller(u1, u2):
     """The Box–Muller pair (R cos Θ, R sin Θ), R = √(−2 log u1), Θ = 2π u2: two independent N(0, 1)
     from u1 ∈ (0, 1), u2 ∈ [0, 1) (plain ``math``, so a CUDA module can compile its ``py_func``)."""
@@ -282,7 +282,7 @@ def box_muller(u1, u2):
     return r * math.cos(t), r * math.sin(t)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def normal_pair(states, i):
     """Two independent N(0, 1) from stream ``i`` (the first is :func:`normal`'s draw)."""
     u1 = uniform_open(states, i)

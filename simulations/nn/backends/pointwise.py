@@ -31,10 +31,10 @@ __all__ = ["activation", "activation_backward", "row_loss_grad", "noise_amplitud
 
 
 #: φ(z), from :mod:`simulations._core.pointwise` (one formula for every kernel family).
-activation = nb.njit()(_shared.activation)
+activation = nb.njit(inline="always")(_shared.activation)
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def activation_backward(d, a, act):
     """d · φ'(z) given the activation a = φ(z) (ReLU: 0 where a ≤ 0, d elsewhere)."""
     if act == ACT_RELU:
@@ -46,7 +46,7 @@ def activation_backward(d, a, act):
     return d
 
 
-@nb.njit(cache=True)
+@nb.njit(inline="always", cache=True)
 def row_loss_grad(Z, i, t, loss, D, scale):
     """(loss, 1[argmax Z[i] = t]) of row i of the logits Z with label t.
 
@@ -81,4 +81,4 @@ def row_loss_grad(Z, i, t, loss, D, scale):
 
 
 #: σ η^{1/α}, from :mod:`simulations._core.pointwise`.
-noise_amplitude = nb.njit()(_shared.noise_amplitude)
+noise_amplitude = nb.njit(inline="always")(_shared.noise_amplitude)
