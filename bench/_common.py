@@ -44,8 +44,39 @@ def row(case: str, ours: float, peer: float, unit: str) -> dict:
     return {"case": case, "ours": float(ours), "peer": float(peer), "ratio": float(ours) / float(peer), "unit": unit}
 
 
+def cpu_info() -> dict:
+    """The CPU model, its SIMD flags (AVX2 / AVX-512 / FMA) and the target numba's LLVM compiles for.
+
+    ``NUMBA_CPU_NAME`` (e.g. ``haswell``: AVX2 + FMA, no AVX-512) makes numba generate code for
+    another CPU than the host's, which is how AVX2 numbers can be measured on an AVX-512 machine.
+    """
+    info: dict = {"model": platform.processor() or platform.machine()}
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and "model" in info:
+                    info["model"] = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:  # not Linux
+        pass
+    info["vector"] = ("AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else
+                      "AVX" if "avx" in flags else "SSE/other")
+    info["flags"] = sorted(f for f in flags if f.startswith(("avx", "fma", "sse4")))
+    try:
+        import llvmlite.binding as llvm
+
+        info["numba_target"] = os.environ.get("NUMBA_CPU_NAME") or llvm.get_host_cpu_name()
+    except Exception:  # pragma: no cover
+        pass
+    return info
+
+
 def machine() -> dict:
-    info = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
+    info = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+            "cpu": cpu_info()}
     try:
         import numba
 
@@ -68,6 +99,8 @@ def emit(bench: str, rows: list[dict], json_path: Path | None, notes: dict | Non
     print(f"{'case':<{w}}  {'ours':>12}  {'peer':>12}  {'ratio':>8}  unit")
     for r in rows:
         print(f"{r['case']:<{w}}  {r['ours']:>12.4g}  {r['peer']:>12.4g}  {r['ratio']:>8.2f}  {r['unit']}")
+    cpu = doc["machine"]["cpu"]
+    print(f"# cpu: {cpu['model']} ({cpu['vector']}; numba target {cpu.get('numba_target', '?')})")
     if notes:
         for k, v in notes.items():
             print(f"# {k}: {v}")

@@ -1,6 +1,6 @@
 """α-stable sampling speed: simulations.stable.api vs scipy.stats.levy_stable.rvs vs numpy standard_normal.
 
-    python bench/stable_rvs.py [--quick] [--json PATH] [--repeat R] [--wall]
+    python bench/stable_rvs.py [--quick] [--json PATH] [--repeat R]
 
 One thread (NUMBA_NUM_THREADS=1 is set before numba is imported), float64,
 10^6 draws per call (10^5 with --quick), α ∈ {1.2, 1.5, 1.8} with β = 0 and one
@@ -14,7 +14,8 @@ Rows (unit draws/s, higher is better, ratio = ours/peer):
 ``<path> a=.. b=.. vs scipy`` (target: ratio ≥ 5) and
 ``<path> a=.. b=.. vs numpy normal`` (the physical limit; goal: ratio ≥ 0.5,
 i.e. within 2× of ``Generator.standard_normal``). The notes give ns per draw and
-whether numba uses Intel SVML. Numba compile time is excluded (warm-up call).
+whether numba uses Intel SVML. Timings are wall-clock best-of-R (:func:`_common.best_time`, like
+every bench), numba compile time excluded (warm-up call); run on an idle machine.
 """
 from __future__ import annotations
 
@@ -23,38 +24,20 @@ import os
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common  # noqa: E402
-from _common import emit, parse_args, row  # noqa: E402
+from _common import best_time, emit, parse_args, row  # noqa: E402
 
 CASES = [(1.2, 0.0), (1.5, 0.0), (1.8, 0.0), (1.5, 0.5)]
-USE_WALL = "--wall" in sys.argv
 
 
-def best_time(fn, repeat):
-    """Best of ``repeat`` timings after a warm-up (:func:`_common.best_time`), in process CPU time
-    unless ``--wall``: everything timed here is single-threaded, and on a shared machine CPU time
-    is not inflated by the time the process waits for a core (wall-clock ratios there were off by
-    up to 2.5×)."""
-    if USE_WALL:
-        return _common.best_time(fn, repeat)
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best
 N_STREAMS = 64
 
 
 def main(argv=None) -> dict:
-    argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--wall"]
     args = parse_args(__doc__.splitlines()[0], argv)
     import numba
     from scipy import stats
@@ -97,7 +80,7 @@ def main(argv=None) -> dict:
         "ns_per_draw": {k: round(v, 2) for k, v in ns.items()},
         "numba_using_svml": bool(getattr(numba.config, "USING_SVML", False)),
         "llvmlite_svml_patched": svml_patched,
-        "clock": "wall (perf_counter)" if USE_WALL else "process CPU time",
+        "clock": "wall (perf_counter), best of R",
         "loadavg": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
     return emit("stable_rvs", rows, args.json, notes)

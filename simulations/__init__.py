@@ -9,3 +9,11 @@ kernel codes, the seeding recipe, thread control and CUDA detection.  The README
 table maps each concept to its files; ``theory/REFERENCE.md`` states the mathematics.
 """
 __version__ = "0.1.0"
+
+import os as _os
+
+from simulations._core import jit_cache as _jit_cache
+
+# Before any kernel module is imported: a kernel's numba cache entry then depends on every kernel
+# source of the package, not only on its own file (see simulations._core.jit_cache).
+_jit_cache.install(_os.path.dirname(_os.path.abspath(__file__)))

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("simulations.nn.cli", "main", "train an MLP with the torch-free core"),
     "sweep": ("simulations.sweep.cli", "sweep_main", "run a grid of experiments into the SQLite results store"),
     "report": ("simulations.sweep.cli", "report_main", "read the results store as rows and plots"),
+    "warmup": ("simulations.warmup", "main", "compile the main numba kernels once (after install or upgrade)"),
 }
 
 #: the line printed on stderr before kernels are compiled (no cache entry yet)
@@ -150,16 +151,29 @@ def _cache_dirs(source: Path) -> list[Path]:
     return [Path(folder) / "__pycache__", user / sub]
 
 
+def _kernel_files(module: str) -> list[Path]:
+    """The kernel sources of the package-wide cache stamp (:mod:`simulations._core.jit_cache`) of
+    ``module``'s top-level package; none when that package has no stamp."""
+    from simulations._core import jit_cache
+
+    top = _module_file(module.split(".")[0] + ".__init__")
+    if top is None or os.path.realpath(top.parent) not in jit_cache.installed_roots():
+        return []
+    return [Path(p) for p in jit_cache.kernel_files(top.parent)]
+
+
 def kernels_cached(module: str) -> bool:
     """Whether numba's on-disk cache holds an index, newer than the source, for functions of ``module``.
 
     A heuristic (it does not check every function or the index's contents): an index file
-    ``<module stem>.<function>-<line>.py<major><minor>.nbi`` at least as new as the source file.
+    ``<module stem>.<function>-<line>.py<major><minor>.nbi`` at least as new as the source file and
+    every other kernel module of the package.
     """
     source = _module_file(module)
     if source is None or not source.is_file():
         return True  # nothing to compile that we can see
-    stamp = source.stat().st_mtime
+    # an edit of any kernel module of the package invalidates every entry (simulations._core.jit_cache)
+    stamp = max([source.stat().st_mtime] + [p.stat().st_mtime for p in _kernel_files(module)])
     pattern = f"{source.stem}.*.py{sys.version_info.major}{sys.version_info.minor}.nbi"
     for d in _cache_dirs(source):
         try:

@@ -129,9 +129,18 @@ def test_notice_when_the_cache_has_no_index_and_none_when_warm(tmp_path, monkeyp
     idx = d / f"cpu_kernels.train_steps_kernel-48.py{sys.version_info.major}{sys.version_info.minor}.nbi"
     idx.write_bytes(b"")
     src_mtime = cli._module_file(MODULE).stat().st_mtime
+    kernel_files = cli._kernel_files(MODULE)
+    assert {("stable", "cpu.py"), ("backends", "cpu_kernels.py")} <= {(p.parent.name, p.name) for p in kernel_files}
+    # stand-in for the other kernel modules: one edited 100 s after the source
+    other = tmp_path / "other_kernels.py"
+    other.write_text("import numba\n")
+    os.utime(other, (src_mtime + 100, src_mtime + 100))
+    monkeypatch.setattr(cli, "_kernel_files", lambda module: [other])
     os.utime(idx, (src_mtime - 10, src_mtime - 10))  # older than the source: numba recompiles
     assert cli.kernels_cached(MODULE) is False
-    os.utime(idx, (src_mtime + 10, src_mtime + 10))
+    os.utime(idx, (src_mtime + 10, src_mtime + 10))  # newer than the source, older than another kernel module
+    assert cli.kernels_cached(MODULE) is False
+    os.utime(idx, (src_mtime + 200, src_mtime + 200))
     assert cli.kernels_cached(MODULE) is True
     assert cli.compile_notice([MODULE]) is False and capsys.readouterr().err == ""
     assert cli.compile_notice([]) is False

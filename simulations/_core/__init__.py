@@ -7,4 +7,6 @@
   used by every CPU and CUDA kernel.
 - :mod:`.seeding` — the one seeding recipe: seed → ``SeedSequence`` → a named child per consumer.
 - :mod:`.device` — CUDA availability and host/device array checks (no kernels).
+- :mod:`.jit_cache` — numba's on-disk cache keyed on every kernel source of the package, so that
+  editing a helper module invalidates the kernels that compiled it in.
 """

@@ -1,9 +1,9 @@
 """Numba kernel: many mean-field two-layer networks trained by noise-injected SGD at once.
 
-No validation here (see :mod:`simulations.noise_injection.ensemble`). One call trains ``K``
-networks in parallel (``prange`` over networks); network ``k`` owns row ``k``
-of the xoroshiro128+ ``states`` array, so its numbers do not depend on the
-number of threads or on scheduling. The arguments are those of
+No validation here (see :mod:`simulations.noise_injection.ensemble`). One call trains the
+networks ``first .. last − 1`` with the GIL released; the API runs chunks of networks on a thread
+pool. Network ``k`` owns row ``k`` of the xoroshiro128+ ``states`` array, so its numbers do not
+depend on the number of threads or on scheduling. The arguments are those of
 :class:`simulations.noise_injection.kernel_args.EnsembleArgs`, in that order.
 
 Model (mean-field scaling, Mei, Montanari & Nguyen 2018, PNAS; Wan, Barsbey, Zaidi &
@@ -62,13 +62,20 @@ import math
 import numba as nb
 import numpy as np
 
-from simulations._core.codes import NOISE_ENTRY, NOISE_NEURON, STATUS_NONFINITE, STATUS_OK
+from simulations._core.codes import (
+    NOISE_ELLIPTICAL,
+    NOISE_ENTRY,
+    NOISE_NEURON,
+    NOISE_NONE,
+    STATUS_NONFINITE,
+    STATUS_OK,
+)
 from simulations.noise_injection.eval_kernels import activate, record
 from simulations.noise_injection.pointwise import FASTMATH, activation, loss_residual, noise_amplitude
 from simulations.stable.cpu import sas_draw, sas_fill, sub_gaussian_factor_draw
 from simulations.stable.streams import normal, uniform
 
-__all__ = ["train_ensemble"]
+__all__ = ["train_networks_for", "TRAIN_NETWORKS"]
 
 
 # First body of the training step; the second is simulations.noise_injection.cuda._two_layer_steps.
@@ -76,193 +83,220 @@ __all__ = ["train_ensemble"]
 # that vectorise, there the threads of a block split one network's neurons (shared-memory reduction,
 # one stream copy per neuron). The per-element arithmetic is one source for both
 # (simulations.noise_injection.pointwise), and so is the evaluation (eval_kernels.record).
-@nb.njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
-def train_ensemble(
-    W, A, woff, aoff, widths, alphas, sigmas, lrs, lrs_second, states,
-    d, c, noise_kind, act, loss, train_second, noise_hidden, noise_out,
-    X, Y, TW, TA, teacher_act, label_noise,
-    Xe, Ye, batch_size, steps, eval_every, kappas, prune_eps,
-    hist_loss, hist_eval_loss, hist_eval_acc, hist_prune, hist_prunable, hist_norm_mean, hist_norm_max,
-    status, fail_step,
-):
-    """Train all K networks in place (W, A) for ``steps`` steps; fill the history arrays.
+def _make_train_networks(noise: int, online: bool):
+    """:func:`train_networks` compiled for one noise kind (``NOISE_NONE`` when no network is
+    noised) and one data mode (online teacher or data set): closure constants, so numba prunes the
+    other branches before typing and a call compiles only what it uses; each variant has its own
+    entry in numba's on-disk cache (the closure values are part of the key)."""
+    NOISED = noise != NOISE_NONE
+    IS_NEURON = noise == NOISE_NEURON
+    IS_ENTRY = noise == NOISE_ENTRY
+    ONLINE = online
 
-    ``X.shape[0] > 0``: minibatches drawn uniformly with replacement from (X, Y).
-    ``X.shape[0] == 0``: online teacher–student data, x ~ N(0, I_d),
-    y = (1/m) Σ_l TA[l] φ_t(TW[:, l]ᵀx) + label_noise · N(0, I_c).
-    """
-    K = widths.shape[0]
-    n_data = X.shape[0]
-    m_t = TW.shape[1]
-    for k in nb.prange(K):
-        n = widths[k]
-        wo = woff[k]
-        ao = aoff[k]
-        Wk = W[wo: wo + d * n].reshape((d, n))  # views: neuron j is column j
-        Ak = A[ao: ao + n * c].reshape((n, c))
-        alpha = alphas[k]
-        lr = lrs[k]
-        lr_a = lrs_second[k]
-        nscale = noise_amplitude(sigmas[k], lr, alpha)
-        # scratch, allocated once per network (not per step)
-        Xb = np.empty((batch_size, d))
-        Yb = np.empty((batch_size, c))
-        Z = np.empty((batch_size, n))
-        GA = np.zeros((n, c))
-        z = np.empty(n)
-        h = np.empty(n)
-        dh = np.empty(n)
-        buf = np.empty(n)
-        f = np.empty(c)
-        r = np.empty(c)
-        tz = np.empty(m_t)
-        # noise buffers: one block of SαS draws per step, made by the vectorised libm-free sampler
-        # (same stream use as the same number of sas_draw calls; α ∈ {1, 2} use sas_draw)
-        n_noise = d * n if noise_kind == NOISE_ENTRY else n
-        noise_buf = np.empty(n_noise)
-        xi_scratch = np.empty(2 * n_noise)
-        fill = alpha != 1.0 and alpha != 2.0
-        run_loss = 0.0
-        run_count = 0
-        e = 0
-        inv_b = 1.0 / batch_size
-        d4 = d - d % 4
-        b4 = batch_size - batch_size % 4
-        status[k] = STATUS_OK
-        fail_step[k] = -1
-        for t in range(steps):
-            # 1. minibatch (draw order: sample by sample)
-            for s in range(batch_size):
-                if n_data > 0:
-                    idx = int(uniform(states, k) * n_data)
-                    if idx >= n_data:
-                        idx = n_data - 1
-                    for i in range(d):
-                        Xb[s, i] = X[idx, i]
-                    for o in range(c):
-                        Yb[s, o] = Y[idx, o]
-                else:
-                    for i in range(d):
-                        Xb[s, i] = normal(states, k)
-                    for l in range(m_t):
-                        tz[l] = 0.0
-                    for i in range(d):
-                        xi = Xb[s, i]
+    @nb.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+    def train_networks(
+        first, last,
+        W, A, woff, aoff, widths, alphas, sigmas, lrs, lrs_second, states,
+        d, c, noise_kind, act, loss, train_second, noise_hidden, noise_out,
+        X, Y, TW, TA, teacher_act, label_noise,
+        Xe, Ye, batch_size, steps, eval_every, kappas, prune_eps,
+        hist_loss, hist_eval_loss, hist_eval_acc, hist_prune, hist_prunable, hist_norm_mean, hist_norm_max,
+        status, fail_step,
+    ):
+        """Train networks ``first .. last − 1`` in place (W, A) for ``steps`` steps; fill their history rows.
+
+        The arguments after (first, last) are the fields of :class:`EnsembleArgs`, in order. Networks
+        are independent (own stream, own slices of every array), so disjoint ranges may run on
+        concurrent threads (the GIL is released) with results independent of the split.
+
+        Data set mode (``X.shape[0] > 0``): minibatches drawn uniformly with replacement from (X, Y).
+        Online mode (``X.shape[0] == 0``): teacher–student data, x ~ N(0, I_d),
+        y = (1/m) Σ_l TA[l] φ_t(TW[:, l]ᵀx) + label_noise · N(0, I_c).
+        """
+        n_data = X.shape[0]
+        m_t = TW.shape[1]
+        for k in range(first, last):
+            n = widths[k]
+            wo = woff[k]
+            ao = aoff[k]
+            Wk = W[wo: wo + d * n].reshape((d, n))  # views: neuron j is column j
+            Ak = A[ao: ao + n * c].reshape((n, c))
+            alpha = alphas[k]
+            lr = lrs[k]
+            lr_a = lrs_second[k]
+            nscale = noise_amplitude(sigmas[k], lr, alpha)
+            # scratch, allocated once per network (not per step)
+            Xb = np.empty((batch_size, d))
+            Yb = np.empty((batch_size, c))
+            Z = np.empty((batch_size, n))
+            GA = np.zeros((n, c))
+            z = np.empty(n)
+            h = np.empty(n)
+            dh = np.empty(n)
+            buf = np.empty(n)
+            f = np.empty(c)
+            r = np.empty(c)
+            tz = np.empty(m_t)
+            # noise buffers: one block of SαS draws per step, made by the vectorised libm-free sampler
+            # (same stream use as the same number of sas_draw calls; α ∈ {1, 2} use sas_draw)
+            n_noise = d * n if IS_ENTRY else n
+            noise_buf = np.empty(n_noise)
+            xi_scratch = np.empty(2 * n_noise)
+            fill = alpha != 1.0 and alpha != 2.0
+            run_loss = 0.0
+            run_count = 0
+            e = 0
+            inv_b = 1.0 / batch_size
+            d4 = d - d % 4
+            b4 = batch_size - batch_size % 4
+            status[k] = STATUS_OK
+            fail_step[k] = -1
+            for t in range(steps):
+                # 1. minibatch (draw order: sample by sample)
+                for s in range(batch_size):
+                    if not ONLINE:
+                        idx = int(uniform(states, k) * n_data)
+                        if idx >= n_data:
+                            idx = n_data - 1
+                        for i in range(d):
+                            Xb[s, i] = X[idx, i]
+                        for o in range(c):
+                            Yb[s, o] = Y[idx, o]
+                    else:
+                        for i in range(d):
+                            Xb[s, i] = normal(states, k)
                         for l in range(m_t):
-                            tz[l] += xi * TW[i, l]
-                    for o in range(c):
-                        Yb[s, o] = 0.0
-                    for l in range(m_t):
-                        hl = activation(tz[l], teacher_act)
+                            tz[l] = 0.0
+                        for i in range(d):
+                            xi = Xb[s, i]
+                            for l in range(m_t):
+                                tz[l] += xi * TW[i, l]
                         for o in range(c):
-                            Yb[s, o] += TA[l, o] * hl
-                    for o in range(c):
-                        Yb[s, o] /= m_t
-                    if label_noise > 0.0:
+                            Yb[s, o] = 0.0
+                        for l in range(m_t):
+                            hl = activation(tz[l], teacher_act)
+                            for o in range(c):
+                                Yb[s, o] += TA[l, o] * hl
                         for o in range(c):
-                            Yb[s, o] += label_noise * normal(states, k)
-            # 2. pre-activations Z = Xb Wk (inputs blocked by 4: one load/store of Z per 4 FMAs)
-            for s in range(batch_size):
-                for j in range(n):
-                    Z[s, j] = 0.0
-                for i in range(0, d4, 4):
-                    x0 = Xb[s, i]
-                    x1 = Xb[s, i + 1]
-                    x2 = Xb[s, i + 2]
-                    x3 = Xb[s, i + 3]
+                            Yb[s, o] /= m_t
+                        if label_noise > 0.0:
+                            for o in range(c):
+                                Yb[s, o] += label_noise * normal(states, k)
+                # 2. pre-activations Z = Xb Wk (inputs blocked by 4: one load/store of Z per 4 FMAs)
+                for s in range(batch_size):
                     for j in range(n):
-                        Z[s, j] += x0 * Wk[i, j] + x1 * Wk[i + 1, j] + x2 * Wk[i + 2, j] + x3 * Wk[i + 3, j]
-                for i in range(d4, d):
-                    xi = Xb[s, i]
-                    for j in range(n):
-                        Z[s, j] += xi * Wk[i, j]
-            # 3. activations, outputs, loss, and Z[s] ← g_s = (Σ_o r_o a_jo) φ'(z_j) (n × ∂ℓ/∂z)
-            if train_second:
-                GA[:, :] = 0.0
-            bl = 0.0
-            inv_n = 1.0 / n
-            for s in range(batch_size):
-                activate(Z[s], h, dh, n, act)
-                for o in range(c):
-                    acc = 0.0
-                    for j in range(n):
-                        acc += h[j] * Ak[j, o]
-                    f[o] = acc * inv_n
-                bl += loss_residual(f, Yb[s], r, loss)
-                if c == 1:
-                    r0 = r[0]
-                    for j in range(n):
-                        Z[s, j] = r0 * Ak[j, 0] * dh[j]
-                else:
-                    for j in range(n):
-                        acc = 0.0
-                        for o in range(c):
-                            acc += r[o] * Ak[j, o]
-                        Z[s, j] = acc * dh[j]
+                        Z[s, j] = 0.0
+                    for i in range(0, d4, 4):
+                        x0 = Xb[s, i]
+                        x1 = Xb[s, i + 1]
+                        x2 = Xb[s, i + 2]
+                        x3 = Xb[s, i + 3]
+                        for j in range(n):
+                            Z[s, j] += x0 * Wk[i, j] + x1 * Wk[i + 1, j] + x2 * Wk[i + 2, j] + x3 * Wk[i + 3, j]
+                    for i in range(d4, d):
+                        xi = Xb[s, i]
+                        for j in range(n):
+                            Z[s, j] += xi * Wk[i, j]
+                # 3. activations, outputs, loss, and Z[s] ← g_s = (Σ_o r_o a_jo) φ'(z_j) (n × ∂ℓ/∂z)
                 if train_second:
-                    for j in range(n):
-                        hj = h[j]
-                        for o in range(c):
-                            GA[j, o] += r[o] * hj
-            bl *= inv_b
-            if not math.isfinite(bl):
-                status[k] = STATUS_NONFINITE
-                fail_step[k] = t
-                break
-            run_loss += bl
-            run_count += 1
-            # 4. W ← W − (η/b) Xbᵀ G (samples blocked by 4); nothing reads W in between
-            step = lr * inv_b
-            for i in range(d):
-                for s0 in range(0, b4, 4):
-                    x0 = step * Xb[s0, i]
-                    x1 = step * Xb[s0 + 1, i]
-                    x2 = step * Xb[s0 + 2, i]
-                    x3 = step * Xb[s0 + 3, i]
-                    for j in range(n):
-                        Wk[i, j] -= x0 * Z[s0, j] + x1 * Z[s0 + 1, j] + x2 * Z[s0 + 2, j] + x3 * Z[s0 + 3, j]
-                for s in range(b4, batch_size):
-                    xs = step * Xb[s, i]
-                    for j in range(n):
-                        Wk[i, j] -= xs * Z[s, j]
-            if train_second:
-                step_a = lr_a * inv_b
-                for j in range(n):
+                    GA[:, :] = 0.0
+                bl = 0.0
+                inv_n = 1.0 / n
+                for s in range(batch_size):
+                    activate(Z[s], h, dh, n, act)
                     for o in range(c):
-                        Ak[j, o] -= step_a * GA[j, o]
-            if nscale > 0.0:
-                if noise_hidden:
-                    if noise_kind == NOISE_NEURON or noise_kind == NOISE_ENTRY:
-                        if fill:
-                            sas_fill(states, k, alpha, noise_buf, xi_scratch)
-                        else:
-                            for q in range(n_noise):
-                                noise_buf[q] = sas_draw(states, k, alpha)
-                        if noise_kind == NOISE_NEURON:
-                            for i in range(d):
-                                for j in range(n):
-                                    Wk[i, j] += nscale * noise_buf[j]
-                        else:
-                            for i in range(d):
-                                for j in range(n):
-                                    Wk[i, j] += nscale * noise_buf[i * n + j]
+                        acc = 0.0
+                        for j in range(n):
+                            acc += h[j] * Ak[j, o]
+                        f[o] = acc * inv_n
+                    bl += loss_residual(f, Yb[s], r, loss)
+                    if c == 1:
+                        r0 = r[0]
+                        for j in range(n):
+                            Z[s, j] = r0 * Ak[j, 0] * dh[j]
                     else:
                         for j in range(n):
-                            rr = nscale * sub_gaussian_factor_draw(states, k, alpha)
-                            for i in range(d):
-                                Wk[i, j] += rr * normal(states, k)
-                if noise_out:
-                    for j in range(n):
-                        for o in range(c):
-                            Ak[j, o] += nscale * sas_draw(states, k, alpha)
-            if (t + 1) % eval_every == 0 or t == steps - 1:
-                ok = record(Wk, Ak, n, d, c, act, loss, Xe, Ye, kappas, prune_eps, buf, z, h, dh, f, r, k, e,
-                            run_loss / max(run_count, 1), hist_loss, hist_eval_loss, hist_eval_acc, hist_prune,
-                            hist_prunable, hist_norm_mean, hist_norm_max)
-                run_loss = 0.0
-                run_count = 0
-                e += 1
-                if not ok:
+                            acc = 0.0
+                            for o in range(c):
+                                acc += r[o] * Ak[j, o]
+                            Z[s, j] = acc * dh[j]
+                    if train_second:
+                        for j in range(n):
+                            hj = h[j]
+                            for o in range(c):
+                                GA[j, o] += r[o] * hj
+                bl *= inv_b
+                if not math.isfinite(bl):
                     status[k] = STATUS_NONFINITE
                     fail_step[k] = t
                     break
+                run_loss += bl
+                run_count += 1
+                # 4. W ← W − (η/b) Xbᵀ G (samples blocked by 4); nothing reads W in between
+                step = lr * inv_b
+                for i in range(d):
+                    for s0 in range(0, b4, 4):
+                        x0 = step * Xb[s0, i]
+                        x1 = step * Xb[s0 + 1, i]
+                        x2 = step * Xb[s0 + 2, i]
+                        x3 = step * Xb[s0 + 3, i]
+                        for j in range(n):
+                            Wk[i, j] -= x0 * Z[s0, j] + x1 * Z[s0 + 1, j] + x2 * Z[s0 + 2, j] + x3 * Z[s0 + 3, j]
+                    for s in range(b4, batch_size):
+                        xs = step * Xb[s, i]
+                        for j in range(n):
+                            Wk[i, j] -= xs * Z[s, j]
+                if train_second:
+                    step_a = lr_a * inv_b
+                    for j in range(n):
+                        for o in range(c):
+                            Ak[j, o] -= step_a * GA[j, o]
+                if NOISED and nscale > 0.0:
+                    if noise_hidden:
+                        if IS_NEURON or IS_ENTRY:
+                            if fill:
+                                sas_fill(states, k, alpha, noise_buf, xi_scratch)
+                            else:
+                                for q in range(n_noise):
+                                    noise_buf[q] = sas_draw(states, k, alpha)
+                            if IS_NEURON:
+                                for i in range(d):
+                                    for j in range(n):
+                                        Wk[i, j] += nscale * noise_buf[j]
+                            else:
+                                for i in range(d):
+                                    for j in range(n):
+                                        Wk[i, j] += nscale * noise_buf[i * n + j]
+                        else:
+                            for j in range(n):
+                                rr = nscale * sub_gaussian_factor_draw(states, k, alpha)
+                                for i in range(d):
+                                    Wk[i, j] += rr * normal(states, k)
+                    if noise_out:
+                        for j in range(n):
+                            for o in range(c):
+                                Ak[j, o] += nscale * sas_draw(states, k, alpha)
+                if (t + 1) % eval_every == 0 or t == steps - 1:
+                    ok = record(Wk, Ak, n, d, c, act, loss, Xe, Ye, kappas, prune_eps, buf, z, h, dh, f, r, k, e,
+                                run_loss / max(run_count, 1), hist_loss, hist_eval_loss, hist_eval_acc, hist_prune,
+                                hist_prunable, hist_norm_mean, hist_norm_max)
+                    run_loss = 0.0
+                    run_count = 0
+                    e += 1
+                    if not ok:
+                        status[k] = STATUS_NONFINITE
+                        fail_step[k] = t
+                        break
+
+    return train_networks
+
+
+#: The variants, by (noise kind, online): ``NOISE_NONE`` when no network gets noise.
+TRAIN_NETWORKS = {(noise, online): _make_train_networks(noise, online)
+                  for noise in (NOISE_NONE, NOISE_NEURON, NOISE_ENTRY, NOISE_ELLIPTICAL) for online in (False, True)}
+
+
+def train_networks_for(noise_kind: int, noised: bool, online: bool):
+    """The compiled :func:`train_networks` for this noise kind (``noised`` False: no network is
+    noised, σ = 0 or no noised layer) and data mode."""
+    return TRAIN_NETWORKS[(int(noise_kind) if noised else NOISE_NONE, bool(online))]

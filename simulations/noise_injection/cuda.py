@@ -50,7 +50,7 @@ def _phi(z, act):
     return tanh_fast(z) if act == ACT_TANH else activation(z, act)
 
 
-# Second body of the training step (the first: simulations.noise_injection.cpu.train_ensemble).
+# Second body of the training step (the first: simulations.noise_injection.cpu._train_network).
 # The parallel layout forces it: here the threads of a block split one network's neurons (a
 # shared-memory reduction for f, one stream copy per neuron), there one thread runs a whole network
 # with loops over neurons that vectorise. The per-element arithmetic (activation, derivative, loss,

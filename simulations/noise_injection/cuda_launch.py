@@ -96,7 +96,7 @@ def _fill_chain(st, M, dest, start, n):
 
 
 def run_train_ensemble(args: EnsembleArgs, *, threads_per_block: int | None = None) -> None:
-    """Device version of :func:`simulations.noise_injection.cpu.train_ensemble` (same arguments, same
+    """Device version of :func:`simulations.noise_injection.cpu.train_networks` (same arguments, same
     outputs filled in place; ``W``, ``A``, ``states`` are host arrays, W and A are updated in place).
 
     Raises :class:`simulations._core.device.CudaUnavailableError` without a device (or simulator).

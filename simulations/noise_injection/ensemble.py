@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numba as nb
@@ -335,19 +336,34 @@ def _recorded_steps(steps: int, eval_every: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- training: launch
+def _chunks(widths: np.ndarray, n_chunks: int) -> list[tuple[int, int]]:
+    """Split networks 0..K−1 into ≤ n_chunks contiguous ranges of about equal work (∝ width)."""
+    K = widths.shape[0]
+    n_chunks = min(n_chunks, K)
+    cum = np.cumsum(widths, dtype=np.float64)
+    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, n_chunks) / n_chunks, side="right")
+    edges = np.unique(np.concatenate(([0], cuts, [K])))
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
 def _launch(args: EnsembleArgs, backend: str, threads: int | None) -> None:
     if backend == "cuda":
         from simulations.noise_injection.cuda_launch import run_train_ensemble
 
         run_train_ensemble(args)
         return
-    old_threads = nb.get_num_threads()
-    if threads is not None:
-        nb.set_num_threads(check_int("threads", threads, 1, nb.config.NUMBA_NUM_THREADS))
-    try:
-        _cpu.train_ensemble(*args)
-    finally:
-        nb.set_num_threads(old_threads)
+    n = nb.get_num_threads() if threads is None else check_int("threads", threads, 1, nb.config.NUMBA_NUM_THREADS)
+    noised = bool((args.noise_hidden or args.noise_out) and np.any(args.sigmas > 0.0))
+    kernel = _cpu.train_networks_for(args.noise_kind, noised, online=args.X.shape[0] == 0)
+    K = args.widths.shape[0]
+    if n == 1 or K == 1:
+        kernel(0, K, *args)
+        return
+    # networks are independent (own stream, own slices): ranges of them run on a thread pool with
+    # the GIL released; 4 chunks per thread even out unequal widths
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        for f in [pool.submit(kernel, a, b, *args) for a, b in _chunks(args.widths, 4 * n)]:
+            f.result()
 
 
 def train_ensemble(

@@ -36,7 +36,7 @@ from simulations.noise_injection.pointwise import (
 __all__ = ["forward", "record", "record_all"]
 
 
-@nb.njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
+@nb.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def activate(z, h, dh, n, act):
     """h = φ(z), dh = φ'(z) on the first n entries; one loop per activation so that each vectorises."""
     if act == ACT_TANH:
@@ -56,7 +56,7 @@ def activate(z, h, dh, n, act):
             dh[j] = activation_derivative(hj, act)
 
 
-@nb.njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
+@nb.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def forward(Wk, Ak, n, d, c, act, x, z, h, dh, f):
     """z = Wkᵀx (n), h = φ(z), dh = φ'(z), f = (1/n) Σ_j a_j h_j (c). Wk: (d, n), Ak: (n, c) views."""
     for j in range(n):
@@ -74,13 +74,41 @@ def forward(Wk, Ak, n, d, c, act, x, z, h, dh, f):
         f[o] = s * inv_n
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _argmax(v, c):
     best = 0
     for o in range(1, c):
         if v[o] > v[best]:
             best = o
     return best
+
+
+@nb.njit(cache=True)
+def _heapsort(a, n):
+    """Sort a[:n] ascending in place (heapsort; compiles in a fraction of the time of ``ndarray.sort``)."""
+    for start in range(n // 2 - 1, -1, -1):
+        _sift_down(a, start, n)
+    for end in range(n - 1, 0, -1):
+        t = a[0]
+        a[0] = a[end]
+        a[end] = t
+        _sift_down(a, 0, end)
+
+
+@nb.njit(cache=True)
+def _sift_down(a, root, end):
+    while True:
+        child = 2 * root + 1
+        if child >= end:
+            return
+        if child + 1 < end and a[child] < a[child + 1]:
+            child += 1
+        if a[root] >= a[child]:
+            return
+        t = a[root]
+        a[root] = a[child]
+        a[child] = t
+        root = child
 
 
 @nb.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
@@ -108,7 +136,7 @@ def record(Wk, Ak, n, d, c, act, loss, Xe, Ye, kappas, prune_eps, buf, z, h, dh,
         return False
     hist_norm_mean[out_k, e] = mean_norm / n
     hist_norm_max[out_k, e] = max_norm
-    buf[:n].sort()
+    _heapsort(buf, n)
     # cumulative sums from the smallest: buf[m] becomes Σ_{i<m} s_(i) (shifted in place)
     acc = 0.0
     for j in range(n):

@@ -1,9 +1,9 @@
 """The one argument list of the two-layer ensemble kernel, shared by the CPU and CUDA launches.
 
 :class:`EnsembleArgs` names, in order, the positional parameters of
-:func:`simulations.noise_injection.cpu.train_ensemble` (a test checks the names against the
+:func:`simulations.noise_injection.cpu.train_networks` after its (first, last) range (a test checks the names against the
 kernel's signature). :func:`simulations.noise_injection.ensemble.train_ensemble` builds it
-once from the validated inputs; the CPU launch unpacks it (``cpu.train_ensemble(*args)``) and
+once from the validated inputs; the CPU launch unpacks it (``cpu.train_networks(first, last, *args)``) and
 :func:`simulations.noise_injection.cuda_launch.run_train_ensemble` reads its fields by name.
 Inputs are read-only except ``W``, ``A`` (trained in place) and the outputs ``hist_*``,
 ``status``, ``fail_step`` (filled in place).

@@ -92,6 +92,8 @@ SKIP: dict[str, str] = {
     "simulations.pruning.data.load_data": "reads the MNIST files from TAILCOMP_DATA",
     "simulations.spectra.power_law.PowerLawFit": "result record returned by power_law_fit (its fields are outputs)",
     "simulations.spectra.layers.LayerSpectrum": "result record returned by layer_spectrum (its fields are outputs)",
+    "simulations.warmup.run": "compiles every kernel family (minutes on a cold cache); covered by tests/test_warmup.py",
+    "simulations.warmup.main": "command line: reads sys.argv",
 }
 SKIP_PATTERNS: list[tuple[str, str]] = [
     (r"\.plots\.", "plotting of a study's outputs on matplotlib axes; covered by the figure tests"),

@@ -3,7 +3,7 @@
 :class:`CPUBackend` implements :class:`simulations.nn.backends.base.Backend` on numpy arrays
 (device arrays are host arrays: no copies). A run's buffers (batch, activations, deltas,
 bias-gradient scratch) live in a :class:`Workspace`; a chunk of steps is one call of
-:func:`simulations.nn.backends.cpu_kernels.train_steps_kernel`, evaluation and logits call
+:func:`simulations.nn.backends.cpu_kernels.train_steps_for` (the training chunk), evaluation and logits call
 :mod:`simulations.nn.backends.cpu_dense`. Threads: BLAS and numba run with the count of
 :meth:`CPUBackend.threads` (:func:`simulations._core.threads.blas_threads`; default 1).
 """
@@ -18,7 +18,7 @@ from simulations._core.codes import NOISE_ENTRY
 from simulations._core.threads import blas_threads
 from simulations.nn.backends import cpu_dense as dense
 from simulations.nn.backends.base import Backend, StepConfig, StepsResult, check_workspace
-from simulations.nn.backends.cpu_kernels import train_steps_kernel
+from simulations.nn.backends.cpu_kernels import train_steps_for
 
 __all__ = ["CPUBackend", "Workspace"]
 
@@ -114,7 +114,7 @@ class CPUBackend(Backend):
             raise ValueError(f"idx must hold len(lrs) × B indices with 1 ≤ B ≤ {config.batch_size}, "
                              f"got {idx.shape[0]} for {steps} steps")
         mask = bufs.mask if c.has_mask else ws.empty_mask
-        done = train_steps_kernel(
+        done = train_steps_for(c.noise_kind, c.noise_sigma)(
             lay.sizes, lay.offsets, lay.aoff, c.act, c.loss, c.has_bias,
             bufs.params, bufs.velocity, mask, bufs.noise_states, bufs.avg_sum,
             X, y, idx, np.ascontiguousarray(lrs, dtype=np.float64), np.ascontiguousarray(avg_flags, dtype=np.uint8),

@@ -76,7 +76,7 @@ def _gemm_cm(typingctx, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c,
     return sig, codegen
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def gemm(ta, tb, alpha, A, B, beta, C):
     """Row-major C (M, N) ← alpha op(A) op(B) + beta C for C-contiguous 2-D A, B, C.
 
@@ -94,7 +94,7 @@ def gemm(ta, tb, alpha, A, B, beta, C):
 # ------------------------------------------------------------------------------------------
 # small fused passes (the per-element arithmetic is :mod:`simulations.nn.backends.pointwise`)
 # ------------------------------------------------------------------------------------------
-@nb.njit(inline="always", cache=True, fastmath=_FM)
+@nb.njit(cache=True, fastmath=_FM)
 def _bias_act(Z, b, has_bias, act):
     """Z ← φ(Z + b) in place (rows of Z).
 
@@ -118,7 +118,7 @@ def _bias_act(Z, b, has_bias, act):
                 z[j] = z[j] + b[j]
 
 
-@nb.njit(inline="always", cache=True, fastmath=_FM)
+@nb.njit(cache=True, fastmath=_FM)
 def act_grad_colsum(D, A, act, gb):
     """D ← D ⊙ φ'(A) and gb ← column sums of the result (the next layer's bias gradient)."""
     n, d = D.shape
@@ -147,7 +147,7 @@ def act_grad_colsum(D, A, act, gb):
                 gb[j] += dr[j]
 
 
-@nb.njit(inline="always", cache=True, fastmath=_FM)
+@nb.njit(cache=True, fastmath=_FM)
 def act_grad(D, A, act):
     """D ← D ⊙ φ'(A), φ' expressed through the activation a = φ(z)."""
     n, d = D.shape
@@ -165,7 +165,7 @@ def act_grad(D, A, act):
                 dr[j] = activation_backward(dr[j], ar[j], ACT_SOFTPLUS)
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def loss_delta(Z, y, loss, D, inv_b):
     """Batch loss sum and correct count of the logits Z (n, K); D ← ∂(mean loss)/∂Z (D may be 0-row: loss only)."""
     total = 0.0
@@ -221,7 +221,10 @@ def logits_kernel(sizes, offsets, aoff, act, has_bias, params, X, acts, chunk, o
     for s in range(0, n, chunk):
         m = min(chunk, n - s)
         forward_into(sizes, offsets, aoff, act, has_bias, params, X[s:s + m], acts, m)
-        out[s:s + m] = acts[aoff[L - 1]:aoff[L - 1] + m * K].reshape((m, K))
+        z = acts[aoff[L - 1]:aoff[L - 1] + m * K]
+        for r in range(m):  # a loop, not a slice assignment: no shape-error path to compile
+            for o in range(K):
+                out[s + r, o] = z[r * K + o]
 
 
 @nb.njit(cache=True)

@@ -1,6 +1,7 @@
 """numba kernel of the CPU backend: the training chunk (fused forward / backward / SGD update / noise).
 
-:func:`train_steps_kernel` runs ``len(lrs)`` SGD steps in place with no Python per step. One
+The chunk (``train_steps_kernel``, one compiled variant per noise kind: :func:`train_steps_for`)
+runs ``len(lrs)`` SGD steps in place with no Python per step. One
 step (PyTorch's ``torch.optim.SGD``, see :mod:`simulations.nn.optim`): gather the batch;
 forward and loss (:mod:`simulations.nn.backends.cpu_dense`); per layer, from the output down,
 propagate δ with W_l *before* its update, then update W_l with the update folded into the
@@ -25,7 +26,7 @@ import math
 
 import numba as nb
 
-from simulations._core.codes import NOISE_ENTRY, NOISE_NEURON
+from simulations._core.codes import NOISE_ELLIPTICAL, NOISE_ENTRY, NOISE_NEURON, NOISE_NONE
 from simulations.nn.backends.cpu_dense import act_grad, act_grad_colsum, forward_into, gemm, loss_delta
 from simulations.nn.backends.cpu_noise import (
     all_finite,
@@ -39,158 +40,181 @@ from simulations.nn.backends.cpu_noise import (
 from simulations.nn.backends.pointwise import noise_amplitude
 from simulations.stable.cpu import sas_draw
 
-__all__ = ["train_steps_kernel"]
+__all__ = ["train_steps_for", "TRAIN_STEPS"]
 
 
 # Two bodies of one step: this CPU chunk folds the update into BLAS GEMMs on host memory; the CUDA
 # backend (cuda.py + cuda_kernels.flat_update_kernel) runs one thread per parameter on a separate
 # gradient buffer with a device-side divergence flag. Same semantics, codes and pointwise arithmetic.
-@nb.njit(cache=True)
-def train_steps_kernel(sizes, offsets, aoff, act, loss, has_bias,
-                       params, velocity, mask, noise_states, avg_sum,
-                       X, y, idx, lrs, avg_flags, B,
-                       momentum, wd, has_mask, noise_kind, noise_alpha, noise_sigma, noise_layer, stream_base,
-                       noise_scratch, Xb, yb, acts, d0, d1, gb, gbn, max_loss, max_weight, stats):
-    """Run len(lrs) SGD steps of batch size B (≤ rows of Xb) in place.
+def _make_train_steps(variant: int):
+    """The training chunk compiled for one noise variant (a ``NOISE_*`` code of :mod:`simulations._core.codes`).
 
-    Returns the number of steps done; stats = [loss_sum, correct, divergence code]: 0 none,
-    1 non-finite batch loss, 2 mean batch loss > max_loss (both before the step's update, which
-    is skipped), 3 some |θ_j| > max_weight after the step's update, 4 non-finite θ (after a
-    step with the weight check, else at the end of the chunk); codes of
-    :data:`simulations.nn.backends.base.DIVERGENCE_REASONS`.
-
-    ``noise_layer[l]`` ≠ 0 marks noised layers, ``stream_base[l]`` their first stream;
-    noise_sigma = 0 disables noise. ``noise_scratch``: float64 (T, 3·max din) block-sampler scratch for
-    per-entry noise (see :func:`simulations.nn.backends.cpu_noise.noise_entry`). ``max_loss`` ≤ 0 disables the loss threshold,
-    ``max_weight`` ≤ 0 the per-step weight check (one pass over θ after every step).
+    The variant is a closure constant, so numba prunes the other kinds' branches before typing:
+    a run compiles only the noise code it uses (none for plain SGD), and each variant has its
+    own entry in numba's on-disk cache (the closure values are part of the cache key).
     """
-    L = sizes.shape[0] - 1
-    K = sizes[L]
-    steps = lrs.shape[0]
-    use_mom = momentum > 0.0
-    total = 0.0
-    correct = 0
-    inv_b = 1.0 / B
-    stats[2] = 0.0
-    done = 0
-    Xbv = Xb[:B]
-    ybv = yb[:B]
-    # per-neuron noise without mask or momentum is folded into the update GEMM (buffers have B+1 rows)
-    fold_neuron_noise = noise_sigma > 0.0 and noise_kind == NOISE_NEURON and not has_mask and not use_mom
-    for s in range(steps):
-        lr = lrs[s]
-        # gather the batch
-        for r in range(B):
-            k = idx[s * B + r]
-            Xb[r, :] = X[k, :]
-            yb[r] = y[k]
-        forward_into(sizes, offsets, aoff, act, has_bias, params, Xbv, acts, B)
-        Z = acts[aoff[L - 1]:aoff[L - 1] + B * K].reshape((B, K))
-        D = d0[:B * K].reshape((B, K))
-        tl, tc = loss_delta(Z, ybv, loss, D, inv_b)
-        done += 1
-        total += tl
-        correct += tc
-        if not math.isfinite(tl):
-            stats[2] = 1.0
-            break
-        if max_loss > 0.0 and tl * inv_b > max_loss:
-            stats[2] = 2.0
-            break
-        cur = d0
-        nxt = d1
-        for l in range(L - 1, -1, -1):
-            din = sizes[l]
-            dout = sizes[l + 1]
-            o0 = offsets[l, 0]
-            o1 = offsets[l, 1]
-            o2 = offsets[l, 2]
-            W = params[o0:o1].reshape((dout, din))
-            D = cur[:B * dout].reshape((B, dout))
-            if l == 0:
-                A = Xbv
-            else:
-                A = acts[aoff[l - 1]:aoff[l - 1] + B * din].reshape((B, din))
-            # bias gradient of this layer: column sums of D (computed by the previous pass,
-            # except at the output layer)
-            if has_bias:
-                if l == L - 1:
-                    for j in range(dout):
-                        gb[j] = 0.0
-                    for r in range(B):
-                        for j in range(dout):
-                            gb[j] += D[r, j]
-                else:
-                    for j in range(dout):
-                        gb[j] = gbn[j]
-            # propagate first: needs W before its update; the same pass sums the next bias gradient
-            if l > 0:
-                Dn = nxt[:B * din].reshape((B, din))
-                gemm(False, False, 1.0, D, W, 0.0, Dn)
-                if has_bias:
-                    act_grad_colsum(Dn, A, act, gbn)
-                else:
-                    act_grad(Dn, A, act)
-            if use_mom:
-                V = velocity[o0:o1].reshape((dout, din))
-                gemm(True, False, 1.0, D, A, momentum, V)
-                if has_bias:
-                    vb = velocity[o1:o2]
-                    for j in range(dout):
-                        vb[j] = momentum * vb[j] + gb[j]
-                momentum_pass(params[o0:o2], velocity[o0:o2], mask[o0:o2] if has_mask else mask, has_mask,
-                               lr, wd)
-            elif fold_neuron_noise and noise_layer[l] != 0:
-                # rank-one fold of per-neuron noise into the update GEMM: with an extra row
-                # A[B, :] = 1 and D[B, i] = −c ξ_i / η, W ← β W − η [D; ·]ᵀ[A; 1] adds c ξ_i to row i
-                amp = noise_amplitude(noise_sigma, lr, noise_alpha)
-                Df = cur[:(B + 1) * dout].reshape((B + 1, dout))
-                if l == 0:
-                    Af = Xb[:B + 1]
-                else:
-                    Af = acts[aoff[l - 1]:aoff[l - 1] + (B + 1) * din].reshape((B + 1, din))
-                for j in range(din):
-                    Af[B, j] = 1.0
-                base = stream_base[l]
-                for i in range(dout):
-                    Df[B, i] = -amp * sas_draw(noise_states, base + i, noise_alpha) / lr
-                gemm(True, False, -lr, Df, Af, 1.0 - lr * wd, W)
-                if has_bias:
-                    b = params[o1:o2]
-                    for j in range(dout):
-                        b[j] = (1.0 - lr * wd) * b[j] - lr * gb[j]
-            else:
-                gemm(True, False, -lr, D, A, 1.0 - lr * wd, W)
-                if has_bias:
-                    b = params[o1:o2]
-                    for j in range(dout):
-                        b[j] = (1.0 - lr * wd) * b[j] - lr * gb[j]
-                    if has_mask:
-                        apply_mask(b, mask[o1:o2])
-                if has_mask and not (noise_sigma > 0.0 and noise_layer[l] != 0):
-                    apply_mask(params[o0:o1], mask[o0:o1])
-            if noise_sigma > 0.0 and noise_layer[l] != 0 and not (fold_neuron_noise and not use_mom):
-                amp = noise_amplitude(noise_sigma, lr, noise_alpha)
-                Mw = mask[o0:o1].reshape((dout, din)) if has_mask else mask[:0].reshape((0, 0))
-                if noise_kind == NOISE_NEURON:
-                    noise_neuron(W, Mw, has_mask, noise_states, stream_base[l], noise_alpha, amp)
-                elif noise_kind == NOISE_ENTRY:
-                    noise_entry(W, Mw, has_mask, noise_states, stream_base[l], noise_alpha, amp, noise_scratch)
-                else:
-                    noise_elliptical(W, Mw, has_mask, noise_states, stream_base[l], noise_alpha, amp)
-            tmp = cur
-            cur = nxt
-            nxt = tmp
-        if avg_flags[s] != 0:
-            for j in range(params.shape[0]):
-                avg_sum[j] += params[j]
-        if max_weight > 0.0:
-            code = weight_check(params, max_weight)
-            if code != 0:
-                stats[2] = code
+    NOISED = variant != NOISE_NONE
+    IS_NEURON = variant == NOISE_NEURON
+    IS_ENTRY = variant == NOISE_ENTRY
+
+    @nb.njit(cache=True)
+    def train_steps_kernel(sizes, offsets, aoff, act, loss, has_bias,
+                           params, velocity, mask, noise_states, avg_sum,
+                           X, y, idx, lrs, avg_flags, B,
+                           momentum, wd, has_mask, noise_kind, noise_alpha, noise_sigma, noise_layer, stream_base,
+                           noise_scratch, Xb, yb, acts, d0, d1, gb, gbn, max_loss, max_weight, stats):
+        """Run len(lrs) SGD steps of batch size B (≤ rows of Xb) in place.
+
+        Returns the number of steps done; stats = [loss_sum, correct, divergence code]: 0 none,
+        1 non-finite batch loss, 2 mean batch loss > max_loss (both before the step's update, which
+        is skipped), 3 some |θ_j| > max_weight after the step's update, 4 non-finite θ (after a
+        step with the weight check, else at the end of the chunk); codes of
+        :data:`simulations.nn.backends.base.DIVERGENCE_REASONS`.
+
+        ``noise_layer[l]`` ≠ 0 marks noised layers, ``stream_base[l]`` their first stream;
+        noise_sigma = 0 disables noise. ``noise_scratch``: float64 (T, 3·max din) block-sampler scratch for
+        per-entry noise (see :func:`simulations.nn.backends.cpu_noise.noise_entry`). ``max_loss`` ≤ 0 disables the loss threshold,
+        ``max_weight`` ≤ 0 the per-step weight check (one pass over θ after every step).
+        """
+        L = sizes.shape[0] - 1
+        K = sizes[L]
+        steps = lrs.shape[0]
+        use_mom = momentum > 0.0
+        total = 0.0
+        correct = 0
+        inv_b = 1.0 / B
+        stats[2] = 0.0
+        done = 0
+        Xbv = Xb[:B]
+        ybv = yb[:B]
+        # per-neuron noise without mask or momentum is folded into the update GEMM (buffers have B+1 rows)
+        fold_neuron_noise = IS_NEURON and noise_sigma > 0.0 and not has_mask and not use_mom
+        for s in range(steps):
+            lr = lrs[s]
+            # gather the batch
+            for r in range(B):
+                k = idx[s * B + r]
+                for j in range(X.shape[1]):  # a loop, not Xb[r, :] = X[k, :]: no shape-error path to compile
+                    Xb[r, j] = X[k, j]
+                yb[r] = y[k]
+            forward_into(sizes, offsets, aoff, act, has_bias, params, Xbv, acts, B)
+            Z = acts[aoff[L - 1]:aoff[L - 1] + B * K].reshape((B, K))
+            D = d0[:B * K].reshape((B, K))
+            tl, tc = loss_delta(Z, ybv, loss, D, inv_b)
+            done += 1
+            total += tl
+            correct += tc
+            if not math.isfinite(tl):
+                stats[2] = 1.0
                 break
-    if stats[2] == 0.0 and not all_finite(params):
-        stats[2] = 4.0
-    stats[0] = total
-    stats[1] = correct
-    return done
+            if max_loss > 0.0 and tl * inv_b > max_loss:
+                stats[2] = 2.0
+                break
+            cur = d0
+            nxt = d1
+            for l in range(L - 1, -1, -1):
+                din = sizes[l]
+                dout = sizes[l + 1]
+                o0 = offsets[l, 0]
+                o1 = offsets[l, 1]
+                o2 = offsets[l, 2]
+                W = params[o0:o1].reshape((dout, din))
+                D = cur[:B * dout].reshape((B, dout))
+                if l == 0:
+                    A = Xbv
+                else:
+                    A = acts[aoff[l - 1]:aoff[l - 1] + B * din].reshape((B, din))
+                # bias gradient of this layer: column sums of D (computed by the previous pass,
+                # except at the output layer)
+                if has_bias:
+                    if l == L - 1:
+                        for j in range(dout):
+                            gb[j] = 0.0
+                        for r in range(B):
+                            for j in range(dout):
+                                gb[j] += D[r, j]
+                    else:
+                        for j in range(dout):
+                            gb[j] = gbn[j]
+                # propagate first: needs W before its update; the same pass sums the next bias gradient
+                if l > 0:
+                    Dn = nxt[:B * din].reshape((B, din))
+                    gemm(False, False, 1.0, D, W, 0.0, Dn)
+                    if has_bias:
+                        act_grad_colsum(Dn, A, act, gbn)
+                    else:
+                        act_grad(Dn, A, act)
+                if use_mom:
+                    V = velocity[o0:o1].reshape((dout, din))
+                    gemm(True, False, 1.0, D, A, momentum, V)
+                    if has_bias:
+                        vb = velocity[o1:o2]
+                        for j in range(dout):
+                            vb[j] = momentum * vb[j] + gb[j]
+                    momentum_pass(params[o0:o2], velocity[o0:o2], mask[o0:o2] if has_mask else mask, has_mask,
+                                   lr, wd)
+                elif IS_NEURON and fold_neuron_noise and noise_layer[l] != 0:
+                    # rank-one fold of per-neuron noise into the update GEMM: with an extra row
+                    # A[B, :] = 1 and D[B, i] = −c ξ_i / η, W ← β W − η [D; ·]ᵀ[A; 1] adds c ξ_i to row i
+                    amp = noise_amplitude(noise_sigma, lr, noise_alpha)
+                    Df = cur[:(B + 1) * dout].reshape((B + 1, dout))
+                    if l == 0:
+                        Af = Xb[:B + 1]
+                    else:
+                        Af = acts[aoff[l - 1]:aoff[l - 1] + (B + 1) * din].reshape((B + 1, din))
+                    for j in range(din):
+                        Af[B, j] = 1.0
+                    base = stream_base[l]
+                    for i in range(dout):
+                        Df[B, i] = -amp * sas_draw(noise_states, base + i, noise_alpha) / lr
+                    gemm(True, False, -lr, Df, Af, 1.0 - lr * wd, W)
+                    if has_bias:
+                        b = params[o1:o2]
+                        for j in range(dout):
+                            b[j] = (1.0 - lr * wd) * b[j] - lr * gb[j]
+                else:
+                    gemm(True, False, -lr, D, A, 1.0 - lr * wd, W)
+                    if has_bias:
+                        b = params[o1:o2]
+                        for j in range(dout):
+                            b[j] = (1.0 - lr * wd) * b[j] - lr * gb[j]
+                        if has_mask:
+                            apply_mask(b, mask[o1:o2])
+                    if has_mask and not (noise_sigma > 0.0 and noise_layer[l] != 0):
+                        apply_mask(params[o0:o1], mask[o0:o1])
+                if NOISED and noise_sigma > 0.0 and noise_layer[l] != 0 and not (fold_neuron_noise and not use_mom):
+                    amp = noise_amplitude(noise_sigma, lr, noise_alpha)
+                    Mw = mask[o0:o1].reshape((dout, din)) if has_mask else mask[:0].reshape((0, 0))
+                    if IS_NEURON:
+                        noise_neuron(W, Mw, has_mask, noise_states, stream_base[l], noise_alpha, amp)
+                    elif IS_ENTRY:
+                        noise_entry(W, Mw, has_mask, noise_states, stream_base[l], noise_alpha, amp, noise_scratch)
+                    else:
+                        noise_elliptical(W, Mw, has_mask, noise_states, stream_base[l], noise_alpha, amp)
+                tmp = cur
+                cur = nxt
+                nxt = tmp
+            if avg_flags[s] != 0:
+                for j in range(params.shape[0]):
+                    avg_sum[j] += params[j]
+            if max_weight > 0.0:
+                code = weight_check(params, max_weight)
+                if code != 0:
+                    stats[2] = code
+                    break
+        if stats[2] == 0.0 and not all_finite(params):
+            stats[2] = 4.0
+        stats[0] = total
+        stats[1] = correct
+        return done
+
+    return train_steps_kernel
+
+
+#: Kernel variants by noise kind (``NOISE_NONE`` also for σ = 0).
+TRAIN_STEPS = {v: _make_train_steps(v) for v in (NOISE_NONE, NOISE_NEURON, NOISE_ENTRY, NOISE_ELLIPTICAL)}
+
+
+def train_steps_for(noise_kind: int, noise_sigma: float):
+    """The compiled chunk for a run with this noise kind and σ (σ = 0: the noise-free variant)."""
+    return TRAIN_STEPS[int(noise_kind) if noise_sigma > 0.0 else NOISE_NONE]

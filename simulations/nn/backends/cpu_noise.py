@@ -42,7 +42,7 @@ def _sas12_block(alpha, u, u2, out):
             out[j] = 2.0 * sin_half(math.pi * (u[j] - 0.5)) * math.sqrt(-plog(u2[j]))
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _sas_row(states, s, alpha, out, scratch):
     """out[:] = len(out) SαS(1) draws from stream s, the stream used exactly as by len(out) ``sas_draw`` calls
     (two uniforms per draw, U then U2 of W = −ln U2).
@@ -115,7 +115,7 @@ def noise_elliptical(W, M, has_mask, states, base, alpha, amp):
                 W[i, j] += c * normal(states, s)
 
 
-@nb.njit(inline="always", cache=True, fastmath=_FM)
+@nb.njit(cache=True, fastmath=_FM)
 def noise_neuron(W, M, has_mask, states, base, alpha, amp):
     """W_i· ← (W_i· + amp ξ_i) ⊙ m_i·, one SαS(1) draw ξ_i per neuron (row)."""
     dout, din = W.shape
@@ -131,13 +131,13 @@ def noise_neuron(W, M, has_mask, states, base, alpha, amp):
                 w[j] += c
 
 
-@nb.njit(inline="always", cache=True, fastmath=_FM)
+@nb.njit(cache=True, fastmath=_FM)
 def apply_mask(x, m):
     for j in range(x.shape[0]):
         x[j] = x[j] * m[j]
 
 
-@nb.njit(inline="always", cache=True, fastmath=_FM)
+@nb.njit(cache=True, fastmath=_FM)
 def momentum_pass(w, v, m, has_mask, lr, wd):
     """v ← v + λw; w ← w − ηv; (w, v) ← m ⊙ (w, v)."""
     n = w.shape[0]

@@ -113,7 +113,7 @@ def loss_stats_kernel(Z, y, dZ, grad_scale, loss, acc, batch_loss, ctrl, s):
 
 
 # Two bodies of one step: here one thread per parameter on the flat vector, with the gradient in its
-# own buffer and divergence a device flag; the CPU chunk (cpu_kernels.train_steps_kernel) folds the
+# own buffer and divergence a device flag; the CPU chunk (cpu_kernels.train_steps_for) folds the
 # update into BLAS GEMMs instead. Same semantics, codes and pointwise arithmetic.
 @cuda.jit
 def flat_update_kernel(theta, grad, vel, mask, avg, lr, momentum, weight_decay, has_mask, use_momentum, do_avg,
