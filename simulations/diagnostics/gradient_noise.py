@@ -20,8 +20,9 @@ otherwise pass 2 recomputes them (2P gradient evaluations, memory O(M)).
 Cost of one call: P (or 2P) backend gradients of B rows — one gradient ≈ one training step of
 batch B — plus P passes of O(M) numpy work (a subtraction, a logarithm, the block sums: about
 0.4 of a B = 100 gradient for a 784-512-512-10 network, float32), so about 1.4·P training steps
-(2.4·P without the cache). The default ``n_eval = 400`` at B = 100 (P = 4) costs 7–12 training
-steps, i.e. 7–8 % of the training time when measured every 100 steps (``bench/diagnostics.py``);
+(2.4·P without the cache). The default ``n_eval = 400`` at B = 100 (P = 4) costs about 8 training
+steps (7.6–8.6 for 784-512-512-10, 784-128-128-10, 784-1024-10 in ``bench/diagnostics.py``), i.e.
+7–8 % of the training time when measured every 100 steps;
 the whole MNIST training set (P = 600, the paper's setting) costs about 1400 steps. The cost grows
 like n_eval/B · (1 + 0.4 · t_grad(100)/t_grad(B)): smaller batches need a smaller n_eval.
 """
