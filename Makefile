@@ -1,6 +1,7 @@
 # Two commands on a fresh machine:  make figures   and   make test
 # Both create (or refresh, when pyproject.toml changed) a local virtual
-# environment in .venv from pyproject.toml and then run.
+# environment in .venv from pyproject.toml, compile the main numba kernels once into
+# .venv/numba_cache (tailcomp warmup), and then run.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -17,6 +18,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m simulations.warmup
 	touch $(STAMP)
 
 venv: $(STAMP)

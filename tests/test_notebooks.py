@@ -20,7 +20,7 @@ MAX_BYTES = 400_000
 
 
 def test_every_notebook_is_found():
-    assert len(NOTEBOOKS) == 7, IDS
+    assert len(NOTEBOOKS) == 8, IDS
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
