@@ -78,14 +78,9 @@ def _entry(entry: Any) -> tuple[int, Params]:
 
 
 def _split_arrays(data: Any) -> dict:
-    from simulations.nn.data import Dataset
+    from simulations.nn.data import dataset_parts
 
-    if isinstance(data, Dataset):
-        parts = (data.X_train, data.y_train, data.X_test, data.y_test)
-    elif isinstance(data, (tuple, list)) and len(data) in (2, 4):
-        parts = tuple(data) + ((None, None) if len(data) == 2 else ())
-    else:
-        raise TypeError("data must be a Dataset or a tuple (X_train, y_train[, X_test, y_test])")
+    parts = dataset_parts(data)
     out = {"train": (parts[0], parts[1])}
     if parts[2] is not None and len(parts[2]) > 0:
         out["test"] = (parts[2], parts[3])

@@ -352,6 +352,16 @@ def load_fashion_mnist(root: str | Path | None = None, *, download: bool = False
     return _load_both("fashion_mnist", root, download, normalize, dtype, checksum)
 
 
+def dataset_parts(data: Any) -> tuple:
+    """``(X_train, y_train, X_test, y_test)`` of a :class:`Dataset` or a tuple ``(X_train, y_train[, X_test, y_test])``
+    (the test pair ``None, None`` when absent); the arrays are not checked here."""
+    if isinstance(data, Dataset):
+        return data.X_train, data.y_train, data.X_test, data.y_test
+    if isinstance(data, (tuple, list)) and len(data) in (2, 4):
+        return tuple(data) + ((None, None) if len(data) == 2 else ())
+    raise TypeError("data must be a Dataset or a tuple (X_train, y_train[, X_test, y_test])")
+
+
 def gaussian_mixture(n: int, dim: int = 20, n_classes: int = 3, *, separation: float = 3.0, n_test: int = 0,
                      dtype: Any = np.float32, seed: Any = 0) -> Dataset:
     """Gaussian mixture: label c uniform on {0..K−1}, x = μ_c + N(0, I_dim).

@@ -296,14 +296,9 @@ def train(
 
 
 def _as_data(data: Any, spec: MLPSpec):
-    from simulations.nn.data import Dataset, check_labels
+    from simulations.nn.data import check_labels, dataset_parts
 
-    if isinstance(data, Dataset):
-        parts = (data.X_train, data.y_train, data.X_test, data.y_test)
-    elif isinstance(data, (tuple, list)) and len(data) in (2, 4):
-        parts = tuple(data) + ((None, None) if len(data) == 2 else ())
-    else:
-        raise TypeError("data must be a Dataset or a tuple (X_train, y_train[, X_test, y_test])")
+    parts = dataset_parts(data)
     out = []
     for k, (X, y) in enumerate([(parts[0], parts[1]), (parts[2], parts[3])]):
         nm = "train" if k == 0 else "test"
