@@ -9,8 +9,8 @@ Rows (samples/s, higher is better; ratio = ours / PyTorch):
   ``nn.Sequential(Linear, ReLU, ...)`` + ``CrossEntropyLoss`` + ``torch.optim.SGD`` on
   contiguous pre-shuffled slices (no DataLoader), ``torch.set_num_threads(t)``.
 Notes (not rows, since the peer there is ours): noise injection overhead, 784-2048-10 b100,
-1 thread, ours with SαS (α = 1.5) noise injected into the hidden layer after every step vs
-ours without noise. ``neuron``: one draw per neuron (2048 per step); ``entry``: one per weight
+1 thread (entry noise also 2 threads), ours with SαS (α = 1.5) noise injected into the hidden
+layer after every step vs ours without noise at the same thread count. ``neuron``: one draw per neuron (2048 per step); ``entry``: one per weight
   (1.6 M per step), whose cost per draw is printed.
 
 Timings are best of ``repeat`` runs, ours and the peer interleaved, after one warm-up
@@ -155,14 +155,17 @@ def main(argv=None):
             fracs.append((name, ours * train_flops(sizes), peer * train_flops(sizes)))
     sizes, B = SHAPES[1]
     alpha = 1.5
-    for kind, steps in (("neuron", int(60 * steps_scale) + 10), ("entry", int(10 * steps_scale) + 4)):
+    for kind, steps, thread_counts in (("neuron", int(60 * steps_scale) + 10, (1,)),
+                                       ("entry", int(10 * steps_scale) + 4, (1, 2))):
         noise = NoiseConfig(alpha, 0.1, kind)
-        t_noise, t_plain = best_interleaved([ours_runner(sizes, B, steps, 1, noise), ours_runner(sizes, B, steps, 1)],
-                                            repeat)
-        notes[f"noise {kind}: samples/s with / without noise"] = f"{steps * B / t_noise:.4g} / {steps * B / t_plain:.4g}"
-        draws = steps * (2048 if kind == "neuron" else 784 * 2048)
-        notes[f"noise {kind}: overhead"] = f"{(t_noise / t_plain - 1) * 100:.1f} % of step time"
-        notes[f"noise {kind}: cost per draw"] = f"{(t_noise - t_plain) / draws * 1e9:.1f} ns (alpha={alpha})"
+        for t in thread_counts:
+            t_noise, t_plain = best_interleaved([ours_runner(sizes, B, steps, t, noise),
+                                                 ours_runner(sizes, B, steps, t)], repeat)
+            key = f"noise {kind}, {t}t"
+            notes[f"{key}: samples/s with / without noise"] = f"{steps * B / t_noise:.4g} / {steps * B / t_plain:.4g}"
+            draws = steps * (2048 if kind == "neuron" else 784 * 2048)
+            notes[f"{key}: overhead"] = f"{(t_noise / t_plain - 1) * 100:.1f} % of step time"
+            notes[f"{key}: cost per draw"] = f"{(t_noise - t_plain) / draws * 1e9:.1f} ns (alpha={alpha})"
     peak = max(peak, gemm_peak(repeat))  # best of the start and the end: the machine may be shared
     notes["single-core f32 GEMM peak (np.dot 2048^3, best of start/end)"] = f"{peak / 1e9:.1f} GFLOP/s"
     for name, fo, fp in fracs:
