@@ -32,7 +32,7 @@ EXTRA_TERMS = ["IMP", "fine-tuning", "characteristic function", "fractional mome
 #: line styles are explained per figure, not a claim about content
 STYLE_WORDS = {"dotted", "dashed", "shaded", "solid"}
 SIMULATION_MODULES = ("fig_stable", "fig_compressibility", "fig_kesten", "fig_noise_injection")
-STORE_MODULES = ("fig_pruning", "fig_noise_compression", "fig_predicted_error")
+STORE_MODULES = ("fig_pruning", "fig_noise_compression", "fig_predicted_error", "fig_gradient_noise")
 
 
 def _declared_figures(module: str):
@@ -194,7 +194,7 @@ def test_finish_rejects_a_non_bool_reduced(tmp_path):
     plt.close(fig)
 
 
-@pytest.mark.parametrize("module", ["fig_pruning", "fig_noise_compression"])
+@pytest.mark.parametrize("module", ["fig_pruning", "fig_noise_compression", "fig_gradient_noise"])
 def test_reduced_run_without_mnist_is_an_error_naming_it(module, tmp_path, monkeypatch):
     import importlib
 

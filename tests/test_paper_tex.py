@@ -102,12 +102,18 @@ def test_tables_and_values_come_from_the_stores(generated):
 def test_every_value_the_text_quotes_has_a_source(generated):
     defined = set(re.findall(r"tcval@(\w+)\\endcsname", (generated / "values.tex").read_text()))
     quoted = set(re.findall(r"\\val\{(\w+)\}", MAIN))
-    # the rest are written by the figure runs (paper/fig_stable.py, fig_noise_injection.py, fig_predicted_error.py)
+    # the rest are written by the figure runs (paper/fig_stable.py, fig_noise_injection.py, fig_predicted_error.py,
+    # fig_gradient_noise.py)
     from_figures = {"nEst", "repsEst", "bsRmseMax", "hillBiasEighteen", "bsBiasTThree", "hillBiasTThree",
                     "widthMin", "widthMax", "seeds"} | {f"{p}{k}" for p in ("slope", "ci")
                                                         for k in ("A15", "A175", "A19", "A2", "none")}
     from_figures |= {"testaccmnist", "testaccfashionmnist", "maxdiffmnistgennorm", "maxdifffashionmnistgennorm",
                      "maxdiffmniststudentt", "maxdiffmnistsas"}
+    from_figures |= {"gnWidthMin", "gnWidthMax", "gnSteps", "gnSeeds", "gnAccLo", "gnAccHi", "gnTrainLo", "gnTrainHi",
+                     "gnTestLo", "gnTestHi", "gnSdMax", "gnTrainDThreeNarrow", "gnTrainDThreeWide", "gnTrainDTwoWide",
+                     "gnCtlWidthMax", "gnCtlRows", "gnCtlShuffledLo", "gnCtlShuffledHi", "gnCtlPooledLo",
+                     "gnCtlPooledHi", "gnCtlGapMin", "gnCtlGaussLo", "gnCtlGaussHi", "gnCtlHillLo", "gnCtlHillHi",
+                     "gnCtlEpsDiff", "gnTrainDTwoNarrow", "gnCtlExcessLo", "gnCtlExcessHi"}
     assert quoted - defined <= from_figures, sorted(quoted - defined - from_figures)
 
 
@@ -162,7 +168,7 @@ def test_tex_escape():
 
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk is not installed: the PDF build is not tested")
 def test_paper_compiles_without_undefined_references_or_overfull_boxes(tmp_path, generated):
-    from paper import fig_noise_injection, fig_predicted_error, fig_stable, figdata
+    from paper import fig_gradient_noise, fig_noise_injection, fig_predicted_error, fig_stable, figdata
 
     work = tmp_path / "paper"
     work.mkdir()
@@ -175,6 +181,7 @@ def test_paper_compiles_without_undefined_references_or_overfull_boxes(tmp_path,
     (figs / "table_stable.tex").write_text(fig_stable.tables(rows, reduced=True)[1])
     fig_noise_injection.tables(fig_noise_injection.compute("test")["width"], figs, reduced=True)
     fig_predicted_error.tables(figdata.load(fig_predicted_error.DATA_FILE), figs, reduced=False)  # committed data
+    fig_gradient_noise.tables(figdata.load(fig_gradient_noise.DATA_FILE), figs, reduced=False)  # committed data
     make_tex.main(["--outdir", str(work / "generated"), "--figures", str(figs)])
     proc = subprocess.run(["latexmk", "-pdf", "-bibtex", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
                           cwd=work, capture_output=True, text=True, timeout=300)
