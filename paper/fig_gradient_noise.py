@@ -33,7 +33,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from paper import figdata
-from paper.figstyle import finish, latex_table, require_datasets, table_stamp, write_values
+from paper.figstyle import latex_table, table_stamp, write_values
 
 FIGURES = ["fig_gradient_noise"]
 SOURCE = "committed data file paper/data/fig_gradient_noise.json (gradient-noise width study), about 2 s"
@@ -260,19 +260,7 @@ def tables(data: dict, outdir: Path, reduced: bool) -> list[Path]:
 
 
 def make(outdir: Path, reduced: bool) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    if reduced:
-        require_datasets(DATASETS, "fig_gradient_noise")
-        data = compute("reduced")
-    else:
-        data = figdata.load(DATA_FILE)
-    paths = finish(draw(data), outdir, "fig_gradient_noise", reduced, dpi=130)
-    return paths + tables(data, outdir, reduced)
+    return figdata.make_from_data(outdir, reduced, "fig_gradient_noise", DATA_FILE, compute, draw, tables, DATASETS)
 
 
 def main(argv=None) -> int:

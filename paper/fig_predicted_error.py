@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from paper import figdata
-from paper.figstyle import finish, latex_table, require_datasets, table_stamp, write_values
+from paper.figstyle import latex_table, table_stamp, write_values
 
 FIGURES = ["fig_predicted_error"]
 SOURCE = "committed data file paper/data/predicted_error.json (trained LeNet-300-100 layers), about 3 s"
@@ -151,19 +151,7 @@ def tables(data: dict, outdir: Path, reduced: bool) -> list[Path]:
 
 
 def make(outdir: Path, reduced: bool) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    if reduced:
-        require_datasets(DATASETS, "fig_predicted_error")
-        data = compute("reduced")
-    else:
-        data = figdata.load(DATA_FILE)
-    paths = finish(draw(data), outdir, "fig_predicted_error", reduced, dpi=130)
-    return paths + tables(data, outdir, reduced)
+    return figdata.make_from_data(outdir, reduced, "fig_predicted_error", DATA_FILE, compute, draw, tables, DATASETS)
 
 
 def main(argv=None) -> int:

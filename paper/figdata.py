@@ -82,3 +82,22 @@ def write_data_main(argv, figure: str, data_file: Path, compute, full_size) -> i
         p.error("nothing to do: pass --write-data")
     save(data_file, compute("full"), about=f"{figure} full size: {full_size!r}")
     return 0
+
+
+def make_from_data(outdir, reduced: bool, figure: str, data_file: Path, compute, draw, tables,
+                   datasets=(), dpi: int = 130) -> list[Path]:
+    """``make`` of a figure drawn from committed data: the committed ``data_file`` by default, or
+    ``compute("reduced")`` for a reduced run (which needs ``datasets``); then the figure and its tables."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from paper.figstyle import finish, require_datasets
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    if reduced:
+        require_datasets(datasets, figure)
+        data = compute("reduced")
+    else:
+        data = load(data_file)
+    return finish(draw(data), outdir, figure, reduced, dpi=dpi) + tables(data, outdir, reduced)
