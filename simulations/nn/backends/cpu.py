@@ -119,7 +119,7 @@ class CPUBackend(Backend):
             bufs.params, bufs.velocity, mask, bufs.noise_states, bufs.avg_sum,
             X, y, idx, np.ascontiguousarray(lrs, dtype=np.float64), np.ascontiguousarray(avg_flags, dtype=np.uint8),
             B, c.momentum, c.weight_decay, c.has_mask,
-            c.noise_kind, c.noise_alpha, c.noise_sigma, ws.noise_layer, ws.stream_base, ws.noise_scratch,
+            c.noise_alpha, c.noise_sigma, ws.noise_layer, ws.stream_base, ws.noise_scratch,
             ws.Xb, ws.yb, lay.acts, lay.d0, lay.d1, ws.gb, ws.gbn, c.max_loss, c.max_weight, ws.stats)
         code = int(ws.stats[2])
         return StepsResult(int(done), float(ws.stats[0]), int(ws.stats[1]), code != 0, code)

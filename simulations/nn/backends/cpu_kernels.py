@@ -61,7 +61,7 @@ def _make_train_steps(variant: int):
     def train_steps_kernel(sizes, offsets, aoff, act, loss, has_bias,
                            params, velocity, mask, noise_states, avg_sum,
                            X, y, idx, lrs, avg_flags, B,
-                           momentum, wd, has_mask, noise_kind, noise_alpha, noise_sigma, noise_layer, stream_base,
+                           momentum, wd, has_mask, noise_alpha, noise_sigma, noise_layer, stream_base,
                            noise_scratch, Xb, yb, acts, d0, d1, gb, gbn, max_loss, max_weight, stats):
         """Run len(lrs) SGD steps of batch size B (≤ rows of Xb) in place.
 
@@ -71,6 +71,7 @@ def _make_train_steps(variant: int):
         step with the weight check, else at the end of the chunk); codes of
         :data:`simulations.nn.backends.base.DIVERGENCE_REASONS`.
 
+        The noise kind is not an argument: it is this variant's closure constant.
         ``noise_layer[l]`` ≠ 0 marks noised layers, ``stream_base[l]`` their first stream;
         noise_sigma = 0 disables noise. ``noise_scratch``: float64 (T, 3·max din) block-sampler scratch for
         per-entry noise (see :func:`simulations.nn.backends.cpu_noise.noise_entry`). ``max_loss`` ≤ 0 disables the loss threshold,
