@@ -1,0 +1,89 @@
+"""The compute a pruning method spends, counted the same way for every method.
+
+Unit: multiply–accumulates (MACs), the unit of
+:func:`simulations.pruning.metrics.sparse_flops` (ShrinkBench's "FLOPs"; Blalock et al. 2020).
+With ``f(m)`` = MACs of one forward pass of one example through the network with weight masks
+``m`` (kept weights, plus the biases),
+
+* a forward pass over ``n`` examples costs ``n·f(m)``;
+* a backward pass (gradients with respect to activations and weights) costs ``2·n·f(m)``, so
+  a training step on a batch of ``B`` costs ``3·B·f(m)`` — the convention of Evci, Gale,
+  Menick, Castro & Elsen (ICML 2020, "Rigging the lottery", App. H), who count a sparse
+  step as ``3·f_S`` and RigL's dense-gradient step as ``2·f_S + f_D``;
+* a Hessian-vector product (Pearlmutter's R-operator: one more forward and backward pass)
+  costs ``2·3·n·f(m)``.
+
+Pruning with dense masks on dense hardware costs what a dense network costs; the counts
+here are the theoretical compute of the sparse network, as in the papers compared.
+:class:`Compute` accumulates steps, examples seen and MACs along a method's run.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulations._core.validation import check_int
+
+__all__ = ["Compute", "forward_macs"]
+
+
+def forward_macs(shapes: Sequence[tuple[int, int]], masks: Sequence[np.ndarray] | None = None,
+                 bias: bool = True) -> int:
+    """MACs of one forward pass of one example: ``Σ_l nnz(M_l)`` (or ``out_l·in_l``) ``+ out_l`` per bias.
+
+    ``shapes``: the ``(out, in)`` weight shapes; ``masks``: None (dense) or one boolean mask per layer.
+    """
+    shapes = [tuple(int(v) for v in s) for s in shapes]
+    if masks is not None and len(masks) != len(shapes):
+        raise ValueError(f"masks must hold one mask per layer ({len(shapes)}), got {len(masks)}")
+    total = 0
+    for i, (o, n_in) in enumerate(shapes):
+        total += o * n_in if masks is None else int(np.count_nonzero(masks[i]))
+        total += o if bias else 0
+    return int(total)
+
+
+@dataclass
+class Compute:
+    """Running totals of a method's compute: training ``steps``, ``examples`` seen, ``macs``.
+
+    ``parts`` breaks ``macs`` down by phase (``"train"``, ``"score"``, ``"dense_grad"``, …).
+    """
+
+    steps: int = 0
+    examples: int = 0
+    macs: float = 0.0
+    parts: dict = field(default_factory=dict)
+
+    def _add(self, part: str, macs: float) -> None:
+        self.macs += float(macs)
+        self.parts[part] = self.parts.get(part, 0.0) + float(macs)
+
+    def train(self, shapes, masks, batch_size: int, steps: int, bias: bool = True, part: str = "train") -> None:
+        """``steps`` SGD steps on batches of ``batch_size`` with ``masks`` fixed: ``3·B·f(m)`` each."""
+        b = check_int("batch_size", batch_size, 1)
+        k = check_int("steps", steps, 0)
+        self.steps += k
+        self.examples += b * k
+        self._add(part, 3.0 * b * k * forward_macs(shapes, masks, bias))
+
+    def passes(self, shapes, masks, n_examples: int, forward: int = 1, backward: int = 0, hvp: int = 0,
+               bias: bool = True, part: str = "score") -> None:
+        """Scoring passes over ``n_examples``: ``forward`` forward, ``backward`` backward, ``hvp`` H·v products."""
+        n = check_int("n_examples", n_examples, 0)
+        f = check_int("forward", forward, 0)
+        bw = check_int("backward", backward, 0)
+        h = check_int("hvp", hvp, 0)
+        self._add(part, n * forward_macs(shapes, masks, bias) * (f + 2 * bw + 6 * h))
+
+    def merged(self, other: Compute) -> Compute:
+        """The sum of two counts (a method made of phases, e.g. dense training then fine-tuning)."""
+        parts = dict(self.parts)
+        for k, v in other.parts.items():
+            parts[k] = parts.get(k, 0.0) + v
+        return Compute(self.steps + other.steps, self.examples + other.examples, self.macs + other.macs, parts)
+
+    def to_dict(self) -> dict:
+        return {"steps": self.steps, "examples": self.examples, "macs": self.macs, "parts": dict(self.parts)}
