@@ -6,6 +6,8 @@
   compression ratios ``compressions`` by the ``methods`` of
   :data:`simulations.pruning.study.CURVE_METHODS` (magnitude with a per-layer or a global
   threshold, node, spectral, random).
+* ``pruning.compare`` — one pruning method of :data:`COMPARED` at every sparsity, with the
+  compute it spent (:mod:`simulations.pruning.comparison`).
 * ``pruning.baselines`` — dense training of an MLP (LeNet-300-100 by default), one-shot
   global / layerwise magnitude and random pruning (no retraining), and IMP with weight
   rewinding (``"iteration"``) and learning-rate rewinding (``"lr"``) at ``sparsities``.
@@ -93,3 +95,49 @@ def baselines(config: BaselinesConfig, seed: int) -> dict:
     from simulations.pruning.study import baselines_run
 
     return baselines_run(config, seed)
+
+
+#: the methods of ``pruning.compare``, by family (see :mod:`simulations.pruning.comparison`)
+COMPARED = ("dense", "magnitude", "obd", "woodfisher", "taylor", "nm", "gmp", "snip", "grasp", "synflow", "set",
+            "rigl", "supermask", "imp_weight", "imp_lr", "imp_finetune")
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    dataset: str = param("mnist", choices=DATASETS)
+    method: str = param("magnitude", choices=COMPARED, help="pruning method (one per run)")
+    hidden: tuple[int, ...] = param((300, 100), low=1, help="hidden widths (LeNet-300-100)")
+    bias: bool = param(True, help="biases in every layer (never pruned by the unstructured methods)")
+    n_train: int = param(0, low=0, help="first n training examples (0 = all)")
+    n_test: int = param(0, low=0, help="first n test examples (0 = all)")
+    epochs: int = param(4, low=1, help="T: epochs of a dense training (and of each IMP round)")
+    finetune_epochs: int = param(1, low=0, help="F: epochs of fine-tuning after a one-shot pruning")
+    batch_size: int = param(128, low=1)
+    lr: float = param(0.05, low=0.0, low_open=True, help="SGD step size (× 0.1 at each milestone)")
+    momentum: float = param(0.9, low=0.0, high=1.0, high_open=True)
+    lr_milestones: tuple[float, ...] = param((0.5, 0.75), low=0.0, high=1.0, low_open=True, high_open=True,
+                                             help="fractions of a training's steps where the step size × 0.1")
+    finetune_lr: float = param(0.01, low=0.0, low_open=True, help="constant step size of the fine-tune")
+    sparsities: tuple[float, ...] = param((0.5, 0.8, 0.9, 0.95, 0.98), low=0.0, high=1.0, low_open=True,
+                                          high_open=True, help="weight sparsities (increasing)")
+    nm_patterns: tuple[str, ...] = param(("2:4", "1:5", "1:10", "1:20", "1:50"),
+                                         help="N:M patterns of method nm (2:4 = 50 %, 1:M = 1 − 1/M)")
+    score_examples: int = param(1280, low=1, help="training examples the data-dependent scores see")
+    rewind_step: int = param(100, low=0, help="IMP: rewind to / replay the schedule from step k")
+    update_every: int = param(100, low=1, help="SET / RigL / GMP: steps between mask updates")
+
+    def __post_init__(self):
+        if any(b <= a for a, b in zip(self.sparsities, self.sparsities[1:])):
+            raise ValueError(f"sparsities must be increasing, got {list(self.sparsities)}")
+        for p in self.nm_patterns:
+            parts = p.split(":")
+            if len(parts) != 2 or not all(s.isdigit() for s in parts) or not 0 < int(parts[0]) < int(parts[1]):
+                raise ValueError(f"nm_patterns must hold 'N:M' strings with 0 < N < M, got {p!r}")
+
+
+@experiment("pruning.compare", config=CompareConfig)
+def compare(config: CompareConfig, seed: int) -> dict:
+    """One pruning method at every sparsity, with the steps and MACs it spent (accuracy vs compression)."""
+    from simulations.pruning.comparison import compare_run
+
+    return compare_run(config, seed)

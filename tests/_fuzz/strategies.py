@@ -67,6 +67,8 @@ SKIP: dict[str, str] = {
     "simulations.pruning.study.run_reproduction": "long-running study; covered by its own tests",
     "simulations.pruning.allocation_study.run_allocation": "long-running study (trains networks); covered by its own tests",
     "simulations.pruning.study.pruning_curves": "long-running study; covered by its own tests",
+    "simulations.pruning.comparison.compare_run": "sweep experiment body (trains networks per sparsity); covered by its own tests",
+    "simulations.pruning.comparison_study.run_comparison": "long-running study (trains networks); covered by its own tests",
     "simulations.diagnostics.study.train_with_noise": "trains a network (a study); covered by the sweep-experiment test of the monitors",
     "simulations.diagnostics.study.width_study": "trains networks on MNIST (a study); covered by the notebook 08 test",
     "simulations.diagnostics.study.gradient_noise_run": "sweep experiment body (trains a network); covered by its own tests",

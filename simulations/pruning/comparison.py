@@ -1,0 +1,302 @@
+"""Every pruning method against the others at equal settings: the runs of ``pruning.compare``.
+
+One run trains and prunes one network (LeNet-300-100 by default: 784-300-100-10, ReLU, biases,
+PyTorch's default initialisation) on MNIST or Fashion-MNIST with one method, at every target
+weight sparsity of ``config.sparsities``, and records for each resulting network the test
+accuracy, the weight sparsity reached, the compression ratio and the theoretical FLOPs speed-up
+(ShrinkBench's definitions, :mod:`simulations.pruning.metrics`; biases counted dense), and the
+compute spent to produce it — training steps and MACs (:mod:`simulations.pruning.algorithms.compute`:
+a step on B examples costs 3·B·f(m), f(m) the forward MACs of the masked network).
+
+The same data, augmentation (none), optimiser (SGD, momentum 0.9, batch 128), step-size
+schedule (× 0.1 at 50 % and 75 % of a training's steps) and budget unit serve every method.
+With T = ``epochs`` and F = ``finetune_epochs`` epochs of steps, the methods fall in four
+families, each given T + F steps of training per network except IMP:
+
+* ``dense`` — the reference: T + F steps, no pruning.
+* after training (``magnitude`` (global), ``obd``, ``woodfisher``, ``taylor`` (neurons), ``nm``
+  (N:M masks)): T dense steps, one-shot pruning by the method's score (its scoring passes
+  counted), then F steps of fine-tuning at the constant step ``finetune_lr`` with the mask fixed.
+  The accuracy right after pruning is kept too (``acc_oneshot``).
+* at initialization (``snip``, ``grasp``, ``synflow``): prune θ₀, then T + F steps with the mask
+  fixed.
+* during training (``gmp``, ``set``, ``rigl``, ``supermask``): T + F steps with the mask changed
+  by the method (RigL's dense gradients counted).
+* iterative (``imp_weight``, ``imp_lr``, ``imp_finetune``: IMP with weight rewinding to step k,
+  learning-rate rewinding and fine-tuning, :func:`simulations.pruning.imp`): one round of T steps
+  (T − k after the first) per sparsity, so the network at the j-th sparsity cost j + 1 trainings;
+  the compute column says so.
+
+Unstructured methods prune every layer with one global ranking, except GMP (the same sparsity
+in every layer, Zhu & Gupta) and SET / RigL (Erdős–Rényi-kernel layer densities, Evci et al.),
+each as its paper does. Seeding: the run's seed is split into named children (``"init"`` θ₀,
+``"train"`` data order, ``"finetune"``, ``"score"`` the scoring examples, ``"method"`` the
+method's own randomness); θ₀ is the same for every method at a seed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from simulations._core.seeding import child, generator
+from simulations.pruning.algorithms.compute import Compute
+
+__all__ = ["FAMILIES", "compare_run", "family_of"]
+
+#: method → family (see the module docstring)
+FAMILIES = {
+    "dense": "dense",
+    "magnitude": "after", "obd": "after", "woodfisher": "after", "taylor": "after", "nm": "after",
+    "snip": "init", "grasp": "init", "synflow": "init",
+    "gmp": "during", "set": "during", "rigl": "during", "supermask": "during",
+    "imp_weight": "imp", "imp_lr": "imp", "imp_finetune": "imp",
+}
+
+
+def family_of(method: str) -> str:
+    """The family of ``method`` (a name of :data:`FAMILIES`)."""
+    from simulations._core.validation import check_choice
+
+    return FAMILIES[check_choice("method", method, tuple(FAMILIES))]
+
+
+@dataclass
+class _Setup:
+    config: Any
+    seed: Any
+    data: Any
+    spec: Any
+    theta0: Any
+    spe: int  # steps per epoch
+    T: int
+    F: int
+
+    @property
+    def shapes(self):
+        return self.spec.weight_shapes
+
+    def optimizer(self, steps: int):
+        from simulations.nn import SGD
+        from simulations.nn.optim import Schedule
+
+        c = self.config
+        ms = tuple(sorted({int(f * steps) for f in c.lr_milestones}))
+        return SGD(lr=c.lr, momentum=c.momentum, schedule=Schedule("step", ms, 0.1, "step"))
+
+    def train(self, params, mask, steps: int, optimizer=None, seed_name: str = "train"):
+        from simulations.nn import StopRules, train
+
+        return train(self.spec, self.data, params=params, mask=mask,
+                     optimizer=optimizer if optimizer is not None else self.optimizer(steps),
+                     batch_size=self.config.batch_size, stop=StopRules(max_steps=steps),
+                     seed=child(self.seed, seed_name), threads=None)
+
+    def score_batch(self):
+        n = len(self.data.y_train)
+        idx = generator(self.seed, "score").permutation(n)[: min(self.config.score_examples, n)]
+        return self.data.X_train[idx], self.data.y_train[idx]
+
+    def mask_of(self, masks):
+        from simulations.nn import Mask
+
+        return Mask.from_layers(self.spec, [np.asarray(m, dtype=bool) for m in masks])
+
+    def point(self, params, masks, compute: Compute, status: str, **extra) -> dict:
+        from simulations.nn import evaluate
+        from simulations.pruning.metrics import compression_ratio, flops_speedup
+
+        ws = [np.array(w) for w in params.weights]
+        bs = [np.array(b) for b in params.biases] if self.spec.bias else None
+        ms = [np.asarray(m, dtype=bool) for m in masks]
+        kept = sum(int(m.sum()) for m in ms)
+        total = sum(m.size for m in ms)
+        ok = status != "diverged" and params.is_finite()
+        acc = float(evaluate(params, self.data.X_test, self.data.y_test)[1]) if ok else None
+        return dict(sparsity=1.0 - kept / total, acc=acc, compression=float(compression_ratio(ws, ms, bs)),
+                    speedup=float(flops_speedup(ws, ms, bs)), steps=int(compute.steps), macs=float(compute.macs),
+                    status=status, **extra)
+
+
+def _setup(config, seed) -> _Setup:
+    from simulations.nn import MLPSpec, init_params
+    from simulations.pruning.data import load_data
+
+    data = load_data(config.dataset, config.n_train, config.n_test)
+    spec = MLPSpec((data.dim,) + tuple(config.hidden) + (data.n_classes,), bias=config.bias)
+    spe = len(data.y_train) // config.batch_size
+    if spe < 1:
+        raise ValueError(f"batch_size must be at most the number of training examples ({len(data.y_train)}), "
+                         f"got {config.batch_size}")
+    T, F = config.epochs * spe, config.finetune_epochs * spe
+    if config.rewind_step >= T:
+        raise ValueError(f"rewind_step must be < the steps of a training ({T}), got {config.rewind_step}")
+    return _Setup(config, seed, data, spec, init_params(spec, child(seed, "init")), spe, T, F)
+
+
+# --------------------------------------------------------------------------- families
+
+
+def _dense(s: _Setup) -> list[dict]:
+    c = Compute()
+    res = s.train(s.theta0, None, s.T + s.F)
+    c.train(s.shapes, None, s.config.batch_size, s.T + s.F, s.spec.bias)
+    return [s.point(res.params, [np.ones(sh, bool) for sh in s.shapes], c, res.status, target=0.0)]
+
+
+def _after_masks(s: _Setup, params, target, c: Compute):
+    """Masks (and possibly updated parameters) of a post-training method at one target."""
+    m = s.config.method
+    X, y = s.score_batch()
+    if m == "magnitude":
+        from simulations.pruning.one_shot import prune
+
+        return params, prune([np.array(w) for w in params.weights], "magnitude", ratio=target, scope="global").masks, None
+    from simulations.pruning.algorithms import second_order, structured
+
+    if m == "obd":
+        c.passes(s.shapes, None, len(y), forward=1, backward=1)
+        return params, second_order.OBD().prune(params, target, data=(X, y)), None
+    if m == "woodfisher":
+        c.passes(s.shapes, None, len(y), forward=1, backward=1)
+        new, masks = second_order.woodfisher_prune(params, X, y, target)
+        return new, masks, None
+    if m == "taylor":
+        c.passes(s.shapes, None, len(y), forward=1, backward=1)
+        scores = structured.taylor_neuron_scores(params, X, y)
+        mask = structured.prune_neurons(params, scores, target)
+        return params, [np.asarray(w, dtype=bool) for w in mask.weights], mask
+    if m == "nm":
+        n, mm = (int(v) for v in target.split(":"))
+        return params, structured.nm_masks([np.asarray(w) for w in params.weights], n=n, m=mm), None
+    raise AssertionError(m)  # pragma: no cover - FAMILIES and this dispatch are kept in step by a test
+
+
+def _after(s: _Setup) -> list[dict]:
+    cfg = s.config
+    dense = s.train(s.theta0, None, s.T)
+    base = Compute()
+    base.train(s.shapes, None, cfg.batch_size, s.T, s.spec.bias)
+    targets = list(cfg.nm_patterns) if cfg.method == "nm" else list(cfg.sparsities)
+    ft_opt = _constant(cfg.finetune_lr, cfg.momentum)
+    out = []
+    for target in targets:
+        c = Compute().merged(base)
+        params, masks, mask = _after_masks(s, dense.params, target, c)
+        mask = mask if mask is not None else s.mask_of(masks)
+        pruned = mask.apply(params.copy())
+        one_shot = s.point(pruned, masks, c, dense.status)["acc"]
+        if s.F:
+            res = s.train(pruned, mask, s.F, optimizer=ft_opt, seed_name="finetune")
+            c.train(s.shapes, masks, cfg.batch_size, s.F, s.spec.bias)
+            final, status = res.params, res.status
+        else:
+            final, status = pruned, dense.status
+        out.append(s.point(final, masks, c, status, target=target if isinstance(target, float) else
+                           _nm_sparsity(target), acc_oneshot=one_shot, pattern=None if isinstance(target, float)
+                           else target))
+    return out
+
+
+def _nm_sparsity(pattern: str) -> float:
+    n, m = (int(v) for v in pattern.split(":"))
+    return 1.0 - n / m
+
+
+def _constant(lr: float, momentum: float):
+    from simulations.nn import SGD
+
+    return SGD(lr=lr, momentum=momentum)
+
+
+def _init(s: _Setup) -> list[dict]:
+    from simulations.pruning.algorithms import at_init
+
+    cfg = s.config
+    out = []
+    for target in cfg.sparsities:
+        c = Compute()
+        if cfg.method == "synflow":
+            masks = at_init.synflow_prune(s.theta0, target, compute=c)
+        else:
+            X, y = s.score_batch()
+            pruner = at_init.SNIP() if cfg.method == "snip" else at_init.GraSP()
+            c.passes(s.shapes, None, len(y), forward=1, backward=1, hvp=1 if cfg.method == "grasp" else 0)
+            masks = pruner.prune(s.theta0, target, data=(X, y))
+        mask = s.mask_of(masks)
+        res = s.train(mask.apply(s.theta0.copy()), mask, s.T + s.F)
+        c.train(s.shapes, masks, cfg.batch_size, s.T + s.F, s.spec.bias)
+        out.append(s.point(res.params, masks, c, res.status, target=target))
+    return out
+
+
+def _during(s: _Setup) -> list[dict]:
+    from simulations.pruning.algorithms import dynamic, gradual, supermask
+
+    cfg = s.config
+    steps = s.T + s.F
+    common = dict(steps=steps, batch_size=cfg.batch_size, seed=child(s.seed, "method"), params=s.theta0)
+    out = []
+    for target in cfg.sparsities:
+        if cfg.method == "gmp":
+            # Zhu & Gupta: prune from ~5 % of training to the end of the first learning-rate drop
+            # (here: from 10 % of the steps to the first milestone), every update_every steps
+            end = int(min(cfg.lr_milestones) * steps)
+            r = gradual.gmp(s.spec, s.data, final_sparsity=target, start_step=int(0.1 * steps), end_step=end,
+                            frequency=cfg.update_every, optimizer=s.optimizer(steps), **common)
+        elif cfg.method in ("set", "rigl"):
+            fn = dynamic.set_train if cfg.method == "set" else dynamic.rigl_train
+            r = fn(s.spec, s.data, sparsity=target, update_every=cfg.update_every, optimizer=s.optimizer(steps),
+                   **common)
+        else:
+            r = supermask.supermask_train(s.spec, s.data, sparsity=target, **common)
+        out.append(s.point(r.params, r.masks, r.compute, getattr(r, "status", "completed"), target=target))
+    return out
+
+
+def _imp(s: _Setup) -> list[dict]:
+    from simulations.pruning.iterative import imp
+
+    cfg = s.config
+    rewind = {"imp_weight": "iteration", "imp_lr": "lr", "imp_finetune": "finetune"}[cfg.method]
+    res = imp(s.spec, s.data, steps=s.T, optimizer=s.optimizer(s.T), batch_size=cfg.batch_size,
+              targets=tuple(cfg.sparsities), rewind=rewind, rewind_step=cfg.rewind_step,
+              finetune_lr=cfg.finetune_lr, criterion="large_final", scope="global", params=s.theta0,
+              seed=child(s.seed, "method"), keep_params=True)
+    c = Compute()
+    out = []
+    for r in res.rounds:
+        c.train(s.shapes, r.masks, cfg.batch_size, r.steps, s.spec.bias)
+        if r.round == 0:
+            continue
+        out.append(s.point(r.params, r.masks, Compute().merged(c), r.status, target=cfg.sparsities[r.round - 1],
+                           acc_oneshot=r.acc_pruned, rounds=r.round))
+    return out
+
+
+_FAMILY_RUN = {"dense": _dense, "after": _after, "init": _init, "during": _during, "imp": _imp}
+
+#: per-point fields stored as lists aligned with the points
+POINT_FIELDS = ("target", "sparsity", "acc", "compression", "speedup", "steps", "macs", "status")
+
+
+def compare_run(config, seed) -> dict:
+    """Body of ``pruning.compare``: the points of one method (see the module docstring)."""
+    s = _setup(config, seed)
+    points = _FAMILY_RUN[family_of(config.method)](s)
+    dense_macs = Compute()
+    dense_macs.train(s.shapes, None, config.batch_size, s.T + s.F, s.spec.bias)
+    metrics: dict[str, Any] = {k: [p.get(k) for p in points] for k in POINT_FIELDS}
+    for k in ("acc_oneshot", "pattern", "rounds"):
+        if any(k in p for p in points):
+            metrics[k] = [p.get(k) for p in points]
+    metrics.update(family=family_of(config.method), steps_per_epoch=s.spe, T=s.T, F=s.F,
+                   dense_budget_macs=dense_macs.macs,
+                   relative_compute=[p["macs"] / dense_macs.macs for p in points],
+                   relative_steps=[p["steps"] / (s.T + s.F) for p in points],
+                   n_params=int(s.spec.n_params))
+    failed = [p for p in points if p["status"] == "diverged" or p["acc"] is None]
+    status = "diverged" if len(failed) == len(points) else "done"
+    return {"status": status, "metrics": metrics, "history": []}
+

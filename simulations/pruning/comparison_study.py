@@ -1,0 +1,234 @@
+"""The method comparison: its sweeps, the results store, the ShrinkBench-style table.
+
+Runs (experiment ``pruning.compare``, body in :mod:`simulations.pruning.comparison`): every
+method of :data:`simulations.experiments.pruning.COMPARED` on LeNet-300-100 (full MNIST and
+Fashion-MNIST), at weight sparsities 50/80/90/95/98 % (N:M at 2:4, 1:5, 1:10, 1:20, 1:50),
+seeds 0–2, T = 4 epochs + F = 1 epoch per network (:class:`simulations.experiments.pruning.CompareConfig`
+holds every setting). ``python -m simulations.pruning.comparison_study --store
+paper/data/comparison.sqlite`` runs or resumes the sweep and prints the tables.
+
+Reported as Blalock et al. (MLSys 2020, "What is the state of neural network pruning?", §4–5)
+ask: accuracy against compression ratio and against theoretical FLOPs speed-up, mean ± sample
+sd over seeds, with the dense reference, and the compute each method spent (MACs relative to
+one dense training of T + F steps; :mod:`simulations.pruning.algorithms.compute`).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from simulations._core.validation import check_bool, check_choice, check_int
+
+__all__ = ["EXPERIMENT", "METHOD_LABELS", "comparison_sweeps", "run_comparison", "comparison_table",
+           "format_comparison_table"]
+
+EXPERIMENT = "pruning.compare"
+#: table labels, in table order
+METHOD_LABELS = {
+    "dense": "dense (T + F steps)",
+    "magnitude": "one-shot global magnitude + FT",
+    "obd": "OBD (diagonal Fisher) + FT",
+    "woodfisher": "WoodFisher (block OBS) + FT",
+    "taylor": "Taylor neurons + FT",
+    "nm": "N:M magnitude + FT",
+    "snip": "SNIP (at init)",
+    "grasp": "GraSP (at init)",
+    "synflow": "SynFlow (at init, data-free)",
+    "gmp": "gradual magnitude (cubic)",
+    "set": "SET",
+    "rigl": "RigL",
+    "supermask": "supermask (edge-popup, signed constant)",
+    "imp_weight": "IMP, weight rewinding",
+    "imp_lr": "IMP, learning-rate rewinding",
+    "imp_finetune": "IMP, fine-tuning",
+}
+_DATASET_LABELS = {"mnist": "MNIST", "fashion_mnist": "Fashion", "synthetic": "synthetic"}
+
+
+def comparison_sweeps(quick: bool, datasets: Sequence[str] | None = None, methods: Sequence[str] | None = None
+                      ) -> list[tuple[str, list[dict], list[int]]]:
+    """``[(experiment, configs, seeds)]``: every method × data set, seeds 0–2 (full) or 0 (quick).
+
+    Quick: a 784-32-16-10 net on the first 600 / 300 images, 3 + 1 epochs at batch 50, sparsities
+    50/80/90 %, 128 scoring examples (seconds per method). ``datasets``: None (the image data sets
+    present, else ``"synthetic"``) or a list among ``"mnist"``, ``"fashion_mnist"``, ``"synthetic"``;
+    ``methods``: None (all) or a list of method names.
+    """
+    from simulations.experiments.pruning import COMPARED
+    from simulations.pruning.allocation_study import _datasets
+
+    quick = check_bool("quick", quick)
+    datasets = _datasets(datasets)
+    if datasets is None:
+        from simulations.pruning.data import SYNTHETIC, available_datasets
+
+        datasets = available_datasets() or [SYNTHETIC]
+    if methods is None:
+        methods = list(COMPARED)
+    elif isinstance(methods, (str, bytes)) or not isinstance(methods, (list, tuple)) or not methods:
+        raise TypeError(f"methods must be None or a non-empty list of method names, got {methods!r}")
+    methods = [check_choice("methods", m, COMPARED) for m in methods]
+    if quick:
+        extra = dict(hidden=[32, 16], n_train=600, n_test=300, epochs=3, finetune_epochs=1, batch_size=50,
+                     sparsities=[0.5, 0.8, 0.9], nm_patterns=["2:4", "1:5", "1:10"], score_examples=128,
+                     rewind_step=5, update_every=10)
+        return [(EXPERIMENT, [dict(dataset=d, method=m, **extra) for d in datasets for m in methods], [0])]
+    return [(EXPERIMENT, [dict(dataset=d, method=m) for d in datasets for m in methods], [0, 1, 2])]
+
+
+def run_comparison(store, quick: bool = False, *, workers: int = 0, datasets=None, methods=None,
+                   progress: bool = False) -> None:
+    """Run (or resume) :func:`comparison_sweeps` into ``store`` (runs already done are skipped)."""
+    from simulations.sweep import run_sweep
+
+    quick = check_bool("quick", quick)
+    progress = check_bool("progress", progress)
+    workers = check_int("workers", workers, 0, 4096)
+    sweeps = comparison_sweeps(quick, datasets, methods)
+    Path(store).parent.mkdir(parents=True, exist_ok=True)
+    for name, configs, seeds in sweeps:
+        run_sweep(name, configs, store, seeds=seeds, workers=workers, progress=progress)
+
+
+# --------------------------------------------------------------------------- table
+
+
+def _rows(store_or_rows) -> list[dict]:
+    import os
+
+    if isinstance(store_or_rows, (str, os.PathLike)):
+        from simulations.sweep import ResultsStore
+
+        with ResultsStore(store_or_rows, create=False, readonly=True) as st:
+            return st.rows(EXPERIMENT, status=["done"])
+    if hasattr(store_or_rows, "rows") and callable(store_or_rows.rows):
+        return store_or_rows.rows(EXPERIMENT, status=["done"])
+    if isinstance(store_or_rows, (list, tuple)):
+        for i, r in enumerate(store_or_rows):
+            if not isinstance(r, Mapping):
+                raise TypeError(f"store_or_rows[{i}] must be a row dict, got {type(r).__name__}")
+            missing = [k for k in ("dataset", "method", "target", "acc", "relative_compute") if k not in r]
+            if missing:
+                raise ValueError(f"store_or_rows[{i}] must be a {EXPERIMENT} row; it lacks {missing}")
+        return [r for r in store_or_rows if r.get("experiment", EXPERIMENT) == EXPERIMENT
+                and r.get("status", "done") == "done"]
+    raise TypeError("store_or_rows must be a results store (a path or a simulations.sweep.ResultsStore) or a list "
+                    f"of row dicts, got {type(store_or_rows).__name__}")
+
+
+def _stats(values) -> tuple[float, float, int]:
+    v = np.array([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return math.nan, math.nan, 0
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan, int(v.size)
+
+
+def comparison_table(store_or_rows) -> list[dict]:
+    """Mean ± sample sd over seeds per (data set, method, target sparsity).
+
+    ``store_or_rows``: a results store (path or :class:`simulations.sweep.ResultsStore`) or a list
+    of ``pruning.compare`` row dicts. Returns dicts with ``dataset``, ``method``, ``targets`` and,
+    aligned with them, ``acc``/``acc_sd``, ``sparsity``, ``compression``, ``speedup``,
+    ``relative_compute`` (means) and ``n_seeds``; ``acc_oneshot`` where the method has it. Runs
+    of other settings (budget, widths, data size) are grouped apart.
+    """
+    groups: dict[tuple, list[dict]] = {}
+    for r in _rows(store_or_rows):
+        key = (r["dataset"], r["method"], tuple(r.get("hidden", ())), r.get("epochs"), r.get("finetune_epochs"),
+               r.get("n_train"), tuple(r["target"]))
+        groups.setdefault(key, []).append(r)
+    order = {m: i for i, m in enumerate(METHOD_LABELS)}
+    dorder = {d: i for i, d in enumerate(_DATASET_LABELS)}
+    out = []
+    for key in sorted(groups, key=lambda k: (dorder.get(k[0], 9), k[2:6], order.get(k[1], 99))):
+        rs = groups[key]
+        targets = list(key[6])
+        row = {"dataset": key[0], "method": key[1], "targets": targets, "n_seeds": len(rs),
+               "hidden": list(key[2]), "epochs": key[3], "finetune_epochs": key[4], "n_train": key[5]}
+        for field in ("acc", "sparsity", "compression", "speedup", "relative_compute", "relative_steps",
+                      "acc_oneshot"):
+            if not all(field in r for r in rs):
+                continue
+            st = [_stats([r[field][j] for r in rs]) for j in range(len(targets))]
+            row[field] = [s[0] for s in st]
+            if field == "acc":
+                row["acc_sd"] = [s[1] for s in st]
+        out.append(row)
+    return out
+
+
+def _pct(m: float, sd: float | None = None) -> str:
+    if not math.isfinite(m):
+        return "–"
+    return f"{100 * m:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None and math.isfinite(sd) else "")
+
+
+def _span(values) -> str:
+    """``min–max`` of a list of ratios (one value when they agree to 0.5 %)."""
+    v = [x for x in (values or []) if x is not None and math.isfinite(x)]
+    if not v:
+        return "–"
+    return f"{min(v):.2f}" + (f"–{max(v):.2f}" if max(v) > min(v) * 1.005 else "")
+
+
+def format_comparison_table(table: list[dict]) -> str:
+    """Markdown: one row per (data set, method), test accuracy % (mean ± sd) per sparsity column.
+
+    Columns are the targets of the unstructured methods; the dense row has its accuracy in the
+    first column; an N:M row lists its patterns in column order (the default patterns 2:4, 1:5,
+    1:10, 1:20, 1:50 have sparsities 50/80/90/95/98 %, the default grid). The last columns give
+    the compression ratio and FLOPs speed-up at the highest sparsity and the compute spent —
+    training steps and MACs, each × one dense training of T + F steps, min–max over the
+    sparsities.
+    """
+    from simulations._core.validation import check_rows
+
+    rows = check_rows("table", table, ("dataset", "method", "targets", "acc", "n_seeds"), "comparison_table")
+    if not rows:
+        return "(no runs)"
+    lines = []
+    for d in dict.fromkeys(r["dataset"] for r in rows):
+        rs = [r for r in rows if r["dataset"] == d]
+        grid = next((r["targets"] for r in rs if r["method"] not in ("nm", "dense")), rs[0]["targets"])
+        lines += ["", f"**{_DATASET_LABELS.get(d, d)}** (n = {max(r['n_seeds'] for r in rs)} seeds)", "",
+                  "| method | " + " | ".join(f"{100 * s:g} %" for s in grid)
+                  + " | compression / speed-up at the last | steps (× dense) | MACs (× dense) |",
+                  "|---|" + "---|" * (len(grid) + 3)]
+        for r in rs:
+            if r["method"] == "dense":
+                cells = [_pct(r["acc"][0], r["acc_sd"][0])] + [""] * (len(grid) - 1)
+            else:
+                by_target = {round(t, 6): (m, sd) for t, m, sd in zip(r["targets"], r["acc"], r["acc_sd"])}
+                cells = [_pct(*by_target[round(t, 6)]) if round(t, 6) in by_target else "–" for t in grid]
+                if r["method"] == "nm":  # its own sparsities, in order (see the docstring)
+                    cells = ([_pct(m, sd) for m, sd in zip(r["acc"], r["acc_sd"])] + ["–"] * len(grid))[:len(grid)]
+            last = len(r["targets"]) - 1
+            cmp = (f"{r['compression'][last]:.1f}× / {r['speedup'][last]:.1f}×" if "compression" in r
+                   and r["method"] != "dense" else "1× / 1×")
+            lines.append(f"| {METHOD_LABELS.get(r['method'], r['method'])} | " + " | ".join(cells)
+                         + f" | {cmp} | {_span(r.get('relative_steps'))} | {_span(r.get('relative_compute'))} |")
+    return "\n".join(lines).strip() + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m simulations.pruning.comparison_study [--store PATH] [--quick] [--table-only] [--methods …]``."""
+    ap = argparse.ArgumentParser(description="pruning methods compared: run/resume the sweep, print the table")
+    ap.add_argument("--store", default=str(Path("paper") / "data" / "comparison.sqlite"))
+    ap.add_argument("--quick", action="store_true", help="tiny configuration (seconds per method)")
+    ap.add_argument("--table-only", action="store_true", help="read the store, run nothing")
+    ap.add_argument("--datasets", nargs="*", default=None)
+    ap.add_argument("--methods", nargs="*", default=None)
+    ap.add_argument("--workers", type=int, default=0)
+    a = ap.parse_args(argv)
+    if not a.table_only:
+        run_comparison(a.store, a.quick, workers=a.workers, datasets=a.datasets, methods=a.methods, progress=True)
+    print("Test accuracy %, mean ± sd over seeds:")
+    print(format_comparison_table(comparison_table(a.store)))
+
+
+if __name__ == "__main__":
+    main()
