@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from simulations._core.seeding import child
-from simulations.experiments.pruning import COMPARED, CompareConfig
+from simulations.experiments.pruning import CompareConfig
+from simulations.pruning.comparison import COMPARED
 from simulations.pruning import comparison as cmp
 from simulations.pruning import comparison_study as cs
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simulations.pruning.comparison import COMPARED
 from simulations.pruning.study import CURVE_METHODS
 from simulations.sweep import experiment, param
 
@@ -97,9 +98,6 @@ def baselines(config: BaselinesConfig, seed: int) -> dict:
     return baselines_run(config, seed)
 
 
-#: the methods of ``pruning.compare``, by family (see :mod:`simulations.pruning.comparison`)
-COMPARED = ("dense", "magnitude", "obd", "woodfisher", "taylor", "nm", "gmp", "snip", "grasp", "synflow", "set",
-            "rigl", "supermask", "imp_weight", "imp_lr", "imp_finetune")
 
 
 @dataclass(frozen=True)

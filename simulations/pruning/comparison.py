@@ -43,7 +43,7 @@ import numpy as np
 from simulations._core.seeding import child, generator
 from simulations.pruning.algorithms.compute import Compute
 
-__all__ = ["FAMILIES", "compare_run", "family_of"]
+__all__ = ["FAMILIES", "COMPARED", "compare_run", "family_of"]
 
 #: method → family (see the module docstring)
 FAMILIES = {
@@ -53,6 +53,8 @@ FAMILIES = {
     "gmp": "during", "set": "during", "rigl": "during", "supermask": "during",
     "imp_weight": "imp", "imp_lr": "imp", "imp_finetune": "imp",
 }
+#: the methods compared, in table order
+COMPARED = tuple(FAMILIES)
 
 
 def family_of(method: str) -> str:

@@ -23,7 +23,7 @@ import numpy as np
 
 from simulations._core.validation import check_bool, check_choice, check_int
 
-__all__ = ["EXPERIMENT", "METHOD_LABELS", "comparison_sweeps", "run_comparison", "comparison_table",
+__all__ = ["EXPERIMENT", "METHOD_LABELS", "comparison_sweeps", "run_comparison", "comparison_table", "ratio_span",
            "format_comparison_table"]
 
 EXPERIMENT = "pruning.compare"
@@ -58,7 +58,7 @@ def comparison_sweeps(quick: bool, datasets: Sequence[str] | None = None, method
     present, else ``"synthetic"``) or a list among ``"mnist"``, ``"fashion_mnist"``, ``"synthetic"``;
     ``methods``: None (all) or a list of method names.
     """
-    from simulations.experiments.pruning import COMPARED
+    from simulations.pruning.comparison import COMPARED
     from simulations.pruning.allocation_study import _datasets
 
     quick = check_bool("quick", quick)
@@ -167,7 +167,7 @@ def _pct(m: float, sd: float | None = None) -> str:
     return f"{100 * m:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None and math.isfinite(sd) else "")
 
 
-def _span(values) -> str:
+def ratio_span(values) -> str:
     """``min–max`` of a list of ratios (one value when they agree to 0.5 %)."""
     v = [x for x in (values or []) if x is not None and math.isfinite(x)]
     if not v:
@@ -210,7 +210,7 @@ def format_comparison_table(table: list[dict]) -> str:
             cmp = (f"{r['compression'][last]:.1f}× / {r['speedup'][last]:.1f}×" if "compression" in r
                    and r["method"] != "dense" else "1× / 1×")
             lines.append(f"| {METHOD_LABELS.get(r['method'], r['method'])} | " + " | ".join(cells)
-                         + f" | {cmp} | {_span(r.get('relative_steps'))} | {_span(r.get('relative_compute'))} |")
+                         + f" | {cmp} | {ratio_span(r.get('relative_steps'))} | {ratio_span(r.get('relative_compute'))} |")
     return "\n".join(lines).strip() + "\n"
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulations._core.validation import check_int
+from simulations._core.validation import check_int, check_real
 
 __all__ = ["Compute", "forward_macs"]
 
@@ -56,6 +56,15 @@ class Compute:
     examples: int = 0
     macs: float = 0.0
     parts: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.steps = check_int("steps", self.steps, 0)
+        self.examples = check_int("examples", self.examples, 0)
+        self.macs = check_real("macs", self.macs, 0.0)
+        if not isinstance(self.parts, dict) or not all(
+                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+                for k, v in self.parts.items()):
+            raise TypeError(f"parts must be a dict of phase name -> non-negative MACs, got {self.parts!r}")
 
     def _add(self, part: str, macs: float) -> None:
         self.macs += float(macs)
