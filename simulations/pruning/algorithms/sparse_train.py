@@ -67,6 +67,20 @@ class MaskUpdate:
     params: Any = None
     info: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        self.masks = check_mask_list(self.masks, "masks")
+        for nm in ("n_dropped", "n_grown"):
+            v = getattr(self, nm)
+            if v is None:
+                continue
+            if isinstance(v, (str, bytes)) or np.ndim(v) != 1 or len(v) != len(self.masks):
+                raise ValueError(f"{nm} must be None or one count per mask ({len(self.masks)}), got {v!r}")
+            setattr(self, nm, [check_int(f"{nm}[{i}]", c, 0, m.size) for i, (c, m) in enumerate(zip(v, self.masks))])
+        if self.params is not None and not isinstance(self.params, Params):
+            raise TypeError(f"params must be a simulations.nn.Params or None, got {type(self.params).__name__}")
+        if not isinstance(self.info, dict):
+            raise TypeError(f"info must be a dict, got {type(self.info).__name__}")
+
 
 @dataclass
 class SparseTrainResult:
