@@ -14,9 +14,9 @@ import pytest
 
 from simulations._core.seeding import child
 from simulations.experiments.pruning import CompareConfig
-from simulations.pruning.comparison import COMPARED
 from simulations.pruning import comparison as cmp
 from simulations.pruning import comparison_study as cs
+from simulations.pruning.comparison import COMPARED
 
 TINY = dict(dataset="synthetic", hidden=(12, 8), n_train=200, n_test=100, epochs=2, finetune_epochs=1,
             batch_size=40, sparsities=(0.5, 0.8, 0.9), nm_patterns=("2:4", "1:5", "1:10"), score_examples=64,

@@ -157,12 +157,10 @@ def _after_masks(s: _Setup, params, target, c: Compute):
         return params, prune([np.array(w) for w in params.weights], "magnitude", ratio=target, scope="global").masks, None
     from simulations.pruning.algorithms import second_order, structured
 
-    if m == "obd":
-        c.passes(s.shapes, None, len(y), forward=1, backward=1)
-        return params, second_order.OBD().prune(params, target, data=(X, y)), None
+    if m == "obd":  # the methods count their own scoring passes (and WoodFisher its block inverses)
+        return params, second_order.OBD(compute=c).prune(params, target, data=(X, y)), None
     if m == "woodfisher":
-        c.passes(s.shapes, None, len(y), forward=1, backward=1)
-        new, masks = second_order.woodfisher_prune(params, X, y, target)
+        new, masks = second_order.woodfisher_prune(params, X, y, target, compute=c)
         return new, masks, None
     if m == "taylor":
         c.passes(s.shapes, None, len(y), forward=1, backward=1)
@@ -223,8 +221,7 @@ def _init(s: _Setup) -> list[dict]:
             masks = at_init.synflow_prune(s.theta0, target, compute=c)
         else:
             X, y = s.score_batch()
-            pruner = at_init.SNIP() if cfg.method == "snip" else at_init.GraSP()
-            c.passes(s.shapes, None, len(y), forward=1, backward=1, hvp=1 if cfg.method == "grasp" else 0)
+            pruner = (at_init.SNIP if cfg.method == "snip" else at_init.GraSP)(compute=c)
             masks = pruner.prune(s.theta0, target, data=(X, y))
         mask = s.mask_of(masks)
         res = s.train(mask.apply(s.theta0.copy()), mask, s.T + s.F)
@@ -252,7 +249,15 @@ def _during(s: _Setup) -> list[dict]:
             r = fn(s.spec, s.data, sparsity=target, update_every=cfg.update_every, optimizer=s.optimizer(steps),
                    **common)
         else:
-            r = supermask.supermask_train(s.spec, s.data, sparsity=target, **common)
+            # edge-popup (Ramanujan et al. 2020) over the signed Kaiming constant sign(θ₀)·√(2/fan_in), their
+            # optimiser (SGD, step 0.1, momentum 0.9) on the scores; per-layer top-k, biases frozen at θ₀
+            from simulations.nn import Params
+
+            kn = s.spec.with_(init="kaiming_normal")
+            r = supermask.supermask_train(kn, s.data, sparsity=target, steps=steps, batch_size=cfg.batch_size,
+                                          lr=0.1, momentum=0.9, weight_init="signed_constant", sampling="topk",
+                                          seed=child(s.seed, "method"), params=Params(kn, s.theta0.flat.copy()),
+                                          compute=Compute())
         out.append(s.point(r.params, r.masks, r.compute, getattr(r, "status", "completed"), target=target))
     return out
 

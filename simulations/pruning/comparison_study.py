@@ -58,8 +58,8 @@ def comparison_sweeps(quick: bool, datasets: Sequence[str] | None = None, method
     present, else ``"synthetic"``) or a list among ``"mnist"``, ``"fashion_mnist"``, ``"synthetic"``;
     ``methods``: None (all) or a list of method names.
     """
-    from simulations.pruning.comparison import COMPARED
     from simulations.pruning.allocation_study import _datasets
+    from simulations.pruning.comparison import COMPARED
 
     quick = check_bool("quick", quick)
     datasets = _datasets(datasets)

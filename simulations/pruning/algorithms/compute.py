@@ -66,7 +66,11 @@ class Compute:
                 for k, v in self.parts.items()):
             raise TypeError(f"parts must be a dict of phase name -> non-negative MACs, got {self.parts!r}")
 
-    def _add(self, part: str, macs: float) -> None:
+    def add(self, part: str, macs: float) -> None:
+        """Add ``macs`` to the total and to phase ``part`` (arithmetic no pass formula covers)."""
+        macs = check_real("macs", macs, 0.0)
+        if not isinstance(part, str):
+            raise TypeError(f"part must be a str, got {type(part).__name__}")
         self.macs += float(macs)
         self.parts[part] = self.parts.get(part, 0.0) + float(macs)
 
@@ -76,7 +80,7 @@ class Compute:
         k = check_int("steps", steps, 0)
         self.steps += k
         self.examples += b * k
-        self._add(part, 3.0 * b * k * forward_macs(shapes, masks, bias))
+        self.add(part, 3.0 * b * k * forward_macs(shapes, masks, bias))
 
     def passes(self, shapes, masks, n_examples: int, forward: int = 1, backward: int = 0, hvp: int = 0,
                bias: bool = True, part: str = "score") -> None:
@@ -85,7 +89,7 @@ class Compute:
         f = check_int("forward", forward, 0)
         bw = check_int("backward", backward, 0)
         h = check_int("hvp", hvp, 0)
-        self._add(part, n * forward_macs(shapes, masks, bias) * (f + 2 * bw + 6 * h))
+        self.add(part, n * forward_macs(shapes, masks, bias) * (f + 2 * bw + 6 * h))
 
     def merged(self, other: Compute) -> Compute:
         """The sum of two counts (a method made of phases, e.g. dense training then fine-tuning)."""

@@ -251,5 +251,5 @@ def woodfisher_prune(params: Any, X: Any, y: Any, sparsity: float, *, block_size
         out.weights[l][...] = np.where(new_masks[l], theta[l].reshape(shapes[l]), 0.0)
     if compute is not None:
         compute.passes(shapes, masks, N, forward=1, backward=1, bias=spec.bias, part="score")
-        compute._add("fisher", fisher_macs)
+        compute.add("fisher", fisher_macs)
     return out, new_masks
