@@ -116,3 +116,44 @@ def test_quick_sweep_lists_every_method():
     assert seeds == [0, 1, 2] and [c["dataset"] for c in cfgs] == ["mnist", "fashion_mnist"]
     with pytest.raises(ValueError, match="methods"):
         cs.comparison_sweeps(True, ["synthetic"], ["obs"])
+
+
+N_W = 64 * 12 + 12 * 8 + 8 * 10                                   # weights of the tiny net (biases: 30)
+
+
+@pytest.mark.parametrize("method", [m for m in COMPARED if m not in ("dense", "taylor", "nm")])
+def test_every_unstructured_method_reaches_its_target(method):
+    m = _run(method)["metrics"]
+    for s, got in zip(TINY["sparsities"], m["sparsity"]):
+        # global ranking: ⌊s·n⌋ removed in all; per-layer rules (GMP, top-k) round per layer; ERK/ER
+        # densities round to whole weights per layer (at most one weight per layer off)
+        assert abs(got - s) <= 3 / N_W, (method, s, got)
+    assert all(a is not None and 0.0 <= a <= 1.0 for a in m["acc"])
+    assert m["relative_steps"] == [pytest.approx(1.0)] * 3 if cmp.family_of(method) != "imp" else True
+
+
+def test_structured_methods_reach_at_least_their_target():
+    t = _run("taylor")["metrics"]
+    assert all(got >= s for s, got in zip(TINY["sparsities"], t["sparsity"]))
+    nm = _run("nm")["metrics"]
+    # 2:4, 1:5, 1:10 on rows of 64, 12 and 8 inputs (a partial last group keeps ⌈N·r/M⌉ of its r)
+    kept = [sum(o * (n_in // mm * n + math.ceil(n * (n_in % mm) / mm)) for o, n_in in ((12, 64), (8, 12), (10, 8)))
+            for n, mm in ((2, 4), (1, 5), (1, 10))]
+    assert nm["sparsity"] == pytest.approx([1 - k / N_W for k in kept], abs=1e-12)
+    assert nm["pattern"] == list(TINY["nm_patterns"]) and nm["target"] == pytest.approx([0.5, 0.8, 0.9])
+
+
+def test_snip_and_rigl_compute_by_hand():
+    T, F = 2 * SPE, SPE
+    m = _run("snip")["metrics"]
+    for j, s in enumerate(TINY["sparsities"]):
+        kept = N_W - math.floor(s * N_W)
+        score = 64 * DENSE_MACS * 3                                # one forward + one backward of 64 examples
+        assert m["macs"][j] == score + 3 * 40 * (T + F) * (kept + 30) and m["steps"][j] == T + F
+    r = _run("rigl")["metrics"]
+    kept = [N_W - round(s * N_W) for s in TINY["sparsities"]]
+    # training at the fixed density plus B·(2 f_S + f_D) at each update ΔT, 2ΔT, … < T_end = ⌊0.75(T+F)⌋
+    n_updates = len(range(3, int(0.75 * (T + F)), 3))
+    for j, k in enumerate(kept):
+        train = 3 * 40 * (T + F) * (k + 30)
+        assert r["macs"][j] == train + n_updates * 40 * (2 * (k + 30) + DENSE_MACS) and r["steps"][j] == T + F
