@@ -144,3 +144,24 @@ def test_rows_pandas_history_and_report(tmp_path, capsys):
                         "--out", str(out)]) == 0
     assert out.stat().st_size > 1000
     assert report_main(["--store", str(db), "--plot", "nope", "--x", "lr", "--out", str(out)]) == 2
+
+
+def test_experiment_rows_from_a_store_or_from_row_dicts(tmp_path):
+    from simulations.sweep.report import experiment_rows
+
+    db = tmp_path / "r.db"
+    sw.run_sweep("toy", [{"steps": 20, "eval_every": 10}], db, seeds=3, workers=0, progress=False)
+    with sw.ResultsStore(db) as store:
+        want = store.rows("toy")
+        assert experiment_rows(store, "toy") == want
+    assert experiment_rows(db, "toy") == want and experiment_rows(str(db), "nothing") == []
+    listed = [{"experiment": "toy", "status": "done", "a": 1}, {"experiment": "toy", "status": "failed", "a": 2},
+              {"experiment": "other", "a": 3}, {"a": 4}]
+    assert [r["a"] for r in experiment_rows(listed, "toy")] == [1, 4]
+    assert [r["a"] for r in experiment_rows(listed, "toy", status=("done", "failed"))] == [1, 2, 4]
+    with pytest.raises(ValueError, match=r"store_or_rows\[1\].*lacks \['b'\]"):
+        experiment_rows([{"b": 1}, {"a": 1}], "toy", required=("b",))
+    with pytest.raises(TypeError, match="store_or_rows"):
+        experiment_rows(3, "toy")
+    with pytest.raises(ValueError, match="status"):
+        experiment_rows(listed, "toy", status=("finished",))

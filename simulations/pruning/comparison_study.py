@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -98,26 +98,10 @@ def run_comparison(store, quick: bool = False, *, workers: int = 0, datasets=Non
 
 
 def _rows(store_or_rows) -> list[dict]:
-    import os
+    from simulations.sweep.report import experiment_rows
 
-    if isinstance(store_or_rows, (str, os.PathLike)):
-        from simulations.sweep import ResultsStore
-
-        with ResultsStore(store_or_rows, create=False, readonly=True) as st:
-            return st.rows(EXPERIMENT, status=["done"])
-    if hasattr(store_or_rows, "rows") and callable(store_or_rows.rows):
-        return store_or_rows.rows(EXPERIMENT, status=["done"])
-    if isinstance(store_or_rows, (list, tuple)):
-        for i, r in enumerate(store_or_rows):
-            if not isinstance(r, Mapping):
-                raise TypeError(f"store_or_rows[{i}] must be a row dict, got {type(r).__name__}")
-            missing = [k for k in ("dataset", "method", "target", "acc", "relative_compute") if k not in r]
-            if missing:
-                raise ValueError(f"store_or_rows[{i}] must be a {EXPERIMENT} row; it lacks {missing}")
-        return [r for r in store_or_rows if r.get("experiment", EXPERIMENT) == EXPERIMENT
-                and r.get("status", "done") == "done"]
-    raise TypeError("store_or_rows must be a results store (a path or a simulations.sweep.ResultsStore) or a list "
-                    f"of row dicts, got {type(store_or_rows).__name__}")
+    return experiment_rows(store_or_rows, EXPERIMENT, required=("dataset", "method", "target", "acc",
+                                                                "relative_compute"))
 
 
 def _stats(values) -> tuple[float, float, int]:

@@ -16,7 +16,6 @@ Stores written before the magnitude methods were named by their scope (``"magnit
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 import numpy as np
@@ -73,24 +72,9 @@ def _require(rows: list[dict], keys: tuple[str, ...], what: str) -> None:
 
 def _rows(store_or_rows, experiment: str, status=("done",)) -> list[dict]:
     """The rows of ``experiment`` with the given statuses from a results store or a list of row dicts."""
-    status = tuple(status)
-    if isinstance(store_or_rows, (str, os.PathLike)):
-        from simulations.sweep import ResultsStore
+    from simulations.sweep.report import experiment_rows
 
-        with ResultsStore(store_or_rows, create=False) as st:
-            rows = st.rows(experiment, status=list(status))
-    elif hasattr(store_or_rows, "rows") and callable(store_or_rows.rows):
-        rows = store_or_rows.rows(experiment, status=list(status))
-    elif isinstance(store_or_rows, (list, tuple)):
-        for i, r in enumerate(store_or_rows):
-            if not isinstance(r, Mapping):
-                raise TypeError(f"store_or_rows[{i}] must be a row dict, got {type(r).__name__}")
-        rows = [r for r in store_or_rows
-                if r.get("experiment", experiment) == experiment and r.get("status", "done") in status]
-    else:
-        raise TypeError("store_or_rows must be a results store (a path or a simulations.sweep.ResultsStore) or a "
-                        f"list of row dicts, got {type(store_or_rows).__name__}")
-    return [upgrade_row(r) for r in rows]
+    return [upgrade_row(r) for r in experiment_rows(store_or_rows, experiment, tuple(status))]
 
 
 _RUN_KEY = ("dataset", "width", "depth", "lr", "batch_size", "n_train", "n_test", "init", "interpolation_loss",

@@ -12,13 +12,14 @@ import csv
 import io
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 
 from simulations._core.validation import check_bool, check_choice
 from simulations.sweep.registry import STATUSES
 from simulations.sweep.store import ResultsStore
 
-__all__ = ["format_table", "rows_to_csv", "rows_to_json", "store_report", "plot_metric"]
+__all__ = ["format_table", "rows_to_csv", "rows_to_json", "store_report", "plot_metric", "experiment_rows"]
 
 
 def _fmt(v, expand: bool = True) -> str:
@@ -243,3 +244,36 @@ def _hashable(v):
 
 def _sort_key(v):
     return (0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v))
+
+
+def experiment_rows(store_or_rows, experiment: str, status: Sequence[str] = ("done",),
+                    required: Sequence[str] = ()) -> list[dict]:
+    """The rows of ``experiment`` with a status in ``status``, from a store or from row dicts.
+
+    ``store_or_rows``: a results store — a path (opened read-only) or a :class:`ResultsStore` — or
+    a list/tuple of row dicts (rows of other experiments or statuses are dropped; a row without
+    ``experiment`` / ``status`` keys counts as ``experiment`` / ``"done"``). ``required``: keys every
+    row of a list must hold (``ValueError`` naming the row and what it lacks).
+    """
+    if isinstance(experiment, bool) or not isinstance(experiment, str):
+        raise TypeError(f"experiment must be an experiment name (str), got {experiment!r}")
+    if isinstance(status, (str, bytes)) or not all(isinstance(x, str) for x in status):
+        raise TypeError(f"status must be a sequence of run statuses, got {status!r}")
+    status = [check_choice("status", x, STATUSES) for x in status]
+    if isinstance(store_or_rows, (str, os.PathLike)):
+        with ResultsStore(store_or_rows, create=False, readonly=True) as st:
+            return st.rows(experiment, status=status)
+    if isinstance(store_or_rows, ResultsStore) or (hasattr(store_or_rows, "rows") and callable(store_or_rows.rows)):
+        return store_or_rows.rows(experiment, status=status)
+    if isinstance(store_or_rows, (list, tuple)):
+        for i, r in enumerate(store_or_rows):
+            if not isinstance(r, Mapping):
+                raise TypeError(f"store_or_rows[{i}] must be a row dict, got {type(r).__name__}")
+            missing = [k for k in required if k not in r]
+            if missing:
+                raise ValueError(f"store_or_rows[{i}] must be a {experiment} row with the keys {list(required)}; "
+                                 f"it lacks {missing}")
+        return [dict(r) for r in store_or_rows
+                if r.get("experiment", experiment) == experiment and r.get("status", "done") in status]
+    raise TypeError("store_or_rows must be a results store (a path or a simulations.sweep.ResultsStore) or a list "
+                    f"of row dicts, got {type(store_or_rows).__name__}")
