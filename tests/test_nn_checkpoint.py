@@ -350,7 +350,8 @@ def test_resume_with_other_settings_names_the_checkpoint(saved):
     f = saved[1]
     kw = _kw()
     for changes, match in ((dict(averaging=0), "averaging"), (dict(optimizer=SGD(0.1)), "momentum"),
-                           (dict(noise=None), "noise streams"), (dict(batch_size=60), "steps at batch_size")):
+                           (dict(noise=NoiseConfig(1.5, 0.1, "neuron", layers=[0, 1])), "noise streams"),
+                           (dict(batch_size=60), "steps at batch_size")):
         with pytest.raises(ValueError, match=match) as info:
             train(SPEC, _data(), stop=StopRules(max_steps=12), resume=f, **{**kw, **changes})
         assert str(f) in str(info.value)

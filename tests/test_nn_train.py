@@ -424,3 +424,31 @@ def test_step_counts_are_bounded_by_steps_max():
             StopRules(max_epochs=bad)
     r = train(MLPSpec((4, 5, 3)), d, batch_size=5, stop=StopRules(max_steps=2), start_step=STEPS_MAX)
     assert r.status == "completed" and r.steps == STEPS_MAX + 2
+
+
+def test_resume_can_switch_the_noise_off():
+    """A noisy run resumed with noise=None continues as plain SGD from the same data order.
+
+    Oracle: the resumed step is θ − η ∇L(θ; batch) with the batch read from the state's permutation
+    and the gradient from the float64 backend (momentum 0, so one step is fully determined).
+    """
+    from simulations.nn import get_backend
+
+    spec = MLPSpec((6, 8, 5, 3), dtype="float64")
+    data = gaussian_mixture(60, 6, 3, seed=2)
+    noisy = NoiseConfig(1.5, 0.1, "entry")
+    first = train(spec, data, optimizer=SGD(0.1), noise=noisy, batch_size=10, stop=StopRules(max_steps=5), seed=3)
+    st = first.state
+    rows = st.perm[st.pos * 10:(st.pos + 1) * 10]
+    _, g = get_backend("cpu").gradient(spec, st.params.flat, data.X_train[rows], data.y_train[rows])
+    quiet = train(spec, data, optimizer=SGD(0.1), noise=None, batch_size=10, stop=StopRules(max_steps=6), seed=3,
+                  resume=st)
+    np.testing.assert_allclose(quiet.params.flat, st.params.flat - 0.1 * g, rtol=0, atol=1e-13)
+    assert quiet.state.noise_states.shape == (0, 2) and st.noise_states.shape[0] == 8 + 5
+    loud = train(spec, data, optimizer=SGD(0.1), noise=noisy, batch_size=10, stop=StopRules(max_steps=6), seed=3,
+                 resume=st)
+    assert np.abs(loud.params.flat - quiet.params.flat).max() > 1e-3          # the noise would have moved it
+    with pytest.raises(ValueError, match="noise streams"):
+        train(spec, data, optimizer=SGD(0.1), noise=NoiseConfig(1.5, 0.1, "entry", layers=[0]), batch_size=10,
+              stop=StopRules(max_steps=6), seed=3, resume=st)
+

@@ -135,7 +135,9 @@ class Run:
         if (self.optimizer.momentum > 0) != (state.velocity.shape[0] > 0):
             raise ValueError(f"{where} was made with momentum {'> 0' if state.velocity.shape[0] else '= 0'}, "
                              f"the optimizer has momentum={self.optimizer.momentum}")
-        if state.noise_states.shape[0] != self.cfg.n_noise_streams:
+        if state.noise_states.shape[0] and self.cfg.n_noise_streams == 0:
+            state.noise_states = state.noise_states[:0].copy()  # the noise is switched off from here on
+        elif state.noise_states.shape[0] != self.cfg.n_noise_streams:
             raise ValueError(f"{where} holds {state.noise_states.shape[0]} noise streams, the noise settings "
                              f"need {self.cfg.n_noise_streams}")
         if (self.averaging > 0) != (state.avg_sum.shape[0] > 0):

@@ -211,6 +211,8 @@ def train(
     backend : "cpu", "cuda" or a :class:`Backend`.
     resume : a :class:`TrainState` or a checkpoint path to continue from; pass the same other
         arguments (mask included); ``params`` and ``start_step`` are then taken from the state.
+        One change is allowed: ``noise=None`` switches the noise of a noisy run off from the
+        resumed step on (its streams are dropped; data order, momentum and schedule continue).
     checkpoint_path, checkpoint_every : write a checkpoint every that many steps and at the end.
     drop_last : drop the last incomplete batch of each epoch (steps/epoch = n // B) when True;
         otherwise the last batch is smaller.
