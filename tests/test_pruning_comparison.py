@@ -123,11 +123,15 @@ N_W = 64 * 12 + 12 * 8 + 8 * 10                                   # weights of t
 
 @pytest.mark.parametrize("method", [m for m in COMPARED if m not in ("dense", "taylor", "nm")])
 def test_every_unstructured_method_reaches_its_target(method):
-    m = _run(method)["metrics"]
+    # AlphaPruning fits each layer's spectrum, which needs ≥ 10 eigenvalues: wider hidden layers for it
+    hidden = (16, 12) if method == "alpha_pruning" else TINY["hidden"]
+    sizes = (64,) + hidden + (10,)
+    n_w = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    m = _run(method, hidden=hidden)["metrics"]
     for s, got in zip(TINY["sparsities"], m["sparsity"]):
-        # global ranking: ⌊s·n⌋ removed in all; per-layer rules (GMP, top-k) round per layer; ERK/ER
-        # densities round to whole weights per layer (at most one weight per layer off)
-        assert abs(got - s) <= 3 / N_W, (method, s, got)
+        # global ranking: ⌊s·n⌋ removed in all; per-layer rules (GMP, top-k, allocations) round per
+        # layer; ERK/ER densities round to whole weights per layer (at most one weight per layer off)
+        assert abs(got - s) <= 3 / n_w, (method, s, got)
     assert all(a is not None and 0.0 <= a <= 1.0 for a in m["acc"])
     assert m["relative_steps"] == [pytest.approx(1.0)] * 3 if cmp.family_of(method) != "imp" else True
 

@@ -1,4 +1,9 @@
-"""Sweep experiment ``noise_compression.mlp``: noise-injected SGD on an MLP, then pruning.
+"""Sweep experiments of noise injection as a compression method: ``noise_compression.mlp`` and ``.versus``.
+
+``noise_compression.versus`` runs noise-injected SGD (and its variants) in the setting and
+budget of the method comparison ``pruning.compare`` (its configuration extends that one with
+α, σ, the noise kind and the annealing point); the body is
+:mod:`simulations.noise_compression.versus`. ``noise_compression.mlp``, below:
 
 Trains a bias-free ReLU MLP with α-stable noise σ η^{1/α} ξ injected into the hidden
 weights after every SGD step (Wan, Barsbey, Zaidi & Şimşekli, ICML 2024; σ = 0 is plain
@@ -12,7 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simulations.experiments.pruning import CompareConfig
 from simulations.noise_compression.study import EXPERIMENT
+from simulations.noise_compression.versus import NOISE_METHODS, VERSUS
 from simulations.sweep import experiment, param
 
 DATASETS = ("mnist", "fashion_mnist", "synthetic")
@@ -53,3 +60,22 @@ def mlp(config: NoiseMLPConfig, seed: int) -> dict:
     from simulations.noise_compression.study import run_mlp
 
     return run_mlp(config, seed)
+
+
+@dataclass(frozen=True)
+class NoiseVersusConfig(CompareConfig):
+    method: str = param("noise", choices=NOISE_METHODS, help="noise-injected variant (or the plain control)")
+    alpha: float = param(1.75, low=0.0, high=2.0, low_open=True, help="stability index α of the injected noise")
+    sigma: float = param(1e-3, low=0.0, low_open=True, high=1e3, help="noise scale σ")
+    noise_kind: str = param("entry", choices=NOISE_KINDS, help="one draw per weight (entry), per neuron, elliptical")
+    anneal_fraction: float = param(0.75, low=0.0, high=1.0, low_open=True, high_open=True,
+                                   help="noise_anneal: the noise stops after this fraction of the noisy steps")
+
+
+@experiment(VERSUS, config=NoiseVersusConfig)
+def versus(config: NoiseVersusConfig, seed: int) -> dict:
+    """Noise-injected SGD, then one-shot global magnitude pruning (± fine-tuning), in the comparison's setting."""
+    from simulations.noise_compression.versus import versus_run
+
+    return versus_run(config, seed)
+

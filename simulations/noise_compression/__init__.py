@@ -13,7 +13,10 @@ Vollgraf 2017), and compares, at the same total number of SGD steps:
   ICML 2020) and with learning-rate rewinding (Renda, Frankle & Carbin, ICLR 2020);
 
 and reports the fraction of neurons prunable at squared relative Frobenius error 0.1
-(Wan et al.'s metric). The runs go through the sweep machinery (experiment
+(Wan et al.'s metric). :mod:`.versus` (experiment ``noise_compression.versus``) puts the method
+and its variants — noise annealed to zero, noise on one layer, no fine-tuning — into the setting
+and budget of the method comparison ``pruning.compare`` (full data, LeNet-300-100 with biases),
+against every baseline there. The runs go through the sweep machinery (experiment
 ``noise_compression.mlp``, :mod:`simulations.experiments.noise_compression`), so a rerun
 reuses the finished runs of a results store.
 
@@ -27,5 +30,7 @@ Example::
         print(nc.table_markdown(nc.comparison_table(st)))
 """
 from simulations.noise_compression.study import EXPERIMENT, comparison_table, default_sweeps, run_mlp, table_markdown
+from simulations.noise_compression.versus import VERSUS, run_versus, versus_sweeps, versus_table
 
-__all__ = ["EXPERIMENT", "run_mlp", "default_sweeps", "comparison_table", "table_markdown"]
+__all__ = ["EXPERIMENT", "run_mlp", "default_sweeps", "comparison_table", "table_markdown", "VERSUS", "run_versus",
+           "versus_sweeps", "versus_table"]

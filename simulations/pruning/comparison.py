@@ -14,8 +14,9 @@ With T = ``epochs`` and F = ``finetune_epochs`` epochs of steps, the methods fal
 families, each given T + F steps of training per network except IMP:
 
 * ``dense`` — the reference: T + F steps, no pruning.
-* after training (``magnitude`` (global), ``obd``, ``woodfisher``, ``taylor`` (neurons), ``nm``
-  (N:M masks)): T dense steps, one-shot pruning by the method's score (its scoring passes
+* after training (``magnitude`` (global), ``alpha_pruning`` and ``tail_index`` (the layer-wise
+  allocations of :mod:`simulations.pruning.allocation`, then magnitude within each layer), ``obd``,
+  ``woodfisher``, ``taylor`` (neurons), ``nm`` (N:M masks)): T dense steps, one-shot pruning by the method's score (its scoring passes
   counted), then F steps of fine-tuning at the constant step ``finetune_lr`` with the mask fixed.
   The accuracy right after pruning is kept too (``acc_oneshot``).
 * at initialization (``snip``, ``grasp``, ``synflow``): prune θ₀, then T + F steps with the mask
@@ -43,12 +44,13 @@ import numpy as np
 from simulations._core.seeding import child, generator
 from simulations.pruning.algorithms.compute import Compute
 
-__all__ = ["FAMILIES", "COMPARED", "compare_run", "family_of"]
+__all__ = ["FAMILIES", "COMPARED", "compare_run", "family_of", "Setup", "setup_run", "after_points", "points_metrics"]
 
 #: method → family (see the module docstring)
 FAMILIES = {
     "dense": "dense",
-    "magnitude": "after", "obd": "after", "woodfisher": "after", "taylor": "after", "nm": "after",
+    "magnitude": "after", "alpha_pruning": "after", "tail_index": "after", "obd": "after", "woodfisher": "after",
+    "taylor": "after", "nm": "after",
     "snip": "init", "grasp": "init", "synflow": "init",
     "gmp": "during", "set": "during", "rigl": "during", "supermask": "during",
     "imp_weight": "imp", "imp_lr": "imp", "imp_finetune": "imp",
@@ -65,7 +67,7 @@ def family_of(method: str) -> str:
 
 
 @dataclass
-class _Setup:
+class Setup:
     config: Any
     seed: Any
     data: Any
@@ -87,13 +89,14 @@ class _Setup:
         ms = tuple(sorted({int(f * steps) for f in c.lr_milestones}))
         return SGD(lr=c.lr, momentum=c.momentum, schedule=Schedule("step", ms, 0.1, "step"))
 
-    def train(self, params, mask, steps: int, optimizer=None, seed_name: str = "train"):
+    def train(self, params, mask, steps: int, optimizer=None, seed_name: str = "train", noise=None, resume=None):
+        """``steps`` SGD steps (the whole budget of the run, counted from its start when resuming)."""
         from simulations.nn import StopRules, train
 
-        return train(self.spec, self.data, params=params, mask=mask,
+        return train(self.spec, self.data, params=None if resume is not None else params, mask=mask,
                      optimizer=optimizer if optimizer is not None else self.optimizer(steps),
                      batch_size=self.config.batch_size, stop=StopRules(max_steps=steps),
-                     seed=child(self.seed, seed_name), threads=None)
+                     seed=child(self.seed, seed_name), threads=None, noise=noise, resume=resume)
 
     def score_batch(self):
         n = len(self.data.y_train)
@@ -121,7 +124,7 @@ class _Setup:
                     status=status, **extra)
 
 
-def _setup(config, seed) -> _Setup:
+def setup_run(config, seed) -> Setup:
     from simulations.nn import MLPSpec, init_params
     from simulations.pruning.data import load_data
 
@@ -134,20 +137,20 @@ def _setup(config, seed) -> _Setup:
     T, F = config.epochs * spe, config.finetune_epochs * spe
     if config.rewind_step >= T:
         raise ValueError(f"rewind_step must be < the steps of a training ({T}), got {config.rewind_step}")
-    return _Setup(config, seed, data, spec, init_params(spec, child(seed, "init")), spe, T, F)
+    return Setup(config, seed, data, spec, init_params(spec, child(seed, "init")), spe, T, F)
 
 
 # --------------------------------------------------------------------------- families
 
 
-def _dense(s: _Setup) -> list[dict]:
+def _dense(s: Setup) -> list[dict]:
     c = Compute()
     res = s.train(s.theta0, None, s.T + s.F)
     c.train(s.shapes, None, s.config.batch_size, s.T + s.F, s.spec.bias)
     return [s.point(res.params, [np.ones(sh, bool) for sh in s.shapes], c, res.status, target=0.0)]
 
 
-def _after_masks(s: _Setup, params, target, c: Compute):
+def _after_masks(s: Setup, params, target, c: Compute):
     """Masks (and possibly updated parameters) of a post-training method at one target."""
     m = s.config.method
     X, y = s.score_batch()
@@ -155,6 +158,10 @@ def _after_masks(s: _Setup, params, target, c: Compute):
         from simulations.pruning.one_shot import prune
 
         return params, prune([np.array(w) for w in params.weights], "magnitude", ratio=target, scope="global").masks, None
+    if m in ("alpha_pruning", "tail_index"):  # layer-wise allocation, then magnitude within each layer
+        from simulations.pruning.allocation import prune_allocated
+
+        return params, prune_allocated([np.array(w) for w in params.weights], target, m).masks, None
     from simulations.pruning.algorithms import second_order, structured
 
     if m == "obd":  # the methods count their own scoring passes (and WoodFisher its block inverses)
@@ -173,21 +180,23 @@ def _after_masks(s: _Setup, params, target, c: Compute):
     raise AssertionError(m)  # pragma: no cover - FAMILIES and this dispatch are kept in step by a test
 
 
-def _after(s: _Setup) -> list[dict]:
+def after_points(s: Setup, dense, dense_steps: int, masks_of, targets, finetune: bool = True) -> list[dict]:
+    """Points of a method that prunes a trained network: for each target, ``masks_of(params, target,
+    compute) -> (params, masks, Mask | None)``, the accuracy right after pruning, then (``finetune``)
+    F steps at the constant rate ``finetune_lr`` with the mask fixed. ``dense``: the
+    :class:`simulations.nn.TrainResult` of the ``dense_steps`` training steps it starts from."""
     cfg = s.config
-    dense = s.train(s.theta0, None, s.T)
     base = Compute()
-    base.train(s.shapes, None, cfg.batch_size, s.T, s.spec.bias)
-    targets = list(cfg.nm_patterns) if cfg.method == "nm" else list(cfg.sparsities)
+    base.train(s.shapes, None, cfg.batch_size, dense_steps, s.spec.bias)
     ft_opt = _constant(cfg.finetune_lr, cfg.momentum)
     out = []
     for target in targets:
         c = Compute().merged(base)
-        params, masks, mask = _after_masks(s, dense.params, target, c)
+        params, masks, mask = masks_of(dense.params, target, c)
         mask = mask if mask is not None else s.mask_of(masks)
         pruned = mask.apply(params.copy())
         one_shot = s.point(pruned, masks, c, dense.status)["acc"]
-        if s.F:
+        if finetune and s.F:
             res = s.train(pruned, mask, s.F, optimizer=ft_opt, seed_name="finetune")
             c.train(s.shapes, masks, cfg.batch_size, s.F, s.spec.bias)
             final, status = res.params, res.status
@@ -197,6 +206,12 @@ def _after(s: _Setup) -> list[dict]:
                            _nm_sparsity(target), acc_oneshot=one_shot, pattern=None if isinstance(target, float)
                            else target))
     return out
+
+
+def _after(s: Setup) -> list[dict]:
+    cfg = s.config
+    targets = list(cfg.nm_patterns) if cfg.method == "nm" else list(cfg.sparsities)
+    return after_points(s, s.train(s.theta0, None, s.T), s.T, lambda p, t, c: _after_masks(s, p, t, c), targets)
 
 
 def _nm_sparsity(pattern: str) -> float:
@@ -210,7 +225,7 @@ def _constant(lr: float, momentum: float):
     return SGD(lr=lr, momentum=momentum)
 
 
-def _init(s: _Setup) -> list[dict]:
+def _init(s: Setup) -> list[dict]:
     from simulations.pruning.algorithms import at_init
 
     cfg = s.config
@@ -230,7 +245,7 @@ def _init(s: _Setup) -> list[dict]:
     return out
 
 
-def _during(s: _Setup) -> list[dict]:
+def _during(s: Setup) -> list[dict]:
     from simulations.pruning.algorithms import dynamic, gradual, supermask
 
     cfg = s.config
@@ -262,7 +277,7 @@ def _during(s: _Setup) -> list[dict]:
     return out
 
 
-def _imp(s: _Setup) -> list[dict]:
+def _imp(s: Setup) -> list[dict]:
     from simulations.pruning.iterative import imp
 
     cfg = s.config
@@ -288,22 +303,24 @@ _FAMILY_RUN = {"dense": _dense, "after": _after, "init": _init, "during": _durin
 POINT_FIELDS = ("target", "sparsity", "acc", "compression", "speedup", "steps", "macs", "status")
 
 
-def compare_run(config, seed) -> dict:
-    """Body of ``pruning.compare``: the points of one method (see the module docstring)."""
-    s = _setup(config, seed)
-    points = _FAMILY_RUN[family_of(config.method)](s)
+def points_metrics(s: Setup, points: list[dict], family: str) -> dict:
+    """The stored metrics of a run's points (lists aligned with the points) and its budget."""
     dense_macs = Compute()
-    dense_macs.train(s.shapes, None, config.batch_size, s.T + s.F, s.spec.bias)
+    dense_macs.train(s.shapes, None, s.config.batch_size, s.T + s.F, s.spec.bias)
     metrics: dict[str, Any] = {k: [p.get(k) for p in points] for k in POINT_FIELDS}
     for k in ("acc_oneshot", "pattern", "rounds"):
         if any(k in p for p in points):
             metrics[k] = [p.get(k) for p in points]
-    metrics.update(family=family_of(config.method), steps_per_epoch=s.spe, T=s.T, F=s.F,
-                   dense_budget_macs=dense_macs.macs,
+    metrics.update(family=family, steps_per_epoch=s.spe, T=s.T, F=s.F, dense_budget_macs=dense_macs.macs,
                    relative_compute=[p["macs"] / dense_macs.macs for p in points],
-                   relative_steps=[p["steps"] / (s.T + s.F) for p in points],
-                   n_params=int(s.spec.n_params))
+                   relative_steps=[p["steps"] / (s.T + s.F) for p in points], n_params=int(s.spec.n_params))
+    return metrics
+
+
+def compare_run(config, seed) -> dict:
+    """Body of ``pruning.compare``: the points of one method (see the module docstring)."""
+    s = setup_run(config, seed)
+    points = _FAMILY_RUN[family_of(config.method)](s)
     failed = [p for p in points if p["status"] == "diverged" or p["acc"] is None]
     status = "diverged" if len(failed) == len(points) else "done"
-    return {"status": status, "metrics": metrics, "history": []}
-
+    return {"status": status, "metrics": points_metrics(s, points, family_of(config.method)), "history": []}

@@ -31,6 +31,8 @@ EXPERIMENT = "pruning.compare"
 METHOD_LABELS = {
     "dense": "dense (T + F steps)",
     "magnitude": "one-shot global magnitude + FT",
+    "alpha_pruning": "AlphaPruning allocation + FT",
+    "tail_index": "tail-index allocation + FT",
     "obd": "OBD (diagonal Fisher) + FT",
     "woodfisher": "WoodFisher (block OBS) + FT",
     "taylor": "Taylor neurons + FT",
@@ -97,10 +99,10 @@ def run_comparison(store, quick: bool = False, *, workers: int = 0, datasets=Non
 # --------------------------------------------------------------------------- table
 
 
-def _rows(store_or_rows) -> list[dict]:
+def _rows(store_or_rows, experiment: str = EXPERIMENT) -> list[dict]:
     from simulations.sweep.report import experiment_rows
 
-    return experiment_rows(store_or_rows, EXPERIMENT, required=("dataset", "method", "target", "acc",
+    return experiment_rows(store_or_rows, experiment, required=("dataset", "method", "target", "acc",
                                                                 "relative_compute"))
 
 
@@ -111,17 +113,18 @@ def _stats(values) -> tuple[float, float, int]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan, int(v.size)
 
 
-def comparison_table(store_or_rows) -> list[dict]:
+def comparison_table(store_or_rows, experiment: str = EXPERIMENT) -> list[dict]:
     """Mean ± sample sd over seeds per (data set, method, target sparsity).
 
     ``store_or_rows``: a results store (path or :class:`simulations.sweep.ResultsStore`) or a list
-    of ``pruning.compare`` row dicts. Returns dicts with ``dataset``, ``method``, ``targets`` and,
+    of ``pruning.compare`` row dicts (``experiment``: another experiment whose rows have the same
+    metrics, e.g. ``noise_compression.versus``). Returns dicts with ``dataset``, ``method``, ``targets`` and,
     aligned with them, ``acc``/``acc_sd``, ``sparsity``, ``compression``, ``speedup``,
     ``relative_compute`` (means) and ``n_seeds``; ``acc_oneshot`` where the method has it. Runs
     of other settings (budget, widths, data size) are grouped apart.
     """
     groups: dict[tuple, list[dict]] = {}
-    for r in _rows(store_or_rows):
+    for r in _rows(store_or_rows, experiment):
         key = (r["dataset"], r["method"], tuple(r.get("hidden", ())), r.get("epochs"), r.get("finetune_epochs"),
                r.get("n_train"), tuple(r["target"]))
         groups.setdefault(key, []).append(r)
@@ -193,7 +196,8 @@ def format_comparison_table(table: list[dict]) -> str:
             last = len(r["targets"]) - 1
             cmp = (f"{r['compression'][last]:.1f}× / {r['speedup'][last]:.1f}×" if "compression" in r
                    and r["method"] != "dense" else "1× / 1×")
-            lines.append(f"| {METHOD_LABELS.get(r['method'], r['method'])} | " + " | ".join(cells)
+            label = r.get("label") or METHOD_LABELS.get(r["method"], r["method"])
+            lines.append(f"| {label} | " + " | ".join(cells)
                          + f" | {cmp} | {ratio_span(r.get('relative_steps'))} | {ratio_span(r.get('relative_compute'))} |")
     return "\n".join(lines).strip() + "\n"
 
