@@ -6,7 +6,8 @@ g = ∇L_B(θ) + λθ, v ← μv + g, θ ← θ − η_t v (PyTorch's ``torch.op
 θ_W ← θ_W + σ η_t^{1/α} ξ, ξ symmetric α-stable (Wan, Barsbey, Zaidi & Şimşekli 2024, ICML,
 "Implicit compressibility of overparametrized neural networks trained with heavy-tailed SGD"), and
 θ ← m ⊙ θ (:mod:`.optim`). Modules: :mod:`.model` (spec, flat parameters, masks), :mod:`.optim`
-(SGD, schedules, noise), :mod:`.data` (MNIST / Fashion-MNIST, synthetic sets), :mod:`.train` (the
+(SGD, schedules, noise), :mod:`.data` (MNIST / Fashion-MNIST, synthetic sets), :mod:`.cifar` (CIFAR-10 /
+CIFAR-100), :mod:`.augment` (seeded random crop and flip), :mod:`.train` (the
 entry points), :mod:`.runner` (the step loop), :mod:`.checkpoint` (resume state and files),
 :mod:`.backends` (CPU and CUDA kernels), :mod:`.cli` (``tailcomp train``).
 
@@ -17,8 +18,10 @@ entry points), :mod:`.runner` (the step loop), :mod:`.checkpoint` (resume state 
     res.status, res.final["test_acc"]
 """
 from simulations._core.threads import blas_threads, default_threads, get_blas_threads, set_blas_threads
+from simulations.nn.augment import Augmenter, crop_flip, crop_flip_params, random_crop_flip
 from simulations.nn.backends import Backend, available_backends, get_backend
 from simulations.nn.checkpoint import TrainState, load_checkpoint, save_checkpoint
+from simulations.nn.cifar import load_cifar, load_cifar10, load_cifar100
 from simulations.nn.data import (
     DataError,
     Dataset,
@@ -49,6 +52,7 @@ __all__ = [
     "default_threads",
     "DataError", "Dataset", "gaussian_mixture", "load_dataset", "load_fashion_mnist", "load_mnist", "read_idx",
     "shuffle_indices", "teacher_dataset",
+    "load_cifar", "load_cifar10", "load_cifar100", "Augmenter", "crop_flip", "crop_flip_params", "random_crop_flip",
     "ACTIVATIONS", "INITS", "LOSSES", "Mask", "MLPSpec", "Params", "init_params", "ones_mask",
     "SGD", "NoiseConfig", "Schedule", "constant", "step_schedule",
     "STATUSES", "StopRules", "MAX_LOSS_DEFAULT", "MAX_WEIGHT_DEFAULT", "BATCH_SIZE_MAX", "TrainResult", "TrainState",

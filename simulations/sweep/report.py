@@ -257,9 +257,13 @@ def experiment_rows(store_or_rows, experiment: str, status: Sequence[str] = ("do
     """
     if isinstance(experiment, bool) or not isinstance(experiment, str):
         raise TypeError(f"experiment must be an experiment name (str), got {experiment!r}")
-    if isinstance(status, (str, bytes)) or not all(isinstance(x, str) for x in status):
+    if isinstance(status, (str, bytes)) or not isinstance(status, (list, tuple)) or not all(
+            isinstance(x, str) for x in status):
         raise TypeError(f"status must be a sequence of run statuses, got {status!r}")
     status = [check_choice("status", x, STATUSES) for x in status]
+    if isinstance(required, (str, bytes)) or not isinstance(required, (list, tuple)) or not all(
+            isinstance(k, str) for k in required):
+        raise TypeError(f"required must be a list or tuple of key names, got {required!r}")
     if isinstance(store_or_rows, (str, os.PathLike)):
         with ResultsStore(store_or_rows, create=False, readonly=True) as st:
             return st.rows(experiment, status=status)

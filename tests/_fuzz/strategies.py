@@ -71,6 +71,7 @@ SKIP: dict[str, str] = {
     "simulations.pruning.comparison_study.run_comparison": "long-running study (trains networks); covered by its own tests",
     "simulations.noise_compression.versus.versus_run": "sweep experiment body (trains networks); covered by its own tests",
     "simulations.noise_compression.versus.run_versus": "long-running study (trains networks); covered by its own tests",
+    "simulations.pruning.comparison.Setup": "run record built by setup_run from a sweep configuration",
     "simulations.pruning.comparison.setup_run": "loads a data set and builds a run from a sweep configuration; covered by the comparison tests",
     "simulations.pruning.comparison.after_points": "trains networks (the fine-tunes); covered by the comparison tests",
     "simulations.pruning.comparison.points_metrics": "needs a Setup built from a sweep configuration; covered by the comparison tests",
