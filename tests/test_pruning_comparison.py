@@ -161,3 +161,10 @@ def test_snip_and_rigl_compute_by_hand():
     for j, k in enumerate(kept):
         train = 3 * 40 * (T + F) * (k + 30)
         assert r["macs"][j] == train + n_updates * 40 * (2 * (k + 30) + DENSE_MACS) and r["steps"][j] == T + F
+
+
+def test_imp_at_equal_steps_spends_the_budget_of_the_others():
+    m = _run("imp_lr_budget")["metrics"]
+    per_round = (3 * SPE) // (len(TINY["sparsities"]) + 1)           # T + F = 15 steps over 4 trainings
+    assert m["steps"] == [per_round * (j + 2) for j in range(3)] and m["steps"][-1] <= 3 * SPE
+    assert m["rounds"] == [1, 2, 3]

@@ -26,7 +26,9 @@ families, each given T + F steps of training per network except IMP:
 * iterative (``imp_weight``, ``imp_lr``, ``imp_finetune``: IMP with weight rewinding to step k,
   learning-rate rewinding and fine-tuning, :func:`simulations.pruning.imp`): one round of T steps
   (T − k after the first) per sparsity, so the network at the j-th sparsity cost j + 1 trainings;
-  the compute column says so.
+  the compute column says so. ``imp_lr_budget`` is learning-rate rewinding held to the budget of
+  the others: T + F steps split evenly over the R + 1 trainings (rounds of ⌊(T + F)/(R + 1)⌋ steps,
+  the whole schedule replayed each round).
 
 Unstructured methods prune every layer with one global ranking, except GMP (the same sparsity
 in every layer, Zhu & Gupta) and SET / RigL (Erdős–Rényi-kernel layer densities, Evci et al.),
@@ -53,7 +55,7 @@ FAMILIES = {
     "taylor": "after", "nm": "after",
     "snip": "init", "grasp": "init", "synflow": "init",
     "gmp": "during", "set": "during", "rigl": "during", "supermask": "during",
-    "imp_weight": "imp", "imp_lr": "imp", "imp_finetune": "imp",
+    "imp_weight": "imp", "imp_lr": "imp", "imp_finetune": "imp", "imp_lr_budget": "imp",
 }
 #: the methods compared, in table order
 COMPARED = tuple(FAMILIES)
@@ -281,9 +283,13 @@ def _imp(s: Setup) -> list[dict]:
     from simulations.pruning.iterative import imp
 
     cfg = s.config
-    rewind = {"imp_weight": "iteration", "imp_lr": "lr", "imp_finetune": "finetune"}[cfg.method]
-    res = imp(s.spec, s.data, steps=s.T, optimizer=s.optimizer(s.T), batch_size=cfg.batch_size,
-              targets=tuple(cfg.sparsities), rewind=rewind, rewind_step=cfg.rewind_step,
+    rewind = {"imp_weight": "iteration", "imp_lr": "lr", "imp_finetune": "finetune", "imp_lr_budget": "lr"}[cfg.method]
+    if cfg.method == "imp_lr_budget":  # the T + F steps of every other method, split over the R + 1 trainings
+        steps, k = (s.T + s.F) // (len(cfg.sparsities) + 1), 0
+    else:
+        steps, k = s.T, cfg.rewind_step
+    res = imp(s.spec, s.data, steps=steps, optimizer=s.optimizer(steps), batch_size=cfg.batch_size,
+              targets=tuple(cfg.sparsities), rewind=rewind, rewind_step=k,
               finetune_lr=cfg.finetune_lr, criterion="large_final", scope="global", params=s.theta0,
               seed=child(s.seed, "method"), keep_params=True)
     c = Compute()

@@ -47,6 +47,7 @@ METHOD_LABELS = {
     "imp_weight": "IMP, weight rewinding",
     "imp_lr": "IMP, learning-rate rewinding",
     "imp_finetune": "IMP, fine-tuning",
+    "imp_lr_budget": "IMP, LR rewinding, equal steps",
 }
 _DATASET_LABELS = {"mnist": "MNIST", "fashion_mnist": "Fashion", "synthetic": "synthetic"}
 
@@ -120,7 +121,8 @@ def comparison_table(store_or_rows, experiment: str = EXPERIMENT) -> list[dict]:
     of ``pruning.compare`` row dicts (``experiment``: another experiment whose rows have the same
     metrics, e.g. ``noise_compression.versus``). Returns dicts with ``dataset``, ``method``, ``targets`` and,
     aligned with them, ``acc``/``acc_sd``, ``sparsity``, ``compression``, ``speedup``,
-    ``relative_compute`` (means) and ``n_seeds``; ``acc_oneshot`` where the method has it. Runs
+    ``relative_compute`` (means) and ``n_seeds``; ``acc_oneshot`` where the method has it and
+    ``dense_acc`` (the mean accuracy of the trained network before pruning) where the rows have it. Runs
     of other settings (budget, widths, data size) are grouped apart.
     """
     groups: dict[tuple, list[dict]] = {}
@@ -144,6 +146,8 @@ def comparison_table(store_or_rows, experiment: str = EXPERIMENT) -> list[dict]:
             row[field] = [s[0] for s in st]
             if field == "acc":
                 row["acc_sd"] = [s[1] for s in st]
+        if all(isinstance(r.get("dense_acc"), (int, float)) for r in rs):  # the trained net before pruning
+            row["dense_acc"] = _stats([r["dense_acc"] for r in rs])[0]
         out.append(row)
     return out
 
