@@ -17,7 +17,6 @@ the small sweeps on MNIST and Fashion-MNIST (files required) into
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from paper.figstyle import finish, panel, require_datasets
@@ -36,10 +35,9 @@ AT_8X = 2
 
 def store_path(outdir: Path, reduced: bool) -> Path:
     """The store the figures read: a fresh reduced-run store in ``outdir``, else the committed one."""
-    if reduced:
-        return Path(outdir) / "pruning_reduced.sqlite"
-    env = os.environ.get("TAILCOMP_PRUNING_STORE")
-    return Path(env) if env else STORE
+    from paper.figdata import store_path as _store_path
+
+    return _store_path(STORE, "TAILCOMP_PRUNING_STORE", outdir, reduced)
 
 
 def read_rows(store: Path) -> list[dict]:

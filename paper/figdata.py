@@ -20,6 +20,17 @@ import numpy as np
 DATA = Path(__file__).resolve().parent / "data"
 
 
+def store_path(committed: Path, env: str, outdir: Path, reduced: bool) -> Path:
+    """The results store a figure reads: ``outdir/<stem>_reduced.sqlite`` for a reduced run (made fresh
+    by the figure), else ``$env`` when set, else the ``committed`` store of ``paper/data/``."""
+    import os
+
+    if reduced:
+        return Path(outdir) / f"{Path(committed).stem}_reduced.sqlite"
+    value = os.environ.get(env)
+    return Path(value) if value else Path(committed)
+
+
 def _encode(obj):
     if isinstance(obj, np.ndarray):
         return {"__ndarray__": _encode(obj.tolist()), "dtype": str(obj.dtype)}

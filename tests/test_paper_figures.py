@@ -32,7 +32,7 @@ EXTRA_TERMS = ["IMP", "fine-tuning", "characteristic function", "fractional mome
 #: line styles are explained per figure, not a claim about content
 STYLE_WORDS = {"dotted", "dashed", "shaded", "solid"}
 SIMULATION_MODULES = ("fig_stable", "fig_compressibility", "fig_kesten", "fig_noise_injection")
-STORE_MODULES = ("fig_pruning", "fig_noise_compression", "fig_predicted_error", "fig_gradient_noise")
+STORE_MODULES = ("fig_pruning", "fig_noise_compression", "fig_predicted_error", "fig_gradient_noise", "fig_methods")
 
 
 def _declared_figures(module: str):
@@ -169,7 +169,8 @@ def test_reduced_stamp_present_exactly_when_reduced(drawn):
 def test_store_figures_read_the_committed_stores_without_writing(drawn):
     data = REPO / "paper" / "data"
     assert not (drawn / "pruning_reduced.sqlite").exists() and not (drawn / "noise_compression_reduced.sqlite").exists()
-    assert {p.name for p in data.glob("*.sqlite")} >= {"pruning.sqlite", "noise_compression.sqlite"}
+    assert not (drawn / "comparison_reduced.sqlite").exists()
+    assert {p.name for p in data.glob("*.sqlite")} >= {"pruning.sqlite", "noise_compression.sqlite", "comparison.sqlite"}
 
 
 def test_reduced_tables_are_stamped(tmp_path):

@@ -1,0 +1,226 @@
+"""Pruning methods compared at equal settings on LeNet-300-100 (MNIST, Fashion-MNIST), from the results store.
+
+``fig_methods``: one column per data set; (a, b) test accuracy against the compression ratio
+(total over remaining parameters, biases counted dense) and (c, d) against the theoretical
+FLOPs speed-up of the pruned network, for every method of the comparison, mean ± sd over the
+seeds; the dense network's accuracy dashed. Colour = family (after training + fine-tune, at
+initialization, during training, iterative), marker = method. Writes ``table_methods.{md,tex}``
+(accuracy per sparsity, the compression / speed-up at the highest one, and the compute spent:
+steps and MACs × one dense training), ``table_noise_versus.{md,tex}`` (noise-injected SGD and its
+variants, experiment ``noise_compression.versus``, beside the strongest baselines; store
+``paper/data/noise_versus.sqlite``, env ``TAILCOMP_NOISE_VERSUS_STORE``) and values for the text.
+
+Default: reads :data:`STORE` (``paper/data/comparison.sqlite``, read-only; env
+``TAILCOMP_COMPARISON_STORE`` overrides), written by ``python -m simulations.pruning.comparison_study``
+(about 45 CPU-minutes). ``--reduced`` runs the quick sweep (784-32-16-10 on 600 images, seconds per
+method) into ``outdir/comparison_reduced.sqlite`` and stamps the outputs.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from paper.figstyle import finish, latex_table, panel, require_datasets, table_stamp, write_values
+
+FIGURES = ["fig_methods"]
+SOURCE = "results store paper/data/comparison.sqlite (read-only), about 5 s"
+#: the committed results store of the full-size comparison
+STORE = Path(__file__).resolve().parent / "data" / "comparison.sqlite"
+#: the committed store of noise-injected SGD in the same setting (experiment ``noise_compression.versus``)
+NOISE_STORE = Path(__file__).resolve().parent / "data" / "noise_versus.sqlite"
+DATASETS = ("mnist", "fashion_mnist")
+TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+#: family → colour
+COLOURS = {"after": "C0", "init": "C2", "during": "C1", "imp": "C3"}
+FAMILY_LABELS = {"after": "after training + FT", "init": "at initialization", "during": "during training",
+                 "imp": "iterative (IMP)"}
+MARKERS = "osD^v<>p*hX"
+
+
+def store_path(outdir: Path, reduced: bool) -> Path:
+    """The store the figures read: a fresh reduced-run store in ``outdir``, else the committed one."""
+    from paper.figdata import store_path as _store_path
+
+    return _store_path(STORE, "TAILCOMP_COMPARISON_STORE", outdir, reduced)
+
+
+def noise_store_path(outdir: Path, reduced: bool) -> Path:
+    from paper.figdata import store_path as _store_path
+
+    return _store_path(NOISE_STORE, "TAILCOMP_NOISE_VERSUS_STORE", outdir, reduced)
+
+
+def read_noise_table(store: Path) -> list[dict]:
+    from simulations.noise_compression.versus import versus_table
+
+    if not store.is_file():
+        raise FileNotFoundError(f"results store {store} not found: it is committed in the repository (or run "
+                                f"simulations.noise_compression.run_versus({str(store)!r}))")
+    return versus_table(store)
+
+
+def read_table(store: Path) -> list[dict]:
+    from simulations.pruning.comparison_study import comparison_table
+
+    if not store.is_file():
+        raise FileNotFoundError(f"results store {store} not found: it is committed in the repository "
+                                f"(or run python -m simulations.pruning.comparison_study --store {store})")
+    tab = comparison_table(store)
+    missing = [d for d in DATASETS if not any(r["dataset"] == d for r in tab)]
+    if missing:
+        raise ValueError(f"results store {store} has no finished pruning.compare runs for {missing}")
+    return tab
+
+
+def draw(tab: list[dict]):
+    import matplotlib.pyplot as plt
+
+    from simulations.pruning.comparison import FAMILIES
+    from simulations.pruning.comparison_study import METHOD_LABELS
+
+    fig, axes = plt.subplots(2, 2, figsize=(9.0, 8.2))
+    for j, d in enumerate(DATASETS):
+        rs = [r for r in tab if r["dataset"] == d]
+        dense = next((r for r in rs if r["method"] == "dense"), None)
+        seen: dict[str, int] = {}
+        for i, (key, xlabel, short) in enumerate((("compression", "compression ratio", "compression"),
+                                                  ("speedup", "theoretical FLOPs speed-up", "FLOPs speed-up"))):
+            ax = axes[i, j]
+            for r in rs:
+                if r["method"] == "dense":
+                    continue
+                fam = FAMILIES[r["method"]]
+                k = seen.setdefault(r["method"], sum(1 for m in seen if FAMILIES[m] == fam))
+                ax.errorbar(r[key], [100 * a for a in r["acc"]],
+                            yerr=[100 * s if math.isfinite(s) else 0.0 for s in r["acc_sd"]],
+                            color=COLOURS[fam], marker=MARKERS[k % len(MARKERS)], ms=4, lw=1, capsize=2,
+                            label=METHOD_LABELS[r["method"]] if i == 0 else None)
+            if dense is not None:
+                ax.axhline(100 * dense["acc"][0], color="k", ls="--", lw=0.8, label="dense" if i == 0 else None)
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("test accuracy (%)")
+            lo = min(100 * min(a for a in r["acc"] if a is not None) for r in rs)
+            ax.set_ylim(max(lo - 2, 100 * (dense["acc"][0] if dense else 1) - 30), None)
+            n = max(r["n_seeds"] for r in rs)
+            panel(ax, "abcd"[2 * i + j], f"{TITLES[d]}: accuracy vs {short} ({n} seeds)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    return fig
+
+
+def _tex_rows(rows: list[dict], grid: list) -> list[list[str]]:
+    from simulations.pruning.comparison_study import METHOD_LABELS, ratio_span
+
+    body = []
+    for r in rows:
+        acc = [f"{100 * a:.1f}" if a is not None and math.isfinite(a) else "--" for a in r["acc"]]
+        acc = (acc + ["--"] * len(grid))[:len(grid)] if r["method"] != "dense" else acc + [""] * (len(grid) - 1)
+        label = r.get("label") or METHOD_LABELS[r["method"]]
+        label = label.replace("%", "\\%").replace("σ", "$\\sigma$").replace("α", "$\\alpha$")
+        body.append([label] + acc + [ratio_span(r.get("relative_steps")).replace("–", "--"),
+                                     ratio_span(r.get("relative_compute")).replace("–", "--")])
+    return body
+
+
+#: the baselines shown beside the noisy methods
+NOISE_BASELINES = ("dense", "magnitude", "gmp", "rigl", "imp_lr", "imp_lr_budget")
+
+
+def noise_rows(noise: list[dict], tab: list[dict]) -> list[dict]:
+    """Per data set: the baselines of :data:`NOISE_BASELINES` (rows of ``tab``), then the noisy methods."""
+    return [r for d in DATASETS for r in [*(r for r in tab if r["dataset"] == d and r["method"] in NOISE_BASELINES),
+                                          *(r for r in noise if r["dataset"] == d)]]
+
+
+def write_noise_table(noise: list[dict], tab: list[dict], outdir: Path, reduced: bool) -> list[Path]:
+    """``table_noise_versus.{md,tex}``: the noisy variants beside the dense network, one-shot magnitude
+    with fine-tuning and the best baselines, and the values for the text."""
+    from simulations.pruning.comparison_study import format_comparison_table
+
+    rows = noise_rows(noise, tab)
+    outdir = Path(outdir)
+    (outdir / "table_noise_versus.md").write_text(table_stamp(reduced) + format_comparison_table(rows))
+    grid = next(r["targets"] for r in rows if r["method"] not in ("dense", "nm"))
+    header = ["method"] + [f"{100 * s:g}\\,\\%" for s in grid] + ["steps", "MACs"]
+    body, sections = [], {}
+    for d in DATASETS:
+        sections[len(body)] = TITLES[d]
+        body += _tex_rows([r for r in rows if r["dataset"] == d], grid)
+    (outdir / "table_noise_versus.tex").write_text(latex_table(header, body, "l" + "r" * (len(grid) + 2), reduced,
+                                                               sections=sections))
+    values = {}
+    for d in DATASETS:
+        key = "Mnist" if d == "mnist" else "Fashion"
+        rs = [r for r in noise if r["dataset"] == d and r["method"].startswith("noise@")]
+        if not rs:
+            continue
+        best = max(rs, key=lambda r: r["acc"][-1] if r["acc"][-1] is not None else -1)
+        values[f"nvBestSigma{key}"] = best["method"].split("@")[1]
+        values[f"nvBestAcc{key}"] = f"{100 * best['acc'][-1]:.1f}"
+        for r in (r for r in noise if r["dataset"] == d):
+            name, _, rest = r["method"].partition("@")
+            sigma = rest.split("@")[0] if rest else ""
+            tag = "".join(w.capitalize() for w in name.split("_")) + sigma.replace(".", "p").replace("-", "m")
+            for j, t in enumerate(r["targets"]):
+                values[f"nv{tag}S{int(round(100 * t))}{key}"] = f"{100 * r['acc'][j]:.1f}"
+            values[f"nv{tag}Dense{key}"] = f"{100 * r['dense_acc']:.1f}" if r.get("dense_acc") else "--"
+    write_values(outdir, "fig_methods_noise", values, reduced)
+    return [outdir / "table_noise_versus.md", outdir / "table_noise_versus.tex"]
+
+
+def write_table(tab: list[dict], outdir: Path, reduced: bool) -> list[Path]:
+    """``table_methods.{md,tex}`` and the values for the text."""
+    from simulations.pruning.comparison_study import METHOD_LABELS, format_comparison_table
+
+    outdir = Path(outdir)
+    (outdir / "table_methods.md").write_text(table_stamp(reduced) + format_comparison_table(tab))
+    grid = next(r["targets"] for r in tab if r["method"] not in ("dense", "nm"))
+    header = ["method"] + [f"{100 * s:g}\\,\\%" for s in grid] + ["steps", "MACs"]
+    body, sections = [], {}
+    for d in DATASETS:
+        sections[len(body)] = TITLES[d]
+        body += _tex_rows([r for r in tab if r["dataset"] == d], grid)
+    (outdir / "table_methods.tex").write_text(latex_table(header, body, "l" + "r" * (len(grid) + 2), reduced,
+                                                          sections=sections))
+    values = {}
+    for d in DATASETS:
+        key = "Mnist" if d == "mnist" else "Fashion"
+        rs = [r for r in tab if r["dataset"] == d and r["method"] not in ("dense", "nm")]
+        best = max(rs, key=lambda r: r["acc"][-1] if r["acc"][-1] is not None else -1)
+        dense = next(r for r in tab if r["dataset"] == d and r["method"] == "dense")
+        values[f"cmpDense{key}"] = f"{100 * dense['acc'][0]:.1f}"
+        values[f"cmpBest{key}"] = METHOD_LABELS[best["method"]]
+        values[f"cmpBestAcc{key}"] = f"{100 * best['acc'][-1]:.1f}"
+        values[f"cmpSparsityMax{key}"] = f"{100 * best['targets'][-1]:g}"
+        for r in (r for r in tab if r["dataset"] == d and r["method"] != "dense"):
+            name = "".join(w.capitalize() for w in r["method"].split("_"))
+            a = r["acc"][-1]
+            values[f"cmp{name}{key}"] = f"{100 * a:.1f}" if a is not None and math.isfinite(a) else "--"
+            values[f"cmp{name}Steps{key}"] = f"{r['relative_steps'][-1]:.2f}"
+            values[f"cmp{name}Macs{key}"] = f"{r['relative_compute'][-1]:.2f}"
+    write_values(outdir, "fig_methods", values, reduced)
+    return [outdir / "table_methods.md", outdir / "table_methods.tex"]
+
+
+def make(outdir: Path, reduced: bool) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    store = store_path(outdir, reduced)
+    if reduced:
+        from simulations.pruning.comparison_study import run_comparison
+
+        require_datasets(DATASETS, "fig_methods")
+        from simulations.noise_compression.versus import run_versus
+
+        run_comparison(store, quick=True, workers=0, datasets=list(DATASETS))
+        run_versus(noise_store_path(outdir, True), quick=True, workers=0, datasets=list(DATASETS))
+    tab = read_table(store)
+    noise = read_noise_table(noise_store_path(outdir, reduced))
+    return (finish(draw(tab), outdir, "fig_methods", reduced, dpi=150) + write_table(tab, outdir, reduced)
+            + write_noise_table(noise, tab, outdir, reduced))
