@@ -20,7 +20,7 @@ MAX_BYTES = 400_000
 
 
 def test_every_notebook_is_found():
-    assert len(NOTEBOOKS) == 8, IDS
+    assert len(NOTEBOOKS) == 9, IDS
 
 
 #: notebooks whose claim is about real data: they need these data sets even in quick mode (the others
