@@ -41,3 +41,16 @@ def test_readme_block_runs(line, src):
     proc = subprocess.run([sys.executable, "-c", src], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, f"README block at line {line} failed:\n{proc.stderr[-3000:]}"
+
+
+def test_readme_method_comparison_tables_are_those_of_the_committed_stores():
+    """The README's comparison tables are printed from paper/data/comparison.sqlite and noise_versus.sqlite."""
+    sys.path.insert(0, str(ROOT))
+    from paper import fig_methods
+    from simulations.pruning.comparison_study import format_comparison_table
+
+    text = README.read_text(encoding="utf-8")
+    tab = fig_methods.read_table(fig_methods.STORE)
+    assert format_comparison_table(tab) in text
+    noise = fig_methods.read_noise_table(fig_methods.NOISE_STORE)
+    assert format_comparison_table(fig_methods.noise_rows(noise, tab)) in text
