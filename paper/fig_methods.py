@@ -12,7 +12,7 @@ variants, experiment ``noise_compression.versus``, beside the strongest baseline
 
 Default: reads :data:`STORE` (``paper/data/comparison.sqlite``, read-only; env
 ``TAILCOMP_COMPARISON_STORE`` overrides), written by ``python -m simulations.pruning.comparison_study``
-(about 45 CPU-minutes). ``--reduced`` runs the quick sweep (784-32-16-10 on 600 images, seconds per
+(about an hour of one core). ``--reduced`` runs the quick sweep (784-32-16-10 on 600 images, seconds per
 method) into ``outdir/comparison_reduced.sqlite`` and stamps the outputs.
 """
 from __future__ import annotations
