@@ -55,7 +55,7 @@ def read_noise_table(store: Path) -> list[dict]:
 
     if not store.is_file():
         raise FileNotFoundError(f"results store {store} not found: it is committed in the repository (or run "
-                                f"simulations.noise_compression.run_versus({str(store)!r}))")
+                                f"python -m simulations.noise_compression.versus --store {store})")
     return versus_table(store)
 
 

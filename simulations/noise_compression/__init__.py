@@ -16,7 +16,7 @@ and reports the fraction of neurons prunable at squared relative Frobenius error
 (Wan et al.'s metric). :mod:`.versus` (experiment ``noise_compression.versus``) puts the method
 and its variants — noise annealed to zero, noise on one layer, no fine-tuning — into the setting
 and budget of the method comparison ``pruning.compare`` (full data, LeNet-300-100 with biases),
-against every baseline there. The runs go through the sweep machinery (experiment
+against every baseline there (``python -m simulations.noise_compression.versus`` runs or resumes it). The runs go through the sweep machinery (experiment
 ``noise_compression.mlp``, :mod:`simulations.experiments.noise_compression`), so a rerun
 reuses the finished runs of a results store.
 
@@ -30,7 +30,5 @@ Example::
         print(nc.table_markdown(nc.comparison_table(st)))
 """
 from simulations.noise_compression.study import EXPERIMENT, comparison_table, default_sweeps, run_mlp, table_markdown
-from simulations.noise_compression.versus import VERSUS, run_versus, versus_sweeps, versus_table
 
-__all__ = ["EXPERIMENT", "run_mlp", "default_sweeps", "comparison_table", "table_markdown", "VERSUS", "run_versus",
-           "versus_sweeps", "versus_table"]
+__all__ = ["EXPERIMENT", "run_mlp", "default_sweeps", "comparison_table", "table_markdown"]
