@@ -1,0 +1,327 @@
+"""numba kernels of the CPU backend, convolutional part: im2col convolution, pooling, ReLU.
+
+Plain ``@njit(cache=True)`` functions on arrays, no validation (the checked wrappers are
+:mod:`simulations.nn.conv_api`), no allocation: every output and workspace array is passed in.
+Each kernel compiles once per dtype (float32 and float64 share the source).
+
+Layout NCHW: inputs ``x`` (N, C, H, W), weights ``w`` (O, C, kh, kw) C-contiguous, bias ``b``
+(O,) (any array of the dtype, e.g. length 0, when ``has_bias`` is false). Output size of a
+window of size k, stride s and zero padding p on a side of length H (Dumoulin & Visin 2016,
+"A guide to convolution arithmetic", relationship 6):  OH = (H + 2p − k) // s + 1.
+
+Convolution (cross-correlation, as in deep learning libraries):
+
+    y[n,o,a,c] = b[o] + Σ_{ch,i,j} w[o,ch,i,j] · xp[n, ch, a·s + i, c·s + j]
+
+with xp the zero-padded input. Lowered to a matrix product (Chellapilla, Puri & Simard 2006,
+"High performance convolutional neural networks for document processing"): the *im2col*
+matrix ``cols`` has one ROW per output position and one column per (ch, i, j) —
+
+    cols  (N·OH·OW, C·kh·kw),   cols[n·L + a·OW + c, ch·kh·kw + i·kw + j] = xp[n, ch, a·s+i, c·s+j],
+
+L = OH·OW. With W2 = w viewed (O, C·kh·kw) the output of sample n is y[n] (O, L) = W2 · cols_nᵀ,
+cols_n = rows n·L .. n·L+L−1 of cols (a contiguous block), so one BLAS GEMM per sample writes
+straight into the NCHW output (no permutation pass). Backward (the adjoint of that linear map):
+
+    dW2 = Σ_n dy[n] · cols_n,   db[o] = Σ_{n,a,c} dy[n,o,a,c],   dcols_n = dy[n]ᵀ · W2,
+
+and dx = col2im(dcols), the adjoint of im2col: every entry of dcols is added back to the input
+position it was read from (positions in the padding are dropped).
+
+Pooling (no padding, window k, stride s): max pooling keeps the index of the maximum within
+the H·W plane; ties go to the FIRST index in row-major window order and a NaN wins (as
+PyTorch's CPU kernel: ``val > max || isnan(val)``); its gradient routes dy to that index.
+Average pooling divides by k·k (every window lies inside the input). Global average pooling
+is the mean over H·W. ReLU: y = max(x, 0); its gradient passes dy where y > 0 (0 at x = 0,
+as PyTorch's ``threshold_backward``).
+"""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from simulations.nn.backends.cpu_dense import gemm
+
+__all__ = ["im2col", "col2im_add", "conv2d_forward", "conv2d_backward", "maxpool2d_forward",
+           "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward", "global_avgpool_forward",
+           "global_avgpool_backward", "relu_forward", "relu_backward"]
+
+
+@nb.njit(cache=True)
+def im2col(x, kh, kw, stride, pad, cols):
+    """cols ← im2col(x).
+
+    x (N, C, H, W); cols (N·OH·OW, C·kh·kw), C-contiguous, fully overwritten (zeros where the
+    window covers the padding). OH = (H + 2·pad − kh)//stride + 1, OW likewise.
+    """
+    N, C, H, W = x.shape
+    OH = (H + 2 * pad - kh) // stride + 1
+    OW = (W + 2 * pad - kw) // stride + 1
+    L = OH * OW
+    zero = cols.dtype.type(0)
+    for n in range(N):
+        for a in range(OH):
+            h0 = a * stride - pad
+            for c in range(OW):
+                w0 = c * stride - pad
+                row = cols[n * L + a * OW + c]
+                q = 0
+                for ch in range(C):
+                    for i in range(kh):
+                        ih = h0 + i
+                        if ih < 0 or ih >= H:
+                            for j in range(kw):
+                                row[q + j] = zero
+                        else:
+                            xr = x[n, ch, ih]
+                            for j in range(kw):
+                                iw = w0 + j
+                                row[q + j] = xr[iw] if 0 <= iw < W else zero
+                        q += kw
+
+
+@nb.njit(cache=True)
+def col2im_add(cols, N, C, H, W, kh, kw, stride, pad, dx):
+    """dx += col2im(cols): the adjoint of :func:`im2col`.
+
+    cols (N·OH·OW, C·kh·kw); dx (N, C, H, W) ACCUMULATED into (zero it first for a plain
+    col2im). Entries of cols that fall in the padding are dropped.
+    """
+    OH = (H + 2 * pad - kh) // stride + 1
+    OW = (W + 2 * pad - kw) // stride + 1
+    L = OH * OW
+    for n in range(N):
+        for a in range(OH):
+            h0 = a * stride - pad
+            for c in range(OW):
+                w0 = c * stride - pad
+                row = cols[n * L + a * OW + c]
+                q = 0
+                for ch in range(C):
+                    for i in range(kh):
+                        ih = h0 + i
+                        if 0 <= ih < H:
+                            dr = dx[n, ch, ih]
+                            for j in range(kw):
+                                iw = w0 + j
+                                if 0 <= iw < W:
+                                    dr[iw] += row[q + j]
+                        q += kw
+
+
+@nb.njit(cache=True)
+def conv2d_forward(x, w, b, has_bias, stride, pad, cols, y):
+    """y ← conv2d(x, w) + b (module docstring), via im2col and one GEMM per sample.
+
+    x (N, C, H, W); w (O, C, kh, kw) C-contiguous; b (O,) read iff ``has_bias``; cols
+    (N·OH·OW, C·kh·kw) workspace, left holding im2col(x); y (N, O, OH, OW) C-contiguous, overwritten.
+    """
+    N = x.shape[0]
+    O, C, kh, kw = w.shape
+    OH = y.shape[2]
+    OW = y.shape[3]
+    L = OH * OW
+    im2col(x, kh, kw, stride, pad, cols)
+    W2 = w.reshape(O, C * kh * kw)
+    y3 = y.reshape(N, O, L)
+    for n in range(N):
+        yn = y3[n]
+        gemm(False, True, 1.0, W2, cols[n * L:(n + 1) * L], 0.0, yn)
+        if has_bias:
+            for o in range(O):
+                bo = b[o]
+                yr = yn[o]
+                for t in range(L):
+                    yr[t] += bo
+
+
+@nb.njit(cache=True)
+def conv2d_backward(x, w, dy, stride, pad, cols, dcols, dx, dw, db, has_bias, need_dx):
+    """Gradients of conv2d given dy = ∂loss/∂y: dw, db (iff ``has_bias``), dx (iff ``need_dx``).
+
+    x (N, C, H, W); w (O, C, kh, kw) C-contiguous; dy (N, O, OH, OW) C-contiguous; cols
+    (N·OH·OW, C·kh·kw) workspace, recomputed here as im2col(x) (so a shared workspace may have
+    been overwritten since the forward pass); dcols like cols, used iff ``need_dx``; dx
+    (N, C, H, W) overwritten iff ``need_dx`` (pass any array otherwise: the first layer needs
+    no input gradient); dw (O, C, kh, kw) C-contiguous, overwritten; db (O,) overwritten iff
+    ``has_bias``. dw = Σ_n dy[n]·cols_n, db = Σ dy, dcols_n = dy[n]ᵀ·W2, dx = col2im(dcols).
+    """
+    N, C, H, W = x.shape
+    O, _, kh, kw = w.shape
+    OH = dy.shape[2]
+    OW = dy.shape[3]
+    L = OH * OW
+    K = C * kh * kw
+    im2col(x, kh, kw, stride, pad, cols)
+    W2 = w.reshape(O, K)
+    dW2 = dw.reshape(O, K)
+    dy3 = dy.reshape(N, O, L)
+    for n in range(N):
+        gemm(False, False, 1.0, dy3[n], cols[n * L:(n + 1) * L], 0.0 if n == 0 else 1.0, dW2)
+    if has_bias:
+        for o in range(O):
+            s = 0.0
+            for n in range(N):
+                r = dy3[n, o]
+                for t in range(L):
+                    s += r[t]
+            db[o] = s
+    if need_dx:
+        for n in range(N):
+            gemm(True, False, 1.0, dy3[n], W2, 0.0, dcols[n * L:(n + 1) * L])
+        dx[:] = 0.0
+        col2im_add(dcols, N, C, H, W, kh, kw, stride, pad, dx)
+
+
+@nb.njit(cache=True)
+def maxpool2d_forward(x, k, stride, y, argmax):
+    """y ← max over k×k windows (stride ``stride``, no padding); argmax ← flat index in the H·W plane.
+
+    x (N, C, H, W); y (N, C, OH, OW) with OH = (H − k)//stride + 1; argmax (N, C, OH, OW)
+    int64. Ties: first index in row-major window order; NaN wins (as PyTorch).
+    """
+    N, C, H, W = x.shape
+    OH = y.shape[2]
+    OW = y.shape[3]
+    for n in range(N):
+        for ch in range(C):
+            xp = x[n, ch]
+            for a in range(OH):
+                h0 = a * stride
+                for c in range(OW):
+                    w0 = c * stride
+                    m = -np.inf
+                    idx = h0 * W + w0
+                    for i in range(k):
+                        xr = xp[h0 + i]
+                        for j in range(k):
+                            v = xr[w0 + j]
+                            if v > m or np.isnan(v):
+                                m = v
+                                idx = (h0 + i) * W + w0 + j
+                    y[n, ch, a, c] = m
+                    argmax[n, ch, a, c] = idx
+
+
+@nb.njit(cache=True)
+def maxpool2d_backward(dy, argmax, dx):
+    """dx ← gradient of max pooling: dx zeroed, then dx[n, c].flat[argmax] += dy.
+
+    dy (N, C, OH, OW); argmax (N, C, OH, OW) int64 from :func:`maxpool2d_forward`; dx (N, C, H, W)
+    C-contiguous, overwritten.
+    """
+    N, C, H, W = dx.shape
+    OH = dy.shape[2]
+    OW = dy.shape[3]
+    dx3 = dx.reshape(N, C, H * W)
+    dx3[:] = 0.0
+    for n in range(N):
+        for ch in range(C):
+            d = dx3[n, ch]
+            for a in range(OH):
+                for c in range(OW):
+                    d[argmax[n, ch, a, c]] += dy[n, ch, a, c]
+
+
+@nb.njit(cache=True)
+def avgpool2d_forward(x, k, stride, y):
+    """y ← mean over k×k windows (stride ``stride``, no padding; divisor k·k).
+
+    x (N, C, H, W); y (N, C, OH, OW), OH = (H − k)//stride + 1, overwritten.
+    """
+    N, C, H, W = x.shape
+    OH = y.shape[2]
+    OW = y.shape[3]
+    inv = 1.0 / (k * k)
+    for n in range(N):
+        for ch in range(C):
+            xp = x[n, ch]
+            for a in range(OH):
+                h0 = a * stride
+                for c in range(OW):
+                    w0 = c * stride
+                    s = 0.0
+                    for i in range(k):
+                        xr = xp[h0 + i]
+                        for j in range(k):
+                            s += xr[w0 + j]
+                    y[n, ch, a, c] = s * inv
+
+
+@nb.njit(cache=True)
+def avgpool2d_backward(dy, k, stride, dx):
+    """dx ← gradient of average pooling: every window position receives dy/(k·k) (overlaps add).
+
+    dy (N, C, OH, OW); dx (N, C, H, W), overwritten.
+    """
+    N, C, H, W = dx.shape
+    OH = dy.shape[2]
+    OW = dy.shape[3]
+    dx[:] = 0.0
+    inv = 1.0 / (k * k)
+    for n in range(N):
+        for ch in range(C):
+            d = dx[n, ch]
+            for a in range(OH):
+                h0 = a * stride
+                for c in range(OW):
+                    w0 = c * stride
+                    g = dy[n, ch, a, c] * inv
+                    for i in range(k):
+                        dr = d[h0 + i]
+                        for j in range(k):
+                            dr[w0 + j] += g
+
+
+@nb.njit(cache=True)
+def global_avgpool_forward(x, y):
+    """y[n, c] ← mean of x[n, c] over the H·W plane. x (N, C, H, W) C-contiguous; y (N, C)."""
+    N, C, H, W = x.shape
+    x3 = x.reshape(N, C, H * W)
+    inv = 1.0 / (H * W)
+    for n in range(N):
+        for ch in range(C):
+            r = x3[n, ch]
+            s = 0.0
+            for t in range(H * W):
+                s += r[t]
+            y[n, ch] = s * inv
+
+
+@nb.njit(cache=True)
+def global_avgpool_backward(dy, dx):
+    """dx[n, c, :, :] ← dy[n, c] / (H·W). dy (N, C); dx (N, C, H, W) C-contiguous, overwritten."""
+    N, C, H, W = dx.shape
+    dx3 = dx.reshape(N, C, H * W)
+    inv = 1.0 / (H * W)
+    for n in range(N):
+        for ch in range(C):
+            g = dy[n, ch] * inv
+            r = dx3[n, ch]
+            for t in range(H * W):
+                r[t] = g
+
+
+@nb.njit(cache=True)
+def relu_forward(x, y):
+    """y ← max(x, 0) element-wise; x, y C-contiguous of one shape; ``y`` may BE ``x`` (in place)."""
+    xf = x.reshape(x.size)
+    yf = y.reshape(y.size)
+    zero = yf.dtype.type(0)
+    for t in range(xf.size):
+        v = xf[t]
+        yf[t] = v if v > zero else zero
+
+
+@nb.njit(cache=True)
+def relu_backward(dy, y, dx):
+    """dx ← dy where y > 0, else 0 (y: the ReLU output, or its input: same sign pattern).
+
+    dy, y, dx C-contiguous of one shape; ``dx`` may BE ``dy`` (in place).
+    """
+    df = dy.reshape(dy.size)
+    yf = y.reshape(y.size)
+    of = dx.reshape(dx.size)
+    zero = of.dtype.type(0)
+    for t in range(df.size):
+        of[t] = df[t] if yf[t] > zero else zero
