@@ -103,6 +103,8 @@ SKIP: dict[str, str] = {
     "simulations.pruning.data.load_data": "reads the MNIST files from TAILCOMP_DATA",
     "simulations.spectra.power_law.PowerLawFit": "result record returned by power_law_fit (its fields are outputs)",
     "simulations.spectra.layers.LayerSpectrum": "result record returned by layer_spectrum (its fields are outputs)",
+    "simulations.nn.layers.ParamEntry": "layout record returned by ModelSpec.param_layout (its fields are outputs)",
+    "simulations.nn.layers.BufferEntry": "layout record returned by ModelSpec.buffer_layout (its fields are outputs)",
     "simulations.warmup.run": "compiles every kernel family (minutes on a cold cache); covered by tests/test_warmup.py",
     "simulations.warmup.main": "command line: reads sys.argv",
 }
@@ -117,6 +119,15 @@ SKIP_PATTERNS: list[tuple[str, str]] = [
 # Per-callable valid arguments that are ALWAYS passed (unless perturbed): required objects the
 # vocabulary cannot guess, and caps on work so that a valid call takes milliseconds.
 CUSTOM: dict[str, dict[str, str]] = {
+    "simulations.nn.layers.Conv2d": {"out_channels": "4", "kernel": "3"},
+    "simulations.nn.layers.MaxPool2d": {"kernel": "2"},
+    "simulations.nn.layers.AvgPool2d": {"kernel": "2"},
+    "simulations.nn.layers.ModelSpec": {"input_shape": "(1, 6, 6)", "n_classes": "3", "layers": (
+        "(__import__('simulations.nn.layers').nn.layers.Conv2d(2, 3), __import__('simulations.nn.layers').nn.layers"
+        ".Flatten(), __import__('simulations.nn.layers').nn.layers.Dense(3))")},
+    "simulations.nn.layers.layer_from_dict": {"d": "{'type': 'Conv2d', 'out_channels': 2, 'kernel': [3, 3]}"},
+    "simulations.nn.layers.param_views": {"spec": "spec()", "flat": "params().flat"},
+    "simulations.nn.models.get_model": {"name": "'lenet5'"},
     "simulations.kesten.chains.run_sgd": {"n_chains": "20", "steps": "20"},
     "simulations.nn.train.train": {"stop": "stop()", "batch_size": "8"},
     "simulations.nn.train.evaluate": {"X": "X(10, 4)", "y": "labels(10)"},
@@ -156,6 +167,17 @@ CUSTOM: dict[str, dict[str, str]] = {
     "simulations.nn.augment.random_crop_flip": {"X": "np.ones((3, 2, 6, 6))", "padding": "2"},
     "simulations.nn.augment.crop_flip": {"X": "np.ones((3, 2, 6, 6))", "offsets": "np.zeros((3, 2), dtype=int)",
                                          "flips": "np.zeros(3, dtype=bool)", "padding": "2"},
+    "simulations.nn.conv_api.im2col": {"x": "np.ones((2, 3, 5, 5))", "kh": "3", "kw": "3"},
+    "simulations.nn.conv_api.col2im": {"cols": "np.ones((18, 27))", "x_shape": "(2, 3, 5, 5)", "kh": "3", "kw": "3"},
+    "simulations.nn.conv_api.conv2d_forward": {"x": "np.ones((2, 3, 5, 5))", "w": "np.ones((4, 3, 3, 3))"},
+    "simulations.nn.conv_api.conv2d_backward": {"x": "np.ones((2, 3, 5, 5))", "w": "np.ones((4, 3, 3, 3))", "dy": "np.ones((2, 4, 3, 3))"},
+    "simulations.nn.conv_api.maxpool2d_forward": {"x": "np.ones((2, 3, 5, 5))", "k": "2"},
+    "simulations.nn.conv_api.maxpool2d_backward": {"dy": "np.ones((2, 3, 2, 2))", "argmax": "np.zeros((2, 3, 2, 2), dtype=np.int64)", "x_shape": "(2, 3, 5, 5)"},
+    "simulations.nn.conv_api.avgpool2d_forward": {"x": "np.ones((2, 3, 5, 5))", "k": "2"},
+    "simulations.nn.conv_api.avgpool2d_backward": {"dy": "np.ones((2, 3, 2, 2))", "x_shape": "(2, 3, 5, 5)", "k": "2"},
+    "simulations.nn.conv_api.global_avgpool_forward": {"x": "np.ones((2, 3, 5, 5))"},
+    "simulations.nn.conv_api.global_avgpool_backward": {"dy": "np.ones((2, 3))", "x_shape": "(2, 3, 5, 5)"},
+    "simulations.nn.conv_api.relu_backward": {"dy": "x(20)", "y": "x(20)"},
     "simulations.nn.conv_api.im2col": {"x": "np.ones((2, 3, 5, 5))", "kh": "3", "kw": "3"},
     "simulations.nn.conv_api.col2im": {"cols": "np.ones((18, 27))", "x_shape": "(2, 3, 5, 5)", "kh": "3", "kw": "3"},
     "simulations.nn.conv_api.conv2d_forward": {"x": "np.ones((2, 3, 5, 5))", "w": "np.ones((4, 3, 3, 3))"},
