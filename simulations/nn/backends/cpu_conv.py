@@ -51,62 +51,78 @@ __all__ = ["im2col", "col2im_add", "conv2d_forward", "conv2d_backward", "maxpool
 def im2col(x, kh, kw, stride, pad, cols):
     """cols ← im2col(x).
 
-    x (N, C, H, W); cols (N·OH·OW, C·kh·kw), C-contiguous, fully overwritten (zeros where the
-    window covers the padding). OH = (H + 2·pad − kh)//stride + 1, OW likewise.
+    x (N, C, H, W) C-contiguous; cols (N·OH·OW, C·kh·kw), C-contiguous, fully overwritten (zeros
+    where the window covers the padding). OH = (H + 2·pad − kh)//stride + 1, OW likewise.
+    Flat indexing, the valid column range of each window row computed once (no per-entry test).
     """
     N, C, H, W = x.shape
     OH = (H + 2 * pad - kh) // stride + 1
     OW = (W + 2 * pad - kw) // stride + 1
-    L = OH * OW
+    K = C * kh * kw
+    xf = x.reshape(x.size)
+    cf = cols.reshape(cols.size)
     zero = cols.dtype.type(0)
+    r = 0
     for n in range(N):
+        xn = n * C * H * W
         for a in range(OH):
             h0 = a * stride - pad
             for c in range(OW):
                 w0 = c * stride - pad
-                row = cols[n * L + a * OW + c]
-                q = 0
+                j0 = max(0, -w0)
+                j1 = min(kw, W - w0)
+                q = r * K
                 for ch in range(C):
+                    xc = xn + ch * H * W
                     for i in range(kh):
                         ih = h0 + i
-                        if ih < 0 or ih >= H:
+                        if ih < 0 or ih >= H or j1 <= j0:
                             for j in range(kw):
-                                row[q + j] = zero
+                                cf[q + j] = zero
                         else:
-                            xr = x[n, ch, ih]
-                            for j in range(kw):
-                                iw = w0 + j
-                                row[q + j] = xr[iw] if 0 <= iw < W else zero
+                            for j in range(j0):
+                                cf[q + j] = zero
+                            src = xc + ih * W + w0
+                            for j in range(j0, j1):
+                                cf[q + j] = xf[src + j]
+                            for j in range(j1, kw):
+                                cf[q + j] = zero
                         q += kw
+                r += 1
 
 
 @nb.njit(cache=True)
 def col2im_add(cols, N, C, H, W, kh, kw, stride, pad, dx):
     """dx += col2im(cols): the adjoint of :func:`im2col`.
 
-    cols (N·OH·OW, C·kh·kw); dx (N, C, H, W) ACCUMULATED into (zero it first for a plain
-    col2im). Entries of cols that fall in the padding are dropped.
+    cols (N·OH·OW, C·kh·kw) C-contiguous; dx (N, C, H, W) C-contiguous, ACCUMULATED into (zero
+    it first for a plain col2im). Entries of cols that fall in the padding are dropped.
     """
     OH = (H + 2 * pad - kh) // stride + 1
     OW = (W + 2 * pad - kw) // stride + 1
-    L = OH * OW
+    K = C * kh * kw
+    cf = cols.reshape(cols.size)
+    df = dx.reshape(dx.size)
+    r = 0
     for n in range(N):
+        xn = n * C * H * W
         for a in range(OH):
             h0 = a * stride - pad
             for c in range(OW):
                 w0 = c * stride - pad
-                row = cols[n * L + a * OW + c]
-                q = 0
+                j0 = max(0, -w0)
+                j1 = min(kw, W - w0)
+                q = r * K
                 for ch in range(C):
+                    xc = xn + ch * H * W
                     for i in range(kh):
                         ih = h0 + i
                         if 0 <= ih < H:
-                            dr = dx[n, ch, ih]
-                            for j in range(kw):
-                                iw = w0 + j
-                                if 0 <= iw < W:
-                                    dr[iw] += row[q + j]
+                            dst = xc + ih * W + w0
+                            for j in range(j0, j1):
+                                df[dst + j] += cf[q + j]
                         q += kw
+                r += 1
 
 
 @nb.njit(cache=True)
