@@ -21,16 +21,13 @@ from simulations.nn.layers import (
     Flatten,
     GlobalAvgPool,
     MaxPool2d,
-    ModelSpec,
     ReLU,
     Softplus,
     Tanh,
-    init_model_buffers,
-    init_model_params,
     layer_from_dict,
-    param_views,
 )
 from simulations.nn.model import MLPSpec, init_params
+from simulations.nn.model_spec import ModelSpec, init_model_buffers, init_model_params, param_views
 
 
 def small_cnn(**kw):

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from simulations.nn.layers import ModelSpec
+from simulations.nn.model_spec import ModelSpec
 from simulations.nn.models import MODELS, get_model
 
 
@@ -212,7 +212,7 @@ def test_against_pytorch():
 def test_init_bounds_match_pytorch_fans():
     # PyTorch's own fan computation gives the bound 1/√fan_in of reset_parameters (a = √5)
     torch, cases = torch_models()
-    from simulations.nn.layers import init_model_params, param_views
+    from simulations.nn.model_spec import init_model_params, param_views
     spec, net = cases[0][:2]
     mods = [m for m in net if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
     views = param_views(spec, init_model_params(spec, seed=0))

@@ -7,7 +7,9 @@ g = ∇L_B(θ) + λθ, v ← μv + g, θ ← θ − η_t v (PyTorch's ``torch.op
 "Implicit compressibility of overparametrized neural networks trained with heavy-tailed SGD"), and
 θ ← m ⊙ θ (:mod:`.optim`). Modules: :mod:`.model` (spec, flat parameters, masks), :mod:`.optim`
 (SGD, schedules, noise), :mod:`.data` (MNIST / Fashion-MNIST, synthetic sets), :mod:`.cifar` (CIFAR-10 /
-CIFAR-100), :mod:`.augment` (seeded random crop and flip), :mod:`.train` (the
+CIFAR-100), :mod:`.augment` (seeded random crop and flip), :mod:`.layers`, :mod:`.model_spec` and :mod:`.models` (convolutional
+network specifications and the models of the pruning literature; their kernels are
+:mod:`.backends.cpu_conv`, checked wrappers :mod:`.conv_api` — training them is not wired in yet), :mod:`.train` (the
 entry points), :mod:`.runner` (the step loop), :mod:`.checkpoint` (resume state and files),
 :mod:`.backends` (CPU and CUDA kernels), :mod:`.cli` (``tailcomp train``).
 
@@ -33,7 +35,22 @@ from simulations.nn.data import (
     shuffle_indices,
     teacher_dataset,
 )
+from simulations.nn.layers import (
+    AvgPool2d,
+    BasicBlock,
+    BatchNorm2d,
+    Conv2d,
+    Dense,
+    Flatten,
+    GlobalAvgPool,
+    MaxPool2d,
+    ReLU,
+    Softplus,
+    Tanh,
+)
 from simulations.nn.model import ACTIVATIONS, INITS, LOSSES, Mask, MLPSpec, Params, init_params, ones_mask
+from simulations.nn.model_spec import ModelSpec, init_model_buffers, init_model_params, param_views
+from simulations.nn.models import MODELS, get_model
 from simulations.nn.optim import SGD, NoiseConfig, Schedule, constant, step_schedule
 from simulations.nn.train import (
     BATCH_SIZE_MAX,
@@ -54,6 +71,9 @@ __all__ = [
     "shuffle_indices", "teacher_dataset",
     "load_cifar", "load_cifar10", "load_cifar100", "Augmenter", "crop_flip", "crop_flip_params", "random_crop_flip",
     "ACTIVATIONS", "INITS", "LOSSES", "Mask", "MLPSpec", "Params", "init_params", "ones_mask",
+    "Conv2d", "MaxPool2d", "AvgPool2d", "GlobalAvgPool", "Flatten", "Dense", "ReLU", "Tanh", "Softplus",
+    "BatchNorm2d", "BasicBlock", "ModelSpec", "init_model_params", "init_model_buffers", "param_views",
+    "MODELS", "get_model",
     "SGD", "NoiseConfig", "Schedule", "constant", "step_schedule",
     "STATUSES", "StopRules", "MAX_LOSS_DEFAULT", "MAX_WEIGHT_DEFAULT", "BATCH_SIZE_MAX", "TrainResult", "TrainState",
     "evaluate", "load_checkpoint", "predict",

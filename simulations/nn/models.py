@@ -47,9 +47,9 @@ from simulations.nn.layers import (
     Flatten,
     GlobalAvgPool,
     MaxPool2d,
-    ModelSpec,
     ReLU,
 )
+from simulations.nn.model_spec import ModelSpec
 
 __all__ = ["MODELS", "VGG_CFGS", "get_model", "model_names"]
 

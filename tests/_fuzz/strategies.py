@@ -103,8 +103,8 @@ SKIP: dict[str, str] = {
     "simulations.pruning.data.load_data": "reads the MNIST files from TAILCOMP_DATA",
     "simulations.spectra.power_law.PowerLawFit": "result record returned by power_law_fit (its fields are outputs)",
     "simulations.spectra.layers.LayerSpectrum": "result record returned by layer_spectrum (its fields are outputs)",
-    "simulations.nn.layers.ParamEntry": "layout record returned by ModelSpec.param_layout (its fields are outputs)",
-    "simulations.nn.layers.BufferEntry": "layout record returned by ModelSpec.buffer_layout (its fields are outputs)",
+    "simulations.nn.model_spec.ParamEntry": "layout record returned by ModelSpec.param_layout (its fields are outputs)",
+    "simulations.nn.model_spec.BufferEntry": "layout record returned by ModelSpec.buffer_layout (its fields are outputs)",
     "simulations.warmup.run": "compiles every kernel family (minutes on a cold cache); covered by tests/test_warmup.py",
     "simulations.warmup.main": "command line: reads sys.argv",
 }
@@ -122,11 +122,11 @@ CUSTOM: dict[str, dict[str, str]] = {
     "simulations.nn.layers.Conv2d": {"out_channels": "4", "kernel": "3"},
     "simulations.nn.layers.MaxPool2d": {"kernel": "2"},
     "simulations.nn.layers.AvgPool2d": {"kernel": "2"},
-    "simulations.nn.layers.ModelSpec": {"input_shape": "(1, 6, 6)", "n_classes": "3", "layers": (
+    "simulations.nn.model_spec.ModelSpec": {"input_shape": "(1, 6, 6)", "n_classes": "3", "layers": (
         "(__import__('simulations.nn.layers').nn.layers.Conv2d(2, 3), __import__('simulations.nn.layers').nn.layers"
         ".Flatten(), __import__('simulations.nn.layers').nn.layers.Dense(3))")},
     "simulations.nn.layers.layer_from_dict": {"d": "{'type': 'Conv2d', 'out_channels': 2, 'kernel': [3, 3]}"},
-    "simulations.nn.layers.param_views": {"spec": "spec()", "flat": "params().flat"},
+    "simulations.nn.model_spec.param_views": {"spec": "spec()", "flat": "params().flat"},
     "simulations.nn.models.get_model": {"name": "'lenet5'"},
     "simulations.kesten.chains.run_sgd": {"n_chains": "20", "steps": "20"},
     "simulations.nn.train.train": {"stop": "stop()", "batch_size": "8"},
