@@ -50,6 +50,7 @@ import numpy as np
 from simulations._core.validation import check_choice, check_int, check_positive
 from simulations.pruning.algorithms import autodiff
 from simulations.pruning.algorithms.base import ScoreBased, full_weight_masks, removal_counts
+from simulations.pruning.algorithms.base import check_params as _params
 from simulations.pruning.algorithms.compute import Compute
 from simulations.pruning.iterative import prune_step
 from simulations.pruning.masks import check_layers, check_mask_list, check_ratio
@@ -62,12 +63,6 @@ ITERATIONS_MAX = 10_000
 _LOG_SAFE = 700.0
 
 
-def _params(params: Any):
-    from simulations.nn import Params
-
-    if not isinstance(params, Params):
-        raise TypeError(f"params must be a simulations.nn.Params, got {type(params).__name__}")
-    return params
 
 
 def _masks(params, masks: Any) -> list[np.ndarray]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,16 @@ from simulations._core.validation import check_choice
 from simulations.pruning.iterative import prune_step
 from simulations.pruning.masks import check_layers, check_mask_list, check_ratio
 
-__all__ = ["ScoreBased", "removal_counts", "full_weight_masks"]
+__all__ = ["ScoreBased", "removal_counts", "full_weight_masks", "check_params"]
+
+
+def check_params(params: Any, name: str = "params"):
+    """``params`` itself when it is a :class:`simulations.nn.Params` (TypeError naming ``name`` otherwise)."""
+    from simulations.nn import Params
+
+    if not isinstance(params, Params):
+        raise TypeError(f"{name} must be a simulations.nn.Params, got {type(params).__name__}")
+    return params
 
 
 def full_weight_masks(shapes: Sequence[tuple[int, int]]) -> list[np.ndarray]:
@@ -110,10 +120,7 @@ class ScoreBased:
         ``scope``: None (this pruner's) or ``"global"``/``"layer"``; ``densities``: per-layer
         target densities (see :func:`removal_counts`).
         """
-        from simulations.nn import Params
-
-        if not isinstance(params, Params):
-            raise TypeError(f"params must be a simulations.nn.Params, got {type(params).__name__}")
+        params = check_params(params)
         shapes = params.spec.weight_shapes
         masks = full_weight_masks(shapes) if masks is None else check_mask_list(masks, shapes=shapes)
         L = len(shapes)

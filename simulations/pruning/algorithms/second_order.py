@@ -46,6 +46,7 @@ import numpy as np
 
 from simulations._core.validation import check_array, check_int, check_real
 from simulations.pruning.algorithms.base import ScoreBased, full_weight_masks, removal_counts
+from simulations.pruning.algorithms.base import check_params as _check_params
 from simulations.pruning.iterative import prune_step
 from simulations.pruning.masks import check_layers, check_mask_list
 
@@ -59,12 +60,6 @@ N_EXAMPLES_DEFAULT = 256
 _SPAN_ENTRIES = 4_000_000
 
 
-def _check_params(params: Any):
-    from simulations.nn import Params
-
-    if not isinstance(params, Params):
-        raise TypeError(f"params must be a simulations.nn.Params, got {type(params).__name__}")
-    return params
 
 
 def _masks_for(params, masks):

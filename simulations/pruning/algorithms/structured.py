@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from simulations._core.validation import check_array, check_bool, check_int
+from simulations.pruning.algorithms.base import check_params
 from simulations.pruning.masks import check_layers, check_mask_list, check_ratio, check_weights
 
 __all__ = ["taylor_neuron_scores", "magnitude_neuron_scores", "neuron_masks", "prune_neurons", "nm_masks",
@@ -51,10 +52,7 @@ NM_GROUP_MAX = 1 << 20
 
 
 def _check_params(params: Any):
-    from simulations.nn import Params
-
-    if not isinstance(params, Params):
-        raise TypeError(f"params must be a simulations.nn.Params, got {type(params).__name__}")
+    params = check_params(params)
     if params.spec.n_layers < 2:
         raise ValueError(f"params must have at least one hidden layer (spec.sizes of length ≥ 3), got "
                          f"sizes {params.spec.sizes}")

@@ -47,6 +47,7 @@ import numpy as np
 
 from simulations._core.seeding import generator
 from simulations._core.validation import check_array, check_choice, check_int, check_real
+from simulations.pruning.algorithms.base import check_params
 from simulations.pruning.masks import check_layers, check_ratio
 
 __all__ = ["SAMPLINGS", "WEIGHT_INITS", "STEPS_MAX", "SupermaskResult", "init_std", "signed_constant",
@@ -106,11 +107,7 @@ def signed_constant(params: Any) -> Any:
 
     A weight exactly 0 gets ``+σ_l`` (sign taken as +1).
     """
-    from simulations.nn import Params
-
-    if not isinstance(params, Params):
-        raise TypeError(f"params must be a simulations.nn.Params, got {type(params).__name__}")
-    out = params.copy()
+    out = check_params(params).copy()
     for l, w in enumerate(out.weights):
         w[...] = np.where(w < 0, -1.0, 1.0) * init_std(params.spec, l)
     return out
