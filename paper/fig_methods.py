@@ -101,7 +101,13 @@ def draw(tab: list[dict]):
             ax.set_xlabel(xlabel)
             ax.set_ylabel("test accuracy (%)")
             lo = min(100 * min(a for a in r["acc"] if a is not None) for r in rs)
-            ax.set_ylim(max(lo - 2, 100 * (dense["acc"][0] if dense else 1) - 30), None)
+            ylow = max(lo - 2, 100 * (dense["acc"][0] if dense else 1) - 30)
+            ax.set_ylim(ylow, None)
+            for r in rs:  # points below the axis: their value written at the bottom edge
+                for x, a in zip(r[key], r["acc"]):
+                    if a is not None and 100 * a < ylow:
+                        ax.annotate(f"{100 * a:.0f} ↓", (x, ylow), xytext=(0, 3), textcoords="offset points",
+                                    ha="center", fontsize=7, color=COLOURS[FAMILIES[r["method"]]])
             n = max(r["n_seeds"] for r in rs)
             panel(ax, "abcd"[2 * i + j], f"{TITLES[d]}: accuracy vs {short} ({n} seeds)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
