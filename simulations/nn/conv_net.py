@@ -1,0 +1,505 @@
+"""Forward and backward pass of a whole :class:`~simulations.nn.model_spec.ModelSpec` network on the CPU.
+
+A :class:`Workspace` is built once per (spec, batch size): every activation, max-pool argmax,
+BatchNorm statistic, im2col matrix and gradient buffer is allocated there, so :func:`forward`
+and :func:`loss_and_grad` allocate nothing beyond numpy views. Each layer calls the numba kernels
+of :mod:`simulations.nn.backends.cpu_conv` (convolution as im2col + GEMM, Chellapilla, Puri &
+Simard 2006; pooling; ReLU), :mod:`simulations.nn.backends.cpu_batchnorm` (Ioffe & Szegedy 2015)
+and the BLAS GEMM of :mod:`simulations.nn.backends.cpu_dense` (dense layers z = a Wᵀ + b);
+tanh and softplus use numpy ufuncs written into the preallocated buffers.
+
+Backpropagation (Rumelhart, Hinton & Williams 1986) runs the layers in reverse, each mapping
+∂loss/∂(its output) to ∂loss/∂(its input) and writing its parameter gradient into the flat
+gradient at the offsets of ``spec.param_layout()`` (the layout of the parameters, so masks and
+noise act on it unchanged). The loss is the MLP's (:mod:`simulations.nn.backends.pointwise`):
+mean cross-entropy or mean ½‖z − e_y‖². A :class:`~simulations.nn.layers.BasicBlock` is
+y = ReLU(BN₂(conv₂(ReLU(BN₁(conv₁(x))))) + s(x)) (He et al. 2016), s the identity, option A
+(x[:, :, ::stride, ::stride] in channels (O − C)//2 ... of zeros) or option B (BN(conv1×1(x))).
+
+``train=True`` uses the batch statistics in every BatchNorm and updates the running statistics
+in ``buffers`` IN PLACE (as a PyTorch module in training mode); ``train=False`` uses them.
+Strides, paddings and kernels must be square (the kernels take one size per window).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from simulations._core.codes import LOSS_CODES
+from simulations._core.validation import check_array, check_bool, check_int
+from simulations.nn import layers as L
+from simulations.nn.backends import cpu_batchnorm as bnk
+from simulations.nn.backends import cpu_conv as ck
+from simulations.nn.backends.cpu_dense import gemm, loss_delta
+from simulations.nn.data import check_labels
+from simulations.nn.model import MLPSpec
+from simulations.nn.model_spec import ModelSpec
+
+__all__ = ["Workspace", "forward", "loss_and_grad", "predict", "evaluate", "BATCH_MAX", "WORKSPACE_BYTES_MAX"]
+
+#: largest batch of a workspace
+BATCH_MAX = 2**20
+#: largest total size of a workspace's buffers (16 GiB)
+WORKSPACE_BYTES_MAX = 2**34
+
+
+def _square(where: str, name: str, pair) -> int:
+    if pair[0] != pair[1]:
+        raise ValueError(f"{where}: {name} {tuple(pair)} has unequal entries; the CPU kernels need a square one")
+    return int(pair[0])
+
+
+class _Alloc:
+    """Buffers of one workspace, with the shared scratch sizes (im2col rows × cols, block scratch)."""
+
+    def __init__(self, N: int, dt: np.dtype):
+        self.N, self.dt, self.bytes, self.cols, self.scratch = N, dt, 0, 0, 0
+
+    def __call__(self, shape, dtype=None) -> np.ndarray:
+        shape = (self.N, *shape)
+        dt = np.dtype(dtype or self.dt)
+        self.bytes += math.prod(shape) * dt.itemsize
+        if self.bytes > WORKSPACE_BYTES_MAX:
+            raise ValueError(f"batch_size {self.N} needs more than WORKSPACE_BYTES_MAX = {WORKSPACE_BYTES_MAX} "
+                             f"bytes of buffers for this spec; use a smaller batch_size")
+        return np.empty(shape, dt)
+
+
+def _v(flat: np.ndarray, off: int, shape) -> np.ndarray:
+    return flat[off:off + math.prod(shape)].reshape(shape)
+
+
+class _Conv:
+    def __init__(self, e, lay_stride, lay_pad, out_shape, A: _Alloc, where: str):
+        self.e, self.stride, self.pad = e, _square(where, "stride", lay_stride), _square(where, "padding", lay_pad)
+        _square(where, "kernel", e.weight_shape[2:])
+        self.y = A(out_shape)
+        self.L, self.K = out_shape[1] * out_shape[2], math.prod(e.weight_shape[1:])
+        A.cols = max(A.cols, A.N * self.L * self.K)
+
+    def forward(self, x, ws, n, train):
+        e, y = self.e, self.y[:n]
+        b = ws.empty if e.bias_shape is None else ws.flat[e.bias_offset:e.end]
+        ck.conv2d_forward(x, _v(ws.flat, e.weight_offset, e.weight_shape), b, e.bias_shape is not None,
+                          self.stride, self.pad, ws.cols_view(n * self.L, self.K), y)
+        return y
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        e = self.e
+        cols = ws.cols_view(n * self.L, self.K)
+        db = ws.empty if e.bias_shape is None else ws.grad[e.bias_offset:e.end]
+        ck.conv2d_backward(x, _v(ws.flat, e.weight_offset, e.weight_shape), dy, self.stride, self.pad, cols,
+                           ws.dcols_view(n * self.L, self.K) if need_dx else cols, dx if need_dx else x,
+                           _v(ws.grad, e.weight_offset, e.weight_shape), db, e.bias_shape is not None, need_dx)
+        return dx
+
+
+class _BN:
+    def __init__(self, e, be, lay, out_shape, A: _Alloc, where: str):
+        self.e, self.be, self.eps, self.m = e, be, lay.eps, lay.momentum
+        C = out_shape[0]
+        self.y, self.mean, self.istd = A(out_shape), np.empty(C, A.dt), np.empty(C, A.dt)
+        self.where, self.per_sample = where, out_shape[1] * out_shape[2]
+
+    def forward(self, x, ws, n, train):
+        e, be, y = self.e, self.be, self.y[:n]
+        g, b = ws.flat[e.weight_offset:e.bias_offset], ws.flat[e.bias_offset:e.end]
+        rm, rv = ws.buffers[be.mean_offset:be.var_offset], ws.buffers[be.var_offset:be.var_offset + be.channels]
+        if train:
+            bnk.batchnorm_forward_train(x, g, b, self.eps, self.m, rm, rv, self.mean, self.istd, y)
+        else:
+            bnk.batchnorm_forward_eval(x, g, b, self.eps, rm, rv, self.mean, self.istd, y)
+        return y
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        e = self.e
+        kern = bnk.batchnorm_backward_train if train else bnk.batchnorm_backward_eval
+        kern(dy, x, ws.flat[e.weight_offset:e.bias_offset], self.mean, self.istd, dx,
+             ws.grad[e.weight_offset:e.bias_offset], ws.grad[e.bias_offset:e.end])
+        return dx
+
+
+class _Pool:
+    def __init__(self, lay, out_shape, A: _Alloc, where: str):
+        self.max = isinstance(lay, L.MaxPool2d)
+        self.k, self.s = _square(where, "kernel", lay.kernel), _square(where, "stride", lay.stride)
+        self.y = A(out_shape)
+        self.arg = A(out_shape, np.int64) if self.max else None
+
+    def forward(self, x, ws, n, train):
+        if self.max:
+            ck.maxpool2d_forward(x, self.k, self.s, self.y[:n], self.arg[:n])
+        else:
+            ck.avgpool2d_forward(x, self.k, self.s, self.y[:n])
+        return self.y[:n]
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        if self.max:
+            ck.maxpool2d_backward(dy, self.arg[:n], dx)
+        else:
+            ck.avgpool2d_backward(dy, self.k, self.s, dx)
+        return dx
+
+
+class _GAP:
+    def __init__(self, out_shape, A: _Alloc):
+        self.y = A(out_shape)
+
+    def forward(self, x, ws, n, train):
+        ck.global_avgpool_forward(x, self.y[:n])
+        return self.y[:n]
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        ck.global_avgpool_backward(dy, dx)
+        return dx
+
+
+class _Flatten:
+    def forward(self, x, ws, n, train):
+        return x.reshape(n, -1)
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        return dy.reshape(x.shape)
+
+
+class _Dense:
+    def __init__(self, e, out_shape, A: _Alloc):
+        self.e, self.y = e, A(out_shape)
+
+    def forward(self, x, ws, n, train):
+        e, y = self.e, self.y[:n]
+        gemm(False, True, 1.0, x, _v(ws.flat, e.weight_offset, e.weight_shape), 0.0, y)
+        if e.bias_shape is not None:
+            np.add(y, ws.flat[e.bias_offset:e.end], out=y)
+        return y
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        e = self.e
+        W = _v(ws.flat, e.weight_offset, e.weight_shape)
+        gemm(True, False, 1.0, dy, x, 0.0, _v(ws.grad, e.weight_offset, e.weight_shape))
+        if e.bias_shape is not None:
+            np.sum(dy, axis=0, out=ws.grad[e.bias_offset:e.end])
+        if need_dx:
+            gemm(False, False, 1.0, dy, W, 0.0, dx)
+        return dx
+
+
+class _Act:
+    """ReLU (in place on its input when ``inplace``), tanh, softplus; the backward reads the output a."""
+
+    def __init__(self, lay, out_shape, A: _Alloc, inplace: bool):
+        self.kind = type(lay).__name__
+        self.y = None if inplace else A(out_shape)
+
+    def forward(self, x, ws, n, train):
+        y = x if self.y is None else self.y[:n]
+        if self.kind == "ReLU":
+            ck.relu_forward(x, y)
+        elif self.kind == "Tanh":
+            np.tanh(x, out=y)
+        else:
+            np.logaddexp(0.0, x, out=y)      # softplus log(1 + eˣ)
+        self.out = y
+        return y
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        a = self.out
+        if self.kind == "ReLU":
+            ck.relu_backward(dy, a, dx)
+        elif self.kind == "Tanh":            # φ' = 1 − a²
+            np.multiply(a, a, out=dx)
+            np.subtract(1.0, dx, out=dx)
+            np.multiply(dx, dy, out=dx)
+        else:                                # φ' = logistic(z) = 1 − e^{−a}
+            np.negative(a, out=dx)
+            np.expm1(dx, out=dx)
+            np.multiply(dx, dy, out=dx)
+            np.negative(dx, out=dx)
+        return dx
+
+
+class _Block:
+    def __init__(self, lay, entries, buffers, in_shape, out_shape, A: _Alloc, where: str):
+        C, O = in_shape[0], lay.out_channels
+        self.kind = "I" if not lay.projects(C) else lay.shortcut
+        self.s, self.p, self.C = lay.stride, (O - C) // 2, C
+        bn = L.BatchNorm2d()
+        self.conv1 = _Conv(entries[0], (lay.stride,) * 2, (1, 1), out_shape, A, where)
+        self.bn1 = _BN(entries[1], buffers[0], bn, out_shape, A, where)
+        self.conv2 = _Conv(entries[2], (1, 1), (1, 1), out_shape, A, where)
+        self.bn2 = _BN(entries[3], buffers[1], bn, out_shape, A, where)
+        if self.kind == "B":
+            self.sconv = _Conv(entries[4], (lay.stride,) * 2, (0, 0), out_shape, A, where)
+            self.sbn = _BN(entries[5], buffers[2], bn, out_shape, A, where)
+        A.scratch = max(A.scratch, math.prod(in_shape), math.prod(out_shape))
+
+    def forward(self, x, ws, n, train):
+        c1 = self.conv1.forward(x, ws, n, train)
+        b1 = self.bn1.forward(c1, ws, n, train)
+        ck.relu_forward(b1, b1)
+        c2 = self.conv2.forward(b1, ws, n, train)
+        out = self.bn2.forward(c2, ws, n, train)
+        if self.kind == "I":
+            np.add(out, x, out=out)
+        elif self.kind == "A":
+            part = out[:, self.p:self.p + self.C]
+            np.add(part, x[:, :, ::self.s, ::self.s], out=part)
+        else:
+            np.add(out, self.sbn.forward(self.sconv.forward(x, ws, n, train), ws, n, train), out=out)
+        ck.relu_forward(out, out)
+        return out
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        shape = dy.shape
+        dz, d2, d1 = ws.scratch_view(0, shape), ws.scratch_view(1, shape), ws.scratch_view(2, shape)
+        ck.relu_backward(dy, self.bn2.y[:n], dz)
+        self.bn2.backward(self.conv2.y[:n], dz, d2, ws, n, train, True)
+        b1 = self.bn1.y[:n]
+        self.conv2.backward(b1, d2, d1, ws, n, train, True)
+        ck.relu_backward(d1, b1, d1)
+        self.bn1.backward(self.conv1.y[:n], d1, d1, ws, n, train, True)
+        self.conv1.backward(x, d1, dx, ws, n, train, need_dx)
+        if self.kind == "B":
+            self.sbn.backward(self.sconv.y[:n], dz, dz, ws, n, train, True)
+            t = ws.scratch_view(3, x.shape)
+            self.sconv.backward(x, dz, t, ws, n, train, need_dx)
+            if need_dx:
+                np.add(dx, t, out=dx)
+        elif need_dx and self.kind == "I":
+            np.add(dx, dz, out=dx)
+        elif need_dx:
+            part = dx[:, :, ::self.s, ::self.s]
+            np.add(part, dz[:, self.p:self.p + self.C], out=part)
+        return dx
+
+
+_INPLACE_AFTER = (L.Conv2d, L.BatchNorm2d, L.Dense, L.MaxPool2d, L.AvgPool2d, L.GlobalAvgPool, L.BasicBlock, L.ReLU)
+
+
+def _as_spec(spec: Any) -> ModelSpec:
+    if isinstance(spec, MLPSpec):
+        return ModelSpec.from_mlp(spec)
+    if not isinstance(spec, ModelSpec):
+        raise TypeError(f"spec must be a ModelSpec (or an MLPSpec), got {type(spec).__name__}")
+    return spec
+
+
+class Workspace:
+    """Every buffer of the forward (and, if ``backward``, the backward) pass of ``spec`` on ≤ ``batch_size`` rows.
+
+    spec : ModelSpec (an MLPSpec is converted with :meth:`ModelSpec.from_mlp`)
+    batch_size : int in [1, :data:`BATCH_MAX`], the largest batch a call may pass
+    backward : bool, whether to allocate the gradient buffers (False for :func:`predict`/:func:`evaluate`)
+
+    The buffers total at most :data:`WORKSPACE_BYTES_MAX` bytes (else a ValueError naming
+    batch_size). Layers with unequal (height, width) strides, paddings or kernels are a ValueError.
+    """
+
+    def __init__(self, spec: Any, batch_size: int, backward: bool = True):
+        spec = _as_spec(spec)
+        N = check_int("batch_size", batch_size, 1, BATCH_MAX)
+        self.spec, self.batch_size, self.backward = spec, N, check_bool("backward", backward)
+        A = _Alloc(N, spec.np_dtype)
+        ents = [[e for e in spec.param_layout() if e.layer == i] for i in range(len(spec.layers))]
+        bufs = [[b for b in spec.buffer_layout() if b.layer == i] for i in range(len(spec.layers))]
+        shapes = (spec.input_shape,) + spec.shapes()
+        self.ops, self.bn_plane = [], None
+        for i, lay in enumerate(spec.layers):
+            where, (si, so) = f"spec.layers[{i}] ({type(lay).__name__})", shapes[i:i + 2]
+            if isinstance(lay, L.Conv2d):
+                op = _Conv(ents[i][0], lay.stride, lay.padding, so, A, where)
+            elif isinstance(lay, L.BatchNorm2d):
+                op = _BN(ents[i][0], bufs[i][0], lay, so, A, where)
+            elif isinstance(lay, (L.MaxPool2d, L.AvgPool2d)):
+                op = _Pool(lay, so, A, where)
+            elif isinstance(lay, L.GlobalAvgPool):
+                op = _GAP(so, A)
+            elif isinstance(lay, L.Flatten):
+                op = _Flatten()
+            elif isinstance(lay, L.Dense):
+                op = _Dense(ents[i][0], so, A)
+            elif isinstance(lay, L.BasicBlock):
+                op = _Block(lay, ents[i], bufs[i], si, so, A, where)
+            else:
+                op = _Act(lay, so, A, inplace=i > 0 and isinstance(lay, L.ReLU)
+                          and isinstance(spec.layers[i - 1], _INPLACE_AFTER))
+            if isinstance(lay, (L.BatchNorm2d, L.BasicBlock)):
+                plane = so[1] * so[2]
+                self.bn_plane = plane if self.bn_plane is None else min(self.bn_plane, plane)
+            self.ops.append(op)
+        self.ins = [None] * len(self.ops)
+        self.first = next((i for i, lay in enumerate(spec.layers) if lay.param_shapes(shapes[i], "") != []),
+                          len(spec.layers))
+        self.X = A(spec.input_shape)
+        self._cols = A((A.cols // N,)).reshape(-1) if A.cols else np.empty(0, A.dt)
+        self.empty = np.empty(0, A.dt)
+        self.loss = LOSS_CODES[spec.loss]
+        self.var_index = np.concatenate([np.arange(b.var_offset, b.var_offset + b.channels)
+                                         for b in spec.buffer_layout()] or [np.zeros(0, np.int64)])
+        if self.backward:
+            act = max(math.prod(s) for s in shapes)
+            self._d = [A((act,)).reshape(-1) for _ in range(2)]
+            self._s = [A((A.scratch,)).reshape(-1) for _ in range(4)] if A.scratch else []
+            self._dcols = A((A.cols // N,)).reshape(-1) if A.cols else np.empty(0, A.dt)
+            self.grad = np.empty(spec.n_params, A.dt)
+        self.nbytes = A.bytes
+        self.flat = self.buffers = None
+
+    def cols_view(self, rows: int, k: int) -> np.ndarray:
+        return self._cols[:rows * k].reshape(rows, k)
+
+    def dcols_view(self, rows: int, k: int) -> np.ndarray:
+        return self._dcols[:rows * k].reshape(rows, k)
+
+    def scratch_view(self, i: int, shape) -> np.ndarray:
+        return self._s[i][:math.prod(shape)].reshape(shape)
+
+    def d_view(self, i: int, shape) -> np.ndarray:
+        return self._d[i][:math.prod(shape)].reshape(shape)
+
+
+def _forward(ws: Workspace, n: int, train: bool) -> np.ndarray:
+    h = ws.X[:n]
+    for i, op in enumerate(ws.ops):
+        ws.ins[i] = h
+        h = op.forward(h, ws, n, train)
+    return h
+
+
+def _backward(ws: Workspace, n: int, train: bool, logits: np.ndarray, y: np.ndarray) -> float:
+    """Mean loss; ws.grad ← its gradient (every entry is written by exactly one layer)."""
+    D = ws.d_view(0, logits.shape)
+    total, _ = loss_delta(logits, y, ws.loss, D, 1.0 / n)
+    k = 0
+    for i in range(len(ws.ops) - 1, ws.first - 1, -1):
+        x, op = ws.ins[i], ws.ops[i]
+        if isinstance(op, _Flatten):
+            D = D.reshape(x.shape)
+            continue
+        D = op.backward(x, D, ws.d_view(1 - k, x.shape), ws, n, train, i > ws.first)
+        k = 1 - k
+    return total / n
+
+
+def _prepare(spec, flat, buffers, X, ws, train: bool, backward: bool):
+    """Validated (spec, ws, n) with ws.flat, ws.buffers set and X copied into ws.X."""
+    spec = _as_spec(spec)
+    flat = check_array("flat", flat, ndim=1)
+    if flat.shape[0] != spec.n_params:
+        raise ValueError(f"flat must have spec.n_params = {spec.n_params} entries, got {flat.shape[0]}")
+    flat = np.ascontiguousarray(flat, dtype=spec.np_dtype)
+    if buffers is None and spec.n_buffers == 0:
+        buffers = np.empty(0, spec.np_dtype)
+    if not isinstance(buffers, np.ndarray) or buffers.dtype != spec.np_dtype or buffers.ndim != 1:
+        raise TypeError(f"buffers must be a 1-D numpy array of dtype {spec.dtype} (init_model_buffers(spec); "
+                        f"None when the spec has no BatchNorm), got {getattr(buffers, 'dtype', type(buffers).__name__)}")
+    if buffers.shape[0] != spec.n_buffers or not buffers.flags.c_contiguous or not buffers.flags.writeable:
+        raise ValueError(f"buffers must be a writeable C-contiguous array of spec.n_buffers = {spec.n_buffers} "
+                         f"entries, got {buffers.shape[0]}")
+    X = check_array("X", X)
+    if X.ndim < 2 or X.shape[1:] != spec.input_shape or X.shape[0] < 1:
+        raise ValueError(f"X must have shape (n, *spec.input_shape) = (n, {', '.join(map(str, spec.input_shape))}) "
+                         f"with n ≥ 1, got {X.shape}")
+    n = X.shape[0]
+    if ws is None:
+        ws = Workspace(spec, n, backward)
+    elif not isinstance(ws, Workspace):
+        raise TypeError(f"ws must be a Workspace (or None), got {type(ws).__name__}")
+    elif ws.spec != spec:
+        raise ValueError("ws was built for another spec: build Workspace(spec, batch_size) for this one")
+    elif n > ws.batch_size or (backward and not ws.backward):
+        raise ValueError(f"X has {n} rows; ws takes at most batch_size = {ws.batch_size}"
+                         + ("" if ws.backward or not backward else " and was built with backward=False"))
+    if not np.all(np.isfinite(buffers)) or (buffers.size and buffers[ws.var_index].min() < 0):
+        raise ValueError("buffers must be finite with running variances ≥ 0")
+    if train and ws.bn_plane is not None and n * ws.bn_plane < 2:
+        raise ValueError(f"X has n = {n} rows: training-mode BatchNorm needs at least 2 values per channel "
+                         f"(n × H × W ≥ 2; a layer here has a {ws.bn_plane}-entry map); pass train=False")
+    np.copyto(ws.X[:n], X, casting="unsafe")
+    ws.flat, ws.buffers = flat, buffers
+    return spec, ws, n
+
+
+def _finite(what: str, *arrays) -> None:
+    for a in arrays:
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{what} overflowed the dtype: flat or X too large in magnitude")
+
+
+def forward(spec: Any, flat: Any, buffers: Any, X: Any, train: bool = False, ws: Workspace | None = None) -> np.ndarray:
+    """Logits (n, K) of the network ``spec`` with flat parameters ``flat`` on X (n, *spec.input_shape).
+
+    buffers: the BatchNorm running statistics (:func:`~simulations.nn.model_spec.init_model_buffers`;
+    None when there is no BatchNorm), updated in place when ``train``. ws: a :class:`Workspace` of
+    this spec with batch_size ≥ n (None: one is built). The result is a view of ``ws``'s buffer,
+    overwritten by its next call. Non-finite logits are a ValueError.
+    """
+    train = check_bool("train", train)
+    spec, ws, n = _prepare(spec, flat, buffers, X, ws, train, False)
+    out = _forward(ws, n, train)
+    _finite("the logits", out)
+    return out
+
+
+def loss_and_grad(spec: Any, flat: Any, buffers: Any, X: Any, y: Any, ws: Workspace | None = None,
+                  train: bool = True) -> tuple[float, np.ndarray]:
+    """(mean loss, ∂ mean loss/∂flat) on (X, y); the gradient has the layout of ``flat`` (``spec.param_layout()``).
+
+    Arguments as :func:`forward`; y (n,) integer labels in [0, n_classes). ``train=True`` (a training
+    step) uses the batch statistics of every BatchNorm and updates ``buffers`` in place; ``False``
+    differentiates the evaluation-mode network. The gradient is ``ws.grad``, overwritten by the
+    next call (copy it to keep it). Non-finite results are a ValueError.
+    """
+    train = check_bool("train", train)
+    spec, ws, n = _prepare(spec, flat, buffers, X, ws, train, True)
+    y = check_labels("y", y, n, spec.n_classes)
+    logits = _forward(ws, n, train)
+    loss = _backward(ws, n, train, logits, y)
+    _finite("the loss or its gradient", np.array(loss), ws.grad)
+    return float(loss), ws.grad
+
+
+def _chunks(spec, flat, buffers, X, batch_size):
+    batch_size = check_int("batch_size", batch_size, 1, BATCH_MAX)
+    spec = _as_spec(spec)
+    X = check_array("X", X)
+    n = X.shape[0] if X.ndim >= 1 else 0
+    ws = Workspace(spec, max(1, min(batch_size, n)), backward=False)
+    for s in range(0, n, ws.batch_size):
+        _, ws, m = _prepare(spec, flat, buffers, X[s:s + ws.batch_size], ws, False, False)
+        yield s, m, _forward(ws, m, False)
+
+
+def predict(spec: Any, flat: Any, buffers: Any, X: Any, batch_size: int = 256) -> np.ndarray:
+    """Evaluation-mode logits (n, K) on X (n ≥ 1 rows), in chunks of min(batch_size, n) rows (a new array)."""
+    spec = _as_spec(spec)
+    out = None
+    for s, m, z in _chunks(spec, flat, buffers, X, batch_size):
+        out = np.empty((check_array("X", X).shape[0], spec.n_classes), spec.np_dtype) if out is None else out
+        _finite("the logits", z)
+        out[s:s + m] = z
+    if out is None:
+        raise ValueError("X must have shape (n, *spec.input_shape) with n ≥ 1, got no rows")
+    return out
+
+
+def evaluate(spec: Any, flat: Any, buffers: Any, X: Any, y: Any, batch_size: int = 256) -> tuple[float, float]:
+    """(mean loss, accuracy) of the evaluation-mode network on (X, y), in chunks of min(batch_size, n) rows.
+
+    The accuracy counts the rows whose first maximal logit is the label (ties: the lowest class).
+    """
+    spec = _as_spec(spec)
+    X = check_array("X", X)
+    n = X.shape[0] if X.ndim >= 1 else 0
+    y = check_labels("y", y, n, spec.n_classes)
+    total, correct = 0.0, 0
+    for s, m, z in _chunks(spec, flat, buffers, X, batch_size):
+        t, c = loss_delta(z, y[s:s + m], LOSS_CODES[spec.loss], z[:0], 1.0)
+        total, correct = total + t, correct + c
+    if n == 0:
+        raise ValueError("X must have shape (n, *spec.input_shape) with n ≥ 1, got no rows")
+    if not math.isfinite(total):
+        raise ValueError("the loss overflowed the dtype: flat or X too large in magnitude")
+    return total / n, correct / n
