@@ -1,0 +1,256 @@
+"""The layers of :mod:`simulations.nn.conv_net`: one object per layer with preallocated buffers.
+
+Each object's ``forward(x, ws, n, train)`` returns its output (a view of its own buffer, the
+first n rows) and ``backward(x, dy, dx, ws, n, train, need_dx)`` writes the gradient of its
+parameters into ``ws.grad`` (at the offsets of its :class:`~simulations.nn.model_spec.ParamEntry`)
+and, if ``need_dx``, ∂loss/∂x into ``dx``, returned. ``ws`` gives the flat parameters
+(``ws.flat``), the BatchNorm buffers (``ws.buffers``) and the shared im2col / block scratch.
+The mathematics is in :mod:`simulations.nn.conv_net` and the kernel modules
+(:mod:`~simulations.nn.backends.cpu_conv`, :mod:`~simulations.nn.backends.cpu_batchnorm`,
+:func:`~simulations.nn.backends.cpu_dense.gemm`).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from simulations.nn import layers as L
+from simulations.nn.backends import cpu_batchnorm as bnk
+from simulations.nn.backends import cpu_conv as ck
+from simulations.nn.backends.cpu_dense import gemm
+
+__all__: list[str] = []
+
+#: largest total size of a workspace's buffers (16 GiB)
+WORKSPACE_BYTES_MAX = 2**34
+
+
+def _square(where: str, name: str, pair) -> int:
+    if pair[0] != pair[1]:
+        raise ValueError(f"{where}: {name} {tuple(pair)} has unequal entries; the CPU kernels need a square one")
+    return int(pair[0])
+
+
+class Allocator:
+    """Buffers of one workspace, with the shared scratch sizes (im2col rows × cols, block scratch)."""
+
+    def __init__(self, N: int, dt: np.dtype):
+        self.N, self.dt, self.bytes, self.cols, self.scratch = N, dt, 0, 0, 0
+
+    def __call__(self, shape, dtype=None) -> np.ndarray:
+        shape = (self.N, *shape)
+        dt = np.dtype(dtype or self.dt)
+        self.bytes += math.prod(shape) * dt.itemsize
+        if self.bytes > WORKSPACE_BYTES_MAX:
+            raise ValueError(f"batch_size {self.N} needs more than WORKSPACE_BYTES_MAX = {WORKSPACE_BYTES_MAX} "
+                             f"bytes of buffers for this spec; use a smaller batch_size")
+        return np.zeros(shape, dt)     # zeros (calloc'd pages): no garbage in an unused buffer
+
+
+def _v(flat: np.ndarray, off: int, shape) -> np.ndarray:
+    return flat[off:off + math.prod(shape)].reshape(shape)
+
+
+class ConvOp:
+    def __init__(self, e, lay_stride, lay_pad, out_shape, A: Allocator, where: str):
+        self.e, self.stride, self.pad = e, _square(where, "stride", lay_stride), _square(where, "padding", lay_pad)
+        _square(where, "kernel", e.weight_shape[2:])
+        self.y = A(out_shape)
+        self.L, self.K = out_shape[1] * out_shape[2], math.prod(e.weight_shape[1:])
+        A.cols = max(A.cols, A.N * self.L * self.K)
+
+    def forward(self, x, ws, n, train):
+        e, y = self.e, self.y[:n]
+        b = ws.empty if e.bias_shape is None else ws.flat[e.bias_offset:e.end]
+        ck.conv2d_forward(x, _v(ws.flat, e.weight_offset, e.weight_shape), b, e.bias_shape is not None,
+                          self.stride, self.pad, ws.cols_view(n * self.L, self.K), y)
+        return y
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        e = self.e
+        cols = ws.cols_view(n * self.L, self.K)
+        db = ws.empty if e.bias_shape is None else ws.grad[e.bias_offset:e.end]
+        ck.conv2d_backward(x, _v(ws.flat, e.weight_offset, e.weight_shape), dy, self.stride, self.pad, cols,
+                           ws.dcols_view(n * self.L, self.K) if need_dx else cols, dx if need_dx else x,
+                           _v(ws.grad, e.weight_offset, e.weight_shape), db, e.bias_shape is not None, need_dx)
+        return dx
+
+
+class BatchNormOp:
+    def __init__(self, e, be, lay, out_shape, A: Allocator, where: str):
+        self.e, self.be, self.eps, self.m = e, be, lay.eps, lay.momentum
+        C = out_shape[0]
+        self.y, self.mean, self.istd = A(out_shape), np.zeros(C, A.dt), np.ones(C, A.dt)
+        self.where, self.per_sample = where, out_shape[1] * out_shape[2]
+
+    def forward(self, x, ws, n, train):
+        e, be, y = self.e, self.be, self.y[:n]
+        g, b = ws.flat[e.weight_offset:e.bias_offset], ws.flat[e.bias_offset:e.end]
+        rm, rv = ws.buffers[be.mean_offset:be.var_offset], ws.buffers[be.var_offset:be.var_offset + be.channels]
+        if train:
+            bnk.batchnorm_forward_train(x, g, b, self.eps, self.m, rm, rv, self.mean, self.istd, y)
+        else:
+            bnk.batchnorm_forward_eval(x, g, b, self.eps, rm, rv, self.mean, self.istd, y)
+        return y
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        e = self.e
+        kern = bnk.batchnorm_backward_train if train else bnk.batchnorm_backward_eval
+        kern(dy, x, ws.flat[e.weight_offset:e.bias_offset], self.mean, self.istd, dx,
+             ws.grad[e.weight_offset:e.bias_offset], ws.grad[e.bias_offset:e.end])
+        return dx
+
+
+class PoolOp:
+    def __init__(self, lay, out_shape, A: Allocator, where: str):
+        self.max = isinstance(lay, L.MaxPool2d)
+        self.k, self.s = _square(where, "kernel", lay.kernel), _square(where, "stride", lay.stride)
+        self.y = A(out_shape)
+        self.arg = A(out_shape, np.int64) if self.max else None
+
+    def forward(self, x, ws, n, train):
+        if self.max:
+            ck.maxpool2d_forward(x, self.k, self.s, self.y[:n], self.arg[:n])
+        else:
+            ck.avgpool2d_forward(x, self.k, self.s, self.y[:n])
+        return self.y[:n]
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        if self.max:
+            ck.maxpool2d_backward(dy, self.arg[:n], dx)
+        else:
+            ck.avgpool2d_backward(dy, self.k, self.s, dx)
+        return dx
+
+
+class GlobalAvgPoolOp:
+    def __init__(self, out_shape, A: Allocator):
+        self.y = A(out_shape)
+
+    def forward(self, x, ws, n, train):
+        ck.global_avgpool_forward(x, self.y[:n])
+        return self.y[:n]
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        ck.global_avgpool_backward(dy, dx)
+        return dx
+
+
+class FlattenOp:
+    def forward(self, x, ws, n, train):
+        return x.reshape(n, -1)
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        return dy.reshape(x.shape)
+
+
+class DenseOp:
+    def __init__(self, e, out_shape, A: Allocator):
+        self.e, self.y = e, A(out_shape)
+
+    def forward(self, x, ws, n, train):
+        e, y = self.e, self.y[:n]
+        gemm(False, True, 1.0, x, _v(ws.flat, e.weight_offset, e.weight_shape), 0.0, y)
+        if e.bias_shape is not None:
+            np.add(y, ws.flat[e.bias_offset:e.end], out=y)
+        return y
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        e = self.e
+        W = _v(ws.flat, e.weight_offset, e.weight_shape)
+        gemm(True, False, 1.0, dy, x, 0.0, _v(ws.grad, e.weight_offset, e.weight_shape))
+        if e.bias_shape is not None:
+            np.sum(dy, axis=0, out=ws.grad[e.bias_offset:e.end])
+        if need_dx:
+            gemm(False, False, 1.0, dy, W, 0.0, dx)
+        return dx
+
+
+class ActivationOp:
+    """ReLU (in place on its input when ``inplace``), tanh, softplus; the backward reads the output a."""
+
+    def __init__(self, lay, out_shape, A: Allocator, inplace: bool):
+        self.kind = type(lay).__name__
+        self.y = None if inplace else A(out_shape)
+
+    def forward(self, x, ws, n, train):
+        y = x if self.y is None else self.y[:n]
+        if self.kind == "ReLU":
+            ck.relu_forward(x, y)
+        elif self.kind == "Tanh":
+            np.tanh(x, out=y)
+        else:
+            np.logaddexp(0.0, x, out=y)      # softplus log(1 + eˣ)
+        self.out = y
+        return y
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        a = self.out
+        if self.kind == "ReLU":
+            ck.relu_backward(dy, a, dx)
+        elif self.kind == "Tanh":            # φ' = 1 − a²
+            np.multiply(a, a, out=dx)
+            np.subtract(1.0, dx, out=dx)
+            np.multiply(dx, dy, out=dx)
+        else:                                # φ' = logistic(z) = 1 − e^{−a}
+            np.negative(a, out=dx)
+            np.expm1(dx, out=dx)
+            np.multiply(dx, dy, out=dx)
+            np.negative(dx, out=dx)
+        return dx
+
+
+class BasicBlockOp:
+    def __init__(self, lay, entries, buffers, in_shape, out_shape, A: Allocator, where: str):
+        C, O = in_shape[0], lay.out_channels
+        self.kind = "I" if not lay.projects(C) else lay.shortcut
+        self.s, self.p, self.C = lay.stride, (O - C) // 2, C
+        bn = L.BatchNorm2d()
+        self.conv1 = ConvOp(entries[0], (lay.stride,) * 2, (1, 1), out_shape, A, where)
+        self.bn1 = BatchNormOp(entries[1], buffers[0], bn, out_shape, A, where)
+        self.conv2 = ConvOp(entries[2], (1, 1), (1, 1), out_shape, A, where)
+        self.bn2 = BatchNormOp(entries[3], buffers[1], bn, out_shape, A, where)
+        if self.kind == "B":
+            self.sconv = ConvOp(entries[4], (lay.stride,) * 2, (0, 0), out_shape, A, where)
+            self.sbn = BatchNormOp(entries[5], buffers[2], bn, out_shape, A, where)
+        A.scratch = max(A.scratch, math.prod(in_shape), math.prod(out_shape))
+
+    def forward(self, x, ws, n, train):
+        c1 = self.conv1.forward(x, ws, n, train)
+        b1 = self.bn1.forward(c1, ws, n, train)
+        ck.relu_forward(b1, b1)
+        c2 = self.conv2.forward(b1, ws, n, train)
+        out = self.bn2.forward(c2, ws, n, train)
+        if self.kind == "I":
+            np.add(out, x, out=out)
+        elif self.kind == "A":
+            part = out[:, self.p:self.p + self.C]
+            np.add(part, x[:, :, ::self.s, ::self.s], out=part)
+        else:
+            np.add(out, self.sbn.forward(self.sconv.forward(x, ws, n, train), ws, n, train), out=out)
+        ck.relu_forward(out, out)
+        return out
+
+    def backward(self, x, dy, dx, ws, n, train, need_dx):
+        shape = dy.shape
+        dz, d2, d1 = ws.scratch_view(0, shape), ws.scratch_view(1, shape), ws.scratch_view(2, shape)
+        ck.relu_backward(dy, self.bn2.y[:n], dz)
+        self.bn2.backward(self.conv2.y[:n], dz, d2, ws, n, train, True)
+        b1 = self.bn1.y[:n]
+        self.conv2.backward(b1, d2, d1, ws, n, train, True)
+        ck.relu_backward(d1, b1, d1)
+        self.bn1.backward(self.conv1.y[:n], d1, d1, ws, n, train, True)
+        self.conv1.backward(x, d1, dx, ws, n, train, need_dx)
+        if self.kind == "B":
+            self.sbn.backward(self.sconv.y[:n], dz, dz, ws, n, train, True)
+            t = ws.scratch_view(3, x.shape)
+            self.sconv.backward(x, dz, t, ws, n, train, need_dx)
+            if need_dx:
+                np.add(dx, t, out=dx)
+        elif need_dx and self.kind == "I":
+            np.add(dx, dz, out=dx)
+        elif need_dx:
+            part = dx[:, :, ::self.s, ::self.s]
+            np.add(part, dz[:, self.p:self.p + self.C], out=part)
+        return dx
