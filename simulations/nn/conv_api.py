@@ -20,7 +20,7 @@ __all__ = ["conv_output_size", "im2col", "col2im", "conv2d_forward", "conv2d_bac
            "global_avgpool_backward", "relu_forward", "relu_backward"]
 
 MAX_INT = 2**31 - 1           # bound on sizes, strides, paddings (the kernels index with int64)
-MAX_ENTRIES = 2**31           # bound on the entries of any output or workspace array
+MAX_ENTRIES = 2**28           # bound on the entries of any output or workspace array (2 GiB in float64)
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 

@@ -158,9 +158,18 @@ def _pct(m: float, sd: float | None = None) -> str:
     return f"{100 * m:.1f}" + (f" ± {100 * sd:.1f}" if sd is not None and math.isfinite(sd) else "")
 
 
-def ratio_span(values) -> str:
-    """``min–max`` of a list of ratios (one value when they agree to 0.5 %)."""
-    v = [x for x in (values or []) if x is not None and math.isfinite(x)]
+def ratio_span(values: Sequence[float | None] | None) -> str:
+    """``min–max`` of a list of ratios (one value when they agree to 0.5 %); ``–`` when none is finite.
+
+    ``values``: None (a missing metric) or a list/tuple/1-D array of real numbers or None entries.
+    """
+    if values is None:
+        return "–"
+    if isinstance(values, (str, bytes, dict)) or np.ndim(values) != 1 or not all(
+            x is None or (isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool))
+            for x in values):
+        raise TypeError(f"values must be None or a list of real numbers (None for a missing one), got {values!r}")
+    v = [float(x) for x in values if x is not None and math.isfinite(x)]
     if not v:
         return "–"
     return f"{min(v):.2f}" + (f"–{max(v):.2f}" if max(v) > min(v) * 1.005 else "")

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from simulations._core.validation import check_choice
+from simulations._core.validation import check_choice, check_int
 from simulations.pruning.iterative import prune_step
-from simulations.pruning.masks import check_layers, check_mask_list, check_ratio
+from simulations.pruning.masks import _check_shapes, check_layers, check_mask_list, check_ratio
 
 __all__ = ["ScoreBased", "removal_counts", "full_weight_masks", "check_params"]
 
@@ -44,8 +44,8 @@ def check_params(params: Any, name: str = "params"):
 
 
 def full_weight_masks(shapes: Sequence[tuple[int, int]]) -> list[np.ndarray]:
-    """All-kept boolean masks of the given ``(out, in)`` shapes."""
-    return [np.ones(tuple(int(v) for v in s), dtype=bool) for s in shapes]
+    """All-kept boolean masks of the given ``(out, in)`` shapes (a list of tuples of ints ≥ 0)."""
+    return [np.ones(s, dtype=bool) for s in _check_shapes(shapes)]
 
 
 def removal_counts(masks: Sequence[np.ndarray], sparsity: float, layers: Sequence[int], scope: str,
@@ -61,7 +61,11 @@ def removal_counts(masks: Sequence[np.ndarray], sparsity: float, layers: Sequenc
     masks = check_mask_list(masks)
     check_choice("scope", scope, ("global", "layer"))
     L = len(masks)
-    layers = [int(v) % L for v in layers]
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, (list, tuple, range)):
+        raise TypeError(f"layers must be a list of layer indices, got {layers!r}")
+    layers = [check_int("layers", v, -L, L - 1) % L for v in layers]
+    if len(set(layers)) != len(layers):
+        raise ValueError(f"layers must hold distinct layer indices, got {layers}")
     if densities is not None:
         if scope != "layer":
             raise ValueError(f"densities need scope='layer', got scope={scope!r}")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulations._core.validation import check_int, check_real
+from simulations._core.validation import check_bool, check_int, check_real
 
 __all__ = ["Compute", "forward_macs"]
 
@@ -35,9 +35,16 @@ def forward_macs(shapes: Sequence[tuple[int, int]], masks: Sequence[np.ndarray] 
 
     ``shapes``: the ``(out, in)`` weight shapes; ``masks``: None (dense) or one boolean mask per layer.
     """
-    shapes = [tuple(int(v) for v in s) for s in shapes]
-    if masks is not None and len(masks) != len(shapes):
-        raise ValueError(f"masks must hold one mask per layer ({len(shapes)}), got {len(masks)}")
+    from simulations.pruning.masks import _check_shapes, check_mask_list
+
+    shapes = _check_shapes(shapes)
+    bias = check_bool("bias", bias)
+    if masks is not None:
+        if isinstance(masks, np.ndarray) or not isinstance(masks, (list, tuple)):
+            raise TypeError(f"masks must be None or a list of boolean masks, got {type(masks).__name__}")
+        if len(masks) != len(shapes):
+            raise ValueError(f"masks must hold one mask per layer ({len(shapes)}), got {len(masks)}")
+        masks = check_mask_list(masks, shapes=shapes)
     total = 0
     for i, (o, n_in) in enumerate(shapes):
         total += o * n_in if masks is None else int(np.count_nonzero(masks[i]))

@@ -38,7 +38,7 @@ from simulations.nn.model import MLPSpec, Params, init_params
 from simulations.pruning.algorithms.compute import Compute
 from simulations.pruning.algorithms.distributions import DISTRIBUTIONS, layer_densities, random_masks
 from simulations.pruning.algorithms.schedules import ANNEALS, STEP_MAX, drop_fraction_at
-from simulations.pruning.algorithms.sparse_train import MaskUpdate, SparseTrainResult, sparse_train
+from simulations.pruning.algorithms.sparse_train import UPDATES_MAX, MaskUpdate, SparseTrainResult, sparse_train
 from simulations.pruning.masks import check_layers, check_mask_list
 
 __all__ = ["set_train", "rigl_train", "drop_grow", "GROWTHS"]
@@ -98,6 +98,8 @@ def _dynamic(spec, data, *, growth, sparsity, steps, drop_fraction, update_every
     masks0 = random_masks(shapes, dens, child(ss, "mask"))
     theta0 = params.copy() if params is not None else init_params(spec, child(ss, "init"))
     t_end = max(1, int(math.floor(ef * T)))
+    if (min(T, t_end) - 1) // dT > UPDATES_MAX:  # before listing them (a huge budget would exhaust memory)
+        raise ValueError(f"update_every must leave at most {UPDATES_MAX} mask updates before step {t_end}, got {dT}")
     at = [t for t in range(dT, T, dT) if t < t_end]
     sparse_layers = [i for i in range(L) if not masks0[i].all()]
 
