@@ -206,7 +206,7 @@ def _finite(what: str, *arrays) -> None:
             raise ValueError(f"{what} overflowed the dtype: flat or X too large in magnitude")
 
 
-def forward(spec: Any, flat: Any, buffers: Any, X: Any, train: bool = False, ws: Workspace | None = None) -> np.ndarray:
+def forward(spec: Any, flat: Any, buffers: np.ndarray | None, X: Any, train: bool = False, ws: Workspace | None = None) -> np.ndarray:
     """Logits (n, K) of the network ``spec`` with flat parameters ``flat`` on X (n, *spec.input_shape).
 
     buffers: the BatchNorm running statistics (:func:`~simulations.nn.model_spec.init_model_buffers`;
@@ -221,7 +221,7 @@ def forward(spec: Any, flat: Any, buffers: Any, X: Any, train: bool = False, ws:
     return out
 
 
-def loss_and_grad(spec: Any, flat: Any, buffers: Any, X: Any, y: Any, ws: Workspace | None = None,
+def loss_and_grad(spec: Any, flat: Any, buffers: np.ndarray | None, X: Any, y: Any, ws: Workspace | None = None,
                   train: bool = True) -> tuple[float, np.ndarray]:
     """(mean loss, ∂ mean loss/∂flat) on (X, y); the gradient has the layout of ``flat`` (``spec.param_layout()``).
 
@@ -250,7 +250,7 @@ def _chunks(spec, flat, buffers, X, batch_size):
         yield s, m, _forward(ws, m, False)
 
 
-def predict(spec: Any, flat: Any, buffers: Any, X: Any, batch_size: int = 256) -> np.ndarray:
+def predict(spec: Any, flat: Any, buffers: np.ndarray | None, X: Any, batch_size: int = 256) -> np.ndarray:
     """Evaluation-mode logits (n, K) on X (n ≥ 1 rows), in chunks of min(batch_size, n) rows (a new array)."""
     spec = _as_spec(spec)
     out = None
@@ -263,7 +263,7 @@ def predict(spec: Any, flat: Any, buffers: Any, X: Any, batch_size: int = 256) -
     return out
 
 
-def evaluate(spec: Any, flat: Any, buffers: Any, X: Any, y: Any, batch_size: int = 256) -> tuple[float, float]:
+def evaluate(spec: Any, flat: Any, buffers: np.ndarray | None, X: Any, y: Any, batch_size: int = 256) -> tuple[float, float]:
     """(mean loss, accuracy) of the evaluation-mode network on (X, y), in chunks of min(batch_size, n) rows.
 
     The accuracy counts the rows whose first maximal logit is the label (ties: the lowest class).
