@@ -159,3 +159,20 @@ def test_compile_notice_only_for_experiments_with_kernels(tmp_path, monkeypatch,
     assert code == 0 and cli.COMPILE_NOTICE in cap.err
     code, _, cap = _sweep(tmp_path, "m", "experiment: toy\nbase: {steps: 20, eval_every: 10}\n", capsys)
     assert code == 0 and cli.COMPILE_NOTICE not in cap.err  # nothing left to run
+
+
+def test_study_main_runs_then_reports_or_only_reports(tmp_path, capsys):
+    from simulations.sweep.cli import study_main
+
+    calls = []
+
+    def run(store, quick, *, workers, datasets, progress, methods):
+        calls.append((store, quick, workers, datasets, progress, methods))
+
+    kw = dict(description="d", store=tmp_path / "s.sqlite", run=run, report=lambda st: f"table of {st}",
+              lists=("methods",))
+    study_main(["--quick", "--workers", "2", "--datasets", "mnist", "--methods", "a", "b"], **kw)
+    assert calls == [(str(tmp_path / "s.sqlite"), True, 2, ["mnist"], True, ["a", "b"])]
+    assert capsys.readouterr().out.strip() == f"table of {tmp_path / 's.sqlite'}"
+    study_main(["--table-only", "--store", "x.sqlite"], **kw)
+    assert len(calls) == 1 and capsys.readouterr().out.strip() == "table of x.sqlite"

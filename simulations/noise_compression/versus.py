@@ -135,21 +135,12 @@ def versus_table(store_or_rows) -> list[dict]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m simulations.noise_compression.versus [--store PATH] [--quick] [--table-only] [--workers N]``."""
-    import argparse
-
     from simulations.pruning.comparison_study import format_comparison_table
+    from simulations.sweep.cli import study_main
 
-    ap = argparse.ArgumentParser(description="noise-injected SGD against the baselines: run/resume, print the table")
-    ap.add_argument("--store", default=str(Path("paper") / "data" / "noise_versus.sqlite"))
-    ap.add_argument("--quick", action="store_true", help="tiny configuration (seconds per run)")
-    ap.add_argument("--table-only", action="store_true", help="read the store, run nothing")
-    ap.add_argument("--datasets", nargs="*", default=None)
-    ap.add_argument("--workers", type=int, default=0)
-    a = ap.parse_args(argv)
-    if not a.table_only:
-        run_versus(a.store, a.quick, workers=a.workers, datasets=a.datasets, progress=True)
-    print("Test accuracy %, mean ± sd over seeds:")
-    print(format_comparison_table(versus_table(a.store)))
+    study_main(argv, description="noise-injected SGD against the baselines: run/resume, print the table",
+               store=Path("paper") / "data" / "noise_versus.sqlite", run=run_versus,
+               report=lambda st: "Test accuracy %, mean ± sd over seeds:\n" + format_comparison_table(versus_table(st)))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ the sweep and prints it.
 """
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -255,21 +254,20 @@ def format_allocation_table(table: list[dict]) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
+def _report(store) -> str:
+    out = []
+    for ft in (False, True):
+        out.append(("After fine-tuning with the mask fixed" if ft else "One-shot (no retraining)") + ", test accuracy %:")
+        out.append(format_allocation_table(allocation_table(store, finetuned=ft)))
+    return "\n".join(out)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m simulations.pruning.allocation_study [--store PATH] [--quick] [--table-only]``."""
-    ap = argparse.ArgumentParser(description="layer-wise sparsity allocation: run/resume the sweep, print the table")
-    ap.add_argument("--store", default=str(Path("paper") / "data" / "allocation.sqlite"))
-    ap.add_argument("--quick", action="store_true", help="tiny configuration (seconds)")
-    ap.add_argument("--table-only", action="store_true", help="read the store, run nothing")
-    ap.add_argument("--datasets", nargs="*", default=None)
-    ap.add_argument("--workers", type=int, default=0)
-    a = ap.parse_args(argv)
-    if not a.table_only:
-        run_allocation(a.store, a.quick, workers=a.workers, datasets=a.datasets, progress=True)
-    for ft in (False, True):
-        tab = allocation_table(a.store, finetuned=ft)
-        print(("After fine-tuning with the mask fixed" if ft else "One-shot (no retraining)") + ", test accuracy %:")
-        print(format_allocation_table(tab))
+    from simulations.sweep.cli import study_main
+
+    study_main(argv, description="layer-wise sparsity allocation: run/resume the sweep, print the table",
+               store=Path("paper") / "data" / "allocation.sqlite", run=run_allocation, report=_report)
 
 
 if __name__ == "__main__":

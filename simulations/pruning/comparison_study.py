@@ -14,7 +14,6 @@ one dense training of T + F steps; :mod:`simulations.pruning.algorithms.compute`
 """
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -217,18 +216,11 @@ def format_comparison_table(table: list[dict]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m simulations.pruning.comparison_study [--store PATH] [--quick] [--table-only] [--methods …]``."""
-    ap = argparse.ArgumentParser(description="pruning methods compared: run/resume the sweep, print the table")
-    ap.add_argument("--store", default=str(Path("paper") / "data" / "comparison.sqlite"))
-    ap.add_argument("--quick", action="store_true", help="tiny configuration (seconds per method)")
-    ap.add_argument("--table-only", action="store_true", help="read the store, run nothing")
-    ap.add_argument("--datasets", nargs="*", default=None)
-    ap.add_argument("--methods", nargs="*", default=None)
-    ap.add_argument("--workers", type=int, default=0)
-    a = ap.parse_args(argv)
-    if not a.table_only:
-        run_comparison(a.store, a.quick, workers=a.workers, datasets=a.datasets, methods=a.methods, progress=True)
-    print("Test accuracy %, mean ± sd over seeds:")
-    print(format_comparison_table(comparison_table(a.store)))
+    from simulations.sweep.cli import study_main
+
+    study_main(argv, description="pruning methods compared: run/resume the sweep, print the table",
+               store=Path("paper") / "data" / "comparison.sqlite", run=run_comparison, lists=("methods",),
+               report=lambda st: "Test accuracy %, mean ± sd over seeds:\n" + format_comparison_table(comparison_table(st)))
 
 
 if __name__ == "__main__":

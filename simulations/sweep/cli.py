@@ -249,6 +249,28 @@ def _report(st: ResultsStore, args) -> int:
     return 0
 
 
+def study_main(argv, *, description: str, store, run, report, lists=()) -> None:
+    """The command line of a study module: run (or resume) its sweep into ``--store``, then print ``report(store)``.
+
+    Options: ``--store PATH`` (default ``store``), ``--quick``, ``--table-only`` (run nothing), ``--datasets …``,
+    ``--workers N`` and one ``--NAME …`` list option per entry of ``lists``. ``run(store, quick, *, workers,
+    datasets, progress, **lists)`` runs the sweep; ``report(store) -> str`` formats its tables.
+    """
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--store", default=str(store))
+    ap.add_argument("--quick", action="store_true", help="tiny configuration (seconds per run)")
+    ap.add_argument("--table-only", action="store_true", help="read the store, run nothing")
+    ap.add_argument("--datasets", nargs="*", default=None)
+    for name in lists:
+        ap.add_argument(f"--{name}", nargs="*", default=None)
+    ap.add_argument("--workers", type=int, default=0)
+    a = ap.parse_args(argv)
+    if not a.table_only:
+        run(a.store, a.quick, workers=a.workers, datasets=a.datasets, progress=True,
+            **{name: getattr(a, name) for name in lists})
+    print(report(a.store))
+
+
 if __name__ == "__main__":  # python -m simulations.sweep.cli sweep|report ...
     cmd, rest = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
     raise SystemExit({"sweep": sweep_main, "report": report_main}.get(cmd, lambda a: print(__doc__) or 2)(rest))
