@@ -159,16 +159,15 @@ def write_noise_table(noise: list[dict], tab: list[dict], outdir: Path, reduced:
     values = {}
     for d in DATASETS:
         key = "Mnist" if d == "mnist" else "Fashion"
-        rs = [r for r in noise if r["dataset"] == d and r["method"].startswith("noise@")]
+        rs = [r for r in noise if r["dataset"] == d and r["method"] == "noise"]
         if not rs:
             continue
         best = max(rs, key=lambda r: r["acc"][-1] if r["acc"][-1] is not None else -1)
-        values[f"nvBestSigma{key}"] = best["method"].split("@")[1]
+        values[f"nvBestSigma{key}"] = f"{best['sigma']:g}"
         values[f"nvBestAcc{key}"] = f"{100 * best['acc'][-1]:.1f}"
         for r in (r for r in noise if r["dataset"] == d):
-            name, _, rest = r["method"].partition("@")
-            sigma = rest.split("@")[0] if rest else ""
-            tag = "".join(w.capitalize() for w in name.split("_")) + sigma.replace(".", "p").replace("-", "m")
+            sigma = "" if r["method"] == "plain_no_ft" else f"{r['sigma']:g}"
+            tag = "".join(w.capitalize() for w in r["method"].split("_")) + sigma.replace(".", "p").replace("-", "m")
             for j, t in enumerate(r["targets"]):
                 values[f"nv{tag}S{int(round(100 * t))}{key}"] = f"{100 * r['acc'][j]:.1f}"
             values[f"nv{tag}Dense{key}"] = f"{100 * r['dense_acc']:.1f}" if r.get("dense_acc") else "--"

@@ -116,20 +116,15 @@ def run_versus(store, quick: bool = False, *, workers: int = 0, datasets=None, p
 def versus_table(store_or_rows) -> list[dict]:
     """Rows of :func:`~simulations.pruning.comparison_study.comparison_table` for the noisy methods.
 
-    One row per (data set, method, σ, α, kind); its ``label`` names the method and σ.
+    One row per (data set, method, σ, α), with ``sigma`` and ``alpha``; its ``label`` names the
+    method and (except for the noise-free control) σ and α.
     """
     from simulations.pruning.comparison_study import comparison_table
-    from simulations.sweep.report import experiment_rows
 
-    rows = []
-    for r in experiment_rows(store_or_rows, VERSUS, required=("dataset", "method", "target", "acc", "sigma")):
-        key = r["method"] if r["method"] == "plain_no_ft" else f"{r['method']}@{r['sigma']:g}@{r.get('alpha')}"
-        rows.append(dict(r, method=key, experiment=VERSUS))
-    out = comparison_table(rows, experiment=VERSUS)
+    out = comparison_table(store_or_rows, experiment=VERSUS, keys=("sigma", "alpha"))
     for t in out:
-        name, _, rest = t["method"].partition("@")
-        sigma, _, alpha = rest.partition("@")
-        t["label"] = NOISE_LABELS.get(name, name) + (f" (σ = {float(sigma):g}, α = {alpha})" if sigma else "")
+        t["label"] = NOISE_LABELS.get(t["method"], t["method"]) + (
+            "" if t["method"] == "plain_no_ft" else f" (σ = {t['sigma']:g}, α = {t['alpha']})")
     return out
 
 

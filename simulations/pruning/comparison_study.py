@@ -99,11 +99,11 @@ def run_comparison(store, quick: bool = False, *, workers: int = 0, datasets=Non
 # --------------------------------------------------------------------------- table
 
 
-def _rows(store_or_rows, experiment: str = EXPERIMENT) -> list[dict]:
+def _rows(store_or_rows, experiment: str = EXPERIMENT, keys: Sequence[str] = ()) -> list[dict]:
     from simulations.sweep.report import experiment_rows
 
     return experiment_rows(store_or_rows, experiment, required=("dataset", "method", "target", "acc",
-                                                                "relative_compute"))
+                                                                "relative_compute", *keys))
 
 
 def _stats(values) -> tuple[float, float, int]:
@@ -113,21 +113,23 @@ def _stats(values) -> tuple[float, float, int]:
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else math.nan, int(v.size)
 
 
-def comparison_table(store_or_rows, experiment: str = EXPERIMENT) -> list[dict]:
+def comparison_table(store_or_rows, experiment: str = EXPERIMENT, keys: Sequence[str] = ()) -> list[dict]:
     """Mean ± sample sd over seeds per (data set, method, target sparsity).
 
     ``store_or_rows``: a results store (path or :class:`simulations.sweep.ResultsStore`) or a list
     of ``pruning.compare`` row dicts (``experiment``: another experiment whose rows have the same
-    metrics, e.g. ``noise_compression.versus``). Returns dicts with ``dataset``, ``method``, ``targets`` and,
+    metrics, e.g. ``noise_compression.versus``; ``keys``: further configuration fields that tell its
+    groups apart, such as ``("sigma", "alpha")``, copied into each output row). Returns dicts with ``dataset``, ``method``, ``targets`` and,
     aligned with them, ``acc``/``acc_sd``, ``sparsity``, ``compression``, ``speedup``,
     ``relative_compute`` (means) and ``n_seeds``; ``acc_oneshot`` where the method has it and
     ``dense_acc`` (the mean accuracy of the trained network before pruning) where the rows have it. Runs
     of other settings (budget, widths, data size) are grouped apart.
     """
     groups: dict[tuple, list[dict]] = {}
-    for r in _rows(store_or_rows, experiment):
+    keys = tuple(keys)
+    for r in _rows(store_or_rows, experiment, keys):
         key = (r["dataset"], r["method"], tuple(r.get("hidden", ())), r.get("epochs"), r.get("finetune_epochs"),
-               r.get("n_train"), tuple(r["target"]))
+               r.get("n_train"), tuple(r["target"])) + tuple(r[k] for k in keys)
         groups.setdefault(key, []).append(r)
     order = {m: i for i, m in enumerate(METHOD_LABELS)}
     dorder = {d: i for i, d in enumerate(_DATASET_LABELS)}
@@ -136,7 +138,8 @@ def comparison_table(store_or_rows, experiment: str = EXPERIMENT) -> list[dict]:
         rs = groups[key]
         targets = list(key[6])
         row = {"dataset": key[0], "method": key[1], "targets": targets, "n_seeds": len(rs),
-               "hidden": list(key[2]), "epochs": key[3], "finetune_epochs": key[4], "n_train": key[5]}
+               "hidden": list(key[2]), "epochs": key[3], "finetune_epochs": key[4], "n_train": key[5],
+               **dict(zip(keys, key[7:]))}
         for field in ("acc", "sparsity", "compression", "speedup", "relative_compute", "relative_steps",
                       "acc_oneshot"):
             if not all(field in r for r in rs):
