@@ -51,25 +51,19 @@ def noise_store_path(outdir: Path, reduced: bool) -> Path:
 
 
 def read_noise_table(store: Path) -> list[dict]:
-    from simulations.noise_compression.versus import versus_table
+    from paper.figdata import read_store
+    from simulations.noise_compression.versus import VERSUS, versus_table
 
-    if not store.is_file():
-        raise FileNotFoundError(f"results store {store} not found: it is committed in the repository (or run "
-                                f"python -m simulations.noise_compression.versus --store {store})")
-    return versus_table(store)
+    return read_store(store, versus_table, experiment=VERSUS, datasets=DATASETS,
+                      command=f"python -m simulations.noise_compression.versus --store {store}")
 
 
 def read_table(store: Path) -> list[dict]:
-    from simulations.pruning.comparison_study import comparison_table
+    from paper.figdata import read_store
+    from simulations.pruning.comparison_study import EXPERIMENT, comparison_table
 
-    if not store.is_file():
-        raise FileNotFoundError(f"results store {store} not found: it is committed in the repository "
-                                f"(or run python -m simulations.pruning.comparison_study --store {store})")
-    tab = comparison_table(store)
-    missing = [d for d in DATASETS if not any(r["dataset"] == d for r in tab)]
-    if missing:
-        raise ValueError(f"results store {store} has no finished pruning.compare runs for {missing}")
-    return tab
+    return read_store(store, comparison_table, experiment=EXPERIMENT, datasets=DATASETS,
+                      command=f"python -m simulations.pruning.comparison_study --store {store}")
 
 
 def draw(tab: list[dict]):

@@ -41,16 +41,16 @@ def run_reduced(store_path: Path) -> None:
 
 def read_rows(store_path: Path) -> list[dict]:
     """:func:`simulations.noise_compression.comparison_table` of the store, opened read-only."""
-    from simulations.noise_compression import comparison_table
+    from paper.figdata import read_store
+    from simulations.noise_compression import EXPERIMENT, comparison_table
     from simulations.sweep import ResultsStore
 
-    if not Path(store_path).is_file():
-        raise FileNotFoundError(f"results store {store_path} not found (it is committed in the repository)")
-    with ResultsStore(store_path, create=False, readonly=True) as st:
-        rows = comparison_table(st)
-    if not rows:
-        raise ValueError(f"results store {store_path} has no finished noise_compression.mlp runs")
-    return rows
+    def table(path):
+        with ResultsStore(path, create=False, readonly=True) as st:
+            return comparison_table(st)
+
+    return read_store(store_path, table, experiment=EXPERIMENT,
+                      command="run_sweep over simulations.noise_compression.default_sweeps(quick=False)")
 
 
 def make(outdir: Path, reduced: bool) -> list[Path]:

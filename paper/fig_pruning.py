@@ -41,18 +41,16 @@ def store_path(outdir: Path, reduced: bool) -> Path:
 
 
 def read_rows(store: Path) -> list[dict]:
+    from paper.figdata import read_store
     from simulations.pruning import heavy_tail_rows
     from simulations.sweep import ResultsStore
 
-    if not store.is_file():
-        raise FileNotFoundError(f"results store {store} not found: it is committed in the repository "
-                                f"(or run simulations.pruning.run_reproduction(store, quick=False))")
-    with ResultsStore(store, create=False, readonly=True) as st:
-        rows = heavy_tail_rows(st)
-    missing = [d for d in DATASETS if not any(r["dataset"] == d for r in rows)]
-    if missing:
-        raise ValueError(f"results store {store} has no finished pruning.heavy_tail runs for {missing}")
-    return rows
+    def table(path):
+        with ResultsStore(path, create=False, readonly=True) as st:
+            return heavy_tail_rows(st)
+
+    return read_store(store, table, experiment="pruning.heavy_tail", datasets=DATASETS,
+                      command="simulations.pruning.run_reproduction(store, quick=False)")
 
 
 def draw_main(rows: list[dict]):

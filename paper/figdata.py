@@ -20,6 +20,24 @@ import numpy as np
 DATA = Path(__file__).resolve().parent / "data"
 
 
+def read_store(store: Path, table, *, experiment: str, command: str, datasets=None) -> list[dict]:
+    """``table(store)``: the rows a figure draws from a results store.
+
+    FileNotFoundError when the store is absent (it is committed; ``command`` rebuilds it); ValueError
+    when ``table`` gives no row, or no row of some data set of ``datasets``, for ``experiment``.
+    """
+    store = Path(store)
+    if not store.is_file():
+        raise FileNotFoundError(f"results store {store} not found: it is committed in the repository (or run "
+                                f"{command})")
+    rows = table(store)
+    missing = [d for d in datasets if not any(r["dataset"] == d for r in rows)] if datasets else []
+    if not rows or missing:
+        raise ValueError(f"results store {store} has no finished {experiment} runs"
+                         + (f" for {missing}" if missing else ""))
+    return rows
+
+
 def store_path(committed: Path, env: str, outdir: Path, reduced: bool) -> Path:
     """The results store a figure reads: ``outdir/<stem>_reduced.sqlite`` for a reduced run (made fresh
     by the figure), else ``$env`` when set, else the ``committed`` store of ``paper/data/``."""
