@@ -56,11 +56,9 @@ class _Net:
     """Validated float64 effective weights ``W ⊙ M``, biases and the architecture of a Params."""
 
     def __init__(self, params: Any, masks: Any):
-        from simulations.nn import Params
+        from simulations.pruning.algorithms.base import check_params
 
-        if not isinstance(params, Params):
-            raise TypeError(f"params must be a simulations.nn.Params, got {type(params).__name__}")
-        spec = params.spec
+        spec = check_params(params).spec
         shapes = spec.weight_shapes
         self.spec = spec
         if masks is None:

@@ -182,13 +182,11 @@ def score_gradient(params: Any, masks: Any, X: Any, y: Any, scores: Any = None, 
     per weight matrix; ``scores``: None or one finite array per weight matrix of its shape;
     ``X`` (n, d_0), ``y`` (n,) labels. Biases are not masked.
     """
-    from simulations.nn import Params, get_backend
+    from simulations.nn import get_backend
     from simulations.nn.data import check_labels
     from simulations.pruning.masks import check_mask_list
 
-    if not isinstance(params, Params):
-        raise TypeError(f"params must be a simulations.nn.Params, got {type(params).__name__}")
-    spec = params.spec
+    spec = check_params(params).spec
     masks = check_mask_list(masks, shapes=spec.weight_shapes)
     X, y = _check_xy(spec, X, y, check_labels)
     check_choice("sampling", sampling, SAMPLINGS)
