@@ -235,3 +235,18 @@ def test_figure_data_round_trip(tmp_path):
     assert back["t"] == [1, 2] and np.isnan(back["nan"])
     with pytest.raises(TypeError, match="cannot store"):
         figdata.save(tmp_path / "y.json", {"x": object()}, about="test")
+
+
+def test_read_store_names_the_missing_store_and_data_sets(tmp_path):
+    from paper.figdata import read_store
+
+    with pytest.raises(FileNotFoundError, match="nope.sqlite.*run make-it"):
+        read_store(tmp_path / "nope.sqlite", lambda p: [], experiment="x", command="make-it")
+    store = tmp_path / "s.sqlite"
+    store.write_bytes(b"")
+    rows = [{"dataset": "mnist"}]
+    assert read_store(store, lambda p: rows, experiment="x", command="c", datasets=["mnist"]) == rows
+    with pytest.raises(ValueError, match=r"no finished x runs for \['fashion_mnist'\]"):
+        read_store(store, lambda p: rows, experiment="x", command="c", datasets=["mnist", "fashion_mnist"])
+    with pytest.raises(ValueError, match="no finished x runs"):
+        read_store(store, lambda p: [], experiment="x", command="c")
