@@ -126,6 +126,8 @@ def comparison_table(store_or_rows, experiment: str = EXPERIMENT, keys: Sequence
     of other settings (budget, widths, data size) are grouped apart.
     """
     groups: dict[tuple, list[dict]] = {}
+    if isinstance(keys, (str, bytes)) or not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) for k in keys):
+        raise TypeError(f"keys must be a list or tuple of configuration field names, got {keys!r}")
     keys = tuple(keys)
     for r in _rows(store_or_rows, experiment, keys):
         key = (r["dataset"], r["method"], tuple(r.get("hidden", ())), r.get("epochs"), r.get("finetune_epochs"),
