@@ -6,7 +6,7 @@ the state of the shuffling generator (PCG64), the current epoch's permutation an
 the averaging sum and count, the history.
 
 One checkpoint is one file, ``<path>.npz`` (a ``.npz`` or ``.json`` suffix of ``path`` is
-replaced): the arrays ``params``, ``velocity``, ``noise_states``, ``perm``, ``avg_sum``, the JSON
+replaced): the arrays ``params``, ``velocity``, ``noise_states``, ``perm``, ``avg_sum``, ``buffers`` (BatchNorm running statistics), the JSON
 metadata (spec, counters, RNG state, history, the run's config, format name and version) as the
 byte array ``meta``, and ``sha256``, the SHA-256 of all of them (names, dtypes, shapes, bytes).
 
@@ -53,6 +53,9 @@ NAME_MAX = 255
 
 _ARRAYS = ("params", "velocity", "noise_states", "perm", "avg_sum")
 _KEYS = frozenset(_ARRAYS + ("meta", "sha256"))
+#: arrays a checkpoint may hold in addition: the BatchNorm running statistics of a ModelSpec network
+#: (absent from checkpoints of fully connected networks written before they existed: read as empty)
+_OPTIONAL = frozenset(("buffers",))
 _INT_FIELDS = {"start_step": 0, "step": 0, "epoch": 0, "pos": 0, "avg_count": 0, "tail_left": -1}
 _META = frozenset(("format", "version", "spec", "shuffle_state", "avg_from", "status", "status_pending", "history",
                    "elapsed", "config")) | frozenset(_INT_FIELDS)
@@ -158,7 +161,7 @@ def _pack(arrays: dict, meta: dict) -> bytes:
 
 def _to_raw(state: TrainState, config: dict | None) -> tuple[dict, dict]:
     arrays = {"params": state.params.flat, "velocity": state.velocity, "noise_states": state.noise_states,
-              "perm": state.perm, "avg_sum": state.avg_sum}
+              "perm": state.perm, "avg_sum": state.avg_sum, "buffers": state.params.buffers}
     meta = {"format": FORMAT, "version": VERSION, "spec": state.params.spec.to_dict(),
             "shuffle_state": state.shuffle_state, "avg_from": state.avg_from, "status": state.status,
             "status_pending": state.status_pending, "history": state.history, "elapsed": state.elapsed,
@@ -242,10 +245,10 @@ def _read_arrays(f: Path) -> dict:
             if missing:
                 old = " (a version-1 checkpoint, which this version cannot read)" if "meta" in missing else ""
                 raise CheckpointError(f"checkpoint {f}: missing arrays {missing}{old}")
-            extra = sorted(names - _KEYS)
+            extra = sorted(names - _KEYS - _OPTIONAL)
             if extra:
                 raise CheckpointError(f"checkpoint {f}: unexpected arrays {extra}")
-            return {k: z[k] for k in sorted(_KEYS)}
+            return {k: z[k] for k in sorted(names)}
     except CheckpointError:
         raise
     except Exception as exc:  # any failure to decode the zip members means a damaged file
@@ -280,7 +283,16 @@ def _check_array(err, arrays, name, dtype, shapes) -> np.ndarray:
     return a
 
 
-def _verify(f: Path, arrays: dict, meta) -> MLPSpec:
+def _spec_from_dict(d: Any) -> Any:
+    """The MLPSpec or (a dict with ``layers``) ModelSpec written by ``spec.to_dict()``."""
+    if isinstance(d, dict) and "layers" in d:
+        from simulations.nn.model_spec import ModelSpec
+
+        return ModelSpec.from_dict(d)
+    return MLPSpec.from_dict(d)
+
+
+def _verify(f: Path, arrays: dict, meta) -> Any:
     """Check arrays + metadata of a checkpoint; returns its spec or raises one CheckpointError."""
     def err(what: str):
         raise CheckpointError(f"checkpoint {f}: {what}")
@@ -293,13 +305,18 @@ def _verify(f: Path, arrays: dict, meta) -> MLPSpec:
     if missing:
         err(f"metadata lacks {missing}")
     try:
-        spec = MLPSpec.from_dict(meta["spec"])
+        spec = _spec_from_dict(meta["spec"])
     except (TypeError, ValueError, KeyError) as exc:
         err(f"invalid spec ({exc})")
     P = spec.n_params
     _check_array(err, arrays, "params", spec.np_dtype, [(P,)])
     _check_array(err, arrays, "velocity", spec.np_dtype, [(P,), (0,)])
     _check_array(err, arrays, "avg_sum", np.float64, [(P,), (0,)])
+    n_buf = getattr(spec, "n_buffers", 0)
+    if "buffers" in arrays or n_buf:
+        if "buffers" not in arrays:
+            err("missing arrays ['buffers'] (the BatchNorm running statistics of the network)")
+        _check_array(err, arrays, "buffers", spec.np_dtype, [(n_buf,)])
     ns = arrays["noise_states"]
     if ns.dtype != np.uint64 or ns.ndim != 2 or ns.shape[1] != 2:
         err(f"noise_states must be a uint64 array of shape (S, 2), got {ns.dtype} {ns.shape}")
@@ -356,7 +373,8 @@ def load_checkpoint(path: str | Path) -> tuple[TrainState, dict]:
         raise CheckpointError(f"checkpoint {f}: metadata is not valid JSON ({exc})") from exc
     spec = _verify(f, arrays, meta)
     state = TrainState(
-        params=Params(spec, np.ascontiguousarray(arrays["params"])),
+        params=Params(spec, np.ascontiguousarray(arrays["params"]),
+                      np.ascontiguousarray(arrays["buffers"]) if "buffers" in arrays else None),
         velocity=np.ascontiguousarray(arrays["velocity"]),
         noise_states=np.ascontiguousarray(arrays["noise_states"]),
         shuffle_state=meta["shuffle_state"], start_step=meta["start_step"], step=meta["step"], epoch=meta["epoch"],

@@ -50,6 +50,7 @@ __all__ = [
     "Mask",
     "init_params",
     "ones_mask",
+    "check_spec",
 ]
 
 #: hidden-layer activations: ReLU; tanh; softplus log(1+e^z) (smooth, for theory work); identity (linear net)
@@ -149,6 +150,19 @@ class MLPSpec:
     def np_dtype(self) -> np.dtype:
         return np.dtype(self.dtype)
 
+    def layer_views(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+        """(weights, biases): views W_l (out, in) and b_l (out,) (None without biases) into ``flat``."""
+        off = self.offsets
+        return ([flat[off[l, 0]:off[l, 1]].reshape(shape) for l, shape in enumerate(self.weight_shapes)],
+                [flat[off[l, 1]:off[l, 2]] if self.bias else None for l in range(self.n_layers)])
+
+    def same_architecture(self, other: Any) -> bool:
+        """Whether ``other`` is an MLPSpec with the same sizes and bias (so parameters fit both)."""
+        return isinstance(other, MLPSpec) and other.sizes == self.sizes and other.bias == self.bias
+
+    def describe(self) -> str:
+        return f"sizes {self.sizes} (bias={self.bias})"
+
     def with_(self, **changes) -> MLPSpec:
         """A copy with some fields changed (e.g. ``spec.with_(dtype="float64")``)."""
         d = self.to_dict()
@@ -164,23 +178,38 @@ class MLPSpec:
         return cls(**{**d, "sizes": tuple(d["sizes"])})
 
 
-class _Layered:
-    """A flat array with per-layer views ``weights[l]`` (out, in) and ``biases[l]`` (out,) or None."""
+def _is_model_spec(spec: Any) -> bool:
+    from simulations.nn.model_spec import ModelSpec  # model_spec imports this module
 
-    def __init__(self, spec: MLPSpec, flat: np.ndarray):
-        if not isinstance(spec, MLPSpec):
-            raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+    return isinstance(spec, ModelSpec)
+
+
+def check_spec(spec: Any, name: str = "spec") -> Any:
+    """``spec`` if it is an :class:`MLPSpec` or a :class:`~simulations.nn.model_spec.ModelSpec`, else a TypeError."""
+    if not isinstance(spec, MLPSpec) and not _is_model_spec(spec):
+        raise TypeError(f"{name} must be an MLPSpec or a ModelSpec, got {type(spec).__name__}")
+    return spec
+
+
+class _Layered:
+    """A flat array with per-layer views ``weights[l]`` and ``biases[l]`` (or None).
+
+    For an :class:`MLPSpec` layer l is the l-th dense layer, W of shape (out, in); for a
+    :class:`~simulations.nn.model_spec.ModelSpec` it is the l-th *prunable* tensor (conv (O, C, kh, kw)
+    or dense (out, in), in flat order); BatchNorm's γ and β sit in ``flat`` between them but in no view.
+    """
+
+    def __init__(self, spec: Any, flat: np.ndarray):
+        check_spec(spec)
         if not isinstance(flat, np.ndarray) or flat.ndim != 1:
             raise ValueError(f"flat must be a 1-D array, got {getattr(flat, 'shape', type(flat))}")
         if flat.shape[0] != spec.n_params:
-            raise ValueError(f"flat must have {spec.n_params} entries for sizes {spec.sizes}, got {flat.shape[0]}")
+            raise ValueError(f"flat must have {spec.n_params} entries for {spec.describe()}, got {flat.shape[0]}")
         if not flat.flags.c_contiguous:
             raise ValueError("flat must be C-contiguous")
         self.spec = spec
         self.flat = flat
-        off = spec.offsets
-        self.weights = [flat[off[l, 0]:off[l, 1]].reshape(shape) for l, shape in enumerate(spec.weight_shapes)]
-        self.biases = [flat[off[l, 1]:off[l, 2]] if spec.bias else None for l in range(spec.n_layers)]
+        self.weights, self.biases = spec.layer_views(flat)
 
     def __len__(self) -> int:
         return self.spec.n_layers
@@ -200,28 +229,53 @@ class Params(_Layered):
 
     ``params.weights[l]`` is W_{l+1} with shape (out, in); ``params.biases[l]`` is b_{l+1}
     (None when ``spec.bias`` is False). Writing into a view writes the flat array.
+    For a :class:`~simulations.nn.model_spec.ModelSpec` the views are its prunable tensors (see
+    :class:`_Layered`) and ``buffers`` holds the BatchNorm running statistics
+    (``spec.buffer_layout()``; default mean 0, variance 1; an empty array without BatchNorm or for an
+    MLP). Training updates ``buffers`` as PyTorch's training mode does; evaluation uses them.
 
     Construct with :func:`init_params`, :meth:`zeros`, :meth:`from_flat` or
     :meth:`from_layers`; :meth:`copy` makes a snapshot (for rewinding).
     """
 
-    def __init__(self, spec: MLPSpec, flat: np.ndarray):
-        if not isinstance(spec, MLPSpec):
-            raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+    def __init__(self, spec: Any, flat: np.ndarray, buffers: np.ndarray | None = None):
+        check_spec(spec)
         if not isinstance(flat, np.ndarray) or flat.dtype != spec.np_dtype:
             raise ValueError(f"flat must be an array of dtype {spec.dtype} (spec.dtype), got "
                              f"{getattr(flat, 'dtype', type(flat).__name__)}")
         super().__init__(spec, flat)
+        n_buf = getattr(spec, "n_buffers", 0)
+        if buffers is None:
+            buffers = np.zeros(n_buf, dtype=spec.np_dtype)
+            if n_buf:
+                from simulations.nn.model_spec import init_model_buffers
+
+                buffers = init_model_buffers(spec)
+        if not isinstance(buffers, np.ndarray) or buffers.dtype != spec.np_dtype or buffers.shape != (n_buf,) \
+                or not buffers.flags.c_contiguous:
+            raise ValueError(f"buffers must be a C-contiguous {spec.dtype} array of spec.n_buffers = {n_buf} "
+                             f"entries, got {getattr(buffers, 'dtype', type(buffers).__name__)} "
+                             f"{getattr(buffers, 'shape', '')}")
+        self.buffers = buffers
+
+    def copy(self) -> Params:
+        """Deep copy (a snapshot: later training does not change it), BatchNorm statistics included."""
+        return Params(self.spec, self.flat.copy(), self.buffers.copy())
+
+    def __eq__(self, other):  # exact equality, for tests
+        return super().__eq__(other) and np.array_equal(self.buffers, other.buffers)
+
+    __hash__ = None
 
     @classmethod
-    def zeros(cls, spec: MLPSpec) -> Params:
+    def zeros(cls, spec: Any) -> Params:
+        check_spec(spec)
         return cls(spec, np.zeros(spec.n_params, dtype=spec.np_dtype))
 
     @classmethod
-    def from_flat(cls, spec: MLPSpec, flat: Any, copy: bool = True) -> Params:
-        """Wrap (or copy) a flat vector, converting it to ``spec.dtype``."""
-        if not isinstance(spec, MLPSpec):
-            raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+    def from_flat(cls, spec: Any, flat: Any, copy: bool = True) -> Params:
+        """Wrap (or copy) a flat vector, converting it to ``spec.dtype`` (BatchNorm statistics: their defaults)."""
+        check_spec(spec)
         copy = check_bool("copy", copy)
         arr = check_array("flat", flat, ndim=1, finite=False)
         arr = np.ascontiguousarray(arr, dtype=spec.np_dtype)
@@ -264,7 +318,7 @@ class Params(_Layered):
         """A copy in another precision (the spec's dtype changes accordingly)."""
         dt = check_dtype(dtype)
         spec = self.spec.with_(dtype=dt.name)
-        return Params(spec, self.flat.astype(dt))
+        return Params(spec, self.flat.astype(dt), self.buffers.astype(dt))
 
     def is_finite(self) -> bool:
         return bool(np.isfinite(self.flat).all())
@@ -279,7 +333,7 @@ class Mask(_Layered):
     normally all 1 (unpruned) but may be masked too.
     """
 
-    def __init__(self, spec: MLPSpec, flat: np.ndarray):
+    def __init__(self, spec: Any, flat: np.ndarray):
         if not isinstance(flat, np.ndarray) or flat.dtype != np.uint8:
             raise ValueError(f"mask flat must be a uint8 array, got {getattr(flat, 'dtype', type(flat).__name__)}")
         super().__init__(spec, flat)
@@ -287,23 +341,22 @@ class Mask(_Layered):
             raise ValueError(f"mask entries must be 0 or 1, found {int(flat.max())}")
 
     @classmethod
-    def from_flat(cls, spec: MLPSpec, flat: Any) -> Mask:
+    def from_flat(cls, spec: Any, flat: Any) -> Mask:
         """From any 0/1 (or bool) vector of length ``spec.n_params``."""
-        if not isinstance(spec, MLPSpec):
-            raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+        check_spec(spec)
         arr = _mask_array("mask", flat, (spec.n_params,))
         return cls(spec, arr)
 
     @classmethod
-    def from_layers(cls, spec: MLPSpec, weights: Sequence[Any], biases: Sequence[Any] | None = None) -> Mask:
+    def from_layers(cls, spec: Any, weights: Sequence[Any], biases: Sequence[Any] | None = None) -> Mask:
         """From per-layer 0/1 (or bool) weight masks (out, in); bias masks default to all ones.
 
-        ``weights``: a list or tuple of ``spec.n_layers`` masks of the layers' shapes;
-        ``biases``: None, or a list/tuple of ``spec.n_layers`` entries, each None (all ones) or a
-        0/1 mask of shape (out,) (only when ``spec.bias``). Any other value is an error.
+        ``weights``: a list or tuple of ``spec.n_layers`` masks of the layers' shapes (for a ModelSpec its
+        prunable tensors, conv masks (O, C, kh, kw)); ``biases``: None, or a list/tuple of ``spec.n_layers``
+        entries, each None (all ones) or a 0/1 mask of shape (out,) (only for layers with a bias). Any
+        other value is an error. BatchNorm γ, β stay unmasked.
         """
-        if not isinstance(spec, MLPSpec):
-            raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+        check_spec(spec)
         m = ones_mask(spec)
         _check_layer_list("weights", weights)
         if len(weights) != spec.n_layers:
@@ -311,13 +364,15 @@ class Mask(_Layered):
         for l, w in enumerate(weights):
             m.weights[l][...] = _mask_array(f"mask weights[{l}]", w, m.weights[l].shape)
         if biases is not None:
-            if not spec.bias:
-                raise ValueError("biases must be None when spec.bias is False")
+            if all(b is None for b in m.biases):
+                raise ValueError("biases must be None when the network has no biases")
             _check_layer_list("biases", biases)
             if len(biases) != spec.n_layers:
                 raise ValueError(f"biases must have {spec.n_layers} masks (or None entries), got {len(biases)}")
             for l, b in enumerate(biases):
                 if b is not None:
+                    if m.biases[l] is None:
+                        raise ValueError(f"biases[{l}] must be None: layer {l} has no bias")
                     m.biases[l][...] = _mask_array(f"mask biases[{l}]", b, m.biases[l].shape)
         return m
 
@@ -325,7 +380,7 @@ class Mask(_Layered):
         """Zero the pruned entries of ``params`` in place and return it."""
         if not isinstance(params, Params):
             raise TypeError(f"params must be a Params, got {type(params).__name__}")
-        if params.spec.sizes != self.spec.sizes or params.spec.bias != self.spec.bias:
+        if not self.spec.same_architecture(params.spec):
             raise ValueError("mask and params have different architectures")
         params.flat *= self.flat
         return params
@@ -358,20 +413,24 @@ def _mask_array(name: str, x: Any, shape: tuple) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.uint8).copy()
 
 
-def ones_mask(spec: MLPSpec) -> Mask:
+def ones_mask(spec: Any) -> Mask:
     """The all-ones (nothing pruned) mask."""
-    if not isinstance(spec, MLPSpec):
-        raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+    check_spec(spec)
     return Mask(spec, np.ones(spec.n_params, dtype=np.uint8))
 
 
-def init_params(spec: MLPSpec, seed: Any = 0) -> Params:
+def init_params(spec: Any, seed: Any = 0) -> Params:
     """Random initial parameters for ``spec`` (see the module docstring for each ``spec.init``).
 
-    ``seed``: int, SeedSequence or Generator (``numpy.random.default_rng``).
+    ``seed``: int, SeedSequence or Generator (``numpy.random.default_rng``). A
+    :class:`~simulations.nn.model_spec.ModelSpec` is initialised by
+    :func:`~simulations.nn.model_spec.init_model_params` (its BatchNorm statistics at mean 0, variance 1).
     """
-    if not isinstance(spec, MLPSpec):
-        raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+    check_spec(spec)
+    if _is_model_spec(spec):
+        from simulations.nn.model_spec import init_model_params
+
+        return Params(spec, init_model_params(spec, seed))
     rng = generator(seed)
     p = Params.zeros(spec)
     for l, (fan_out, fan_in) in enumerate(spec.weight_shapes):

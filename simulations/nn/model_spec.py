@@ -177,8 +177,31 @@ class ModelSpec:
         return [e.weight_shape for e in self._layout if e.prunable]
 
     @property
+    def n_layers(self) -> int:
+        """Number of prunable weight tensors (conv and dense): the layers masks, noise and pruning index."""
+        return len(self.weight_shapes)
+
+    @property
     def np_dtype(self) -> np.dtype:
         return np.dtype(self.dtype)
+
+    def layer_views(self, flat: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+        """(weights, biases): views of the prunable tensors (conv (O, C, kh, kw), dense (out, in)) and their
+        biases (None where a layer has none), in flat order; the :class:`simulations.nn.model.Params` views."""
+        ws, bs = [], []
+        for e in self._layout:
+            if e.prunable:
+                ws.append(flat[e.weight_offset:e.weight_offset + math.prod(e.weight_shape)].reshape(e.weight_shape))
+                bs.append(None if e.bias_shape is None else flat[e.bias_offset:e.end])
+        return ws, bs
+
+    def same_architecture(self, other: Any) -> bool:
+        """Whether ``other`` is a ModelSpec with the same input shape, layers and classes (any loss, init, dtype)."""
+        return isinstance(other, ModelSpec) and (other.input_shape, other.layers, other.n_classes) == \
+            (self.input_shape, self.layers, self.n_classes)
+
+    def describe(self) -> str:
+        return f"a network of {len(self.layers)} layers on inputs {self.input_shape} ({self.n_params} parameters)"
 
     # ---- construction -----------------------------------------------------------------------
     def with_(self, **changes) -> ModelSpec:

@@ -76,6 +76,7 @@ class Run:
             mask=be.to_device(mask.flat) if mask is not None else be.to_device(np.zeros(0, np.uint8)),
             noise_states=be.to_device(st.noise_states),
             avg_sum=be.to_device(st.avg_sum),
+            buffers=be.to_device(st.params.buffers),  # BatchNorm running statistics (shared with the state on the CPU)
         )
         self.Xd, self.yd = be.to_device(self.Xtr), be.to_device(self.ytr)
         self.Xted = None if Xte is None else be.to_device(Xte)
@@ -98,7 +99,7 @@ class Run:
         if params is None:
             p0 = init_params(spec, seeding.child(ss, "init"))
         else:
-            p0 = Params(spec, params.flat.astype(spec.np_dtype, copy=True))
+            p0 = Params(spec, params.flat.astype(spec.np_dtype, copy=True), params.buffers.astype(spec.np_dtype))
         if mask is not None:
             mask.apply(p0)
         self.shuffle_rng = seeding.generator(ss, "shuffle")
@@ -123,10 +124,11 @@ class Run:
                 raise type(exc)(f"resume: {exc}") from exc
         else:
             where, state = "resume state", copy_state(resume)
-        if state.params.spec.sizes != spec.sizes or state.params.flat.shape[0] != spec.n_params:
-            raise ValueError(f"{where} was made for sizes {state.params.spec.sizes}, spec has {spec.sizes}")
+        if not spec.same_architecture(state.params.spec) or state.params.flat.shape[0] != spec.n_params:
+            raise ValueError(f"{where} was made for {state.params.spec.describe()}, spec has {spec.describe()}")
         if state.params.spec != spec:
-            state.params = Params(spec, state.params.flat.astype(spec.np_dtype))
+            state.params = Params(spec, state.params.flat.astype(spec.np_dtype),
+                                  state.params.buffers.astype(spec.np_dtype))
         if state.perm.shape[0] != self.n:
             raise ValueError(f"{where} was made for {state.perm.shape[0]} training samples, data has {self.n}")
         if state.pos > self.spe:
@@ -162,7 +164,7 @@ class Run:
 
     # ---- the loop -----------------------------------------------------------------------------------
     def host_params(self) -> Params:
-        return Params(self.spec, self.be.to_host(self.bufs.params))
+        return Params(self.spec, self.be.to_host(self.bufs.params), self.be.to_host(self.bufs.buffers))
 
     def evaluate(self, force_full: bool) -> dict:
         """Append one history entry (train metrics running or full, test metrics) and reset the running sums."""
@@ -172,13 +174,13 @@ class Run:
         lr_now = float(self.optimizer.lrs(max(st.step - 1, 0), 1, spe)[0])
         entry = {"step": st.step, "epoch": st.epoch + st.pos / spe, "lr": lr_now}
         if self.eval_train == "full" or force_full or self.run_seen == 0:
-            ls, c = be.evaluate(self.ws, self.spec, p_dev, self.Xd, self.yd)
+            ls, c = be.evaluate(self.ws, self.spec, p_dev, self.Xd, self.yd, self.bufs.buffers)
             entry.update(train_loss=ls / n, train_acc=c / n, train_metric="full")
         else:
             entry.update(train_loss=self.run_loss / self.run_seen, train_acc=self.run_correct / self.run_seen,
                          train_metric="running")
         if self.Xted is not None and self.Xted.shape[0] > 0:
-            ls, c = be.evaluate(self.ws, self.spec, p_dev, self.Xted, self.yted)
+            ls, c = be.evaluate(self.ws, self.spec, p_dev, self.Xted, self.yted, self.bufs.buffers)
             entry.update(test_loss=ls / self.Xted.shape[0], test_acc=c / self.Xted.shape[0])
         else:
             entry.update(test_loss=None, test_acc=None)
@@ -284,7 +286,8 @@ class Run:
             if self.callback is not None:
                 info = dict(entry)
                 p = self.bufs.params
-                info["params"] = Params(self.spec, p) if isinstance(p, np.ndarray) else self.host_params()
+                info["params"] = Params(self.spec, p, self.bufs.buffers) if isinstance(p, np.ndarray) \
+                    else self.host_params()
                 stop_now = self.callback(info)
                 for k, v in info.items():  # what the callback recorded into its entry lands in the history
                     if k != "params" and k not in entry:
@@ -344,7 +347,7 @@ class Run:
     def sync(self) -> None:
         """Bring the device buffers into the state (on the CPU the state and the buffers share memory)."""
         st, be, bufs = self.state, self.be, self.bufs
-        st.params = Params(self.spec, be.host_view(bufs.params))
+        st.params = Params(self.spec, be.host_view(bufs.params), be.host_view(bufs.buffers))
         st.velocity = be.host_view(bufs.velocity)
         st.noise_states = be.host_view(bufs.noise_states)
         st.avg_sum = be.host_view(bufs.avg_sum)
@@ -360,5 +363,6 @@ class Run:
             save_checkpoint(self.checkpoint_path, st, self.config)
         averaged = None
         if self.averaging > 0 and st.avg_count > 0:
-            averaged = Params(self.spec, (st.avg_sum / st.avg_count).astype(self.spec.np_dtype))
+            averaged = Params(self.spec, (st.avg_sum / st.avg_count).astype(self.spec.np_dtype),
+                              self.be.to_host(self.bufs.buffers))
         return averaged, self.t_eval

@@ -30,7 +30,7 @@ from simulations._core.validation import check_array, check_bool, check_choice, 
 from simulations.nn.backends import get_backend
 from simulations.nn.backends.base import BATCH_SIZE_MAX, Backend, StepConfig
 from simulations.nn.checkpoint import TrainState, _checkpoint_file, load_checkpoint, save_checkpoint
-from simulations.nn.model import Mask, MLPSpec, Params
+from simulations.nn.model import Mask, MLPSpec, Params, check_spec
 from simulations.nn.optim import SGD, NoiseConfig
 from simulations.nn.runner import Run
 
@@ -150,7 +150,7 @@ class TrainResult:
 
 
 def train(
-    spec: MLPSpec,
+    spec: Any,
     data: Any,
     *,
     params: Params | None = None,
@@ -174,7 +174,14 @@ def train(
     drop_last: bool = True,
     progress: bool = False,
 ) -> TrainResult:
-    """Train an MLP by minibatch SGD; never raises on divergence (status "diverged", see :class:`StopRules`).
+    """Train a network by minibatch SGD; never raises on divergence (status "diverged", see :class:`StopRules`).
+
+    ``spec`` is an :class:`MLPSpec` or a :class:`~simulations.nn.model_spec.ModelSpec` (convolutional
+    networks, ``simulations.nn.get_model``; CPU backend). Everything below holds for both: masks, noise
+    and pruning act on the flat parameters, the layers of ``noise.layers`` and of the masks being the
+    network's weight tensors (conv and dense, in order; a conv filter is one noise "neuron"); the
+    BatchNorm running statistics are updated in training mode, kept in ``params.buffers`` and used
+    in evaluation.
 
     Determinism: the result is bit-identical across processes and machines of the same
     build at equal ``threads`` (and backend); different thread counts change the summation
@@ -183,9 +190,10 @@ def train(
 
     Parameters
     ----------
-    spec : MLPSpec
+    spec : MLPSpec or ModelSpec
     data : Dataset or tuple (X_train, y_train[, X_test, y_test])
-        X: (n, sizes[0]) real array (converted to spec.dtype); y: (n,) integer labels in [0, K).
+        X: (n, sizes[0]) real array (converted to spec.dtype) — for a ModelSpec (n, *input_shape) or the
+        same flattened, (n, prod(input_shape)), e.g. MNIST as loaded; y: (n,) integer labels in [0, K).
     params : initial θ (default: ``init_params(spec, child(seed, "init"))``); not modified (copied).
     mask : pruning mask, applied to θ at the start and after every update.
     optimizer : :class:`SGD` (default lr 0.1, no momentum, no weight decay, constant rate).
@@ -219,8 +227,7 @@ def train(
     progress : show a tqdm bar (loss, accuracy, steps/s).
     """
     t_start = time.perf_counter()
-    if not isinstance(spec, MLPSpec):
-        raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+    check_spec(spec)
     optimizer = SGD() if optimizer is None else optimizer
     if not isinstance(optimizer, SGD):
         raise TypeError(f"optimizer must be an SGD, got {type(optimizer).__name__}")
@@ -262,13 +269,13 @@ def train(
     if params is not None and resume is None:
         if not isinstance(params, Params):
             raise TypeError(f"params must be a Params, got {type(params).__name__}")
-        if params.spec.sizes != spec.sizes or params.spec.bias != spec.bias:
-            raise ValueError(f"params must match the architecture {spec.sizes} (bias={spec.bias})")
+        if not spec.same_architecture(params.spec):
+            raise ValueError(f"params must match the architecture of spec: {spec.describe()}")
     if mask is not None:
         if not isinstance(mask, Mask):
             raise TypeError(f"mask must be a Mask, got {type(mask).__name__}")
-        if mask.spec.sizes != spec.sizes or mask.spec.bias != spec.bias:
-            raise ValueError(f"mask must match the architecture {spec.sizes} (bias={spec.bias})")
+        if not spec.same_architecture(mask.spec):
+            raise ValueError(f"mask must match the architecture of spec: {spec.describe()}")
         if mask.flat.size and mask.flat.max() > 1:  # views may have been written after construction
             raise ValueError(f"mask entries must be 0 or 1, found {int(mask.flat.max())}")
     be = get_backend(backend)
@@ -297,7 +304,28 @@ def train(
                        config=config, reason=run.reason, threads=threads)
 
 
-def _as_data(data: Any, spec: MLPSpec):
+def _input_dim(spec: Any) -> int:
+    return spec.sizes[0] if isinstance(spec, MLPSpec) else int(np.prod(spec.input_shape))
+
+
+def _as_rows(name: str, X: Any, spec: Any, min_size: int = 0) -> np.ndarray:
+    """X as a C-contiguous (n, d_0) array of spec.dtype (a ModelSpec's images flattened per row)."""
+    d = _input_dim(spec)
+    if not isinstance(spec, MLPSpec):
+        X = check_array(name, X, min_size=min_size)
+        if X.ndim >= 2 and X.shape[1:] == spec.input_shape:
+            X = X.reshape(X.shape[0], d)
+        elif X.ndim != 2 or X.shape[1] != d:
+            raise ValueError(f"{name} must have shape (n, *spec.input_shape) = (n, "
+                             f"{', '.join(map(str, spec.input_shape))}) or (n, {d}), got {X.shape}")
+    else:
+        X = check_array(name, X, ndim=2, min_size=min_size)
+        if X.shape[1] != d:
+            raise ValueError(f"{name} must have {d} columns (spec.sizes[0]), got shape {X.shape}")
+    return np.ascontiguousarray(X, dtype=spec.np_dtype)
+
+
+def _as_data(data: Any, spec: Any):
     from simulations.nn.data import check_labels, dataset_parts
 
     parts = dataset_parts(data)
@@ -309,13 +337,11 @@ def _as_data(data: Any, spec: MLPSpec):
                 raise ValueError("X_train must be given")
             out += [None, None]
             continue
-        X = check_array(f"X_{nm}", X, ndim=2, min_size=1 if k == 0 else 0)
-        if X.shape[1] != spec.sizes[0]:
-            raise ValueError(f"X_{nm} must have {spec.sizes[0]} columns (spec.sizes[0]), got shape {X.shape}")
+        X = _as_rows(f"X_{nm}", X, spec, min_size=1 if k == 0 else 0)
         if y is None:
             raise ValueError(f"y_{nm} must be given with X_{nm}")
-        y = check_labels(f"y_{nm}", y, X.shape[0], spec.sizes[-1])
-        out += [np.ascontiguousarray(X, dtype=spec.np_dtype), y]
+        y = check_labels(f"y_{nm}", y, X.shape[0], spec.n_classes)
+        out += [X, y]
     return tuple(out)
 
 
@@ -326,10 +352,7 @@ def _eval_setup(params: Params, X, batch_size, backend, threads):
     batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX)
     threads = default_threads() if threads is None else check_int("threads", threads, 1)
     be = get_backend(backend)
-    X = check_array("X", X, ndim=2)
-    if X.shape[1] != spec.sizes[0]:
-        raise ValueError(f"X must have {spec.sizes[0]} columns (spec.sizes[0]), got shape {X.shape}")
-    X = np.ascontiguousarray(X, dtype=spec.np_dtype)
+    X = _as_rows("X", X, spec)
     # the evaluation buffers hold one chunk: never more rows than X has
     ws = be.workspace(StepConfig(spec, 1), eval_batch_size=max(1, min(batch_size, X.shape[0])))
     return spec, be, X, ws, threads
@@ -339,18 +362,20 @@ def evaluate(params: Params, X: Any, y: Any, *, batch_size: int = 1024, backend:
              threads: int | None = None) -> tuple[float, float]:
     """(mean loss, accuracy) of ``params`` on (X, y), with the spec's loss.
 
-    X: (n, sizes[0]) with n ≥ 1; y: (n,) labels in [0, K). The pass runs in chunks of
+    X: (n, sizes[0]) with n ≥ 1 (a ModelSpec: (n, *input_shape) or flattened); y: (n,) labels in [0, K).
+    The pass runs in chunks of
     min(batch_size, n) rows, 1 ≤ batch_size ≤ :data:`BATCH_SIZE_MAX`; threads ≥ 1 (default
     :func:`default_threads`).
     """
     from simulations.nn.data import check_labels
 
     spec, be, X, ws, threads = _eval_setup(params, X, batch_size, backend, threads)
-    y = check_labels("y", y, X.shape[0], spec.sizes[-1])
+    y = check_labels("y", y, X.shape[0], spec.n_classes)
     if X.shape[0] == 0:
         raise ValueError("X must have at least one row")
     with be.threads(threads):
-        ls, c = be.evaluate(ws, spec, be.to_device(params.flat), be.to_device(X), be.to_device(y))
+        ls, c = be.evaluate(ws, spec, be.to_device(params.flat), be.to_device(X), be.to_device(y),
+                            be.to_device(params.buffers))
     return ls / X.shape[0], c / X.shape[0]
 
 
@@ -362,4 +387,4 @@ def predict(params: Params, X: Any, *, batch_size: int = 1024, backend: str | Ba
     """
     spec, be, X, ws, threads = _eval_setup(params, X, batch_size, backend, threads)
     with be.threads(threads):
-        return be.forward(ws, spec, be.to_device(params.flat), be.to_device(X))
+        return be.forward(ws, spec, be.to_device(params.flat), be.to_device(X), be.to_device(params.buffers))

@@ -16,6 +16,7 @@ parameter layout of :class:`simulations.nn.model.Params`:
 * ``noise_states`` (S, 2) uint64 — xoroshiro128+ streams, one per noised neuron
   (rows of the noised layers, in layer order; S = 0 without noise)
 * ``avg_sum``  (P,)  float64 — running sum of iterates for iterate averaging (size 0 if unused)
+* ``buffers``  (R,)  spec dtype — BatchNorm running statistics of a ModelSpec (size 0 otherwise)
 
 Semantics of one step (identical on every backend; see :mod:`simulations.nn.optim`):
 gather the batch ``X[idx[s*B:(s+1)*B]]``; forward; loss and gradient (mean over
@@ -88,6 +89,8 @@ def check_workspace(config: StepConfig, eval_batch_size: int) -> int:
         raise TypeError(f"config must be a StepConfig, got {type(config).__name__}")
     B = check_int("batch_size", config.batch_size, 1, BATCH_SIZE_MAX)
     E = check_int("eval_batch_size", eval_batch_size, 1, BATCH_SIZE_MAX)
+    if not isinstance(config.spec, MLPSpec):
+        return E  # a ModelSpec workspace checks its own size (simulations.nn.conv_net.Workspace)
     need = workspace_bytes(config.spec, B, E)
     if need > WORKSPACE_BYTES_MAX:
         raise ValueError(f"batch_size={B} and eval_batch_size={E} need a workspace of {need} bytes for sizes "
@@ -100,7 +103,8 @@ def check_workspace(config: StepConfig, eval_batch_size: int) -> int:
 class StepConfig:
     """What stays fixed during a run (compiled into the workspace).
 
-    spec, batch_size B ≥ 1, momentum μ, weight_decay λ, noise (None = off),
+    spec (an MLPSpec, or a ModelSpec on the CPU backend), batch_size B ≥ 1, momentum μ, weight_decay λ,
+    noise (None = off; its layers index ``spec``'s weight layers, the rows of a conv layer are its filters),
     has_mask, averaging (True when avg_sum is kept), max_loss and max_weight (divergence
     thresholds on the mean batch loss and on max |θ_j|; None = off).
     """
@@ -124,7 +128,7 @@ class StepConfig:
     @property
     def n_noise_streams(self) -> int:
         """One stream per noised neuron (row)."""
-        return sum(self.spec.sizes[l + 1] for l in self.noise_layers)
+        return sum(self.spec.weight_shapes[l][0] for l in self.noise_layers)
 
     @property
     def codes(self) -> KernelCodes:
@@ -156,7 +160,9 @@ class KernelCodes:
     def of(cls, config: StepConfig) -> KernelCodes:
         spec, nz = config.spec, config.noise
         on = nz is not None and bool(config.noise_layers)
-        return cls(act=ACTIVATION_CODES[spec.activation], loss=LOSS_CODES[spec.loss], has_bias=bool(spec.bias),
+        # a ModelSpec has no network-wide activation or bias flag: its layers carry them
+        return cls(act=ACTIVATION_CODES[getattr(spec, "activation", "identity")], loss=LOSS_CODES[spec.loss],
+                   has_bias=bool(getattr(spec, "bias", False)),
                    noise_kind=NOISE_CODES[nz.kind] if on else NOISE_NONE,
                    noise_alpha=float(nz.alpha) if nz is not None else 2.0,
                    noise_sigma=float(nz.sigma) if on else 0.0,
@@ -174,6 +180,7 @@ class RunBuffers:
     mask: Any
     noise_states: Any
     avg_sum: Any
+    buffers: Any = None  # BatchNorm running statistics (ModelSpec); None or size 0 otherwise
 
 
 @dataclass
@@ -244,12 +251,14 @@ class Backend(ABC):
         """
 
     @abstractmethod
-    def evaluate(self, ws: Any, spec: MLPSpec, params: Any, X: Any, y: Any) -> tuple[float, int]:
-        """(sum of per-sample losses, number correct) of ``params`` on (X, y), in chunks."""
+    def evaluate(self, ws: Any, spec: MLPSpec, params: Any, X: Any, y: Any, buffers: Any = None) -> tuple[float, int]:
+        """(sum of per-sample losses, number correct) of ``params`` on (X, y), in chunks.
+
+        ``buffers``: the BatchNorm running statistics of a ModelSpec network (ignored for an MLP)."""
 
     @abstractmethod
-    def forward(self, ws: Any, spec: MLPSpec, params: Any, X: Any) -> np.ndarray:
-        """Logits (n, K) as a host array."""
+    def forward(self, ws: Any, spec: MLPSpec, params: Any, X: Any, buffers: Any = None) -> np.ndarray:
+        """Logits (n, K) as a host array (``buffers`` as in :meth:`evaluate`)."""
 
     def gradient(self, spec: MLPSpec, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """(mean loss, flat gradient) on one batch, host arrays in and out (for checks)."""

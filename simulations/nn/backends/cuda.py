@@ -133,6 +133,9 @@ class CUDABackend(Backend):
     def workspace(self, config: StepConfig, eval_batch_size: int = 1024) -> CudaWorkspace:
         if not isinstance(config, StepConfig):
             raise TypeError(f"config must be a StepConfig, got {type(config).__name__}")
+        if not isinstance(config.spec, MLPSpec):
+            raise NotImplementedError("the cuda backend trains MLPSpec networks only; train a ModelSpec "
+                                      "(convolutional) network with backend='cpu'")
         return CudaWorkspace(self, config, eval_batch_size)
 
     def _check_data(self, spec: MLPSpec, X, y, n_min: int = 1):
@@ -286,7 +289,7 @@ class CUDABackend(Backend):
             raise ValueError(f"params must have {spec.n_params} entries, got {arr.shape[0]}")
         return self.cuda.to_device(np.ascontiguousarray(arr))
 
-    def evaluate(self, ws: CudaWorkspace, spec: MLPSpec, params, X, y) -> tuple[float, int]:
+    def evaluate(self, ws: CudaWorkspace, spec: MLPSpec, params, X, y, buffers=None) -> tuple[float, int]:
         theta = self._params_device(spec, params)
         X, y = self._check_data(spec, X, y, n_min=0)
         ws.acc.copy_to_device(np.zeros(2))
@@ -298,7 +301,7 @@ class CUDABackend(Backend):
         acc = ws.acc.copy_to_host()
         return float(acc[0]), int(round(acc[1]))
 
-    def forward(self, ws: CudaWorkspace, spec: MLPSpec, params, X) -> np.ndarray:
+    def forward(self, ws: CudaWorkspace, spec: MLPSpec, params, X, buffers=None) -> np.ndarray:
         theta = self._params_device(spec, params)
         X = check_device_array("X", self.to_device(X) if not is_device_array(X) else X, spec.np_dtype, ndim=2)
         out = np.empty((X.shape[0], spec.n_classes), dtype=spec.np_dtype)
