@@ -19,6 +19,10 @@ or error) or ``"global"`` (one threshold over the pooled layers).
 * :mod:`.metrics` — ShrinkBench-style counts (Blalock, Gonzalez Ortiz, Frankle & Guttag,
   MLSys 2020): remaining parameters, compression ratio ``total / remaining``, FLOPs
   speedup, accuracy-vs-compression aggregation.
+* :mod:`.filters` — structured pruning of convolutional networks (:class:`simulations.nn.ModelSpec`):
+  filter norms (Li, Kadav, Durdanovic, Samet & Graf, ICLR 2017), the mask that removes a filter with
+  its BatchNorm entries and the next layer's input channel, the physically smaller network, and the
+  prunable-filter fraction at a squared relative Frobenius error (Wan et al. 2024).
 * :mod:`.allocation` — layer-wise sparsity allocation at a fixed global sparsity: uniform,
   global magnitude, AlphaPruning (Lu et al., NeurIPS 2024), tail-index bands and the
   compressibility optimum (Gribonval, Cevher & Davies 2012); :mod:`.allocation_study` compares
@@ -38,6 +42,15 @@ Quick example::
 """
 from simulations.pruning.allocation import RULES as ALLOCATION_RULES
 from simulations.pruning.allocation import allocate, greedy_allocation, predicted_error_curves, prune_allocated
+from simulations.pruning.filters import (
+    FilterFraction,
+    PrunedNetwork,
+    filter_mask,
+    filter_scores,
+    prunable_filter_fraction,
+    prune_filters,
+    remove_filters,
+)
 from simulations.pruning.iterative import CONTROLS, CRITERIA, REWINDS, IMPResult, IMPRound, imp, mask_scores, prune_step
 from simulations.pruning.masks import apply_masks, check_layers, combine_masks, full_masks, mask_counts, sparsity
 from simulations.pruning.metrics import (
@@ -70,6 +83,13 @@ from simulations.pruning.tables import (
 )
 
 __all__ = [
+    "filter_scores",
+    "filter_mask",
+    "prune_filters",
+    "remove_filters",
+    "prunable_filter_fraction",
+    "FilterFraction",
+    "PrunedNetwork",
     "METHODS",
     "PruneResult",
     "prune",

@@ -58,6 +58,7 @@ _FORMS = ("mean", "order")
 _CENTERS = ("median", "mean", None)
 _MODES = ("entries", "rows", "row_norms")
 _ESTIMATORS = ("block_sum", "hill", "pickands")
+_CONV_SAMPLES = ("filters", "kernels")
 
 
 def _magnitudes(name: str, x: Any, min_size: int) -> np.ndarray:
@@ -268,13 +269,15 @@ def weight_tail_index(
     estimator: str = "block_sum",
     center: bool = True,
     clip: float | None = 2.0,
+    conv_samples: str = "filters",
     **kw,
 ) -> float:
     """Tail index of a layer's weights, the ways Şimşekli et al. 2019 / Barsbey et al. 2021 measure it.
 
     Parameters
     ----------
-    W : array, shape (out, in) (more dims are flattened to (out, -1), e.g. conv kernels)
+    W : array, shape (out, in); more dims are a convolution kernel (O, C, kh, kw) or the like,
+        reshaped as ``conv_samples`` says
     mode : {"entries", "rows", "row_norms"}
         "entries": all out·in weights as scalar samples; "rows": each row (the
         incoming weights of one neuron) is a sample in R^in (block_sum only);
@@ -284,11 +287,20 @@ def weight_tail_index(
         Median-centre the samples first (coordinate-wise for "rows").
     clip : float > 0 or None
         Return ``min(α̂, clip)`` (2.0 by default, as in Barsbey et al.).
+    conv_samples : {"filters", "kernels"}
+        How a W of more than 2 dims becomes the (rows, columns) sample array: "filters" (default)
+        reshapes to (out, −1), a row per output filter — (O, C·kh·kw) for a convolution;
+        "kernels" needs a 4-D kernel (O, C, kh, kw) and reshapes it to (O·C, kh·kw), a row per
+        2-D kernel slice W[o, c] (row o·C + c), as Barsbey, Sefidgaran, Erdogdu, Richard &
+        Şimşekli 2021 (NeurIPS) measure convolution layers in their code. Both keep the entries
+        in the same (row-major) order, so only modes "rows" and "row_norms" differ; a 2-D W is
+        unchanged by "filters".
     **kw
         Passed to the estimator (``block_sizes``, ``form`` for block_sum; ``k`` for hill/pickands).
     """
     check_choice("mode", mode, _MODES)
     check_choice("estimator", estimator, _ESTIMATORS)
+    check_choice("conv_samples", conv_samples, _CONV_SAMPLES)
     center = check_bool("center", center)
     if clip is not None:
         clip = check_positive("clip", clip)
@@ -297,6 +309,10 @@ def weight_tail_index(
         raise ValueError(f"W must have ndim >= 2 (out, in), got shape {w.shape}")
     if w.size == 0:
         raise ValueError(f"W must have at least one entry, got shape {w.shape}")
+    if conv_samples == "kernels":
+        if w.ndim != 4:
+            raise ValueError(f"conv_samples='kernels' needs a 4-D convolution kernel W (O, C, kh, kw), got shape {w.shape}")
+        w = w.reshape(w.shape[0] * w.shape[1], -1)
     w = w.reshape(w.shape[0], -1)
     if (estimator == "block_sum" or center) and np.all(w == w.flat[0]):
         # centred, a constant W is all zeros, and the block-sum estimator needs a non-constant sample
