@@ -154,3 +154,33 @@ def test_default_budget_is_said_on_stderr(extra, notice, steps, tmp_path, capsys
     else:
         assert notice in err
     assert _strict(out.read_text())["steps"] == steps
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "lenet5", "--dataset", "teacher"], "--model needs an image data set"),
+    (["--model", "lenet5", "--activation", "tanh"], "--activation applies to the MLP of --sizes"),
+    (["--model", "lenet5", "--no-bias"], "--no-bias applies to the MLP of --sizes"),
+])
+def test_model_flag_rejects_options_that_do_not_apply(argv, message, capsys):
+    from simulations.nn.cli import main
+
+    assert main(argv + ["--steps", "1", "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_model_flag_trains_the_named_network(tmp_path):
+    # the record's spec is the registry's LeNet-5 on 1×28×28 inputs, trained on real MNIST rows
+    from simulations.nn import data as D
+    from simulations.nn.cli import main
+    from simulations.nn.models import get_model
+
+    try:
+        D.load_mnist(normalize="standard")
+    except D.DataError as exc:
+        pytest.skip(f"MNIST files not found ({exc})")
+    out = tmp_path / "r.json"
+    assert main(["--model", "lenet5", "--n-train", "256", "--n-test", "64", "--batch-size", "32", "--steps", "3",
+                 "--momentum", "0.9", "--no-progress", "--out", str(out)]) == 0
+    rec = _strict(out.read_text())
+    assert rec["config"]["spec"] == get_model("lenet5", input_shape=(1, 28, 28)).to_dict()
+    assert rec["steps"] == 3 and rec["status"] == "completed" and rec["final"]["test_acc"] is not None

@@ -1,9 +1,14 @@
-"""``tailcomp train``: train an MLP from the command line and write a JSON record of the run.
+"""``tailcomp train``: train an MLP or a convolutional network from the command line; a JSON record of the run.
 
-Example::
+Examples::
 
     tailcomp train --dataset mnist --data-dir data --sizes 784,512,512,10 \\
         --lr 0.1 --batch-size 128 --epochs 10 --out runs/mnist.json
+    tailcomp train --dataset mnist --model lenet5 --lr 0.05 --momentum 0.9 --epochs 10
+
+``--model`` picks a network of :mod:`simulations.nn.models` (``lenet5``, ``vgg11``, ``vgg11_wide``,
+``resnet20`` ...) on 1×28×28 inputs; ``--noise-layers`` then index its weight tensors (conv and dense,
+in order) and a conv filter is one "neuron".
 
 The record (``--out``) holds the config, one metrics entry per evaluation, the
 status and why the run ended (``reason``), the CPU ``threads`` it ran with (results are
@@ -37,14 +42,16 @@ from pathlib import Path
 
 import numpy as np
 
-#: the kernel modules whose first compilation ``tailcomp train`` announces on stderr
+#: the kernel modules whose first compilation ``tailcomp train`` announces on stderr (MLP; --model)
 KERNEL_MODULES = ("simulations.nn.backends.cpu_kernels",)
+MODEL_KERNEL_MODULES = ("simulations.nn.backends.cpu_conv", "simulations.nn.backends.cpu_model")
 
 
 def _parser() -> argparse.ArgumentParser:
     from simulations._core.noise import NOISE_KINDS
     from simulations.cli import parser
     from simulations.nn.data import DATASETS
+    from simulations.nn.layers import INITS as MODEL_INITS
     from simulations.nn.model import ACTIVATIONS, INITS, LOSSES
 
     p = parser("tailcomp train", "Train an MLP with the torch-free core and print its final metrics "
@@ -63,15 +70,21 @@ def _parser() -> argparse.ArgumentParser:
                    help="use the first N training samples (synthetic: N samples; default: all, synthetic 1000)")
     d.add_argument("--n-test", type=int, default=None, metavar="N",
                    help="use the first N test samples (synthetic: N samples; default: all, synthetic 0)")
+    from simulations.nn.models import model_names
+
     m = p.add_argument_group("model")
+    m.add_argument("--model", default=None, choices=list(model_names()),
+                   help="a convolutional network of simulations.nn.models (on MNIST / Fashion-MNIST, 1×28×28 inputs) "
+                   "instead of the MLP of --sizes; --sizes, --no-bias and --activation do not apply to it")
     m.add_argument("--sizes", default="784,512,512,10",
                    help="comma-separated layer widths: the input dimension first (784 for MNIST), the number of "
                    "classes last (10 for MNIST)")
     m.add_argument("--no-bias", action="store_true", help="bias-free layers")
-    m.add_argument("--activation", default="relu", choices=list(ACTIVATIONS), help="hidden-layer activation")
+    m.add_argument("--activation", default=None, choices=list(ACTIVATIONS), help="hidden-layer activation (relu)")
     m.add_argument("--loss", default="cross_entropy", choices=list(LOSSES),
                    help="softmax cross-entropy or squared loss on one-hot targets")
-    m.add_argument("--init", default="kaiming_uniform_torch", choices=list(INITS), help="weight initialisation")
+    m.add_argument("--init", default=None, choices=list(dict.fromkeys((*INITS, *MODEL_INITS))),
+                   help="weight initialisation (default: kaiming_uniform_torch for an MLP, the model's own for --model)")
     m.add_argument("--dtype", default="float32", choices=["float32", "float64"], help="parameter dtype")
     o = p.add_argument_group("optimiser")
     o.add_argument("--lr", type=float, default=0.1, help="SGD step size")
@@ -183,6 +196,22 @@ def _monitor_record(monitors) -> dict:
 
 #: (input dimension, classes) of the image data sets
 IMAGE_SHAPES = {"mnist": (784, 10), "fashion_mnist": (784, 10)}
+
+
+def _model_spec(args):
+    """The ModelSpec of ``--model`` on the image data set (1×28×28 inputs, 10 classes)."""
+    from simulations.nn.models import get_model
+
+    if args.dataset not in IMAGE_SHAPES:
+        raise ValueError(f"--model needs an image data set ({', '.join(IMAGE_SHAPES)}), got --dataset {args.dataset}")
+    for flag, given in (("--no-bias", args.no_bias), ("--activation", args.activation is not None)):
+        if given:
+            raise ValueError(f"{flag} applies to the MLP of --sizes, not to --model {args.model}")
+    options = {"input_shape": (1, 28, 28), "n_classes": IMAGE_SHAPES[args.dataset][1], "loss": args.loss,
+               "dtype": args.dtype}
+    if args.init is not None:
+        options["init"] = args.init
+    return get_model(args.model, **options)
 
 
 def _check_sizes(sizes: tuple[int, ...], dataset: str, dim: int, n_classes: int, loss: str) -> None:
@@ -302,11 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     from simulations.nn.train import StopRules, train
 
     try:
-        sizes = _ints(args.sizes, "sizes")
-        if args.dataset in IMAGE_SHAPES:
-            _check_sizes(sizes, args.dataset, *IMAGE_SHAPES[args.dataset], args.loss)
-        spec = MLPSpec(sizes, bias=not args.no_bias, activation=args.activation, loss=args.loss, init=args.init,
-                       dtype=args.dtype)
+        if args.model is not None:
+            spec = _model_spec(args)
+        else:
+            sizes = _ints(args.sizes, "sizes")
+            if args.dataset in IMAGE_SHAPES:
+                _check_sizes(sizes, args.dataset, *IMAGE_SHAPES[args.dataset], args.loss)
+            spec = MLPSpec(sizes, bias=not args.no_bias, activation=args.activation or "relu", loss=args.loss,
+                           init=args.init or "kaiming_uniform_torch", dtype=args.dtype)
         ms = _ints(args.milestones, "milestones")
         sched = Schedule("step", ms, args.gamma, "epoch") if ms else Schedule()
         opt = SGD(args.lr, args.momentum, args.weight_decay, sched)
@@ -324,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
                 ds.X_train, ds.y_train = ds.X_train[:args.n_train], ds.y_train[:args.n_train]
             if args.n_test is not None:
                 ds.X_test, ds.y_test = ds.X_test[:args.n_test], ds.y_test[:args.n_test]
-            _check_sizes(spec.sizes, args.dataset, ds.dim, ds.n_classes, args.loss)
+            if args.model is None:
+                _check_sizes(spec.sizes, args.dataset, ds.dim, ds.n_classes, args.loss)
         elif args.dataset == "gaussian_mixture":
             ds = D.gaussian_mixture(args.n_train or 1000, spec.sizes[0], spec.sizes[-1], n_test=args.n_test or 0,
                                     dtype=spec.np_dtype, seed=args.seed)
@@ -344,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if notice:
         print(f"tailcomp train: {notice}", file=sys.stderr)
-    compile_notice(KERNEL_MODULES)
+    compile_notice(KERNEL_MODULES if args.model is None else MODEL_KERNEL_MODULES)
     t0 = time.time()
     try:
         res = train(spec, ds, optimizer=opt, noise=noise, batch_size=args.batch_size, stop=stop,
