@@ -8,6 +8,10 @@
   threshold, node, spectral, random).
 * ``pruning.compare`` — one pruning method of :data:`COMPARED` at every sparsity, with the
   compute it spent (:mod:`simulations.pruning.comparison`).
+* ``pruning.conv`` — train a convolutional network of :mod:`simulations.nn.models` (``model``,
+  itself a sweep parameter) on MNIST / Fashion-MNIST, optionally with injected α-stable noise, then
+  one-shot global magnitude and filter pruning, the prunable-filter fraction and the per-layer tail
+  indices (:mod:`simulations.pruning.conv_study`; resumable through ``$TAILCOMP_CHECKPOINTS``).
 * ``pruning.baselines`` — dense training of an MLP (LeNet-300-100 by default), one-shot
   global / layerwise magnitude and random pruning (no retraining), and IMP with weight
   rewinding (``"iteration"``) and learning-rate rewinding (``"lr"``) at ``sparsities``.
@@ -19,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simulations._core.noise import NOISE_KINDS
+from simulations.nn.models import model_names
 from simulations.pruning.comparison import COMPARED
 from simulations.pruning.study import CURVE_METHODS
 from simulations.sweep import experiment, param
@@ -139,3 +145,37 @@ def compare(config: CompareConfig, seed: int) -> dict:
     from simulations.pruning.comparison import compare_run
 
     return compare_run(config, seed)
+
+
+@dataclass(frozen=True)
+class ConvConfig:
+    dataset: str = param("mnist", choices=("mnist", "fashion_mnist"))
+    model: str = param("lenet5", choices=model_names(), help="network of simulations.nn.models (1×28×28 inputs)")
+    n_train: int = param(0, low=0, help="first n training examples (0 = all)")
+    n_test: int = param(0, low=0, help="first n test examples (0 = all)")
+    epochs: int = param(12, low=1)
+    batch_size: int = param(128, low=1)
+    lr: float = param(0.05, low=0.0, low_open=True, help="SGD step size")
+    momentum: float = param(0.9, low=0.0, high=1.0, high_open=True)
+    weight_decay: float = param(5e-4, low=0.0)
+    milestones: tuple[int, ...] = param((8, 11), low=1, help="epochs at which the step size is multiplied by gamma")
+    gamma: float = param(0.1, low=0.0, high=1.0, low_open=True)
+    noise_sigma: float = param(0.0, low=0.0, help="σ of the injected noise σ η^(1/α) ξ (0 = none)")
+    noise_alpha: float = param(1.75, low=0.0, high=2.0, low_open=True)
+    noise_kind: str = param("neuron", choices=NOISE_KINDS, help="per filter (neuron), per entry or elliptical")
+    noise_layers: tuple[int, ...] = param((), low=0, help="noised weight tensors (empty: all but the classifier)")
+    sparsities: tuple[float, ...] = param((0.5, 0.8, 0.9, 0.95, 0.98), low=0.0, high=1.0, high_open=True,
+                                          help="weight sparsities of one-shot global magnitude pruning")
+    filter_fractions: tuple[float, ...] = param((0.1, 0.25, 0.5), low=0.0, high=1.0, high_open=True,
+                                                help="fractions of the filters removed per layer (ℓ1, one-shot)")
+    prunable_eps: float = param(0.1, low=0.0, high=1.0, low_open=True, high_open=True,
+                                help="squared relative Frobenius error of the prunable-filter fraction")
+    checkpoint_every: int = param(500, low=1, help="steps between checkpoints when $TAILCOMP_CHECKPOINTS is set")
+
+
+@experiment("pruning.conv", config=ConvConfig)
+def conv(config: ConvConfig, seed: int) -> dict:
+    """A convolutional network trained (with or without noise), then pruned one-shot and measured."""
+    from simulations.pruning.conv_study import conv_run
+
+    return conv_run(config, seed)

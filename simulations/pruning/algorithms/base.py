@@ -31,7 +31,7 @@ from simulations._core.validation import check_choice, check_int
 from simulations.pruning.iterative import prune_step
 from simulations.pruning.masks import _check_shapes, check_layers, check_mask_list, check_ratio
 
-__all__ = ["ScoreBased", "removal_counts", "full_weight_masks", "check_params"]
+__all__ = ["ScoreBased", "Magnitude", "removal_counts", "full_weight_masks", "check_params"]
 
 
 def check_params(params: Any, name: str = "params"):
@@ -141,3 +141,16 @@ class ScoreBased:
         if len(scores) != L:
             raise RuntimeError(f"{type(self).__name__}.scores returned {len(scores)} arrays for {L} layers")
         return prune_step([np.asarray(s, dtype=np.float64) for s in scores], masks, n_remove, scope, layers)
+
+
+class Magnitude(ScoreBased):
+    """Magnitude pruning (Han, Pool, Tran & Dally 2015, NeurIPS): the score of a weight is |θ|.
+
+    Data-free; with the default ``scope="global"`` one threshold over the pooled layers. Works on
+    any :class:`simulations.nn.Params`, convolutional kernels included (scores have the weights' shapes).
+    """
+
+    needs_data = False
+
+    def scores(self, params, data, masks):
+        return [np.abs(np.asarray(w, dtype=np.float64)) for w in params.weights]

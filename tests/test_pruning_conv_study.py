@@ -1,0 +1,74 @@
+"""The ``pruning.conv`` experiment: a LeNet-5 trained on MNIST rows, then pruned and measured.
+
+Oracles: a global magnitude mask rebuilt here from a pooled sort of |θ| (independent of the
+pruning package), the prunable-filter fraction of the first layer recomputed by hand from its
+sorted squared filter norms, and the resumed run equal to the first to the last digit.
+"""
+import numpy as np
+import pytest
+
+from simulations.experiments.pruning import ConvConfig
+from simulations.pruning import conv_study
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    from simulations.nn import data as D
+
+    try:
+        D.load_mnist()
+    except D.DataError as exc:
+        pytest.skip(f"MNIST files not found ({exc})")
+
+
+def _config(**kw):
+    return ConvConfig(**{**dict(n_train=512, n_test=256, epochs=1, batch_size=64, milestones=(1,),
+                                sparsities=(0.5, 0.9), filter_fractions=(0.25,)), **kw})
+
+
+def test_conv_run_metrics_against_independent_recomputation(mnist, tmp_path, monkeypatch):
+    from simulations._core.seeding import child
+    from simulations.nn import SGD, StopRules, evaluate, get_model, init_params, step_schedule, train
+    from simulations.pruning.data import load_data
+
+    monkeypatch.setenv(conv_study.CHECKPOINT_ENV, str(tmp_path))
+    cfg = _config()
+    out = conv_study.conv_run(cfg, 3)
+    m = out["metrics"]
+    assert out["status"] == "done" and m["steps"] == 8 and not m["resumed"]
+    # the same training written out with the public API
+    data = load_data("mnist", 512, 256)
+    spec = get_model("lenet5")
+    res = train(spec, data, params=init_params(spec, child(3, "init")), seed=child(3, "train"), batch_size=64,
+                optimizer=SGD(0.05, 0.9, 5e-4, step_schedule([1], 0.1)), stop=StopRules(max_epochs=1))
+    assert m["test_acc"] == res.final["test_acc"]
+    w = np.concatenate([np.abs(x).ravel() for x in res.params.weights])
+    for s, acc in zip(cfg.sparsities, m["acc_magnitude"]):
+        k = int(np.floor(s * w.size))
+        keep = np.ones(w.size, bool)
+        keep[np.argsort(w, kind="stable")[:k]] = False
+        p = res.params.copy()
+        pos = 0
+        for x in p.weights:
+            x[...] *= keep[pos:pos + x.size].reshape(x.shape)
+            pos += x.size
+        assert acc == pytest.approx(evaluate(p, data.X_test, data.y_test)[1], abs=1e-12)
+    assert len(m["acc_filters"]) == 1 and 0 <= m["acc_filters"][0] <= 1
+    # Wan et al.'s fraction for the first conv: remove filters by increasing norm while the removed
+    # squared norm stays ≤ 0.1 of the total
+    sq = np.sort((res.params.weights[0].reshape(6, -1).astype(np.float64) ** 2).sum(axis=1))
+    n_ok = int(np.sum(np.cumsum(sq) <= 0.1 * sq.sum()))
+    assert m["prunable_filters"]["0"] == pytest.approx(n_ok / 6)
+    assert all(a is None or 0 < a <= 2 for a in m["alpha_rows"] + m["alpha_entries"])
+    # a rerun finds the checkpoint and continues from it: the same network, nothing retrained
+    again = conv_study.conv_run(cfg, 3)["metrics"]
+    assert again["resumed"] and again["test_acc"] == m["test_acc"] and again["acc_magnitude"] == m["acc_magnitude"]
+
+
+def test_checkpoint_names_follow_config_and_seed(monkeypatch, tmp_path):
+    monkeypatch.delenv(conv_study.CHECKPOINT_ENV, raising=False)
+    assert conv_study.checkpoint_for(_config(), 0) is None
+    monkeypatch.setenv(conv_study.CHECKPOINT_ENV, str(tmp_path))
+    a, b, c = (conv_study.checkpoint_for(_config(), 0), conv_study.checkpoint_for(_config(), 1),
+               conv_study.checkpoint_for(_config(lr=0.01), 0))
+    assert len({a, b, c}) == 3 and a.parent == tmp_path and a == conv_study.checkpoint_for(_config(), 0)
