@@ -179,9 +179,9 @@ class MLPSpec:
 
 
 def _is_model_spec(spec: Any) -> bool:
-    from simulations.nn.model_spec import ModelSpec  # model_spec imports this module
-
-    return isinstance(spec, ModelSpec)
+    """A :class:`~simulations.nn.model_spec.ModelSpec` (recognised by its interface: that module imports this one)."""
+    return not isinstance(spec, MLPSpec) and all(hasattr(spec, a) for a in ("param_layout", "layer_views",
+                                                                            "init_flat", "init_buffers"))
 
 
 def check_spec(spec: Any, name: str = "spec") -> Any:
@@ -246,11 +246,7 @@ class Params(_Layered):
         super().__init__(spec, flat)
         n_buf = getattr(spec, "n_buffers", 0)
         if buffers is None:
-            buffers = np.zeros(n_buf, dtype=spec.np_dtype)
-            if n_buf:
-                from simulations.nn.model_spec import init_model_buffers
-
-                buffers = init_model_buffers(spec)
+            buffers = spec.init_buffers() if n_buf else np.zeros(0, dtype=spec.np_dtype)
         if not isinstance(buffers, np.ndarray) or buffers.dtype != spec.np_dtype or buffers.shape != (n_buf,) \
                 or not buffers.flags.c_contiguous:
             raise ValueError(f"buffers must be a C-contiguous {spec.dtype} array of spec.n_buffers = {n_buf} "
@@ -428,9 +424,7 @@ def init_params(spec: Any, seed: Any = 0) -> Params:
     """
     check_spec(spec)
     if _is_model_spec(spec):
-        from simulations.nn.model_spec import init_model_params
-
-        return Params(spec, init_model_params(spec, seed))
+        return Params(spec, spec.init_flat(seed))
     rng = generator(seed)
     p = Params.zeros(spec)
     for l, (fan_out, fan_in) in enumerate(spec.weight_shapes):

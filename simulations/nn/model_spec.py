@@ -200,6 +200,14 @@ class ModelSpec:
         return isinstance(other, ModelSpec) and (other.input_shape, other.layers, other.n_classes) == \
             (self.input_shape, self.layers, self.n_classes)
 
+    def init_flat(self, seed: Any = 0) -> np.ndarray:
+        """:func:`init_model_params` of this spec (what :func:`simulations.nn.model.init_params` calls)."""
+        return init_model_params(self, seed)
+
+    def init_buffers(self) -> np.ndarray:
+        """:func:`init_model_buffers` of this spec (the default ``buffers`` of its :class:`~simulations.nn.model.Params`)."""
+        return init_model_buffers(self)
+
     def describe(self) -> str:
         return f"a network of {len(self.layers)} layers on inputs {self.input_shape} ({self.n_params} parameters)"
 

@@ -31,6 +31,7 @@ from simulations.nn.backends import get_backend
 from simulations.nn.backends.base import BATCH_SIZE_MAX, Backend, StepConfig
 from simulations.nn.checkpoint import TrainState, _checkpoint_file, load_checkpoint, save_checkpoint
 from simulations.nn.model import Mask, MLPSpec, Params, check_spec
+from simulations.nn.model_backend import backend_for
 from simulations.nn.optim import SGD, NoiseConfig
 from simulations.nn.runner import Run
 
@@ -278,7 +279,7 @@ def train(
             raise ValueError(f"mask must match the architecture of spec: {spec.describe()}")
         if mask.flat.size and mask.flat.max() > 1:  # views may have been written after construction
             raise ValueError(f"mask entries must be 0 or 1, found {int(mask.flat.max())}")
-    be = get_backend(backend)
+    be = backend_for(spec, get_backend(backend))
     config = {
         "spec": spec.to_dict(), "optimizer": optimizer.to_dict(), "noise": None if noise is None else noise.to_dict(),
         "batch_size": batch_size, "stop": stop.to_dict(), "averaging": averaging, "eval_every": eval_every,
@@ -351,7 +352,7 @@ def _eval_setup(params: Params, X, batch_size, backend, threads):
     spec = params.spec
     batch_size = check_int("batch_size", batch_size, 1, BATCH_SIZE_MAX)
     threads = default_threads() if threads is None else check_int("threads", threads, 1)
-    be = get_backend(backend)
+    be = backend_for(spec, get_backend(backend))
     X = _as_rows("X", X, spec)
     # the evaluation buffers hold one chunk: never more rows than X has
     ws = be.workspace(StepConfig(spec, 1), eval_batch_size=max(1, min(batch_size, X.shape[0])))

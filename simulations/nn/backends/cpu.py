@@ -19,8 +19,6 @@ from simulations._core.threads import blas_threads
 from simulations.nn.backends import cpu_dense as dense
 from simulations.nn.backends.base import Backend, StepConfig, StepsResult, check_workspace
 from simulations.nn.backends.cpu_kernels import train_steps_for
-from simulations.nn.backends.cpu_model import ModelWorkspace, evaluate_model, forward_model, run_model_steps
-from simulations.nn.model import MLPSpec
 
 __all__ = ["CPUBackend", "Workspace"]
 
@@ -102,14 +100,10 @@ class CPUBackend(Backend):
     def threads(self, n: int):
         return blas_threads(n)
 
-    def workspace(self, config: StepConfig, eval_batch_size: int = 1024) -> Workspace | ModelWorkspace:
-        if not isinstance(config.spec, MLPSpec):  # a ModelSpec (convolutional network)
-            return ModelWorkspace(config, check_workspace(config, eval_batch_size))
+    def workspace(self, config: StepConfig, eval_batch_size: int = 1024) -> Workspace:
         return Workspace(config, eval_batch_size)
 
     def run_steps(self, ws: Workspace, config, bufs, X, y, idx, lrs, avg_flags) -> StepsResult:
-        if isinstance(ws, ModelWorkspace):
-            return run_model_steps(ws, config, bufs, X, y, idx, lrs, avg_flags)
         lay = ws.train
         c = ws.codes
         steps = int(lrs.shape[0])
@@ -131,18 +125,14 @@ class CPUBackend(Backend):
         return StepsResult(int(done), float(ws.stats[0]), int(ws.stats[1]), code != 0, code)
 
     def evaluate(self, ws: Workspace, spec, params, X, y, buffers=None) -> tuple[float, int]:
+        lay = ws.eval
         if X.shape[0] == 0:
             return 0.0, 0
-        if isinstance(ws, ModelWorkspace):
-            return evaluate_model(ws, params, buffers, X, y)
-        lay = ws.eval
         t, c = dense.evaluate_kernel(lay.sizes, lay.offsets, lay.aoff, lay.act, lay.loss, lay.has_bias, params, X, y,
                                      lay.acts, lay.rows)
         return float(t), int(c)
 
     def forward(self, ws: Workspace, spec, params, X, buffers=None) -> np.ndarray:
-        if isinstance(ws, ModelWorkspace):
-            return forward_model(ws, params, buffers, X)
         lay = ws.eval
         out = np.empty((X.shape[0], spec.sizes[-1]), dtype=spec.np_dtype)
         if X.shape[0]:

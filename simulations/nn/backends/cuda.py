@@ -133,9 +133,6 @@ class CUDABackend(Backend):
     def workspace(self, config: StepConfig, eval_batch_size: int = 1024) -> CudaWorkspace:
         if not isinstance(config, StepConfig):
             raise TypeError(f"config must be a StepConfig, got {type(config).__name__}")
-        if not isinstance(config.spec, MLPSpec):
-            raise NotImplementedError("the cuda backend trains MLPSpec networks only; train a ModelSpec "
-                                      "(convolutional) network with backend='cpu'")
         return CudaWorkspace(self, config, eval_batch_size)
 
     def _check_data(self, spec: MLPSpec, X, y, n_min: int = 1):

@@ -1,4 +1,8 @@
-"""Training steps of a :class:`~simulations.nn.model_spec.ModelSpec` network (convolutional or not) on the CPU.
+"""The CPU backend for :class:`~simulations.nn.model_spec.ModelSpec` networks (convolutional or not).
+
+:class:`ModelCPUBackend` is the ``cpu`` backend (:class:`simulations.nn.backends.cpu.CPUBackend`)
+with its workspace, step chunk, evaluation and logits replaced by those below;
+:func:`backend_for` gives it to :func:`simulations.nn.train.train` for a ModelSpec.
 
 The per-step semantics are the MLP backend's (:mod:`simulations.nn.backends.base`): gather the
 batch ``X[idx[s·B:(s+1)·B]]``; forward in training mode (BatchNorm on batch statistics, running
@@ -25,7 +29,8 @@ import numpy as np
 
 from simulations._core.codes import NOISE_ELLIPTICAL, NOISE_ENTRY, NOISE_NEURON
 from simulations.nn import conv_net
-from simulations.nn.backends.base import StepConfig, StepsResult
+from simulations.nn.backends.base import Backend, StepConfig, StepsResult, check_workspace
+from simulations.nn.backends.cpu import CPUBackend
 from simulations.nn.backends.cpu_dense import loss_delta
 from simulations.nn.backends.cpu_noise import (
     all_finite,
@@ -36,8 +41,9 @@ from simulations.nn.backends.cpu_noise import (
     weight_check,
 )
 from simulations.nn.backends.pointwise import noise_amplitude
+from simulations.nn.model import MLPSpec
 
-__all__ = ["ModelWorkspace", "run_model_steps", "evaluate_model", "forward_model"]
+__all__ = ["ModelCPUBackend", "ModelWorkspace", "backend_for", "run_model_steps", "evaluate_model", "forward_model"]
 
 _NOISE_FUNCS = {NOISE_NEURON: noise_neuron, NOISE_ELLIPTICAL: noise_elliptical}
 
@@ -204,3 +210,48 @@ def forward_model(ws: ModelWorkspace, params, buffers, X) -> np.ndarray:
         for s, m, z in _eval_chunks(ws, params, buffers, X):
             out[s:s + m] = z
     return out
+
+
+class ModelCPUBackend(CPUBackend):
+    """The ``cpu`` backend for ModelSpec networks (memory, threads and names as :class:`CPUBackend`)."""
+
+    def workspace(self, config: StepConfig, eval_batch_size: int = 1024) -> ModelWorkspace:
+        return ModelWorkspace(config, check_workspace(config, eval_batch_size))
+
+    def run_steps(self, ws, config, bufs, X, y, idx, lrs, avg_flags) -> StepsResult:
+        return run_model_steps(ws, config, bufs, X, y, idx, lrs, avg_flags)
+
+    def evaluate(self, ws, spec, params, X, y, buffers=None) -> tuple[float, int]:
+        if X.shape[0] == 0:
+            return 0.0, 0
+        return evaluate_model(ws, params, buffers, X, y)
+
+    def forward(self, ws, spec, params, X, buffers=None) -> np.ndarray:
+        return forward_model(ws, params, buffers, X)
+
+    def gradient(self, spec, params, X, y) -> tuple[float, np.ndarray]:
+        # training mode (batch statistics), as a step differentiates; the running statistics are a throwaway copy
+        loss, g = conv_net.loss_and_grad(spec, params, spec.init_buffers(), X, y, train=True)
+        return loss, g.copy()
+
+
+_MODEL_CPU: ModelCPUBackend | None = None
+
+
+def backend_for(spec, be: Backend) -> Backend:
+    """The backend that trains ``spec`` on ``be``: ``be`` itself for an MLPSpec; for a ModelSpec the
+    :class:`ModelCPUBackend` when ``be`` is the CPU backend (the CUDA backend trains MLPs only: a
+    NotImplementedError saying so)."""
+    global _MODEL_CPU
+    if not _is_model(spec):
+        return be
+    if be.name != "cpu":
+        raise NotImplementedError(f"the {be.name} backend trains MLPSpec networks only; train a ModelSpec "
+                                  "(convolutional) network with backend='cpu'")
+    if _MODEL_CPU is None:
+        _MODEL_CPU = ModelCPUBackend()
+    return _MODEL_CPU
+
+
+def _is_model(spec) -> bool:
+    return not isinstance(spec, MLPSpec)
