@@ -1,4 +1,4 @@
-"""The torch-free neural training core: fully connected networks trained by minibatch SGD with
+"""The torch-free neural training core: fully connected and convolutional networks trained by minibatch SGD with
 injected α-stable noise, masks (pruning), iterate averaging and exact resume (see ``simulations/nn/API.md``).
 
 Network z_l = a_{l−1} W_lᵀ + b_l, a_l = φ(z_l), W_l of shape (out, in) (:mod:`.model`); one step
@@ -9,7 +9,8 @@ g = ∇L_B(θ) + λθ, v ← μv + g, θ ← θ − η_t v (PyTorch's ``torch.op
 (SGD, schedules, noise), :mod:`.data` (MNIST / Fashion-MNIST, synthetic sets), :mod:`.cifar` (CIFAR-10 /
 CIFAR-100), :mod:`.augment` (seeded random crop and flip), :mod:`.layers`, :mod:`.model_spec` and :mod:`.models` (convolutional
 network specifications and the models of the pruning literature; their kernels are
-:mod:`.backends.cpu_conv`, checked wrappers :mod:`.conv_api` — training them is not wired in yet), :mod:`.train` (the
+:mod:`.backends.cpu_conv`, checked wrappers :mod:`.conv_api`, the whole network :mod:`.conv_net`, its training
+backend :mod:`.model_backend`), :mod:`.train` (the
 entry points), :mod:`.runner` (the step loop), :mod:`.checkpoint` (resume state and files),
 :mod:`.backends` (CPU and CUDA kernels), :mod:`.cli` (``tailcomp train``).
 
