@@ -235,23 +235,23 @@ class ModelCPUBackend(CPUBackend):
         return loss, g.copy()
 
 
-_MODEL_CPU: ModelCPUBackend | None = None
+_MODEL_BACKENDS: dict[str, Backend] = {}
 
 
 def backend_for(spec, be: Backend) -> Backend:
     """The backend that trains ``spec`` on ``be``: ``be`` itself for an MLPSpec; for a ModelSpec the
-    :class:`ModelCPUBackend` when ``be`` is the CPU backend (the CUDA backend trains MLPs only: a
-    NotImplementedError saying so)."""
-    global _MODEL_CPU
-    if not _is_model(spec):
+    :class:`ModelCPUBackend` when ``be`` is the CPU backend, :class:`simulations.nn.model_cuda.ModelCUDABackend`
+    when it is the CUDA one (one instance per process each); any other backend is a NotImplementedError."""
+    if isinstance(spec, MLPSpec):
         return be
-    if be.name != "cpu":
-        raise NotImplementedError(f"the {be.name} backend trains MLPSpec networks only; train a ModelSpec "
-                                  "(convolutional) network with backend='cpu'")
-    if _MODEL_CPU is None:
-        _MODEL_CPU = ModelCPUBackend()
-    return _MODEL_CPU
+    if be.name not in ("cpu", "cuda"):
+        raise NotImplementedError(f"backend {be.name!r} trains MLPSpec networks only; train a ModelSpec "
+                                  "(convolutional) network with backend='cpu' or 'cuda'")
+    if be.name not in _MODEL_BACKENDS:
+        if be.name == "cpu":
+            _MODEL_BACKENDS["cpu"] = ModelCPUBackend()
+        else:
+            from simulations.nn.model_cuda import ModelCUDABackend  # imports numba.cuda: only when asked
 
-
-def _is_model(spec) -> bool:
-    return not isinstance(spec, MLPSpec)
+            _MODEL_BACKENDS["cuda"] = ModelCUDABackend()
+    return _MODEL_BACKENDS[be.name]
