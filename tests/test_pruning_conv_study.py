@@ -72,3 +72,35 @@ def test_checkpoint_names_follow_config_and_seed(monkeypatch, tmp_path):
     a, b, c = (conv_study.checkpoint_for(_config(), 0), conv_study.checkpoint_for(_config(), 1),
                conv_study.checkpoint_for(_config(lr=0.01), 0))
     assert len({a, b, c}) == 3 and a.parent == tmp_path and a == conv_study.checkpoint_for(_config(), 0)
+
+
+def test_imp_with_weight_rewinding_on_lenet5(mnist):
+    # Frankle et al. 2020's rewinding on a convolutional network: every round restarts from θ_k of the
+    # dense run (masked), the sparsity targets are met exactly (global ⌊s·n⌋ over the weight tensors),
+    # pruned weights stay exactly zero, and round 1's mask is the top-|θ| set of the dense network.
+    from simulations._core.seeding import child
+    from simulations.nn import SGD, StopRules, get_model, init_params, train
+    from simulations.pruning import imp
+    from simulations.pruning.data import load_data
+
+    data = load_data("mnist", 512, 256)
+    spec = get_model("lenet5")
+    r = imp(spec, data, steps=16, optimizer=SGD(0.05, 0.9), batch_size=64, targets=(0.5, 0.8), rewind="iteration",
+            rewind_step=4, seed=2)
+    n = sum(int(np.prod(s)) for s in spec.weight_shapes)
+    assert r.init == init_params(spec, child(2, "init"))
+    dense = train(spec, data, params=r.init, optimizer=SGD(0.05, 0.9), batch_size=64, stop=StopRules(max_steps=16),
+                  seed=child(2, "train"), snapshot_at=(4,))
+    assert r.rounds[0].params == dense.params
+    w = np.concatenate([np.abs(x).ravel() for x in dense.params.weights])
+    keep = np.ones(n, bool)
+    keep[np.argsort(w, kind="stable")[:n // 2]] = False
+    assert np.array_equal(np.concatenate([m.ravel() for m in r.rounds[1].masks]), keep)
+    for ro, s in zip(r.rounds[1:], (0.5, 0.8)):
+        assert ro.remaining == n - int(np.floor(s * n))
+        flat_mask = np.concatenate([m.ravel() for m in ro.masks])
+        final = np.concatenate([x.ravel() for x in ro.params.weights])
+        start = np.concatenate([x.ravel() for x in ro.start_params.weights])
+        theta_k = np.concatenate([x.ravel() for x in dense.snapshots[4].weights])
+        assert np.all(final[~flat_mask] == 0) and np.array_equal(start, theta_k * flat_mask)
+        assert ro.steps == 12

@@ -237,7 +237,8 @@ def imp(
 
     Parameters
     ----------
-    spec, data : an :class:`simulations.nn.MLPSpec` and a data set for :func:`simulations.nn.train`:
+    spec, data : an :class:`simulations.nn.MLPSpec` or :class:`simulations.nn.ModelSpec` (its weight
+        tensors, conv kernels included, are the layers) and a data set for :func:`simulations.nn.train`:
         a :class:`simulations.nn.Dataset` or a tuple ``(X_train, y_train, X_test, y_test)``, with a
         non-empty test split (accuracies are test accuracies; a pair ``(X_train, y_train)`` is a
         ``ValueError``).
@@ -259,11 +260,11 @@ def imp(
         default ``child(seed, "train")``. Every round uses the same one, so the dense round's θ_k is
         exactly ``train(spec, data, params=θ₀, seed=train_seed, ...).snapshots[k]``.
     """
-    from simulations.nn import SGD, Dataset, Mask, MLPSpec, Params, StopRules, evaluate, init_params, train
+    from simulations.nn import SGD, Dataset, Mask, Params, StopRules, evaluate, init_params, train
+    from simulations.nn.model import check_spec
     from simulations.nn.optim import Schedule
 
-    if not isinstance(spec, MLPSpec):
-        raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+    check_spec(spec)
     if isinstance(data, Dataset):
         parts = (data.X_train, data.y_train, data.X_test, data.y_test)
     elif isinstance(data, (tuple, list)) and len(data) in (2, 4):
@@ -298,8 +299,8 @@ def imp(
     layers = [i for i in range(L) if i not in set(check_layers("skip_layers", skip_layers, L))]
     if not layers:
         raise ValueError("skip_layers must leave at least one layer to prune")
-    n_pruned_total = sum(spec.weight_shapes[i][0] * spec.weight_shapes[i][1] for i in layers)
-    n_all = sum(o * i for o, i in spec.weight_shapes)
+    n_pruned_total = sum(math.prod(spec.weight_shapes[i]) for i in layers)
+    n_all = sum(math.prod(s) for s in spec.weight_shapes)
     round_seed = child(ss, "train") if train_seed is None else check_int("train_seed", train_seed, 0)
 
     theta0 = params.copy() if params is not None else init_params(spec, child(ss, "init"))
