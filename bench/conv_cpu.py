@@ -132,7 +132,7 @@ def main(argv=None) -> None:
     notes["single-core f32 GEMM peak (np.dot 2048^3)"] = f"{peak / 1e9:.1f} GFLOP/s"
     for case, fo, fp in fracs:
         notes[f"{case}: fraction of 1-core GEMM peak (ours / torch)"] = f"{fo / peak:.2f} / {fp / peak:.2f}"
-    notes["threads"] = "ours: blas_threads(t) (OpenBLAS + numba); torch.set_num_threads(t)"
+    notes["threads"] = "ours: blas_threads(t) (OpenBLAS threads in the GEMMs; the copy kernels are serial); torch.set_num_threads(t)"
     notes["torch"] = torch.__version__
     notes["cpu load (1-min avg) at end"] = f"{os.getloadavg()[0]:.2f}"
     emit("conv_cpu", rows, args.json, notes)

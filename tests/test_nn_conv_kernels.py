@@ -20,6 +20,7 @@ import pytest
 
 from simulations.nn import conv_api as C
 from simulations.nn.backends import cpu_conv as K
+from simulations.nn.backends import cpu_conv_gemm as G
 
 U32 = 2.0 ** -24
 
@@ -349,3 +350,93 @@ def test_pooling_and_relu_match_torch(k, stride):
     (tr * torch.tensor(x)).sum().backward()
     np.testing.assert_array_equal(C.relu_forward(x), tr.detach().numpy())
     np.testing.assert_array_equal(C.relu_backward(x, C.relu_forward(x)), tx.grad.numpy())
+
+
+# ------------------------------------------------------------------------------ batched (one-GEMM) kernels
+def ref_cols_t(x, kh, kw, s, p):
+    """The transposed batched im2col matrix (C·kh·kw, N·OH·OW), built window by window from np.pad."""
+    N, Ch, H, W = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    OH, OW = (H + 2 * p - kh) // s + 1, (W + 2 * p - kw) // s + 1
+    out = np.zeros((Ch * kh * kw, N * OH * OW))
+    for n, a, c in itertools.product(range(N), range(OH), range(OW)):
+        out[:, n * OH * OW + a * OW + c] = xp[n, :, a * s:a * s + kh, c * s:c * s + kw].ravel()
+    return out
+
+
+@pytest.mark.parametrize("s,p,kh,kw", [(1, 0, 3, 3), (1, 1, 3, 3), (1, 2, 5, 5), (2, 1, 3, 2), (3, 2, 2, 3), (2, 0, 1, 1)])
+def test_im2col_t_is_the_transposed_window_matrix_and_col2im_t_its_adjoint(s, p, kh, kw):
+    rng = np.random.default_rng(21 + s + p + kh)
+    x = rng.standard_normal((3, 2, 7, 6))
+    want = ref_cols_t(x, kh, kw, s, p)
+    cols = np.full(want.shape, np.nan)                       # every entry must be written
+    G.im2col_t(x, kh, kw, s, p, cols)
+    np.testing.assert_array_equal(cols, want)
+    R = rng.standard_normal(cols.shape)
+    dx = np.full_like(x, np.nan)                             # overwritten, not accumulated
+    G.col2im_t(R, kh, kw, s, p, dx)
+    ref = np.zeros_like(np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))))   # scatter each column back
+    OH, OW = (7 + 2 * p - kh) // s + 1, (6 + 2 * p - kw) // s + 1
+    for n, a, c in itertools.product(range(3), range(OH), range(OW)):
+        ref[n, :, a * s:a * s + kh, c * s:c * s + kw] += R[:, n * OH * OW + a * OW + c].reshape(2, kh, kw)
+    np.testing.assert_allclose(dx, ref[:, :, p:p + 7, p:p + 6], rtol=1e-13, atol=1e-13)
+    assert np.isclose(np.vdot(cols, R), np.vdot(x, dx), rtol=1e-12)
+
+
+@pytest.mark.parametrize("has_bias,relu", [(True, True), (True, False), (False, True), (False, False)])
+def test_unpermute_and_permute_match_numpy_transposes(has_bias, relu):
+    rng = np.random.default_rng(31)
+    N, O, OH, OW = 3, 5, 4, 3
+    L = OH * OW
+    yr = rng.standard_normal((N * L, O)).astype(np.float32)
+    b = rng.standard_normal(O).astype(np.float32)
+    y = np.full((N, O, OH, OW), np.nan, np.float32)
+    G.unpermute_bias_relu(yr, b, has_bias, relu, y)
+    want = yr.reshape(N, L, O).transpose(0, 2, 1).reshape(N, O, OH, OW) + (b[:, None, None] if has_bias else 0)
+    np.testing.assert_array_equal(y, np.maximum(want, 0) if relu else want)
+    dy = rng.standard_normal(y.shape)
+    yy = rng.standard_normal(y.shape) * (rng.random(y.shape) < 0.5)       # many exact zeros: the mask is y > 0
+    dyt, db = np.full((O, N * L), np.nan), np.full(O, np.nan)
+    G.permute_mask_sum(dy, yy, relu, has_bias, dyt, db)
+    g = dy * (yy > 0) if relu else dy
+    np.testing.assert_array_equal(dyt, g.transpose(1, 0, 2, 3).reshape(O, N * L))
+    if has_bias:
+        np.testing.assert_allclose(db, g.sum(axis=(0, 2, 3)), rtol=1e-13, atol=1e-13)
+    else:
+        assert np.all(np.isnan(db))                                        # db untouched without a bias
+
+
+@pytest.mark.parametrize("stride,pad,need_dx", [(1, 1, True), (2, 0, True), (1, 2, False)])
+def test_conv_kernels_with_fused_relu_match_the_reference(stride, pad, need_dx):
+    """Forward = ReLU(direct sum); backward = the reference backward of dy·[y > 0]; no dx when not asked."""
+    x, w, b = _conv_data(stride, pad, 3, 3, 2, O=4, seed=41)
+    N, Ch, H, W = x.shape
+    O = w.shape[0]
+    OH, OW = (H + 2 * pad - 3) // stride + 1, (W + 2 * pad - 3) // stride + 1
+    cols = np.empty((Ch * 9, N * OH * OW))
+    yt = np.empty((O, N * OH * OW))
+    y = np.empty((N, O, OH, OW))
+    G.conv2d_forward(x, w, b, True, True, stride, pad, cols, yt, y)
+    z = ref_conv(x, w, b, stride, pad)
+    np.testing.assert_allclose(y, np.maximum(z, 0), rtol=1e-12, atol=1e-12)
+    assert (y == 0).any() and (y > 0).any()
+    dy = np.random.default_rng(42).standard_normal(y.shape)
+    dx, dw, db = np.full_like(x, np.nan), np.empty_like(w), np.empty(O)
+    G.conv2d_backward(w, dy, y, True, stride, pad, cols, yt, np.empty_like(cols), dx, dw, db, True, need_dx)
+    rdx, rdw, rdb = ref_conv_backward(x, w, dy * (z > 0), stride, pad)
+    np.testing.assert_allclose(dw, rdw, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(db, rdb, rtol=1e-12, atol=1e-12)
+    if need_dx:
+        np.testing.assert_allclose(dx, rdx, rtol=1e-12, atol=1e-12)
+    else:
+        assert np.all(np.isnan(dx))
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_maxpool_nan_wins_the_window(k):
+    """PyTorch's rule ``val > max || isnan(val)``: a NaN takes the window, a later NaN takes it from it."""
+    x = np.zeros((1, 1, k, k))
+    x[0, 0, 0, 1], x[0, 0, 1, 0], x[0, 0, 0, 0] = np.nan, np.nan, 5.0
+    y, idx = np.empty((1, 1, 1, 1)), np.empty((1, 1, 1, 1), np.int64)
+    K.maxpool2d_forward(x, k, k, y, idx)
+    assert np.isnan(y[0, 0, 0, 0]) and idx[0, 0, 0, 0] == k        # the second NaN, at (1, 0)

@@ -44,7 +44,8 @@ import numpy as np
 
 #: the kernel modules whose first compilation ``tailcomp train`` announces on stderr (MLP; --model)
 KERNEL_MODULES = ("simulations.nn.backends.cpu_kernels",)
-MODEL_KERNEL_MODULES = ("simulations.nn.backends.cpu_conv", "simulations.nn.model_backend")
+MODEL_KERNEL_MODULES = ("simulations.nn.backends.cpu_conv", "simulations.nn.backends.cpu_conv_gemm",
+                        "simulations.nn.model_backend")
 
 
 def _parser() -> argparse.ArgumentParser:

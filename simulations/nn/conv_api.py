@@ -2,9 +2,10 @@
 
 Each function validates its arguments (shapes, dtypes, stride ≥ 1, pad ≥ 0, windows that fit)
 with errors naming the parameter, allocates the outputs and workspaces, and calls the kernel of
-:mod:`simulations.nn.backends.cpu_conv` (whose docstring states the mathematics: convolution as
-cross-correlation lowered to im2col + GEMM, Chellapilla et al. 2006; max pooling with PyTorch's
-tie rule; average pooling without padding). Layout NCHW, float32 or float64; every array of a
+:mod:`simulations.nn.backends.cpu_conv` (whose docstring states the mathematics: im2col;
+max pooling with PyTorch's tie rule; average pooling without padding) or, for the convolution
+(cross-correlation lowered to one GEMM over the batch, Chellapilla et al. 2006), of
+:mod:`simulations.nn.backends.cpu_conv_gemm`. Layout NCHW, float32 or float64; every array of a
 call has the dtype of ``x`` (or ``dy``). Output size (Dumoulin & Visin 2016, relationship 6):
 OH = (H + 2·pad − kh)//stride + 1.
 """
@@ -14,6 +15,7 @@ import numpy as np
 
 from simulations._core.validation import check_array, check_bool, check_int
 from simulations.nn.backends import cpu_conv as _k
+from simulations.nn.backends import cpu_conv_gemm as _g
 
 __all__ = ["conv_output_size", "im2col", "col2im", "conv2d_forward", "conv2d_backward", "maxpool2d_forward",
            "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward", "global_avgpool_forward",
@@ -145,9 +147,10 @@ def conv2d_forward(x, w, b=None, stride: int = 1, pad: int = 0) -> np.ndarray:
     stride, pad, OH, OW = _conv_geometry(x.shape, w.shape[2], w.shape[3], stride, pad)
     N, O = x.shape[0], w.shape[0]
     _entries("an output", (N, O, OH, OW), "x, w, stride and pad")
-    cols = np.empty((N * OH * OW, w[0].size), x.dtype)
+    cols = np.empty((w[0].size, N * OH * OW), x.dtype)
     y = np.empty((N, O, OH, OW), x.dtype)
-    _k.conv2d_forward(x, w, b if b is not None else np.zeros(0, x.dtype), b is not None, stride, pad, cols, y)
+    _k.conv2d_forward(x, w, b if b is not None else np.zeros(0, x.dtype), b is not None, False, stride, pad, cols,
+                      np.empty((O, N * OH * OW), x.dtype), y)
     _finite("the convolution", "x, w or b", y)
     return y
 
@@ -166,12 +169,14 @@ def conv2d_backward(x, w, dy, stride: int = 1, pad: int = 0, bias: bool = True, 
     want = (x.shape[0], w.shape[0], OH, OW)
     if dy.shape != want:
         raise ValueError(f"dy must have the output shape (N, O, OH, OW) = {want}, got {dy.shape}")
-    cols = np.empty((want[0] * OH * OW, w[0].size), x.dtype)
-    dcols = np.empty_like(cols) if need_dx else np.empty((0, 0), x.dtype)
+    cols = np.empty((w[0].size, want[0] * OH * OW), x.dtype)
+    _g.im2col_t(x, w.shape[2], w.shape[3], stride, pad, cols)
+    dcols = np.empty_like(cols) if need_dx else cols
     dx = np.empty_like(x) if need_dx else np.empty((0, 0, 0, 0), x.dtype)
     dw = np.empty_like(w)
     db = np.empty(w.shape[0], x.dtype) if bias else np.empty(0, x.dtype)
-    _k.conv2d_backward(x, w, dy, stride, pad, cols, dcols, dx, dw, db, bias, need_dx)
+    _k.conv2d_backward(w, dy, dy, False, stride, pad, cols, np.empty((want[1], cols.shape[1]), x.dtype), dcols, dx,
+                       dw, db, bias, need_dx)
     out = (dx if need_dx else None, dw, db if bias else None)
     _finite("a convolution gradient", "x, w or dy", *out)
     return out

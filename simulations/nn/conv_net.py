@@ -1,10 +1,12 @@
 """Forward and backward pass of a whole :class:`~simulations.nn.model_spec.ModelSpec` network on the CPU.
 
 A :class:`Workspace` is built once per (spec, batch size): every activation, max-pool argmax,
-BatchNorm statistic, im2col matrix and gradient buffer is allocated there, so :func:`forward`
+BatchNorm statistic, im2col matrix (one per convolution when the workspace has gradients: the
+backward pass reuses the forward's) and gradient buffer is allocated there, so :func:`forward`
 and :func:`loss_and_grad` allocate nothing beyond numpy views. Each layer calls the numba kernels
-of :mod:`simulations.nn.backends.cpu_conv` (convolution as im2col + GEMM, Chellapilla, Puri &
-Simard 2006; pooling; ReLU), :mod:`simulations.nn.backends.cpu_batchnorm` (Ioffe & Szegedy 2015)
+of :mod:`simulations.nn.backends.cpu_conv_gemm` (convolution as im2col + ONE GEMM over the batch,
+Chellapilla, Puri & Simard 2006), :mod:`simulations.nn.backends.cpu_conv` (pooling; ReLU),
+:mod:`simulations.nn.backends.cpu_batchnorm` (Ioffe & Szegedy 2015)
 and the BLAS GEMM of :mod:`simulations.nn.backends.cpu_dense` (dense layers z = a Wᵀ + b);
 tanh and softplus use numpy ufuncs written into the preallocated buffers.
 
@@ -15,6 +17,10 @@ noise act on it unchanged). The loss is the MLP's (:mod:`simulations.nn.backends
 mean cross-entropy or mean ½‖z − e_y‖². A :class:`~simulations.nn.layers.BasicBlock` is
 y = ReLU(BN₂(conv₂(ReLU(BN₁(conv₁(x))))) + s(x)) (He et al. 2016), s the identity, option A
 (x[:, :, ::stride, ::stride] in channels (O − C)//2 ... of zeros) or option B (BN(conv1×1(x))).
+
+A Conv2d directly followed by a ReLU runs as one fused layer (max(·, 0) applied while the
+convolution writes its output, the mask [y > 0] while its backward reads dy): the same numbers
+as the two layers apart.
 
 ``train=True`` uses the batch statistics in every BatchNorm and updates the running statistics
 in ``buffers`` IN PLACE (as a PyTorch module in training mode); ``train=False`` uses them.
@@ -56,6 +62,11 @@ BATCH_MAX = 2**20
 _INPLACE_AFTER = (L.Conv2d, L.BatchNorm2d, L.Dense, L.MaxPool2d, L.AvgPool2d, L.GlobalAvgPool, L.BasicBlock, L.ReLU)
 
 
+def _fuses(layers, i: int) -> bool:
+    """Whether layer i is a Conv2d directly followed by a ReLU (fused into the convolution's kernels)."""
+    return 0 <= i < len(layers) - 1 and isinstance(layers[i], L.Conv2d) and isinstance(layers[i + 1], L.ReLU)
+
+
 def _as_spec(spec: Any) -> ModelSpec:
     if isinstance(spec, MLPSpec):
         return ModelSpec.from_mlp(spec)
@@ -79,7 +90,7 @@ class Workspace:
         spec = _as_spec(spec)
         N = check_int("batch_size", batch_size, 1, BATCH_MAX)
         self.spec, self.batch_size, self.backward = spec, N, check_bool("backward", backward)
-        A = Allocator(N, spec.np_dtype)
+        A = Allocator(N, spec.np_dtype, keep_cols=self.backward)
         ents = [[e for e in spec.param_layout() if e.layer == i] for i in range(len(spec.layers))]
         bufs = [[b for b in spec.buffer_layout() if b.layer == i] for i in range(len(spec.layers))]
         shapes = (spec.input_shape,) + spec.shapes()
@@ -87,7 +98,7 @@ class Workspace:
         for i, lay in enumerate(spec.layers):
             where, (si, so) = f"spec.layers[{i}] ({type(lay).__name__})", shapes[i:i + 2]
             if isinstance(lay, L.Conv2d):
-                op = ConvOp(ents[i][0], lay.stride, lay.padding, so, A, where)
+                op = ConvOp(ents[i][0], lay.stride, lay.padding, so, A, where, relu=_fuses(spec.layers, i))
             elif isinstance(lay, L.BatchNorm2d):
                 op = BatchNormOp(ents[i][0], bufs[i][0], lay, so, A, where)
             elif isinstance(lay, (L.MaxPool2d, L.AvgPool2d)):
@@ -102,7 +113,7 @@ class Workspace:
                 op = BasicBlockOp(lay, ents[i], bufs[i], si, so, A, where)
             else:
                 op = ActivationOp(lay, so, A, inplace=i > 0 and isinstance(lay, L.ReLU)
-                          and isinstance(spec.layers[i - 1], _INPLACE_AFTER))
+                                  and isinstance(spec.layers[i - 1], _INPLACE_AFTER), fused=_fuses(spec.layers, i - 1))
             if isinstance(lay, (L.BatchNorm2d, L.BasicBlock)):
                 plane = so[1] * so[2]
                 self.bn_plane = plane if self.bn_plane is None else min(self.bn_plane, plane)
@@ -112,6 +123,7 @@ class Workspace:
                           len(spec.layers))
         self.X = A(spec.input_shape)
         self._cols = A((A.cols // N,)).reshape(-1) if A.cols else np.zeros(0, A.dt)
+        self._t = A((A.t // N,)).reshape(-1) if A.t else np.zeros(0, A.dt)
         self.empty = np.empty(0, A.dt)
         self.loss = LOSS_CODES[spec.loss]
         self.var_index = np.concatenate([np.arange(b.var_offset, b.var_offset + b.channels)
@@ -120,16 +132,16 @@ class Workspace:
             act = max(math.prod(s) for s in shapes)
             self._d = [A((act,)).reshape(-1) for _ in range(2)]
             self._s = [A((A.scratch,)).reshape(-1) for _ in range(4)] if A.scratch else []
-            self._dcols = A((A.cols // N,)).reshape(-1) if A.cols else np.zeros(0, A.dt)
+            self._dcols = A((A.dcols // N,)).reshape(-1) if A.dcols else np.zeros(0, A.dt)
             self.grad = np.zeros(spec.n_params, A.dt)
         self.nbytes = A.bytes
         self.flat = self.buffers = None
 
-    def cols_view(self, rows: int, k: int) -> np.ndarray:
-        return self._cols[:rows * k].reshape(rows, k)
+    def dcols_view(self, rows: int, cols: int) -> np.ndarray:
+        return self._dcols[:rows * cols].reshape(rows, cols)
 
-    def dcols_view(self, rows: int, k: int) -> np.ndarray:
-        return self._dcols[:rows * k].reshape(rows, k)
+    def t_view(self, rows: int, cols: int) -> np.ndarray:
+        return self._t[:rows * cols].reshape(rows, cols)
 
     def scratch_view(self, i: int, shape) -> np.ndarray:
         return self._s[i][:math.prod(shape)].reshape(shape)
@@ -156,8 +168,9 @@ def _backward(ws: Workspace, n: int, train: bool, logits: np.ndarray, y: np.ndar
         if isinstance(op, FlattenOp):
             D = D.reshape(x.shape)
             continue
-        D = op.backward(x, D, ws.d_view(1 - k, x.shape), ws, n, train, i > ws.first)
-        k = 1 - k
+        out = op.backward(x, D, ws.d_view(1 - k, x.shape), ws, n, train, i > ws.first)
+        if out is not D:           # a fused ReLU hands dy through: D stays in buffer k
+            D, k = out, 1 - k
     return total / n
 
 

@@ -4,10 +4,11 @@ Each object's ``forward(x, ws, n, train)`` returns its output (a view of its own
 first n rows) and ``backward(x, dy, dx, ws, n, train, need_dx)`` writes the gradient of its
 parameters into ``ws.grad`` (at the offsets of its :class:`~simulations.nn.model_spec.ParamEntry`)
 and, if ``need_dx``, ∂loss/∂x into ``dx``, returned. ``ws`` gives the flat parameters
-(``ws.flat``), the BatchNorm buffers (``ws.buffers``) and the shared im2col / block scratch.
+(``ws.flat``), the BatchNorm buffers (``ws.buffers``) and the shared GEMM / block scratch.
 The mathematics is in :mod:`simulations.nn.conv_net` and the kernel modules
 (:mod:`~simulations.nn.backends.cpu_conv`, :mod:`~simulations.nn.backends.cpu_batchnorm`,
-:func:`~simulations.nn.backends.cpu_dense.gemm`).
+:func:`~simulations.nn.backends.cpu_dense.gemm`); the convolution is
+:mod:`~simulations.nn.backends.cpu_conv_gemm`.
 """
 from __future__ import annotations
 
@@ -33,10 +34,16 @@ def _square(where: str, name: str, pair) -> int:
 
 
 class Allocator:
-    """Buffers of one workspace, with the shared scratch sizes (im2col rows × cols, block scratch)."""
+    """Buffers of one workspace, with the shared scratch sizes (im2col, GEMM output, block scratch).
 
-    def __init__(self, N: int, dt: np.dtype):
-        self.N, self.dt, self.bytes, self.cols, self.scratch = N, dt, 0, 0, 0
+    ``keep_cols``: each convolution keeps its own im2col matrix from the forward to the backward
+    pass (a workspace with gradients); otherwise they share one. ``cols``, ``dcols``, ``t`` and
+    ``scratch`` are the largest shared sizes requested (entries, over the whole batch for the first three).
+    """
+
+    def __init__(self, N: int, dt: np.dtype, keep_cols: bool = False):
+        self.N, self.dt, self.bytes, self.keep_cols = N, dt, 0, keep_cols
+        self.cols = self.dcols = self.t = self.scratch = 0
 
     def __call__(self, shape, dtype=None) -> np.ndarray:
         shape = (self.N, *shape)
@@ -53,27 +60,39 @@ def _v(flat: np.ndarray, off: int, shape) -> np.ndarray:
 
 
 class ConvOp:
-    def __init__(self, e, lay_stride, lay_pad, out_shape, A: Allocator, where: str):
+    """Convolution as one GEMM per layer (:mod:`~simulations.nn.backends.cpu_conv_gemm`), a following ReLU
+    fused in when ``relu`` (its :class:`ActivationOp` is then built with ``fused=True``)."""
+
+    def __init__(self, e, lay_stride, lay_pad, out_shape, A: Allocator, where: str, relu: bool = False):
         self.e, self.stride, self.pad = e, _square(where, "stride", lay_stride), _square(where, "padding", lay_pad)
         _square(where, "kernel", e.weight_shape[2:])
-        self.y = A(out_shape)
-        self.L, self.K = out_shape[1] * out_shape[2], math.prod(e.weight_shape[1:])
-        A.cols = max(A.cols, A.N * self.L * self.K)
+        self.y, self.relu = A(out_shape), relu
+        self.O, self.L, self.K = out_shape[0], out_shape[1] * out_shape[2], math.prod(e.weight_shape[1:])
+        self.cols = A((self.K * self.L,)).reshape(-1) if A.keep_cols else None
+        size = A.N * self.L * self.K
+        A.cols = A.cols if A.keep_cols else max(A.cols, size)
+        A.dcols, A.t = max(A.dcols, size), max(A.t, A.N * self.L * self.O)
+
+    def _cols(self, ws, n):
+        m = self.K * n * self.L
+        return (ws._cols if self.cols is None else self.cols)[:m].reshape(self.K, n * self.L)
 
     def forward(self, x, ws, n, train):
         e, y = self.e, self.y[:n]
         b = ws.empty if e.bias_shape is None else ws.flat[e.bias_offset:e.end]
-        ck.conv2d_forward(x, _v(ws.flat, e.weight_offset, e.weight_shape), b, e.bias_shape is not None,
-                          self.stride, self.pad, ws.cols_view(n * self.L, self.K), y)
+        ck.conv2d_forward(x, _v(ws.flat, e.weight_offset, e.weight_shape), b, e.bias_shape is not None, self.relu,
+                          self.stride, self.pad, self._cols(ws, n), ws.t_view(self.O, n * self.L), y)
         return y
 
     def backward(self, x, dy, dx, ws, n, train, need_dx):
-        e = self.e
-        cols = ws.cols_view(n * self.L, self.K)
+        """Needs the im2col matrix of THIS forward pass: own (``keep_cols``) or shared and not overwritten since."""
+        e, y = self.e, self.y[:n]
+        cols = self._cols(ws, n)
         db = ws.empty if e.bias_shape is None else ws.grad[e.bias_offset:e.end]
-        ck.conv2d_backward(x, _v(ws.flat, e.weight_offset, e.weight_shape), dy, self.stride, self.pad, cols,
-                           ws.dcols_view(n * self.L, self.K) if need_dx else cols, dx if need_dx else x,
-                           _v(ws.grad, e.weight_offset, e.weight_shape), db, e.bias_shape is not None, need_dx)
+        ck.conv2d_backward(_v(ws.flat, e.weight_offset, e.weight_shape), dy, y, self.relu, self.stride, self.pad,
+                           cols, ws.t_view(self.O, n * self.L), ws.dcols_view(self.K, n * self.L) if need_dx else cols,
+                           dx if need_dx else y, _v(ws.grad, e.weight_offset, e.weight_shape), db,
+                           e.bias_shape is not None, need_dx)
         return dx
 
 
@@ -168,13 +187,20 @@ class DenseOp:
 
 
 class ActivationOp:
-    """ReLU (in place on its input when ``inplace``), tanh, softplus; the backward reads the output a."""
+    """ReLU (in place on its input when ``inplace``), tanh, softplus; the backward reads the output a.
 
-    def __init__(self, lay, out_shape, A: Allocator, inplace: bool):
-        self.kind = type(lay).__name__
-        self.y = None if inplace else A(out_shape)
+    ``fused``: a ReLU already applied by the preceding :class:`ConvOp` (forward and backward): the
+    forward returns its input and the backward returns dy itself (``_backward`` then keeps its buffer).
+    """
+
+    def __init__(self, lay, out_shape, A: Allocator, inplace: bool, fused: bool = False):
+        self.kind, self.fused = type(lay).__name__, fused
+        self.y = None if inplace or fused else A(out_shape)
 
     def forward(self, x, ws, n, train):
+        if self.fused:
+            self.out = x
+            return x
         y = x if self.y is None else self.y[:n]
         if self.kind == "ReLU":
             ck.relu_forward(x, y)
@@ -186,6 +212,8 @@ class ActivationOp:
         return y
 
     def backward(self, x, dy, dx, ws, n, train, need_dx):
+        if self.fused:
+            return dy
         a = self.out
         if self.kind == "ReLU":
             ck.relu_backward(dy, a, dx)

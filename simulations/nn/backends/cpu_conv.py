@@ -1,4 +1,4 @@
-"""numba kernels of the CPU backend, convolutional part: im2col convolution, pooling, ReLU.
+"""numba kernels of the CPU backend, convolutional part: im2col, pooling, ReLU.
 
 Plain ``@njit(cache=True)`` functions on arrays, no validation (the checked wrappers are
 :mod:`simulations.nn.conv_api`), no allocation: every output and workspace array is passed in.
@@ -13,20 +13,15 @@ Convolution (cross-correlation, as in deep learning libraries):
 
     y[n,o,a,c] = b[o] + Σ_{ch,i,j} w[o,ch,i,j] · xp[n, ch, a·s + i, c·s + j]
 
-with xp the zero-padded input. Lowered to a matrix product (Chellapilla, Puri & Simard 2006,
-"High performance convolutional neural networks for document processing"): the *im2col*
-matrix ``cols`` has one ROW per output position and one column per (ch, i, j) —
+with xp the zero-padded input. The *im2col* matrix (Chellapilla, Puri & Simard 2006, "High
+performance convolutional neural networks for document processing") has one ROW per output
+position and one column per (ch, i, j) —
 
     cols  (N·OH·OW, C·kh·kw),   cols[n·L + a·OW + c, ch·kh·kw + i·kw + j] = xp[n, ch, a·s+i, c·s+j],
 
-L = OH·OW. With W2 = w viewed (O, C·kh·kw) the output of sample n is y[n] (O, L) = W2 · cols_nᵀ,
-cols_n = rows n·L .. n·L+L−1 of cols (a contiguous block), so one BLAS GEMM per sample writes
-straight into the NCHW output (no permutation pass). Backward (the adjoint of that linear map):
-
-    dW2 = Σ_n dy[n] · cols_n,   db[o] = Σ_{n,a,c} dy[n,o,a,c],   dcols_n = dy[n]ᵀ · W2,
-
-and dx = col2im(dcols), the adjoint of im2col: every entry of dcols is added back to the input
-position it was read from (positions in the padding are dropped).
+L = OH·OW; :func:`col2im_add` is its adjoint (every entry added back to the input position it was
+read from, positions in the padding dropped). The convolution itself (one GEMM per layer on the
+transposed matrix) is :mod:`simulations.nn.backends.cpu_conv_gemm`, re-exported here.
 
 Pooling (no padding, window k, stride s): max pooling keeps the index of the maximum within
 the H·W plane; ties go to the FIRST index in row-major window order and a NaN wins (as
@@ -40,7 +35,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from simulations.nn.backends.cpu_dense import gemm
+from simulations.nn.backends.cpu_conv_gemm import conv2d_backward, conv2d_forward
+
+#: flat indices cast to unsigned in hot loops (numba then drops its negative-index wrap-around test)
+_u = np.uint64
 
 __all__ = ["im2col", "col2im_add", "conv2d_forward", "conv2d_backward", "maxpool2d_forward",
            "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward", "global_avgpool_forward",
@@ -126,117 +124,68 @@ def col2im_add(cols, N, C, H, W, kh, kw, stride, pad, dx):
 
 
 @nb.njit(cache=True)
-def conv2d_forward(x, w, b, has_bias, stride, pad, cols, y):
-    """y ← conv2d(x, w) + b (module docstring), via im2col and one GEMM per sample.
-
-    x (N, C, H, W); w (O, C, kh, kw) C-contiguous; b (O,) read iff ``has_bias``; cols
-    (N·OH·OW, C·kh·kw) workspace, left holding im2col(x); y (N, O, OH, OW) C-contiguous, overwritten.
-    """
-    N = x.shape[0]
-    O, C, kh, kw = w.shape
-    OH = y.shape[2]
-    OW = y.shape[3]
-    L = OH * OW
-    im2col(x, kh, kw, stride, pad, cols)
-    W2 = w.reshape(O, C * kh * kw)
-    y3 = y.reshape(N, O, L)
-    for n in range(N):
-        yn = y3[n]
-        gemm(False, True, 1.0, W2, cols[n * L:(n + 1) * L], 0.0, yn)
-        if has_bias:
-            for o in range(O):
-                bo = b[o]
-                yr = yn[o]
-                for t in range(L):
-                    yr[t] += bo
-
-
-@nb.njit(cache=True)
-def conv2d_backward(x, w, dy, stride, pad, cols, dcols, dx, dw, db, has_bias, need_dx):
-    """Gradients of conv2d given dy = ∂loss/∂y: dw, db (iff ``has_bias``), dx (iff ``need_dx``).
-
-    x (N, C, H, W); w (O, C, kh, kw) C-contiguous; dy (N, O, OH, OW) C-contiguous; cols
-    (N·OH·OW, C·kh·kw) workspace, recomputed here as im2col(x) (so a shared workspace may have
-    been overwritten since the forward pass); dcols like cols, used iff ``need_dx``; dx
-    (N, C, H, W) overwritten iff ``need_dx`` (pass any array otherwise: the first layer needs
-    no input gradient); dw (O, C, kh, kw) C-contiguous, overwritten; db (O,) overwritten iff
-    ``has_bias``. dw = Σ_n dy[n]·cols_n, db = Σ dy, dcols_n = dy[n]ᵀ·W2, dx = col2im(dcols).
-    """
-    N, C, H, W = x.shape
-    O, _, kh, kw = w.shape
-    OH = dy.shape[2]
-    OW = dy.shape[3]
-    L = OH * OW
-    K = C * kh * kw
-    im2col(x, kh, kw, stride, pad, cols)
-    W2 = w.reshape(O, K)
-    dW2 = dw.reshape(O, K)
-    dy3 = dy.reshape(N, O, L)
-    for n in range(N):
-        gemm(False, False, 1.0, dy3[n], cols[n * L:(n + 1) * L], 0.0 if n == 0 else 1.0, dW2)
-    if has_bias:
-        for o in range(O):
-            s = 0.0
-            for n in range(N):
-                r = dy3[n, o]
-                for t in range(L):
-                    s += r[t]
-            db[o] = s
-    if need_dx:
-        for n in range(N):
-            gemm(True, False, 1.0, dy3[n], W2, 0.0, dcols[n * L:(n + 1) * L])
-        dx[:] = 0.0
-        col2im_add(dcols, N, C, H, W, kh, kw, stride, pad, dx)
-
-
-@nb.njit(cache=True)
 def maxpool2d_forward(x, k, stride, y, argmax):
     """y ← max over k×k windows (stride ``stride``, no padding); argmax ← flat index in the H·W plane.
 
-    x (N, C, H, W); y (N, C, OH, OW) with OH = (H − k)//stride + 1; argmax (N, C, OH, OW)
-    int64. Ties: first index in row-major window order; NaN wins (as PyTorch).
+    x (N, C, H, W) C-contiguous; y (N, C, OH, OW) with OH = (H − k)//stride + 1; argmax
+    (N, C, OH, OW) int64, both C-contiguous. Ties: first index in row-major window order; NaN
+    wins (as PyTorch). The window starts from its first entry (which
+    a −∞ start would take anyway: v > −∞ or v is NaN, else v = −∞ and the index stays the first).
     """
     N, C, H, W = x.shape
     OH = y.shape[2]
     OW = y.shape[3]
-    for n in range(N):
-        for ch in range(C):
-            xp = x[n, ch]
-            for a in range(OH):
-                h0 = a * stride
-                for c in range(OW):
-                    w0 = c * stride
-                    m = -np.inf
-                    idx = h0 * W + w0
+    xf = x.reshape(x.size)
+    yf = y.reshape(y.size)
+    af = argmax.reshape(argmax.size)
+    for p in range(N * C):
+        base = p * H * W
+        for a in range(OH):
+            q = (p * OH + a) * OW
+            for c in range(OW):
+                idx = a * stride * W + c * stride
+                m = xf[_u(base + idx)]
+                if k == 2:                      # the common 2×2 window, unrolled
+                    t = idx
+                    v = xf[_u(base + t + 1)]
+                    if v > m or np.isnan(v):
+                        m, idx = v, t + 1
+                    v = xf[_u(base + t + W)]
+                    if v > m or np.isnan(v):
+                        m, idx = v, t + W
+                    v = xf[_u(base + t + W + 1)]
+                    if v > m or np.isnan(v):
+                        m, idx = v, t + W + 1
+                else:
+                    r0 = idx
                     for i in range(k):
-                        xr = xp[h0 + i]
-                        for j in range(k):
-                            v = xr[w0 + j]
+                        for j in range(1 if i == 0 else 0, k):
+                            t = r0 + i * W + j
+                            v = xf[_u(base + t)]
                             if v > m or np.isnan(v):
-                                m = v
-                                idx = (h0 + i) * W + w0 + j
-                    y[n, ch, a, c] = m
-                    argmax[n, ch, a, c] = idx
+                                m, idx = v, t
+                yf[_u(q + c)] = m
+                af[_u(q + c)] = idx
 
 
 @nb.njit(cache=True)
 def maxpool2d_backward(dy, argmax, dx):
     """dx ← gradient of max pooling: dx zeroed, then dx[n, c].flat[argmax] += dy.
 
-    dy (N, C, OH, OW); argmax (N, C, OH, OW) int64 from :func:`maxpool2d_forward`; dx (N, C, H, W)
-    C-contiguous, overwritten.
+    dy (N, C, OH, OW) C-contiguous; argmax (N, C, OH, OW) int64 from :func:`maxpool2d_forward`;
+    dx (N, C, H, W) C-contiguous, overwritten.
     """
     N, C, H, W = dx.shape
-    OH = dy.shape[2]
-    OW = dy.shape[3]
-    dx3 = dx.reshape(N, C, H * W)
-    dx3[:] = 0.0
-    for n in range(N):
-        for ch in range(C):
-            d = dx3[n, ch]
-            for a in range(OH):
-                for c in range(OW):
-                    d[argmax[n, ch, a, c]] += dy[n, ch, a, c]
+    P = dy.shape[2] * dy.shape[3]
+    df = dx.reshape(dx.size)
+    gf = dy.reshape(dy.size)
+    af = argmax.reshape(argmax.size)
+    zero = dx.dtype.type(0)
+    for p in range(N * C):
+        for t in range(H * W):
+            df[_u(p * H * W + t)] = zero
+        for t in range(P):
+            df[_u(p * H * W + af[_u(p * P + t)])] += gf[_u(p * P + t)]
 
 
 @nb.njit(cache=True)
