@@ -41,7 +41,7 @@ from simulations.nn.backends.cpu_noise import (
     weight_check,
 )
 from simulations.nn.backends.pointwise import noise_amplitude
-from simulations.nn.model import MLPSpec
+from simulations.nn.model import MLPSpec, check_spec
 
 __all__ = ["ModelCPUBackend", "ModelWorkspace", "backend_for", "run_model_steps", "evaluate_model", "forward_model"]
 
@@ -242,6 +242,9 @@ def backend_for(spec, be: Backend) -> Backend:
     """The backend that trains ``spec`` on ``be``: ``be`` itself for an MLPSpec; for a ModelSpec the
     :class:`ModelCPUBackend` when ``be`` is the CPU backend, :class:`simulations.nn.model_cuda.ModelCUDABackend`
     when it is the CUDA one (one instance per process each); any other backend is a NotImplementedError."""
+    check_spec(spec)
+    if not isinstance(be, Backend):
+        raise TypeError(f"be must be a Backend (simulations.nn.get_backend), got {type(be).__name__}")
     if isinstance(spec, MLPSpec):
         return be
     if be.name not in ("cpu", "cuda"):

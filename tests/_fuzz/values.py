@@ -10,7 +10,8 @@ import math  # noqa: F401  (used inside expressions)
 
 import numpy as np
 
-__all__ = ["np", "math", "x", "X", "W", "weights", "masks", "labels", "spec", "data", "params", "mask",
+__all__ = ["np", "math", "x", "X", "W", "weights", "masks", "labels", "spec", "conv_spec", "conv_flat", "data",
+           "params", "mask",
            "teacher", "norm", "stop", "ou_drift", "store", "rng_rows",
            "magnitude_prune_result", "toy_config_class", "make_toy_config", "toy_sweep_result",
            "step_config", "idx_file", "sweep_file", "bias_rows"]
@@ -49,6 +50,17 @@ def labels(n: int = 20, c: int = 3) -> np.ndarray:
 def spec():
     from simulations.nn import MLPSpec
     return MLPSpec((4, 6, 3))
+
+
+def conv_spec():
+    """A tiny convolutional network: conv 3×3 (2 filters) – ReLU – flatten – dense 3, on 1×6×6 inputs."""
+    from simulations.nn import Conv2d, Dense, Flatten, ModelSpec, ReLU
+    return ModelSpec((1, 6, 6), (Conv2d(2, 3), ReLU(), Flatten(), Dense(3)), 3)
+
+
+def conv_flat():
+    from simulations.nn import init_params
+    return init_params(conv_spec(), seed=0).flat
 
 
 def data():
