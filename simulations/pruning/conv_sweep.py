@@ -66,7 +66,8 @@ def conv_table(store_or_rows) -> list[dict]:
 
     Keys: ``dataset``, ``model``, ``label``, ``n``, ``dense`` / ``dense_sd``, ``magnitude`` and
     ``magnitude_sd`` ({sparsity: value}), ``filters`` / ``filters_sd`` ({fraction: value}),
-    ``prunable`` (mean overall prunable-filter fraction), ``alpha_rows`` (mean per layer),
+    ``prunable`` (mean overall prunable-filter fraction), ``alpha_rows`` (mean per layer, None where
+    no seed has an estimate),
     ``train_seconds`` (mean).
     """
     from simulations.sweep.report import experiment_rows
@@ -91,8 +92,10 @@ def conv_table(store_or_rows) -> list[dict]:
             for i, s in enumerate(ms[0][grid]):
                 row[key][s], row[key + "_sd"][s] = stat([m[acc][i] for m in ms])
         row["prunable"] = float(np.mean([m["prunable_filters_overall"] for m in ms]))
-        row["alpha_rows"] = [float(np.mean([m["alpha_rows"][i] for m in ms if m["alpha_rows"][i] is not None]))
-                             for i in range(len(ms[0]["alpha_rows"]))]
+        row["alpha_rows"] = []
+        for i in range(len(ms[0]["alpha_rows"])):
+            vals = [m["alpha_rows"][i] for m in ms if m["alpha_rows"][i] is not None]
+            row["alpha_rows"].append(float(np.mean(vals)) if vals else None)
         row["train_seconds"] = float(np.mean([m["train_seconds"] for m in ms]))
         out.append(row)
     return out
@@ -111,7 +114,7 @@ def format_conv_table(rows: list[dict]) -> str:
         cells = [r["dataset"], r["label"], str(r["n"]), f"{100 * r['dense']:.2f} ± {100 * r['dense_sd']:.2f}"]
         cells += [f"{100 * r['magnitude'][s]:.1f} ± {100 * r['magnitude_sd'][s]:.1f}" for s in sps]
         cells += [f"{100 * r['filters'][f]:.1f} ± {100 * r['filters_sd'][f]:.1f}" for f in frs]
-        cells += [f"{r['prunable']:.3f}", ", ".join(f"{a:.2f}" for a in r["alpha_rows"])]
+        cells += [f"{r['prunable']:.3f}", ", ".join("—" if a is None else f"{a:.2f}" for a in r["alpha_rows"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
