@@ -452,3 +452,24 @@ def test_resume_can_switch_the_noise_off():
         train(spec, data, optimizer=SGD(0.1), noise=NoiseConfig(1.5, 0.1, "entry", layers=[0]), batch_size=10,
               stop=StopRules(max_steps=6), seed=3, resume=st)
 
+
+
+def test_averaging_delay_averages_the_last_m_steps_of_a_longer_tail():
+    # Barsbey et al.'s window: after the convergence rule fires, d + m more steps, the mean of the last m.
+    # Oracle: the iterates themselves, as snapshots of a second (deterministic) run of the same training.
+    from simulations.nn import SGD, MLPSpec, StopRules, gaussian_mixture, train
+
+    data = gaussian_mixture(200, dim=5, n_classes=3, separation=6.0, seed=1)
+    spec = MLPSpec((5, 16, 3))
+    kw = dict(optimizer=SGD(lr=0.05), batch_size=20, eval_every=10, seed=2, averaging=3, averaging_delay=5,
+              stop=StopRules(max_epochs=50, target_train_acc=0.9))
+    first = train(spec, data, **kw)
+    assert first.status == "target_reached"
+    fired = first.steps - 8
+    assert fired % 10 == 0  # the rule fires at an evaluation, then 5 + 3 steps run
+    again = train(spec, data, snapshot_at=range(first.steps - 2, first.steps + 1), **kw)
+    assert again.params == first.params
+    want = np.mean([again.snapshots[k].flat.astype(np.float64) for k in range(first.steps - 2, first.steps + 1)], axis=0)
+    np.testing.assert_allclose(first.averaged.flat, want, rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="averaging_delay"):
+        train(spec, data, averaging_delay=5, stop=StopRules(max_steps=2))

@@ -41,12 +41,13 @@ class Run:
     """One training run; :meth:`loop` then :meth:`finish` (see the module docstring)."""
 
     def __init__(self, spec, be: Backend, data, *, params, mask, optimizer, noise, batch_size, stop, averaging,
-                 eval_every, eval_train, seed, start_step, snapshot_at, callback, resume, checkpoint_path,
+                 averaging_delay=0, eval_every, eval_train, seed, start_step, snapshot_at, callback, resume, checkpoint_path,
                  checkpoint_every, drop_last, progress, config: dict):
         self.spec, self.be, self.optimizer, self.stop = spec, be, optimizer, stop
         self.Xtr, self.ytr, Xte, yte = data
         self.n = n = self.Xtr.shape[0]
         self.batch_size, self.averaging, self.eval_train = batch_size, averaging, eval_train
+        self.averaging_delay = averaging_delay
         self.callback, self.drop_last = callback, drop_last
         self.checkpoint_path, self.checkpoint_every = checkpoint_path, checkpoint_every
         self.config = config
@@ -213,8 +214,8 @@ class Run:
         start = st.pos * bs
         idx = st.perm[start:start + nxt * B] if B == bs else st.perm[start:start + B]
         lrs = self.optimizer.lrs(st.step, nxt, spe)
-        if st.tail_left > 0:
-            flags = np.ones(nxt, dtype=np.uint8)
+        if st.tail_left > 0:  # the tail's last `averaging` steps are averaged (after averaging_delay others)
+            flags = ((st.tail_left - np.arange(nxt)) <= self.averaging).astype(np.uint8)
         elif self.averaging > 0:
             r = np.arange(done_run, done_run + nxt)
             flags = (r >= self.budget - self.averaging).astype(np.uint8)
@@ -237,10 +238,10 @@ class Run:
                        f"{stop.interpolation_loss:g} at 100 % accuracy" if hit == "interpolated" else
                        f"full-pass training accuracy {entry['train_acc']:.4g} ≥ target_train_acc = "
                        f"{stop.target_train_acc:g}") + f" at step {st.step}"
-        if self.averaging > 0:  # continue m more steps to collect the average
-            st.tail_left = self.averaging
+        if self.averaging > 0:  # continue d + m more steps, averaging the last m
+            st.tail_left = self.averaging + self.averaging_delay
             st.status_pending = hit
-            self.budget = max(self.budget, done_run + self.averaging)
+            self.budget = max(self.budget, done_run + st.tail_left)
             self.bufs.avg_sum[...] = 0
             st.avg_count = 0
             return False

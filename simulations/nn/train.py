@@ -161,6 +161,7 @@ def train(
     batch_size: int = 128,
     stop: StopRules | None = None,
     averaging: int = 0,
+    averaging_delay: int = 0,
     eval_every: int | None = None,
     eval_train: str = "running",
     seed: Any = 0,
@@ -203,6 +204,10 @@ def train(
     stop : :class:`StopRules` (default: one epoch).
     averaging : m ≥ 0; keep the mean of the last m iterates (the last m steps of the budget,
         or the m steps after a convergence rule fires) as ``result.averaged``.
+    averaging_delay : d ≥ 0 (needs m > 0); when a convergence rule fires, run d + m more steps and
+        average the last m of them (Barsbey et al. 2021's code: convergence first observed at
+        step i, training to i + 10·1000, the mean of the last 1000 iterates: d = 9000, m = 1000).
+        A budget-limited run still averages the budget's last m steps.
     eval_every : steps between evaluations (default: one epoch); history gets one entry each
         time and at the end.
     eval_train : "running" (mean minibatch loss/accuracy since the last evaluation, free) or
@@ -243,6 +248,9 @@ def train(
     n = Xtr.shape[0]
     batch_size = check_int("batch_size", batch_size, 1, min(n, BATCH_SIZE_MAX))
     averaging = check_int("averaging", averaging, 0)
+    averaging_delay = check_int("averaging_delay", averaging_delay, 0, STEPS_MAX)
+    if averaging_delay and not averaging:
+        raise ValueError(f"averaging_delay={averaging_delay} needs averaging > 0 (the iterates it delays)")
     if eval_every is not None:
         eval_every = check_int("eval_every", eval_every, 1)
     check_choice("eval_train", eval_train, ("running", "full"))
@@ -282,14 +290,16 @@ def train(
     be = backend_for(spec, get_backend(backend))
     config = {
         "spec": spec.to_dict(), "optimizer": optimizer.to_dict(), "noise": None if noise is None else noise.to_dict(),
-        "batch_size": batch_size, "stop": stop.to_dict(), "averaging": averaging, "eval_every": eval_every,
+        "batch_size": batch_size, "stop": stop.to_dict(), "averaging": averaging,
+        "averaging_delay": averaging_delay, "eval_every": eval_every,
         "eval_train": eval_train, "seed": seed if isinstance(seed, (int, np.integer)) else repr(seed),
         "start_step": start_step, "threads": threads, "backend": be.name, "drop_last": drop_last,
         "masked": mask is not None, "n_train": n, "n_test": 0 if Xte is None else int(Xte.shape[0]),
         "steps_per_epoch": n // batch_size if drop_last else -(-n // batch_size),
     }
     run = Run(spec, be, (Xtr, ytr, Xte, yte), params=params, mask=mask, optimizer=optimizer, noise=noise,
-              batch_size=batch_size, stop=stop, averaging=averaging, eval_every=eval_every, eval_train=eval_train,
+              batch_size=batch_size, stop=stop, averaging=averaging,
+              averaging_delay=averaging_delay, eval_every=eval_every, eval_train=eval_train,
               seed=seed, start_step=start_step, snapshot_at=snaps, callback=callback, resume=resume,
               checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every, drop_last=drop_last,
               progress=progress, config=config)
