@@ -6,6 +6,8 @@
   compression ratios ``compressions`` by the ``methods`` of
   :data:`simulations.pruning.study.CURVE_METHODS` (magnitude with a per-layer or a global
   threshold, node, spectral, random).
+* ``pruning.barsbey_protocol`` — the same body at Barsbey et al.'s own protocol (:class:`ProtocolConfig`;
+  sweeps in :mod:`simulations.pruning.barsbey_protocol`).
 * ``pruning.compare`` — one pruning method of :data:`COMPARED` at every sparsity, with the
   compute it spent (:mod:`simulations.pruning.comparison`).
 * ``pruning.conv`` — train a convolutional network of :mod:`simulations.nn.models` (``model``,
@@ -67,6 +69,33 @@ class HeavyTailConfig:
 @experiment("pruning.heavy_tail", config=HeavyTailConfig)
 def heavy_tail(config: HeavyTailConfig, seed: int) -> dict:
     """Bias-free FCN at (η, b): tail index per layer and accuracy after one-shot pruning."""
+    from simulations.pruning.study import heavy_tail_run
+
+    return heavy_tail_run(config, seed)
+
+
+@dataclass(frozen=True)
+class ProtocolConfig(HeavyTailConfig):
+    """``pruning.heavy_tail`` at Barsbey et al.'s protocol (their code, ``run.py`` / ``main.py``): defaults changed
+    to width 2048 on the full sets, convergence = training loss < 5·10⁻⁵ at 100 % accuracy checked every 200
+    steps, at most 10⁶ steps, then 9000 + 1000 steps and the mean of the last 1000 iterates; and the fields below."""
+
+    width: int = param(2048, low=1, high=65536, help="hidden width")
+    n_train: int = param(0, low=0, help="first n training examples (0 = all)")
+    n_test: int = param(0, low=0, help="first n test examples (0 = all)")
+    max_epochs: int = param(1667, low=1, help="epoch budget (10⁶ steps at b = 100 on 60000 examples)")
+    interpolation_loss: float = param(5e-5, low=0.0, low_open=True, help="stop when train loss < this at 100 % accuracy")
+    averaging: int = param(1000, low=0, help="average the last m iterates (0 = last iterate)")
+    averaging_delay: int = param(9000, low=0, help="after convergence, steps before the averaged ones")
+    eval_every: int = param(200, low=0, help="steps between full-pass evaluations (convergence checks); 0 = one epoch")
+    tail_protocol: str = param("barsbey", choices=("block_sum", "barsbey"),
+                               help="also the per-layer α̂ of Barsbey et al.'s code (simulations.tail_index.barsbey)")
+    backend: str = param("cpu", choices=("cpu", "cuda"), help="training backend")
+
+
+@experiment("pruning.barsbey_protocol", config=ProtocolConfig)
+def barsbey_protocol(config: ProtocolConfig, seed: int) -> dict:
+    """``pruning.heavy_tail`` at the paper's protocol (full data, convergence, averaging window, their α̂)."""
     from simulations.pruning.study import heavy_tail_run
 
     return heavy_tail_run(config, seed)

@@ -166,7 +166,9 @@ def heavy_tail_run(config, seed: int) -> dict:
     stop = StopRules(max_epochs=config.max_epochs, interpolation_loss=config.interpolation_loss,
                      target_train_acc=None)
     res = train(spec, data, optimizer=SGD(lr=config.lr), batch_size=config.batch_size, stop=stop,
-                averaging=config.averaging, eval_train="full", seed=child(seed, "train"), threads=None)
+                averaging=config.averaging, averaging_delay=getattr(config, "averaging_delay", 0),
+                eval_every=getattr(config, "eval_every", 0) or None, eval_train="full", seed=child(seed, "train"),
+                threads=None, backend=getattr(config, "backend", "cpu"))
     hist = [{k: v for k, v in h.items() if k != "params"} for h in res.history]
     base = {"eta_over_b": config.lr / config.batch_size, "train_status": res.status, "steps": res.steps,
             "epochs": res.epochs, "train_time": float(res.timings.get("train", float("nan")))}
@@ -181,6 +183,14 @@ def heavy_tail_run(config, seed: int) -> dict:
     metrics = dict(base, train_loss=float(tr_loss), train_acc=float(tr_acc), test_loss=float(te_loss),
                    test_acc=float(te_acc), ratios=ratios)
     metrics.update(layer_statistics([np.array(w) for w in params.weights], eps=config.eps))
+    if getattr(config, "tail_protocol", "block_sum") == "barsbey":
+        from simulations.tail_index.barsbey import layer_alphas
+
+        L = len(params.weights)
+        per = [layer_alphas(np.array(w), last=(i == L - 1), seed=child(seed, "alpha", i))
+               for i, w in enumerate(params.weights)]
+        for k in ("rows", "entries", "norms"):
+            metrics[f"alpha_barsbey_{k}"] = [p[k] for p in per]
     metrics.update(pruning_curves(params, data.X_test, data.y_test, ratios, methods=tuple(config.methods),
                                   center=config.center, seed=child(seed, "prune")))
     return {"status": "done", "metrics": metrics, "history": hist}
