@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simulations._core.validation import check_bool, check_choice, check_int, check_real
+from simulations._core.validation import check_array, check_bool, check_choice, check_int, check_real
 
 __all__ = ["EXPERIMENT", "ETA_GRID", "protocol_sweeps", "run_protocol", "spearman_ci", "protocol_summary", "main"]
 
@@ -53,9 +53,11 @@ def protocol_sweeps(width: int = 2048, datasets: Sequence[str] | None = None, et
     width = check_int("width", width, 1, 65536)
     eta_stride = check_int("eta_stride", eta_stride, 1, 100)
     check_choice("backend", backend, ("cpu", "cuda"))
-    datasets = ("mnist", "fashion_mnist") if datasets is None else tuple(datasets)
+    datasets = ("mnist", "fashion_mnist") if datasets is None else _names("datasets", datasets)
     for d in datasets:
         check_choice("datasets", d, ("mnist", "fashion_mnist"))
+    if isinstance(depths, (str, bytes)) or not isinstance(depths, (list, tuple)):
+        raise TypeError(f"depths must be a list of network depths (4 and/or 6), got {depths!r}")
     depths = tuple(check_choice("depths", check_int("depths", d, 2, 16), (4, 6)) for d in depths)
     cfgs = []
     for d in datasets:
@@ -66,6 +68,12 @@ def protocol_sweeps(width: int = 2048, datasets: Sequence[str] | None = None, et
             cfgs += [dict(dataset=d, width=width, depth=depth, batch_size=b, lr=eta, max_epochs=epochs,
                           backend=backend) for eta in etas[::eta_stride]]
     return [(EXPERIMENT, cfgs, [0])]
+
+
+def _names(name: str, values) -> tuple:
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+        raise TypeError(f"{name} must be a list of data-set names, got {values!r}")
+    return tuple(values)
 
 
 def run_protocol(store, *, width: int = 2048, eta_stride: int = 1, datasets=None, depths=(4, 6), backend="cpu",
@@ -90,7 +98,8 @@ def spearman_ci(x, y, level: float = 0.95, n_resamples: int = 2000, seed: int = 
 
     level = check_real("level", level, 0.0, 1.0, low_open=True, high_open=True)
     n_resamples = check_int("n_resamples", n_resamples, 100, 10**6)
-    x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
+    x = check_array("x", x, ndim=1, finite=False)
+    y = check_array("y", y, ndim=1, finite=False)
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same length, got {x.size} and {y.size}")
     ok = np.isfinite(x) & np.isfinite(y)

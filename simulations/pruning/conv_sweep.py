@@ -34,6 +34,8 @@ _QUICK = dict(n_train=512, n_test=256, epochs=1, batch_size=64, milestones=(1,))
 def conv_sweeps(quick: bool = False, datasets: Sequence[str] | None = None) -> list[tuple[str, list[dict], list[int]]]:
     """``[(experiment, configs, seeds)]`` of the sweep (module docstring); ``quick``: 512 images, 1 epoch, seed 0."""
     quick = check_bool("quick", quick)
+    if datasets is not None and (isinstance(datasets, (str, bytes)) or not isinstance(datasets, (list, tuple))):
+        raise TypeError(f"datasets must be a list of data-set names ('mnist', 'fashion_mnist'), got {datasets!r}")
     datasets = ("mnist", "fashion_mnist") if datasets is None else tuple(datasets)
     for d in datasets:
         if d not in ("mnist", "fashion_mnist"):
@@ -103,6 +105,8 @@ def conv_table(store_or_rows) -> list[dict]:
 
 def format_conv_table(rows: list[dict]) -> str:
     """A markdown table of :func:`conv_table` (test accuracy %, mean ± sd over seeds)."""
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) for r in rows):
+        raise TypeError(f"rows must be a list of conv_table rows (dicts), got {type(rows).__name__}")
     if not rows:
         return "(no runs)"
     sps = list(rows[0]["magnitude"])
