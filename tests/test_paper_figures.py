@@ -32,7 +32,8 @@ EXTRA_TERMS = ["IMP", "fine-tuning", "characteristic function", "fractional mome
 #: line styles are explained per figure, not a claim about content
 STYLE_WORDS = {"dotted", "dashed", "shaded", "solid"}
 SIMULATION_MODULES = ("fig_stable", "fig_compressibility", "fig_kesten", "fig_noise_injection")
-STORE_MODULES = ("fig_pruning", "fig_noise_compression", "fig_predicted_error", "fig_gradient_noise", "fig_methods")
+STORE_MODULES = ("fig_pruning", "fig_noise_compression", "fig_predicted_error", "fig_gradient_noise", "fig_methods",
+                 "fig_conv")
 
 
 def _declared_figures(module: str):

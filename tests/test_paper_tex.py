@@ -114,7 +114,7 @@ def test_every_value_the_text_quotes_has_a_source(generated, tmp_path):
                      "gnCtlWidthMax", "gnCtlRows", "gnCtlShuffledLo", "gnCtlShuffledHi", "gnCtlPooledLo",
                      "gnCtlPooledHi", "gnCtlGapMin", "gnCtlGaussLo", "gnCtlGaussHi", "gnCtlHillLo", "gnCtlHillHi",
                      "gnCtlEpsDiff", "gnTrainDTwoNarrow", "gnCtlExcessLo", "gnCtlExcessHi"}
-    # fig_methods writes its values from the committed stores: write them here and read the keys back
+    # fig_methods and fig_conv write their values from the committed stores: write them here and read the keys back
     import json
 
     from paper import fig_methods
@@ -122,7 +122,10 @@ def test_every_value_the_text_quotes_has_a_source(generated, tmp_path):
     tab = fig_methods.read_table(fig_methods.STORE)
     fig_methods.write_table(tab, tmp_path, reduced=False)
     fig_methods.write_noise_table(fig_methods.read_noise_table(fig_methods.NOISE_STORE), tab, tmp_path, reduced=False)
-    for name in ("fig_methods", "fig_methods_noise"):
+    from paper import fig_conv
+
+    fig_conv.write_table(fig_conv.read_table(fig_conv.STORE), tmp_path, reduced=False)
+    for name in ("fig_methods", "fig_methods_noise", "fig_conv"):
         from_figures |= set(json.loads((tmp_path / f"{name}_values.json").read_text())["values"])
     assert quoted - defined <= from_figures, sorted(quoted - defined - from_figures)
 
