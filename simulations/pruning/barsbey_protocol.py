@@ -65,8 +65,9 @@ def protocol_sweeps(width: int = 2048, datasets: Sequence[str] | None = None, et
             if depth not in depths:
                 continue
             epochs = -(-_STEPS_MAX // (60000 // b))
+            # largest η first: those runs converge soonest, so an interrupted sweep has the most finished runs
             cfgs += [dict(dataset=d, width=width, depth=depth, batch_size=b, lr=eta, max_epochs=epochs,
-                          backend=backend) for eta in etas[::eta_stride]]
+                          backend=backend) for eta in sorted(etas[::eta_stride], reverse=True)]
     return [(EXPERIMENT, cfgs, [0])]
 
 
