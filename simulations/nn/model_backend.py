@@ -29,7 +29,7 @@ import numpy as np
 
 from simulations._core.codes import NOISE_ELLIPTICAL, NOISE_ENTRY, NOISE_NEURON
 from simulations.nn import conv_net
-from simulations.nn.backends.base import Backend, StepConfig, StepsResult, check_workspace
+from simulations.nn.backends.base import Backend, StepConfig, StepsResult, check_workspace, chunk_batch
 from simulations.nn.backends.cpu import CPUBackend
 from simulations.nn.backends.cpu_dense import loss_delta
 from simulations.nn.backends.cpu_noise import (
@@ -130,13 +130,9 @@ def _noise(ws: ModelWorkspace, params, mask, states, lr) -> None:
 def run_model_steps(ws: ModelWorkspace, config: StepConfig, bufs, X, y, idx, lrs, avg_flags) -> StepsResult:
     """``len(lrs)`` SGD steps of a ModelSpec network in place (the contract of
     :meth:`simulations.nn.backends.base.Backend.run_steps`; X is (n, *input_shape) or (n, prod(input_shape)))."""
-    steps = int(lrs.shape[0])
+    steps, B = chunk_batch(idx, lrs, config.batch_size)
     if steps == 0:
         return StepsResult(0, 0.0, 0, False)
-    B = int(idx.shape[0]) // steps
-    if B < 1 or B > config.batch_size or B * steps != idx.shape[0]:
-        raise ValueError(f"idx must hold len(lrs) × B indices with 1 ≤ B ≤ {config.batch_size}, "
-                         f"got {idx.shape[0]} for {steps} steps")
     c, net = ws.codes, ws.net
     params, vel, states = bufs.params, bufs.velocity, bufs.noise_states
     mask = bufs.mask if c.has_mask else ws.empty_mask

@@ -23,7 +23,7 @@ import numpy as np
 
 from simulations.nn import cuda_conv_net as ccn
 from simulations.nn.backends import cuda_kernels as mk
-from simulations.nn.backends.base import StepConfig, StepsResult, check_workspace
+from simulations.nn.backends.base import StepConfig, StepsResult, check_workspace, chunk_batch
 from simulations.nn.backends.cuda import CUDABackend
 
 __all__ = ["ModelCUDABackend", "ModelCudaWorkspace"]
@@ -77,13 +77,9 @@ class ModelCUDABackend(CUDABackend):
 
     def run_steps(self, ws: ModelCudaWorkspace, config, bufs, X, y, idx, lrs, avg_flags) -> StepsResult:
         cuda = self.cuda
-        steps = int(lrs.shape[0])
+        steps, B = chunk_batch(idx, lrs, config.batch_size)
         if steps == 0:
             return StepsResult(0, 0.0, 0, False)
-        B = int(idx.shape[0]) // steps
-        if B < 1 or B > config.batch_size or B * steps != idx.shape[0]:
-            raise ValueError(f"idx must hold len(lrs) × B indices with 1 ≤ B ≤ {config.batch_size}, "
-                             f"got {idx.shape[0]} for {steps} steps")
         c = ws.codes
         theta = bufs.params
         P = theta.shape[0]

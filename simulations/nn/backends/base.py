@@ -47,7 +47,7 @@ from simulations.nn.model import MLPSpec
 from simulations.nn.optim import NoiseConfig
 
 __all__ = ["Backend", "KernelCodes", "RunBuffers", "StepConfig", "StepsResult", "DIVERGENCE_REASONS", "BATCH_SIZE_MAX",
-           "WORKSPACE_BYTES_MAX", "workspace_bytes", "check_workspace"]
+           "WORKSPACE_BYTES_MAX", "workspace_bytes", "check_workspace", "chunk_batch"]
 
 #: divergence codes of the kernels (CPU ``stats[2]``, CUDA ``ctrl[0]`` / ``ctrl[2]``) and what they mean
 DIVERGENCE_REASONS = {
@@ -77,6 +77,21 @@ def workspace_bytes(spec: MLPSpec, batch_size: int, eval_batch_size: int) -> int
     widths = sum(spec.sizes[1:])
     rows = (batch_size + 1) * (spec.sizes[0] + 2 * widths + 2 * max(spec.sizes)) + eval_batch_size * widths
     return int(spec.np_dtype.itemsize) * (rows + spec.n_params)
+
+
+def chunk_batch(idx, lrs, batch_size: int) -> tuple[int, int]:
+    """(steps, B) of a :meth:`Backend.run_steps` chunk: ``len(lrs)`` steps of B = len(idx) // steps rows each.
+
+    A ValueError unless idx holds exactly steps × B indices with 1 ≤ B ≤ ``batch_size`` (B = 0 when steps = 0).
+    """
+    steps = int(lrs.shape[0])
+    if steps == 0:
+        return 0, 0
+    B = int(idx.shape[0]) // steps
+    if B < 1 or B > batch_size or B * steps != idx.shape[0]:
+        raise ValueError(f"idx must hold len(lrs) × B indices with 1 ≤ B ≤ {batch_size}, "
+                         f"got {idx.shape[0]} for {steps} steps")
+    return steps, B
 
 
 def check_workspace(config: StepConfig, eval_batch_size: int) -> int:

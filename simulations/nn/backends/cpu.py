@@ -17,7 +17,7 @@ import numpy as np
 from simulations._core.codes import NOISE_ENTRY
 from simulations._core.threads import blas_threads
 from simulations.nn.backends import cpu_dense as dense
-from simulations.nn.backends.base import Backend, StepConfig, StepsResult, check_workspace
+from simulations.nn.backends.base import Backend, StepConfig, StepsResult, check_workspace, chunk_batch
 from simulations.nn.backends.cpu_kernels import train_steps_for
 
 __all__ = ["CPUBackend", "Workspace"]
@@ -106,13 +106,9 @@ class CPUBackend(Backend):
     def run_steps(self, ws: Workspace, config, bufs, X, y, idx, lrs, avg_flags) -> StepsResult:
         lay = ws.train
         c = ws.codes
-        steps = int(lrs.shape[0])
+        steps, B = chunk_batch(idx, lrs, config.batch_size)
         if steps == 0:
             return StepsResult(0, 0.0, 0, False)
-        B = int(idx.shape[0]) // steps
-        if B < 1 or B > config.batch_size or B * steps != idx.shape[0]:
-            raise ValueError(f"idx must hold len(lrs) × B indices with 1 ≤ B ≤ {config.batch_size}, "
-                             f"got {idx.shape[0]} for {steps} steps")
         mask = bufs.mask if c.has_mask else ws.empty_mask
         done = train_steps_for(c.noise_kind, c.noise_sigma)(
             lay.sizes, lay.offsets, lay.aoff, c.act, c.loss, c.has_bias,
