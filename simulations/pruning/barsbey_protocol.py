@@ -44,7 +44,8 @@ _STEPS_MAX = 10**6  # the authors' iteration budget
 
 def protocol_sweeps(width: int = 2048, datasets: Sequence[str] | None = None, eta_stride: int = 1,
                     depths: Sequence[int] = (4, 6), backend: str = "cpu") -> list[tuple[str, list[dict], list[int]]]:
-    """``[(experiment, configs, seeds)]``: every (depth, b, η) of :data:`ETA_GRID` (every ``eta_stride``-th η) per data set.
+    """``[(experiment, configs, seeds)]``: every (depth, b, η) of :data:`ETA_GRID` (every ``eta_stride``-th η) per data set,
+    in decreasing η/b.
 
     width : hidden width (2048 in the paper); datasets : "mnist" and/or "fashion_mnist" (default both);
     depths : a subset of (4, 6); backend : "cpu" or "cuda". The epoch budget is the authors' 10⁶ steps.
@@ -65,9 +66,11 @@ def protocol_sweeps(width: int = 2048, datasets: Sequence[str] | None = None, et
             if depth not in depths:
                 continue
             epochs = -(-_STEPS_MAX // (60000 // b))
-            # largest η first: those runs converge soonest, so an interrupted sweep has the most finished runs
             cfgs += [dict(dataset=d, width=width, depth=depth, batch_size=b, lr=eta, max_epochs=epochs,
-                          backend=backend) for eta in sorted(etas[::eta_stride], reverse=True)]
+                          backend=backend) for eta in etas[::eta_stride]]
+    # largest η/b first over the whole sweep: those runs converge soonest (small η can take 10⁵+ steps), so an
+    # interrupted sweep has the most finished runs
+    cfgs.sort(key=lambda c: -c["lr"] / c["batch_size"])
     return [(EXPERIMENT, cfgs, [0])]
 
 
