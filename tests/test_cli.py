@@ -47,12 +47,17 @@ def test_every_option_shows_its_default_and_abbreviations_are_off(name):
 
 def test_options_with_a_fixed_set_of_values_have_choices():
     from simulations._core.noise import NOISE_KINDS
+    from simulations.nn.layers import INITS as MODEL_INITS
     from simulations.nn.model import ACTIVATIONS, INITS, LOSSES
+    from simulations.nn.models import model_names
     from simulations.sweep.registry import STATUSES
 
     ps = _parsers()
     by_dest = {n: {a.dest: a for a in p._actions} for n, p in ps.items()}
-    expect = {("train", "init"): INITS, ("train", "activation"): ACTIVATIONS, ("train", "loss"): LOSSES,
+    # --init: the MLP's initialisations, then the ones only the convolutional models have (--model)
+    inits = tuple(dict.fromkeys((*INITS, *MODEL_INITS)))
+    expect = {("train", "init"): inits, ("train", "model"): model_names(), ("train", "activation"): ACTIVATIONS,
+              ("train", "loss"): LOSSES,
               ("train", "noise_kind"): NOISE_KINDS, ("train", "backend"): ("cpu", "cuda"),
               ("train", "dataset"): ("mnist", "fashion_mnist", "gaussian_mixture", "teacher"),
               ("train", "dtype"): ("float32", "float64"), ("train", "normalize"): ("standard", "unit", "none"),
