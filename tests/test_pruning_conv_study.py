@@ -32,15 +32,16 @@ def test_conv_run_metrics_against_independent_recomputation(mnist, tmp_path, mon
     from simulations.pruning.data import load_data
 
     monkeypatch.setenv(conv_study.CHECKPOINT_ENV, str(tmp_path))
-    cfg = _config()
+    cfg = _config(n_train=1024, batch_size=32, epochs=2, milestones=(2,), sparsities=(0.8, 0.95))
     out = conv_study.conv_run(cfg, 3)
     m = out["metrics"]
-    assert out["status"] == "done" and m["steps"] == 8 and not m["resumed"]
+    assert out["status"] == "done" and m["steps"] == 64 and not m["resumed"]
     # the same training written out with the public API
-    data = load_data("mnist", 512, 256)
+    data = load_data("mnist", 1024, 256)
     spec = get_model("lenet5")
-    res = train(spec, data, params=init_params(spec, child(3, "init")), seed=child(3, "train"), batch_size=64,
-                optimizer=SGD(0.05, 0.9, 5e-4, step_schedule([1], 0.1)), stop=StopRules(max_epochs=1))
+    res = train(spec, data, params=init_params(spec, child(3, "init")), seed=child(3, "train"), batch_size=32,
+                optimizer=SGD(0.05, 0.9, 5e-4, step_schedule([2], 0.1)), stop=StopRules(max_epochs=2))
+    assert res.final["test_acc"] > 0.5  # a trained network, so that different masks give different accuracies
     assert m["test_acc"] == res.final["test_acc"]
     w = np.concatenate([np.abs(x).ravel() for x in res.params.weights])
     for s, acc in zip(cfg.sparsities, m["acc_magnitude"]):
@@ -53,6 +54,13 @@ def test_conv_run_metrics_against_independent_recomputation(mnist, tmp_path, mon
             x[...] *= keep[pos:pos + x.size].reshape(x.shape)
             pos += x.size
         assert acc == pytest.approx(evaluate(p, data.X_test, data.y_test)[1], abs=1e-12)
+    # the check can tell global from per-layer pruning: per-layer masks give another accuracy at 95 %
+    q = res.params.copy()
+    for x in q.weights:
+        a = np.abs(x).ravel()
+        drop = np.argsort(a, kind="stable")[:int(np.floor(0.95 * a.size))]
+        x.ravel()[drop] = 0
+    assert evaluate(q, data.X_test, data.y_test)[1] != m["acc_magnitude"][1]
     assert len(m["acc_filters"]) == 1 and 0 <= m["acc_filters"][0] <= 1
     # Wan et al.'s fraction for the first conv: remove filters by increasing norm while the removed
     # squared norm stays ≤ 0.1 of the total
