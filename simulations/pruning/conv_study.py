@@ -70,12 +70,6 @@ def _accuracy(params, data) -> float:
     return float(evaluate(params, data.X_test, data.y_test, batch_size=512)[1])
 
 
-def _masked(params, flat_mask):
-    p = params.copy()
-    p.flat *= flat_mask.astype(p.flat.dtype)
-    return p
-
-
 def conv_run(config, seed: int) -> dict:
     """Body of ``pruning.conv`` (see the module docstring): ``{"status", "metrics", "history"}``."""
     from simulations.nn import SGD, Mask, NoiseConfig, StopRules, init_params, step_schedule, train
@@ -113,12 +107,12 @@ def conv_run(config, seed: int) -> dict:
     mag = []
     for s in config.sparsities:
         masks = Magnitude().prune(p, s, scope="global")
-        mag.append(_accuracy(_masked(p, Mask.from_layers(spec, masks).flat), data))
+        mag.append(_accuracy(Mask.from_layers(spec, masks).apply(p.copy()), data))
     metrics["sparsities"], metrics["acc_magnitude"] = list(config.sparsities), mag
     filt = []
     for f in config.filter_fractions:
         _, mask = prune_filters(spec, p.flat, f, layers=list(range(L - 1)))
-        filt.append(_accuracy(_masked(p, mask), data))
+        filt.append(_accuracy(Mask.from_flat(spec, mask).apply(p.copy()), data))
     metrics["filter_fractions"], metrics["acc_filters"] = list(config.filter_fractions), filt
     frac = prunable_filter_fraction(spec, p.flat, config.prunable_eps)
     metrics["prunable_filters"] = {str(k): float(v) for k, v in frac.per_layer.items()}
