@@ -291,6 +291,7 @@ class CudaConvWorkspace:
         self.no_rows = A((0, spec.n_classes), batch=False)
         self.acc = A((4,), np.float64, batch=False)   # [Σ loss, Σ correct, non-finite flag, bad-label flag]
         self._zeros = np.zeros(4)
+        self.last_acc = None  # the host copy of acc made by the last call (see _read)
         if self.backward:
             act = max(math.prod(s) for s in shapes)
             self._d = [A((act,)).flat for _ in range(2)]
@@ -356,6 +357,7 @@ def _forward(ws, X, n, train):
 
 def _read(ws, what: str) -> np.ndarray:
     acc = ws.acc.copy_to_host()
+    ws.last_acc = acc  # [Σ loss, Σ correct, flags] of the last call, kept for callers that need the counts
     if acc[3]:
         raise ValueError(f"y must hold class labels in [0, {ws.spec.n_classes - 1}]")
     if acc[2] or not math.isfinite(acc[0]):

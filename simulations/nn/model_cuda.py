@@ -13,7 +13,7 @@ filter is a row of C·kh·kw entries, stream j for the j-th noised row as on the
 Divergence: a non-finite loss (code 1) or a mean loss above ``max_loss`` (code 2) stops the
 chunk before the update, as on the CPU; a finite loss with a non-finite gradient counts as
 non-finite parameters (code 4), which the CPU reaches one step later. The loss and the correct
-count are read back once per step (the network pass synchronises there anyway).
+count are read back once per step, by the network pass's own check.
 """
 from __future__ import annotations
 
@@ -105,11 +105,11 @@ class ModelCUDABackend(CUDABackend):
             try:
                 loss, grad = ccn.loss_and_grad(ws.net, theta, buffers, Xb4, yb, B, True)
             except ValueError:  # a non-finite loss or gradient (labels are checked by train)
-                acc = ws.net.acc.copy_to_host()
+                acc = ws.net.last_acc  # read back by loss_and_grad (no second copy)
                 code = 4 if math.isfinite(acc[0]) else 1
                 total += float(acc[0])
                 break
-            acc = ws.net.acc.copy_to_host()
+            acc = ws.net.last_acc  # read back by loss_and_grad (no second copy)
             total += float(acc[0])
             correct += int(round(acc[1]))
             if c.max_loss > 0.0 and loss > c.max_loss:
