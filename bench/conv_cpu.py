@@ -8,8 +8,9 @@ Rows (samples/s, higher is better; ratio = ours / PyTorch), t = 1 and 2 threads:
 One step = :func:`simulations.nn.conv_net.loss_and_grad` (forward, mean cross-entropy, backward into a
 preallocated workspace) plus the plain SGD update ``θ ← θ − η g`` on the flat parameters; PyTorch's is
 ``nn.Sequential`` of the same layers + ``CrossEntropyLoss`` + ``torch.optim.SGD`` step on the same
-random MNIST-shaped batch (x ~ N(0, 1), 10 random labels). The convolutional code is not yet wired
-into :func:`simulations.nn.train`, so this times the gradient path that ``train`` will use. Best of
+random MNIST-shaped batch (x ~ N(0, 1), 10 random labels). This is the core of a
+:func:`simulations.nn.train` step on a ModelSpec, without the batch gather and the divergence
+checks. Best of
 ``repeat`` (ours and PyTorch interleaved) after one warm-up step (numba compile excluded). Also
 printed: this machine's single-core float32 GEMM peak and the fraction of it each side reaches
 (training FLOPs = 3 × the forward multiply-adds × 2).
@@ -132,7 +133,9 @@ def main(argv=None) -> None:
     notes["single-core f32 GEMM peak (np.dot 2048^3)"] = f"{peak / 1e9:.1f} GFLOP/s"
     for case, fo, fp in fracs:
         notes[f"{case}: fraction of 1-core GEMM peak (ours / torch)"] = f"{fo / peak:.2f} / {fp / peak:.2f}"
-    notes["threads"] = "ours: blas_threads(t) (OpenBLAS threads in the GEMMs; the copy kernels are serial); torch.set_num_threads(t)"
+    notes["threads"] = ("ours: blas_threads(t) (LeNet-5: each convolution runs t sample ranges at once on a "
+                        "single-threaded OpenBLAS, simulations.nn.conv_parallel; VGG-11: t OpenBLAS threads in the "
+                        "GEMMs); torch.set_num_threads(t)")
     notes["torch"] = torch.__version__
     notes["cpu load (1-min avg) at end"] = f"{os.getloadavg()[0]:.2f}"
     emit("conv_cpu", rows, args.json, notes)

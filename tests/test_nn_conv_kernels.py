@@ -370,17 +370,25 @@ def test_im2col_t_is_the_transposed_window_matrix_and_col2im_t_its_adjoint(s, p,
     x = rng.standard_normal((3, 2, 7, 6))
     want = ref_cols_t(x, kh, kw, s, p)
     cols = np.full(want.shape, np.nan)                       # every entry must be written
-    G.im2col_t(x, kh, kw, s, p, cols)
+    G.im2col_t(x, 0, 3, kh, kw, s, p, cols)
     np.testing.assert_array_equal(cols, want)
+    L = want.shape[1] // 3
+    part = np.full((want.shape[0], 2 * L), np.nan)           # samples 1..2 alone: their columns
+    G.im2col_t(x, 1, 3, kh, kw, s, p, part)
+    np.testing.assert_array_equal(part, want[:, L:])
     R = rng.standard_normal(cols.shape)
     dx = np.full_like(x, np.nan)                             # overwritten, not accumulated
-    G.col2im_t(R, kh, kw, s, p, dx)
+    G.col2im_t(R, 0, 3, kh, kw, s, p, dx)
     ref = np.zeros_like(np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))))   # scatter each column back
     OH, OW = (7 + 2 * p - kh) // s + 1, (6 + 2 * p - kw) // s + 1
     for n, a, c in itertools.product(range(3), range(OH), range(OW)):
         ref[n, :, a * s:a * s + kh, c * s:c * s + kw] += R[:, n * OH * OW + a * OW + c].reshape(2, kh, kw)
     np.testing.assert_allclose(dx, ref[:, :, p:p + 7, p:p + 6], rtol=1e-13, atol=1e-13)
     assert np.isclose(np.vdot(cols, R), np.vdot(x, dx), rtol=1e-12)
+    dx2 = np.full_like(x, np.nan)                            # a sample range: only its samples written
+    G.col2im_t(np.ascontiguousarray(R[:, L:]), 1, 3, kh, kw, s, p, dx2)
+    assert np.all(np.isnan(dx2[0]))
+    np.testing.assert_allclose(dx2[1:], dx[1:], rtol=1e-13, atol=1e-13)
 
 
 @pytest.mark.parametrize("has_bias,relu", [(True, True), (True, False), (False, True), (False, False)])
@@ -391,38 +399,46 @@ def test_unpermute_and_permute_match_numpy_transposes(has_bias, relu):
     yr = rng.standard_normal((N * L, O)).astype(np.float32)
     b = rng.standard_normal(O).astype(np.float32)
     y = np.full((N, O, OH, OW), np.nan, np.float32)
-    G.unpermute_bias_relu(yr, b, has_bias, relu, y)
+    G.unpermute_bias_relu(yr, 0, N, b, has_bias, relu, y)
     want = yr.reshape(N, L, O).transpose(0, 2, 1).reshape(N, O, OH, OW) + (b[:, None, None] if has_bias else 0)
     np.testing.assert_array_equal(y, np.maximum(want, 0) if relu else want)
     dy = rng.standard_normal(y.shape)
     yy = rng.standard_normal(y.shape) * (rng.random(y.shape) < 0.5)       # many exact zeros: the mask is y > 0
-    dyt, db = np.full((O, N * L), np.nan), np.full(O, np.nan)
-    G.permute_mask_sum(dy, yy, relu, has_bias, dyt, db)
+    dyt, db = np.full((O, N * L), np.nan), np.full(O, 0.5)
+    G.permute_mask_sum(dy, yy, 0, N, relu, has_bias, dyt, db)
     g = dy * (yy > 0) if relu else dy
     np.testing.assert_array_equal(dyt, g.transpose(1, 0, 2, 3).reshape(O, N * L))
-    if has_bias:
-        np.testing.assert_allclose(db, g.sum(axis=(0, 2, 3)), rtol=1e-13, atol=1e-13)
+    if has_bias:                                                           # added to what db held
+        np.testing.assert_allclose(db, 0.5 + g.sum(axis=(0, 2, 3)), rtol=1e-13, atol=1e-13)
     else:
-        assert np.all(np.isnan(db))                                        # db untouched without a bias
+        assert np.all(db == 0.5)                                           # db untouched without a bias
+    part = np.full((O, 2 * L), np.nan)                                     # samples 1..2 alone
+    G.permute_mask_sum(dy, yy, 1, N, relu, False, part, db)
+    np.testing.assert_array_equal(part, g[1:].transpose(1, 0, 2, 3).reshape(O, 2 * L))
 
 
-@pytest.mark.parametrize("stride,pad,need_dx", [(1, 1, True), (2, 0, True), (1, 2, False)])
-def test_conv_kernels_with_fused_relu_match_the_reference(stride, pad, need_dx):
-    """Forward = ReLU(direct sum); backward = the reference backward of dy·[y > 0]; no dx when not asked."""
-    x, w, b = _conv_data(stride, pad, 3, 3, 2, O=4, seed=41)
+@pytest.mark.parametrize("stride,pad,need_dx,chunk", [(1, 1, True, 1), (2, 0, True, 2), (1, 2, False, 3),
+                                                      (1, 1, True, 8)])
+def test_conv_kernels_with_fused_relu_match_the_reference(stride, pad, need_dx, chunk):
+    """Forward = ReLU(direct sum); backward = the reference backward of dy·[y > 0]; no dx when not asked.
+
+    Any chunk size (1, one that does not divide the batch, one larger than it) gives the same numbers.
+    """
+    x, w, b = _conv_data(stride, pad, 3, 3, 5, O=4, seed=41)
     N, Ch, H, W = x.shape
     O = w.shape[0]
     OH, OW = (H + 2 * pad - 3) // stride + 1, (W + 2 * pad - 3) // stride + 1
-    cols = np.empty((Ch * 9, N * OH * OW))
-    yt = np.empty((O, N * OH * OW))
+    cols = np.full(Ch * 9 * chunk * OH * OW, np.nan)
+    yt = np.full(O * chunk * OH * OW, np.nan)
     y = np.empty((N, O, OH, OW))
-    G.conv2d_forward(x, w, b, True, True, stride, pad, cols, yt, y)
+    G.conv2d_forward(x, 0, N, w, b, True, True, stride, pad, chunk, cols, yt, y)
     z = ref_conv(x, w, b, stride, pad)
     np.testing.assert_allclose(y, np.maximum(z, 0), rtol=1e-12, atol=1e-12)
     assert (y == 0).any() and (y > 0).any()
     dy = np.random.default_rng(42).standard_normal(y.shape)
-    dx, dw, db = np.full_like(x, np.nan), np.empty_like(w), np.empty(O)
-    G.conv2d_backward(w, dy, y, True, stride, pad, cols, yt, np.empty_like(cols), dx, dw, db, True, need_dx)
+    dx, dw, db = np.full_like(x, np.nan), np.full_like(w, np.nan), np.zeros(O)
+    G.conv2d_backward(x, 0, N, w, dy, y, True, stride, pad, chunk, cols, yt, np.empty_like(cols), dx, dw, db, True,
+                      need_dx)
     rdx, rdw, rdb = ref_conv_backward(x, w, dy * (z > 0), stride, pad)
     np.testing.assert_allclose(dw, rdw, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(db, rdb, rtol=1e-12, atol=1e-12)

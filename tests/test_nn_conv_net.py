@@ -98,6 +98,75 @@ def test_gradient_matches_finite_differences(make, train):
     np.testing.assert_allclose(g, want, rtol=0, atol=1e-6 * np.abs(want).max())
 
 
+@pytest.mark.parametrize("make,train", [(lenet_like, False), (vgg_like, False), (resnet_like, True)])
+def test_chunked_convolutions_equal_the_whole_batch(make, train, monkeypatch):
+    """Convolutions run a chunk of samples at a time (cache-sized im2col); one sample per chunk changes nothing.
+
+    Same loss, gradient and running statistics to 1e-12 (only the order of dw's sums changes).
+    """
+    from simulations.nn import blas_threads
+    from simulations.nn.backends import cpu_conv_gemm as gk
+    from simulations.nn.conv_ops import ConvOp
+
+    spec = make()
+    flat, buf, X, y = problem(spec, n=5)
+    whole = cn.Workspace(spec, 5)
+    monkeypatch.setattr(gk, "CHUNK_ENTRIES", 1)
+    monkeypatch.setattr(gk, "MIN_COLUMNS", 1)
+    ones = cn.Workspace(spec, 5)
+    convs = [op for op in ones.ops if isinstance(op, ConvOp)]
+    convs += [c for op in ones.ops for c in vars(op).values() if isinstance(c, ConvOp)]
+    assert convs and all(c.chunk == 1 for c in convs)
+    assert all(op.chunk == 5 for op in whole.ops if isinstance(op, ConvOp))
+    b1, b2 = buf.copy(), buf.copy()
+    with blas_threads(1):                      # the serial path (more threads split the samples too)
+        l1, g1 = cn.loss_and_grad(spec, flat, b1, X, y, whole, train)
+        l2, g2 = cn.loss_and_grad(spec, flat, b2, X, y, ones, train)
+    assert np.isclose(l1, l2, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(g2, g1, rtol=0, atol=1e-12 * np.abs(g1).max())
+    np.testing.assert_allclose(b2, b1, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("make,train", [(lenet_like, False), (vgg_like, False), (resnet_like, True)])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_sample_parallel_convolutions_equal_one_thread(make, train, threads, monkeypatch):
+    """With t BLAS threads each convolution runs t sample ranges at once; same numbers as one thread to 1e-12.
+
+    The weight/bias gradients are per-range sums added at the end (a reordering of the sum); the
+    BatchNorm running statistics and dx are untouched by the split. Every convolution call is
+    checked to have gone through the parallel path.
+    """
+    from simulations.nn import blas_threads
+    from simulations.nn import conv_parallel as cp
+
+    spec = make()
+    flat, buf, X, y = problem(spec, n=5)
+    ws = cn.Workspace(spec, 5)
+    b1, b2 = buf.copy(), buf.copy()
+    with blas_threads(1):                      # (OpenBLAS's own default is one thread per core)
+        l1, g1 = cn.loss_and_grad(spec, flat, b1, X, y, ws, train)
+    g1 = g1.copy()
+    calls = []
+    real = cp.run
+    monkeypatch.setattr(cp, "run", lambda tasks: (calls.append(len(tasks)), real(tasks)))
+    with blas_threads(threads):
+        l2, g2 = cn.loss_and_grad(spec, flat, b2, X, y, ws, train)
+    assert calls and set(calls) == {threads}
+    assert np.isclose(l1, l2, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(g2, g1, rtol=0, atol=1e-12 * np.abs(g1).max())
+    np.testing.assert_allclose(b2, b1, rtol=1e-12, atol=1e-14)
+
+
+def test_only_networks_of_narrow_convolutions_split_their_samples():
+    """LeNet-5 (6 and 16 filters) splits; a network with a 64-filter layer keeps the threads in the GEMMs."""
+    from simulations.nn.conv_parallel import SPLIT_OUT_MAX
+
+    assert cn.Workspace(get_model("lenet5"), 2).split and cn.Workspace(resnet_like(), 2).split
+    wide = ModelSpec((1, 6, 6), (Conv2d(4, 3), ReLU(), Conv2d(SPLIT_OUT_MAX, 3), Flatten(), Dense(2)), 2)
+    assert not cn.Workspace(wide, 2).split
+    assert not cn.Workspace(MLPSpec((4, 3)), 2).split                 # no convolution at all
+
+
 def test_workspace_reuse_smaller_batches_and_allocation():
     spec = resnet_like()
     flat, buf, X, y = problem(spec, n=6)

@@ -27,7 +27,7 @@ from typing import Any
 from simulations._core.validation import check_int
 
 __all__ = ["blas_threads", "set_blas_threads", "get_blas_threads", "default_threads", "THREAD_TIMEOUT_EXP",
-           "THREAD_ENV", "one_thread"]
+           "THREAD_ENV", "one_thread", "openblas_threads"]
 
 #: OpenBLAS worker threads spin this long (2^k cycles) waiting for work before they sleep.
 #: OpenBLAS's default (k = 28, ~0.1 s) keeps them spinning through a whole training run, and
@@ -150,6 +150,23 @@ def get_blas_threads() -> int:
     """Thread count of scipy's OpenBLAS (the one numba's BLAS calls use); 0 if unknown."""
     hs = _blas()
     return int(hs[-1][2]()) if hs else 0
+
+
+@contextlib.contextmanager
+def openblas_threads(n: int):
+    """Run the body with the OpenBLAS libraries at ``n`` threads (numba's count untouched), restoring them after.
+
+    For code that runs several single-threaded BLAS calls at once on its own threads.
+    """
+    hs = _blas()
+    old = [g() for _, _, g in hs]
+    for _, s, _ in hs:
+        s(n)
+    try:
+        yield
+    finally:
+        for (_, s, _), o in zip(hs, old):
+            s(max(int(o), 1))
 
 
 def default_threads() -> int:

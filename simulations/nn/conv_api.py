@@ -147,10 +147,10 @@ def conv2d_forward(x, w, b=None, stride: int = 1, pad: int = 0) -> np.ndarray:
     stride, pad, OH, OW = _conv_geometry(x.shape, w.shape[2], w.shape[3], stride, pad)
     N, O = x.shape[0], w.shape[0]
     _entries("an output", (N, O, OH, OW), "x, w, stride and pad")
-    cols = np.empty((w[0].size, N * OH * OW), x.dtype)
+    chunk = _g.chunk_size(w[0].size, OH * OW, N)
     y = np.empty((N, O, OH, OW), x.dtype)
-    _k.conv2d_forward(x, w, b if b is not None else np.zeros(0, x.dtype), b is not None, False, stride, pad, cols,
-                      np.empty((O, N * OH * OW), x.dtype), y)
+    _k.conv2d_forward(x, 0, N, w, b if b is not None else np.zeros(0, x.dtype), b is not None, False, stride, pad,
+                      chunk, np.empty(w[0].size * chunk * OH * OW, x.dtype), np.empty(O * chunk * OH * OW, x.dtype), y)
     _finite("the convolution", "x, w or b", y)
     return y
 
@@ -169,15 +169,15 @@ def conv2d_backward(x, w, dy, stride: int = 1, pad: int = 0, bias: bool = True, 
     want = (x.shape[0], w.shape[0], OH, OW)
     if dy.shape != want:
         raise ValueError(f"dy must have the output shape (N, O, OH, OW) = {want}, got {dy.shape}")
-    cols = np.empty((w[0].size, want[0] * OH * OW), x.dtype)
-    _g.im2col_t(x, w.shape[2], w.shape[3], stride, pad, cols)
+    chunk = _g.chunk_size(w[0].size, OH * OW, want[0])
+    cols = np.empty(w[0].size * chunk * OH * OW, x.dtype)
     dcols = np.empty_like(cols) if need_dx else cols
     dx = np.empty_like(x) if need_dx else np.empty((0, 0, 0, 0), x.dtype)
     dw = np.empty_like(w)
-    db = np.empty(w.shape[0], x.dtype) if bias else np.empty(0, x.dtype)
-    _k.conv2d_backward(w, dy, dy, False, stride, pad, cols, np.empty((want[1], cols.shape[1]), x.dtype), dcols, dx,
-                       dw, db, bias, need_dx)
-    out = (dx if need_dx else None, dw, db if bias else None)
+    db = np.zeros(w.shape[0])
+    _k.conv2d_backward(x, 0, want[0], w, dy, dy, False, stride, pad, chunk, cols,
+                       np.empty(want[1] * chunk * OH * OW, x.dtype), dcols, dx, dw, db, bias, need_dx)
+    out = (dx if need_dx else None, dw, db.astype(x.dtype) if bias else None)
     _finite("a convolution gradient", "x, w or dy", *out)
     return out
 

@@ -28,12 +28,14 @@ Strides, paddings and kernels must be square (the kernels take one size per wind
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
 import numpy as np
 
 from simulations._core.codes import LOSS_CODES
+from simulations._core.threads import get_blas_threads, openblas_threads
 from simulations._core.validation import check_array, check_bool, check_int
 from simulations.nn import layers as L
 from simulations.nn.backends.cpu_dense import loss_delta
@@ -49,6 +51,7 @@ from simulations.nn.conv_ops import (
     GlobalAvgPoolOp,
     PoolOp,
 )
+from simulations.nn.conv_parallel import Scratch, split_fits
 from simulations.nn.data import check_labels
 from simulations.nn.model import MLPSpec
 from simulations.nn.model_spec import ModelSpec
@@ -90,7 +93,7 @@ class Workspace:
         spec = _as_spec(spec)
         N = check_int("batch_size", batch_size, 1, BATCH_MAX)
         self.spec, self.batch_size, self.backward = spec, N, check_bool("backward", backward)
-        A = Allocator(N, spec.np_dtype, keep_cols=self.backward)
+        A = Allocator(N, spec.np_dtype)
         ents = [[e for e in spec.param_layout() if e.layer == i] for i in range(len(spec.layers))]
         bufs = [[b for b in spec.buffer_layout() if b.layer == i] for i in range(len(spec.layers))]
         shapes = (spec.input_shape,) + spec.shapes()
@@ -122,8 +125,7 @@ class Workspace:
         self.first = next((i for i, lay in enumerate(spec.layers) if lay.param_shapes(shapes[i], "") != []),
                           len(spec.layers))
         self.X = A(spec.input_shape)
-        self._cols = A((A.cols // N,)).reshape(-1) if A.cols else np.zeros(0, A.dt)
-        self._t = A((A.t // N,)).reshape(-1) if A.t else np.zeros(0, A.dt)
+        self.cols, self.t = self._flat(A, A.cols), self._flat(A, A.t)
         self.empty = np.empty(0, A.dt)
         self.loss = LOSS_CODES[spec.loss]
         self.var_index = np.concatenate([np.arange(b.var_offset, b.var_offset + b.channels)
@@ -132,16 +134,29 @@ class Workspace:
             act = max(math.prod(s) for s in shapes)
             self._d = [A((act,)).reshape(-1) for _ in range(2)]
             self._s = [A((A.scratch,)).reshape(-1) for _ in range(4)] if A.scratch else []
-            self._dcols = A((A.dcols // N,)).reshape(-1) if A.dcols else np.zeros(0, A.dt)
+            self.dcols = self._flat(A, A.cols)
             self.grad = np.zeros(spec.n_params, A.dt)
         self.nbytes = A.bytes
         self.flat = self.buffers = None
+        self._sizes, self._threads, self.threads = (A.cols, A.t, A.dw, A.db, A.dt), [], 1
+        convs = [op for op in self.ops if isinstance(op, ConvOp)]
+        convs += [c for op in self.ops if isinstance(op, BasicBlockOp) for c in vars(op).values() if isinstance(c, ConvOp)]
+        #: whether multi-threaded passes split the samples (every convolution narrow: conv_parallel.split_fits)
+        self.split = bool(convs) and all(split_fits(c.O) for c in convs)
 
-    def dcols_view(self, rows: int, cols: int) -> np.ndarray:
-        return self._dcols[:rows * cols].reshape(rows, cols)
+    def thread_scratch(self, k: int) -> list:
+        """Buffers of k sample ranges run at once (:mod:`~simulations.nn.conv_parallel`): this workspace's own
+        for the first, then k − 1 :class:`~simulations.nn.conv_parallel.Scratch` made on first use and kept."""
+        while len(self._threads) < k - 1:
+            self._threads.append(Scratch(*self._sizes))
+        own = Scratch(0, 0, 0, 0, self._sizes[-1])
+        own.cols, own.t, own.dcols = self.cols, self.t, getattr(self, "dcols", self.cols)
+        return [own] + self._threads[:k - 1]
 
-    def t_view(self, rows: int, cols: int) -> np.ndarray:
-        return self._t[:rows * cols].reshape(rows, cols)
+    @staticmethod
+    def _flat(A, entries: int) -> np.ndarray:
+        """A 1-D scratch buffer of ``entries`` entries, counted against the workspace's size."""
+        return A((-(-entries // A.N),)).reshape(-1)[:entries] if entries else np.zeros(0, A.dt)
 
     def scratch_view(self, i: int, shape) -> np.ndarray:
         return self._s[i][:math.prod(shape)].reshape(shape)
@@ -150,11 +165,22 @@ class Workspace:
         return self._d[i][:math.prod(shape)].reshape(shape)
 
 
+def _threads(ws: Workspace):
+    """Context of one pass with t BLAS threads: on a network of narrow convolutions (``ws.split``) and t > 1,
+    the convolutions split their samples over t threads (``ws.threads`` = t) and the whole pass runs
+    on a single-threaded OpenBLAS, so that no idle OpenBLAS worker spins on a core the ranges need
+    (:mod:`~simulations.nn.conv_parallel`); otherwise ``ws.threads`` = 1 and the GEMMs use the t threads."""
+    t = get_blas_threads()
+    ws.threads = t if ws.split else 1
+    return openblas_threads(1) if ws.threads > 1 else contextlib.nullcontext()
+
+
 def _forward(ws: Workspace, n: int, train: bool) -> np.ndarray:
     h = ws.X[:n]
-    for i, op in enumerate(ws.ops):
-        ws.ins[i] = h
-        h = op.forward(h, ws, n, train)
+    with _threads(ws):
+        for i, op in enumerate(ws.ops):
+            ws.ins[i] = h
+            h = op.forward(h, ws, n, train)
     return h
 
 
@@ -163,14 +189,15 @@ def _backward(ws: Workspace, n: int, train: bool, logits: np.ndarray, y: np.ndar
     D = ws.d_view(0, logits.shape)
     total, _ = loss_delta(logits, y, ws.loss, D, 1.0 / n)
     k = 0
-    for i in range(len(ws.ops) - 1, ws.first - 1, -1):
-        x, op = ws.ins[i], ws.ops[i]
-        if isinstance(op, FlattenOp):
-            D = D.reshape(x.shape)
-            continue
-        out = op.backward(x, D, ws.d_view(1 - k, x.shape), ws, n, train, i > ws.first)
-        if out is not D:           # a fused ReLU hands dy through: D stays in buffer k
-            D, k = out, 1 - k
+    with _threads(ws):
+        for i in range(len(ws.ops) - 1, ws.first - 1, -1):
+            x, op = ws.ins[i], ws.ops[i]
+            if isinstance(op, FlattenOp):
+                D = D.reshape(x.shape)
+                continue
+            out = op.backward(x, D, ws.d_view(1 - k, x.shape), ws, n, train, i > ws.first)
+            if out is not D:           # a fused ReLU hands dy through: D stays in buffer k
+                D, k = out, 1 - k
     return total / n
 
 

@@ -12,13 +12,16 @@ The mathematics is in :mod:`simulations.nn.conv_net` and the kernel modules
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
+from simulations.nn import conv_parallel as cp
 from simulations.nn import layers as L
 from simulations.nn.backends import cpu_batchnorm as bnk
 from simulations.nn.backends import cpu_conv as ck
+from simulations.nn.backends import cpu_conv_gemm as gk
 from simulations.nn.backends.cpu_dense import gemm
 
 __all__: list[str] = []
@@ -34,16 +37,16 @@ def _square(where: str, name: str, pair) -> int:
 
 
 class Allocator:
-    """Buffers of one workspace, with the shared scratch sizes (im2col, GEMM output, block scratch).
+    """Buffers of one workspace, with the shared scratch sizes (im2col chunk, GEMM output, block scratch).
 
-    ``keep_cols``: each convolution keeps its own im2col matrix from the forward to the backward
-    pass (a workspace with gradients); otherwise they share one. ``cols``, ``dcols``, ``t`` and
-    ``scratch`` are the largest shared sizes requested (entries, over the whole batch for the first three).
+    ``cols`` (also the size of the ∂cols scratch), ``t`` and ``scratch`` are the largest shared
+    sizes requested, in entries (``scratch`` per sample); ``dw``, ``db`` the largest convolution
+    weight and bias (for the per-thread gradient sums of :mod:`~simulations.nn.conv_parallel`).
     """
 
-    def __init__(self, N: int, dt: np.dtype, keep_cols: bool = False):
-        self.N, self.dt, self.bytes, self.keep_cols = N, dt, 0, keep_cols
-        self.cols = self.dcols = self.t = self.scratch = 0
+    def __init__(self, N: int, dt: np.dtype):
+        self.N, self.dt, self.bytes = N, dt, 0
+        self.cols = self.t = self.scratch = self.dw = self.db = 0
 
     def __call__(self, shape, dtype=None) -> np.ndarray:
         shape = (self.N, *shape)
@@ -60,39 +63,58 @@ def _v(flat: np.ndarray, off: int, shape) -> np.ndarray:
 
 
 class ConvOp:
-    """Convolution as one GEMM per layer (:mod:`~simulations.nn.backends.cpu_conv_gemm`), a following ReLU
-    fused in when ``relu`` (its :class:`ActivationOp` is then built with ``fused=True``)."""
+    """Convolution as one GEMM per cache-sized chunk of the batch (:mod:`~simulations.nn.backends.cpu_conv_gemm`),
+    a following ReLU fused in when ``relu`` (its :class:`ActivationOp` is then built with ``fused=True``).
+    The backward pass recomputes each chunk's im2col matrix from the layer's input (cheaper than
+    reading a whole-batch matrix back from memory, and the workspace stays small)."""
 
     def __init__(self, e, lay_stride, lay_pad, out_shape, A: Allocator, where: str, relu: bool = False):
         self.e, self.stride, self.pad = e, _square(where, "stride", lay_stride), _square(where, "padding", lay_pad)
         _square(where, "kernel", e.weight_shape[2:])
         self.y, self.relu = A(out_shape), relu
         self.O, self.L, self.K = out_shape[0], out_shape[1] * out_shape[2], math.prod(e.weight_shape[1:])
-        self.cols = A((self.K * self.L,)).reshape(-1) if A.keep_cols else None
-        size = A.N * self.L * self.K
-        A.cols = A.cols if A.keep_cols else max(A.cols, size)
-        A.dcols, A.t = max(A.dcols, size), max(A.t, A.N * self.L * self.O)
-
-    def _cols(self, ws, n):
-        m = self.K * n * self.L
-        return (ws._cols if self.cols is None else self.cols)[:m].reshape(self.K, n * self.L)
+        self.chunk = gk.chunk_size(self.K, self.L, A.N)
+        self.db = np.zeros(self.O)                     # the bias gradient, accumulated in float64
+        A.cols = max(A.cols, self.chunk * self.L * self.K)
+        A.t = max(A.t, self.chunk * self.L * self.O)
+        A.dw, A.db = max(A.dw, self.O * self.K), max(A.db, self.O)
 
     def forward(self, x, ws, n, train):
-        e, y = self.e, self.y[:n]
-        b = ws.empty if e.bias_shape is None else ws.flat[e.bias_offset:e.end]
-        ck.conv2d_forward(x, _v(ws.flat, e.weight_offset, e.weight_shape), b, e.bias_shape is not None, self.relu,
-                          self.stride, self.pad, self._cols(ws, n), ws.t_view(self.O, n * self.L), y)
-        return y
+        e, y, has_bias = self.e, self.y, self.e.bias_shape is not None
+        b = ws.empty if not has_bias else ws.flat[e.bias_offset:e.end]
+        w = _v(ws.flat, e.weight_offset, e.weight_shape)
+        args = (w, b, has_bias, self.relu, self.stride, self.pad, self.chunk)
+        ranges = cp.split(n, ws.threads)
+        if ranges is None:
+            gk.conv2d_forward(x, 0, n, *args, ws.cols, ws.t, y)
+        else:
+            cp.run([functools.partial(gk.conv2d_forward, x, n0, n1, *args, sc.cols, sc.t, y)
+                    for (n0, n1), sc in zip(ranges, ws.thread_scratch(len(ranges)))])
+        return y[:n]
 
     def backward(self, x, dy, dx, ws, n, train, need_dx):
-        """Needs the im2col matrix of THIS forward pass: own (``keep_cols``) or shared and not overwritten since."""
-        e, y = self.e, self.y[:n]
-        cols = self._cols(ws, n)
-        db = ws.empty if e.bias_shape is None else ws.grad[e.bias_offset:e.end]
-        ck.conv2d_backward(_v(ws.flat, e.weight_offset, e.weight_shape), dy, y, self.relu, self.stride, self.pad,
-                           cols, ws.t_view(self.O, n * self.L), ws.dcols_view(self.K, n * self.L) if need_dx else cols,
-                           dx if need_dx else y, _v(ws.grad, e.weight_offset, e.weight_shape), db,
-                           e.bias_shape is not None, need_dx)
+        e, y, has_bias = self.e, self.y, self.e.bias_shape is not None
+        w, dw = _v(ws.flat, e.weight_offset, e.weight_shape), _v(ws.grad, e.weight_offset, e.weight_shape)
+        self.db[:] = 0.0
+        ranges = cp.split(n, ws.threads)
+        if ranges is None:
+            gk.conv2d_backward(x, 0, n, w, dy, y, self.relu, self.stride, self.pad, self.chunk, ws.cols, ws.t,
+                               ws.dcols if need_dx else ws.cols, dx if need_dx else y, dw, self.db, has_bias, need_dx)
+        else:                # each range sums its own dw, db; range 0 into the gradient itself
+            scs = ws.thread_scratch(len(ranges))
+            dws = [dw] + [sc.dw[:dw.size].reshape(dw.shape) for sc in scs[1:]]
+            dbs = [self.db] + [sc.db[:self.O] for sc in scs[1:]]
+            for d in dbs[1:]:
+                d[:] = 0.0
+            cp.run([functools.partial(gk.conv2d_backward, x, n0, n1, w, dy, y, self.relu, self.stride, self.pad,
+                                      self.chunk, sc.cols, sc.t, sc.dcols if need_dx else sc.cols,
+                                      dx if need_dx else y, dws[k], dbs[k], has_bias, need_dx)
+                    for k, ((n0, n1), sc) in enumerate(zip(ranges, scs))])
+            for k in range(1, len(ranges)):
+                np.add(dw, dws[k], out=dw)
+                np.add(self.db, dbs[k], out=self.db)
+        if has_bias:
+            ws.grad[e.bias_offset:e.end] = self.db
         return dx
 
 
