@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from simulations.experiments.pruning import CompareConfig
 from simulations.noise_compression.study import EXPERIMENT
 from simulations.noise_compression.versus import NOISE_METHODS, VERSUS
+from simulations.noise_compression.wan_protocol import WAN_EXPERIMENT
 from simulations.sweep import experiment, param
 
 DATASETS = ("mnist", "fashion_mnist", "synthetic")
@@ -79,3 +80,29 @@ def versus(config: NoiseVersusConfig, seed: int) -> dict:
 
     return versus_run(config, seed)
 
+
+
+@dataclass(frozen=True)
+class WanProtocolConfig(NoiseMLPConfig):
+    """``noise_compression.mlp`` at Wan et al. 2024's protocol (their code's README example): one hidden layer,
+    full data, lr 0.01, batch 5000, σ = 0.003, α = 1.75, trained until 95 % training accuracy (a full pass
+    every ``eval_every`` steps), ``steps`` only a cap; then neurons pruned by norm to squared relative
+    Frobenius error ``eps2`` = 0.1 (output layer excluded)."""
+
+    hidden: tuple[int, ...] = param((2000,), low=1, help="hidden width(s); the protocol has one hidden layer")
+    n_train: int = param(0, low=0, help="first n training examples (0 = all)")
+    n_test: int = param(0, low=0, help="first n test examples (0 = all)")
+    steps: int = param(30000, low=1, help="step cap (the run stops at target_train_acc)")
+    batch_size: int = param(5000, low=1)
+    lr: float = param(0.01, low=0.0, low_open=True, help="constant SGD step size η")
+    sigma: float = param(0.003, low=0.0, help="noise scale σ (0 = plain SGD)")
+    target_train_acc: float = param(0.95, low=0.0, high=1.0, low_open=True, help="stop at this training accuracy")
+    eval_every: int = param(24, low=1, help="steps between full-pass training-accuracy checks")
+
+
+@experiment(WAN_EXPERIMENT, config=WanProtocolConfig)
+def wan_protocol(config: WanProtocolConfig, seed: int) -> dict:
+    """Noise-injected SGD to 95 % training accuracy, then the prunable-neuron fraction and pruned accuracies."""
+    from simulations.noise_compression.wan_protocol import run_wan
+
+    return run_wan(config, seed)

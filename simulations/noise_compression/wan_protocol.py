@@ -1,0 +1,171 @@
+"""Wan, Barsbey, Zaidi & Şimşekli 2024 at their protocol: the sweep of ``noise_compression.wan_protocol`` and its table.
+
+Their code's MNIST setting (README example): a one-hidden-layer ReLU network of width n, plain SGD
+at lr 0.01 and batch 5000 on the full training set, α-stable noise σ η^{1/α} ξ (σ = 0.003, α = 1.75)
+added to the hidden layer after every step, training until 95 % training accuracy; then the
+hidden neurons with the smallest weight norms are removed until the squared relative Frobenius
+error of the layer reaches 0.1 (the output layer is not pruned), and the fraction removed and the
+pruned network's training and test accuracies are reported. Noise types: 1 = one SαS scalar per
+neuron broadcast over its row ("neuron"), 2 = iid per entry ("entry"), 3 = elliptical (a
+Gaussian vector times √ of a positive α/2-stable scalar, "elliptical"); controls: type 1 at α = 2
+(Gaussian) and no noise. Seeds 1–5 as in the paper.
+
+:func:`wan_sweeps` lists the runs (seed-major: every noise setting's seed 1 first, so that an
+interrupted sweep has all settings at the same seeds), :func:`run_wan` is the body,
+:func:`wan_table` the per-(width, noise) summary (mean ± sd over seeds).
+``python -m simulations.noise_compression.wan_protocol --store PATH [--widths 2000 5000] [--seeds 1 2]``
+runs or resumes the sweep and prints the table.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simulations._core.seeding import child
+from simulations._core.validation import check_bool, check_choice, check_int
+
+__all__ = ["WAN_EXPERIMENT", "NOISE_SETTINGS", "wan_sweeps", "run_wan", "run_wan_sweep", "wan_table", "main"]
+
+WAN_EXPERIMENT = "noise_compression.wan_protocol"
+#: (label, noise kind, α, σ) of the protocol's noise settings: types 1-3, the Gaussian and no-noise controls
+NOISE_SETTINGS: tuple[tuple[str, str, float, float], ...] = (
+    ("type 1 (per neuron)", "neuron", 1.75, 0.003),
+    ("type 2 (per entry)", "entry", 1.75, 0.003),
+    ("type 3 (elliptical)", "elliptical", 1.75, 0.003),
+    ("Gaussian (type 1, α = 2)", "neuron", 2.0, 0.003),
+    ("no noise", "neuron", 1.75, 0.0),
+)
+
+
+def _label(cfg: dict) -> str:
+    for lab, kind, a, s in NOISE_SETTINGS:
+        if cfg["sigma"] == s and (s == 0 or (cfg["noise"] == kind and cfg["alpha"] == a)):
+            return lab
+    return f"{cfg['noise']} α={cfg['alpha']:g} σ={cfg['sigma']:g}"
+
+
+def wan_sweeps(widths: Sequence[int] = (2000,), seeds: Sequence[int] = (1, 2, 3, 4, 5), dataset: str = "mnist",
+               backend: str = "cpu") -> list[tuple[str, list[dict], list[int]]]:
+    """``[(experiment, configs, [seed])]``, one entry per seed (seed-major order), every width × noise setting.
+
+    widths : hidden widths (the paper's example: 5000); seeds : 1-5 in the paper; dataset : "mnist"
+    or "fashion_mnist"; backend : "cpu" (the experiment's training runs on the CPU backend).
+    """
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, (list, tuple)):
+        raise TypeError(f"widths must be a list of hidden widths, got {widths!r}")
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (list, tuple)):
+        raise TypeError(f"seeds must be a list of integer seeds, got {seeds!r}")
+    widths = [check_int("widths", w, 1, 65536) for w in widths]
+    seeds = [check_int("seeds", s, 0) for s in seeds]
+    check_choice("dataset", dataset, ("mnist", "fashion_mnist"))
+    check_choice("backend", backend, ("cpu",))
+    cfgs = [dict(dataset=dataset, hidden=[w], noise=kind, alpha=a, sigma=s)
+            for w in widths for _, kind, a, s in NOISE_SETTINGS]
+    return [(WAN_EXPERIMENT, cfgs, [s]) for s in seeds]
+
+
+def run_wan(config, seed: int) -> dict:
+    """Body of ``noise_compression.wan_protocol``: ``{"status", "metrics", "history"}`` (``"error"`` if diverged).
+
+    Metrics: ``steps``, ``reached`` (training accuracy ≥ the target), ``train_acc``/``test_acc``
+    of the trained network, ``prunable`` (fraction of hidden neurons removed at squared relative
+    Frobenius error ``eps2``, per hidden layer, and its mean), ``pruned_train_acc``/``pruned_test_acc``
+    after removing them, ``train_seconds``.
+    """
+    from simulations.nn import SGD, MLPSpec, NoiseConfig, StopRules, evaluate, train
+    from simulations.pruning.data import load_data
+    from simulations.pruning.one_shot import node_prune
+    from simulations.pruning.study import pruned_accuracy
+
+    data = load_data(config.dataset, config.n_train, config.n_test)
+    sizes = (data.X_train.shape[1],) + tuple(config.hidden) + (data.n_classes,)
+    spec = MLPSpec(sizes, bias=False, activation="relu", loss="cross_entropy")
+    noise = NoiseConfig(alpha=config.alpha, sigma=config.sigma, kind=config.noise) if config.sigma > 0 else None
+    t0 = time.perf_counter()
+    res = train(spec, data, optimizer=SGD(lr=config.lr), noise=noise, batch_size=config.batch_size,
+                stop=StopRules(max_steps=config.steps, target_train_acc=config.target_train_acc),
+                eval_every=config.eval_every, seed=child(seed, "train"))
+    seconds = time.perf_counter() - t0
+    history = [{k: v for k, v in h.items() if isinstance(v, (int, float, str)) or v is None} for h in res.history]
+    if res.status == "diverged":
+        return {"status": "diverged", "error": res.reason, "metrics": {"steps": int(res.steps)}, "history": history}
+    ws = [np.array(w, dtype=np.float64) for w in res.params.weights]
+    train_acc = float(evaluate(res.params, data.X_train, data.y_train)[1])
+    pruned = node_prune(ws, eps=math.sqrt(config.eps2))
+    m: dict[str, Any] = {
+        "steps": int(res.steps), "reached": bool(train_acc >= config.target_train_acc), "train_acc": train_acc,
+        "test_acc": float(evaluate(res.params, data.X_test, data.y_test)[1]),
+        "prunable": [float(np.mean(~np.any(mk != 0, axis=1))) for mk in pruned.masks[:-1]],
+        "pruned_train_acc": pruned_accuracy(res.params, pruned.weights, data.X_train, data.y_train),
+        "pruned_test_acc": pruned_accuracy(res.params, pruned.weights, data.X_test, data.y_test),
+        "train_seconds": float(seconds)}
+    m["prunable_mean"] = float(np.mean(m["prunable"]))
+    return {"status": "done", "metrics": m, "history": history}
+
+
+def wan_table(store) -> list[dict]:
+    """Rows per (data set, width, noise setting): seeds done, mean ± sd of steps, accuracies, prunable fraction, seconds.
+
+    ``store``: a path or an open :class:`simulations.sweep.ResultsStore`.
+    """
+    from simulations.sweep import ResultsStore
+
+    st = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    groups: dict[tuple, list] = {}
+    for r in st.rows(experiment=WAN_EXPERIMENT):
+        run = st.get(r["run_id"])
+        if run["status"] != "done":
+            continue
+        c = run["config"]
+        groups.setdefault((c["dataset"], tuple(c["hidden"]), _label(c)), []).append((run["seed"], run["metrics"]))
+    order = {lab: i for i, (lab, *_rest) in enumerate(NOISE_SETTINGS)}
+    rows = []
+    for (ds, hidden, lab), runs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 99))):
+        row: dict[str, Any] = {"dataset": ds, "hidden": list(hidden), "noise": lab,
+                               "seeds": sorted(int(s) for s, _ in runs)}
+        for key in ("steps", "train_acc", "test_acc", "prunable_mean", "pruned_train_acc", "pruned_test_acc",
+                    "train_seconds"):
+            v = np.array([m[key] for _, m in runs], dtype=float)
+            row[key] = (float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0)
+        row["reached"] = sum(bool(m["reached"]) for _, m in runs)
+        rows.append(row)
+    return rows
+
+
+def run_wan_sweep(store, *, widths=(2000,), seeds=(1, 2, 3, 4, 5), dataset: str = "mnist", workers: int = 0,
+                  progress: bool = False) -> None:
+    """Run (or resume) :func:`wan_sweeps` into ``store`` (runs already done are skipped), seed by seed."""
+    from simulations.sweep import run_sweep
+
+    progress = check_bool("progress", progress)
+    workers = check_int("workers", workers, 0, 4096)
+    Path(store).parent.mkdir(parents=True, exist_ok=True)
+    for name, configs, sd in wan_sweeps(widths, seeds, dataset):
+        run_sweep(name, configs, store, seeds=sd, workers=workers, progress=progress)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Wan et al. 2024 at their protocol: run/resume, print the table")
+    ap.add_argument("--store", default=str(Path("paper") / "data" / "wan_protocol.sqlite"))
+    ap.add_argument("--widths", nargs="*", type=int, default=[2000])
+    ap.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 3, 4, 5])
+    ap.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist"])
+    ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--table-only", action="store_true")
+    a = ap.parse_args(argv)
+    if not a.table_only:
+        run_wan_sweep(a.store, widths=a.widths, seeds=a.seeds, dataset=a.dataset, workers=a.workers, progress=True)
+    for r in wan_table(a.store):
+        print(f"{r['dataset']} width {r['hidden']} {r['noise']:26s} seeds {r['seeds']}: steps {r['steps'][0]:.0f}, "
+              f"test {r['test_acc'][0]:.2%}, prunable {r['prunable_mean'][0]:.1%} ± {r['prunable_mean'][1]:.1%}, "
+              f"pruned test {r['pruned_test_acc'][0]:.2%}, {r['train_seconds'][0]:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
