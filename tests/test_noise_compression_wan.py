@@ -1,0 +1,99 @@
+"""Wan et al.'s protocol (``noise_compression.wan_protocol``): the sweep's settings and order, the stopping
+rule, the prunable fraction and pruned accuracies against an independent numpy computation, the table."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from simulations._core.seeding import child
+from simulations.noise_compression import wan_protocol as wp
+from simulations.sweep import ResultsStore, make_config, run_sweep
+
+TINY = dict(dataset="synthetic", hidden=(24,), n_train=300, n_test=150, batch_size=60, lr=0.05, eval_every=5)
+
+
+def test_sweep_is_seed_major_with_the_five_noise_settings():
+    sweeps = wp.wan_sweeps(widths=[2000, 5000], seeds=[1, 2, 3])
+    assert [s for _, _, (s,) in sweeps] == [1, 2, 3]                  # one seed per entry, in order
+    for name, cfgs, _ in sweeps:
+        assert name == wp.WAN_EXPERIMENT and len(cfgs) == 2 * 5
+        got = {(c["hidden"][0], c["noise"], c["alpha"], c["sigma"]) for c in cfgs}
+        want = {(w, kind, a, s) for w in (2000, 5000)
+                for kind, a, s in [("neuron", 1.75, 0.003), ("entry", 1.75, 0.003), ("elliptical", 1.75, 0.003),
+                                   ("neuron", 2.0, 0.003), ("neuron", 1.75, 0.0)]}
+        assert got == want
+    cfg = make_config(wp.WAN_EXPERIMENT, **sweeps[0][1][0])
+    # the protocol's defaults (their code's README example)
+    assert (cfg.lr, cfg.batch_size, cfg.target_train_acc, cfg.eps2, cfg.n_train) == (0.01, 5000, 0.95, 0.1, 0)
+
+
+@pytest.mark.parametrize("bad,match", [(dict(widths=[0]), "widths"), (dict(seeds=[-1]), "seeds"),
+                                       (dict(dataset="cifar10"), "dataset"), (dict(widths=2000), "widths"),
+                                       (dict(backend="cuda"), "backend")])
+def test_sweep_rejects_bad_arguments(bad, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        wp.wan_sweeps(**bad)
+
+
+def _trained(cfg, seed):
+    """The run's network, trained again with the body's arguments (the pruning oracle below needs its weights)."""
+    from simulations.nn import SGD, MLPSpec, NoiseConfig, StopRules, train
+    from simulations.pruning.data import load_data
+
+    data = load_data(cfg.dataset, cfg.n_train, cfg.n_test)
+    spec = MLPSpec((data.X_train.shape[1],) + tuple(cfg.hidden) + (data.n_classes,), bias=False, activation="relu")
+    noise = NoiseConfig(alpha=cfg.alpha, sigma=cfg.sigma, kind=cfg.noise) if cfg.sigma > 0 else None
+    res = train(spec, data, optimizer=SGD(lr=cfg.lr), noise=noise, batch_size=cfg.batch_size,
+                stop=StopRules(max_steps=cfg.steps, target_train_acc=cfg.target_train_acc),
+                eval_every=cfg.eval_every, seed=child(seed, "train"))
+    return data, [np.array(w, dtype=np.float64) for w in res.params.weights]
+
+
+def _acc(ws, X, y):
+    h = np.maximum(X @ ws[0].T, 0)
+    return float(np.mean(np.argmax(h @ ws[1].T, axis=1) == y))
+
+
+@pytest.mark.parametrize("noise,alpha,sigma", [("neuron", 1.75, 0.003), ("entry", 1.75, 0.003),
+                                               ("elliptical", 1.75, 0.003), ("neuron", 2.0, 0.003),
+                                               ("neuron", 1.75, 0.0)])
+def test_run_metrics_match_an_independent_pruning_and_forward_pass(noise, alpha, sigma):
+    cfg = make_config(wp.WAN_EXPERIMENT, **TINY, steps=400, target_train_acc=0.8, noise=noise, alpha=alpha,
+                      sigma=sigma)
+    out = wp.run_wan(cfg, 3)
+    m = out["metrics"]
+    assert out["status"] == "done"
+    data, ws = _trained(cfg, 3)
+    acc = _acc(ws, data.X_train.astype(np.float64), data.y_train)
+    assert abs(m["train_acc"] - acc) < 1e-9
+    # stopping rule: at the first full-pass check (every eval_every steps) with accuracy ≥ target, else the cap
+    assert m["reached"] == (acc >= 0.8)
+    assert (m["steps"] % cfg.eval_every == 0) if m["reached"] else m["steps"] == cfg.steps
+    # prunable neurons: the most smallest-norm rows with Σ removed ‖w_i‖² ≤ 0.1 Σ ‖w_i‖² (written out)
+    sq = np.sort(np.sum(ws[0] ** 2, axis=1))
+    k = int(np.searchsorted(np.cumsum(sq), 0.1 * sq.sum(), side="right"))
+    assert m["prunable"] == [k / ws[0].shape[0]] and 0 < k < ws[0].shape[0]
+    keep = np.argsort(np.sum(ws[0] ** 2, axis=1), kind="stable")[k:]
+    pw = [np.zeros_like(ws[0]), np.zeros_like(ws[1])]
+    pw[0][keep], pw[1][:, keep] = ws[0][keep], ws[1][:, keep]
+    assert abs(m["pruned_train_acc"] - _acc(pw, data.X_train.astype(np.float64), data.y_train)) < 1e-9
+    assert abs(m["pruned_test_acc"] - _acc(pw, data.X_test.astype(np.float64), data.y_test)) < 1e-9
+    assert math.isclose(m["prunable_mean"], m["prunable"][0])
+
+
+def test_table_aggregates_the_store(tmp_path):
+    store = tmp_path / "wan.sqlite"
+    cfgs = [dict(TINY, steps=60, target_train_acc=0.99, noise="neuron", alpha=1.75, sigma=s) for s in (0.003, 0.0)]
+    run_sweep(wp.WAN_EXPERIMENT, cfgs, store, seeds=[1, 2])
+    rows = wp.wan_table(store)
+    assert [r["noise"] for r in rows] == ["type 1 (per neuron)", "no noise"]
+    st = ResultsStore(store)
+    for r, sigma in zip(rows, (0.003, 0.0)):
+        runs = [st.get(x["run_id"]) for x in st.rows(experiment=wp.WAN_EXPERIMENT)]
+        ms = [x["metrics"] for x in runs if x["config"]["sigma"] == sigma]
+        assert r["seeds"] == [1, 2] and r["reached"] == sum(x["reached"] for x in ms)
+        v = np.array([x["prunable_mean"] for x in ms])
+        assert r["prunable_mean"] == pytest.approx((v.mean(), v.std(ddof=1)))
+        assert r["steps"][0] == 60                      # 0.99 is out of reach: every run hits the cap
