@@ -154,7 +154,7 @@ def get_blas_threads() -> int:
 
 @contextlib.contextmanager
 def openblas_threads(n: int):
-    """Run the body with the OpenBLAS libraries at ``n`` threads (numba's count untouched), restoring them after.
+    """Run the body with the OpenBLAS libraries at ``n`` ≥ 1 threads (numba's count untouched), restoring them after.
 
     For code that runs several single-threaded BLAS calls at once on its own threads.
     """
@@ -184,21 +184,18 @@ def blas_threads(n: int | None):
         yield
         return
     n = check_int("threads", n, 1)
-    hs = _blas()
-    old = [g() for _, _, g in hs]
     try:
         import numba
 
         old_nb = numba.get_num_threads()
     except Exception:  # pragma: no cover
         old_nb = None
-    set_blas_threads(n)
-    try:
-        yield
-    finally:
-        for (_, s, _), o in zip(hs, old):
-            s(max(int(o), 1))
-        if old_nb is not None:
-            import numba
+    with openblas_threads(n):          # restores the OpenBLAS counts on the way out
+        set_blas_threads(n)            # (and sets numba's count, and OpenBLAS's quiet mode if asked)
+        try:
+            yield
+        finally:
+            if old_nb is not None:
+                import numba
 
-            numba.set_num_threads(old_nb)
+                numba.set_num_threads(old_nb)
