@@ -147,11 +147,13 @@ class Workspace:
     def thread_scratch(self, k: int) -> list:
         """Buffers of k sample ranges run at once (:mod:`~simulations.nn.conv_parallel`): this workspace's own
         for the first, then k − 1 :class:`~simulations.nn.conv_parallel.Scratch` made on first use and kept."""
-        while len(self._threads) < k - 1:
+        if not self._threads:                  # the first range: a view of this workspace's own buffers
+            own = Scratch(0, 0, 0, 0, self._sizes[-1])
+            own.cols, own.t, own.dcols = self.cols, self.t, getattr(self, "dcols", self.cols)
+            self._threads.append(own)
+        while len(self._threads) < k:
             self._threads.append(Scratch(*self._sizes))
-        own = Scratch(0, 0, 0, 0, self._sizes[-1])
-        own.cols, own.t, own.dcols = self.cols, self.t, getattr(self, "dcols", self.cols)
-        return [own] + self._threads[:k - 1]
+        return self._threads[:k]
 
     @staticmethod
     def _flat(A, entries: int) -> np.ndarray:
