@@ -9,6 +9,7 @@ import pytest
 
 from simulations.experiments.pruning import ConvConfig
 from simulations.pruning import conv_study
+from simulations.sweep.checkpoints import CHECKPOINT_ENV
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def test_conv_run_metrics_against_independent_recomputation(mnist, tmp_path, mon
     from simulations.nn import SGD, StopRules, evaluate, get_model, init_params, step_schedule, train
     from simulations.pruning.data import load_data
 
-    monkeypatch.setenv(conv_study.CHECKPOINT_ENV, str(tmp_path))
+    monkeypatch.setenv(CHECKPOINT_ENV, str(tmp_path))
     cfg = _config(n_train=1024, batch_size=32, epochs=2, milestones=(2,), sparsities=(0.8, 0.95))
     out = conv_study.conv_run(cfg, 3)
     m = out["metrics"]
@@ -74,9 +75,9 @@ def test_conv_run_metrics_against_independent_recomputation(mnist, tmp_path, mon
 
 
 def test_checkpoint_names_follow_config_and_seed(monkeypatch, tmp_path):
-    monkeypatch.delenv(conv_study.CHECKPOINT_ENV, raising=False)
+    monkeypatch.delenv(CHECKPOINT_ENV, raising=False)
     assert conv_study.checkpoint_for(_config(), 0) is None
-    monkeypatch.setenv(conv_study.CHECKPOINT_ENV, str(tmp_path))
+    monkeypatch.setenv(CHECKPOINT_ENV, str(tmp_path))
     a, b, c = (conv_study.checkpoint_for(_config(), 0), conv_study.checkpoint_for(_config(), 1),
                conv_study.checkpoint_for(_config(lr=0.01), 0))
     assert len({a, b, c}) == 3 and a.parent == tmp_path and a == conv_study.checkpoint_for(_config(), 0)

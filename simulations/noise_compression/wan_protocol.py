@@ -30,17 +30,25 @@ import numpy as np
 from simulations._core.seeding import child
 from simulations._core.validation import check_bool, check_choice, check_int
 
-__all__ = ["WAN_EXPERIMENT", "NOISE_SETTINGS", "wan_sweeps", "run_wan", "run_wan_sweep", "wan_table", "main"]
+__all__ = ["WAN_EXPERIMENT", "NOISE_SETTINGS", "SIGMA", "CHECKPOINT_EVERY", "wan_sweeps", "run_wan", "run_wan_sweep", "wan_table", "main"]
 
 WAN_EXPERIMENT = "noise_compression.wan_protocol"
-#: (label, noise kind, α, σ) of the protocol's noise settings: types 1-3, the Gaussian and no-noise controls
+#: their σ (the README example); the noise added after a step is σ η^{1/α} ξ
+SIGMA = 0.003
+#: (label, noise kind, α, σ) of the protocol's noise settings: types 1-3, the Gaussian and no-noise controls.
+#: σ is in tailcomp's convention (ξ of scale 1: SαS(1), N(0, 2) at α = 2), chosen so that the draws have
+#: the law of their code's: its Gaussian control is a standard normal per neuron (N(0, 1) = SαS(1/√2) at
+#: α = 2), and its type 3 is √A·Z with Z ~ N(0, I), A ~ S(α/2, 1, cos(πα/4)^{2/α}), an elliptical SαS
+#: vector of scale 1/√2 (Samorodnitsky & Taqqu 1994, Prop. 2.5.2); types 1 and 2 are SαS(1) there too.
 NOISE_SETTINGS: tuple[tuple[str, str, float, float], ...] = (
-    ("type 1 (per neuron)", "neuron", 1.75, 0.003),
-    ("type 2 (per entry)", "entry", 1.75, 0.003),
-    ("type 3 (elliptical)", "elliptical", 1.75, 0.003),
-    ("Gaussian (type 1, α = 2)", "neuron", 2.0, 0.003),
+    ("type 1 (per neuron)", "neuron", 1.75, SIGMA),
+    ("type 2 (per entry)", "entry", 1.75, SIGMA),
+    ("type 3 (elliptical)", "elliptical", 1.75, SIGMA / math.sqrt(2.0)),
+    ("Gaussian (type 1, α = 2)", "neuron", 2.0, SIGMA / math.sqrt(2.0)),
     ("no noise", "neuron", 1.75, 0.0),
 )
+#: steps between training checkpoints when ``$TAILCOMP_CHECKPOINTS`` is set (≈ 100 s at width 2000 on one core)
+CHECKPOINT_EVERY = 200
 
 
 def _label(cfg: dict) -> str:
@@ -76,21 +84,33 @@ def run_wan(config, seed: int) -> dict:
     Metrics: ``steps``, ``reached`` (training accuracy ≥ the target), ``train_acc``/``test_acc``
     of the trained network, ``prunable`` (fraction of hidden neurons removed at squared relative
     Frobenius error ``eps2``, per hidden layer, and its mean), ``pruned_train_acc``/``pruned_test_acc``
-    after removing them, ``train_seconds``.
+    after removing them; ``resumed_at_step`` (0, or the step of the checkpoint the run continued from),
+    ``segment_seconds`` (the training time of this call) and ``train_seconds`` (the whole run's, scaled
+    up from this segment's rate when it was resumed).
+
+    Resumable: with ``$TAILCOMP_CHECKPOINTS`` set, the training writes a checkpoint every
+    :data:`CHECKPOINT_EVERY` steps and at its end (:func:`simulations.sweep.checkpoints.run_checkpoint`
+    names the file), and a rerun of an interrupted run continues from it bit for bit.
     """
     from simulations.nn import SGD, MLPSpec, NoiseConfig, StopRules, evaluate, train
+    from simulations.nn.checkpoint import checkpoint_file, load_checkpoint
     from simulations.pruning.data import load_data
     from simulations.pruning.one_shot import node_prune
     from simulations.pruning.study import pruned_accuracy
+    from simulations.sweep.checkpoints import run_checkpoint
 
     data = load_data(config.dataset, config.n_train, config.n_test)
     sizes = (data.X_train.shape[1],) + tuple(config.hidden) + (data.n_classes,)
     spec = MLPSpec(sizes, bias=False, activation="relu", loss="cross_entropy")
     noise = NoiseConfig(alpha=config.alpha, sigma=config.sigma, kind=config.noise) if config.sigma > 0 else None
+    ck = run_checkpoint("wan", config, seed)
+    resume = ck if ck is not None and checkpoint_file(ck).exists() else None
+    resumed_at = load_checkpoint(resume)[0].step if resume is not None else 0
     t0 = time.perf_counter()
     res = train(spec, data, optimizer=SGD(lr=config.lr), noise=noise, batch_size=config.batch_size,
                 stop=StopRules(max_steps=config.steps, target_train_acc=config.target_train_acc),
-                eval_every=config.eval_every, seed=child(seed, "train"))
+                eval_every=config.eval_every, seed=child(seed, "train"), resume=resume, checkpoint_path=ck,
+                checkpoint_every=CHECKPOINT_EVERY if ck is not None else None)
     seconds = time.perf_counter() - t0
     history = [{k: v for k, v in h.items() if isinstance(v, (int, float, str)) or v is None} for h in res.history]
     if res.status == "diverged":
@@ -104,7 +124,8 @@ def run_wan(config, seed: int) -> dict:
         "prunable": [float(np.mean(~np.any(mk != 0, axis=1))) for mk in pruned.masks[:-1]],
         "pruned_train_acc": pruned_accuracy(res.params, pruned.weights, data.X_train, data.y_train),
         "pruned_test_acc": pruned_accuracy(res.params, pruned.weights, data.X_test, data.y_test),
-        "train_seconds": float(seconds)}
+        "segment_seconds": float(seconds), "resumed_at_step": int(resumed_at),
+        "train_seconds": float(seconds * res.steps / max(res.steps - resumed_at, 1))}
     m["prunable_mean"] = float(np.mean(m["prunable"]))
     return {"status": "done", "metrics": m, "history": history}
 

@@ -26,36 +26,24 @@ most that many steps; without it, an interrupted run starts over.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import os
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from simulations._core.seeding import child
-from simulations._core.validation import check_int
+from simulations.sweep.checkpoints import run_checkpoint
 
 __all__ = ["conv_run", "checkpoint_for"]
-
-#: the folder of the resumable training checkpoints of ``pruning.conv`` runs (unset: no checkpoints)
-CHECKPOINT_ENV = "TAILCOMP_CHECKPOINTS"
-
 
 def checkpoint_for(config, seed: int) -> Path | None:
     """The checkpoint path of one run under ``$TAILCOMP_CHECKPOINTS`` (None when the variable is unset).
 
     ``config``: a ``pruning.conv`` configuration (:class:`simulations.experiments.pruning.ConvConfig`);
-    ``seed``: an int ≥ 0.
+    ``seed``: an int ≥ 0. The file is :func:`simulations.sweep.checkpoints.run_checkpoint`'s, prefixed
+    ``conv_<model>``.
     """
     if not dataclasses.is_dataclass(config) or isinstance(config, type) or not hasattr(config, "model"):
         raise TypeError(f"config must be a pruning.conv configuration (ConvConfig), got {type(config).__name__}")
-    seed = check_int("seed", seed, 0)
-    root = os.environ.get(CHECKPOINT_ENV)
-    if not root:
-        return None
-    key = hashlib.sha256(json.dumps([asdict(config), seed], sort_keys=True).encode()).hexdigest()[:20]
-    return Path(root) / f"conv_{config.model}_{key}"
+    return run_checkpoint(f"conv_{config.model}", config, seed)
 
 
 def _spec(config):
