@@ -8,7 +8,10 @@ skewed case (α = 1.5, β = 0.5). Two paths of ours:
 
 * ``rvs``: the array path (numpy PCG64 uniforms/exponentials + the compiled CMS loop);
 * ``stream_rvs``: the in-kernel scalar path (xoroshiro128+ per stream, one CMS
-  draw per call of ``stable_s1_draw``), 64 streams × n/64 draws.
+  draw per call of ``stable_s1_draw``), 64 streams × n/64 draws;
+* ``stream_rvs f32`` (β = 0 only): the float32 path of the float32 training kernels
+  (``stream_rvs(..., dtype=np.float32)``: one stream output per draw, the transform in float32
+  lanes); its numpy peer is ``standard_normal(dtype=np.float32)``.
 
 Rows (unit draws/s, higher is better, ratio = ours/peer):
 ``<path> a=.. b=.. vs scipy`` (target: ratio ≥ 5) and
@@ -54,7 +57,8 @@ def main(argv=None) -> dict:
     cls.parameterization = "S0"  # same law as ours (β = 0.5 case); restored below
     try:
         t_norm = best_time(lambda: rng.standard_normal(n), repeat)
-        rows, ns = [], {"numpy standard_normal": 1e9 * t_norm / n}
+        t_norm32 = best_time(lambda: rng.standard_normal(n, dtype=np.float32), repeat)
+        rows, ns = [], {"numpy standard_normal": 1e9 * t_norm / n, "numpy standard_normal f32": 1e9 * t_norm32 / n}
         for a, b in CASES:
             t_ours = best_time(lambda: stable.rvs(a, b, size=n, seed=1), repeat)
             t_stream = best_time(lambda: stable.stream_rvs(a, b, N_STREAMS, n // N_STREAMS, seed=1), repeat)
@@ -67,6 +71,12 @@ def main(argv=None) -> dict:
                 rows.append(row(f"{path} {tag} vs numpy normal", m / t, n / t_norm, "draws/s"))
                 ns[f"{path} {tag}"] = 1e9 * t / m
             ns[f"scipy {tag}"] = 1e9 * t_scipy / n
+            if b == 0.0:
+                t32 = best_time(lambda: stable.stream_rvs(a, b, N_STREAMS, n // N_STREAMS, dtype=np.float32,
+                                                          seed=1), repeat)
+                rows.append(row(f"stream_rvs f32 {tag} vs scipy", n_stream / t32, n / t_scipy, "draws/s"))
+                rows.append(row(f"stream_rvs f32 {tag} vs numpy f32 normal", n_stream / t32, n / t_norm32, "draws/s"))
+                ns[f"stream_rvs f32 {tag}"] = 1e9 * t32 / n_stream
     finally:
         cls.parameterization = saved_param
     try:

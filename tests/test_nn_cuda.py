@@ -28,6 +28,7 @@ from simulations._core.device import CudaUnavailableError, check_device_array  #
 from simulations.nn import MLPSpec, NoiseConfig, get_backend, init_params  # noqa: E402
 from simulations.nn.backends.base import RunBuffers, StepConfig  # noqa: E402
 from simulations.stable import cpu as sk  # noqa: E402
+from simulations.stable.f32 import sas32_draw  # noqa: E402
 from simulations.stable.streams import init_states  # noqa: E402
 from simulations.stable.streams import normal as cpu_normal  # noqa: E402
 
@@ -87,8 +88,9 @@ def ref_loss_grad(spec, flat, X, y):
 
 
 @nb.njit
-def _row_draws(states, j, kind, alpha, n, keep):
-    """Noise of row j (stream j): ``entry`` draws only where keep != 0 (masked entries draw nothing)."""
+def _row_draws(states, j, kind, alpha, n, keep, single):
+    """Noise of row j (stream j): ``entry`` draws only where keep != 0 (masked entries draw nothing), in
+    float32 from one stream output each for a float32 network (``single``)."""
     out = np.zeros(n)
     if kind == NOISE_NEURON:
         x = sk.sas_draw(states, j, alpha)
@@ -100,7 +102,7 @@ def _row_draws(states, j, kind, alpha, n, keep):
     else:
         for i in range(n):
             if keep[i] != 0:
-                out[i] = sk.sas_draw(states, j, alpha)
+                out[i] = sas32_draw(states, j, alpha) if single else sk.sas_draw(states, j, alpha)
     return out
 
 
@@ -133,7 +135,8 @@ def ref_steps(cfg, flat, vel, mask, states, X, y, idx, lrs, avg_flags):
                 W = theta[off[l, 0]:off[l, 1]].reshape(o, i)
                 Ml = m[off[l, 0]:off[l, 1]].reshape(o, i)
                 for j in range(o):
-                    W[j] += amp * _row_draws(states, row, NOISE_CODES[cfg.noise.kind], cfg.noise.alpha, i, Ml[j])
+                    W[j] += amp * _row_draws(states, row, NOISE_CODES[cfg.noise.kind], cfg.noise.alpha, i, Ml[j],
+                                                  spec.np_dtype == np.float32)
                     row += 1
         theta *= m
         v *= m

@@ -193,7 +193,7 @@ def test_fused_sgd_step_matches_reference(mode):
         row_off = cuda.to_device(cols * np.arange(rows, dtype=np.int64))
         row_len = cuda.to_device(np.full(rows, cols, np.int64))
         mk.row_noise_kernel[1, 8](d["W"], d["mask"], cuda.to_device(st.copy()), row_off, row_len, sigma, lr, alpha,
-                                  mode, 1, ctrl, 0)
+                                  mode, 1, 0, ctrl, 0)
     W1, V1 = d["W"].copy_to_host(), d["V"].copy_to_host()
     # reference: written out from the docstrings, noise from the CPU streams
     m = mask.astype(np.float64)
@@ -205,3 +205,37 @@ def test_fused_sgd_step_matches_reference(mode):
     np.testing.assert_allclose(V1, v_ref, rtol=1e-13)
     np.testing.assert_allclose(W1, w_ref, rtol=max(RTOL_TRANSC, 1e-13), atol=1e-15)
     assert np.all(W1[mask == 0] == 0)
+
+
+@pytest.mark.parametrize("has_mask", [0, 1])
+def test_float32_entry_noise_draws_the_cpu_float32_stream(has_mask):
+    # float32 θ (single = 1): one stream output per draw, computed in float32, as the CPU's float32 kernel
+    # (cpu_noise.noise_entry on float32 weights); reference: the CPU's scalar float32 draws
+    from simulations.nn.backends.cpu_noise import noise_entry
+    from simulations.stable.f32 import sas32_draw
+
+    rng = np.random.default_rng(5)
+    rows, cols, sigma, lr, alpha = 4, 9, 0.05, 0.1, 1.6
+    mask = (rng.random(rows * cols) < 0.7).astype(np.uint8) if has_mask else np.ones(rows * cols, np.uint8)
+    W = rng.standard_normal(rows * cols).astype(np.float32) * mask
+    st = init_states(rows, 8)
+    d_w = cuda.to_device(W.copy())
+    d_st = cuda.to_device(st.copy())
+    mk.row_noise_kernel[1, 8](d_w, cuda.to_device(mask), d_st, cuda.to_device(cols * np.arange(rows, dtype=np.int64)),
+                              cuda.to_device(np.full(rows, cols, np.int64)), sigma, lr, alpha, NOISE_ENTRY, has_mask, 1,
+                              cuda.to_device(np.zeros(3, np.int64)), 0)
+    amp = sigma * lr ** (1 / alpha)
+    ref, s_ref = W.astype(np.float64).reshape(rows, cols), st.copy()
+    for j in range(rows):
+        for i in range(cols):
+            if mask[j * cols + i]:
+                ref[j, i] += amp * float(sas32_draw(s_ref, j, alpha))
+    got = d_w.copy_to_host().reshape(rows, cols)
+    assert np.array_equal(d_st.copy_to_host(), s_ref)        # one output per unmasked entry
+    # device float32 libm (or the simulator's float64 libm on float32 inputs) vs the CPU's: a few float32 ulp
+    np.testing.assert_allclose(got, ref.astype(np.float32), rtol=3e-6, atol=1e-8)
+    Wc, sc = W.reshape(rows, cols).copy(), st.copy()
+    noise_entry(Wc, mask.reshape(rows, cols) if has_mask else mask[:0].reshape(0, 0), bool(has_mask), sc, 0, alpha,
+                amp, np.empty((1, 3 * cols)))
+    np.testing.assert_allclose(got, Wc, rtol=3e-6, atol=1e-8)  # and the CPU training kernel itself
+    assert np.array_equal(sc, s_ref)

@@ -7,6 +7,7 @@ import pytest
 
 from simulations.nn.backends import cpu_noise as K
 from simulations.stable.cpu import sas_draw
+from simulations.stable.f32 import sas32_draw
 from simulations.stable.streams import init_states
 
 
@@ -51,12 +52,41 @@ def test_entry_noise_matches_scalar_draws(alpha, has_mask):
     np.testing.assert_allclose(out[0], Wr, rtol=rtol, atol=0.0)
 
 
-def test_entry_noise_float32_weights():
-    din = 17
-    W = np.ones((5, din), np.float32)
-    states = init_states(5, 2)
+@nb.njit
+def _reference32(W, M, has_mask, states, base, alpha, amp):
+    """The float32 semantics, one scalar draw at a time: one stream output per draw (libm float32 transform)."""
+    for i in range(W.shape[0]):
+        for j in range(W.shape[1]):
+            if has_mask and M[i, j] == 0:
+                W[i, j] = 0.0
+            else:
+                W[i, j] += amp * sas32_draw(states, base + i, alpha)
+
+
+@pytest.mark.parametrize("alpha", [0.7, 1.0, 1.75, 2.0])
+@pytest.mark.parametrize("has_mask", [False, True])
+def test_entry_noise_float32_weights_draw_float32_from_one_output_each(alpha, has_mask):
+    rng = np.random.default_rng(int(alpha * 10) + 7 * has_mask)
+    dout, din, base = 9, 37, 2
+    M = (rng.random((dout, din)) < 0.6).astype(np.uint8)
+    M[0] = 0
+    Mk = M if has_mask else M[:0, :0]
+    states = init_states(dout + base, 4)
+    W = np.zeros((dout, din), np.float32)
     Wr, sr = W.astype(np.float64), states.copy()
-    _reference(Wr, W[:0, :0], False, sr, 0, 1.3, 1e-2)
-    K.noise_entry(W, W[:0, :0].astype(np.uint8), False, states, 0, 1.3, 1e-2, np.empty((2, 3 * din)))
-    np.testing.assert_allclose(W, Wr.astype(np.float32), rtol=1e-6)  # float32 rounding of W + amp ξ
-    assert np.array_equal(states, sr)
+    _reference32(Wr, M, has_mask, sr, base, alpha, 1e-2)
+    got = []
+    for T in (1, 3):
+        Wk, sk = W.copy(), states.copy()
+        K.noise_entry(Wk, Mk, has_mask, sk, base, alpha, 1e-2, np.empty((T, 3 * din)))
+        assert np.array_equal(sk, sr)           # one output per (unmasked) entry: the float32 stream use
+        got.append(Wk)
+    assert np.array_equal(got[0], got[1])
+    if has_mask:
+        assert np.all(got[0][M == 0] == 0.0)
+    # polynomial block vs the reference's libm float32 transform: a few float32 ulp
+    np.testing.assert_allclose(got[0], Wr.astype(np.float32), rtol=3e-6, atol=1e-9)
+    # and not the float64 path's draws (two outputs per draw): another stream use, other numbers
+    W64, s64 = np.zeros((dout, din)), states.copy()
+    _reference(W64, M, has_mask, s64, base, alpha, 1e-2)
+    assert not np.allclose(got[0], W64, rtol=1e-3)

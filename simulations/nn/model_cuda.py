@@ -121,7 +121,7 @@ class ModelCUDABackend(CUDABackend):
             if noise_on:
                 mk.row_noise_kernel[nr, ws.tpb1](theta, mask, bufs.noise_states, ws.row_off, ws.row_len,
                                                  c.noise_sigma, lr, c.noise_alpha, c.noise_kind, int(c.has_mask),
-                                                 ws.ctrl, 0)
+                                                 int(theta.dtype == np.float32), ws.ctrl, 0)
                 if do_avg:
                     mk.add_to_kernel[nb, ws.tpb1](avg, theta, ws.ctrl, 0)
             if c.max_weight > 0.0:

@@ -23,7 +23,10 @@ output layer receive none. Three kinds of ξ for a layer W (out, in):
 
 Random numbers are drawn in-kernel from xoroshiro128+ streams
 (:mod:`simulations.stable.streams`), one stream per noised neuron (row), so the draws do
-not depend on the number of threads and a CUDA kernel can reproduce them.
+not depend on the number of threads and a CUDA kernel can reproduce them. A float32 network's
+``"entry"`` noise is drawn in float32, one stream output per draw (:mod:`simulations.stable.f32`:
+the same law, its far tail cut beyond probability ≈ 1.5·10⁻¹¹ per draw); float64 networks and
+the other kinds draw in float64.
 """
 from __future__ import annotations
 

@@ -25,6 +25,8 @@ Modules:
   puts a sizeable fraction of its draws beyond 1.8e308);
 * :mod:`~simulations.stable.streams` — one xoroshiro128+ stream per chain for CPU kernels;
 * :mod:`~simulations.stable.cpu` — the CMS transform as ``@njit`` scalars and vectorised blocks;
+* :mod:`~simulations.stable.f32` — symmetric draws in float32, one stream output each, for the
+  float32 training kernels (``stream_rvs(..., dtype=np.float32)``);
 * :mod:`~simulations.stable.cuda` — the same streams and draws as CUDA device functions,
   compiled from the CPU source;
 * :mod:`~simulations.stable.jumps` — jump-ahead of a stream by any number of draws (GF(2)

@@ -42,6 +42,7 @@ from simulations._core.validation import (
     check_real,
 )
 from simulations.stable import cpu as _k
+from simulations.stable import f32 as _f32
 from simulations.stable.streams import STREAMS_MAX, init_states
 
 __all__ = ["rvs", "sub_gaussian_rvs", "stream_rvs", "stream_states", "PARAMETERIZATIONS", "SIZE_MAX",
@@ -199,6 +200,7 @@ def stream_rvs(
     scale: float = 1.0,
     loc: float = 0.0,
     param: str = "S0",
+    dtype: Any = np.float64,
     seed: Any = None,
 ) -> np.ndarray:
     """Draw a ``(n_streams, n_per_stream)`` array through the in-kernel scalar path.
@@ -208,15 +210,25 @@ def stream_rvs(
     ``i`` would; useful to test and benchmark that path. ``seed``: None, a non-negative int, a
     SeedSequence or a numpy Generator. ``n_streams·n_per_stream`` is at most :data:`SIZE_MAX` = 10⁹ and
     ``n_streams`` at most :data:`STREAMS_MAX` = 10⁷; α, scale and loc have the ranges of :func:`rvs`.
+    ``dtype``: float64 (two stream outputs per draw), or float32 for symmetric laws (β = 0 only):
+    the float32 path of the float32 training kernels, one output per draw, computed in float32
+    (:mod:`simulations.stable.f32`; the far tail is cut beyond probability ≈ 1.5·10⁻¹¹ per draw).
     """
     alpha = _alpha(alpha)
     beta = check_beta(beta)
     scale, loc = _scale_loc(scale, loc)
     check_choice("param", param, PARAMETERIZATIONS)
+    dt = check_dtype(dtype)
+    if dt == np.float32 and beta != 0.0:
+        raise ValueError(f"dtype=float32 draws symmetric laws only (beta = 0), got beta={beta!r}")
     n_streams = check_int("n_streams", n_streams, 0, STREAMS_MAX)
     n_per_stream = check_int("n_per_stream", n_per_stream, 0)
     _check_total("n_streams * n_per_stream", n_streams * n_per_stream)
     states = stream_states(n_streams, seed)
+    if dt == np.float32:
+        out32 = np.empty((n_streams, n_per_stream), dtype=np.float32)
+        _f32.fill_sas32_streams(states, alpha, scale, loc, out32)
+        return out32
     out = np.empty((n_streams, n_per_stream), dtype=np.float64)
     _k.fill_stable_streams(states, alpha, beta, scale, _affine(alpha, beta, scale, loc, param), out)
     return out

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import cuda
 
 from simulations.stable import cpu as _cpu
+from simulations.stable import f32 as _f32
 from simulations.stable import jumps as _jumps
 from simulations.stable import streams as _streams
 
@@ -49,6 +51,9 @@ __all__ = [
     "stable_s1_draw",
     "sas_draw",
     "sub_gaussian_factor_draw",
+    "fold_bits",
+    "sas32_uu",
+    "sas32_draw",
     "jump_apply",
 ]
 
@@ -74,6 +79,10 @@ stable_s1_uw = _device(_cpu.stable_s1_uw)
 #: R = √(2A) of a sub-Gaussian SαS vector from (U, W), α < 2
 sub_gaussian_factor_uw = _device(_cpu.sub_gaussian_factor_uw)
 _jump_matvec = _device(_jumps.apply)
+#: float32 (±min(U, 1 − U), U2) from one 64-bit output (:mod:`simulations.stable.f32`)
+fold_bits = _device(_f32.fold_bits)
+#: SαS(1) float32 from a fold_bits pair (libm float32 functions)
+sas32_uu = _device(_f32.sas32_uu)
 
 
 # ------------------------------------------------------------------ draws from stream i of ``states`` (device bodies)
@@ -138,6 +147,13 @@ def sub_gaussian_factor_draw(states, i, alpha):
     u = uniform_open(states, i)
     w = exponential(states, i)
     return sub_gaussian_factor_uw(alpha, u, w)
+
+
+@cuda.jit(device=True, inline=True)
+def sas32_draw(states, i, alpha):
+    """One SαS(1) float32 draw from stream ``i``: one 64-bit output (:func:`simulations.stable.f32.sas32_draw`)."""
+    us, u2 = fold_bits(next_uint64(states, i))
+    return sas32_uu(np.float32(alpha), us, u2)
 
 
 @cuda.jit(device=True, inline=True)

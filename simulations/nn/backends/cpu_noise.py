@@ -6,7 +6,9 @@ After the SGD step of a noised layer W (out, in) the training chunk
 (neuron) i = stream ``base + i`` (:mod:`simulations.stable.streams`), then applies the mask:
 
 * ``entry`` (:func:`noise_entry`) ξ_ij iid SαS(1), drawn along the row in column order, one
-  draw per *unmasked* entry (masked entries draw nothing);
+  draw per *unmasked* entry (masked entries draw nothing); float64 weights take two stream
+  outputs per draw, float32 weights one, the draw computed in float32
+  (:mod:`simulations.stable.f32`);
 * ``neuron`` (:func:`noise_neuron`) one SαS(1) draw ξ_i per row, broadcast over its weights;
 * ``elliptical`` (:func:`noise_elliptical`) ξ_i· = R_i Z_i·, R_i = √(2A_i) the sub-Gaussian
   factor (Samorodnitsky & Taqqu 1994, Def. 2.5.1), Z ~ N(0, I), every entry drawn.
@@ -20,9 +22,11 @@ from __future__ import annotations
 import math
 
 import numba as nb
+import numpy as np
 
 from simulations.nn.backends.cpu_dense import FASTMATH as _FM
 from simulations.stable.cpu import plog, sas_draw, sas_fill, sin_half, sub_gaussian_factor_draw
+from simulations.stable.f32 import sas32_fill
 from simulations.stable.streams import normal, uniform_open
 
 __all__ = ["noise_entry", "noise_neuron", "noise_elliptical", "apply_mask", "momentum_pass", "all_finite"]
@@ -62,41 +66,56 @@ def _sas_row(states, s, alpha, out, scratch):
         _sas12_block(alpha, scratch[:m], scratch[m:2 * m], out)
 
 
+@nb.njit(inline="always", cache=True)
+def _add_row(w, m, has_mask, amp, vals):
+    """w_j ← (w_j + amp·vals_k) m_j, vals_k the k-th unmasked entry's draw (all entries without a mask).
+
+    Branch-free scatter (selects): k ≤ n < len(w) whenever an entry is masked, so vals[k] is always in
+    bounds of a row-length buffer (and then discarded)."""
+    if has_mask:
+        k = 0
+        for j in range(w.shape[0]):
+            keep = m[j] != 0
+            w[j] = w[j] + amp * vals[k] if keep else 0.0
+            k += keep
+    else:
+        for j in range(w.shape[0]):
+            w[j] += amp * vals[j]
+
+
 @nb.njit(cache=True, parallel=True, fastmath=_FM)
 def noise_entry(W, M, has_mask, states, base, alpha, amp, scratch):
     """W_ij ← (W_ij + amp ξ_ij) m_ij, ξ_ij iid SαS(1); row i uses stream base + i.
 
     Row i draws one value per unmasked entry, in column order (masked entries draw nothing and are
-    set to 0), as a block (:func:`_sas_row`), then scatters it. ``scratch`` (float64, T × 3·din,
-    T ≥ 1) is preallocated per run: the rows are split into min(T, dout) contiguous chunks run in
-    parallel (T = the most threads numba may use), chunk t working in scratch[t]. The draws of a row
-    depend only on its stream, not on the split or the thread count.
+    set to 0), as a block, then scatters it. float64 W: two stream outputs per draw
+    (:func:`_sas_row`, the stream use of ``sas_draw``); float32 W: one output per draw, computed in
+    float32 (:func:`simulations.stable.f32.sas32_fill`). ``scratch`` (float64, T × 3·din, T ≥ 1) is
+    preallocated per run: the rows are split into min(T, dout) contiguous chunks run in parallel
+    (T = the most threads numba may use), chunk t working in scratch[t]. The draws of a row depend
+    only on its stream, not on the split or the thread count.
     """
     dout, din = W.shape
     nt = min(scratch.shape[0], dout)
+    single = W.itemsize == 4
     for t in nb.prange(nt):
         buf = scratch[t, :din]
         work = scratch[t, din:3 * din]
+        s32 = scratch[t].view(np.float32)         # 6·din float32: the float32 path's draws and (U, U2) pairs
+        o32 = s32[:din]
         for i in range(t * dout // nt, (t + 1) * dout // nt):
             s = base + i
+            n = din
             if has_mask:
-                m = M[i]
                 n = 0
                 for j in range(din):
-                    n += m[j] != 0
-                _sas_row(states, s, alpha, buf[:n], work)
-                # scatter, branch-free (selects): the k-th unmasked entry gets buf[k]; k ≤ n < din
-                # whenever an entry is masked, so buf[k] is always in bounds (and then discarded)
-                w = W[i]
-                k = 0
-                for j in range(din):
-                    keep = m[j] != 0
-                    w[j] = w[j] + amp * buf[k] if keep else 0.0
-                    k += keep
+                    n += M[i, j] != 0
+            if single:
+                sas32_fill(states, s, alpha, o32[:n], s32[din:2 * din], s32[2 * din:3 * din])
+                _add_row(W[i], M[i] if has_mask else M[:0, :0].ravel(), has_mask, amp, o32)
             else:
-                _sas_row(states, s, alpha, buf, work)
-                for j in range(din):
-                    W[i, j] += amp * buf[j]
+                _sas_row(states, s, alpha, buf[:n], work)
+                _add_row(W[i], M[i] if has_mask else M[:0, :0].ravel(), has_mask, amp, buf)
 
 
 @nb.njit(cache=True, parallel=True, fastmath=_FM)

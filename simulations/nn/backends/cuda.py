@@ -259,7 +259,8 @@ class CUDABackend(Backend):
                                                ws.ctrl, s)
             if noise_on:
                 mk.row_noise_kernel[nr, ws.tpb1](theta, mask, states, ws.row_off, ws.row_len, c.noise_sigma, lr,
-                                                 c.noise_alpha, c.noise_kind, hm, ws.ctrl, s)
+                                                 c.noise_alpha, c.noise_kind, hm, int(theta.dtype == np.float32),
+                                                 ws.ctrl, s)
                 if do_avg:
                     mk.add_to_kernel[nb, ws.tpb1](avg, theta, ws.ctrl, s)
             if max_weight > 0.0:

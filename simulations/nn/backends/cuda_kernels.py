@@ -10,7 +10,7 @@ with W_l stored (out, in) row-major. One SGD step (PyTorch SGD; noise of Wan, Ba
 Noise streams: one xoroshiro128+ stream per noised neuron (row of a noised W), in layer
 order, drawn *sequentially along the row* exactly as the CPU backend does:
 ``entry`` ξ_ji = successive SαS(1) draws of stream j, one per *unmasked* entry in column order
-(masked entries draw nothing); ``neuron`` one SαS(1) draw per row;
+(masked entries draw nothing; float32 θ: float32 draws of one stream output each); ``neuron`` one SαS(1) draw per row;
 ``elliptical`` R_j = √(2A_j) (first draws of stream j) times successive N(0, 1) draws.
 One thread per row (the stream is sequential), so the draws equal the CPU draws.
 
@@ -39,7 +39,7 @@ from numba import cuda
 
 from simulations._core.codes import NOISE_ELLIPTICAL, NOISE_ENTRY, NOISE_NEURON
 from simulations.nn.backends import pointwise
-from simulations.stable.cuda import normal, sas_draw, sub_gaussian_factor_draw
+from simulations.stable.cuda import normal, sas32_draw, sas_draw, sub_gaussian_factor_draw
 
 __all__ = [
     "row_loss_grad",
@@ -150,10 +150,12 @@ def flat_update_kernel(theta, grad, vel, mask, avg, lr, momentum, weight_decay, 
 
 
 @cuda.jit
-def row_noise_kernel(theta, mask, states, row_off, row_len, sigma, lr, alpha, kind, has_mask, ctrl, s):
+def row_noise_kernel(theta, mask, states, row_off, row_len, sigma, lr, alpha, kind, has_mask, single, ctrl, s):
     """θ[row_off[j] + i] += amp · ξ_ji for i < row_len[j], amp = σ η^{1/α} (:func:`noise_amplitude`),
     one thread per noised row j = stream j; then × mask. ξ as in the module docstring: ``entry`` draws only for unmasked entries (as the
-    CPU backend); ``neuron``/``elliptical`` make all their draws, masked or not."""
+    CPU backend), in float32 from one stream output per draw when ``single`` (float32 θ, as the CPU's
+    float32 path: :func:`simulations.stable.f32.sas32_draw`); ``neuron``/``elliptical`` make all their
+    draws, masked or not."""
     j = cuda.grid(1)
     if j < row_off.shape[0]:
         if _stopped_upd(ctrl, s):
@@ -172,7 +174,7 @@ def row_noise_kernel(theta, mask, states, row_off, row_len, sigma, lr, alpha, ki
                 if has_mask and mask[base + i] == 0:
                     theta[base + i] = 0.0
                     continue
-                d = xi * sas_draw(states, j, alpha)
+                d = xi * (sas32_draw(states, j, alpha) if single else sas_draw(states, j, alpha))
             elif kind == NOISE_ELLIPTICAL:
                 d = xi * normal(states, j)
             else:
