@@ -147,29 +147,22 @@ def rvs(
     out = np.empty(n, dtype=np.float64)
     symmetric = beta == 0.0 and alpha not in (1.0, 2.0)
     skewed = beta != 0.0 and alpha != 1.0
+    ubuf = np.empty(min(n, _CHUNK))
+    u2buf = np.empty(min(n, _CHUNK)) if symmetric or skewed else ubuf[:0]
     for start in range(0, n, _CHUNK):
         m = min(_CHUNK, n - start)
-        u = rng.random(m)
+        u = ubuf[:m]
+        rng.random(out=u)
+        if symmetric or skewed:  # W = −ln U2 inside the vectorised, libm-free CMS blocks (u = 0 read as 2^-54)
+            u2 = u2buf[:m]
+            rng.random(out=u2)
+            if symmetric:
+                _k.cms_sym_block(alpha, u, u2, out[start : start + m], scale, c)
+            else:
+                _k.cms_block(alpha, beta, u, u2, out[start : start + m], scale, c)
+            continue
         # u == 0 has probability 2^-53 per draw; map it inside (0, 1) so V stays in the open interval
         u[u == 0.0] = 0.5 * 2.0**-53
-        if symmetric:  # W = −ln U2 inside the vectorised, libm-free CMS block
-            u2 = rng.random(m)
-            u2[u2 == 0.0] = 0.5 * 2.0**-53
-            o = out[start : start + m]
-            _k.cms_sym_block(alpha, u, u2, o)
-            if scale != 1.0:
-                o *= scale
-            if c != 0.0:
-                o += c
-            continue
-        if skewed:
-            u2 = rng.random(m)
-            u2[u2 == 0.0] = 0.5 * 2.0**-53
-            o = out[start : start + m]
-            _k.cms_block(alpha, beta, u, u2, o)
-            o *= scale
-            o += c
-            continue
         w = rng.standard_exponential(m)
         w[w == 0.0] = 2.0**-1074
         _k.cms_array(alpha, beta, u, w, scale, c, out[start : start + m])

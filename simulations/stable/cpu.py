@@ -294,13 +294,19 @@ def cms_sym_uu(alpha, inv_a, c, u, u2):
     return sin_pi(alpha * v) * pexp(c * plog(cw / w) - inv_a * plog(cv))
 
 
+#: u = 0 (probability 2^-53 per numpy uniform) is read as 2^-54, so that V and W stay finite
+_U_MIN = 2.0**-54
+
+
 @nb.njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def cms_sym_block(alpha, u, u2, out):
-    """out[j] = SαS(1) from (u[j], u2[j]) — vectorised (AVX2/AVX-512) loop, no libm calls."""
+def cms_sym_block(alpha, u, u2, out, scale=1.0, loc=0.0):
+    """out[j] = scale · SαS(1) + loc from (u[j], u2[j]) — vectorised (AVX2/AVX-512) loop, no libm calls.
+
+    u[j] or u2[j] = 0 is read as 2^-54 (numpy's [0, 1) uniforms; stream uniforms are never 0)."""
     inv_a = 1.0 / alpha
     c = (1.0 - alpha) * inv_a
     for j in range(out.shape[0]):
-        out[j] = cms_sym_uu(alpha, inv_a, c, u[j], u2[j])
+        out[j] = scale * cms_sym_uu(alpha, inv_a, c, max(u[j], _U_MIN), max(u2[j], _U_MIN)) + loc
 
 
 @nb.njit(inline="always", cache=True)
@@ -326,22 +332,23 @@ def sin_any(x):
 
 
 @nb.njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def cms_block(alpha, beta, u, u2, out):
-    """out[j] = S1(α, β, 1, 0), α ≠ 1, from (u[j], u2[j]): vectorised, libm-free (constants hoisted).
-    X = S sin(α(V+B)) (cos V)^{−1/α} [cos(V − α(V+B))/W]^{(1−α)/α}, W = −ln U2."""
+def cms_block(alpha, beta, u, u2, out, scale=1.0, loc=0.0):
+    """out[j] = scale · S1(α, β, 1, 0) + loc, α ≠ 1, from (u[j], u2[j]): vectorised, libm-free (constants
+    hoisted). X = S sin(α(V+B)) (cos V)^{−1/α} [cos(V − α(V+B))/W]^{(1−α)/α}, W = −ln U2; u or u2 = 0 is
+    read as 2^-54."""
     t = beta * math.tan(0.5 * math.pi * alpha)
     b = math.atan(t) / alpha
     s = (1.0 + t * t) ** (0.5 / alpha)
     inv_a = 1.0 / alpha
     c = (1.0 - alpha) * inv_a
     for j in range(out.shape[0]):
-        uj = u[j]
+        uj = max(u[j], _U_MIN)
         v = math.pi * (uj - 0.5)
         a = alpha * (v + b)
         cv = sin_half(math.pi * min(uj, 1.0 - uj))            # cos V
         cva = sin_half(0.5 * math.pi - abs(v - a))             # cos(V − a), |V − a| < π
-        w = -plog(u2[j])
-        out[j] = s * sin_any(a) * pexp(c * plog(cva / w) - inv_a * plog(cv))
+        w = -plog(max(u2[j], _U_MIN))
+        out[j] = scale * (s * sin_any(a) * pexp(c * plog(cva / w) - inv_a * plog(cv))) + loc
 
 
 @nb.njit(inline="always", cache=True)
