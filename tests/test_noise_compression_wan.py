@@ -30,7 +30,14 @@ def test_sweep_is_seed_major_with_the_five_noise_settings():
     assert (cfg.lr, cfg.batch_size, cfg.target_train_acc, cfg.eps2, cfg.n_train) == (0.01, 5000, 0.95, 0.1, 0)
 
 
+def test_sweep_can_run_a_subset_of_the_settings_in_order():
+    sweeps = wp.wan_sweeps(widths=[2000], seeds=[1], noise=["gaussian", "type2"])
+    [(_, cfgs, _)] = sweeps
+    assert [(c["noise"], c["alpha"]) for c in cfgs] == [("entry", 1.75), ("neuron", 2.0)]   # SETTING_KEYS order
+
+
 @pytest.mark.parametrize("bad,match", [(dict(widths=[0]), "widths"), (dict(seeds=[-1]), "seeds"),
+                                       (dict(noise=["type4"]), "noise"), (dict(noise="type1"), "noise"),
                                        (dict(dataset="cifar10"), "dataset"), (dict(widths=2000), "widths"),
                                        (dict(backend="cuda"), "backend")])
 def test_sweep_rejects_bad_arguments(bad, match):

@@ -13,8 +13,8 @@ Gaussian vector times √ of a positive α/2-stable scalar, "elliptical"); contr
 :func:`wan_sweeps` lists the runs (seed-major: every noise setting's seed 1 first, so that an
 interrupted sweep has all settings at the same seeds), :func:`run_wan` is the body,
 :func:`wan_table` the per-(width, noise) summary (mean ± sd over seeds).
-``python -m simulations.noise_compression.wan_protocol --store PATH [--widths 2000 5000] [--seeds 1 2]``
-runs or resumes the sweep and prints the table.
+``python -m simulations.noise_compression.wan_protocol --store PATH [--widths 2000 5000] [--seeds 1 2]
+[--noise type2 gaussian]`` runs or resumes the sweep (all five settings, or the ones named) and prints the table.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ import numpy as np
 from simulations._core.seeding import child
 from simulations._core.validation import check_bool, check_choice, check_int
 
-__all__ = ["WAN_EXPERIMENT", "NOISE_SETTINGS", "SIGMA", "CHECKPOINT_EVERY", "wan_sweeps", "run_wan", "run_wan_sweep", "wan_table", "main"]
+__all__ = ["WAN_EXPERIMENT", "NOISE_SETTINGS", "SETTING_KEYS", "SIGMA", "CHECKPOINT_EVERY", "wan_sweeps", "run_wan", "run_wan_sweep", "wan_table", "main"]
 
 WAN_EXPERIMENT = "noise_compression.wan_protocol"
 #: their σ (the README example); the noise added after a step is σ η^{1/α} ξ
@@ -47,6 +47,8 @@ NOISE_SETTINGS: tuple[tuple[str, str, float, float], ...] = (
     ("Gaussian (type 1, α = 2)", "neuron", 2.0, SIGMA / math.sqrt(2.0)),
     ("no noise", "neuron", 1.75, 0.0),
 )
+#: short names of NOISE_SETTINGS, in the same order (the CLI's ``--noise``)
+SETTING_KEYS = ("type1", "type2", "type3", "gaussian", "none")
 #: steps between training checkpoints when ``$TAILCOMP_CHECKPOINTS`` is set (≈ 100 s at width 2000 on one core)
 CHECKPOINT_EVERY = 200
 
@@ -59,12 +61,17 @@ def _label(cfg: dict) -> str:
 
 
 def wan_sweeps(widths: Sequence[int] = (2000,), seeds: Sequence[int] = (1, 2, 3, 4, 5), dataset: str = "mnist",
-               backend: str = "cpu") -> list[tuple[str, list[dict], list[int]]]:
+               backend: str = "cpu", noise: Sequence[str] = SETTING_KEYS) -> list[tuple[str, list[dict], list[int]]]:
     """``[(experiment, configs, [seed])]``, one entry per seed (seed-major order), every width × noise setting.
 
     widths : hidden widths (the paper's example: 5000); seeds : 1-5 in the paper; dataset : "mnist"
-    or "fashion_mnist"; backend : "cpu" (the experiment's training runs on the CPU backend).
+    or "fashion_mnist"; backend : "cpu" (the experiment's training runs on the CPU backend);
+    noise : the settings to run, a subset of :data:`SETTING_KEYS` (kept in that order).
     """
+    if isinstance(noise, (str, bytes)) or not isinstance(noise, (list, tuple)) or not noise:
+        raise TypeError(f"noise must be a non-empty list of setting names from {SETTING_KEYS}, got {noise!r}")
+    for key in noise:
+        check_choice("noise", key, SETTING_KEYS)
     if isinstance(widths, (str, bytes)) or not isinstance(widths, (list, tuple)):
         raise TypeError(f"widths must be a list of hidden widths, got {widths!r}")
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (list, tuple)):
@@ -74,7 +81,7 @@ def wan_sweeps(widths: Sequence[int] = (2000,), seeds: Sequence[int] = (1, 2, 3,
     check_choice("dataset", dataset, ("mnist", "fashion_mnist"))
     check_choice("backend", backend, ("cpu",))
     cfgs = [dict(dataset=dataset, hidden=[w], noise=kind, alpha=a, sigma=s)
-            for w in widths for _, kind, a, s in NOISE_SETTINGS]
+            for w in widths for key, (_, kind, a, s) in zip(SETTING_KEYS, NOISE_SETTINGS) if key in noise]
     return [(WAN_EXPERIMENT, cfgs, [s]) for s in seeds]
 
 
@@ -160,14 +167,14 @@ def wan_table(store) -> list[dict]:
 
 
 def run_wan_sweep(store, *, widths=(2000,), seeds=(1, 2, 3, 4, 5), dataset: str = "mnist", workers: int = 0,
-                  progress: bool = False) -> None:
+                  progress: bool = False, noise: Sequence[str] = SETTING_KEYS) -> None:
     """Run (or resume) :func:`wan_sweeps` into ``store`` (runs already done are skipped), seed by seed."""
     from simulations.sweep import run_sweep
 
     progress = check_bool("progress", progress)
     workers = check_int("workers", workers, 0, 4096)
     Path(store).parent.mkdir(parents=True, exist_ok=True)
-    for name, configs, sd in wan_sweeps(widths, seeds, dataset):
+    for name, configs, sd in wan_sweeps(widths, seeds, dataset, noise=noise):
         run_sweep(name, configs, store, seeds=sd, workers=workers, progress=progress)
 
 
@@ -178,10 +185,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 3, 4, 5])
     ap.add_argument("--dataset", default="mnist", choices=["mnist", "fashion_mnist"])
     ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--noise", nargs="*", default=list(SETTING_KEYS), choices=SETTING_KEYS,
+                    help="the noise settings to run (default: all five)")
     ap.add_argument("--table-only", action="store_true")
     a = ap.parse_args(argv)
     if not a.table_only:
-        run_wan_sweep(a.store, widths=a.widths, seeds=a.seeds, dataset=a.dataset, workers=a.workers, progress=True)
+        run_wan_sweep(a.store, widths=a.widths, seeds=a.seeds, dataset=a.dataset, workers=a.workers, progress=True,
+                      noise=a.noise)
     for r in wan_table(a.store):
         print(f"{r['dataset']} width {r['hidden']} {r['noise']:26s} seeds {r['seeds']}: steps {r['steps'][0]:.0f}, "
               f"test {r['test_acc'][0]:.2%}, prunable {r['prunable_mean'][0]:.1%} ± {r['prunable_mean'][1]:.1%}, "
