@@ -12,14 +12,15 @@ from simulations.stable.streams import init_states
 
 
 @nb.njit
-def _reference(W, M, has_mask, states, base, alpha, amp):
-    """The documented semantics, one scalar draw at a time: row i uses stream base + i."""
+def _reference(W, M, has_mask, states, base, alpha, amp, single=False):
+    """The documented semantics, one scalar draw at a time: row i uses stream base + i; ``single``: the
+    float32 draws (one stream output each, libm float32 transform), else the float64 ``sas_draw``."""
     for i in range(W.shape[0]):
         for j in range(W.shape[1]):
             if has_mask and M[i, j] == 0:
                 W[i, j] = 0.0
             else:
-                W[i, j] += amp * sas_draw(states, base + i, alpha)
+                W[i, j] += amp * (sas32_draw(states, base + i, alpha) if single else sas_draw(states, base + i, alpha))
 
 
 @pytest.mark.parametrize("alpha", [0.6, 1.0, 1.5, 1.99, 2.0])
@@ -52,17 +53,6 @@ def test_entry_noise_matches_scalar_draws(alpha, has_mask):
     np.testing.assert_allclose(out[0], Wr, rtol=rtol, atol=0.0)
 
 
-@nb.njit
-def _reference32(W, M, has_mask, states, base, alpha, amp):
-    """The float32 semantics, one scalar draw at a time: one stream output per draw (libm float32 transform)."""
-    for i in range(W.shape[0]):
-        for j in range(W.shape[1]):
-            if has_mask and M[i, j] == 0:
-                W[i, j] = 0.0
-            else:
-                W[i, j] += amp * sas32_draw(states, base + i, alpha)
-
-
 @pytest.mark.parametrize("alpha", [0.7, 1.0, 1.75, 2.0])
 @pytest.mark.parametrize("has_mask", [False, True])
 def test_entry_noise_float32_weights_draw_float32_from_one_output_each(alpha, has_mask):
@@ -74,7 +64,7 @@ def test_entry_noise_float32_weights_draw_float32_from_one_output_each(alpha, ha
     states = init_states(dout + base, 4)
     W = np.zeros((dout, din), np.float32)
     Wr, sr = W.astype(np.float64), states.copy()
-    _reference32(Wr, M, has_mask, sr, base, alpha, 1e-2)
+    _reference(Wr, M, has_mask, sr, base, alpha, 1e-2, True)
     got = []
     for T in (1, 3):
         Wk, sk = W.copy(), states.copy()

@@ -211,20 +211,18 @@ def fill_stable_streams(states, alpha, beta, scale, loc, out):
 
 
 # ---------------------------------------------------------------- libm-free vectorised symmetric CMS
-@intrinsic
-def f64_bits(typingctx, x):
-    """Reinterpret a float64 as int64 (LLVM bitcast; vectorises)."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-    return types.int64(types.float64), codegen
+def bitcast(src, dst, ir_type, doc: str):
+    """An ``@intrinsic`` reinterpreting the bits of a ``src`` scalar as ``dst`` (LLVM bitcast to ``ir_type``; vectorises)."""
+    def impl(typingctx, x):
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir_type)
+        return dst(src), codegen
+    impl.__doc__ = doc
+    return intrinsic(impl)
 
 
-@intrinsic
-def bits_f64(typingctx, x):
-    """Reinterpret an int64 as float64."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen
+f64_bits = bitcast(types.float64, types.int64, ir.IntType(64), "Reinterpret a float64 as int64.")
+bits_f64 = bitcast(types.int64, types.float64, ir.DoubleType(), "Reinterpret an int64 as float64.")
 
 
 _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10

@@ -36,8 +36,8 @@ import numba as nb
 import numpy as np
 from llvmlite import ir
 from numba.core import types
-from numba.extending import intrinsic
 
+from simulations.stable.cpu import bitcast
 from simulations.stable.streams import next_uint64, xoroshiro128p_next
 
 F32 = np.float32
@@ -95,20 +95,8 @@ def sas32_draw(states, i, alpha):
 
 
 # ---------------------------------------------------------------- float32 polynomials (CPU block only)
-@intrinsic
-def f32_bits(typingctx, x):
-    """Reinterpret a float32 as int32 (LLVM bitcast; vectorises)."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-    return types.int32(types.float32), codegen
-
-
-@intrinsic
-def bits_f32(typingctx, x):
-    """Reinterpret an int32 as float32."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-    return types.float32(types.int32), codegen
+f32_bits = bitcast(types.float32, types.int32, ir.IntType(32), "Reinterpret a float32 as int32.")
+bits_f32 = bitcast(types.int32, types.float32, ir.FloatType(), "Reinterpret an int32 as float32.")
 
 
 # sin x = x + x³(S3 + x²(S5 + ...)) on |x| ≤ π/2 to x¹¹: truncation < (π/2)¹³/13! ≈ 5e-9
