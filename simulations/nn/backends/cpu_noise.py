@@ -98,6 +98,7 @@ def noise_entry(W, M, has_mask, states, base, alpha, amp, scratch):
     dout, din = W.shape
     nt = min(scratch.shape[0], dout)
     single = W.itemsize == 4
+    m_none = M.reshape(M.size)[:0]                # the row mask passed when there is none (no per-row view)
     for t in nb.prange(nt):
         buf = scratch[t, :din]
         work = scratch[t, din:3 * din]
@@ -110,12 +111,13 @@ def noise_entry(W, M, has_mask, states, base, alpha, amp, scratch):
                 n = 0
                 for j in range(din):
                     n += M[i, j] != 0
+            mrow = M[i] if has_mask else m_none
             if single:
                 sas32_fill(states, s, alpha, o32[:n], s32[din:2 * din], s32[2 * din:3 * din])
-                _add_row(W[i], M[i] if has_mask else M[:0, :0].ravel(), has_mask, amp, o32)
+                _add_row(W[i], mrow, has_mask, amp, o32)
             else:
                 _sas_row(states, s, alpha, buf[:n], work)
-                _add_row(W[i], M[i] if has_mask else M[:0, :0].ravel(), has_mask, amp, buf)
+                _add_row(W[i], mrow, has_mask, amp, buf)
 
 
 @nb.njit(cache=True, parallel=True, fastmath=_FM)
