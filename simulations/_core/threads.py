@@ -12,7 +12,16 @@ into the process) and driven through ``openblas_set_num_threads`` /
 With env ``TAILCOMP_QUIET_BLAS=1``, the first time n > 1 is asked for, OpenBLAS's worker
 threads are told to sleep rather than spin between calls (``OPENBLAS_THREAD_TIMEOUT``, see
 :func:`_quiet_openblas_threads`): kinder to other processes, at the cost of a wake-up per
-BLAS call.
+BLAS call. :func:`quiet_openblas` does the same for the body of a ``with`` block only (the CPU
+backends use it for training with per-entry noise on more than one thread, whose numba-parallel
+draws follow each GEMM and need the core an idle OpenBLAS worker would spin on).
+
+numba's own OpenMP workers spin after each parallel region as well (libgomp's default
+``GOMP_SPINCOUNT``, 300,000 iterations, milliseconds), long enough to hold a core through the
+next GEMM. When tailcomp starts numba's thread pool (:func:`set_blas_threads`, before numba's
+first parallel launch) and the user has set neither ``GOMP_SPINCOUNT`` nor
+``OMP_WAIT_POLICY``, the pool starts with :data:`OMP_SPIN_COUNT`; the variable is set only
+while libgomp loads, so other OpenMP runtimes loaded later (PyTorch's) keep their defaults.
 """
 from __future__ import annotations
 
@@ -27,12 +36,21 @@ from typing import Any
 from simulations._core.validation import check_int
 
 __all__ = ["blas_threads", "set_blas_threads", "get_blas_threads", "default_threads", "THREAD_TIMEOUT_EXP",
-           "THREAD_ENV", "one_thread", "openblas_threads"]
+           "THREAD_ENV", "one_thread", "openblas_threads", "quiet_openblas", "OMP_SPIN_COUNT"]
 
 #: OpenBLAS worker threads spin this long (2^k cycles) waiting for work before they sleep.
 #: OpenBLAS's default (k = 28, ~0.1 s) keeps them spinning through a whole training run, and
 #: spinning threads collapse throughput on a shared machine; k = 4 makes them sleep at once.
 THREAD_TIMEOUT_EXP = 4
+
+#: OpenBLAS's compiled-in spin (2^k cycles), restored when a :func:`quiet_openblas` block ends.
+DEFAULT_TIMEOUT_EXP = 28
+
+#: libgomp spin iterations of numba's OpenMP workers after a parallel region (≈ 0.5–1.5 ms: enough
+#: for back-to-back regions, short enough to free the core before the next GEMM). With libgomp's
+#: default (300,000) a 784-2048-10 b100 step with per-entry noise at 2 threads took 133 % longer
+#: than without noise; with this count and :func:`quiet_openblas`, 55 %.
+OMP_SPIN_COUNT = 30000
 
 #: Environment variables that fix a *process's* thread pools at start-up; a sweep sets each to "1"
 #: in its worker processes (one thread per worker, parallelism across runs).
@@ -94,28 +112,15 @@ _QUIET_DONE = False
 
 
 def _quiet_openblas_threads() -> None:
-    """Make OpenBLAS worker threads sleep instead of spin between calls (once per process).
-
-    Sets ``OPENBLAS_THREAD_TIMEOUT`` (unless the user set it), makes each bundled OpenBLAS
-    re-read its environment (``openblas_read_env``) and shuts its thread pool down
-    (``blas_thread_shutdown_``); the pool is recreated with the new timeout at the next
-    multi-threaded call. Libraries without these symbols are left alone.
-    """
+    """Make OpenBLAS worker threads sleep instead of spin between calls, for the rest of the process
+    (once; ``TAILCOMP_QUIET_BLAS=1``): ``OPENBLAS_THREAD_TIMEOUT`` is set unless the user set it, and
+    every bundled OpenBLAS re-reads it (:func:`_set_openblas_timeout`)."""
     global _QUIET_DONE
     if _QUIET_DONE:
         return
     _QUIET_DONE = True
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", str(THREAD_TIMEOUT_EXP))
-    for lib in _LIBS:
-        try:
-            read_env = lib.openblas_read_env
-            shutdown = lib.blas_thread_shutdown_
-        except AttributeError:  # pragma: no cover
-            continue
-        read_env.restype = None
-        shutdown.restype = ctypes.c_int
-        read_env()
-        shutdown()
+    _set_openblas_timeout(int(os.environ["OPENBLAS_THREAD_TIMEOUT"]))
 
 
 _BLAS = None
@@ -130,9 +135,80 @@ def _blas():
     return _BLAS
 
 
+_POOL_STARTED = False
+
+
+def _start_numba_pool() -> None:
+    """Start numba's thread pool (once per process) with libgomp's spin count at :data:`OMP_SPIN_COUNT`.
+
+    libgomp reads ``GOMP_SPINCOUNT`` when it is loaded, which numba's OpenMP layer does at its first
+    parallel launch; the variable is set for that moment only, and not at all if the user set it or
+    ``OMP_WAIT_POLICY``, or if numba's pool already runs (then nothing changes)."""
+    global _POOL_STARTED
+    if _POOL_STARTED:
+        return
+    _POOL_STARTED = True
+    try:
+        import numba
+        from numba.np.ufunc import parallel
+    except ImportError:  # pragma: no cover
+        return
+    if getattr(parallel, "_is_initialized", True) or "GOMP_SPINCOUNT" in os.environ or "OMP_WAIT_POLICY" in os.environ:
+        return
+    os.environ["GOMP_SPINCOUNT"] = str(OMP_SPIN_COUNT)
+    try:
+        numba.get_num_threads()           # launches the pool (loads the threading layer and its libgomp)
+    except Exception:  # pragma: no cover
+        pass
+    finally:
+        os.environ.pop("GOMP_SPINCOUNT", None)
+
+
+def _set_openblas_timeout(exp: int) -> None:
+    """Set every bundled OpenBLAS's worker spin to 2^exp cycles: the environment variable is read
+    (``openblas_read_env``) and the pool shut down (``blas_thread_shutdown_``), to be recreated with the
+    new timeout at the next multi-threaded call. The variable is restored afterwards."""
+    old = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(exp)
+    try:
+        for lib in _LIBS:
+            try:
+                read_env = lib.openblas_read_env
+                shutdown = lib.blas_thread_shutdown_
+            except AttributeError:  # pragma: no cover
+                continue
+            read_env.restype = None
+            shutdown.restype = ctypes.c_int
+            read_env()
+            shutdown()
+    finally:
+        if old is None:
+            os.environ.pop("OPENBLAS_THREAD_TIMEOUT", None)
+        else:
+            os.environ["OPENBLAS_THREAD_TIMEOUT"] = old
+
+
+@contextlib.contextmanager
+def quiet_openblas(enabled: bool = True):
+    """Run the body with OpenBLAS's idle workers sleeping at once (2^:data:`THREAD_TIMEOUT_EXP` cycles)
+    instead of spinning (~0.1 s), restoring the spin after. A no-op when ``enabled`` is false, when
+    the process-wide quiet mode (``TAILCOMP_QUIET_BLAS=1``) or a user's ``OPENBLAS_THREAD_TIMEOUT``
+    is in force, or for a library without the needed symbols."""
+    if not enabled or _QUIET_DONE or "OPENBLAS_THREAD_TIMEOUT" in os.environ:
+        yield
+        return
+    _blas()
+    _set_openblas_timeout(THREAD_TIMEOUT_EXP)
+    try:
+        yield
+    finally:
+        _set_openblas_timeout(DEFAULT_TIMEOUT_EXP)
+
+
 def set_blas_threads(n: int) -> None:
     """Set the thread count of the bundled OpenBLAS libraries and of numba's parallel kernels."""
     n = check_int("threads", n, 1)
+    _start_numba_pool()
     hs = _blas()
     if n > 1 and os.environ.get("TAILCOMP_QUIET_BLAS") == "1":
         _quiet_openblas_threads()
@@ -178,19 +254,21 @@ def default_threads() -> int:
 
 
 @contextlib.contextmanager
-def blas_threads(n: int | None):
-    """Run the body with ``n`` BLAS/numba threads, restoring the previous counts after."""
+def blas_threads(n: int | None, quiet: bool = False):
+    """Run the body with ``n`` BLAS/numba threads, restoring the previous counts after; with ``quiet``
+    and n > 1 also with OpenBLAS's idle workers sleeping (:func:`quiet_openblas`)."""
     if n is None:
         yield
         return
     n = check_int("threads", n, 1)
+    _start_numba_pool()
     try:
         import numba
 
         old_nb = numba.get_num_threads()
     except Exception:  # pragma: no cover
         old_nb = None
-    with openblas_threads(n):          # restores the OpenBLAS counts on the way out
+    with openblas_threads(n), quiet_openblas(quiet and n > 1):  # restore the OpenBLAS counts and spin on the way out
         set_blas_threads(n)            # (and sets numba's count, and OpenBLAS's quiet mode if asked)
         try:
             yield

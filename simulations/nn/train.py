@@ -303,7 +303,8 @@ def train(
               seed=seed, start_step=start_step, snapshot_at=snaps, callback=callback, resume=resume,
               checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every, drop_last=drop_last,
               progress=progress, config=config)
-    with be.threads(threads):
+    # per-entry noise is drawn on every thread right after a GEMM: OpenBLAS's idle workers must not spin
+    with be.threads(threads, quiet_blas=noise is not None and noise.kind == "entry"):
         run.loop()
     averaged, t_eval = run.finish()
     st = run.state

@@ -238,8 +238,10 @@ class Backend(ABC):
         return self.to_device(np.empty(shape, dtype=dtype))
 
     # --- threads -----------------------------------------------------------------------
-    def threads(self, n: int):
-        """Context manager: run with ``n`` CPU threads (no-op where it does not apply)."""
+    def threads(self, n: int, quiet_blas: bool = False):
+        """Context manager: run with ``n`` CPU threads (no-op where it does not apply); ``quiet_blas``:
+        idle BLAS workers sleep rather than spin between calls (for kernels that need every core
+        between GEMMs: per-entry noise)."""
         return contextlib.nullcontext()
 
     # --- compute -----------------------------------------------------------------------

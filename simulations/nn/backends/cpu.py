@@ -97,8 +97,8 @@ class CPUBackend(Backend):
     def host_view(self, arr: Any) -> np.ndarray:
         return arr
 
-    def threads(self, n: int):
-        return blas_threads(n)
+    def threads(self, n: int, quiet_blas: bool = False):
+        return blas_threads(n, quiet=quiet_blas)
 
     def workspace(self, config: StepConfig, eval_batch_size: int = 1024) -> Workspace:
         return Workspace(config, eval_batch_size)
