@@ -78,6 +78,20 @@ from simulations.stable.streams import normal, uniform
 __all__ = ["train_networks_for", "TRAIN_NETWORKS"]
 
 
+# Called, not inlined: the scalar sampler and the loss are ``inline="always"`` (for the vectorised block
+# samplers), and inlining them at each call site of the large kernel below adds to its typing and
+# lowering time; as calls they are compiled once. ``normal`` stays inlined: the online data draws
+# d of them per sample (5 % slower as a call).
+@nb.njit(cache=True)
+def _sas(states, k, alpha):
+    return sas_draw(states, k, alpha)
+
+
+@nb.njit(cache=True)
+def _loss(f, y, r, loss):
+    return loss_residual(f, y, r, loss)
+
+
 # First body of the training step; the second is simulations.noise_injection.cuda._two_layer_steps.
 # The parallel layout forces two: here one thread runs a whole network with loops over its neurons
 # that vectorise, there the threads of a block split one network's neurons (shared-memory reduction,
@@ -145,7 +159,7 @@ def _make_train_networks(noise: int, online: bool):
             fill = alpha != 1.0 and alpha != 2.0
             run_loss = 0.0
             run_count = 0
-            e = 0
+            e = np.int64(0)  # not the literal 0: record() would be compiled for Literal[int](0) and for int64
             inv_b = 1.0 / batch_size
             d4 = d - d % 4
             b4 = batch_size - batch_size % 4
@@ -154,15 +168,7 @@ def _make_train_networks(noise: int, online: bool):
             for t in range(steps):
                 # 1. minibatch (draw order: sample by sample)
                 for s in range(batch_size):
-                    if not ONLINE:
-                        idx = int(uniform(states, k) * n_data)
-                        if idx >= n_data:
-                            idx = n_data - 1
-                        for i in range(d):
-                            Xb[s, i] = X[idx, i]
-                        for o in range(c):
-                            Yb[s, o] = Y[idx, o]
-                    else:
+                    if ONLINE:  # a closure constant: numba prunes the other branch (a `not` would not be pruned)
                         for i in range(d):
                             Xb[s, i] = normal(states, k)
                         for l in range(m_t):
@@ -182,6 +188,14 @@ def _make_train_networks(noise: int, online: bool):
                         if label_noise > 0.0:
                             for o in range(c):
                                 Yb[s, o] += label_noise * normal(states, k)
+                    else:
+                        idx = int(uniform(states, k) * n_data)
+                        if idx >= n_data:
+                            idx = n_data - 1
+                        for i in range(d):
+                            Xb[s, i] = X[idx, i]
+                        for o in range(c):
+                            Yb[s, o] = Y[idx, o]
                 # 2. pre-activations Z = Xb Wk (inputs blocked by 4: one load/store of Z per 4 FMAs)
                 for s in range(batch_size):
                     for j in range(n):
@@ -209,7 +223,7 @@ def _make_train_networks(noise: int, online: bool):
                         for j in range(n):
                             acc += h[j] * Ak[j, o]
                         f[o] = acc * inv_n
-                    bl += loss_residual(f, Yb[s], r, loss)
+                    bl += _loss(f, Yb[s], r, loss)
                     if c == 1:
                         r0 = r[0]
                         for j in range(n):
@@ -258,7 +272,7 @@ def _make_train_networks(noise: int, online: bool):
                                 sas_fill(states, k, alpha, noise_buf, xi_scratch)
                             else:
                                 for q in range(n_noise):
-                                    noise_buf[q] = sas_draw(states, k, alpha)
+                                    noise_buf[q] = _sas(states, k, alpha)
                             if IS_NEURON:
                                 for i in range(d):
                                     for j in range(n):
@@ -275,7 +289,7 @@ def _make_train_networks(noise: int, online: bool):
                     if noise_out:
                         for j in range(n):
                             for o in range(c):
-                                Ak[j, o] += nscale * sas_draw(states, k, alpha)
+                                Ak[j, o] += nscale * _sas(states, k, alpha)
                 if (t + 1) % eval_every == 0 or t == steps - 1:
                     ok = record(Wk, Ak, n, d, c, act, loss, Xe, Ye, kappas, prune_eps, buf, z, h, dh, f, r, k, e,
                                 run_loss / max(run_count, 1), hist_loss, hist_eval_loss, hist_eval_acc, hist_prune,
