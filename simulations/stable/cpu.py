@@ -230,6 +230,10 @@ _LOG2E, _SQRT2 = 1.4426950408889634, 1.4142135623730951
 _L3, _L5, _L7, _L9, _L11, _L13, _L15, _L17, _L19, _L21 = [1.0 / (2 * n + 1) for n in range(1, 11)]
 _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12, _E13 = [1.0 / math.factorial(n) for n in range(2, 14)]
 _MANT, _ONE = np.int64(0x000FFFFFFFFFFFFF), np.int64(0x3FF0000000000000)
+# int(k) of an integer-valued float64 |k| < 2^51 by the magic-number trick, bits(1.5·2^52 + k) = 0x4338… + k:
+# AVX2 has no vector float64 <-> int64 conversion (AVX-512DQ has), so np.int64(k) (or math.floor, which
+# returns an int64) would be done lane by lane
+_RND, _RND_BITS = 1.5 * 4503599627370496.0, np.int64(0x4338000000000000)
 
 
 @nb.njit(inline="always", cache=True)
@@ -261,7 +265,7 @@ def plog(x):
 def pexp(y):
     """e^y: overflow → inf, underflow → 0 (two power-of-two factors keep 2^k representable)."""
     y = min(max(y, -1400.0), 1400.0)
-    kf = math.floor(y * _LOG2E + 0.5)
+    kf = np.floor(y * _LOG2E + 0.5)             # float64 (math.floor returns an int64: two conversions)
     r = (y - kf * _LN2_HI) - kf * _LN2_LO
     p = _E13
     p = p * r + _E12
@@ -277,7 +281,7 @@ def pexp(y):
     p = p * r + _E2
     p = p * r + 1.0
     p = p * r + 1.0
-    ki = np.int64(kf)
+    ki = f64_bits(kf + _RND) - _RND_BITS        # int(kf), exactly (|kf| ≤ 2020)
     k1 = ki >> 1
     return p * bits_f64((k1 + 1023) << 52) * bits_f64((ki - k1 + 1023) << 52)
 
@@ -323,9 +327,9 @@ def sas_fill(states, i, alpha, out, scratch):
 @nb.njit(inline="always", cache=True)
 def sin_any(x):
     """sin x for moderate |x| (here < 3π/2): x = kπ + r, |r| ≤ π/2, sin x = (−1)^k sin r (branch-free)."""
-    kf = math.floor(x * (1.0 / math.pi) + 0.5)
+    kf = np.floor(x * (1.0 / math.pi) + 0.5)
     r = (x - kf * _PI_HI) - kf * _PI_LO
-    k = np.int64(kf)
+    k = f64_bits(kf + _RND) - _RND_BITS
     return sin_half(r) * float(1 - 2 * (k & 1))
 
 

@@ -61,13 +61,13 @@ def xoroshiro128p_next(s0, s1):
 @nb.njit(inline="always", cache=True)
 def bits_to_uniform(x):
     """U[0, 1) from the top 53 bits of a 64-bit draw (numba.cuda's ``xoroshiro128p_uniform_float64``)."""
-    return float(x >> _U11) * _TWO_M53
+    return float(np.int64(x >> _U11)) * _TWO_M53   # via int64 (exact, < 2^53): a scalar cvtsi2sd without AVX-512
 
 
 @nb.njit(inline="always", cache=True)
 def bits_to_uniform_open(x):
     """U(0, 1), both ends excluded: (k + 1/2) 2^-53 for the top 53 bits k of a 64-bit draw."""
-    return (float(x >> _U11) + 0.5) * _TWO_M53
+    return (float(np.int64(x >> _U11)) + 0.5) * _TWO_M53
 
 
 @nb.njit(inline="always", cache=True)
