@@ -11,7 +11,10 @@ Rows (samples/s, higher is better; ratio = ours / PyTorch):
 Notes (not rows, since the peer there is ours): noise injection overhead, 784-2048-10 b100,
 1 thread (entry noise also 2 threads), ours with SαS (α = 1.5) noise injected into the hidden
 layer after every step vs ours without noise at the same thread count. ``neuron``: one draw per neuron (2048 per step); ``entry``: one per weight
-  (1.6 M per step), whose cost per draw is printed.
+  (1.6 M per step), whose cost per draw is printed. The noise notes are measured in a child
+  process that never imports PyTorch: PyTorch bundles a ``libgomp.so.1``, and in a process that
+  loads it first numba's OpenMP pool runs on it with PyTorch's spin settings; started first, ours
+  would give PyTorch its spin count. Each side keeps its own runtime this way.
 
 Timings are best of ``repeat`` runs, ours and the peer interleaved, after one warm-up
 run (numba compile excluded), each after a short idle pause (``COOLDOWN_S``) so that neither
@@ -23,7 +26,9 @@ gradients of every layer but the first).
 """
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -134,25 +139,9 @@ def best_interleaved(fns, repeat):
     return best
 
 
-def main(argv=None):
-    args = parse_args(__doc__.splitlines()[0], argv)
-    repeat = args.repeat or (3 if args.quick else 7)
-    flop_budget = 4e10 if args.quick else 1.2e11  # training FLOPs per timed run (~0.4 s / ~1.2 s at 100 GFLOP/s)
-    steps_scale = 0.3 if args.quick else 1.0
-    import torch
-
-    rows, notes = [], {}
-    peak = gemm_peak(repeat)
-    fracs = []
-    for threads in (1, 2):
-        for sizes, B in SHAPES:
-            steps = max(8, int(flop_budget / (train_flops(sizes) * B)))
-            t_ours, t_peer = best_interleaved([ours_runner(sizes, B, steps, threads),
-                                               peer_runner(sizes, B, steps, threads)], repeat)
-            name = "-".join(map(str, sizes)) + f" b{B} {threads}t"
-            ours, peer = steps * B / t_ours, steps * B / t_peer
-            rows.append(row(name, ours, peer, "samples/s"))
-            fracs.append((name, ours * train_flops(sizes), peer * train_flops(sizes)))
+def noise_notes(repeat: int, steps_scale: float) -> dict:
+    """Noise-injection overhead notes (ours with vs without noise), 784-2048-10 b100."""
+    notes = {}
     sizes, B = SHAPES[1]
     alpha = 1.5
     for kind, steps, thread_counts in (("neuron", int(60 * steps_scale) + 10, (1,)),
@@ -166,6 +155,37 @@ def main(argv=None):
             draws = steps * (2048 if kind == "neuron" else 784 * 2048)
             notes[f"{key}: overhead"] = f"{(t_noise / t_plain - 1) * 100:.1f} % of step time"
             notes[f"{key}: cost per draw"] = f"{(t_noise - t_plain) / draws * 1e9:.1f} ns (alpha={alpha})"
+    return notes
+
+
+def _noise_notes_in_child(repeat: int, steps_scale: float) -> dict:
+    here = str(Path(__file__).resolve().parent)
+    code = (f"import json, sys; sys.path.insert(0, {here!r}); import mlp_cpu; "
+            f"print(json.dumps(mlp_cpu.noise_notes({repeat}, {steps_scale!r})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    args = parse_args(__doc__.splitlines()[0], argv)
+    repeat = args.repeat or (3 if args.quick else 7)
+    flop_budget = 4e10 if args.quick else 1.2e11  # training FLOPs per timed run (~0.4 s / ~1.2 s at 100 GFLOP/s)
+    steps_scale = 0.3 if args.quick else 1.0
+    notes = _noise_notes_in_child(repeat, steps_scale)   # before PyTorch is imported here (module docstring)
+    import torch
+
+    rows = []
+    peak = gemm_peak(repeat)
+    fracs = []
+    for threads in (1, 2):
+        for sizes, B in SHAPES:
+            steps = max(8, int(flop_budget / (train_flops(sizes) * B)))
+            t_ours, t_peer = best_interleaved([ours_runner(sizes, B, steps, threads),
+                                               peer_runner(sizes, B, steps, threads)], repeat)
+            name = "-".join(map(str, sizes)) + f" b{B} {threads}t"
+            ours, peer = steps * B / t_ours, steps * B / t_peer
+            rows.append(row(name, ours, peer, "samples/s"))
+            fracs.append((name, ours * train_flops(sizes), peer * train_flops(sizes)))
     peak = max(peak, gemm_peak(repeat))  # best of the start and the end: the machine may be shared
     notes["single-core f32 GEMM peak (np.dot 2048^3, best of start/end)"] = f"{peak / 1e9:.1f} GFLOP/s"
     for name, fo, fp in fracs:

@@ -22,6 +22,9 @@ next GEMM. When tailcomp starts numba's thread pool (:func:`set_blas_threads`, b
 first parallel launch) and the user has set neither ``GOMP_SPINCOUNT`` nor
 ``OMP_WAIT_POLICY``, the pool starts with :data:`OMP_SPIN_COUNT`; the variable is set only
 while libgomp loads, so other OpenMP runtimes loaded later (PyTorch's) keep their defaults.
+PyTorch bundles a ``libgomp.so.1`` of its own: imported *before* numba's pool starts, it is the
+libgomp numba binds to, with the default spin; start the pool first (any ``blas_threads`` /
+``set_blas_threads`` call) or set ``GOMP_SPINCOUNT`` yourself.
 """
 from __future__ import annotations
 
