@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from simulations.nn import conv_net
-from simulations.nn.layers import BatchNorm2d, Conv2d, Dense, Flatten, GlobalAvgPool, MaxPool2d, ReLU
+from simulations.nn.layers import BasicBlock, BatchNorm2d, Conv2d, Dense, Flatten, GlobalAvgPool, MaxPool2d, ReLU
 from simulations.nn.model_spec import ModelSpec, init_model_buffers, init_model_params
 from simulations.nn.models import get_model
 from simulations.pruning import filters as F
@@ -234,16 +234,98 @@ def test_prunable_filter_fraction_against_brute_force():
         assert r.per_layer[l] == best / rows
 
 
-def test_residual_networks_are_not_implemented():
-    spec = get_model("resnet20")
+def _tiny_resnet() -> ModelSpec:
+    """stem conv–BN–ReLU, an identity block (4), a projection block (4 → 6, stride 2, "B"), a zero-padding
+    block (6 → 8, stride 2, "A"), global average pool, dense 3 (float64)."""
+    layers = (Conv2d(4, 3, padding=1), BatchNorm2d(), ReLU(), BasicBlock(4), BasicBlock(6, stride=2, shortcut="B"),
+              BasicBlock(8, stride=2), GlobalAvgPool(), Dense(3))
+    return ModelSpec((2, 6, 6), layers, 3, dtype="float64")
+
+
+# hand-computed layout of _tiny_resnet(): the weight offsets of the block convolutions and first BatchNorms
+# (conv1 (O, C, 3, 3) without bias; bn1 γ then β); prunable layers in order: stem 0, block 3: conv1 1,
+# conv2 2, block 4: conv1 3, conv2 4, shortcut 5, block 5: conv1 6, conv2 7, dense 8
+R3_C1, R3_G1, R3_C2, R4_C1, R4_G1, R4_C2, R5_C1, R5_G1, R5_C2 = 84, 228, 236, 388, 604, 616, 988, 1420, 1436
+
+
+def _resnet_keep(spec, drops):
+    """keep with the given {prunable layer: channels to drop}."""
     keep = [np.ones(s[0], bool) for s in spec.weight_shapes]
+    for l, ch in drops.items():
+        keep[l][list(ch)] = False
+    return keep
+
+
+def test_residual_mask_removes_a_block_s_inner_channels_only():
+    spec = _tiny_resnet()
+    assert [(e.weight_offset, e.bias_offset) for e in spec.param_layout() if e.name.endswith(("conv1", "bn1", "conv2"))] \
+        == [(R3_C1, None), (R3_G1, R3_G1 + 4), (R3_C2, None), (R4_C1, None), (R4_G1, R4_G1 + 6), (R4_C2, None),
+            (R5_C1, None), (R5_G1, R5_G1 + 8), (R5_C2, None)]
+    mask = F.filter_mask(spec, _resnet_keep(spec, {1: [2], 3: [0, 5], 6: [7]}))
+    want = np.ones(spec.n_params, np.uint8)
+    for c1, g1, c2, cin, width, drop in ((R3_C1, R3_G1, R3_C2, 4, 4, [2]), (R4_C1, R4_G1, R4_C2, 4, 6, [0, 5]),
+                                         (R5_C1, R5_G1, R5_C2, 6, 8, [7])):
+        for k in drop:
+            want[c1 + k * cin * 9: c1 + (k + 1) * cin * 9] = 0          # conv1 filter k
+            want[g1 + k] = want[g1 + width + k] = 0                      # bn1 γ_k, β_k
+            for o in range(width):                                       # conv2 input channel k of every filter
+                want[c2 + (o * width + k) * 9: c2 + (o * width + k + 1) * 9] = 0
+    np.testing.assert_array_equal(mask, want)
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_residual_mask_equals_cutting_the_inner_channel_s_only_use(train):
+    """Masked network = the network whose second convolutions merely ignore the dropped inner channels
+    (their input columns zeroed, the first convolution and BatchNorm untouched): the inner channel is
+    exactly 0 after the mask, so nothing else can depend on it; in training mode (batch statistics)
+    as in evaluation mode."""
+    spec = _tiny_resnet()
+    flat, buf = _random_net(spec, 21)
+    X = np.random.default_rng(22).standard_normal((5, 2, 6, 6))
+    drops = {1: [2], 3: [0, 5], 6: [7]}
+    mask = F.filter_mask(spec, _resnet_keep(spec, drops))
+    ref = flat.copy()
+    for c2, width, drop in ((R3_C2, 4, [2]), (R4_C2, 6, [0, 5]), (R5_C2, 8, [7])):
+        ref[c2:c2 + width * width * 9].reshape(width, width, 9)[:, drop] = 0.0
+    got = conv_net.forward(spec, flat * mask, buf.copy(), X, train=train)
+    want = conv_net.forward(spec, ref, buf.copy(), X, train=train)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+    assert np.abs(got - conv_net.forward(spec, flat, buf.copy(), X, train=train)).max() > 1e-6  # the cut matters
+
+
+def test_residual_tied_layers_are_kept_whole():
+    spec = _tiny_resnet()
+    flat, buf = _random_net(spec, 23)
+    for l, name in ((0, "layers.0"), (2, "layers.3.conv2"), (4, "layers.4.conv2"), (5, "layers.4.shortcut.conv"),
+                    (7, "layers.5.conv2")):
+        with pytest.raises(ValueError, match=rf"keep\[{l}\] must be all True: .*{name}"):
+            F.filter_mask(spec, _resnet_keep(spec, {l: [0]}))
+        with pytest.raises(ValueError, match=f"layers must not hold layer {l}"):
+            F.prune_filters(spec, flat, 0.5, layers=[l])
+    keep, mask = F.prune_filters(spec, flat, 0.5)            # default: the blocks' first convolutions
+    assert [int((~k).sum()) for k in keep] == [0, 2, 0, 3, 0, 0, 4, 0, 0]
+    scores = F.filter_scores(spec, flat, norm=1)
+    for l in (1, 3, 6):                                        # the smallest ℓ1 norms went
+        assert scores[l][~keep[l]].max() <= scores[l][keep[l]].min()
+    np.testing.assert_array_equal(mask, F.filter_mask(spec, keep))
     with pytest.raises(NotImplementedError, match="BasicBlock"):
-        F.filter_mask(spec, keep)
-    flat = np.zeros(spec.n_params, np.float32)
-    with pytest.raises(NotImplementedError, match="BasicBlock"):
-        F.prune_filters(spec, flat, 0.5)
-    with pytest.raises(NotImplementedError, match="BasicBlock"):
-        F.remove_filters(spec, flat, init_model_buffers(spec), keep)
+        F.remove_filters(spec, flat, buf, keep)
+
+
+def test_resnet20_default_pruning_count():
+    """ResNet-20 (widths 16, 32, 64, three blocks each): half of each block's inner channels go, which
+    zeroes, per block of input width c_in and width c, m = c/2 filters of conv1 (c_in·9 weights each),
+    their 2m BatchNorm entries and m input channels of conv2 (c·9 weights each)."""
+    spec = get_model("resnet20")
+    flat = np.random.default_rng(3).standard_normal(spec.n_params).astype(np.float32)
+    _, mask = F.prune_filters(spec, flat, 0.5)
+    want, cin = 0, 16
+    for c in (16, 32, 64):
+        for _ in range(3):
+            m = c // 2
+            want += m * cin * 9 + 2 * m + m * c * 9
+            cin = c
+    assert int((mask == 0).sum()) == want
     assert len(F.filter_scores(spec, flat)) == len(spec.weight_shapes)
 
 

@@ -26,10 +26,20 @@ logits: its neurons are never removed.
   the squared filter norms with p = 1).
 
 Residual networks (:class:`~simulations.nn.layers.BasicBlock`) tie channels through their
-shortcuts (a channel of a block's output is the sum of the block's last BatchNorm and its
-input), so :func:`filter_mask`, :func:`prune_filters` and :func:`remove_filters` raise a
-NotImplementedError for them; :func:`filter_scores` and :func:`prunable_filter_fraction`, which
-only read weights, accept them.
+shortcuts: a channel of a block's output is the sum of its second BatchNorm's and its shortcut's
+(the block's input, or its projection), and the next block adds it again. Those channels —
+the outputs of every block's second convolution and projection, and of a sequential layer
+that feeds a block — are *tied*: they can be removed only all along the chain of blocks, so
+they are kept whole here. What is free is each block's inner width, as in Li et al. 2017
+(their ResNets prune the first layer of each residual block): removing channel k of a
+block's first convolution takes away its filter, the γ_k and β_k of the block's first
+BatchNorm and input channel k of its second convolution (the inner channel is then exactly 0
+before and after the ReLU, in training and evaluation mode). :func:`filter_mask` and
+:func:`prune_filters` accept residual networks on those terms (``keep`` all True for a tied
+layer, else a ValueError naming it; by default :func:`prune_filters` prunes the free layers);
+:func:`remove_filters` raises a NotImplementedError for them (the block spec has one width);
+:func:`filter_scores` and :func:`prunable_filter_fraction`, which only read weights, score
+every convolution.
 """
 from __future__ import annotations
 
@@ -73,12 +83,14 @@ class FilterFraction(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class _Unit:
-    """A prunable layer, the BatchNorms (and their buffers) after it, and the prunable layer it feeds."""
+    """A prunable layer, the BatchNorms (and their buffers) after it, and the prunable layer it feeds;
+    ``tied``: why its channels must be kept whole (None when they can be removed)."""
 
     entry: ParamEntry
     bns: tuple[ParamEntry, ...]
     buffers: tuple[BufferEntry, ...]
     next: ParamEntry | None
+    tied: str | None = None
 
     @property
     def channels(self) -> int:
@@ -104,29 +116,40 @@ def _entries(spec: ModelSpec) -> list[ParamEntry]:
     return [e for e in spec.param_layout() if e.prunable]
 
 
-def _units(spec: ModelSpec, what: str) -> list[_Unit]:
-    """The channel graph of a sequential network (NotImplementedError naming ``what`` for residual blocks)."""
-    for i, lay in enumerate(spec.layers):
-        if isinstance(lay, L.BasicBlock):
-            raise NotImplementedError(f"{what} does not handle residual networks: spec.layers[{i}] is a "
-                                      f"BasicBlock, whose shortcut ties the channels of several layers")
+def _units(spec: ModelSpec) -> list[_Unit]:
+    """The channel graph: one unit per prunable layer, in layout order (module docstring)."""
     by_layer: dict[int, list[ParamEntry]] = {}
     for e in spec.param_layout():
         by_layer.setdefault(e.layer, []).append(e)
-    bufs = {b.layer: b for b in spec.buffer_layout()}
+    bufs = {b.name: b for b in spec.buffer_layout()}
     units = []
     for e in _entries(spec):
-        bns, bb, nxt = [], [], None
+        if isinstance(spec.layers[e.layer], L.BasicBlock):
+            block = {f.name[len(f"layers.{e.layer}"):]: f for f in by_layer[e.layer]}
+            part = e.name[len(f"layers.{e.layer}"):]
+            if part == ".conv1":     # the block's inner channels: free
+                bn = block[".bn1"]
+                units.append(_Unit(e, (bn,), (bufs[bn.name],), block[".conv2"]))
+            else:
+                bn = block[".bn2" if part == ".conv2" else ".shortcut.bn"]
+                units.append(_Unit(e, (bn,), (bufs[bn.name],), None,
+                                   f"the output channels of {e.name} are tied to the residual block's shortcut"))
+            continue
+        bns, bb, nxt, tied = [], [], None, None
         for j in range(e.layer + 1, len(spec.layers)):
+            if isinstance(spec.layers[j], L.BasicBlock):
+                tied = (f"the output channels of {e.name} feed the residual block spec.layers[{j}] (its first "
+                        f"convolution and its shortcut)")
+                break
             for f in by_layer.get(j, ()):
                 if f.kind == "batchnorm":
                     bns.append(f)
-                    bb.append(bufs[j])
+                    bb.append(bufs[f.name])
                 else:
                     nxt = f
             if nxt is not None:
                 break
-        units.append(_Unit(e, tuple(bns), tuple(bb), nxt))
+        units.append(_Unit(e, tuple(bns), tuple(bb), nxt, tied))
     return units
 
 
@@ -147,6 +170,8 @@ def _check_keep(keep: Any, units: list[_Unit]) -> list[np.ndarray]:
                              f"got {a.shape}")
         if not a.any():
             raise ValueError(f"keep[{l}] must keep at least one channel of {u.entry.name}, got none")
+        if u.tied is not None and not a.all():
+            raise ValueError(f"keep[{l}] must be all True: {u.tied}")
         out.append(a.copy())
     if not out[-1].all():
         raise ValueError(f"keep[{n - 1}] must be all True: the output layer's neurons ({units[-1].entry.name}) "
@@ -185,12 +210,13 @@ def filter_mask(spec: Any, keep: Any) -> np.ndarray:
 
     keep : a list of one boolean array per prunable layer (shape (channels,), True = kept); every
     layer keeps at least one channel, and the output layer keeps all of its neurons (else a
-    ValueError naming ``keep[l]``). A removed channel k of layer l zeroes W_l[k], b_l[k], γ_k and
-    β_k of the BatchNorms that follow, and input channel k of the next prunable layer (see the
-    module docstring). A BasicBlock in ``spec`` is a NotImplementedError.
+    ValueError naming ``keep[l]``), and so does every tied layer of a residual network (module
+    docstring). A removed channel k of layer l zeroes W_l[k], b_l[k], γ_k and β_k of the
+    BatchNorms that follow, and input channel k of the next prunable layer (see the module
+    docstring; in a residual block, its second convolution).
     """
     spec = _check_spec(spec)
-    units = _units(spec, "filter_mask")
+    units = _units(spec)
     keep = _check_keep(keep, units)
     mask = np.ones(spec.n_params, dtype=np.uint8)
     for u, k in zip(units, keep):
@@ -217,7 +243,9 @@ def prune_filters(spec: Any, flat: Any, sparsity: float, layers: Any = None,
     sparsity : in [0, 1). Layer l (n_l channels) loses m_l = ⌊sparsity · n_l⌋ channels (a product
         within 1e-9 of an integer counts as that integer, so 0.3 · 10 removes 3), at most n_l − 1.
     layers : prunable layer indices (0 … L−1, negatives count from the end) or None (default:
-        every prunable layer but the output layer L−1, which may not be listed).
+        every prunable layer but the output layer L−1, which may not be listed, and but the tied
+        layers of a residual network, which may not be listed either: there the default is the
+        first convolution of every block).
     scores : None (default: the ℓ1 filter norms of Li et al. 2017, ``filter_scores(spec, flat, 1)``)
         or one finite 1-D array per prunable layer, of the layer's channel count (e.g. from
         :func:`filter_scores`); a smaller score is removed first.
@@ -227,12 +255,16 @@ def prune_filters(spec: Any, flat: Any, sparsity: float, layers: Any = None,
     """
     spec = _check_spec(spec)
     flat = _check_flat(spec, flat)
-    units = _units(spec, "prune_filters")
+    units = _units(spec)
     sparsity = check_ratio(sparsity, "sparsity")
     n = len(units)
-    chosen = list(range(n - 1)) if layers is None else check_layers("layers", layers, n)
+    chosen = ([l for l in range(n - 1) if units[l].tied is None] if layers is None
+              else check_layers("layers", layers, n))
     if n - 1 in chosen:
         raise ValueError(f"layers must not hold the output layer ({n - 1}, or -1): its neurons are the logits")
+    for l in chosen:
+        if units[l].tied is not None:
+            raise ValueError(f"layers must not hold layer {l}: {units[l].tied}")
     if scores is None:
         scores = filter_scores(spec, flat, norm=1)
     elif isinstance(scores, np.ndarray) or not isinstance(scores, (list, tuple)):
@@ -273,12 +305,18 @@ def remove_filters(spec: Any, flat: Any, buffers: Any, keep: Any) -> PrunedNetwo
     the layer before; BatchNorm γ, β, running mean and variance keep the kept channels. The new
     network's logits (same shape: the output layer is whole) equal those of the masked network
     ``flat * filter_mask(spec, keep)`` in evaluation and in training mode; its arrays have
-    ``spec.dtype``. A BasicBlock in ``spec`` is a NotImplementedError.
+    ``spec.dtype``. A BasicBlock in ``spec`` is a NotImplementedError (its spec has one width for
+    both convolutions; :func:`filter_mask` masks its inner channels).
     """
     spec = _check_spec(spec)
     flat = _check_flat(spec, flat)
     buffers = _check_buffers(spec, buffers)
-    units = _units(spec, "remove_filters")
+    for i, lay in enumerate(spec.layers):
+        if isinstance(lay, L.BasicBlock):
+            raise NotImplementedError(f"remove_filters does not handle residual networks: spec.layers[{i}] is a "
+                                      f"BasicBlock, whose spec has one width for both convolutions (filter_mask "
+                                      f"masks its inner channels)")
+    units = _units(spec)
     keep = _check_keep(keep, units)
     layers = list(spec.layers)
     for u, k in zip(units, keep):
