@@ -86,6 +86,13 @@ def machine() -> dict:
     except Exception:  # pragma: no cover - numba is a core dependency
         pass
     info["numpy"] = np.__version__
+    try:
+        from simulations._core.threads import openblas_kernels
+
+        info["openblas_kernels"] = openblas_kernels()
+    except Exception:  # pragma: no cover
+        pass
+    info["OPENBLAS_CORETYPE"] = os.environ.get("OPENBLAS_CORETYPE")
     return info
 
 
@@ -101,6 +108,8 @@ def emit(bench: str, rows: list[dict], json_path: Path | None, notes: dict | Non
         print(f"{r['case']:<{w}}  {r['ours']:>12.4g}  {r['peer']:>12.4g}  {r['ratio']:>8.2f}  {r['unit']}")
     cpu = doc["machine"]["cpu"]
     print(f"# cpu: {cpu['model']} ({cpu['vector']}; numba target {cpu.get('numba_target', '?')})")
+    print(f"# openblas kernels: {doc['machine'].get('openblas_kernels')} "
+          f"(OPENBLAS_CORETYPE={doc['machine']['OPENBLAS_CORETYPE']})")
     if notes:
         for k, v in notes.items():
             print(f"# {k}: {v}")

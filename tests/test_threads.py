@@ -76,3 +76,22 @@ def test_entry_noise_training_equals_across_thread_counts():
             for t in (1, 2)]
     np.testing.assert_array_equal(runs[0].params.flat, runs[1].params.flat)
     assert runs[0].status == "completed"
+
+
+def _has_avx2() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and " avx2" in line for line in f)
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_avx2(), reason="OpenBLAS's Haswell kernels need AVX2")
+def test_openblas_kernels_reports_the_forced_core_type():
+    code = "from simulations._core.threads import openblas_kernels; print(sorted(set(openblas_kernels().values())))"
+    env = dict(os.environ, OPENBLAS_CORETYPE="Haswell")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    got = out.stdout.strip()
+    if got == "[]":
+        pytest.skip("no bundled OpenBLAS with a get_corename symbol")
+    assert got == "['Haswell']"

@@ -39,7 +39,7 @@ from typing import Any
 from simulations._core.validation import check_int
 
 __all__ = ["blas_threads", "set_blas_threads", "get_blas_threads", "default_threads", "THREAD_TIMEOUT_EXP",
-           "THREAD_ENV", "one_thread", "openblas_threads", "quiet_openblas", "OMP_SPIN_COUNT"]
+           "THREAD_ENV", "one_thread", "openblas_threads", "quiet_openblas", "OMP_SPIN_COUNT", "openblas_kernels"]
 
 #: OpenBLAS worker threads spin this long (2^k cycles) waiting for work before they sleep.
 #: OpenBLAS's default (k = 28, ~0.1 s) keeps them spinning through a whole training run, and
@@ -165,6 +165,23 @@ def _start_numba_pool() -> None:
         pass
     finally:
         os.environ.pop("GOMP_SPINCOUNT", None)
+
+
+def openblas_kernels() -> dict[str, str]:
+    """The kernel family each bundled OpenBLAS dispatched to (``"Haswell"``: AVX2, ``"SkylakeX"``: AVX-512, …),
+    by library file name. ``OPENBLAS_CORETYPE`` in the environment forces it at load time; the
+    GEMMs of the CPU backends run scipy's library's kernels."""
+    _blas()
+    out = {}
+    for lib, (path, _, _) in zip(_LIBS, _BLAS):
+        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename64_",
+                     "openblas_get_corename"):
+            f = getattr(lib, name, None)
+            if f is not None:
+                f.restype = ctypes.c_char_p
+                out[os.path.basename(path)] = f().decode()
+                break
+    return out
 
 
 def _set_openblas_timeout(exp: int) -> None:

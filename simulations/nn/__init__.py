@@ -20,7 +20,13 @@ entry points), :mod:`.runner` (the step loop), :mod:`.checkpoint` (resume state 
     res = train(spec, data, optimizer=SGD(lr=0.1), batch_size=128, stop=StopRules(max_epochs=10), seed=0)
     res.status, res.final["test_acc"]
 """
-from simulations._core.threads import blas_threads, default_threads, get_blas_threads, set_blas_threads
+from simulations._core.threads import (
+    blas_threads,
+    default_threads,
+    get_blas_threads,
+    openblas_kernels,
+    set_blas_threads,
+)
 from simulations.nn.augment import Augmenter, crop_flip, crop_flip_params, random_crop_flip
 from simulations.nn.backends import Backend, available_backends, get_backend
 from simulations.nn.checkpoint import TrainState, load_checkpoint, save_checkpoint
@@ -66,7 +72,7 @@ from simulations.nn.train import (
 )
 
 __all__ = [
-    "Backend", "get_backend", "available_backends", "blas_threads", "set_blas_threads", "get_blas_threads",
+    "Backend", "get_backend", "available_backends", "blas_threads", "set_blas_threads", "get_blas_threads", "openblas_kernels",
     "default_threads",
     "DataError", "Dataset", "gaussian_mixture", "load_dataset", "load_fashion_mnist", "load_mnist", "read_idx",
     "shuffle_indices", "teacher_dataset",
