@@ -60,6 +60,14 @@ def resnet_like():
                      init="kaiming_normal", dtype="float64")
 
 
+def narrow_resnet_like():
+    """resnet_like with blocks of inner widths 2, 3 and 5 (``mid_channels``, as filter pruning leaves them)."""
+    return ModelSpec((3, 6, 6), (Conv2d(4, 3, padding=1, bias=False), BatchNorm2d(momentum=0.3), ReLU(),
+                                 BasicBlock(4, mid_channels=2), BasicBlock(6, stride=2, shortcut="A", mid_channels=3),
+                                 BasicBlock(8, stride=2, shortcut="B", mid_channels=5), GlobalAvgPool(), Dense(3)), 3,
+                     init="kaiming_normal", dtype="float64")
+
+
 def problem(spec, n=4, seed=0):
     rng = np.random.default_rng(seed)
     flat = init_model_params(spec, seed)
@@ -88,7 +96,7 @@ def fd_grad(spec, flat, buf, X, y, train, h=1e-7):
 
 
 @pytest.mark.parametrize("make,train", [(lenet_like, False), (vgg_like, False), (resnet_like, False),
-                                        (resnet_like, True)])
+                                        (resnet_like, True), (narrow_resnet_like, True)])
 def test_gradient_matches_finite_differences(make, train):
     spec = make()
     flat, buf, X, y = problem(spec)

@@ -261,9 +261,13 @@ def test_forward_and_evaluate_match_conv_net():
     close(bd, buf)                                       # evaluation leaves the buffers alone
 
 
-def test_basic_blocks_match_conv_net():
-    spec = ModelSpec((2, 4, 4), (L.Conv2d(2, 3, padding=1, bias=False), L.BasicBlock(2),
-                                 L.BasicBlock(4, stride=2, shortcut="B"), L.BasicBlock(6, shortcut="A"),
+@pytest.mark.parametrize("mid", [None, (1, 3, 2)])
+def test_basic_blocks_match_conv_net(mid):
+    """Blocks of full inner width, and narrowed ones (``mid_channels``, as filter pruning leaves them)."""
+    m = mid or (None, None, None)
+    spec = ModelSpec((2, 4, 4), (L.Conv2d(2, 3, padding=1, bias=False), L.BasicBlock(2, mid_channels=m[0]),
+                                 L.BasicBlock(4, stride=2, shortcut="B", mid_channels=m[1]),
+                                 L.BasicBlock(6, shortcut="A", mid_channels=m[2]),
                                  L.GlobalAvgPool(), L.Dense(3)), 3, loss="squared", dtype="float64")
     flat, buf = init_model_params(spec, 5), _buffers(spec)
     X, y = _data(spec, 2, seed=4)

@@ -191,3 +191,19 @@ def test_param_views_validation():
         param_views(s, np.zeros(3, dtype=np.float32))
     with pytest.raises(TypeError, match="spec"):
         init_model_params("net", 0)
+
+
+def test_basic_block_inner_width():
+    """``mid_channels`` narrows conv1 (and bn1, conv2's input); a plain block's dict has no such key (spec hashes
+    of existing runs are unchanged); both round-trip; a bad width names the parameter."""
+    from simulations.nn.layers import layer_from_dict
+
+    plain, narrow = BasicBlock(6, stride=2, shortcut="B"), BasicBlock(6, stride=2, shortcut="B", mid_channels=2)
+    assert "mid_channels" not in plain.to_dict() and plain.width == 6
+    assert narrow.to_dict()["mid_channels"] == 2 and narrow.width == 2
+    assert layer_from_dict(plain.to_dict()) == plain and layer_from_dict(narrow.to_dict()) == narrow
+    shapes = {name: w for name, _, w, _ in narrow.param_shapes((4, 8, 8), "x")}
+    assert shapes[".conv1"] == (2, 4, 3, 3) and shapes[".bn1"] == (2,) and shapes[".conv2"] == (6, 2, 3, 3)
+    assert shapes[".bn2"] == (6,) and shapes[".shortcut.conv"] == (6, 4, 1, 1)
+    with pytest.raises(ValueError, match="mid_channels"):
+        BasicBlock(6, mid_channels=0)

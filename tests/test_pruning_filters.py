@@ -308,8 +308,24 @@ def test_residual_tied_layers_are_kept_whole():
     for l in (1, 3, 6):                                        # the smallest ℓ1 norms went
         assert scores[l][~keep[l]].max() <= scores[l][keep[l]].min()
     np.testing.assert_array_equal(mask, F.filter_mask(spec, keep))
-    with pytest.raises(NotImplementedError, match="BasicBlock"):
-        F.remove_filters(spec, flat, buf, keep)
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_removed_resnet_equals_the_masked_network(train):
+    """The physically narrower blocks (mid_channels = the kept inner channels) compute the masked network's
+    logits, with batch statistics as with running ones, and hold exactly its surviving parameters."""
+    spec = _tiny_resnet()
+    flat, buf = _random_net(spec, 24)
+    X = np.random.default_rng(25).standard_normal((4, 2, 6, 6))
+    keep = _resnet_keep(spec, {1: [0, 2], 3: [1], 6: [0, 3, 4, 7]})
+    mask = F.filter_mask(spec, keep)
+    net = F.remove_filters(spec, flat, buf, keep)
+    assert [getattr(lay, "mid_channels", None) for lay in net.spec.layers if isinstance(lay, BasicBlock)] == [2, 5, 4]
+    assert [lay.out_channels for lay in net.spec.layers if isinstance(lay, BasicBlock)] == [4, 6, 8]
+    assert net.spec.n_params == int(mask.sum())
+    want = conv_net.forward(spec, flat * mask, buf.copy(), X, train=train)
+    got = conv_net.forward(net.spec, net.flat, net.buffers.copy(), X, train=train)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
 
 
 def test_resnet20_default_pruning_count():

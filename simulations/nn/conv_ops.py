@@ -257,14 +257,15 @@ class BasicBlockOp:
         self.kind = "I" if not lay.projects(C) else lay.shortcut
         self.s, self.p, self.C = lay.stride, (O - C) // 2, C
         bn = L.BatchNorm2d()
-        self.conv1 = ConvOp(entries[0], (lay.stride,) * 2, (1, 1), out_shape, A, where)
-        self.bn1 = BatchNormOp(entries[1], buffers[0], bn, out_shape, A, where)
+        mid_shape = (lay.width,) + tuple(out_shape[1:])
+        self.conv1 = ConvOp(entries[0], (lay.stride,) * 2, (1, 1), mid_shape, A, where)
+        self.bn1 = BatchNormOp(entries[1], buffers[0], bn, mid_shape, A, where)
         self.conv2 = ConvOp(entries[2], (1, 1), (1, 1), out_shape, A, where)
         self.bn2 = BatchNormOp(entries[3], buffers[1], bn, out_shape, A, where)
         if self.kind == "B":
             self.sconv = ConvOp(entries[4], (lay.stride,) * 2, (0, 0), out_shape, A, where)
             self.sbn = BatchNormOp(entries[5], buffers[2], bn, out_shape, A, where)
-        A.scratch = max(A.scratch, math.prod(in_shape), math.prod(out_shape))
+        A.scratch = max(A.scratch, math.prod(in_shape), math.prod(out_shape), math.prod(mid_shape))
 
     def forward(self, x, ws, n, train):
         c1 = self.conv1.forward(x, ws, n, train)
@@ -284,7 +285,8 @@ class BasicBlockOp:
 
     def backward(self, x, dy, dx, ws, n, train, need_dx):
         shape = dy.shape
-        dz, d2, d1 = ws.scratch_view(0, shape), ws.scratch_view(1, shape), ws.scratch_view(2, shape)
+        dz, d2 = ws.scratch_view(0, shape), ws.scratch_view(1, shape)
+        d1 = ws.scratch_view(2, (n,) + self.bn1.y.shape[1:])
         ck.relu_backward(dy, self.bn2.y[:n], dz)
         self.bn2.backward(self.conv2.y[:n], dz, d2, ws, n, train, True)
         b1 = self.bn1.y[:n]

@@ -193,14 +193,16 @@ class _Block:
         self.kind = "I" if not lay.projects(C) else lay.shortcut
         self.s, self.p = lay.stride, (O - C) // 2
         bn, s = L.BatchNorm2d(), (lay.stride, lay.stride)
-        self.conv1 = _Conv(entries[0], s, (1, 1), out_shape, A)
-        self.bn1 = _BatchNorm(entries[1], buffers[0], bn, out_shape, A)
+        mid_shape = (lay.width,) + tuple(out_shape[1:])
+        self.mid_shape = mid_shape
+        self.conv1 = _Conv(entries[0], s, (1, 1), mid_shape, A)
+        self.bn1 = _BatchNorm(entries[1], buffers[0], bn, mid_shape, A)
         self.conv2 = _Conv(entries[2], (1, 1), (1, 1), out_shape, A)
         self.bn2 = _BatchNorm(entries[3], buffers[1], bn, out_shape, A)
         if self.kind == "B":
             self.sconv = _Conv(entries[4], s, (0, 0), out_shape, A)
             self.sbn = _BatchNorm(entries[5], buffers[2], bn, out_shape, A)
-        A.scratch = max(A.scratch, math.prod(in_shape), math.prod(out_shape))
+        A.scratch = max(A.scratch, math.prod(in_shape), math.prod(out_shape), math.prod(mid_shape))
 
     def forward(self, x, ws, n, train):
         b1 = self.bn1.forward(self.conv1.forward(x, ws, n, train), ws, n, train)
@@ -216,7 +218,8 @@ class _Block:
         return out
 
     def backward(self, x, dy, dx, ws, n, train, need_dx):
-        dz, d2, d1 = ws.scratch(0, dy.shape), ws.scratch(1, dy.shape), ws.scratch(2, dy.shape)
+        dz, d2 = ws.scratch(0, dy.shape), ws.scratch(1, dy.shape)
+        d1 = ws.scratch(2, (dy.shape[0],) + self.mid_shape)
         gk.relu_backward(dy, self.bn2.y(n), dz)
         self.bn2.backward(self.conv2.y(n), dz, d2, ws, n, train, True)
         b1 = self.bn1.y(n)

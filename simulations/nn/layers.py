@@ -22,6 +22,9 @@ the parameter-free shortcut the paper uses for CIFAR-10 ("in all cases we use id
 shortcuts", §4.2): x[:, ::s, ::s] placed in output channels (O − C)//2 ... (O − C)//2 + C − 1 with
 zeros elsewhere (the common PyTorch port pads (O − C)/2 zero channels on each side); option A keeps
 ResNet-20 at the paper's 0.27M parameters. ``shortcut="B"`` is the 1×1 strided projection + BN.
+``mid_channels`` (default: ``out_channels``) is the width of the block's inner activation — the first
+convolution's filters and the second's input channels — which filter pruning of the block's first
+convolution narrows (:func:`simulations.pruning.filters.remove_filters`).
 
 A whole network is a :class:`simulations.nn.model_spec.ModelSpec` of these layers (flat
 parameter layout, initialisation).
@@ -228,11 +231,25 @@ class BasicBlock(_Layer):
     out_channels: int
     stride: int = 1
     shortcut: str = "A"
+    mid_channels: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "out_channels", check_int("out_channels", self.out_channels, 1, 2**31))
         object.__setattr__(self, "stride", check_int("stride", self.stride, 1, 2**31))
         check_choice("shortcut", self.shortcut, SHORTCUTS)
+        if self.mid_channels is not None:
+            object.__setattr__(self, "mid_channels", check_int("mid_channels", self.mid_channels, 1, 2**31))
+
+    @property
+    def width(self) -> int:
+        """The inner width: ``mid_channels``, or ``out_channels`` when it is None."""
+        return self.out_channels if self.mid_channels is None else self.mid_channels
+
+    def to_dict(self) -> dict:
+        d = super().to_dict()
+        if self.mid_channels is None:      # the dict (and a spec's hash) of a plain block is unchanged
+            del d["mid_channels"]
+        return d
 
     def projects(self, in_channels: int) -> bool:
         """Whether the shortcut changes the shape (then it is option A or B, not the identity)."""
@@ -249,9 +266,9 @@ class BasicBlock(_Layer):
 
     def param_shapes(self, shape, where):
         _need(where, shape, 3, "a (C, H, W)")
-        o, c = self.out_channels, shape[0]
-        out = [(".conv1", "conv", (o, c, 3, 3), None), (".bn1", "batchnorm", (o,), (o,)),
-               (".conv2", "conv", (o, o, 3, 3), None), (".bn2", "batchnorm", (o,), (o,))]
+        o, c, m = self.out_channels, shape[0], self.width
+        out = [(".conv1", "conv", (m, c, 3, 3), None), (".bn1", "batchnorm", (m,), (m,)),
+               (".conv2", "conv", (o, m, 3, 3), None), (".bn2", "batchnorm", (o,), (o,))]
         if self.shortcut == "B" and self.projects(c):
             out += [(".shortcut.conv", "conv", (o, c, 1, 1), None), (".shortcut.bn", "batchnorm", (o,), (o,))]
         return out

@@ -36,8 +36,8 @@ block's first convolution takes away its filter, the γ_k and β_k of the block'
 BatchNorm and input channel k of its second convolution (the inner channel is then exactly 0
 before and after the ReLU, in training and evaluation mode). :func:`filter_mask` and
 :func:`prune_filters` accept residual networks on those terms (``keep`` all True for a tied
-layer, else a ValueError naming it; by default :func:`prune_filters` prunes the free layers);
-:func:`remove_filters` raises a NotImplementedError for them (the block spec has one width);
+layer, else a ValueError naming it; by default :func:`prune_filters` prunes the free layers), and
+:func:`remove_filters` gives each block the narrower inner width (``BasicBlock.mid_channels``);
 :func:`filter_scores` and :func:`prunable_filter_fraction`, which only read weights, score
 every convolution.
 """
@@ -305,22 +305,21 @@ def remove_filters(spec: Any, flat: Any, buffers: Any, keep: Any) -> PrunedNetwo
     the layer before; BatchNorm γ, β, running mean and variance keep the kept channels. The new
     network's logits (same shape: the output layer is whole) equal those of the masked network
     ``flat * filter_mask(spec, keep)`` in evaluation and in training mode; its arrays have
-    ``spec.dtype``. A BasicBlock in ``spec`` is a NotImplementedError (its spec has one width for
-    both convolutions; :func:`filter_mask` masks its inner channels).
+    ``spec.dtype``. A residual block keeps its output width and gets ``mid_channels`` = the kept
+    count of its first convolution's filters.
     """
     spec = _check_spec(spec)
     flat = _check_flat(spec, flat)
     buffers = _check_buffers(spec, buffers)
-    for i, lay in enumerate(spec.layers):
-        if isinstance(lay, L.BasicBlock):
-            raise NotImplementedError(f"remove_filters does not handle residual networks: spec.layers[{i}] is a "
-                                      f"BasicBlock, whose spec has one width for both convolutions (filter_mask "
-                                      f"masks its inner channels)")
     units = _units(spec)
     keep = _check_keep(keep, units)
     layers = list(spec.layers)
     for u, k in zip(units, keep):
         lay = layers[u.entry.layer]
+        if isinstance(lay, L.BasicBlock):      # only its inner width can change (tied channels are all kept)
+            if u.entry.name.endswith(".conv1"):
+                layers[u.entry.layer] = dataclasses.replace(lay, mid_channels=int(k.sum()))
+            continue
         field = "out_channels" if isinstance(lay, L.Conv2d) else "out_features"
         layers[u.entry.layer] = dataclasses.replace(lay, **{field: int(k.sum())})
     new = spec.with_(layers=tuple(layers))
