@@ -106,11 +106,13 @@ def _openblas_handles() -> list[tuple[Any, Any, Any]]:
             g.restype = ctypes.c_int
             out.append((path, s, g))
             _LIBS.append(lib)
+            _SYMBOLS.append((prefix, suffix))
             break
     return out
 
 
 _LIBS: list = []
+_SYMBOLS: list = []      # (prefix, suffix) of each library's exported names, aligned with _LIBS
 _QUIET_DONE = False
 
 
@@ -173,14 +175,11 @@ def openblas_kernels() -> dict[str, str]:
     GEMMs of the CPU backends run scipy's library's kernels."""
     _blas()
     out = {}
-    for lib, (path, _, _) in zip(_LIBS, _BLAS):
-        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename64_",
-                     "openblas_get_corename"):
-            f = getattr(lib, name, None)
-            if f is not None:
-                f.restype = ctypes.c_char_p
-                out[os.path.basename(path)] = f().decode()
-                break
+    for lib, (prefix, suffix), (path, _, _) in zip(_LIBS, _SYMBOLS, _BLAS):
+        f = getattr(lib, f"{prefix}_get_corename{suffix}", None)
+        if f is not None:
+            f.restype = ctypes.c_char_p
+            out[os.path.basename(path)] = f().decode()
     return out
 
 

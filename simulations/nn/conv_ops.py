@@ -257,7 +257,7 @@ class BasicBlockOp:
         self.kind = "I" if not lay.projects(C) else lay.shortcut
         self.s, self.p, self.C = lay.stride, (O - C) // 2, C
         bn = L.BatchNorm2d()
-        mid_shape = (lay.width,) + tuple(out_shape[1:])
+        self.mid_shape = mid_shape = (lay.width,) + tuple(out_shape[1:])
         self.conv1 = ConvOp(entries[0], (lay.stride,) * 2, (1, 1), mid_shape, A, where)
         self.bn1 = BatchNormOp(entries[1], buffers[0], bn, mid_shape, A, where)
         self.conv2 = ConvOp(entries[2], (1, 1), (1, 1), out_shape, A, where)
@@ -286,7 +286,7 @@ class BasicBlockOp:
     def backward(self, x, dy, dx, ws, n, train, need_dx):
         shape = dy.shape
         dz, d2 = ws.scratch_view(0, shape), ws.scratch_view(1, shape)
-        d1 = ws.scratch_view(2, (n,) + self.bn1.y.shape[1:])
+        d1 = ws.scratch_view(2, (n,) + self.mid_shape)
         ck.relu_backward(dy, self.bn2.y[:n], dz)
         self.bn2.backward(self.conv2.y[:n], dz, d2, ws, n, train, True)
         b1 = self.bn1.y[:n]

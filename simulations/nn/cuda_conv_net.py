@@ -193,8 +193,7 @@ class _Block:
         self.kind = "I" if not lay.projects(C) else lay.shortcut
         self.s, self.p = lay.stride, (O - C) // 2
         bn, s = L.BatchNorm2d(), (lay.stride, lay.stride)
-        mid_shape = (lay.width,) + tuple(out_shape[1:])
-        self.mid_shape = mid_shape
+        self.mid_shape = mid_shape = (lay.width,) + tuple(out_shape[1:])
         self.conv1 = _Conv(entries[0], s, (1, 1), mid_shape, A)
         self.bn1 = _BatchNorm(entries[1], buffers[0], bn, mid_shape, A)
         self.conv2 = _Conv(entries[2], (1, 1), (1, 1), out_shape, A)

@@ -237,6 +237,12 @@ _RND, _RND_BITS = 1.5 * 4503599627370496.0, np.int64(0x4338000000000000)
 
 
 @nb.njit(inline="always", cache=True)
+def _int_of(kf):
+    """int(kf) of an integer-valued float64 |kf| < 2^51, exactly, as an int64 (the magic-number trick above)."""
+    return f64_bits(kf + _RND) - _RND_BITS
+
+
+@nb.njit(inline="always", cache=True)
 def plog(x):
     """ln x, x finite normal > 0: x = 2^e m, m ∈ [√½, √2), ln m = 2 atanh((m−1)/(m+1)) to s^10."""
     b = f64_bits(x)
@@ -281,7 +287,7 @@ def pexp(y):
     p = p * r + _E2
     p = p * r + 1.0
     p = p * r + 1.0
-    ki = f64_bits(kf + _RND) - _RND_BITS        # int(kf), exactly (|kf| ≤ 2020)
+    ki = _int_of(kf)                            # |kf| ≤ 2020
     k1 = ki >> 1
     return p * bits_f64((k1 + 1023) << 52) * bits_f64((ki - k1 + 1023) << 52)
 
@@ -329,7 +335,7 @@ def sin_any(x):
     """sin x for moderate |x| (here < 3π/2): x = kπ + r, |r| ≤ π/2, sin x = (−1)^k sin r (branch-free)."""
     kf = np.floor(x * (1.0 / math.pi) + 0.5)
     r = (x - kf * _PI_HI) - kf * _PI_LO
-    k = f64_bits(kf + _RND) - _RND_BITS
+    k = _int_of(kf)
     return sin_half(r) * float(1 - 2 * (k & 1))
 
 
