@@ -126,6 +126,7 @@ class Workspace:
                           len(spec.layers))
         self.X = A(spec.input_shape)
         self.cols, self.t = self._flat(A, A.cols), self._flat(A, A.t)
+        self.wu, self.wv, self.wm = self._flat(A, A.wu), self._flat(A, A.wv), self._flat(A, A.wm)
         self.empty = np.empty(0, A.dt)
         self.loss = LOSS_CODES[spec.loss]
         self.var_index = np.concatenate([np.arange(b.var_offset, b.var_offset + b.channels)
@@ -138,18 +139,20 @@ class Workspace:
             self.grad = np.zeros(spec.n_params, A.dt)
         self.nbytes = A.bytes
         self.flat = self.buffers = None
-        self._sizes, self._threads, self.threads = (A.cols, A.t, A.dw, A.db, A.dt), [], 1
+        self._sizes, self._threads, self.threads = (A.cols, A.t, A.dw, A.db, A.wv, A.wm, A.dt), [], 1
         convs = [op for op in self.ops if isinstance(op, ConvOp)]
         convs += [c for op in self.ops if isinstance(op, BasicBlockOp) for c in vars(op).values() if isinstance(c, ConvOp)]
-        #: whether multi-threaded passes split the samples (every convolution narrow: conv_parallel.split_fits)
-        self.split = bool(convs) and all(split_fits(c.O) for c in convs)
+        #: whether multi-threaded passes split the samples: every convolution narrow (conv_parallel.split_fits),
+        #: or one runs by Winograd (its 16 GEMMs per chunk are too small for OpenBLAS's threads)
+        self.split = bool(convs) and (all(split_fits(c.O) for c in convs) or any(c.wino for c in convs))
 
     def thread_scratch(self, k: int) -> list:
         """Buffers of k sample ranges run at once (:mod:`~simulations.nn.conv_parallel`): this workspace's own
         for the first, then k − 1 :class:`~simulations.nn.conv_parallel.Scratch` made on first use and kept."""
         if not self._threads:                  # the first range: a view of this workspace's own buffers
-            own = Scratch(0, 0, 0, 0, self._sizes[-1])
+            own = Scratch(0, 0, 0, 0, 0, 0, self._sizes[-1])
             own.cols, own.t, own.dcols = self.cols, self.t, getattr(self, "dcols", self.cols)
+            own.wv, own.wm = self.wv, self.wm
             self._threads.append(own)
         while len(self._threads) < k:
             self._threads.append(Scratch(*self._sizes))

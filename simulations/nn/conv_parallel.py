@@ -1,20 +1,24 @@
-"""Sample-parallel convolutions: with t > 1 threads, a network of narrow convolutions splits each layer's batch into t ranges run at once.
+"""Sample-parallel convolutions: with t > 1 threads, a network of narrow or Winograd convolutions splits each layer's batch into t ranges run at once.
 
-A convolution's work (im2col, GEMMs, transposes, col2im) is independent across samples except
-the weight and bias gradients, which are sums over samples. With ``t`` threads asked for
-(``train(..., threads=t)``, :func:`~simulations._core.threads.blas_threads`) on a network whose
-convolutions all have fewer than :data:`SPLIT_OUT_MAX` filters (LeNet-5), each convolution runs
-t contiguous sample ranges on t threads (the calling one and t − 1 pool workers), the numba
-kernels releasing the GIL; the whole pass runs with OpenBLAS single-threaded, so that none of its
-idle workers spins on a core the ranges need. Each range sums its own weight and bias gradients
-and the ranges' sums are added at the end: the numbers equal the serial ones up to the order of
-those sums. Wider networks (VGG-11) keep the t threads inside OpenBLAS's GEMMs instead.
+A convolution's work (im2col, GEMMs, transposes, col2im, Winograd transforms) is independent
+across samples except the weight and bias gradients, which are sums over samples. With ``t``
+threads asked for (``train(..., threads=t)``, :func:`~simulations._core.threads.blas_threads`) on a
+network whose convolutions all have fewer than :data:`SPLIT_OUT_MAX` filters (LeNet-5), or one of
+whose convolutions runs by Winograd's F(2×2, 3×3) (:mod:`~simulations.nn.backends.cpu_winograd`:
+VGG-11, ResNets), each convolution runs t contiguous sample ranges on t threads (the calling one
+and t − 1 pool workers), the numba kernels releasing the GIL; the whole pass runs with OpenBLAS
+single-threaded, so that none of its idle workers spins on a core the ranges need. Each range
+sums its own weight and bias gradients and the ranges' sums are added at the end: the numbers
+equal the serial ones up to the order of those sums. Other networks keep the t threads inside
+OpenBLAS's GEMMs instead.
 
 Measured on a 2-core machine, 2 threads against 1: LeNet-5 b128 with OpenBLAS threads inside its
 small per-chunk GEMMs ran no faster than one thread (the copy kernels serial); split by samples
-on a single-threaded OpenBLAS, 1.6× faster. VGG-11 b64: OpenBLAS threads 2.0× faster than one
-thread, split by samples 1.6× (each range's GEMMs half as wide); splitting only its narrow first
-layer gained nothing.
+on a single-threaded OpenBLAS, 1.6× faster. VGG-11 b64 by im2col only: OpenBLAS threads 2.0×
+faster than one thread, split by samples 1.6× (each range's GEMMs half as wide). With its 3×3
+layers by Winograd (16 GEMMs of a few hundred to a thousand columns per chunk, too small for
+OpenBLAS's threads to pay), split by samples: 430-580 ms a step against 570-600 ms with OpenBLAS
+threads (best of 10 steps, four alternating pairs, split faster in each).
 """
 from __future__ import annotations
 
@@ -35,11 +39,13 @@ _POOL_SIZE = 0
 
 
 class Scratch:
-    """One range's buffers: im2col chunk, GEMM output, ∂cols chunk, and its own weight/bias gradient sums."""
+    """One range's buffers: im2col chunk, GEMM output, ∂cols chunk, its own weight/bias gradient sums, and
+    the Winograd input and product scratch (:mod:`~simulations.nn.backends.cpu_winograd`)."""
 
-    def __init__(self, cols: int, t: int, dw: int, db: int, dt: np.dtype):
+    def __init__(self, cols: int, t: int, dw: int, db: int, wv: int, wm: int, dt: np.dtype):
         self.cols, self.t, self.dcols = np.zeros(cols, dt), np.zeros(t, dt), np.zeros(cols, dt)
         self.dw, self.db = np.zeros(dw, dt), np.zeros(db)
+        self.wv, self.wm = np.zeros(wv, dt), np.zeros(wm, dt)
 
 
 def split_fits(out_channels: int) -> bool:

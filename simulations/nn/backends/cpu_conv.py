@@ -123,7 +123,7 @@ def col2im_add(cols, N, C, H, W, kh, kw, stride, pad, dx):
                 r += 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def maxpool2d_forward(x, k, stride, y, argmax):
     """y ← max over k×k windows (stride ``stride``, no padding); argmax ← flat index in the H·W plane.
 
@@ -168,7 +168,7 @@ def maxpool2d_forward(x, k, stride, y, argmax):
                 af[_u(q + c)] = idx
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def maxpool2d_backward(dy, argmax, dx):
     """dx ← gradient of max pooling: dx zeroed, then dx[n, c].flat[argmax] += dy.
 
@@ -188,7 +188,7 @@ def maxpool2d_backward(dy, argmax, dx):
             df[_u(p * H * W + af[_u(p * P + t)])] += gf[_u(p * P + t)]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def avgpool2d_forward(x, k, stride, y):
     """y ← mean over k×k windows (stride ``stride``, no padding; divisor k·k).
 
@@ -213,7 +213,7 @@ def avgpool2d_forward(x, k, stride, y):
                     y[n, ch, a, c] = s * inv
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def avgpool2d_backward(dy, k, stride, dx):
     """dx ← gradient of average pooling: every window position receives dy/(k·k) (overlaps add).
 
