@@ -1,8 +1,8 @@
 """Winograd F(2×2, 3×3) convolutions (simulations.nn.backends.cpu_winograd) against direct sums written here.
 
 Oracles: the forward correlation as an einsum over numpy's sliding windows of the zero-padded
-input; its input gradient as the adjoint written out shift by shift; the filter transform as the
-matrix product G g Gᵀ with Lavin & Gray's G. None of them shares code with the kernels.
+input; its input and weight gradients as the adjoint sums written out shift by shift; the filter
+transform as the matrix product G g Gᵀ with Lavin & Gray's G. None of them shares code with the kernels.
 """
 from __future__ import annotations
 
@@ -75,6 +75,33 @@ def test_input_gradient_equals_the_adjoint(H, W):
     assert np.isclose(np.sum(direct(x, w) * dy), np.sum(x * dx), rtol=1e-12, atol=1e-12)
 
 
+def direct_dw(x, dy):
+    """∂w[o, c, i, j] = Σ_{n,a,b} dy[n, o, a, b] xp[n, c, a + i, b + j], xp: x padded by 1."""
+    H, W = x.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    dw = np.empty((dy.shape[1], x.shape[1], 3, 3))
+    for i in range(3):
+        for j in range(3):
+            dw[:, :, i, j] = np.einsum("nchw,nohw->oc", xp[:, :, i:i + H, j:j + W], dy)
+    return dw
+
+
+@pytest.mark.parametrize("H,W", SIZES)
+@pytest.mark.parametrize("chunk", [1, 2, 5])
+def test_weight_gradient_equals_the_direct_sum(H, W, chunk):
+    rng = np.random.default_rng(13 + H * W + chunk)
+    N, C, O = 3, 4, 5
+    x, dy, y = (rng.standard_normal(s) for s in ((N, C, H, W), (N, O, H, W), (N, O, H, W)))
+    sv, sm = wk.scratch_sizes(max(C, O), max(C, O), H, W, chunk)
+    V, D, E = np.full(sv, np.nan), np.full(sm, np.nan), np.full(16 * wk.stream_stride(O * C), np.nan)
+    for relu in (False, True):
+        dw, db = np.full((O, C, 3, 3), np.nan), np.full(O, 1.0)
+        wk.winograd_weight_grad(x, dy, y, relu, 0, N, chunk, V, D, E, dw, True, db)
+        g = dy * (y > 0) if relu else dy
+        np.testing.assert_allclose(dw, direct_dw(x, g), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(db, 1.0 + g.sum(axis=(0, 2, 3)), rtol=0, atol=1e-12)   # added to
+
+
 def test_the_relu_mask_zeroes_the_incoming_gradient_where_the_output_was_not_positive():
     rng = np.random.default_rng(3)
     w, dy, y = rng.standard_normal((6, 3, 3, 3)), rng.standard_normal((2, 6, 5, 6)), rng.standard_normal((2, 6, 5, 6))
@@ -122,8 +149,10 @@ def _net(C):
     return ModelSpec(input_shape=(C, 6, 6), layers=layers, n_classes=3, dtype="float64")
 
 
-def test_a_network_of_winograd_layers_has_the_gradient_of_the_im2col_one(monkeypatch):
+@pytest.mark.parametrize("winograd_dw", [False, True])
+def test_a_network_of_winograd_layers_has_the_gradient_of_the_im2col_one(monkeypatch, winograd_dw):
     C = conv_ops.WINOGRAD_MIN_CHANNELS
+    monkeypatch.setattr(conv_ops, "WINOGRAD_DW_MIN_CHANNELS", C if winograd_dw else 10**6)
     spec = _net(C)
     rng = np.random.default_rng(0)
     flat = init_model_params(spec, rng)
@@ -131,6 +160,7 @@ def test_a_network_of_winograd_layers_has_the_gradient_of_the_im2col_one(monkeyp
     ws = conv_net.Workspace(spec, 5)
     # the two 6×6 layers run by Winograd, the 3×3-map one by im2col (WINOGRAD_MIN_SIDE)
     assert [op.wino for op in ws.ops if isinstance(op, conv_ops.ConvOp)] == [True, True, False]
+    assert [op.wino_dw for op in ws.ops if isinstance(op, conv_ops.ConvOp)] == [winograd_dw, winograd_dw, False]
     loss, grad = conv_net.loss_and_grad(spec, flat, None, X, y, ws)
     grad = grad.copy()
     monkeypatch.setattr(conv_ops, "WINOGRAD_MIN_CHANNELS", 10**6)
@@ -151,12 +181,15 @@ def test_winograd_is_chosen_only_for_its_case():
     assert not conv_ops.uses_winograd(5, 1, 2, C, C, 4)       # 5×5
     assert not conv_ops.uses_winograd(3, 1, 1, 1, C, 28)      # thin: one input channel
     assert not conv_ops.uses_winograd(3, 1, 1, C, C, 3)       # small map
+    assert conv_ops.WINOGRAD_DW_MIN_CHANNELS >= C                # the weight gradient only where the forward is
 
 
-def test_two_threads_split_the_samples_of_a_winograd_network_with_the_same_numbers():
+@pytest.mark.parametrize("winograd_dw", [False, True])
+def test_two_threads_split_the_samples_of_a_winograd_network_with_the_same_numbers(monkeypatch, winograd_dw):
     from simulations.nn import blas_threads
 
     C = conv_ops.WINOGRAD_MIN_CHANNELS
+    monkeypatch.setattr(conv_ops, "WINOGRAD_DW_MIN_CHANNELS", C if winograd_dw else 10**6)
     spec = _net(C)
     rng = np.random.default_rng(4)
     flat = init_model_params(spec, rng)

@@ -139,7 +139,7 @@ class Workspace:
             self.grad = np.zeros(spec.n_params, A.dt)
         self.nbytes = A.bytes
         self.flat = self.buffers = None
-        self._sizes, self._threads, self.threads = (A.cols, A.t, A.dw, A.db, A.wv, A.wm, A.dt), [], 1
+        self._sizes, self._threads, self.threads = (A.cols, A.t, A.dw, A.db, A.wv, A.wm, A.wu, A.dt), [], 1
         convs = [op for op in self.ops if isinstance(op, ConvOp)]
         convs += [c for op in self.ops if isinstance(op, BasicBlockOp) for c in vars(op).values() if isinstance(c, ConvOp)]
         #: whether multi-threaded passes split the samples: every convolution narrow (conv_parallel.split_fits),
@@ -150,9 +150,9 @@ class Workspace:
         """Buffers of k sample ranges run at once (:mod:`~simulations.nn.conv_parallel`): this workspace's own
         for the first, then k − 1 :class:`~simulations.nn.conv_parallel.Scratch` made on first use and kept."""
         if not self._threads:                  # the first range: a view of this workspace's own buffers
-            own = Scratch(0, 0, 0, 0, 0, 0, self._sizes[-1])
+            own = Scratch(0, 0, 0, 0, 0, 0, 0, self._sizes[-1])
             own.cols, own.t, own.dcols = self.cols, self.t, getattr(self, "dcols", self.cols)
-            own.wv, own.wm = self.wv, self.wm
+            own.wv, own.wm, own.wu = self.wv, self.wm, self.wu
             self._threads.append(own)
         while len(self._threads) < k:
             self._threads.append(Scratch(*self._sizes))

@@ -72,6 +72,9 @@ def _v(flat: np.ndarray, off: int, shape) -> np.ndarray:
 #: smaller maps most of each 4×4 tile is padding (a 3×3 map ran as fast either way)
 WINOGRAD_MIN_CHANNELS = 32
 WINOGRAD_MIN_SIDE = 4
+#: ... and its weight gradient too (F(3×3, 2×2)) from this many channels: its 16 GEMMs have (O, C) outputs,
+#: which at 64 input channels ran 20 % slower than the im2col GEMM, at 128-512 channels 10-45 % faster
+WINOGRAD_DW_MIN_CHANNELS = 128
 #: the Winograd chunk holds enough samples for this many tiles (GEMM columns) at least: measured on
 #: VGG-11's layers, 1024-1600 columns ran 5-15 % faster than the whole batch at 28×28 and 14×14
 WINOGRAD_MIN_TILES = 1024
@@ -100,9 +103,9 @@ class ConvOp:
 
     A 3×3 stride-1 padding-1 convolution with enough channels and a large enough map
     (:func:`uses_winograd`) computes its output and its input gradient by Winograd's F(2×2, 3×3)
-    instead (2.25× fewer multiplications; :mod:`~simulations.nn.backends.cpu_winograd`), its weight
-    gradient still by the im2col GEMM; on one thread range only (a network that splits its samples
-    over threads, :mod:`~simulations.nn.conv_parallel`, keeps im2col in every range)."""
+    instead (2.25× fewer multiplications; :mod:`~simulations.nn.backends.cpu_winograd`), and with
+    at least :data:`WINOGRAD_DW_MIN_CHANNELS` channels its weight gradient by F(3×3, 2×2) (else by
+    the im2col GEMM); each sample range of a split pass (:mod:`~simulations.nn.conv_parallel`) alike."""
 
     def __init__(self, e, lay_stride, lay_pad, out_shape, A: Allocator, where: str, relu: bool = False):
         self.e, self.stride, self.pad = e, _square(where, "stride", lay_stride), _square(where, "padding", lay_pad)
@@ -116,6 +119,7 @@ class ConvOp:
         A.dw, A.db = max(A.dw, self.O * self.K), max(A.db, self.O)
         C, k = e.weight_shape[1], e.weight_shape[2]
         self.wino = uses_winograd(k, self.stride, self.pad, C, self.O, min(out_shape[1:]))
+        self.wino_dw = self.wino and min(C, self.O) >= WINOGRAD_DW_MIN_CHANNELS
         if self.wino:
             T = math.prod(wk.tiles(*out_shape[1:]))
             self.wchunk = max(1, min(A.N, -(-WINOGRAD_MIN_TILES // T)))
@@ -143,20 +147,26 @@ class ConvOp:
         w, dw = _v(ws.flat, e.weight_offset, e.weight_shape), _v(ws.grad, e.weight_offset, e.weight_shape)
         self.db[:] = 0.0
         ranges = cp.split(n, ws.threads)
-        wino_dx = self.wino and need_dx            # dW by im2col, dx by Winograd (dy masked by the fused ReLU)
+        wino_dx = self.wino and need_dx            # dx by Winograd (dy masked by the fused ReLU)
+
+        def dw_part(n0, n1, sc, dwk, dbk):         # dw (and db) of samples [n0, n1), and dx there unless wino_dx
+            if self.wino_dw:
+                wk.winograd_weight_grad(x, dy, y, self.relu, n0, n1, self.wchunk, sc.wv, sc.wm, sc.wu, dwk,
+                                        has_bias, dbk)
+            else:
+                gk.conv2d_backward(x, n0, n1, w, dy, y, self.relu, self.stride, self.pad, self.chunk, sc.cols, sc.t,
+                                   sc.dcols if need_dx else sc.cols, dx if need_dx else y, dwk, dbk, has_bias,
+                                   need_dx and not wino_dx)
+
         if ranges is None:
-            gk.conv2d_backward(x, 0, n, w, dy, y, self.relu, self.stride, self.pad, self.chunk, ws.cols, ws.t,
-                               ws.dcols if need_dx else ws.cols, dx if need_dx else y, dw, self.db, has_bias,
-                               need_dx and not wino_dx)
+            dw_part(0, n, ws.thread_scratch(1)[0], dw, self.db)
         else:                # each range sums its own dw, db; range 0 into the gradient itself
             scs = ws.thread_scratch(len(ranges))
             dws = [dw] + [sc.dw[:dw.size].reshape(dw.shape) for sc in scs[1:]]
             dbs = [self.db] + [sc.db[:self.O] for sc in scs[1:]]
             for d in dbs[1:]:
                 d[:] = 0.0
-            cp.run([functools.partial(gk.conv2d_backward, x, n0, n1, w, dy, y, self.relu, self.stride, self.pad,
-                                      self.chunk, sc.cols, sc.t, sc.dcols if need_dx else sc.cols,
-                                      dx if need_dx else y, dws[k], dbs[k], has_bias, need_dx and not wino_dx)
+            cp.run([functools.partial(dw_part, n0, n1, sc, dws[k], dbs[k])
                     for k, ((n0, n1), sc) in enumerate(zip(ranges, scs))])
             for k in range(1, len(ranges)):
                 np.add(dw, dws[k], out=dw)

@@ -40,12 +40,12 @@ _POOL_SIZE = 0
 
 class Scratch:
     """One range's buffers: im2col chunk, GEMM output, ∂cols chunk, its own weight/bias gradient sums, and
-    the Winograd input and product scratch (:mod:`~simulations.nn.backends.cpu_winograd`)."""
+    the Winograd input, product and weight-gradient scratch (:mod:`~simulations.nn.backends.cpu_winograd`)."""
 
-    def __init__(self, cols: int, t: int, dw: int, db: int, wv: int, wm: int, dt: np.dtype):
+    def __init__(self, cols: int, t: int, dw: int, db: int, wv: int, wm: int, wu: int, dt: np.dtype):
         self.cols, self.t, self.dcols = np.zeros(cols, dt), np.zeros(t, dt), np.zeros(cols, dt)
         self.dw, self.db = np.zeros(dw, dt), np.zeros(db)
-        self.wv, self.wm = np.zeros(wv, dt), np.zeros(wm, dt)
+        self.wv, self.wm, self.wu = np.zeros(wv, dt), np.zeros(wm, dt), np.zeros(wu, dt)
 
 
 def split_fits(out_channels: int) -> bool:

@@ -42,8 +42,8 @@ import numpy as np
 
 from simulations.nn.backends.cpu_dense import gemm
 
-__all__ = ["filter_transform", "input_transform", "output_transform", "winograd_conv", "tiles", "fits",
-           "stream_stride", "scratch_sizes"]
+__all__ = ["filter_transform", "input_transform", "output_transform", "winograd_conv", "grad_transform",
+           "weight_output_transform", "winograd_weight_grad", "tiles", "fits", "stream_stride", "scratch_sizes"]
 
 #: flat indices cast to unsigned (numba then drops its negative-index wrap-around test)
 _u = np.uint64
@@ -269,3 +269,147 @@ def winograd_conv(x, mask, relu_in, n0, n1, U, O, b, has_bias, relu, chunk, V, M
             gemm(False, False, 1.0, U[k * SU:k * SU + O * C].reshape(O, C), V[k * SV:k * SV + C * P].reshape(C, P), 0.0,
                  M[k * SM:k * SM + O * P].reshape(O, P))
         output_transform(M, SM, s, e, b, has_bias, relu, y)
+
+
+# ------------------------------------------------------------------------------------------
+# the weight gradient: F(3×3, 2×2)
+# ------------------------------------------------------------------------------------------
+# ∂loss/∂w[o, c, i, j] = Σ_{n,a,b} dy[n, o, a, b] xp[n, c, a + i, b + j] is, per 2×2 block of dy and
+# the 4×4 input tile under it, a 3×3 correlation of the tile with the block: the transpose of the
+# forward's bilinear form Σ dy ⊙ Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A, i.e. (Lavin & Gray 2016, §4 and the
+# transposition of a minimal filtering algorithm)
+#
+#     ∂w = Gᵀ [ Σ_tiles (A dy_blk Aᵀ) ⊙ (Bᵀ d B) ] G,
+#
+# the same input transform V as the forward, the 2×2 blocks transformed by A (4 × 2), and the sum
+# over tiles 16 GEMMs E[ξ] = Σ_p D[ξ][:, p] V[ξ][:, p]ᵀ of shape (O, C).
+
+
+@nb.njit(cache=True, nogil=True)
+def grad_transform(dy, y, relu, n0, n1, D, S, has_bias, db):
+    """D[ξ·S + o·P + (n − n0)·T + th·TW + tw] ← (A g Aᵀ)[ξ] of the 2×2 blocks g of dy, samples n0 ≤ n < n1.
+
+    dy (N, O, H, W) C-contiguous; iff ``relu``, dy counts as 0 where y ≤ 0 (y of dy's shape: the output
+    of a fused ReLU); A = [[1, 0], [1, 1], [1, −1], [0, −1]]; block (th, tw) is rows 2·th, 2·th + 1
+    and columns 2·tw, 2·tw + 1, zero past an odd size's edge. D 1-D, S ≥ O·P (P = (n1 − n0)·T),
+    overwritten; iff ``has_bias``, db[o] (float64) += the sum of the (masked) dy of channel o.
+    """
+    N, O, H, W = dy.shape
+    TH, TW = tiles(H, W)
+    T = TH * TW
+    P = (n1 - n0) * T
+    PW = 2 * TW
+    gf = dy.reshape(dy.size)
+    yf = y.reshape(y.size)
+    zero = dy.dtype.type(0)
+    pl = np.zeros(2 * TH * PW, dy.dtype)             # an odd size's last row / column stays zero
+    for o in range(O):
+        acc = 0.0
+        for n in range(n0, n1):
+            base = (n * O + o) * H * W
+            for r in range(H):
+                for s in range(W):
+                    q = _u(base + r * W + s)
+                    v = gf[q]
+                    if relu and not yf[q] > zero:
+                        v = zero
+                    pl[_u(r * PW + s)] = v
+                    acc += v
+            for th in range(TH):
+                p0 = o * P + (n - n0) * T + th * TW
+                for tw in range(TW):
+                    k = _u(2 * th * PW + 2 * tw)
+                    g00, g01 = pl[k], pl[k + _u(1)]
+                    g10, g11 = pl[k + _u(PW)], pl[k + _u(PW + 1)]
+                    # A g: rows g0, g0 + g1, g0 − g1, −g1
+                    a0, a1 = g00, g01
+                    b0, b1 = g00 + g10, g01 + g11
+                    c0, c1 = g00 - g10, g01 - g11
+                    d0, d1 = -g10, -g11
+                    q = _u(p0 + tw)
+                    # (A g) Aᵀ: the same combination of the two columns of each row
+                    D[q] = a0
+                    D[q + _u(S)] = a0 + a1
+                    D[q + _u(2 * S)] = a0 - a1
+                    D[q + _u(3 * S)] = -a1
+                    D[q + _u(4 * S)] = b0
+                    D[q + _u(5 * S)] = b0 + b1
+                    D[q + _u(6 * S)] = b0 - b1
+                    D[q + _u(7 * S)] = -b1
+                    D[q + _u(8 * S)] = c0
+                    D[q + _u(9 * S)] = c0 + c1
+                    D[q + _u(10 * S)] = c0 - c1
+                    D[q + _u(11 * S)] = -c1
+                    D[q + _u(12 * S)] = d0
+                    D[q + _u(13 * S)] = d0 + d1
+                    D[q + _u(14 * S)] = d0 - d1
+                    D[q + _u(15 * S)] = -d1
+        if has_bias:
+            db[o] += acc
+
+
+@nb.njit(cache=True, nogil=True)
+def weight_output_transform(E, S, dw):
+    """dw[o, c] ← Gᵀ E_oc G (3 × 3) with E_oc[ξ] = E[ξ·S + o·C + c]; Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]].
+
+    dw (O, C, 3, 3) C-contiguous, overwritten.
+    """
+    O, C = dw.shape[0], dw.shape[1]
+    h = dw.dtype.type(0.5)
+    df = dw.reshape(dw.size)
+    e = np.empty(16, dw.dtype)
+    for d in range(O * C):
+        q = _u(d)
+        for k in range(16):
+            e[k] = E[q + _u(k * S)]
+        r = _u(9 * d)
+        # t = Gᵀ e (3 × 4): rows e0 + ½(e1 + e2), ½(e1 − e2), ½(e1 + e2) + e3 of e's rows e0 … e3
+        t00 = e[0] + h * (e[4] + e[8])
+        t01 = e[1] + h * (e[5] + e[9])
+        t02 = e[2] + h * (e[6] + e[10])
+        t03 = e[3] + h * (e[7] + e[11])
+        t10 = h * (e[4] - e[8])
+        t11 = h * (e[5] - e[9])
+        t12 = h * (e[6] - e[10])
+        t13 = h * (e[7] - e[11])
+        t20 = h * (e[4] + e[8]) + e[12]
+        t21 = h * (e[5] + e[9]) + e[13]
+        t22 = h * (e[6] + e[10]) + e[14]
+        t23 = h * (e[7] + e[11]) + e[15]
+        # t G (3 × 3): the same combination of t's 4 columns
+        df[r] = t00 + h * (t01 + t02)
+        df[r + _u(1)] = h * (t01 - t02)
+        df[r + _u(2)] = h * (t01 + t02) + t03
+        df[r + _u(3)] = t10 + h * (t11 + t12)
+        df[r + _u(4)] = h * (t11 - t12)
+        df[r + _u(5)] = h * (t11 + t12) + t13
+        df[r + _u(6)] = t20 + h * (t21 + t22)
+        df[r + _u(7)] = h * (t21 - t22)
+        df[r + _u(8)] = h * (t21 + t22) + t23
+
+
+@nb.njit(cache=True, nogil=True)
+def winograd_weight_grad(x, dy, y, relu, n0, n1, chunk, V, D, E, dw, has_bias, db):
+    """dw ← Σ_{n0 ≤ n < n1} ∂loss/∂w of the "same" 3×3 correlation, by F(3×3, 2×2); db += Σ dy iff ``has_bias``.
+
+    x (N, C, H, W) the layer's input; dy (N, O, H, W) = ∂loss/∂(output), masked by y > 0 iff ``relu``;
+    ``chunk`` samples at a time; V ≥ 16·stream_stride(C·chunk·T), D ≥ 16·stream_stride(O·chunk·T) and
+    E ≥ 16·stream_stride(O·C) entries of 1-D scratch; dw (O, C, 3, 3) C-contiguous, overwritten;
+    db (O,) float64. Per chunk: :func:`input_transform` of x, :func:`grad_transform` of dy, the 16
+    GEMMs E[ξ] += D[ξ]·V[ξ]ᵀ; then :func:`weight_output_transform`.
+    """
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    O = dy.shape[1]
+    TH, TW = tiles(H, W)
+    T = TH * TW
+    SE = stream_stride(O * C)
+    for s in range(n0, n1, chunk):
+        e = min(n1, s + chunk)
+        P = (e - s) * T
+        SV, SD = stream_stride(C * P), stream_stride(O * P)
+        input_transform(x, x, False, s, e, V, SV)
+        grad_transform(dy, y, relu, s, e, D, SD, has_bias, db)
+        for k in range(16):
+            gemm(False, True, 1.0, D[k * SD:k * SD + O * P].reshape(O, P), V[k * SV:k * SV + C * P].reshape(C, P),
+                 0.0 if s == n0 else 1.0, E[k * SE:k * SE + O * C].reshape(O, C))
+    weight_output_transform(E, SE, dw)
