@@ -87,12 +87,14 @@ def uses_winograd(kernel: int, stride: int, pad: int, in_channels: int, out_chan
 
 
 def _by_samples(ws, n: int, call) -> None:
-    """call(n0, n1) on samples [0, n): at once, or on the sample ranges of a split pass (:mod:`~simulations.nn.conv_parallel`)."""
-    ranges = cp.split(n, ws.threads)
-    if ranges is None:
-        call(0, n)
+    """call(n0, n1, scratch) on samples [0, n): at once, or on the sample ranges of a split pass, each with its
+    range's :class:`~simulations.nn.conv_parallel.Scratch` (:mod:`~simulations.nn.conv_parallel`)."""
+    ranges = cp.split(n, ws.threads) or [(0, n)]
+    scs = ws.thread_scratch(len(ranges))
+    if len(ranges) == 1:
+        call(0, n, scs[0])
     else:
-        cp.run([functools.partial(call, a, b) for a, b in ranges])
+        cp.run([functools.partial(call, a, b, sc) for (a, b), sc in zip(ranges, scs)])
 
 
 class ConvOp:
@@ -134,7 +136,7 @@ class ConvOp:
         ranges = cp.split(n, ws.threads)
         if self.wino:
             wk.filter_transform(w, False, ws.wu, wk.stream_stride(w.shape[0] * w.shape[1]))
-            self._winograd(x, x, False, n, ranges, ws, self.O, b, has_bias, self.relu, y)
+            self._winograd(x, x, False, n, ws, self.O, b, has_bias, self.relu, y)
         elif ranges is None:
             gk.conv2d_forward(x, 0, n, *args, ws.cols, ws.t, y)
         else:
@@ -173,19 +175,15 @@ class ConvOp:
                 np.add(self.db, dbs[k], out=self.db)
         if wino_dx:
             wk.filter_transform(w, True, ws.wu, wk.stream_stride(w.shape[0] * w.shape[1]))
-            self._winograd(dy, y, self.relu, n, ranges, ws, w.shape[1], ws.empty, False, False, dx)
+            self._winograd(dy, y, self.relu, n, ws, w.shape[1], ws.empty, False, False, dx)
         if has_bias:
             ws.grad[e.bias_offset:e.end] = self.db
         return dx
 
-    def _winograd(self, x, mask, relu_in, n, ranges, ws, O, b, has_bias, relu, out):
-        """out[:n] ← Winograd correlation of x with the filters already in ws.wu, over one range or ``ranges`` at once."""
-        if ranges is None:
-            wk.winograd_conv(x, mask, relu_in, 0, n, ws.wu, O, b, has_bias, relu, self.wchunk, ws.wv, ws.wm, out)
-        else:
-            cp.run([functools.partial(wk.winograd_conv, x, mask, relu_in, n0, n1, ws.wu, O, b, has_bias, relu,
-                                      self.wchunk, sc.wv, sc.wm, out)
-                    for (n0, n1), sc in zip(ranges, ws.thread_scratch(len(ranges)))])
+    def _winograd(self, x, mask, relu_in, n, ws, O, b, has_bias, relu, out):
+        """out[:n] ← Winograd correlation of x with the filters already in ws.wu, over the pass's sample ranges."""
+        _by_samples(ws, n, lambda n0, n1, sc: wk.winograd_conv(x, mask, relu_in, n0, n1, ws.wu, O, b, has_bias, relu,
+                                                               self.wchunk, sc.wv, sc.wm, out))
 
 
 class BatchNormOp:
@@ -223,17 +221,17 @@ class PoolOp:
     def forward(self, x, ws, n, train):
         k, s, y, arg = self.k, self.s, self.y, self.arg
         if self.max:
-            _by_samples(ws, n, lambda a, b: ck.maxpool2d_forward(x[a:b], k, s, y[a:b], arg[a:b]))
+            _by_samples(ws, n, lambda a, b, _: ck.maxpool2d_forward(x[a:b], k, s, y[a:b], arg[a:b]))
         else:
-            _by_samples(ws, n, lambda a, b: ck.avgpool2d_forward(x[a:b], k, s, y[a:b]))
+            _by_samples(ws, n, lambda a, b, _: ck.avgpool2d_forward(x[a:b], k, s, y[a:b]))
         return self.y[:n]
 
     def backward(self, x, dy, dx, ws, n, train, need_dx):
         k, s, arg = self.k, self.s, self.arg
         if self.max:
-            _by_samples(ws, n, lambda a, b: ck.maxpool2d_backward(dy[a:b], arg[a:b], dx[a:b]))
+            _by_samples(ws, n, lambda a, b, _: ck.maxpool2d_backward(dy[a:b], arg[a:b], dx[a:b]))
         else:
-            _by_samples(ws, n, lambda a, b: ck.avgpool2d_backward(dy[a:b], k, s, dx[a:b]))
+            _by_samples(ws, n, lambda a, b, _: ck.avgpool2d_backward(dy[a:b], k, s, dx[a:b]))
         return dx
 
 
