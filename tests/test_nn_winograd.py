@@ -205,3 +205,47 @@ def test_two_threads_split_the_samples_of_a_winograd_network_with_the_same_numbe
     # the same sums, the weight gradients added in another order: float64 rounding only
     assert abs(loss1 - loss2) < 1e-12
     np.testing.assert_allclose(g2, g1, rtol=0, atol=1e-12 * np.abs(g1).max())
+
+
+_ALLOC_SCRIPT = """
+import numba as nb, numpy as np
+from numba.core.runtime import rtsys
+from simulations.nn.backends import cpu_winograd as wk
+
+@nb.njit
+def same_arguments(*arrays):       # what numba allocates to pass arrays in (one MemInfo each), and nothing else
+    return 0
+
+N, C, O, H, W, chunk = 3, 4, 5, 7, 6, 2
+rng = np.random.default_rng(0)
+x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((O, C, 3, 3))
+S = wk.stream_stride(O * C)
+U, E, db = np.zeros(16 * S), np.zeros(16 * S), np.zeros(O)
+sv, sm = wk.scratch_sizes(max(C, O), max(C, O), H, W, chunk)
+V, M, y, dw = np.zeros(sv), np.zeros(sm), np.zeros((N, O, H, W)), np.zeros_like(w)
+calls = [(wk.filter_transform, (w, False, U, S)),
+         (wk.winograd_conv, (x, x, False, 0, N, U, O, db, True, True, chunk, V, M, y)),
+         (wk.winograd_weight_grad, (x, y, y, True, 0, N, chunk, V, M, E, dw, True, db))]
+for f, a in calls:
+    f(*a); same_arguments(*[v for v in a if isinstance(v, np.ndarray)])
+    s0 = rtsys.get_allocation_stats().alloc
+    f(*a)
+    s1 = rtsys.get_allocation_stats().alloc
+    same_arguments(*[v for v in a if isinstance(v, np.ndarray)])
+    s2 = rtsys.get_allocation_stats().alloc
+    print(f.__name__, s1 - s0, s2 - s1)
+"""
+
+
+def test_the_kernels_allocate_nothing_beyond_passing_their_arrays_in():
+    """A training step allocates nothing: each kernel's NRT allocations equal those of a no-op taking its arrays."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_NRT_STATS="1")           # numba counts allocations only when asked at import
+    out = subprocess.run([sys.executable, "-c", _ALLOC_SCRIPT], env=env, capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    rows = [line.split() for line in out.stdout.strip().splitlines()]
+    assert len(rows) == 3
+    for name, kernel, baseline in rows:
+        assert int(kernel) == int(baseline), f"{name}: {kernel} NRT allocations, {baseline} for passing its arrays"

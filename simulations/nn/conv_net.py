@@ -5,7 +5,10 @@ BatchNorm statistic, im2col matrix (one per convolution when the workspace has g
 backward pass reuses the forward's) and gradient buffer is allocated there, so :func:`forward`
 and :func:`loss_and_grad` allocate nothing beyond numpy views. Each layer calls the numba kernels
 of :mod:`simulations.nn.backends.cpu_conv_gemm` (convolution as im2col + ONE GEMM over the batch,
-Chellapilla, Puri & Simard 2006), :mod:`simulations.nn.backends.cpu_conv` (pooling; ReLU),
+Chellapilla, Puri & Simard 2006) or, for 3×3 "same" layers with enough channels
+(:func:`~simulations.nn.conv_ops.uses_winograd`), of :mod:`simulations.nn.backends.cpu_winograd`
+(Winograd's minimal filtering F(2×2, 3×3), Lavin & Gray 2016: 2.25× fewer multiplications),
+:mod:`simulations.nn.backends.cpu_conv` (pooling; ReLU),
 :mod:`simulations.nn.backends.cpu_batchnorm` (Ioffe & Szegedy 2015)
 and the BLAS GEMM of :mod:`simulations.nn.backends.cpu_dense` (dense layers z = a Wᵀ + b);
 tanh and softplus use numpy ufuncs written into the preallocated buffers.

@@ -29,8 +29,8 @@ instead of 36 (2.25× fewer), traded for the additions of the three transforms, 
 value a bounded number of times. The gradient with respect to the input of a "same" 3×3
 correlation is the same correlation of ∂loss/∂y with the filters rotated by 180° and the channel
 axes swapped (w'[c, o, i, j] = w[o, c, 2 − i, 2 − j]), so :func:`winograd_conv` serves both the
-forward pass and ∂x; the weight gradient stays an im2col GEMM
-(:func:`~simulations.nn.backends.cpu_conv_gemm.conv2d_backward` with ``need_dx`` false).
+forward pass and ∂x. The weight gradient is the transposed algorithm F(3×3, 2×2) (the section
+before :func:`grad_transform`); the layer uses it on wide layers only and an im2col GEMM elsewhere.
 Rounding: the transforms only add, subtract and halve, so in float32 the result differs from
 the direct sum by a few units of the last place of the largest terms (Lavin & Gray, §5, and
 the tests against a direct correlation).
@@ -43,7 +43,8 @@ import numpy as np
 from simulations.nn.backends.cpu_dense import gemm
 
 __all__ = ["filter_transform", "input_transform", "output_transform", "winograd_conv", "grad_transform",
-           "weight_output_transform", "winograd_weight_grad", "tiles", "fits", "stream_stride", "scratch_sizes"]
+           "weight_output_transform", "winograd_weight_grad", "tiles", "fits", "stream_stride", "scratch_sizes",
+           "planes"]
 
 #: flat indices cast to unsigned (numba then drops its negative-index wrap-around test)
 _u = np.uint64
@@ -67,10 +68,22 @@ def stream_stride(entries):
 
 
 def scratch_sizes(C: int, O: int, H: int, W: int, chunk: int) -> tuple[int, int]:
-    """Entries of the (V, M) scratch :func:`winograd_conv` needs for C → O channels on H × W maps, ``chunk`` samples."""
+    """Entries of the (V, M) scratch :func:`winograd_conv` needs for C → O channels on H × W maps, ``chunk`` samples.
+
+    The 16 transform matrices, then one plane at the end of each (:func:`planes`): V's for
+    :func:`input_transform`, M's for :func:`output_transform` (and :func:`grad_transform`).
+    """
     TH, TW = tiles(H, W)
     P = chunk * TH * TW
-    return 16 * stream_stride(C * P), 16 * stream_stride(O * P)
+    pv, pm = planes(H, W)
+    return 16 * stream_stride(C * P) + pv, 16 * stream_stride(O * P) + pm
+
+
+@nb.njit(cache=True, nogil=True)
+def planes(H, W):
+    """Entries of the input plane, (2·TH + 2)·(2·TW + 2), and of the output plane, 2·TH·2·TW (TH, TW = :func:`tiles`)."""
+    TH, TW = tiles(H, W)
+    return (2 * TH + 2) * (2 * TW + 2), 4 * TH * TW
 
 
 @nb.njit(cache=True, nogil=True)
@@ -129,7 +142,7 @@ def filter_transform(w, rotate, U, S):
 
 
 @nb.njit(cache=True, nogil=True)
-def input_transform(x, y, relu, n0, n1, V, S):
+def input_transform(x, y, relu, n0, n1, V, S, pl):
     """V[ξ·S + c·P + (n − n0)·T + th·TW + tw] ← (Bᵀ d B)[ξ] of the 4×4 input tiles d of samples n0 ≤ n < n1.
 
     x (N, C, H, W) C-contiguous; iff ``relu``, every value x[n, c, a, b] is taken as 0 where
@@ -137,7 +150,8 @@ def input_transform(x, y, relu, n0, n1, V, S):
     ξ-th (C, P) matrix (P = m·T, m = n1 − n0) at offset ξ·S, S ≥ C·P (see :func:`stream_stride`), overwritten. Tile (th, tw) reads rows 2·th − 1 … 2·th + 2 and
     columns 2·tw − 1 … 2·tw + 2, zero outside the input (the padding of 1, and the extra row/column
     of an odd size): each plane is first copied into a zero-bordered (2·TH + 2) × (2·TW + 2) one, so
-    the tile loop has no tests.
+    the tile loop has no tests; ``pl`` ≥ that many entries of scratch (zeroed here, then only its
+    interior rewritten).
     """
     N, C, H, W = x.shape
     TH, TW = tiles(H, W)
@@ -148,7 +162,7 @@ def input_transform(x, y, relu, n0, n1, V, S):
     yf = y.reshape(y.size)
     vf = V
     zero = x.dtype.type(0)
-    pl = np.zeros((2 * TH + 2) * PW, x.dtype)       # the border stays zero; the interior is overwritten
+    pl[:(2 * TH + 2) * PW] = zero                   # the border stays zero; the interior is overwritten
     CP = S
     for c in range(C):
         for n in range(n0, n1):
@@ -198,12 +212,13 @@ def input_transform(x, y, relu, n0, n1, V, S):
 
 
 @nb.njit(cache=True, nogil=True)
-def output_transform(M, S, n0, n1, b, has_bias, relu, y):
+def output_transform(M, S, n0, n1, b, has_bias, relu, y, pl):
     """y[n, o, 2·th + i, 2·tw + j] ← (Aᵀ M_tile A)[i, j] (+ b[o] iff ``has_bias``, then max(·, 0) iff ``relu``).
 
     M 1-D, its ξ-th (O, m·T) matrix at offset ξ·S (m = n1 − n0); y (N, O, H, W) C-contiguous: samples n0 ≤ n < n1
     overwritten (an odd size's last tile row/column cropped: the tiles are written into a
-    2·TH × 2·TW plane first, then copied); b (O,) read iff ``has_bias``.
+    2·TH × 2·TW plane ``pl`` (≥ 4·TH·TW entries of scratch) first, then copied); b (O,) read iff
+    ``has_bias``.
     """
     N, O, H, W = y.shape
     TH, TW = tiles(H, W)
@@ -213,7 +228,6 @@ def output_transform(M, S, n0, n1, b, has_bias, relu, y):
     mf = M
     yf = y.reshape(y.size)
     zero = y.dtype.type(0)
-    pl = np.empty(2 * TH * PW, y.dtype)
     OP = S
     for o in range(O):
         bo = b[o] if has_bias else zero
@@ -252,23 +266,26 @@ def winograd_conv(x, mask, relu_in, n0, n1, U, O, b, has_bias, relu, chunk, V, M
 
     U the 16 (O, C) matrices of :func:`filter_transform` (stride :func:`stream_stride` (O·C)); x (N, C, H, W), mask of x's shape (read iff
     ``relu_in``: x[n, c, a, b] counts as 0 where mask ≤ 0); y (N, O, H, W), (+ b, then ReLU, as
-    :func:`output_transform`); ``chunk`` samples at a time, V ≥ 16·stream_stride(C·chunk·T) and
-    M ≥ 16·stream_stride(O·chunk·T) entries of 1-D scratch (T = ⌈H/2⌉·⌈W/2⌉: :func:`scratch_sizes`). Per chunk: :func:`input_transform`, the 16 GEMMs
+    :func:`output_transform`); ``chunk`` samples at a time, V ≥ 16·stream_stride(C·chunk·T) + the input
+    plane and M ≥ 16·stream_stride(O·chunk·T) + the output plane entries of 1-D scratch (T = ⌈H/2⌉·⌈W/2⌉;
+    the planes at their ends: :func:`scratch_sizes`). Per chunk: :func:`input_transform`, the 16 GEMMs
     M[ξ] = U[ξ]·V[ξ], :func:`output_transform`.
     """
     C, H, W = x.shape[1], x.shape[2], x.shape[3]
     SU = stream_stride(O * C)
     TH, TW = tiles(H, W)
     T = TH * TW
+    pv, pm = planes(H, W)
+    plv, plm = V[V.size - pv:], M[M.size - pm:]
     for s in range(n0, n1, chunk):
         e = min(n1, s + chunk)
         P = (e - s) * T
         SV, SM = stream_stride(C * P), stream_stride(O * P)
-        input_transform(x, mask, relu_in, s, e, V, SV)
+        input_transform(x, mask, relu_in, s, e, V, SV, plv)
         for k in range(16):
             gemm(False, False, 1.0, U[k * SU:k * SU + O * C].reshape(O, C), V[k * SV:k * SV + C * P].reshape(C, P), 0.0,
                  M[k * SM:k * SM + O * P].reshape(O, P))
-        output_transform(M, SM, s, e, b, has_bias, relu, y)
+        output_transform(M, SM, s, e, b, has_bias, relu, y, plm)
 
 
 # ------------------------------------------------------------------------------------------
@@ -286,13 +303,14 @@ def winograd_conv(x, mask, relu_in, n0, n1, U, O, b, has_bias, relu, chunk, V, M
 
 
 @nb.njit(cache=True, nogil=True)
-def grad_transform(dy, y, relu, n0, n1, D, S, has_bias, db):
+def grad_transform(dy, y, relu, n0, n1, D, S, has_bias, db, pl):
     """D[ξ·S + o·P + (n − n0)·T + th·TW + tw] ← (A g Aᵀ)[ξ] of the 2×2 blocks g of dy, samples n0 ≤ n < n1.
 
     dy (N, O, H, W) C-contiguous; iff ``relu``, dy counts as 0 where y ≤ 0 (y of dy's shape: the output
     of a fused ReLU); A = [[1, 0], [1, 1], [1, −1], [0, −1]]; block (th, tw) is rows 2·th, 2·th + 1
     and columns 2·tw, 2·tw + 1, zero past an odd size's edge. D 1-D, S ≥ O·P (P = (n1 − n0)·T),
-    overwritten; iff ``has_bias``, db[o] (float64) += the sum of the (masked) dy of channel o.
+    overwritten; iff ``has_bias``, db[o] (float64) += the sum of the (masked) dy of channel o. ``pl`` ≥
+    4·TH·TW entries of scratch (zeroed here: the blocks are read from a 2·TH × 2·TW copy of each plane).
     """
     N, O, H, W = dy.shape
     TH, TW = tiles(H, W)
@@ -302,7 +320,7 @@ def grad_transform(dy, y, relu, n0, n1, D, S, has_bias, db):
     gf = dy.reshape(dy.size)
     yf = y.reshape(y.size)
     zero = dy.dtype.type(0)
-    pl = np.zeros(2 * TH * PW, dy.dtype)             # an odd size's last row / column stays zero
+    pl[:2 * TH * PW] = zero                          # an odd size's last row / column stays zero
     for o in range(O):
         acc = 0.0
         for n in range(n0, n1):
@@ -357,25 +375,26 @@ def weight_output_transform(E, S, dw):
     O, C = dw.shape[0], dw.shape[1]
     h = dw.dtype.type(0.5)
     df = dw.reshape(dw.size)
-    e = np.empty(16, dw.dtype)
     for d in range(O * C):
         q = _u(d)
-        for k in range(16):
-            e[k] = E[q + _u(k * S)]
+        e0, e1, e2, e3 = E[q], E[q + _u(S)], E[q + _u(2 * S)], E[q + _u(3 * S)]
+        e4, e5, e6, e7 = E[q + _u(4 * S)], E[q + _u(5 * S)], E[q + _u(6 * S)], E[q + _u(7 * S)]
+        e8, e9, e10, e11 = E[q + _u(8 * S)], E[q + _u(9 * S)], E[q + _u(10 * S)], E[q + _u(11 * S)]
+        e12, e13, e14, e15 = E[q + _u(12 * S)], E[q + _u(13 * S)], E[q + _u(14 * S)], E[q + _u(15 * S)]
         r = _u(9 * d)
         # t = Gᵀ e (3 × 4): rows e0 + ½(e1 + e2), ½(e1 − e2), ½(e1 + e2) + e3 of e's rows e0 … e3
-        t00 = e[0] + h * (e[4] + e[8])
-        t01 = e[1] + h * (e[5] + e[9])
-        t02 = e[2] + h * (e[6] + e[10])
-        t03 = e[3] + h * (e[7] + e[11])
-        t10 = h * (e[4] - e[8])
-        t11 = h * (e[5] - e[9])
-        t12 = h * (e[6] - e[10])
-        t13 = h * (e[7] - e[11])
-        t20 = h * (e[4] + e[8]) + e[12]
-        t21 = h * (e[5] + e[9]) + e[13]
-        t22 = h * (e[6] + e[10]) + e[14]
-        t23 = h * (e[7] + e[11]) + e[15]
+        t00 = e0 + h * (e4 + e8)
+        t01 = e1 + h * (e5 + e9)
+        t02 = e2 + h * (e6 + e10)
+        t03 = e3 + h * (e7 + e11)
+        t10 = h * (e4 - e8)
+        t11 = h * (e5 - e9)
+        t12 = h * (e6 - e10)
+        t13 = h * (e7 - e11)
+        t20 = h * (e4 + e8) + e12
+        t21 = h * (e5 + e9) + e13
+        t22 = h * (e6 + e10) + e14
+        t23 = h * (e7 + e11) + e15
         # t G (3 × 3): the same combination of t's 4 columns
         df[r] = t00 + h * (t01 + t02)
         df[r + _u(1)] = h * (t01 - t02)
@@ -393,7 +412,7 @@ def winograd_weight_grad(x, dy, y, relu, n0, n1, chunk, V, D, E, dw, has_bias, d
     """dw ← Σ_{n0 ≤ n < n1} ∂loss/∂w of the "same" 3×3 correlation, by F(3×3, 2×2); db += Σ dy iff ``has_bias``.
 
     x (N, C, H, W) the layer's input; dy (N, O, H, W) = ∂loss/∂(output), masked by y > 0 iff ``relu``;
-    ``chunk`` samples at a time; V ≥ 16·stream_stride(C·chunk·T), D ≥ 16·stream_stride(O·chunk·T) and
+    ``chunk`` samples at a time; V and D the (V, M) sizes of :func:`scratch_sizes` (C, O, H, W, chunk) and
     E ≥ 16·stream_stride(O·C) entries of 1-D scratch; dw (O, C, 3, 3) C-contiguous, overwritten;
     db (O,) float64. Per chunk: :func:`input_transform` of x, :func:`grad_transform` of dy, the 16
     GEMMs E[ξ] += D[ξ]·V[ξ]ᵀ; then :func:`weight_output_transform`.
@@ -403,12 +422,14 @@ def winograd_weight_grad(x, dy, y, relu, n0, n1, chunk, V, D, E, dw, has_bias, d
     TH, TW = tiles(H, W)
     T = TH * TW
     SE = stream_stride(O * C)
+    pv, pm = planes(H, W)
+    plv, pld = V[V.size - pv:], D[D.size - pm:]
     for s in range(n0, n1, chunk):
         e = min(n1, s + chunk)
         P = (e - s) * T
         SV, SD = stream_stride(C * P), stream_stride(O * P)
-        input_transform(x, x, False, s, e, V, SV)
-        grad_transform(dy, y, relu, s, e, D, SD, has_bias, db)
+        input_transform(x, x, False, s, e, V, SV, plv)
+        grad_transform(dy, y, relu, s, e, D, SD, has_bias, db, pld)
         for k in range(16):
             gemm(False, True, 1.0, D[k * SD:k * SD + O * P].reshape(O, P), V[k * SV:k * SV + C * P].reshape(C, P),
                  0.0 if s == n0 else 1.0, E[k * SE:k * SE + O * C].reshape(O, C))
