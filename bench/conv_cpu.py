@@ -133,9 +133,11 @@ def main(argv=None) -> None:
     notes["single-core f32 GEMM peak (np.dot 2048^3)"] = f"{peak / 1e9:.1f} GFLOP/s"
     for case, fo, fp in fracs:
         notes[f"{case}: fraction of 1-core GEMM peak (ours / torch)"] = f"{fo / peak:.2f} / {fp / peak:.2f}"
-    notes["threads"] = ("ours: blas_threads(t) (LeNet-5: each convolution runs t sample ranges at once on a "
-                        "single-threaded OpenBLAS, simulations.nn.conv_parallel; VGG-11: t OpenBLAS threads in the "
-                        "GEMMs); torch.set_num_threads(t)")
+    notes["threads"] = ("ours: blas_threads(t) (each convolution runs t sample ranges at once on a single-threaded "
+                        "OpenBLAS, simulations.nn.conv_parallel: LeNet-5's narrow layers and VGG-11, whose 3x3 "
+                        "layers run by Winograd); torch.set_num_threads(t)")
+    notes["flops"] = ("the peak fractions count a direct convolution's multiply-adds: Winograd layers do fewer, "
+                      "so a fraction can pass 1")
     notes["torch"] = torch.__version__
     notes["cpu load (1-min avg) at end"] = f"{os.getloadavg()[0]:.2f}"
     emit("conv_cpu", rows, args.json, notes)
