@@ -30,7 +30,7 @@ import numpy as np
 from simulations._core.seeding import child
 from simulations._core.validation import check_bool, check_choice, check_int
 
-__all__ = ["WAN_EXPERIMENT", "NOISE_SETTINGS", "SETTING_KEYS", "SIGMA", "CHECKPOINT_EVERY", "wan_sweeps", "run_wan", "run_wan_sweep", "wan_table", "main"]
+__all__ = ["WAN_EXPERIMENT", "NOISE_SETTINGS", "SETTING_KEYS", "SIGMA", "CHECKPOINT_EVERY", "wan_sweeps", "run_wan", "run_wan_sweep", "wan_runs", "wan_table", "main"]
 
 WAN_EXPERIMENT = "noise_compression.wan_protocol"
 #: their σ (the README example); the noise added after a step is σ η^{1/α} ξ
@@ -137,8 +137,8 @@ def run_wan(config, seed: int) -> dict:
     return {"status": "done", "metrics": m, "history": history}
 
 
-def wan_table(store) -> list[dict]:
-    """Rows per (data set, width, noise setting): seeds done, mean ± sd of steps, accuracies, prunable fraction, seconds.
+def wan_runs(store) -> dict[tuple, list]:
+    """The finished runs, grouped: {(data set, hidden widths, noise label): [(seed, metrics), ...]}.
 
     ``store``: a path or an open :class:`simulations.sweep.ResultsStore`.
     """
@@ -151,7 +151,16 @@ def wan_table(store) -> list[dict]:
         if run["status"] != "done":
             continue
         c = run["config"]
-        groups.setdefault((c["dataset"], tuple(c["hidden"]), _label(c)), []).append((run["seed"], run["metrics"]))
+        groups.setdefault((c["dataset"], tuple(c["hidden"]), _label(c)), []).append((int(run["seed"]), run["metrics"]))
+    return groups
+
+
+def wan_table(store) -> list[dict]:
+    """Rows per (data set, width, noise setting): seeds done, mean ± sd of steps, accuracies, prunable fraction, seconds.
+
+    ``store``: a path or an open :class:`simulations.sweep.ResultsStore` (:func:`wan_runs`).
+    """
+    groups = wan_runs(store)
     order = {lab: i for i, (lab, *_rest) in enumerate(NOISE_SETTINGS)}
     rows = []
     for (ds, hidden, lab), runs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 99))):
