@@ -3,7 +3,8 @@
 ``noise_compression.versus`` runs noise-injected SGD (and its variants) in the setting and
 budget of the method comparison ``pruning.compare`` (its configuration extends that one with
 α, σ, the noise kind and the annealing point); the body is
-:mod:`simulations.noise_compression.versus`. ``noise_compression.mlp``, below:
+:mod:`simulations.noise_compression.versus`; ``noise_compression.versus_conv`` is the same on a
+convolutional network (``model``, LeNet-5 by default). ``noise_compression.mlp``, below:
 
 Trains a bias-free ReLU MLP with α-stable noise σ η^{1/α} ξ injected into the hidden
 weights after every SGD step (Wan, Barsbey, Zaidi & Şimşekli, ICML 2024; σ = 0 is plain
@@ -18,8 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simulations.experiments.pruning import CompareConfig
+from simulations.nn.models import model_names
 from simulations.noise_compression.study import EXPERIMENT
-from simulations.noise_compression.versus import NOISE_METHODS, VERSUS
+from simulations.noise_compression.versus import NOISE_METHODS, VERSUS, VERSUS_CONV
 from simulations.noise_compression.wan_protocol import WAN_EXPERIMENT
 from simulations.sweep import experiment, param
 
@@ -76,6 +78,20 @@ class NoiseVersusConfig(CompareConfig):
 @experiment(VERSUS, config=NoiseVersusConfig)
 def versus(config: NoiseVersusConfig, seed: int) -> dict:
     """Noise-injected SGD, then one-shot global magnitude pruning (± fine-tuning), in the comparison's setting."""
+    from simulations.noise_compression.versus import versus_run
+
+    return versus_run(config, seed)
+
+
+@dataclass(frozen=True)
+class NoiseVersusConvConfig(NoiseVersusConfig):
+    model: str = param("lenet5", choices=model_names(),
+                       help="network of simulations.nn.models (1×28×28 inputs); hidden and bias are not used")
+
+
+@experiment(VERSUS_CONV, config=NoiseVersusConvConfig)
+def versus_conv(config: NoiseVersusConvConfig, seed: int) -> dict:
+    """``noise_compression.versus`` on a convolutional network (LeNet-5 by default)."""
     from simulations.noise_compression.versus import versus_run
 
     return versus_run(config, seed)

@@ -9,7 +9,8 @@
 * ``pruning.barsbey_protocol`` — the same body at Barsbey et al.'s own protocol (:class:`ProtocolConfig`;
   sweeps in :mod:`simulations.pruning.barsbey_protocol`).
 * ``pruning.compare`` — one pruning method of :data:`COMPARED` at every sparsity, with the
-  compute it spent (:mod:`simulations.pruning.comparison`).
+  compute it spent (:mod:`simulations.pruning.comparison`); ``pruning.compare_conv`` the same on a
+  convolutional network (``model``, LeNet-5 by default) for the methods of :data:`CONV_METHODS`.
 * ``pruning.conv`` — train a convolutional network of :mod:`simulations.nn.models` (``model``,
   itself a sweep parameter) on MNIST / Fashion-MNIST, optionally with injected α-stable noise, then
   one-shot global magnitude and filter pruning, the prunable-filter fraction and the per-layer tail
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 from simulations._core.noise import NOISE_KINDS
 from simulations.nn.models import model_names
-from simulations.pruning.comparison import COMPARED
+from simulations.pruning.comparison import COMPARED, CONV_METHODS
 from simulations.pruning.study import CURVE_METHODS
 from simulations.sweep import experiment, param
 
@@ -171,6 +172,21 @@ class CompareConfig:
 @experiment("pruning.compare", config=CompareConfig)
 def compare(config: CompareConfig, seed: int) -> dict:
     """One pruning method at every sparsity, with the steps and MACs it spent (accuracy vs compression)."""
+    from simulations.pruning.comparison import compare_run
+
+    return compare_run(config, seed)
+
+
+@dataclass(frozen=True)
+class ConvCompareConfig(CompareConfig):
+    method: str = param("magnitude", choices=CONV_METHODS, help="pruning method (one per run)")
+    model: str = param("lenet5", choices=model_names(),
+                       help="network of simulations.nn.models (1×28×28 inputs); hidden and bias are not used")
+
+
+@experiment("pruning.compare_conv", config=ConvCompareConfig)
+def compare_conv(config: ConvCompareConfig, seed: int) -> dict:
+    """``pruning.compare`` on a convolutional network (LeNet-5 by default): the methods of ``CONV_METHODS``."""
     from simulations.pruning.comparison import compare_run
 
     return compare_run(config, seed)

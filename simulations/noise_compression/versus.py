@@ -32,10 +32,12 @@ import numpy as np
 
 from simulations._core.validation import check_bool, check_int
 
-__all__ = ["VERSUS", "NOISE_METHODS", "NOISE_LABELS", "SIGMAS", "versus_run", "versus_sweeps", "run_versus",
+__all__ = ["VERSUS", "VERSUS_CONV", "NOISE_METHODS", "NOISE_LABELS", "SIGMAS", "versus_run", "versus_sweeps", "run_versus",
            "versus_table"]
 
 VERSUS = "noise_compression.versus"
+#: the same runs on a convolutional network (``config.model``; LeNet-5 in the committed sweep)
+VERSUS_CONV = "noise_compression.versus_conv"
 NOISE_METHODS = ("noise", "noise_anneal", "noise_first_layer", "noise_no_ft", "plain_no_ft")
 NOISE_LABELS = {
     "noise": "noise-injected SGD + FT",
@@ -72,6 +74,10 @@ def versus_run(config, seed) -> dict:
         raise Diverged(f"noise-injected training diverged: {dense.reason}", metrics={"steps": int(dense.steps)})
 
     def masks_of(params, target, compute):
+        if s.positions is not None:  # a convolutional network: the same global magnitude ranking, any tensor rank
+            from simulations.pruning.algorithms.base import Magnitude
+
+            return params, Magnitude().prune(params, target, scope="global"), None
         ws = [np.array(w) for w in params.weights]
         return params, prune(ws, "magnitude", ratio=target, scope="global").masks, None
 

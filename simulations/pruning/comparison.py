@@ -46,7 +46,7 @@ import numpy as np
 from simulations._core.seeding import child, generator
 from simulations.pruning.algorithms.compute import Compute
 
-__all__ = ["FAMILIES", "COMPARED", "compare_run", "family_of", "Setup", "setup_run", "after_points", "points_metrics"]
+__all__ = ["FAMILIES", "COMPARED", "CONV_METHODS", "compare_run", "family_of", "Setup", "setup_run", "after_points", "points_metrics"]
 
 #: method → family (see the module docstring)
 FAMILIES = {
@@ -59,6 +59,10 @@ FAMILIES = {
 }
 #: the methods compared, in table order
 COMPARED = tuple(FAMILIES)
+#: the methods that also run on a convolutional network (``config.model``, a network of
+#: :mod:`simulations.nn.models`); the others score or train through the MLP-only reference autodiff
+CONV_METHODS = ("dense", "magnitude", "snip", "gmp", "set", "rigl", "imp_weight", "imp_lr", "imp_finetune",
+                "imp_lr_budget")
 
 
 def family_of(method: str) -> str:
@@ -82,6 +86,22 @@ class Setup:
     @property
     def shapes(self):
         return self.spec.weight_shapes
+
+    @property
+    def positions(self):
+        """Per weight tensor, the positions one example applies it at (None for an MLP; see ``layer_positions``)."""
+        from simulations.pruning.algorithms.compute import layer_positions
+
+        return layer_positions(self.spec)
+
+    @property
+    def bias(self) -> bool:
+        """Whether the weight layers have biases (counted dense in the MACs)."""
+        return _has_bias(self.spec)
+
+    def macs_train(self, c: Compute, masks, steps: int) -> None:
+        """Count ``steps`` training steps at batch ``config.batch_size`` with ``masks`` (None: dense) into ``c``."""
+        c.train(self.shapes, masks, self.config.batch_size, steps, self.bias, positions=self.positions)
 
     def optimizer(self, steps: int):
         from simulations.nn import SGD
@@ -115,23 +135,47 @@ class Setup:
         from simulations.pruning.metrics import compression_ratio, flops_speedup
 
         ws = [np.array(w) for w in params.weights]
-        bs = [np.array(b) for b in params.biases] if self.spec.bias else None
+        bs = [None if b is None else np.array(b) for b in params.biases] if self.bias else None
         ms = [np.asarray(m, dtype=bool) for m in masks]
         kept = sum(int(m.sum()) for m in ms)
         total = sum(m.size for m in ms)
         ok = status != "diverged" and params.is_finite()
         acc = float(evaluate(params, self.data.X_test, self.data.y_test)[1]) if ok else None
-        return dict(sparsity=1.0 - kept / total, acc=acc, compression=float(compression_ratio(ws, ms, bs)),
-                    speedup=float(flops_speedup(ws, ms, bs)), steps=int(compute.steps), macs=float(compute.macs),
+        if self.positions is None:
+            compression, speedup = float(compression_ratio(ws, ms, bs)), float(flops_speedup(ws, ms, bs))
+        else:  # ShrinkBench's counts with convolutions: MACs scale with the output positions; biases dense
+            from simulations.pruning.algorithms.compute import forward_macs
+
+            nb = sum(b.size for b in bs if b is not None)
+            compression = (total + nb) / (kept + nb)
+            speedup = forward_macs(self.shapes, None, self.bias, self.positions) / \
+                forward_macs(self.shapes, ms, self.bias, self.positions)
+        return dict(sparsity=1.0 - kept / total, acc=acc, compression=float(compression),
+                    speedup=float(speedup), steps=int(compute.steps), macs=float(compute.macs),
                     status=status, **extra)
 
 
+def _has_bias(spec) -> bool:
+    from simulations.nn import MLPSpec
+
+    if isinstance(spec, MLPSpec):
+        return bool(spec.bias)
+    return all(e.bias_shape is not None for e in spec.param_layout() if e.prunable)
+
+
 def setup_run(config, seed) -> Setup:
-    from simulations.nn import MLPSpec, init_params
+    from simulations.nn import MLPSpec, get_model, init_params
     from simulations.pruning.data import load_data
 
+    model = getattr(config, "model", "")
     data = load_data(config.dataset, config.n_train, config.n_test)
-    spec = MLPSpec((data.dim,) + tuple(config.hidden) + (data.n_classes,), bias=config.bias)
+    if model:
+        if data.dim != 784:
+            raise ValueError(f"model {model!r} takes 1×28×28 images; data set {config.dataset!r} has {data.dim} "
+                             "features per example")
+        spec = get_model(model, input_shape=(1, 28, 28), n_classes=data.n_classes)
+    else:
+        spec = MLPSpec((data.dim,) + tuple(config.hidden) + (data.n_classes,), bias=config.bias)
     spe = len(data.y_train) // config.batch_size
     if spe < 1:
         raise ValueError(f"batch_size must be at most the number of training examples ({len(data.y_train)}), "
@@ -148,7 +192,7 @@ def setup_run(config, seed) -> Setup:
 def _dense(s: Setup) -> list[dict]:
     c = Compute()
     res = s.train(s.theta0, None, s.T + s.F)
-    c.train(s.shapes, None, s.config.batch_size, s.T + s.F, s.spec.bias)
+    s.macs_train(c, None, s.T + s.F)
     return [s.point(res.params, [np.ones(sh, bool) for sh in s.shapes], c, res.status, target=0.0)]
 
 
@@ -159,6 +203,10 @@ def _after_masks(s: Setup, params, target, c: Compute):
     if m == "magnitude":
         from simulations.pruning.one_shot import prune
 
+        if s.positions is not None:  # a convolutional network: the same global magnitude ranking, any tensor rank
+            from simulations.pruning.algorithms.base import Magnitude
+
+            return params, Magnitude().prune(params, target, scope="global"), None
         return params, prune([np.array(w) for w in params.weights], "magnitude", ratio=target, scope="global").masks, None
     if m in ("alpha_pruning", "tail_index"):  # layer-wise allocation, then magnitude within each layer
         from simulations.pruning.allocation import prune_allocated
@@ -189,7 +237,7 @@ def after_points(s: Setup, dense, dense_steps: int, masks_of, targets, finetune:
     :class:`simulations.nn.TrainResult` of the ``dense_steps`` training steps it starts from."""
     cfg = s.config
     base = Compute()
-    base.train(s.shapes, None, cfg.batch_size, dense_steps, s.spec.bias)
+    s.macs_train(base, None, dense_steps)
     ft_opt = _constant(cfg.finetune_lr, cfg.momentum)
     out = []
     for target in targets:
@@ -200,7 +248,7 @@ def after_points(s: Setup, dense, dense_steps: int, masks_of, targets, finetune:
         one_shot = s.point(pruned, masks, c, dense.status)["acc"]
         if finetune and s.F:
             res = s.train(pruned, mask, s.F, optimizer=ft_opt, seed_name="finetune")
-            c.train(s.shapes, masks, cfg.batch_size, s.F, s.spec.bias)
+            s.macs_train(c, masks, s.F)
             final, status = res.params, res.status
         else:
             final, status = pruned, dense.status
@@ -242,7 +290,7 @@ def _init(s: Setup) -> list[dict]:
             masks = pruner.prune(s.theta0, target, data=(X, y))
         mask = s.mask_of(masks)
         res = s.train(mask.apply(s.theta0.copy()), mask, s.T + s.F)
-        c.train(s.shapes, masks, cfg.batch_size, s.T + s.F, s.spec.bias)
+        s.macs_train(c, masks, s.T + s.F)
         out.append(s.point(res.params, masks, c, res.status, target=target))
     return out
 
@@ -295,7 +343,7 @@ def _imp(s: Setup) -> list[dict]:
     c = Compute()
     out = []
     for r in res.rounds:
-        c.train(s.shapes, r.masks, cfg.batch_size, r.steps, s.spec.bias)
+        s.macs_train(c, r.masks, r.steps)
         if r.round == 0:
             continue
         out.append(s.point(r.params, r.masks, Compute().merged(c), r.status, target=cfg.sparsities[r.round - 1],
@@ -312,7 +360,7 @@ POINT_FIELDS = ("target", "sparsity", "acc", "compression", "speedup", "steps", 
 def points_metrics(s: Setup, points: list[dict], family: str) -> dict:
     """The stored metrics of a run's points (lists aligned with the points) and its budget."""
     dense_macs = Compute()
-    dense_macs.train(s.shapes, None, s.config.batch_size, s.T + s.F, s.spec.bias)
+    s.macs_train(dense_macs, None, s.T + s.F)
     metrics: dict[str, Any] = {k: [p.get(k) for p in points] for k in POINT_FIELDS}
     for k in ("acc_oneshot", "pattern", "rounds"):
         if any(k in p for p in points):
@@ -325,6 +373,9 @@ def points_metrics(s: Setup, points: list[dict], family: str) -> dict:
 
 def compare_run(config, seed) -> dict:
     """Body of ``pruning.compare``: the points of one method (see the module docstring)."""
+    if getattr(config, "model", "") and config.method not in CONV_METHODS:
+        raise ValueError(f"method {config.method!r} runs on MLPs only; with model={config.model!r} method must be "
+                         f"one of {list(CONV_METHODS)}")
     s = setup_run(config, seed)
     points = _FAMILY_RUN[family_of(config.method)](s)
     failed = [p for p in points if p["status"] == "diverged" or p["acc"] is None]

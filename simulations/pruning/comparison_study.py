@@ -130,8 +130,8 @@ def comparison_table(store_or_rows, experiment: str = EXPERIMENT, keys: Sequence
         raise TypeError(f"keys must be a list or tuple of configuration field names, got {keys!r}")
     keys = tuple(keys)
     for r in _rows(store_or_rows, experiment, keys):
-        key = (r["dataset"], r["method"], tuple(r.get("hidden", ())), r.get("epochs"), r.get("finetune_epochs"),
-               r.get("n_train"), tuple(r["target"])) + tuple(r[k] for k in keys)
+        key = (r["dataset"], r["method"], (r.get("model") or "",) + tuple(r.get("hidden", ())), r.get("epochs"),
+               r.get("finetune_epochs"), r.get("n_train"), tuple(r["target"])) + tuple(r[k] for k in keys)
         groups.setdefault(key, []).append(r)
     order = {m: i for i, m in enumerate(METHOD_LABELS)}
     dorder = {d: i for i, d in enumerate(_DATASET_LABELS)}
@@ -140,7 +140,7 @@ def comparison_table(store_or_rows, experiment: str = EXPERIMENT, keys: Sequence
         rs = groups[key]
         targets = list(key[6])
         row = {"dataset": key[0], "method": key[1], "targets": targets, "n_seeds": len(rs),
-               "hidden": list(key[2]), "epochs": key[3], "finetune_epochs": key[4], "n_train": key[5],
+               "model": key[2][0], "hidden": list(key[2][1:]), "epochs": key[3], "finetune_epochs": key[4], "n_train": key[5],
                **dict(zip(keys, key[7:]))}
         for field in ("acc", "sparsity", "compression", "speedup", "relative_compute", "relative_steps",
                       "acc_oneshot"):

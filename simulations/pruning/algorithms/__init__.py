@@ -22,7 +22,7 @@ scope — and each algorithm overrides only its scoring (the design of jaxpruner
 """
 from simulations.pruning.algorithms.at_init import SNIP, GraSP, SynFlow, synflow_prune, synflow_scores
 from simulations.pruning.algorithms.base import ScoreBased, full_weight_masks, removal_counts
-from simulations.pruning.algorithms.compute import Compute, forward_macs
+from simulations.pruning.algorithms.compute import Compute, forward_macs, layer_positions
 from simulations.pruning.algorithms.distributions import layer_counts, layer_densities, random_masks
 from simulations.pruning.algorithms.dynamic import rigl_train, set_train
 from simulations.pruning.algorithms.gradual import gmp
@@ -32,7 +32,7 @@ from simulations.pruning.algorithms.sparse_train import MaskUpdate, SparseTrainR
 from simulations.pruning.algorithms.structured import nm_masks, prune_neurons, taylor_neuron_scores
 from simulations.pruning.algorithms.supermask import SupermaskResult, supermask_train
 
-__all__ = ["ScoreBased", "removal_counts", "full_weight_masks", "Compute", "forward_macs",
+__all__ = ["ScoreBased", "removal_counts", "full_weight_masks", "Compute", "forward_macs", "layer_positions",
            "SNIP", "GraSP", "SynFlow", "synflow_prune", "synflow_scores",
            "OBD", "woodfisher_prune", "taylor_neuron_scores", "prune_neurons", "nm_masks",
            "gmp", "polynomial_sparsity", "pruning_steps", "drop_fraction_at",

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from simulations._core.validation import check_choice, check_int, check_positive
+from simulations.nn.model import MLPSpec
 from simulations.pruning.algorithms import autodiff
 from simulations.pruning.algorithms.base import ScoreBased, full_weight_masks, removal_counts
 from simulations.pruning.algorithms.base import check_params as _params
@@ -99,9 +100,35 @@ class _Scorer(ScoreBased):
         self.compute = _compute(compute)
 
     def _count(self, compute, params, masks, n, **passes) -> None:
+        from simulations.pruning.algorithms.compute import layer_positions
+
         c = self.compute if compute is None else _compute(compute)
         if c is not None:
-            c.passes(params.spec.weight_shapes, masks, n, bias=params.spec.bias, **passes)
+            spec = params.spec
+            bias = spec.bias if isinstance(spec, MLPSpec) else all(
+                e.bias_shape is not None for e in spec.param_layout() if e.prunable)
+            c.passes(spec.weight_shapes, masks, n, bias=bias, positions=layer_positions(spec), **passes)
+
+
+def _effective_gradients(params, X, y, masks) -> list[np.ndarray]:
+    """∂ℓ/∂W̃_l of the mean loss on (X, y) at the effective weights W̃ = W ⊙ M (float64, one array per weight
+    tensor): :func:`.autodiff.gradients` for an MLP; for a convolutional :class:`simulations.nn.ModelSpec`
+    the training backend's gradient, taken at the masked parameters (the derivative with respect to W̃ at
+    W̃ is the derivative with respect to W there)."""
+    from simulations.nn import Params
+
+    if isinstance(params.spec, MLPSpec):
+        return autodiff.gradients(params, X, y, masks)[1]
+    from simulations.nn.backends import get_backend
+    from simulations.nn.model_backend import backend_for
+
+    spec = params.spec
+    eff = params.copy()
+    for w, m in zip(eff.weights, masks):
+        w[~m] = 0
+    Xc = np.ascontiguousarray(np.asarray(X).reshape((len(X),) + tuple(spec.input_shape)), dtype=spec.np_dtype)
+    _, g = backend_for(spec, get_backend("cpu")).gradient(spec, eff.flat, Xc, np.ascontiguousarray(y))
+    return [np.array(w, dtype=np.float64) for w in Params(spec, g).weights]
 
 
 class SNIP(_Scorer):
@@ -121,7 +148,7 @@ class SNIP(_Scorer):
         batches = _batches("SNIP", data)
         g = None
         for X, y in batches:
-            _, dW, _ = autodiff.gradients(params, X, y, masks)
+            dW = _effective_gradients(params, X, y, masks)
             g = dW if g is None else [a + b for a, b in zip(g, dW)]
         s = [np.abs(gl * np.where(m, np.asarray(w, dtype=np.float64), 0.0))
              for gl, w, m in zip(g, params.weights, masks)]

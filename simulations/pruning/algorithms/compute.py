@@ -26,19 +26,53 @@ import numpy as np
 
 from simulations._core.validation import check_bool, check_int, check_real
 
-__all__ = ["Compute", "forward_macs"]
+__all__ = ["Compute", "forward_macs", "layer_positions"]
 
 
-def forward_macs(shapes: Sequence[tuple[int, int]], masks: Sequence[np.ndarray] | None = None,
-                 bias: bool = True) -> int:
-    """MACs of one forward pass of one example: ``Σ_l nnz(M_l)`` (or ``out_l·in_l``) ``+ out_l`` per bias.
+def layer_positions(spec) -> list[int] | None:
+    """How many times one example applies each prunable weight tensor of ``spec``: None for an
+    :class:`simulations.nn.MLPSpec` (every layer once); for a :class:`simulations.nn.ModelSpec`, the output
+    positions ``H_out·W_out`` of each convolution (its output map, read from ``spec.shapes()`` of the layer that
+    holds it: in a residual block every convolution, the shortcut's included, outputs the block's map) and 1
+    for each dense layer."""
+    from simulations.nn.model import MLPSpec
+    from simulations.nn.model_spec import ModelSpec
 
-    ``shapes``: the ``(out, in)`` weight shapes; ``masks``: None (dense) or one boolean mask per layer.
+    if isinstance(spec, MLPSpec):
+        return None
+    if not isinstance(spec, ModelSpec):
+        raise TypeError(f"spec must be an MLPSpec or a ModelSpec, got {type(spec).__name__}")
+    shapes = spec.shapes()
+    out = []
+    for e in spec.param_layout():
+        if e.prunable:
+            out.append(int(np.prod(shapes[e.layer][1:])) if e.kind == "conv" else 1)
+    return out
+
+
+def forward_macs(shapes: Sequence[tuple[int, ...]], masks: Sequence[np.ndarray] | None = None,
+                 bias: bool = True, positions: Sequence[int] | None = None) -> int:
+    """MACs of one forward pass of one example: ``Σ_l P_l·(nnz(M_l) + o_l)``, ``o_l`` the layer's outputs
+    per position when it has a bias.
+
+    ``shapes``: the weight shapes, dense ``(out, in)`` or convolution ``(O, C, kh, kw)``; ``masks``: None
+    (dense) or one boolean mask per layer; ``positions``: None (every ``P_l`` = 1, an MLP) or the number of
+    positions ``P_l`` ≥ 1 at which layer l is applied (a convolution's output map ``H_out·W_out``, see
+    :func:`layer_positions`). A convolution then costs ``H_out·W_out·nnz`` MACs, the count of
+    ShrinkBench (Blalock et al. 2020) for a masked convolution.
     """
     from simulations.pruning.masks import _check_shapes, check_mask_list
 
     shapes = _check_shapes(shapes)
     bias = check_bool("bias", bias)
+    if positions is None:
+        positions = [1] * len(shapes)
+    else:
+        if isinstance(positions, (str, bytes)) or not isinstance(positions, (list, tuple)):
+            raise TypeError(f"positions must be None or a list of ints ≥ 1, one per layer, got {positions!r}")
+        if len(positions) != len(shapes):
+            raise ValueError(f"positions must hold one count per layer ({len(shapes)}), got {len(positions)}")
+        positions = [check_int(f"positions[{i}]", p, 1) for i, p in enumerate(positions)]
     if masks is not None:
         if isinstance(masks, np.ndarray) or not isinstance(masks, (list, tuple)):
             raise TypeError(f"masks must be None or a list of boolean masks, got {type(masks).__name__}")
@@ -46,9 +80,9 @@ def forward_macs(shapes: Sequence[tuple[int, int]], masks: Sequence[np.ndarray] 
             raise ValueError(f"masks must hold one mask per layer ({len(shapes)}), got {len(masks)}")
         masks = check_mask_list(masks, shapes=shapes)
     total = 0
-    for i, (o, n_in) in enumerate(shapes):
-        total += o * n_in if masks is None else int(np.count_nonzero(masks[i]))
-        total += o if bias else 0
+    for i, sh in enumerate(shapes):
+        kept = int(np.prod(sh)) if masks is None else int(np.count_nonzero(masks[i]))
+        total += positions[i] * (kept + (sh[0] if bias else 0))
     return int(total)
 
 
@@ -81,22 +115,25 @@ class Compute:
         self.macs += float(macs)
         self.parts[part] = self.parts.get(part, 0.0) + float(macs)
 
-    def train(self, shapes, masks, batch_size: int, steps: int, bias: bool = True, part: str = "train") -> None:
-        """``steps`` SGD steps on batches of ``batch_size`` with ``masks`` fixed: ``3·B·f(m)`` each."""
+    def train(self, shapes, masks, batch_size: int, steps: int, bias: bool = True, part: str = "train",
+              positions: Sequence[int] | None = None) -> None:
+        """``steps`` SGD steps on batches of ``batch_size`` with ``masks`` fixed: ``3·B·f(m)`` each
+        (``positions`` as for :func:`forward_macs`)."""
         b = check_int("batch_size", batch_size, 1)
         k = check_int("steps", steps, 0)
         self.steps += k
         self.examples += b * k
-        self.add(part, 3.0 * b * k * forward_macs(shapes, masks, bias))
+        self.add(part, 3.0 * b * k * forward_macs(shapes, masks, bias, positions))
 
     def passes(self, shapes, masks, n_examples: int, forward: int = 1, backward: int = 0, hvp: int = 0,
-               bias: bool = True, part: str = "score") -> None:
-        """Scoring passes over ``n_examples``: ``forward`` forward, ``backward`` backward, ``hvp`` H·v products."""
+               bias: bool = True, part: str = "score", positions: Sequence[int] | None = None) -> None:
+        """Scoring passes over ``n_examples``: ``forward`` forward, ``backward`` backward, ``hvp`` H·v products
+        (``positions`` as for :func:`forward_macs`)."""
         n = check_int("n_examples", n_examples, 0)
         f = check_int("forward", forward, 0)
         bw = check_int("backward", backward, 0)
         h = check_int("hvp", hvp, 0)
-        self.add(part, n * forward_macs(shapes, masks, bias) * (f + 2 * bw + 6 * h))
+        self.add(part, n * forward_macs(shapes, masks, bias, positions) * (f + 2 * bw + 6 * h))
 
     def merged(self, other: Compute) -> Compute:
         """The sum of two counts (a method made of phases, e.g. dense training then fine-tuning)."""

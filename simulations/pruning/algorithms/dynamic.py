@@ -35,6 +35,7 @@ import numpy as np
 from simulations._core.seeding import child, generator, seed_sequence
 from simulations._core.validation import check_array, check_choice, check_int, check_real
 from simulations.nn.model import MLPSpec, Params, init_params
+from simulations.nn.model_spec import ModelSpec
 from simulations.pruning.algorithms.compute import Compute
 from simulations.pruning.algorithms.distributions import DISTRIBUTIONS, layer_densities, random_masks
 from simulations.pruning.algorithms.schedules import ANNEALS, STEP_MAX, drop_fraction_at
@@ -79,8 +80,8 @@ def drop_grow(weights: np.ndarray, mask: np.ndarray, k: int, grow_scores: np.nda
 def _dynamic(spec, data, *, growth, sparsity, steps, drop_fraction, update_every, end_fraction, anneal,
              distribution, dense_layers, optimizer, batch_size, seed, params, eval_every, threads, compute,
              name) -> SparseTrainResult:
-    if not isinstance(spec, MLPSpec):
-        raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+    if not isinstance(spec, (MLPSpec, ModelSpec)):
+        raise TypeError(f"spec must be an MLPSpec or a ModelSpec, got {type(spec).__name__}")
     T = check_int("steps", steps, 1, STEP_MAX)
     s = check_real("sparsity", sparsity, 0.0, 1.0, high_open=True)
     a = check_real("drop_fraction", drop_fraction, 0.0, 1.0)

@@ -24,6 +24,7 @@ import numpy as np
 from simulations._core.seeding import child, seed_sequence
 from simulations._core.validation import check_choice, check_int, check_real
 from simulations.nn.model import MLPSpec, Params, init_params
+from simulations.nn.model_spec import ModelSpec
 from simulations.pruning.algorithms.base import removal_counts
 from simulations.pruning.algorithms.compute import Compute
 from simulations.pruning.algorithms.schedules import STEP_MAX, polynomial_sparsity, pruning_steps
@@ -75,8 +76,8 @@ def gmp(
     Returns the :class:`.sparse_train.SparseTrainResult`; each history entry also holds the
     scheduled ``target`` sparsity of the pruned layers.
     """
-    if not isinstance(spec, MLPSpec):
-        raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+    if not isinstance(spec, (MLPSpec, ModelSpec)):
+        raise TypeError(f"spec must be an MLPSpec or a ModelSpec, got {type(spec).__name__}")
     T = check_int("steps", steps, 1, STEP_MAX)
     sf = check_real("final_sparsity", final_sparsity, 0.0, 1.0, high_open=True)
     si = check_real("initial_sparsity", initial_sparsity, 0.0, sf)

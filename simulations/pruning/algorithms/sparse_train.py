@@ -39,10 +39,12 @@ from simulations._core.validation import check_int
 from simulations.nn.backends import get_backend
 from simulations.nn.data import Dataset
 from simulations.nn.model import Mask, MLPSpec, Params, init_params
+from simulations.nn.model_backend import backend_for
+from simulations.nn.model_spec import ModelSpec
 from simulations.nn.optim import SGD
 from simulations.nn.train import STEPS_MAX, StopRules, evaluate, train
 from simulations.pruning.algorithms.base import full_weight_masks
-from simulations.pruning.algorithms.compute import Compute
+from simulations.pruning.algorithms.compute import Compute, layer_positions
 from simulations.pruning.masks import check_mask_list
 
 __all__ = ["MaskUpdate", "SparseTrainResult", "sparse_train", "split_data", "UPDATES_MAX"]
@@ -145,6 +147,19 @@ def _counts(old: list, new: list) -> tuple[list[int], list[int]]:
     return drop, grow
 
 
+def _same_architecture(a, b) -> bool:
+    if isinstance(b, MLPSpec):
+        return isinstance(a, MLPSpec) and a.sizes == b.sizes and a.bias == b.bias
+    return b.same_architecture(a)
+
+
+def _has_bias(spec) -> bool:
+    """Whether the weight layers have biases (counted dense in the MACs)."""
+    if isinstance(spec, MLPSpec):
+        return bool(spec.bias)
+    return all(e.bias_shape is not None for e in spec.param_layout() if e.prunable)
+
+
 def sparse_train(
     spec: MLPSpec,
     data,
@@ -168,7 +183,8 @@ def sparse_train(
 
     Parameters
     ----------
-    spec, data : an :class:`simulations.nn.MLPSpec` and a :class:`simulations.nn.Dataset` or a
+    spec, data : an :class:`simulations.nn.MLPSpec` or :class:`simulations.nn.ModelSpec` (convolutions
+        included: a layer's MACs are counted at its output positions, :func:`.compute.layer_positions`) and a :class:`simulations.nn.Dataset` or a
         tuple ``(X_train, y_train[, X_test, y_test])``; segments train on the training split, the
         test split (if any) is evaluated once at the end.
     update : callable ``(step, params, velocity, masks, grad_fn)`` returning None (no change),
@@ -183,8 +199,8 @@ def sparse_train(
     compute : a :class:`Compute` to fill (default: a new one).
     max_loss, max_weight : the divergence guard of :class:`simulations.nn.StopRules`.
     """
-    if not isinstance(spec, MLPSpec):
-        raise TypeError(f"spec must be an MLPSpec, got {type(spec).__name__}")
+    if not isinstance(spec, (MLPSpec, ModelSpec)):
+        raise TypeError(f"spec must be an MLPSpec or a ModelSpec, got {type(spec).__name__}")
     if not callable(update):
         raise TypeError(f"update must be callable (step, params, velocity, masks, grad_fn), got {type(update).__name__}")
     T = check_int("steps", steps, 1, STEPS_MAX)
@@ -197,15 +213,17 @@ def sparse_train(
         raise TypeError(f"optimizer must be an SGD, got {type(optimizer).__name__}")
     if params is not None and not isinstance(params, Params):
         raise TypeError(f"params must be a Params or None, got {type(params).__name__}")
-    if params is not None and (params.spec.sizes != spec.sizes or params.spec.bias != spec.bias):
-        raise ValueError(f"params must match the architecture {spec.sizes} (bias={spec.bias})")
+    if params is not None and not _same_architecture(params.spec, spec):
+        raise ValueError(f"params must match the architecture of spec, got params of {params.spec!r}")
     shapes = spec.weight_shapes
+    positions = layer_positions(spec)
+    bias = _has_bias(spec)
     masks = full_weight_masks(shapes) if masks is None else [m.copy() for m in check_mask_list(masks, shapes=shapes)]
     Xtr, ytr, Xte, yte = split_data(data)
     stop_kw = dict(max_loss=max_loss, max_weight=max_weight)
     StopRules(max_steps=T, **stop_kw)  # validates the guard before any work
     ss = seed_sequence(seed)  # once: a Generator seed is consumed here
-    be = get_backend("cpu")
+    be = backend_for(spec, get_backend("cpu"))  # the backend of a ModelSpec when spec is one
     common = dict(optimizer=optimizer, batch_size=batch_size, seed=ss, eval_every=eval_every, threads=threads)
 
     def mask_of(ms):
@@ -234,10 +252,12 @@ def sparse_train(
         def grad_fn():
             rows = batch_rows(st)
             Xb = np.ascontiguousarray(np.asarray(Xtr)[rows], dtype=spec.np_dtype)
+            if isinstance(spec, ModelSpec):  # images, as the data set stores them flat
+                Xb = Xb.reshape((len(rows),) + tuple(spec.input_shape))
             yb = np.ascontiguousarray(np.asarray(ytr)[rows])
             _, g = be.gradient(spec, cur_params.flat, Xb, yb)
-            compute.passes(shapes, masks, len(rows), forward=2, part="dense_grad")
-            compute.passes(shapes, None, len(rows), forward=1, part="dense_grad")
+            compute.passes(shapes, masks, len(rows), forward=2, bias=bias, part="dense_grad", positions=positions)
+            compute.passes(shapes, None, len(rows), forward=1, bias=bias, part="dense_grad", positions=positions)
             calls[0] += 1
             gp = Params(spec, g)
             return [np.array(gp.weights[i], copy=True) for i in range(spec.n_layers)]
@@ -252,7 +272,7 @@ def sparse_train(
         new = check_mask_list(new, "update's masks", shapes=shapes)
         drop, grow = _counts(masks, new)
         if new_params is not None:
-            if not isinstance(new_params, Params) or new_params.spec.sizes != spec.sizes:
+            if not isinstance(new_params, Params) or not _same_architecture(new_params.spec, spec):
                 raise TypeError("update's MaskUpdate.params must be a Params of the run's architecture")
             cur_params.flat[...] = new_params.flat
         vel = Params(spec, velocity) if velocity.size else None
@@ -284,7 +304,7 @@ def sparse_train(
     for end in ends:
         res = train(spec, (Xtr, ytr), params=p0 if state is None else None, mask=mask_of(masks),
                     stop=StopRules(max_steps=end, **stop_kw), resume=state, **common)
-        compute.train(shapes, masks, int(batch_size), res.steps - t)
+        compute.train(shapes, masks, int(batch_size), res.steps - t, bias, positions=positions)
         t = res.steps
         state = res.state
         if res.status != "completed" or end == T:

@@ -1,0 +1,83 @@
+"""The method comparison on a convolutional network (LeNet-5): MACs at output positions, and every conv method runs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simulations.nn import get_model
+from simulations.pruning.algorithms.compute import Compute, forward_macs, layer_positions
+
+
+def _lenet5_macs_by_hand(masks=None):
+    """LeNet-5 on 1×28×28 written out: conv 6@5×5 pad 2 → 28×28, pool → 14×14, conv 16@5×5 → 10×10,
+    pool → 5×5, dense 400-120-84-10; each weight is used once per output position, each bias once per output."""
+    shapes = [(6, 1, 5, 5), (16, 6, 5, 5), (120, 400), (84, 120), (10, 84)]
+    pos = [28 * 28, 10 * 10, 1, 1, 1]
+    kept = [int(np.prod(s)) if masks is None else int(m.sum()) for s, m in zip(shapes, masks or [None] * 5)]
+    return sum(p * (k + s[0]) for p, k, s in zip(pos, kept, shapes))
+
+
+def test_layer_positions_and_macs_of_lenet5_match_the_hand_count():
+    spec = get_model("lenet5", input_shape=(1, 28, 28), n_classes=10)
+    assert layer_positions(spec) == [784, 100, 1, 1, 1]
+    assert forward_macs(spec.weight_shapes, None, True, layer_positions(spec)) == _lenet5_macs_by_hand()
+    rng = np.random.default_rng(3)
+    masks = [rng.random(s) < 0.3 for s in spec.weight_shapes]
+    assert forward_macs(spec.weight_shapes, masks, True, layer_positions(spec)) == _lenet5_macs_by_hand(masks)
+    c = Compute()
+    c.train(spec.weight_shapes, masks, 8, 5, True, positions=layer_positions(spec))
+    assert c.macs == 3 * 8 * 5 * _lenet5_macs_by_hand(masks)
+
+
+def test_an_mlp_has_no_positions_and_keeps_its_count():
+    from simulations.nn import MLPSpec
+
+    spec = MLPSpec((784, 300, 100, 10), bias=True)
+    assert layer_positions(spec) is None
+    assert forward_macs(spec.weight_shapes) == 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10
+
+
+@pytest.mark.parametrize("bad, err", [([1, 1], ValueError), ([0, 1, 1, 1, 1], ValueError), ("x", TypeError)])
+def test_positions_are_validated(bad, err):
+    spec = get_model("lenet5", input_shape=(1, 28, 28), n_classes=10)
+    with pytest.raises(err, match="positions"):
+        forward_macs(spec.weight_shapes, None, True, bad)
+
+
+def test_mlp_only_methods_are_refused_on_a_conv_model():
+    from simulations.experiments.pruning import CompareConfig
+    from simulations.pruning.comparison import compare_run
+
+    cfg = CompareConfig(method="woodfisher", dataset="mnist")
+    object.__setattr__(cfg, "model", "lenet5")  # a config that bypasses the choices check
+    with pytest.raises(ValueError, match="MLPs only"):
+        compare_run(cfg, 0)
+
+
+def _has_mnist() -> bool:
+    from simulations.pruning.data import available_datasets
+
+    return "mnist" in available_datasets()
+
+
+@pytest.mark.skipif(not _has_mnist(), reason="MNIST files not found (set TAILCOMP_DATA to the folder holding them)")
+@pytest.mark.parametrize("method", ["dense", "magnitude", "snip", "gmp", "rigl", "imp_lr", "noise"])
+def test_every_conv_method_runs_on_lenet5_and_reaches_its_sparsities(method):
+    from simulations.experiments.noise_compression import NoiseVersusConvConfig
+    from simulations.experiments.pruning import ConvCompareConfig
+    from simulations.noise_compression.versus import versus_run
+    from simulations.pruning.comparison import compare_run
+
+    kw = dict(dataset="mnist", n_train=256, n_test=128, epochs=2, finetune_epochs=1, batch_size=64,
+              sparsities=(0.5, 0.9), score_examples=64, rewind_step=2, update_every=2)
+    out = versus_run(NoiseVersusConvConfig(method=method, **kw), 0) if method == "noise" else \
+        compare_run(ConvCompareConfig(method=method, **kw), 0)
+    m = out["metrics"]
+    targets = [0.0] if method == "dense" else [0.5, 0.9]
+    # unstructured global/ERK/cubic masks hit the weight sparsity to within one weight per layer
+    assert np.allclose(m["sparsity"], targets, atol=1e-3)
+    assert all(a is not None and 0.0 <= a <= 1.0 for a in m["acc"])
+    # fewer kept weights never cost more MACs than the dense network per example
+    assert all(s >= 1.0 - 1e-12 for s in m["speedup"])
+    if method != "dense":
+        assert m["speedup"][1] > m["speedup"][0]
