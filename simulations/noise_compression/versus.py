@@ -28,8 +28,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from simulations._core.validation import check_bool, check_int
 
 __all__ = ["VERSUS", "VERSUS_CONV", "NOISE_METHODS", "NOISE_LABELS", "SIGMAS", "versus_run", "versus_sweeps", "run_versus",
@@ -54,7 +52,6 @@ def versus_run(config, seed) -> dict:
     """Body of ``noise_compression.versus`` (see the module docstring)."""
     from simulations.nn import NoiseConfig, evaluate
     from simulations.pruning.comparison import after_points, points_metrics, setup_run
-    from simulations.pruning.one_shot import prune
 
     s = setup_run(config, seed)
     m = config.method
@@ -74,12 +71,7 @@ def versus_run(config, seed) -> dict:
         raise Diverged(f"noise-injected training diverged: {dense.reason}", metrics={"steps": int(dense.steps)})
 
     def masks_of(params, target, compute):
-        if s.positions is not None:  # a convolutional network: the same global magnitude ranking, any tensor rank
-            from simulations.pruning.algorithms.base import Magnitude
-
-            return params, Magnitude().prune(params, target, scope="global"), None
-        ws = [np.array(w) for w in params.weights]
-        return params, prune(ws, "magnitude", ratio=target, scope="global").masks, None
+        return params, s.global_magnitude(params, target), None
 
     points = after_points(s, dense, steps, masks_of, list(config.sparsities), finetune=not no_ft)
     metrics = points_metrics(s, points, "noise")

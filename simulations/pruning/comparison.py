@@ -97,7 +97,19 @@ class Setup:
     @property
     def bias(self) -> bool:
         """Whether the weight layers have biases (counted dense in the MACs)."""
-        return _has_bias(self.spec)
+        from simulations.pruning.algorithms.compute import has_bias
+
+        return has_bias(self.spec)
+
+    def global_magnitude(self, params, target: float) -> list[np.ndarray]:
+        """The masks of one-shot global magnitude pruning of ``params`` to weight sparsity ``target``."""
+        if self.positions is not None:  # convolution kernels: the same global ranking over tensors of any rank
+            from simulations.pruning.algorithms.base import Magnitude
+
+            return Magnitude().prune(params, target, scope="global")
+        from simulations.pruning.one_shot import prune
+
+        return prune([np.array(w) for w in params.weights], "magnitude", ratio=target, scope="global").masks
 
     def macs_train(self, c: Compute, masks, steps: int) -> None:
         """Count ``steps`` training steps at batch ``config.batch_size`` with ``masks`` (None: dense) into ``c``."""
@@ -155,14 +167,6 @@ class Setup:
                     status=status, **extra)
 
 
-def _has_bias(spec) -> bool:
-    from simulations.nn import MLPSpec
-
-    if isinstance(spec, MLPSpec):
-        return bool(spec.bias)
-    return all(e.bias_shape is not None for e in spec.param_layout() if e.prunable)
-
-
 def setup_run(config, seed) -> Setup:
     from simulations.nn import MLPSpec, get_model, init_params
     from simulations.pruning.data import load_data
@@ -201,13 +205,7 @@ def _after_masks(s: Setup, params, target, c: Compute):
     m = s.config.method
     X, y = s.score_batch()
     if m == "magnitude":
-        from simulations.pruning.one_shot import prune
-
-        if s.positions is not None:  # a convolutional network: the same global magnitude ranking, any tensor rank
-            from simulations.pruning.algorithms.base import Magnitude
-
-            return params, Magnitude().prune(params, target, scope="global"), None
-        return params, prune([np.array(w) for w in params.weights], "magnitude", ratio=target, scope="global").masks, None
+        return params, s.global_magnitude(params, target), None
     if m in ("alpha_pruning", "tail_index"):  # layer-wise allocation, then magnitude within each layer
         from simulations.pruning.allocation import prune_allocated
 

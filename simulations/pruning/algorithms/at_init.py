@@ -52,7 +52,7 @@ from simulations.nn.model import MLPSpec
 from simulations.pruning.algorithms import autodiff
 from simulations.pruning.algorithms.base import ScoreBased, full_weight_masks, removal_counts
 from simulations.pruning.algorithms.base import check_params as _params
-from simulations.pruning.algorithms.compute import Compute
+from simulations.pruning.algorithms.compute import Compute, has_bias, layer_positions
 from simulations.pruning.iterative import prune_step
 from simulations.pruning.masks import check_layers, check_mask_list, check_ratio
 
@@ -100,14 +100,10 @@ class _Scorer(ScoreBased):
         self.compute = _compute(compute)
 
     def _count(self, compute, params, masks, n, **passes) -> None:
-        from simulations.pruning.algorithms.compute import layer_positions
-
         c = self.compute if compute is None else _compute(compute)
         if c is not None:
             spec = params.spec
-            bias = spec.bias if isinstance(spec, MLPSpec) else all(
-                e.bias_shape is not None for e in spec.param_layout() if e.prunable)
-            c.passes(spec.weight_shapes, masks, n, bias=bias, positions=layer_positions(spec), **passes)
+            c.passes(spec.weight_shapes, masks, n, bias=has_bias(spec), positions=layer_positions(spec), **passes)
 
 
 def _effective_gradients(params, X, y, masks) -> list[np.ndarray]:
@@ -119,16 +115,13 @@ def _effective_gradients(params, X, y, masks) -> list[np.ndarray]:
 
     if isinstance(params.spec, MLPSpec):
         return autodiff.gradients(params, X, y, masks)[1]
-    from simulations.nn.backends import get_backend
-    from simulations.nn.model_backend import backend_for
+    from simulations.pruning.algorithms.sparse_train import loss_gradient
 
-    spec = params.spec
     eff = params.copy()
     for w, m in zip(eff.weights, masks):
         w[~m] = 0
-    Xc = np.ascontiguousarray(np.asarray(X).reshape((len(X),) + tuple(spec.input_shape)), dtype=spec.np_dtype)
-    _, g = backend_for(spec, get_backend("cpu")).gradient(spec, eff.flat, Xc, np.ascontiguousarray(y))
-    return [np.array(w, dtype=np.float64) for w in Params(spec, g).weights]
+    _, g = loss_gradient(params.spec, eff.flat, X, y)
+    return [np.array(w, dtype=np.float64) for w in Params(params.spec, g).weights]
 
 
 class SNIP(_Scorer):

@@ -26,7 +26,7 @@ import numpy as np
 
 from simulations._core.validation import check_bool, check_int, check_real
 
-__all__ = ["Compute", "forward_macs", "layer_positions"]
+__all__ = ["Compute", "forward_macs", "layer_positions", "has_bias"]
 
 
 def layer_positions(spec) -> list[int] | None:
@@ -48,6 +48,18 @@ def layer_positions(spec) -> list[int] | None:
         if e.prunable:
             out.append(int(np.prod(shapes[e.layer][1:])) if e.kind == "conv" else 1)
     return out
+
+
+def has_bias(spec) -> bool:
+    """Whether the prunable layers of ``spec`` carry biases (counted dense in the MACs): ``spec.bias`` for an
+    :class:`simulations.nn.MLPSpec`; for a :class:`simulations.nn.ModelSpec`, True when every conv and dense
+    layer has one."""
+    from simulations.nn.model import MLPSpec
+
+    if isinstance(spec, MLPSpec):
+        return bool(spec.bias)
+    layer_positions(spec)  # validates spec
+    return all(e.bias_shape is not None for e in spec.param_layout() if e.prunable)
 
 
 def forward_macs(shapes: Sequence[tuple[int, ...]], masks: Sequence[np.ndarray] | None = None,

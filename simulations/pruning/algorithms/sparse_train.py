@@ -44,7 +44,7 @@ from simulations.nn.model_spec import ModelSpec
 from simulations.nn.optim import SGD
 from simulations.nn.train import STEPS_MAX, StopRules, evaluate, train
 from simulations.pruning.algorithms.base import full_weight_masks
-from simulations.pruning.algorithms.compute import Compute, layer_positions
+from simulations.pruning.algorithms.compute import Compute, has_bias, layer_positions
 from simulations.pruning.masks import check_mask_list
 
 __all__ = ["MaskUpdate", "SparseTrainResult", "sparse_train", "split_data", "UPDATES_MAX"]
@@ -153,11 +153,14 @@ def _same_architecture(a, b) -> bool:
     return b.same_architecture(a)
 
 
-def _has_bias(spec) -> bool:
-    """Whether the weight layers have biases (counted dense in the MACs)."""
-    if isinstance(spec, MLPSpec):
-        return bool(spec.bias)
-    return all(e.bias_shape is not None for e in spec.param_layout() if e.prunable)
+def loss_gradient(spec, flat: np.ndarray, X, y) -> tuple[float, np.ndarray]:
+    """(mean loss, flat gradient) of ``spec`` at the parameters ``flat`` on a batch, by the CPU training backend
+    (an :class:`simulations.nn.MLPSpec`'s or a :class:`simulations.nn.ModelSpec`'s); ``X`` may be flat
+    ``(n, features)``, as data sets store images."""
+    X = np.ascontiguousarray(np.asarray(X), dtype=spec.np_dtype)
+    if isinstance(spec, ModelSpec):
+        X = X.reshape((X.shape[0],) + tuple(spec.input_shape))
+    return backend_for(spec, get_backend("cpu")).gradient(spec, flat, X, np.ascontiguousarray(y))
 
 
 def sparse_train(
@@ -217,13 +220,12 @@ def sparse_train(
         raise ValueError(f"params must match the architecture of spec, got params of {params.spec!r}")
     shapes = spec.weight_shapes
     positions = layer_positions(spec)
-    bias = _has_bias(spec)
+    bias = has_bias(spec)
     masks = full_weight_masks(shapes) if masks is None else [m.copy() for m in check_mask_list(masks, shapes=shapes)]
     Xtr, ytr, Xte, yte = split_data(data)
     stop_kw = dict(max_loss=max_loss, max_weight=max_weight)
     StopRules(max_steps=T, **stop_kw)  # validates the guard before any work
     ss = seed_sequence(seed)  # once: a Generator seed is consumed here
-    be = backend_for(spec, get_backend("cpu"))  # the backend of a ModelSpec when spec is one
     common = dict(optimizer=optimizer, batch_size=batch_size, seed=ss, eval_every=eval_every, threads=threads)
 
     def mask_of(ms):
@@ -251,11 +253,7 @@ def sparse_train(
 
         def grad_fn():
             rows = batch_rows(st)
-            Xb = np.ascontiguousarray(np.asarray(Xtr)[rows], dtype=spec.np_dtype)
-            if isinstance(spec, ModelSpec):  # images, as the data set stores them flat
-                Xb = Xb.reshape((len(rows),) + tuple(spec.input_shape))
-            yb = np.ascontiguousarray(np.asarray(ytr)[rows])
-            _, g = be.gradient(spec, cur_params.flat, Xb, yb)
+            _, g = loss_gradient(spec, cur_params.flat, np.asarray(Xtr)[rows], np.asarray(ytr)[rows])
             compute.passes(shapes, masks, len(rows), forward=2, bias=bias, part="dense_grad", positions=positions)
             compute.passes(shapes, None, len(rows), forward=1, bias=bias, part="dense_grad", positions=positions)
             calls[0] += 1
