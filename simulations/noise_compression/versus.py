@@ -79,27 +79,32 @@ def versus_run(config, seed) -> dict:
     return {"status": "done", "metrics": metrics, "history": []}
 
 
-def versus_sweeps(quick: bool, datasets: Sequence[str] | None = None) -> list[tuple[str, list[dict], list[int]]]:
+def versus_sweeps(quick: bool, datasets: Sequence[str] | None = None,
+                  model: str | None = None) -> list[tuple[str, list[dict], list[int]]]:
     """``[(experiment, configs, seeds)]``: every noisy method at every σ of :data:`SIGMAS`, and the control.
 
     Full: α = 1.75, per-weight noise, seeds 0–2, the comparison's defaults otherwise. Quick: the
     comparison's quick network and data (seconds per run), σ = 1e-3 only, seed 0. ``datasets``: as
-    for :func:`simulations.pruning.comparison_study.comparison_sweeps`.
+    for :func:`simulations.pruning.comparison_study.comparison_sweeps`. ``model``: None (LeNet-300-100,
+    experiment :data:`VERSUS`) or a network of :mod:`simulations.nn.models` (experiment :data:`VERSUS_CONV`;
+    without ``noise_first_layer``, which on LeNet-5 would noise only the 150 weights of conv1).
     """
     from simulations.pruning.comparison_study import comparison_sweeps
 
     quick = check_bool("quick", quick)
-    (_, base, seeds), = comparison_sweeps(quick, datasets, ["magnitude"])
+    (_, base, seeds), = comparison_sweeps(quick, datasets, ["magnitude"], model)
     sigmas = (1e-3,) if quick else SIGMAS
+    methods = [m for m in NOISE_METHODS if m != "plain_no_ft" and (model is None or m != "noise_first_layer")]
     cfgs = []
     for b in base:
         b = {k: v for k, v in b.items() if k != "method"}
-        cfgs += [dict(b, method=m, sigma=sg) for sg in sigmas for m in NOISE_METHODS if m != "plain_no_ft"]
+        cfgs += [dict(b, method=m, sigma=sg) for sg in sigmas for m in methods]
         cfgs.append(dict(b, method="plain_no_ft"))
-    return [(VERSUS, cfgs, seeds)]
+    return [(VERSUS if model is None else VERSUS_CONV, cfgs, seeds)]
 
 
-def run_versus(store, quick: bool = False, *, workers: int = 0, datasets=None, progress: bool = False) -> None:
+def run_versus(store, quick: bool = False, *, workers: int = 0, datasets=None, model=None,
+               progress: bool = False) -> None:
     """Run (or resume) :func:`versus_sweeps` into ``store`` (runs already done are skipped)."""
     from simulations.sweep import run_sweep
 
@@ -107,19 +112,21 @@ def run_versus(store, quick: bool = False, *, workers: int = 0, datasets=None, p
     progress = check_bool("progress", progress)
     workers = check_int("workers", workers, 0, 4096)
     Path(store).parent.mkdir(parents=True, exist_ok=True)
-    for name, configs, seeds in versus_sweeps(quick, datasets):
+    for name, configs, seeds in versus_sweeps(quick, datasets, model):
         run_sweep(name, configs, store, seeds=seeds, workers=workers, progress=progress)
 
 
 def versus_table(store_or_rows) -> list[dict]:
     """Rows of :func:`~simulations.pruning.comparison_study.comparison_table` for the noisy methods.
 
-    One row per (data set, method, σ, α), with ``sigma`` and ``alpha``; its ``label`` names the
+    One row per (data set, network, method, σ, α) of either experiment, :data:`VERSUS` or
+    :data:`VERSUS_CONV`, with ``sigma`` and ``alpha``; its ``label`` names the
     method and (except for the noise-free control) σ and α.
     """
     from simulations.pruning.comparison_study import comparison_table
 
-    out = comparison_table(store_or_rows, experiment=VERSUS, keys=("sigma", "alpha"))
+    out = [t for exp in (VERSUS, VERSUS_CONV) for t in comparison_table(store_or_rows, experiment=exp,
+                                                                         keys=("sigma", "alpha"))]
     for t in out:
         t["label"] = NOISE_LABELS.get(t["method"], t["method"]) + (
             "" if t["method"] == "plain_no_ft" else f" (σ = {t['sigma']:g}, α = {t['alpha']})")
@@ -127,12 +134,15 @@ def versus_table(store_or_rows) -> list[dict]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m simulations.noise_compression.versus [--store PATH] [--quick] [--table-only] [--workers N]``."""
+    """``python -m simulations.noise_compression.versus [--store PATH] [--quick] [--table-only] [--workers N] [--model NAME]``."""
     from simulations.pruning.comparison_study import format_comparison_table
+    from simulations.nn.models import model_names
     from simulations.sweep.cli import study_main
 
     study_main(argv, description="noise-injected SGD against the baselines: run/resume, print the table",
                store=Path("paper") / "data" / "noise_versus.sqlite", run=run_versus,
+               options={"model": (model_names(), "a convolutional network (experiment noise_compression.versus_conv; "
+                                                 "store e.g. paper/data/noise_versus_lenet5.sqlite); default LeNet-300-100")},
                report=lambda st: "Test accuracy %, mean ± sd over seeds:\n" + format_comparison_table(versus_table(st)))
 
 

@@ -22,10 +22,12 @@ import numpy as np
 
 from simulations._core.validation import check_bool, check_choice, check_int
 
-__all__ = ["EXPERIMENT", "METHOD_LABELS", "comparison_sweeps", "run_comparison", "comparison_table", "ratio_span",
+__all__ = ["EXPERIMENT", "CONV_EXPERIMENT", "METHOD_LABELS", "comparison_sweeps", "run_comparison", "comparison_table", "ratio_span",
            "format_comparison_table"]
 
 EXPERIMENT = "pruning.compare"
+#: the same protocol on a convolutional network (``config.model``; LeNet-5 in the committed sweep)
+CONV_EXPERIMENT = "pruning.compare_conv"
 #: table labels, in table order
 METHOD_LABELS = {
     "dense": "dense (T + F steps)",
@@ -51,38 +53,50 @@ METHOD_LABELS = {
 _DATASET_LABELS = {"mnist": "MNIST", "fashion_mnist": "Fashion", "synthetic": "synthetic"}
 
 
-def comparison_sweeps(quick: bool, datasets: Sequence[str] | None = None, methods: Sequence[str] | None = None
-                      ) -> list[tuple[str, list[dict], list[int]]]:
+def comparison_sweeps(quick: bool, datasets: Sequence[str] | None = None, methods: Sequence[str] | None = None,
+                      model: str | None = None) -> list[tuple[str, list[dict], list[int]]]:
     """``[(experiment, configs, seeds)]``: every method × data set, seeds 0–2 (full) or 0 (quick).
 
     Quick: a 784-32-16-10 net on the first 600 / 300 images, 3 + 1 epochs at batch 50, sparsities
     50/80/90 %, 128 scoring examples (seconds per method). ``datasets``: None (the image data sets
     present, else ``"synthetic"``) or a list among ``"mnist"``, ``"fashion_mnist"``, ``"synthetic"``;
-    ``methods``: None (all) or a list of method names.
+    ``methods``: None (all) or a list of method names. ``model``: None (LeNet-300-100, experiment
+    ``pruning.compare``) or a network of :mod:`simulations.nn.models` (experiment ``pruning.compare_conv``,
+    the methods of :data:`simulations.pruning.comparison.CONV_METHODS`, MNIST and Fashion-MNIST only; quick
+    keeps the network and shrinks the data and epochs as above).
     """
     from simulations.pruning.allocation_study import _datasets
-    from simulations.pruning.comparison import COMPARED
+    from simulations.pruning.comparison import COMPARED, CONV_METHODS
 
     quick = check_bool("quick", quick)
+    if model is not None:
+        from simulations.nn.models import model_names
+
+        model = check_choice("model", model, model_names())
+    allowed = COMPARED if model is None else CONV_METHODS
     datasets = _datasets(datasets)
     if datasets is None:
         from simulations.pruning.data import SYNTHETIC, available_datasets
 
-        datasets = available_datasets() or [SYNTHETIC]
+        datasets = available_datasets() or ([SYNTHETIC] if model is None else [])
+    if model is not None:
+        datasets = [check_choice("datasets", d, ("mnist", "fashion_mnist")) for d in datasets]
     if methods is None:
-        methods = list(COMPARED)
+        methods = list(allowed)
     elif isinstance(methods, (str, bytes)) or not isinstance(methods, (list, tuple)) or not methods:
         raise TypeError(f"methods must be None or a non-empty list of method names, got {methods!r}")
-    methods = [check_choice("methods", m, COMPARED) for m in methods]
+    methods = [check_choice("methods", m, allowed) for m in methods]
+    name, net = (EXPERIMENT, {}) if model is None else (CONV_EXPERIMENT, {"model": model})
     if quick:
-        extra = dict(hidden=[32, 16], n_train=600, n_test=300, epochs=3, finetune_epochs=1, batch_size=50,
-                     sparsities=[0.5, 0.8, 0.9], nm_patterns=["2:4", "1:5", "1:10"], score_examples=128,
-                     rewind_step=5, update_every=10)
-        return [(EXPERIMENT, [dict(dataset=d, method=m, **extra) for d in datasets for m in methods], [0])]
-    return [(EXPERIMENT, [dict(dataset=d, method=m) for d in datasets for m in methods], [0, 1, 2])]
+        extra = dict(n_train=600, n_test=300, epochs=3, finetune_epochs=1, batch_size=50,
+                     sparsities=[0.5, 0.8, 0.9], score_examples=128, rewind_step=5, update_every=10)
+        if model is None:
+            extra.update(hidden=[32, 16], nm_patterns=["2:4", "1:5", "1:10"])
+        return [(name, [dict(dataset=d, method=m, **net, **extra) for d in datasets for m in methods], [0])]
+    return [(name, [dict(dataset=d, method=m, **net) for d in datasets for m in methods], [0, 1, 2])]
 
 
-def run_comparison(store, quick: bool = False, *, workers: int = 0, datasets=None, methods=None,
+def run_comparison(store, quick: bool = False, *, workers: int = 0, datasets=None, methods=None, model=None,
                    progress: bool = False) -> None:
     """Run (or resume) :func:`comparison_sweeps` into ``store`` (runs already done are skipped)."""
     from simulations.sweep import run_sweep
@@ -90,7 +104,7 @@ def run_comparison(store, quick: bool = False, *, workers: int = 0, datasets=Non
     quick = check_bool("quick", quick)
     progress = check_bool("progress", progress)
     workers = check_int("workers", workers, 0, 4096)
-    sweeps = comparison_sweeps(quick, datasets, methods)
+    sweeps = comparison_sweeps(quick, datasets, methods, model)
     Path(store).parent.mkdir(parents=True, exist_ok=True)
     for name, configs, seeds in sweeps:
         run_sweep(name, configs, store, seeds=seeds, workers=workers, progress=progress)
@@ -195,10 +209,11 @@ def format_comparison_table(table: list[dict]) -> str:
     if not rows:
         return "(no runs)"
     lines = []
-    for d in dict.fromkeys(r["dataset"] for r in rows):
-        rs = [r for r in rows if r["dataset"] == d]
+    for d, net in dict.fromkeys((r["dataset"], r.get("model") or "") for r in rows):
+        rs = [r for r in rows if r["dataset"] == d and (r.get("model") or "") == net]
         grid = next((r["targets"] for r in rs if r["method"] not in ("nm", "dense")), rs[0]["targets"])
-        lines += ["", f"**{_DATASET_LABELS.get(d, d)}** (n = {max(r['n_seeds'] for r in rs)} seeds)", "",
+        title = _DATASET_LABELS.get(d, d) + (f", {net}" if net else "")
+        lines += ["", f"**{title}** (n = {max(r['n_seeds'] for r in rs)} seeds)", "",
                   "| method | " + " | ".join(f"{100 * s:g} %" for s in grid)
                   + " | compression / speed-up at the last | steps (× dense) | MACs (× dense) |",
                   "|---|" + "---|" * (len(grid) + 3)]
@@ -220,12 +235,20 @@ def format_comparison_table(table: list[dict]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m simulations.pruning.comparison_study [--store PATH] [--quick] [--table-only] [--methods …]``."""
+    """``python -m simulations.pruning.comparison_study [--store PATH] [--quick] [--table-only] [--methods …] [--model NAME]``."""
     from simulations.sweep.cli import study_main
+
+    from simulations.nn.models import model_names
+
+    def report(store) -> str:
+        tables = [t for exp in (EXPERIMENT, CONV_EXPERIMENT) for t in comparison_table(store, exp)]
+        return "Test accuracy %, mean ± sd over seeds:\n" + format_comparison_table(tables)
 
     study_main(argv, description="pruning methods compared: run/resume the sweep, print the table",
                store=Path("paper") / "data" / "comparison.sqlite", run=run_comparison, lists=("methods",),
-               report=lambda st: "Test accuracy %, mean ± sd over seeds:\n" + format_comparison_table(comparison_table(st)))
+               options={"model": (model_names(), "a convolutional network (experiment pruning.compare_conv; "
+                                                 "store e.g. paper/data/comparison_lenet5.sqlite); default LeNet-300-100")},
+               report=report)
 
 
 if __name__ == "__main__":

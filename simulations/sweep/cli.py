@@ -249,12 +249,13 @@ def _report(st: ResultsStore, args) -> int:
     return 0
 
 
-def study_main(argv, *, description: str, store, run, report, lists=()) -> None:
+def study_main(argv, *, description: str, store, run, report, lists=(), options=None) -> None:
     """The command line of a study module: run (or resume) its sweep into ``--store``, then print ``report(store)``.
 
     Options: ``--store PATH`` (default ``store``), ``--quick``, ``--table-only`` (run nothing), ``--datasets …``,
-    ``--workers N`` and one ``--NAME …`` list option per entry of ``lists``. ``run(store, quick, *, workers,
-    datasets, progress, **lists)`` runs the sweep; ``report(store) -> str`` formats its tables.
+    ``--workers N``, one ``--NAME …`` list option per entry of ``lists`` and one ``--NAME VALUE`` option per
+    entry ``NAME: (choices, help)`` of ``options`` (default None: the study's default). ``run(store, quick, *,
+    workers, datasets, progress, **lists, **options)`` runs the sweep; ``report(store) -> str`` formats its tables.
     """
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--store", default=str(store))
@@ -263,11 +264,14 @@ def study_main(argv, *, description: str, store, run, report, lists=()) -> None:
     ap.add_argument("--datasets", nargs="*", default=None)
     for name in lists:
         ap.add_argument(f"--{name}", nargs="*", default=None)
+    options = dict(options or {})
+    for name, (choices, text) in options.items():
+        ap.add_argument(f"--{name}", default=None, choices=list(choices), help=text)
     ap.add_argument("--workers", type=int, default=0)
     a = ap.parse_args(argv)
     if not a.table_only:
         run(a.store, a.quick, workers=a.workers, datasets=a.datasets, progress=True,
-            **{name: getattr(a, name) for name in lists})
+            **{name: getattr(a, name) for name in (*lists, *options)})
     print(report(a.store))
 
 
