@@ -490,3 +490,42 @@ def test_eval_every_is_bounded_by_steps_max():
     t = tl.make_teacher(3, 2, seed=0)
     with pytest.raises(ValueError, match="eval_every"):
         tl.train_ensemble(4, 1.5, 0.5, 0.01, steps=5, teacher=t, batch_size=4, eval_every=STEPS_MAX + 1)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 8, 33, 257])
+def test_heapsort_sorts_like_numpy(n):
+    from simulations.noise_injection.eval_kernels import _heapsort
+
+    rng = np.random.default_rng(n)
+    a = np.concatenate([rng.standard_normal(n // 2), rng.integers(0, 3, n - n // 2).astype(float)])  # with ties
+    tail = rng.standard_normal(5)
+    b = np.concatenate([a, tail])
+    _heapsort(b, n)
+    np.testing.assert_array_equal(b[:n], np.sort(a))
+    np.testing.assert_array_equal(b[n:], tail)                                 # beyond n untouched
+
+
+@pytest.mark.parametrize("noise", ["neuron", "entry"])
+def test_the_variant_without_scalar_draws_gives_the_same_numbers(monkeypatch, noise):
+    """α ∉ {1, 2} and no output noise: the kernel compiled without the scalar sampler draws every block as the
+    one with it does (same stream use), so forcing the scalar variant changes nothing."""
+    from simulations.noise_injection import cpu, ensemble
+
+    chosen = []
+    real = cpu.train_networks_for
+
+    def spy(kind, noised, online, scalar=True):
+        chosen.append(scalar)
+        return real(kind, noised, online, scalar)
+
+    monkeypatch.setattr(ensemble._cpu, "train_networks_for", spy)
+    t = tl.make_teacher(3, 2, seed=4)
+    kw = dict(steps=6, teacher=t, noise=noise, seed=5)
+    lean = tl.train_ensemble([5, 7], [1.5, 1.8], 0.2, 0.05, **kw)
+    monkeypatch.setattr(ensemble._cpu, "train_networks_for", lambda kind, noised, online, scalar=True:
+                        real(kind, noised, online, True))
+    full = tl.train_ensemble([5, 7], [1.5, 1.8], 0.2, 0.05, **kw)
+    np.testing.assert_array_equal(lean.hidden_flat, full.hidden_flat)
+    monkeypatch.setattr(ensemble._cpu, "train_networks_for", spy)
+    tl.train_ensemble([5, 7], [1.5, 2.0], 0.2, 0.05, **kw)                 # α = 2 needs the scalar draws
+    assert chosen == [False, True]

@@ -97,15 +97,18 @@ def _loss(f, y, r, loss):
 # that vectorise, there the threads of a block split one network's neurons (shared-memory reduction,
 # one stream copy per neuron). The per-element arithmetic is one source for both
 # (simulations.noise_injection.pointwise), and so is the evaluation (eval_kernels.record).
-def _make_train_networks(noise: int, online: bool):
+def _make_train_networks(noise: int, online: bool, scalar: bool):
     """:func:`train_networks` compiled for one noise kind (``NOISE_NONE`` when no network is
-    noised) and one data mode (online teacher or data set): closure constants, so numba prunes the
-    other branches before typing and a call compiles only what it uses; each variant has its own
-    entry in numba's on-disk cache (the closure values are part of the key)."""
+    noised), one data mode (online teacher or data set) and whether scalar SαS draws are needed
+    (``scalar``: some noised network has α ∈ {1, 2}, or the output layer is noised; otherwise every
+    draw comes from the block sampler and the scalar one is not compiled): closure constants, so
+    numba prunes the other branches before typing and a call compiles only what it uses; each
+    variant has its own entry in numba's on-disk cache (the closure values are part of the key)."""
     NOISED = noise != NOISE_NONE
     IS_NEURON = noise == NOISE_NEURON
     IS_ENTRY = noise == NOISE_ENTRY
     ONLINE = online
+    SCALAR = scalar
 
     @nb.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
     def train_networks(
@@ -268,11 +271,14 @@ def _make_train_networks(noise: int, online: bool):
                 if NOISED and nscale > 0.0:
                     if noise_hidden:
                         if IS_NEURON or IS_ENTRY:
-                            if fill:
-                                sas_fill(states, k, alpha, noise_buf, xi_scratch)
+                            if SCALAR:  # closure constant: without it only the block sampler is compiled
+                                if fill:
+                                    sas_fill(states, k, alpha, noise_buf, xi_scratch)
+                                else:
+                                    for q in range(n_noise):
+                                        noise_buf[q] = _sas(states, k, alpha)
                             else:
-                                for q in range(n_noise):
-                                    noise_buf[q] = _sas(states, k, alpha)
+                                sas_fill(states, k, alpha, noise_buf, xi_scratch)
                             if IS_NEURON:
                                 for i in range(d):
                                     for j in range(n):
@@ -286,10 +292,11 @@ def _make_train_networks(noise: int, online: bool):
                                 rr = nscale * sub_gaussian_factor_draw(states, k, alpha)
                                 for i in range(d):
                                     Wk[i, j] += rr * normal(states, k)
-                    if noise_out:
-                        for j in range(n):
-                            for o in range(c):
-                                Ak[j, o] += nscale * _sas(states, k, alpha)
+                    if SCALAR:
+                        if noise_out:
+                            for j in range(n):
+                                for o in range(c):
+                                    Ak[j, o] += nscale * _sas(states, k, alpha)
                 if (t + 1) % eval_every == 0 or t == steps - 1:
                     ok = record(Wk, Ak, n, d, c, act, loss, Xe, Ye, kappas, prune_eps, buf, z, h, dh, f, r, k, e,
                                 run_loss / max(run_count, 1), hist_loss, hist_eval_loss, hist_eval_acc, hist_prune,
@@ -305,12 +312,16 @@ def _make_train_networks(noise: int, online: bool):
     return train_networks
 
 
-#: The variants, by (noise kind, online): ``NOISE_NONE`` when no network gets noise.
-TRAIN_NETWORKS = {(noise, online): _make_train_networks(noise, online)
-                  for noise in (NOISE_NONE, NOISE_NEURON, NOISE_ENTRY, NOISE_ELLIPTICAL) for online in (False, True)}
+#: The variants, by (noise kind, online, scalar draws): ``NOISE_NONE`` (without scalar draws) when no
+#: network gets noise.
+TRAIN_NETWORKS = {(noise, online, scalar): _make_train_networks(noise, online, scalar)
+                  for noise in (NOISE_NONE, NOISE_NEURON, NOISE_ENTRY, NOISE_ELLIPTICAL) for online in (False, True)
+                  for scalar in ((False,) if noise == NOISE_NONE else (False, True))}
 
 
-def train_networks_for(noise_kind: int, noised: bool, online: bool):
+def train_networks_for(noise_kind: int, noised: bool, online: bool, scalar: bool = True):
     """The compiled :func:`train_networks` for this noise kind (``noised`` False: no network is
-    noised, σ = 0 or no noised layer) and data mode."""
-    return TRAIN_NETWORKS[(int(noise_kind) if noised else NOISE_NONE, bool(online))]
+    noised, σ = 0 or no noised layer), data mode and need of scalar SαS draws (``scalar`` False only
+    when no noised network has α ∈ {1, 2} and the output layer is not noised)."""
+    noised = bool(noised)
+    return TRAIN_NETWORKS[(int(noise_kind) if noised else NOISE_NONE, bool(online), bool(scalar) and noised)]

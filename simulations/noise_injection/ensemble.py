@@ -354,7 +354,9 @@ def _launch(args: EnsembleArgs, backend: str, threads: int | None) -> None:
         return
     n = nb.get_num_threads() if threads is None else check_int("threads", threads, 1, nb.config.NUMBA_NUM_THREADS)
     noised = bool((args.noise_hidden or args.noise_out) and np.any(args.sigmas > 0.0))
-    kernel = _cpu.train_networks_for(args.noise_kind, noised, online=args.X.shape[0] == 0)
+    noised_alphas = args.alphas[args.sigmas > 0.0]
+    scalar = bool(args.noise_out or np.any((noised_alphas == 1.0) | (noised_alphas == 2.0)))
+    kernel = _cpu.train_networks_for(args.noise_kind, noised, online=args.X.shape[0] == 0, scalar=scalar)
     K = args.widths.shape[0]
     if n == 1 or K == 1:
         kernel(0, K, *args)

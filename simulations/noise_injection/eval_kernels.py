@@ -85,30 +85,33 @@ def _argmax(v, c):
 
 @nb.njit(cache=True)
 def _heapsort(a, n):
-    """Sort a[:n] ascending in place (heapsort; compiles in a fraction of the time of ``ndarray.sort``)."""
-    for start in range(n // 2 - 1, -1, -1):
-        _sift_down(a, start, n)
-    for end in range(n - 1, 0, -1):
-        t = a[0]
-        a[0] = a[end]
-        a[end] = t
-        _sift_down(a, 0, end)
+    """Sort a[:n] ascending in place (heapsort; compiles in a fraction of the time of ``ndarray.sort``).
 
-
-@nb.njit(cache=True)
-def _sift_down(a, root, end):
-    while True:
-        child = 2 * root + 1
-        if child >= end:
-            return
-        if child + 1 < end and a[child] < a[child + 1]:
-            child += 1
-        if a[root] >= a[child]:
-            return
-        t = a[root]
-        a[root] = a[child]
-        a[child] = t
-        root = child
+    One function with the sift-down written once inline: phase 1 builds the max-heap (roots
+    n//2 − 1 … 0 over the whole array), phase 2 swaps the maximum to the end and restores the heap on
+    the shrinking prefix."""
+    for it in range(n // 2 + n - 1):
+        if it < n // 2:
+            root = n // 2 - 1 - it
+            end = n
+        else:
+            end = n - 1 - (it - n // 2)
+            t = a[0]
+            a[0] = a[end]
+            a[end] = t
+            root = 0
+        while True:
+            child = 2 * root + 1
+            if child >= end:
+                break
+            if child + 1 < end and a[child] < a[child + 1]:
+                child += 1
+            if a[root] >= a[child]:
+                break
+            t = a[root]
+            a[root] = a[child]
+            a[child] = t
+            root = child
 
 
 @nb.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
