@@ -114,3 +114,39 @@ def test_snip_scores_on_lenet5_are_gradient_times_weight_by_finite_differences()
     ref_got, ref_want = ratios[2]
     for got, want in ratios:
         assert got / ref_got == pytest.approx(want / ref_want, rel=1e-4)
+
+
+def test_the_conv_sweeps_list_the_conv_methods_on_the_image_data_only():
+    from simulations.noise_compression import versus as vs
+    from simulations.pruning import comparison_study as cs
+    from simulations.pruning.comparison import CONV_METHODS
+
+    (name, cfgs, seeds), = cs.comparison_sweeps(False, ["mnist", "fashion_mnist"], None, "lenet5")
+    assert name == cs.CONV_EXPERIMENT == "pruning.compare_conv" and seeds == [0, 1, 2]
+    assert [c["method"] for c in cfgs] == list(CONV_METHODS) * 2 and all(c["model"] == "lenet5" for c in cfgs)
+    (_, quick, _), = cs.comparison_sweeps(True, ["mnist"], ["snip"], "lenet5")
+    assert quick[0]["n_train"] == 600 and "hidden" not in quick[0] and "nm_patterns" not in quick[0]
+    (name, cfgs, _), = vs.versus_sweeps(False, ["mnist"], "lenet5")
+    assert name == vs.VERSUS_CONV and all(c["model"] == "lenet5" for c in cfgs)
+    assert {c["method"] for c in cfgs} == set(vs.NOISE_METHODS) - {"noise_first_layer"}
+    assert len(cfgs) == 3 * len(vs.SIGMAS) + 1
+    with pytest.raises(ValueError, match="methods"):
+        cs.comparison_sweeps(False, ["mnist"], ["obd"], "lenet5")      # MLP-only scoring
+    with pytest.raises(ValueError, match="datasets"):
+        cs.comparison_sweeps(False, ["synthetic"], None, "lenet5")     # 64-dim vectors, not 1×28×28 images
+    with pytest.raises(ValueError, match="model"):
+        cs.comparison_sweeps(False, ["mnist"], None, "lenet6")
+
+
+def test_the_table_heads_each_network_apart():
+    from simulations.pruning import comparison_study as cs
+
+    rows = [dict(experiment=exp, status="done", dataset="mnist", method="magnitude", seed=0, target=[0.5],
+                 acc=[acc], sparsity=[0.5], compression=[2.0], speedup=[1.5], relative_compute=[0.9],
+                 relative_steps=[1.0], **net)
+            for exp, acc, net in (("pruning.compare", 0.97, {}), ("pruning.compare_conv", 0.99, {"model": "lenet5"}))]
+    tab = cs.comparison_table(rows) + cs.comparison_table(rows, cs.CONV_EXPERIMENT)
+    text = cs.format_comparison_table(tab)
+    assert "**MNIST** (n = 1 seeds)" in text and "**MNIST, LeNet-5** (n = 1 seeds)" in text
+    mlp, conv = text.split("**MNIST, LeNet-5**")
+    assert "| 97.0 |" in mlp and "| 99.0 |" in conv and "99.0" not in mlp

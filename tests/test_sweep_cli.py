@@ -176,3 +176,21 @@ def test_study_main_runs_then_reports_or_only_reports(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == f"table of {tmp_path / 's.sqlite'}"
     study_main(["--table-only", "--store", "x.sqlite"], **kw)
     assert len(calls) == 1 and capsys.readouterr().out.strip() == "table of x.sqlite"
+
+
+def test_study_main_passes_a_scalar_option_and_checks_its_choices(tmp_path, capsys):
+    from simulations.sweep.cli import study_main
+
+    calls = []
+
+    def run(store, quick, *, workers, datasets, progress, model):
+        calls.append(model)
+
+    kw = dict(description="d", store=tmp_path / "s.sqlite", run=run, report=lambda st: "t",
+              options={"model": (("lenet5", "vgg11"), "a network")})
+    study_main(["--model", "vgg11"], **kw)
+    study_main([], **kw)
+    assert calls == ["vgg11", None]
+    with pytest.raises(SystemExit):
+        study_main(["--model", "lenet6"], **kw)
+    assert "invalid choice" in capsys.readouterr().err

@@ -135,8 +135,8 @@ def versus_table(store_or_rows) -> list[dict]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m simulations.noise_compression.versus [--store PATH] [--quick] [--table-only] [--workers N] [--model NAME]``."""
-    from simulations.pruning.comparison_study import format_comparison_table
     from simulations.nn.models import model_names
+    from simulations.pruning.comparison_study import format_comparison_table
     from simulations.sweep.cli import study_main
 
     study_main(argv, description="noise-injected SGD against the baselines: run/resume, print the table",

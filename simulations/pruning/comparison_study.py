@@ -51,6 +51,8 @@ METHOD_LABELS = {
     "imp_lr_budget": "IMP, LR rewinding, equal steps",
 }
 _DATASET_LABELS = {"mnist": "MNIST", "fashion_mnist": "Fashion", "synthetic": "synthetic"}
+_MODEL_LABELS = {"lenet5": "LeNet-5", "vgg11": "VGG11", "vgg11_wide": "VGG11 (wide)", "resnet20": "ResNet-20",
+                 "resnet32": "ResNet-32", "resnet44": "ResNet-44", "resnet56": "ResNet-56"}
 
 
 def comparison_sweeps(quick: bool, datasets: Sequence[str] | None = None, methods: Sequence[str] | None = None,
@@ -212,7 +214,7 @@ def format_comparison_table(table: list[dict]) -> str:
     for d, net in dict.fromkeys((r["dataset"], r.get("model") or "") for r in rows):
         rs = [r for r in rows if r["dataset"] == d and (r.get("model") or "") == net]
         grid = next((r["targets"] for r in rs if r["method"] not in ("nm", "dense")), rs[0]["targets"])
-        title = _DATASET_LABELS.get(d, d) + (f", {net}" if net else "")
+        title = _DATASET_LABELS.get(d, d) + (f", {_MODEL_LABELS.get(net, net)}" if net else "")
         lines += ["", f"**{title}** (n = {max(r['n_seeds'] for r in rs)} seeds)", "",
                   "| method | " + " | ".join(f"{100 * s:g} %" for s in grid)
                   + " | compression / speed-up at the last | steps (× dense) | MACs (× dense) |",
@@ -236,9 +238,8 @@ def format_comparison_table(table: list[dict]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m simulations.pruning.comparison_study [--store PATH] [--quick] [--table-only] [--methods …] [--model NAME]``."""
-    from simulations.sweep.cli import study_main
-
     from simulations.nn.models import model_names
+    from simulations.sweep.cli import study_main
 
     def report(store) -> str:
         tables = [t for exp in (EXPERIMENT, CONV_EXPERIMENT) for t in comparison_table(store, exp)]
