@@ -171,7 +171,8 @@ def test_store_figures_read_the_committed_stores_without_writing(drawn):
     data = REPO / "paper" / "data"
     assert not (drawn / "pruning_reduced.sqlite").exists() and not (drawn / "noise_compression_reduced.sqlite").exists()
     assert not (drawn / "comparison_reduced.sqlite").exists()
-    assert {p.name for p in data.glob("*.sqlite")} >= {"pruning.sqlite", "noise_compression.sqlite", "comparison.sqlite"}
+    assert {p.name for p in data.glob("*.sqlite")} >= {"pruning.sqlite", "noise_compression.sqlite", "comparison.sqlite",
+                                                     "comparison_lenet5.sqlite", "noise_versus_lenet5.sqlite"}
 
 
 def test_reduced_tables_are_stamped(tmp_path):

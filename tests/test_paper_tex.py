@@ -122,10 +122,13 @@ def test_every_value_the_text_quotes_has_a_source(generated, tmp_path):
     tab = fig_methods.read_table(fig_methods.STORE)
     fig_methods.write_table(tab, tmp_path, reduced=False)
     fig_methods.write_noise_table(fig_methods.read_noise_table(fig_methods.NOISE_STORE), tab, tmp_path, reduced=False)
+    fig_methods.write_conv_table(fig_methods.read_table(fig_methods.CONV_STORE, conv=True),
+                                 fig_methods.read_noise_table(fig_methods.CONV_NOISE_STORE, conv=True), tmp_path,
+                                 reduced=False)
     from paper import fig_conv
 
     fig_conv.write_table(fig_conv.read_table(fig_conv.STORE), tmp_path, reduced=False)
-    for name in ("fig_methods", "fig_methods_noise", "fig_conv"):
+    for name in ("fig_methods", "fig_methods_noise", "fig_methods_lenet5", "fig_conv"):
         from_figures |= set(json.loads((tmp_path / f"{name}_values.json").read_text())["values"])
     assert quoted - defined <= from_figures, sorted(quoted - defined - from_figures)
 
@@ -200,6 +203,9 @@ def test_paper_compiles_without_undefined_references_or_overfull_boxes(tmp_path,
     tab = fig_methods.read_table(fig_methods.STORE)                                       # committed stores
     fig_methods.write_table(tab, figs, reduced=False)
     fig_methods.write_noise_table(fig_methods.read_noise_table(fig_methods.NOISE_STORE), tab, figs, reduced=False)
+    fig_methods.write_conv_table(fig_methods.read_table(fig_methods.CONV_STORE, conv=True),
+                                 fig_methods.read_noise_table(fig_methods.CONV_NOISE_STORE, conv=True), figs,
+                                 reduced=False)
     make_tex.main(["--outdir", str(work / "generated"), "--figures", str(figs)])
     proc = subprocess.run(["latexmk", "-pdf", "-bibtex", "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
                           cwd=work, capture_output=True, text=True, timeout=300)
