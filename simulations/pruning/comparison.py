@@ -22,7 +22,9 @@ families, each given T + F steps of training per network except IMP:
 * at initialization (``snip``, ``grasp``, ``synflow``): prune θ₀, then T + F steps with the mask
   fixed.
 * during training (``gmp``, ``set``, ``rigl``, ``supermask``): T + F steps with the mask changed
-  by the method (RigL's dense gradients counted).
+  by the method (RigL's dense gradients counted). ``set_sparse_init`` and ``rigl_sparse_init``
+  are SET and RigL from θ₀ rescaled unit by unit to its fan-in under the initial mask
+  (Evci et al. 2022's sparsity-aware initialisation, :mod:`.algorithms.sparse_init`).
 * iterative (``imp_weight``, ``imp_lr``, ``imp_finetune``: IMP with weight rewinding to step k,
   learning-rate rewinding and fine-tuning, :func:`simulations.pruning.imp`): one round of T steps
   (T − k after the first) per sparsity, so the network at the j-th sparsity cost j + 1 trainings;
@@ -54,15 +56,16 @@ FAMILIES = {
     "magnitude": "after", "alpha_pruning": "after", "tail_index": "after", "obd": "after", "woodfisher": "after",
     "taylor": "after", "nm": "after",
     "snip": "init", "grasp": "init", "synflow": "init",
-    "gmp": "during", "set": "during", "rigl": "during", "supermask": "during",
+    "gmp": "during", "set": "during", "rigl": "during", "set_sparse_init": "during", "rigl_sparse_init": "during",
+    "supermask": "during",
     "imp_weight": "imp", "imp_lr": "imp", "imp_finetune": "imp", "imp_lr_budget": "imp",
 }
 #: the methods compared, in table order
 COMPARED = tuple(FAMILIES)
 #: the methods that also run on a convolutional network (``config.model``, a network of
 #: :mod:`simulations.nn.models`); the others score or train through the MLP-only reference autodiff
-CONV_METHODS = ("dense", "magnitude", "snip", "gmp", "set", "rigl", "imp_weight", "imp_lr", "imp_finetune",
-                "imp_lr_budget")
+CONV_METHODS = ("dense", "magnitude", "snip", "gmp", "set", "rigl", "set_sparse_init", "rigl_sparse_init",
+                "imp_weight", "imp_lr", "imp_finetune", "imp_lr_budget")
 
 
 def family_of(method: str) -> str:
@@ -307,10 +310,10 @@ def _during(s: Setup) -> list[dict]:
             end = int(min(cfg.lr_milestones) * steps)
             r = gradual.gmp(s.spec, s.data, final_sparsity=target, start_step=int(0.1 * steps), end_step=end,
                             frequency=cfg.update_every, optimizer=s.optimizer(steps), **common)
-        elif cfg.method in ("set", "rigl"):
-            fn = dynamic.set_train if cfg.method == "set" else dynamic.rigl_train
+        elif cfg.method in ("set", "rigl", "set_sparse_init", "rigl_sparse_init"):
+            fn = dynamic.set_train if cfg.method.startswith("set") else dynamic.rigl_train
             r = fn(s.spec, s.data, sparsity=target, update_every=cfg.update_every, optimizer=s.optimizer(steps),
-                   **common)
+                   sparse_init=cfg.method.endswith("_sparse_init"), **common)
         else:
             # edge-popup (Ramanujan et al. 2020) over the signed Kaiming constant sign(θ₀)·√(2/fan_in), their
             # optimiser (SGD, step 0.1, momentum 0.9) on the scores; per-layer top-k, biases frozen at θ₀

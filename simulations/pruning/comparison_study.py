@@ -44,6 +44,8 @@ METHOD_LABELS = {
     "gmp": "gradual magnitude (cubic)",
     "set": "SET",
     "rigl": "RigL",
+    "set_sparse_init": "SET, sparse-aware init",
+    "rigl_sparse_init": "RigL, sparse-aware init",
     "supermask": "supermask (edge-popup, signed constant)",
     "imp_weight": "IMP, weight rewinding",
     "imp_lr": "IMP, learning-rate rewinding",

@@ -33,12 +33,13 @@ from typing import Any
 import numpy as np
 
 from simulations._core.seeding import child, generator, seed_sequence
-from simulations._core.validation import check_array, check_choice, check_int, check_real
+from simulations._core.validation import check_array, check_bool, check_choice, check_int, check_real
 from simulations.nn.model import MLPSpec, Params, init_params
 from simulations.nn.model_spec import ModelSpec
 from simulations.pruning.algorithms.compute import Compute
 from simulations.pruning.algorithms.distributions import DISTRIBUTIONS, layer_densities, random_masks
 from simulations.pruning.algorithms.schedules import ANNEALS, STEP_MAX, drop_fraction_at
+from simulations.pruning.algorithms.sparse_init import sparse_fan_in_init
 from simulations.pruning.algorithms.sparse_train import UPDATES_MAX, MaskUpdate, SparseTrainResult, sparse_train
 from simulations.pruning.masks import check_layers, check_mask_list
 
@@ -78,8 +79,8 @@ def drop_grow(weights: np.ndarray, mask: np.ndarray, k: int, grow_scores: np.nda
 
 
 def _dynamic(spec, data, *, growth, sparsity, steps, drop_fraction, update_every, end_fraction, anneal,
-             distribution, dense_layers, optimizer, batch_size, seed, params, eval_every, threads, compute,
-             name) -> SparseTrainResult:
+             distribution, dense_layers, sparse_init, optimizer, batch_size, seed, params, eval_every, threads,
+             compute, name) -> SparseTrainResult:
     if not isinstance(spec, (MLPSpec, ModelSpec)):
         raise TypeError(f"spec must be an MLPSpec or a ModelSpec, got {type(spec).__name__}")
     T = check_int("steps", steps, 1, STEP_MAX)
@@ -89,6 +90,7 @@ def _dynamic(spec, data, *, growth, sparsity, steps, drop_fraction, update_every
     ef = check_real("end_fraction", end_fraction, 0.0, 1.0, low_open=True)
     check_choice("anneal", anneal, ANNEALS)
     check_choice("distribution", distribution, DISTRIBUTIONS)
+    sparse_init = check_bool("sparse_init", sparse_init)
     L = spec.n_layers
     dense = check_layers("dense_layers", dense_layers, L)
     if params is not None and not isinstance(params, Params):
@@ -98,6 +100,8 @@ def _dynamic(spec, data, *, growth, sparsity, steps, drop_fraction, update_every
     ss = seed_sequence(seed)
     masks0 = random_masks(shapes, dens, child(ss, "mask"))
     theta0 = params.copy() if params is not None else init_params(spec, child(ss, "init"))
+    if sparse_init:
+        theta0 = sparse_fan_in_init(theta0, masks0)
     t_end = max(1, int(math.floor(ef * T)))
     if (min(T, t_end) - 1) // dT > UPDATES_MAX:  # before listing them (a huge budget would exhaust memory)
         raise ValueError(f"update_every must leave at most {UPDATES_MAX} mask updates before step {t_end}, got {dT}")
@@ -121,13 +125,14 @@ def _dynamic(spec, data, *, growth, sparsity, steps, drop_fraction, update_every
                        batch_size=batch_size, seed=child(ss, "train"), eval_every=eval_every, threads=threads,
                        compute=compute)
     out.config.update(method=name, sparsity=s, drop_fraction=a, update_every=dT, end_step=t_end, anneal=anneal,
-                      distribution=distribution, dense_layers=dense, densities=dens)
+                      distribution=distribution, dense_layers=dense, densities=dens, sparse_init=sparse_init)
     return out
 
 
 def set_train(spec: MLPSpec, data, *, sparsity: float = 0.9, steps: int, drop_fraction: float = 0.3,
               update_every: int = 100, end_fraction: float = 1.0, anneal: str = "constant",
-              distribution: str = "er", dense_layers=None, optimizer=None, batch_size: int = 128, seed: Any = 0,
+              distribution: str = "er", dense_layers=None, sparse_init: bool = False, optimizer=None,
+              batch_size: int = 128, seed: Any = 0,
               params: Params | None = None, eval_every: int | None = None, threads: int | None = None,
               compute: Compute | None = None) -> SparseTrainResult:
     """Sparse evolutionary training (SET; module docstring): random regrowth.
@@ -136,19 +141,22 @@ def set_train(spec: MLPSpec, data, *, sparsity: float = 0.9, steps: int, drop_fr
     ``drop_fraction`` = ζ in [0, 1]; ``update_every`` = ΔT ≥ 1 (updates at ΔT, 2ΔT, … < T_end);
     ``end_fraction`` in (0, 1]: T_end = ⌊end_fraction·steps⌋; ``anneal``: one of
     :data:`.schedules.ANNEALS`; ``distribution``: one of :data:`.distributions.DISTRIBUTIONS`;
-    ``dense_layers``: layer indices kept dense (counted in the budget). ``seed``: children
+    ``dense_layers``: layer indices kept dense (counted in the budget); ``sparse_init``: rescale θ₀
+    unit by unit to its fan-in under the initial mask (:mod:`.sparse_init`, Evci et al. 2022) before
+    training — the default trains from the masked dense θ₀ as the papers do. ``seed``: children
     ``"mask"`` (initial mask), ``"init"`` (θ₀ unless ``params``), ``"train"`` (data order),
     ``("grow", t)`` (regrowth at step t).
     """
     return _dynamic(spec, data, growth="random", sparsity=sparsity, steps=steps, drop_fraction=drop_fraction,
                     update_every=update_every, end_fraction=end_fraction, anneal=anneal, distribution=distribution,
-                    dense_layers=dense_layers, optimizer=optimizer, batch_size=batch_size, seed=seed, params=params,
-                    eval_every=eval_every, threads=threads, compute=compute, name="set")
+                    dense_layers=dense_layers, sparse_init=sparse_init, optimizer=optimizer, batch_size=batch_size,
+                    seed=seed, params=params, eval_every=eval_every, threads=threads, compute=compute, name="set")
 
 
 def rigl_train(spec: MLPSpec, data, *, sparsity: float = 0.9, steps: int, drop_fraction: float = 0.3,
                update_every: int = 100, end_fraction: float = 0.75, anneal: str = "cosine",
-               distribution: str = "erk", dense_layers=None, optimizer=None, batch_size: int = 128, seed: Any = 0,
+               distribution: str = "erk", dense_layers=None, sparse_init: bool = False, optimizer=None,
+               batch_size: int = 128, seed: Any = 0,
                params: Params | None = None, eval_every: int | None = None, threads: int | None = None,
                compute: Compute | None = None) -> SparseTrainResult:
     """RigL (module docstring): regrowth by the largest dense-gradient magnitudes.
@@ -159,5 +167,5 @@ def rigl_train(spec: MLPSpec, data, *, sparsity: float = 0.9, steps: int, drop_f
     """
     return _dynamic(spec, data, growth="gradient", sparsity=sparsity, steps=steps, drop_fraction=drop_fraction,
                     update_every=update_every, end_fraction=end_fraction, anneal=anneal, distribution=distribution,
-                    dense_layers=dense_layers, optimizer=optimizer, batch_size=batch_size, seed=seed, params=params,
-                    eval_every=eval_every, threads=threads, compute=compute, name="rigl")
+                    dense_layers=dense_layers, sparse_init=sparse_init, optimizer=optimizer, batch_size=batch_size,
+                    seed=seed, params=params, eval_every=eval_every, threads=threads, compute=compute, name="rigl")
