@@ -61,7 +61,8 @@ def _has_mnist() -> bool:
 
 
 @pytest.mark.skipif(not _has_mnist(), reason="MNIST files not found (set TAILCOMP_DATA to the folder holding them)")
-@pytest.mark.parametrize("method", ["dense", "magnitude", "snip", "gmp", "rigl", "imp_lr", "noise"])
+@pytest.mark.parametrize("method", ["dense", "magnitude", "snip", "gmp", "rigl", "rigl_sparse_init", "imp_lr",
+                                    "noise"])
 def test_every_conv_method_runs_on_lenet5_and_reaches_its_sparsities(method):
     from simulations.experiments.noise_compression import NoiseVersusConvConfig
     from simulations.experiments.pruning import ConvCompareConfig
@@ -136,6 +137,18 @@ def test_the_conv_sweeps_list_the_conv_methods_on_the_image_data_only():
         cs.comparison_sweeps(False, ["synthetic"], None, "lenet5")     # 64-dim vectors, not 1×28×28 images
     with pytest.raises(ValueError, match="model"):
         cs.comparison_sweeps(False, ["mnist"], None, "lenet6")
+
+
+def test_the_conv_sweeps_say_when_no_image_data_is_found(monkeypatch):
+    from simulations.nn.data import DataError
+    from simulations.pruning import comparison_study as cs
+    from simulations.pruning import data
+
+    monkeypatch.setattr(data, "available_datasets", lambda: [])
+    with pytest.raises(DataError, match="TAILCOMP_DATA"):
+        cs.comparison_sweeps(False, None, None, "lenet5")
+    (_, cfgs, _), = cs.comparison_sweeps(True, None, ["magnitude"])      # the MLP falls back to synthetic data
+    assert {c["dataset"] for c in cfgs} == {"synthetic"}
 
 
 def test_the_table_heads_each_network_apart():

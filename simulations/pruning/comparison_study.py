@@ -83,6 +83,12 @@ def comparison_sweeps(quick: bool, datasets: Sequence[str] | None = None, method
         from simulations.pruning.data import SYNTHETIC, available_datasets
 
         datasets = available_datasets() or ([SYNTHETIC] if model is None else [])
+        if not datasets:
+            from simulations.nn.data import DataError
+
+            raise DataError(f"model {model!r} trains on MNIST or Fashion-MNIST and neither data set was found: set "
+                            "TAILCOMP_DATA to the folder holding the files, or fetch them once with "
+                            "simulations.nn.load_mnist(download=True) / load_fashion_mnist(download=True)")
     if model is not None:
         datasets = [check_choice("datasets", d, ("mnist", "fashion_mnist")) for d in datasets]
     if methods is None:
