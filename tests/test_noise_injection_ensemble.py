@@ -529,3 +529,26 @@ def test_the_variant_without_scalar_draws_gives_the_same_numbers(monkeypatch, no
     monkeypatch.setattr(ensemble._cpu, "train_networks_for", spy)
     tl.train_ensemble([5, 7], [1.5, 2.0], 0.2, 0.05, **kw)                 # α = 2 needs the scalar draws
     assert chosen == [False, True]
+
+
+def test_elliptical_noise_takes_the_scalar_sampler_only_for_the_output_layer(monkeypatch):
+    """The elliptical hidden noise draws R_i and normals, never the scalar SαS sampler: at α = 2 the lean
+    variant is chosen and gives the numbers of the scalar one; noising the output layer selects the latter."""
+    from simulations.noise_injection import cpu, ensemble
+
+    chosen = []
+    real = cpu.train_networks_for
+
+    def spy(kind, noised, online, scalar=True):
+        chosen.append(scalar)
+        return real(kind, noised, online, scalar)
+
+    monkeypatch.setattr(ensemble._cpu, "train_networks_for", spy)
+    kw = dict(steps=6, teacher=tl.make_teacher(3, 2, seed=4), seed=5)
+    lean = tl.train_ensemble([5, 7], [2.0, 1.0], 0.2, 0.05, noise="elliptical", **kw)
+    tl.train_ensemble([5, 7], [2.0, 1.0], 0.2, 0.05, noise=NoiseSpec("elliptical", (0, 1)), **kw)
+    assert chosen == [False, True]
+    monkeypatch.setattr(ensemble._cpu, "train_networks_for", lambda kind, noised, online, scalar=True:
+                        real(kind, noised, online, True))
+    full = tl.train_ensemble([5, 7], [2.0, 1.0], 0.2, 0.05, noise="elliptical", **kw)
+    np.testing.assert_array_equal(lean.hidden_flat, full.hidden_flat)

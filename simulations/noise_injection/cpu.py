@@ -100,7 +100,8 @@ def _loss(f, y, r, loss):
 def _make_train_networks(noise: int, online: bool, scalar: bool):
     """:func:`train_networks` compiled for one noise kind (``NOISE_NONE`` when no network is
     noised), one data mode (online teacher or data set) and whether scalar SαS draws are needed
-    (``scalar``: some noised network has α ∈ {1, 2}, or the output layer is noised; otherwise every
+    (``scalar``: per-neuron or per-entry hidden noise at α ∈ {1, 2} in some network, or output-layer
+    noise; the elliptical hidden noise never needs it; otherwise every
     draw comes from the block sampler and the scalar one is not compiled): closure constants, so
     numba prunes the other branches before typing and a call compiles only what it uses; each
     variant has its own entry in numba's on-disk cache (the closure values are part of the key)."""
@@ -322,6 +323,6 @@ TRAIN_NETWORKS = {(noise, online, scalar): _make_train_networks(noise, online, s
 def train_networks_for(noise_kind: int, noised: bool, online: bool, scalar: bool = True):
     """The compiled :func:`train_networks` for this noise kind (``noised`` False: no network is
     noised, σ = 0 or no noised layer), data mode and need of scalar SαS draws (``scalar`` False only
-    when no noised network has α ∈ {1, 2} and the output layer is not noised)."""
+    when the output layer is not noised and no network has per-neuron or per-entry hidden noise at α ∈ {1, 2})."""
     noised = bool(noised)
     return TRAIN_NETWORKS[(int(noise_kind) if noised else NOISE_NONE, bool(online), bool(scalar) and noised)]

@@ -46,7 +46,7 @@ from typing import Any
 import numba as nb
 import numpy as np
 
-from simulations._core.codes import ACTIVATION_CODES, LOSS_CODES, STATUS_NAMES
+from simulations._core.codes import ACTIVATION_CODES, LOSS_CODES, NOISE_CODES, STATUS_NAMES
 from simulations._core.noise import NOISE_KINDS, NoiseSpec, as_noise_spec
 from simulations._core.seeding import generator, kernel_seed, replicate, seed_sequence
 from simulations._core.validation import check_alpha, check_array, check_choice, check_int, check_positive, check_real
@@ -355,7 +355,10 @@ def _launch(args: EnsembleArgs, backend: str, threads: int | None) -> None:
     n = nb.get_num_threads() if threads is None else check_int("threads", threads, 1, nb.config.NUMBA_NUM_THREADS)
     noised = bool((args.noise_hidden or args.noise_out) and np.any(args.sigmas > 0.0))
     noised_alphas = args.alphas[args.sigmas > 0.0]
-    scalar = bool(args.noise_out or np.any((noised_alphas == 1.0) | (noised_alphas == 2.0)))
+    # scalar SαS draws: output-layer noise, or per-neuron / per-entry hidden noise at α ∈ {1, 2} (the block
+    # sampler's closed forms); the elliptical hidden noise draws its own radial factor and normals
+    blocky = args.noise_hidden and args.noise_kind in (NOISE_CODES["neuron"], NOISE_CODES["entry"])
+    scalar = bool(args.noise_out or (blocky and np.any((noised_alphas == 1.0) | (noised_alphas == 2.0))))
     kernel = _cpu.train_networks_for(args.noise_kind, noised, online=args.X.shape[0] == 0, scalar=scalar)
     K = args.widths.shape[0]
     if n == 1 or K == 1:
