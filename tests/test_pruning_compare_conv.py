@@ -61,8 +61,8 @@ def _has_mnist() -> bool:
 
 
 @pytest.mark.skipif(not _has_mnist(), reason="MNIST files not found (set TAILCOMP_DATA to the folder holding them)")
-@pytest.mark.parametrize("method", ["dense", "magnitude", "snip", "gmp", "rigl", "rigl_sparse_init", "imp_lr",
-                                    "noise"])
+@pytest.mark.parametrize("method", ["dense", "magnitude", "tail_index", "snip", "gmp", "rigl", "rigl_sparse_init",
+                                    "imp_lr", "noise"])
 def test_every_conv_method_runs_on_lenet5_and_reaches_its_sparsities(method):
     from simulations.experiments.noise_compression import NoiseVersusConvConfig
     from simulations.experiments.pruning import ConvCompareConfig

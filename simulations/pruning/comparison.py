@@ -63,9 +63,11 @@ FAMILIES = {
 #: the methods compared, in table order
 COMPARED = tuple(FAMILIES)
 #: the methods that also run on a convolutional network (``config.model``, a network of
-#: :mod:`simulations.nn.models`); the others score or train through the MLP-only reference autodiff
-CONV_METHODS = ("dense", "magnitude", "snip", "gmp", "set", "rigl", "set_sparse_init", "rigl_sparse_init",
-                "imp_weight", "imp_lr", "imp_finetune", "imp_lr_budget")
+#: :mod:`simulations.nn.models`); the others score or train through the MLP-only reference autodiff, except
+#: AlphaPruning, whose power-law fit of a layer's ESD needs ≥ 10 eigenvalues (LeNet-5's first convolution,
+#: a 6 × 25 matrix, has 6)
+CONV_METHODS = ("dense", "magnitude", "tail_index", "snip", "gmp", "set", "rigl", "set_sparse_init",
+                "rigl_sparse_init", "imp_weight", "imp_lr", "imp_finetune", "imp_lr_budget")
 
 
 def family_of(method: str) -> str:
@@ -212,7 +214,10 @@ def _after_masks(s: Setup, params, target, c: Compute):
     if m in ("alpha_pruning", "tail_index"):  # layer-wise allocation, then magnitude within each layer
         from simulations.pruning.allocation import prune_allocated
 
-        return params, prune_allocated([np.array(w) for w in params.weights], target, m).masks, None
+        # a convolution's kernel (O, C, kh, kw) enters as the (O, C·kh·kw) matrix of its units' weights
+        flat = [np.array(w).reshape(w.shape[0], -1) for w in params.weights]
+        masks = prune_allocated(flat, target, m).masks
+        return params, [mk.reshape(sh) for mk, sh in zip(masks, s.shapes)], None
     from simulations.pruning.algorithms import second_order, structured
 
     if m == "obd":  # the methods count their own scoring passes (and WoodFisher its block inverses)
