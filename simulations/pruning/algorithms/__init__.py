@@ -16,7 +16,8 @@ scope — and each algorithm overrides only its scoring (the design of jaxpruner
   RigL's cosine drop fraction, uniform / Erdős–Rényi / ERK layer densities (Mocanu et al.
   2018; Evci et al. 2020).
 * :mod:`.sparse_train` — the driver for methods that change the mask while training;
-  :mod:`.gradual` (gradual magnitude pruning) and :mod:`.dynamic` (SET, RigL) run on it.
+  :mod:`.gradual` (gradual magnitude pruning) and :mod:`.dynamic` (SET, RigL) run on it;
+  :mod:`.sparse_init` rescales an initialisation to each unit's fan-in under a mask (Evci et al. 2022).
 * :mod:`.supermask` — masks learned over frozen weights (Zhou et al. 2019; Ramanujan et al.
   2020's edge-popup), signed-constant weights.
 """
@@ -28,6 +29,7 @@ from simulations.pruning.algorithms.dynamic import rigl_train, set_train
 from simulations.pruning.algorithms.gradual import gmp
 from simulations.pruning.algorithms.schedules import drop_fraction_at, polynomial_sparsity, pruning_steps
 from simulations.pruning.algorithms.second_order import OBD, woodfisher_prune
+from simulations.pruning.algorithms.sparse_init import fan_in_scales, sparse_fan_in_init
 from simulations.pruning.algorithms.sparse_train import MaskUpdate, SparseTrainResult, sparse_train
 from simulations.pruning.algorithms.structured import nm_masks, prune_neurons, taylor_neuron_scores
 from simulations.pruning.algorithms.supermask import SupermaskResult, supermask_train
@@ -37,5 +39,5 @@ __all__ = ["ScoreBased", "removal_counts", "full_weight_masks", "Compute", "forw
            "OBD", "woodfisher_prune", "taylor_neuron_scores", "prune_neurons", "nm_masks",
            "gmp", "polynomial_sparsity", "pruning_steps", "drop_fraction_at",
            "layer_densities", "layer_counts", "random_masks",
-           "set_train", "rigl_train", "sparse_train", "MaskUpdate", "SparseTrainResult",
+           "set_train", "rigl_train", "sparse_fan_in_init", "fan_in_scales", "sparse_train", "MaskUpdate", "SparseTrainResult",
            "supermask_train", "SupermaskResult"]
