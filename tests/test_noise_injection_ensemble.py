@@ -505,50 +505,55 @@ def test_heapsort_sorts_like_numpy(n):
     np.testing.assert_array_equal(b[n:], tail)                                 # beyond n untouched
 
 
+@pytest.fixture
+def kernel_choice(monkeypatch):
+    """Records the ``scalar`` flag of every kernel chosen; ``kernel_choice.force()`` makes every later choice
+    the scalar variant."""
+    from simulations.noise_injection import cpu, ensemble
+
+    real = cpu.train_networks_for
+
+    class Spy:
+        chosen: list = []
+
+        @staticmethod
+        def force():
+            monkeypatch.setattr(ensemble._cpu, "train_networks_for",
+                                lambda kind, noised, online, scalar=True: real(kind, noised, online, True))
+
+        @staticmethod
+        def watch():
+            def spy(kind, noised, online, scalar=True):
+                Spy.chosen.append(scalar)
+                return real(kind, noised, online, scalar)
+
+            monkeypatch.setattr(ensemble._cpu, "train_networks_for", spy)
+
+    Spy.chosen = []
+    Spy.watch()
+    return Spy
+
+
 @pytest.mark.parametrize("noise", ["neuron", "entry"])
-def test_the_variant_without_scalar_draws_gives_the_same_numbers(monkeypatch, noise):
+def test_the_variant_without_scalar_draws_gives_the_same_numbers(kernel_choice, noise):
     """α ∉ {1, 2} and no output noise: the kernel compiled without the scalar sampler draws every block as the
     one with it does (same stream use), so forcing the scalar variant changes nothing."""
-    from simulations.noise_injection import cpu, ensemble
-
-    chosen = []
-    real = cpu.train_networks_for
-
-    def spy(kind, noised, online, scalar=True):
-        chosen.append(scalar)
-        return real(kind, noised, online, scalar)
-
-    monkeypatch.setattr(ensemble._cpu, "train_networks_for", spy)
-    t = tl.make_teacher(3, 2, seed=4)
-    kw = dict(steps=6, teacher=t, noise=noise, seed=5)
+    kw = dict(steps=6, teacher=tl.make_teacher(3, 2, seed=4), noise=noise, seed=5)
     lean = tl.train_ensemble([5, 7], [1.5, 1.8], 0.2, 0.05, **kw)
-    monkeypatch.setattr(ensemble._cpu, "train_networks_for", lambda kind, noised, online, scalar=True:
-                        real(kind, noised, online, True))
+    tl.train_ensemble([5, 7], [1.5, 2.0], 0.2, 0.05, **kw)                 # α = 2 needs the scalar draws
+    assert kernel_choice.chosen == [False, True]
+    kernel_choice.force()
     full = tl.train_ensemble([5, 7], [1.5, 1.8], 0.2, 0.05, **kw)
     np.testing.assert_array_equal(lean.hidden_flat, full.hidden_flat)
-    monkeypatch.setattr(ensemble._cpu, "train_networks_for", spy)
-    tl.train_ensemble([5, 7], [1.5, 2.0], 0.2, 0.05, **kw)                 # α = 2 needs the scalar draws
-    assert chosen == [False, True]
 
 
-def test_elliptical_noise_takes_the_scalar_sampler_only_for_the_output_layer(monkeypatch):
+def test_elliptical_noise_takes_the_scalar_sampler_only_for_the_output_layer(kernel_choice):
     """The elliptical hidden noise draws R_i and normals, never the scalar SαS sampler: at α = 2 the lean
     variant is chosen and gives the numbers of the scalar one; noising the output layer selects the latter."""
-    from simulations.noise_injection import cpu, ensemble
-
-    chosen = []
-    real = cpu.train_networks_for
-
-    def spy(kind, noised, online, scalar=True):
-        chosen.append(scalar)
-        return real(kind, noised, online, scalar)
-
-    monkeypatch.setattr(ensemble._cpu, "train_networks_for", spy)
     kw = dict(steps=6, teacher=tl.make_teacher(3, 2, seed=4), seed=5)
     lean = tl.train_ensemble([5, 7], [2.0, 1.0], 0.2, 0.05, noise="elliptical", **kw)
     tl.train_ensemble([5, 7], [2.0, 1.0], 0.2, 0.05, noise=NoiseSpec("elliptical", (0, 1)), **kw)
-    assert chosen == [False, True]
-    monkeypatch.setattr(ensemble._cpu, "train_networks_for", lambda kind, noised, online, scalar=True:
-                        real(kind, noised, online, True))
+    assert kernel_choice.chosen == [False, True]
+    kernel_choice.force()
     full = tl.train_ensemble([5, 7], [2.0, 1.0], 0.2, 0.05, noise="elliptical", **kw)
     np.testing.assert_array_equal(lean.hidden_flat, full.hidden_flat)
