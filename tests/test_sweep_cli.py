@@ -4,6 +4,7 @@ metrics are summarised in tables; one ``--out`` option."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -194,3 +195,19 @@ def test_study_main_passes_a_scalar_option_and_checks_its_choices(tmp_path, caps
     with pytest.raises(SystemExit):
         study_main(["--model", "lenet6"], **kw)
     assert "invalid choice" in capsys.readouterr().err
+
+
+
+def test_study_main_default_store_can_follow_the_options(tmp_path):
+    from simulations.pruning.comparison_study import default_store
+    from simulations.sweep.cli import study_main
+
+    stores = []
+    kw = dict(description="d", store=lambda o: default_store("cmp", o["model"]),
+              run=lambda store, quick, **k: stores.append(store), report=lambda st: "t",
+              options={"model": (("lenet5",), "a network")})
+    study_main([], **kw)
+    study_main(["--model", "lenet5"], **kw)
+    study_main(["--model", "lenet5", "--store", "mine.sqlite"], **kw)
+    assert stores == [str(Path("paper") / "data" / "cmp.sqlite"), str(Path("paper") / "data" / "cmp_lenet5.sqlite"),
+                      "mine.sqlite"]

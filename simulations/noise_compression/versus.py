@@ -136,13 +136,14 @@ def versus_table(store_or_rows) -> list[dict]:
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m simulations.noise_compression.versus [--store PATH] [--quick] [--table-only] [--workers N] [--model NAME]``."""
     from simulations.nn.models import model_names
-    from simulations.pruning.comparison_study import format_comparison_table
+    from simulations.pruning.comparison_study import default_store, format_comparison_table
     from simulations.sweep.cli import study_main
 
     study_main(argv, description="noise-injected SGD against the baselines: run/resume, print the table",
-               store=Path("paper") / "data" / "noise_versus.sqlite", run=run_versus,
+               store=lambda o: default_store("noise_versus", o["model"]), run=run_versus,
                options={"model": (model_names(), "a convolutional network (experiment noise_compression.versus_conv; "
-                                                 "store e.g. paper/data/noise_versus_lenet5.sqlite); default LeNet-300-100")},
+                                                 "default store paper/data/noise_versus_<model>.sqlite); default "
+                                                 "LeNet-300-100")},
                report=lambda st: "Test accuracy %, mean ± sd over seeds:\n" + format_comparison_table(versus_table(st)))
 
 

@@ -244,6 +244,12 @@ def format_comparison_table(table: list[dict]) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
+def default_store(stem: str, model: str | None = None) -> Path:
+    """The command lines' default store: ``paper/data/<stem>.sqlite`` for LeNet-300-100, ``<stem>_<model>.sqlite``
+    for a convolutional network, so that the runs of two networks never share a store by accident."""
+    return Path("paper") / "data" / (f"{stem}_{model}.sqlite" if model else f"{stem}.sqlite")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m simulations.pruning.comparison_study [--store PATH] [--quick] [--table-only] [--methods …] [--model NAME]``."""
     from simulations.nn.models import model_names
@@ -254,9 +260,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         return "Test accuracy %, mean ± sd over seeds:\n" + format_comparison_table(tables)
 
     study_main(argv, description="pruning methods compared: run/resume the sweep, print the table",
-               store=Path("paper") / "data" / "comparison.sqlite", run=run_comparison, lists=("methods",),
-               options={"model": (model_names(), "a convolutional network (experiment pruning.compare_conv; "
-                                                 "store e.g. paper/data/comparison_lenet5.sqlite); default LeNet-300-100")},
+               store=lambda o: default_store("comparison", o["model"]), run=run_comparison, lists=("methods",),
+               options={"model": (model_names(), "a convolutional network (experiment pruning.compare_conv; default "
+                                                 "store paper/data/comparison_<model>.sqlite); default LeNet-300-100")},
                report=report)
 
 

@@ -252,13 +252,14 @@ def _report(st: ResultsStore, args) -> int:
 def study_main(argv, *, description: str, store, run, report, lists=(), options=None) -> None:
     """The command line of a study module: run (or resume) its sweep into ``--store``, then print ``report(store)``.
 
-    Options: ``--store PATH`` (default ``store``), ``--quick``, ``--table-only`` (run nothing), ``--datasets …``,
+    Options: ``--store PATH`` (default ``store``, or ``store(options)`` when it is callable: a default that
+    follows the scalar options, e.g. one store per network), ``--quick``, ``--table-only`` (run nothing), ``--datasets …``,
     ``--workers N``, one ``--NAME …`` list option per entry of ``lists`` and one ``--NAME VALUE`` option per
     entry ``NAME: (choices, help)`` of ``options`` (default None: the study's default). ``run(store, quick, *,
     workers, datasets, progress, **lists, **options)`` runs the sweep; ``report(store) -> str`` formats its tables.
     """
     ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--store", default=str(store))
+    ap.add_argument("--store", default=None, help="results store (SQLite; created if missing)")
     ap.add_argument("--quick", action="store_true", help="tiny configuration (seconds per run)")
     ap.add_argument("--table-only", action="store_true", help="read the store, run nothing")
     ap.add_argument("--datasets", nargs="*", default=None)
@@ -269,6 +270,8 @@ def study_main(argv, *, description: str, store, run, report, lists=(), options=
         ap.add_argument(f"--{name}", default=None, choices=list(choices), help=text)
     ap.add_argument("--workers", type=int, default=0)
     a = ap.parse_args(argv)
+    if a.store is None:
+        a.store = str(store({name: getattr(a, name) for name in options}) if callable(store) else store)
     if not a.table_only:
         run(a.store, a.quick, workers=a.workers, datasets=a.datasets, progress=True,
             **{name: getattr(a, name) for name in (*lists, *options)})
