@@ -13,7 +13,8 @@ the unit's own fan-in, ``Var W_{l,ij} = 2/n_{l,i}`` for He's normal law.
 :func:`sparse_fan_in_init` does this for any dense law of scale ``∝ 1/√n_l`` by rescaling:
 ``W'_{l,ij} = M_{l,ij} W_{l,ij} √(n_l / n_{l,i})`` — so PyTorch's default ``U(±1/√n_l)`` becomes
 ``U(±1/√n_{l,i})`` on the active entries, and He's ``N(0, 2/n_l)`` becomes Evci et al.'s
-``N(0, 2/n_{l,i})``. Units with no active input (``n_{l,i} = 0``) and the biases are left as they are.
+``N(0, 2/n_{l,i})``. A unit with no active input (``n_{l,i} = 0``) has nothing to rescale (scale 1);
+biases and buffers are not changed.
 """
 from __future__ import annotations
 
