@@ -118,14 +118,19 @@ def draw(tab: list[dict], net: str = ""):
             ax.set_ylabel("test accuracy (%)")
             lo = min(100 * min(a for a in r["acc"] if a is not None) for r in rs)
             ylow = max(lo - 2, 100 * (dense["acc"][0] if dense else 1) - 30)
-            ax.set_ylim(ylow, None)
-            for r in rs:  # points below the axis: their value written at the bottom edge
+            top = max(100 * (a + (sd if math.isfinite(sd) else 0.0)) for r in rs for a, sd in zip(r["acc"], r["acc_sd"])
+                      if a is not None)
+            ax.set_ylim(ylow, min(top + 1, 100.5))      # accuracy stops at 100 %; a mean + sd beyond is cut
+            below: dict[float, int] = {}
+            for r in rs:  # points below the axis: their value written at the bottom edge, stacked at one x
                 for x, a in zip(r[key], r["acc"]):
                     if a is not None and 100 * a < ylow:
-                        ax.annotate(f"{100 * a:.0f} ↓", (x, ylow), xytext=(0, 3), textcoords="offset points",
+                        k = below[round(math.log2(x), 1)] = below.get(round(math.log2(x), 1), -1) + 1
+                        ax.annotate(f"{100 * a:.0f} ↓", (x, ylow), xytext=(0, 3 + 9 * k), textcoords="offset points",
                                     ha="center", fontsize=7, color=COLOURS[FAMILIES[r["method"]]])
             n = max(r["n_seeds"] for r in rs)
-            panel(ax, "abcd"[2 * i + j], f"{net + ', ' if net else ''}{TITLES[d]}: accuracy vs {short} ({n} seeds)")
+            title = f"{net + ', ' if net else ''}{TITLES[d]}: accuracy vs {short} ({n} seeds)"
+            panel(ax, "abcd"[2 * i + j], title if len(title) <= 52 else title.replace(": ", ":\n", 1))
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0.14, 1, 1))
