@@ -473,3 +473,31 @@ def test_averaging_delay_averages_the_last_m_steps_of_a_longer_tail():
     np.testing.assert_allclose(first.averaged.flat, want, rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="averaging_delay"):
         train(spec, data, averaging_delay=5, stop=StopRules(max_steps=2))
+
+
+def test_evaluate_and_predict_in_chunks_against_numpy_and_compile_nothing_after_training():
+    """2500 rows in chunks of 1024 (a partial last chunk): the logits, mean cross-entropy and accuracy equal a
+    plain numpy forward pass; and after a training run, evaluation adds no compiled signature to any kernel of
+    the dense CPU backend (it reuses the forward pass and loss the training compiled)."""
+    from numba.core.registry import CPUDispatcher
+
+    from simulations.nn.backends import cpu_dense
+
+    spec = MLPSpec((6, 9, 4), dtype="float64")
+    data = gaussian_mixture(64, dim=6, n_classes=4, n_test=2500, seed=3)
+    res = train(spec, data, optimizer=SGD(lr=0.05), batch_size=16, stop=StopRules(max_steps=3), seed=1)
+    kernels = {name: d for name, d in vars(cpu_dense).items() if isinstance(d, CPUDispatcher)}
+    before = {name: list(d.signatures) for name, d in kernels.items()}
+    loss, acc = evaluate(res.params, data.X_test, data.y_test)
+    logits = predict(res.params, data.X_test)
+    assert {name: list(d.signatures) for name, d in kernels.items()} == before
+    p, a = res.params, data.X_test
+    for l in range(spec.n_layers):
+        a = a @ p.weights[l].T + p.biases[l]
+        if l < spec.n_layers - 1:
+            a = np.maximum(a, 0.0) if spec.activation == "relu" else np.tanh(a)
+    np.testing.assert_allclose(logits, a, rtol=1e-12, atol=1e-12)
+    z = a - a.max(axis=1, keepdims=True)
+    ce = np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(z)), data.y_test]
+    assert loss == pytest.approx(ce.mean(), rel=1e-12)
+    assert acc == np.mean(a.argmax(axis=1) == data.y_test)

@@ -3,8 +3,8 @@
 :class:`CPUBackend` implements :class:`simulations.nn.backends.base.Backend` on numpy arrays
 (device arrays are host arrays: no copies). A run's buffers (batch, activations, deltas,
 bias-gradient scratch) live in a :class:`Workspace`; a chunk of steps is one call of
-:func:`simulations.nn.backends.cpu_kernels.train_steps_for` (the training chunk), evaluation and logits call
-:mod:`simulations.nn.backends.cpu_dense`. Threads: BLAS and numba run with the count of
+:func:`simulations.nn.backends.cpu_kernels.train_steps_for` (the training chunk); evaluation and logits loop
+over chunks here, calling the forward pass and loss of :mod:`simulations.nn.backends.cpu_dense`. Threads: BLAS and numba run with the count of
 :meth:`CPUBackend.threads` (:func:`simulations._core.threads.blas_threads`; default 1).
 """
 from __future__ import annotations
@@ -45,6 +45,22 @@ class _Layout:
         self.act = codes.act
         self.loss = codes.loss
         self.has_bias = codes.has_bias
+
+
+def _logit_chunks(lay: _Layout, params: np.ndarray, X: np.ndarray):
+    """``(start, logits)`` of every chunk of ``lay.rows`` rows of X (logits: a view of the activation buffer).
+
+    A loop here, not a compiled one: it calls the forward pass and the loss that training has compiled for
+    the same types already, so evaluation compiles nothing more on a cold start (a compiled evaluation
+    loop cost ≈ 0.5 s of numba typing of its own)."""
+    L = lay.sizes.shape[0] - 1
+    K = int(lay.sizes[L])
+    off = int(lay.aoff[L - 1])
+    for start in range(0, X.shape[0], lay.rows):
+        m = min(lay.rows, X.shape[0] - start)
+        dense.forward_into(lay.sizes, lay.offsets, lay.aoff, lay.act, lay.has_bias, params, X[start:start + m],
+                           lay.acts, m)
+        yield start, lay.acts[off:off + m * K].reshape((m, K))
 
 
 class Workspace:
@@ -124,16 +140,17 @@ class CPUBackend(Backend):
         lay = ws.eval
         if X.shape[0] == 0:
             return 0.0, 0
-        t, c = dense.evaluate_kernel(lay.sizes, lay.offsets, lay.aoff, lay.act, lay.loss, lay.has_bias, params, X, y,
-                                     lay.acts, lay.rows)
-        return float(t), int(c)
+        total, correct = 0.0, 0
+        for start, logits in _logit_chunks(lay, params, X):
+            t, c = dense.loss_delta(logits, y[start:start + logits.shape[0]], lay.loss, logits[:0], 1.0)
+            total += t
+            correct += c
+        return float(total), int(correct)
 
     def forward(self, ws: Workspace, spec, params, X, buffers=None) -> np.ndarray:
-        lay = ws.eval
         out = np.empty((X.shape[0], spec.sizes[-1]), dtype=spec.np_dtype)
-        if X.shape[0]:
-            dense.logits_kernel(lay.sizes, lay.offsets, lay.aoff, lay.act, lay.has_bias, params, X, lay.acts,
-                                lay.rows, out)
+        for start, logits in _logit_chunks(ws.eval, params, X):
+            out[start:start + logits.shape[0]] = logits
         return out
 
     def gradient(self, spec, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:

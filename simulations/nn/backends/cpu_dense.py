@@ -27,7 +27,7 @@ from numba.np.linalg import check_blas_return, ensure_blas, get_blas_kind
 from simulations._core.codes import ACT_IDENTITY, ACT_RELU, ACT_SOFTPLUS, ACT_TANH
 from simulations.nn.backends.pointwise import activation, activation_backward, row_loss_grad
 
-__all__ = ["gemm", "act_grad", "act_grad_colsum", "loss_delta", "forward_into", "evaluate_kernel", "logits_kernel", "loss_grad_kernel"]
+__all__ = ["gemm", "act_grad", "act_grad_colsum", "loss_delta", "forward_into", "loss_grad_kernel"]
 
 ensure_blas()
 
@@ -193,38 +193,6 @@ def forward_into(sizes, offsets, aoff, act, has_bias, params, Xb, acts, n):
         Z = acts[aoff[l]:aoff[l] + n * dout].reshape((n, dout))
         gemm(False, True, 1.0, A, W, 0.0, Z)
         _bias_act(Z, b, has_bias, act if l < L - 1 else ACT_IDENTITY)
-
-
-@nb.njit(cache=True)
-def evaluate_kernel(sizes, offsets, aoff, act, loss, has_bias, params, X, y, acts, chunk):
-    """(sum of losses, correct) over all rows of X, ``chunk`` rows at a time."""
-    L = sizes.shape[0] - 1
-    n = X.shape[0]
-    K = sizes[L]
-    total = 0.0
-    correct = 0
-    for s in range(0, n, chunk):
-        m = min(chunk, n - s)
-        forward_into(sizes, offsets, aoff, act, has_bias, params, X[s:s + m], acts, m)
-        Z = acts[aoff[L - 1]:aoff[L - 1] + m * K].reshape((m, K))
-        t, c = loss_delta(Z, y[s:s + m], loss, Z[:0], 1.0)
-        total += t
-        correct += c
-    return total, correct
-
-
-@nb.njit(cache=True)
-def logits_kernel(sizes, offsets, aoff, act, has_bias, params, X, acts, chunk, out):
-    L = sizes.shape[0] - 1
-    n = X.shape[0]
-    K = sizes[L]
-    for s in range(0, n, chunk):
-        m = min(chunk, n - s)
-        forward_into(sizes, offsets, aoff, act, has_bias, params, X[s:s + m], acts, m)
-        z = acts[aoff[L - 1]:aoff[L - 1] + m * K]
-        for r in range(m):  # a loop, not a slice assignment: no shape-error path to compile
-            for o in range(K):
-                out[s + r, o] = z[r * K + o]
 
 
 @nb.njit(cache=True)
