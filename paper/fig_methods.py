@@ -125,7 +125,8 @@ def draw(tab: list[dict], net: str = ""):
             for r in rs:  # points below the axis: their value written at the bottom edge, stacked at one x
                 for x, a in zip(r[key], r["acc"]):
                     if a is not None and 100 * a < ylow:
-                        k = below[round(math.log2(x), 1)] = below.get(round(math.log2(x), 1), -1) + 1
+                        slot = round(math.log2(x), 1)
+                        below[slot] = k = below.get(slot, -1) + 1
                         ax.annotate(f"{100 * a:.0f} ↓", (x, ylow), xytext=(0, 3 + 9 * k), textcoords="offset points",
                                     ha="center", fontsize=7, color=COLOURS[FAMILIES[r["method"]]])
             n = max(r["n_seeds"] for r in rs)
