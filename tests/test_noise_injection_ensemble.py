@@ -165,6 +165,65 @@ def test_pruning_metrics_match_compressibility_module():
         assert res.eval_loss[k, -1] == pytest.approx(mse, rel=1e-9)
 
 
+def test_every_evaluation_is_that_of_the_network_trained_so_far():
+    """The evaluation after step t of a long run equals the last evaluation of a run of t steps (same
+    streams, so the same weights): cross-entropy loss, accuracy, norms and pruning metrics recomputed
+    here in plain numpy from the weights; also with the evaluation split into blocks of one network."""
+    from simulations.noise_injection import metrics
+
+    rng = np.random.default_rng(3)
+    d, c = 5, 4
+    X = rng.standard_normal((40, d))
+    Y = tl.one_hot(rng.integers(0, c, 40), c)
+    g = tl.grid([6, 6, 11], [1.7], [0.5], lr=0.2)
+    kw = dict(data=(X, Y), eval_data=(X, Y), loss="cross_entropy", kappas=(0.3, 0.5), noise="entry", seed=5,
+              replicate=[0, 1, 2], batch_size=8)
+    long = tl.train_ensemble(g["width"], g["alpha"], g["sigma"], g["lr"], steps=12, eval_every=4, **kw)
+    assert list(long.steps_recorded) == [4, 8, 12]
+    for e, t in enumerate(long.steps_recorded):
+        short = tl.train_ensemble(g["width"], g["alpha"], g["sigma"], g["lr"], steps=int(t), **kw)
+        for k in range(3):
+            W, A = short.hidden(k), short.second(k)
+            F = _act("tanh", X @ W.T) @ A.T / W.shape[0]
+            logp = F - F.max(axis=1, keepdims=True)
+            logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+            assert long.eval_loss[k, e] == pytest.approx(-np.mean(np.sum(Y * logp, axis=1)), rel=1e-9)
+            assert long.eval_accuracy[k, e] == np.mean(F.argmax(axis=1) == Y.argmax(axis=1))
+            # mean minibatch loss: segments of 4 steps each, so the long run's means average to the short one's
+            assert np.mean(long.loss[k, : e + 1]) == pytest.approx(short.loss[k, -1], rel=1e-12)
+            sq = np.sort(np.sum(W**2, axis=1))
+            assert long.norm_max[k, e] == pytest.approx(math.sqrt(sq[-1]), rel=1e-12)
+            n = sq.size
+            for q, kap in enumerate((0.3, 0.5)):
+                dropped = sq[: n - math.ceil(kap * n)].sum()
+                assert long.prune_error[k, e, q] == pytest.approx(math.sqrt(dropped / sq.sum()), rel=1e-9)
+            m = max(m for m in range(n + 1) if sq[:m].sum() <= 0.1 * sq.sum())
+            assert long.prunable_fraction[k, e] == m / n
+    # blocks of one network each give the same numbers
+    old = metrics._EVAL_BLOCK
+    try:
+        metrics._EVAL_BLOCK = 1
+        blocked = tl.train_ensemble(g["width"], g["alpha"], g["sigma"], g["lr"], steps=12, eval_every=4, **kw)
+    finally:
+        metrics._EVAL_BLOCK = old
+    for name in ("eval_loss", "eval_accuracy", "prune_error", "prunable_fraction", "norm_mean", "loss"):
+        np.testing.assert_allclose(getattr(blocked, name), getattr(long, name), rtol=1e-12)
+
+
+def test_non_finite_weights_stop_a_network_at_the_evaluation():
+    """Noise of scale 1e308 overflows the weights after the first step's update while its loss was
+    finite: the evaluation after step 0 flags the network (its mean loss written, the rest NaN) and the
+    kernel leaves it alone afterwards; the noise-free network beside it is untouched."""
+    teacher = tl.make_teacher(3, 2, seed=0)
+    res = tl.train_ensemble([30, 30], 1.5, [1e308, 0.0], 0.01, steps=3, eval_every=1, teacher=teacher,
+                            noise="entry")
+    assert res.status_names() == ["nonfinite", "ok"]
+    assert res.fail_step[0] == 0 and res.fail_step[1] == -1
+    assert np.isfinite(res.loss[0, 0]) and np.all(np.isnan(res.loss[0, 1:]))
+    assert np.all(np.isnan(res.prune_error[0])) and np.all(np.isnan(res.norm_mean[0]))
+    assert np.all(np.isfinite(res.prune_error[1])) and np.all(np.isfinite(res.loss[1]))
+
+
 # ----------------------------------------------------------------------------- noise law
 @pytest.mark.parametrize("noise", ["neuron", "entry", "elliptical"])
 @pytest.mark.parametrize("alpha", [1.3, 2.0])
@@ -199,6 +258,11 @@ def test_divergence_is_reported_as_status():
     assert res.status_names() == ["nonfinite", "ok"]
     assert 0 <= res.fail_step[0] < 50 and res.fail_step[1] == -1
     assert np.all(np.isfinite(res.loss[1]))
+    # trained in segments between evaluations, a stopped network stays stopped (its failing step is kept)
+    seg = tl.train_ensemble([20, 20], 2.0, 0.0, [1e200, 0.01], steps=50, teacher=teacher, activation="relu",
+                            eval_every=2)
+    np.testing.assert_array_equal(seg.fail_step, res.fail_step)
+    np.testing.assert_array_equal(seg.hidden_flat, res.hidden_flat)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -293,14 +357,17 @@ def test_unknown_backend_is_rejected():
 
 # ----------------------------------------------------------------------------- one argument list, one seeding
 def test_kernel_args_name_the_cpu_kernel_parameters():
-    """EnsembleArgs is the CPU kernel's parameter list, in order (the CUDA launcher reads it by name)."""
+    """KERNEL_FIELDS is the CPU kernel's parameter list after (first, last, t0, t1), in order, and every
+    one is a field of EnsembleArgs (the CUDA launcher reads them by name)."""
     import inspect
 
     from simulations.noise_injection import cpu
-    from simulations.noise_injection.kernel_args import EnsembleArgs
+    from simulations.noise_injection.kernel_args import KERNEL_FIELDS, EnsembleArgs
 
+    assert set(KERNEL_FIELDS) <= set(EnsembleArgs._fields)
     for kernel in cpu.TRAIN_NETWORKS.values():
-        assert tuple(inspect.signature(kernel.py_func).parameters)[2:] == EnsembleArgs._fields
+        params = tuple(inspect.signature(kernel.py_func).parameters)
+        assert params[:4] == ("first", "last", "t0", "t1") and params[4:] == KERNEL_FIELDS
 
 
 def test_same_seed_same_numbers_and_replicates_independent():
@@ -490,19 +557,6 @@ def test_eval_every_is_bounded_by_steps_max():
     t = tl.make_teacher(3, 2, seed=0)
     with pytest.raises(ValueError, match="eval_every"):
         tl.train_ensemble(4, 1.5, 0.5, 0.01, steps=5, teacher=t, batch_size=4, eval_every=STEPS_MAX + 1)
-
-
-@pytest.mark.parametrize("n", [0, 1, 2, 3, 8, 33, 257])
-def test_heapsort_sorts_like_numpy(n):
-    from simulations.noise_injection.eval_kernels import _heapsort
-
-    rng = np.random.default_rng(n)
-    a = np.concatenate([rng.standard_normal(n // 2), rng.integers(0, 3, n - n // 2).astype(float)])  # with ties
-    tail = rng.standard_normal(5)
-    b = np.concatenate([a, tail])
-    _heapsort(b, n)
-    np.testing.assert_array_equal(b[:n], np.sort(a))
-    np.testing.assert_array_equal(b[n:], tail)                                 # beyond n untouched
 
 
 @pytest.fixture

@@ -20,9 +20,10 @@ Modules:
 - :mod:`.study` — :func:`fit_width_slope`, :func:`width_study`, :func:`sigma_study`,
   :func:`step_size_study` (notebook 05, ``paper/fig_noise_injection.py``).
 - Kernels: :mod:`.pointwise` (arithmetic written once, compiled for the CPU and the device),
-  :mod:`.eval_kernels` (forward pass and pruning metrics), :mod:`.cpu` (the numba training
-  kernel), :mod:`.cuda` and :mod:`.cuda_launch` (the device kernel, one block per network, and
-  its launch), :mod:`.kernel_args` (the one argument list of both launches).
+  :mod:`.cpu` (the numba training kernel), :mod:`.cuda` and :mod:`.cuda_launch` (the device
+  kernel, one block per network, and its launch), :mod:`.kernel_args` (the one argument list of
+  both launches), :mod:`.metrics` (the evaluation between segments of steps, numpy on the host,
+  shared by both launches).
 
 The noise vocabulary (kinds ``"entry" | "neuron" | "elliptical"``, ``layers``) is
 :mod:`simulations._core.noise`, shared with the neural core.

@@ -1,10 +1,13 @@
 """Numba kernel: many mean-field two-layer networks trained by noise-injected SGD at once.
 
-No validation here (see :mod:`simulations.noise_injection.ensemble`). One call trains the
-networks ``first .. last − 1`` with the GIL released; the API runs chunks of networks on a thread
-pool. Network ``k`` owns row ``k`` of the xoroshiro128+ ``states`` array, so its numbers do not
-depend on the number of threads or on scheduling. The arguments are those of
-:class:`simulations.noise_injection.kernel_args.EnsembleArgs`, in that order.
+No validation here (see :mod:`simulations.noise_injection.ensemble`). One call runs the steps
+``t0 .. t1 − 1`` of the networks ``first .. last − 1`` with the GIL released; the API runs chunks
+of networks on a thread pool, one segment of ``eval_every`` steps at a time, and evaluates them on
+the host in between (:mod:`simulations.noise_injection.metrics`). Network ``k`` owns row ``k`` of
+the xoroshiro128+ ``states`` array, so its numbers do not depend on the number of threads, on
+scheduling or on the segments. The arguments after (first, last, t0, t1) are the
+:data:`~simulations.noise_injection.kernel_args.KERNEL_FIELDS` of
+:class:`~simulations.noise_injection.kernel_args.EnsembleArgs`, in that order.
 
 Model (mean-field scaling, Mei, Montanari & Nguyen 2018, PNAS; Wan, Barsbey, Zaidi &
 Şimşekli 2024, ICML): for network ``k`` of width ``n`` with hidden weights
@@ -51,9 +54,10 @@ implementation can replay them; all from stream k):
 3. if noise is also injected in the output layer: n·c ``sas_draw`` in (j, o) order.
 
 φ = tanh is evaluated by :func:`simulations.noise_injection.pointwise.tanh_fast` (relative
-error ≲ 1e-15 against libm, vectorisable); the evaluation metrics are those of
-:mod:`simulations.noise_injection.eval_kernels`. A network whose minibatch loss or weights
-become non-finite is stopped and flagged ``STATUS_NONFINITE`` with the step at which it happened.
+error ≲ 1e-15 against libm, vectorisable). A network whose minibatch loss becomes non-finite
+is stopped here, one whose weights are non-finite at an evaluation is stopped by
+:mod:`simulations.noise_injection.metrics`; both flag it ``STATUS_NONFINITE`` with the step at which
+it happened.
 """
 from __future__ import annotations
 
@@ -63,6 +67,8 @@ import numba as nb
 import numpy as np
 
 from simulations._core.codes import (
+    ACT_RELU,
+    ACT_TANH,
     NOISE_ELLIPTICAL,
     NOISE_ENTRY,
     NOISE_NEURON,
@@ -70,8 +76,14 @@ from simulations._core.codes import (
     STATUS_NONFINITE,
     STATUS_OK,
 )
-from simulations.noise_injection.eval_kernels import activate, record
-from simulations.noise_injection.pointwise import FASTMATH, activation, loss_residual, noise_amplitude
+from simulations.noise_injection.pointwise import (
+    FASTMATH,
+    activation,
+    activation_derivative,
+    loss_residual,
+    noise_amplitude,
+    tanh_fast,
+)
 from simulations.stable.cpu import sas_draw, sas_fill, sub_gaussian_factor_draw
 from simulations.stable.streams import normal, uniform
 
@@ -92,11 +104,31 @@ def _loss(f, y, r, loss):
     return loss_residual(f, y, r, loss)
 
 
+@nb.njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def activate(z, h, dh, n, act):
+    """h = φ(z), dh = φ'(z) on the first n entries; one loop per activation so that each vectorises."""
+    if act == ACT_TANH:
+        for j in range(n):
+            hj = tanh_fast(z[j])
+            h[j] = hj
+            dh[j] = activation_derivative(hj, ACT_TANH)
+    elif act == ACT_RELU:
+        for j in range(n):
+            hj = activation(z[j], ACT_RELU)
+            h[j] = hj
+            dh[j] = activation_derivative(hj, ACT_RELU)
+    else:
+        for j in range(n):
+            hj = activation(z[j], act)
+            h[j] = hj
+            dh[j] = activation_derivative(hj, act)
+
+
 # First body of the training step; the second is simulations.noise_injection.cuda._two_layer_steps.
 # The parallel layout forces two: here one thread runs a whole network with loops over its neurons
 # that vectorise, there the threads of a block split one network's neurons (shared-memory reduction,
 # one stream copy per neuron). The per-element arithmetic is one source for both
-# (simulations.noise_injection.pointwise), and so is the evaluation (eval_kernels.record).
+# (simulations.noise_injection.pointwise), and so is the evaluation (numpy, simulations.noise_injection.metrics).
 def _make_train_networks(noise: int, online: bool, scalar: bool):
     """:func:`train_networks` compiled for one noise kind (``NOISE_NONE`` when no network is
     noised), one data mode (online teacher or data set) and whether scalar SαS draws are needed
@@ -113,19 +145,21 @@ def _make_train_networks(noise: int, online: bool, scalar: bool):
 
     @nb.njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
     def train_networks(
-        first, last,
+        first, last, t0, t1,
         W, A, woff, aoff, widths, alphas, sigmas, lrs, lrs_second, states,
         d, c, noise_kind, act, loss, train_second, noise_hidden, noise_out,
-        X, Y, TW, TA, teacher_act, label_noise,
-        Xe, Ye, batch_size, steps, eval_every, kappas, prune_eps,
-        hist_loss, hist_eval_loss, hist_eval_acc, hist_prune, hist_prunable, hist_norm_mean, hist_norm_max,
-        status, fail_step,
+        X, Y, TW, TA, teacher_act, label_noise, batch_size,
+        run_loss, run_count, status, fail_step,
     ):
-        """Train networks ``first .. last − 1`` in place (W, A) for ``steps`` steps; fill their history rows.
+        """Run steps ``t0 .. t1 − 1`` of networks ``first .. last − 1`` in place (W, A, states).
 
-        The arguments after (first, last) are the fields of :class:`EnsembleArgs`, in order. Networks
-        are independent (own stream, own slices of every array), so disjoint ranges may run on
-        concurrent threads (the GIL is released) with results independent of the split.
+        The arguments after (first, last, t0, t1) are the :data:`KERNEL_FIELDS` of :class:`EnsembleArgs`,
+        in order. A network whose ``status`` is not ``STATUS_OK`` is skipped; one whose minibatch loss
+        becomes non-finite gets ``STATUS_NONFINITE`` and its step in ``fail_step``. ``run_loss[k]`` and
+        ``run_count[k]`` accumulate the minibatch losses of network k and their number (the caller resets
+        them at each evaluation, :mod:`simulations.noise_injection.metrics`). Networks are independent
+        (own stream, own slices of every array), so disjoint ranges may run on concurrent threads (the GIL
+        is released) with results independent of the split, and consecutive step ranges continue one run.
 
         Data set mode (``X.shape[0] > 0``): minibatches drawn uniformly with replacement from (X, Y).
         Online mode (``X.shape[0] == 0``): teacher–student data, x ~ N(0, I_d),
@@ -134,6 +168,8 @@ def _make_train_networks(noise: int, online: bool, scalar: bool):
         n_data = X.shape[0]
         m_t = TW.shape[1]
         for k in range(first, last):
+            if status[k] != STATUS_OK:
+                continue
             n = widths[k]
             wo = woff[k]
             ao = aoff[k]
@@ -148,10 +184,8 @@ def _make_train_networks(noise: int, online: bool, scalar: bool):
             Yb = np.empty((batch_size, c))
             Z = np.empty((batch_size, n))
             GA = np.zeros((n, c))
-            z = np.empty(n)
             h = np.empty(n)
             dh = np.empty(n)
-            buf = np.empty(n)
             f = np.empty(c)
             r = np.empty(c)
             tz = np.empty(m_t)
@@ -161,15 +195,10 @@ def _make_train_networks(noise: int, online: bool, scalar: bool):
             noise_buf = np.empty(n_noise)
             xi_scratch = np.empty(2 * n_noise)
             fill = alpha != 1.0 and alpha != 2.0
-            run_loss = 0.0
-            run_count = 0
-            e = np.int64(0)  # not the literal 0: record() would be compiled for Literal[int](0) and for int64
             inv_b = 1.0 / batch_size
             d4 = d - d % 4
             b4 = batch_size - batch_size % 4
-            status[k] = STATUS_OK
-            fail_step[k] = -1
-            for t in range(steps):
+            for t in range(t0, t1):
                 # 1. minibatch (draw order: sample by sample)
                 for s in range(batch_size):
                     if ONLINE:  # a closure constant: numba prunes the other branch (a `not` would not be pruned)
@@ -248,8 +277,8 @@ def _make_train_networks(noise: int, online: bool, scalar: bool):
                     status[k] = STATUS_NONFINITE
                     fail_step[k] = t
                     break
-                run_loss += bl
-                run_count += 1
+                run_loss[k] += bl
+                run_count[k] += 1
                 # 4. W ← W − (η/b) Xbᵀ G (samples blocked by 4); nothing reads W in between
                 step = lr * inv_b
                 for i in range(d):
@@ -298,17 +327,6 @@ def _make_train_networks(noise: int, online: bool, scalar: bool):
                             for j in range(n):
                                 for o in range(c):
                                     Ak[j, o] += nscale * _sas(states, k, alpha)
-                if (t + 1) % eval_every == 0 or t == steps - 1:
-                    ok = record(Wk, Ak, n, d, c, act, loss, Xe, Ye, kappas, prune_eps, buf, z, h, dh, f, r, k, e,
-                                run_loss / max(run_count, 1), hist_loss, hist_eval_loss, hist_eval_acc, hist_prune,
-                                hist_prunable, hist_norm_mean, hist_norm_max)
-                    run_loss = 0.0
-                    run_count = 0
-                    e += 1
-                    if not ok:
-                        status[k] = STATUS_NONFINITE
-                        fail_step[k] = t
-                        break
 
     return train_networks
 

@@ -55,7 +55,7 @@ def _phi(z, act):
 # shared-memory reduction for f, one stream copy per neuron), there one thread runs a whole network
 # with loops over neurons that vectorise. The per-element arithmetic (activation, derivative, loss,
 # noise amplitude) is the same source on both (simulations.noise_injection.pointwise) and the
-# evaluation metrics are computed on the host by the CPU code (eval_kernels.record_all).
+# evaluation metrics are computed on the host, as for the CPU (metrics.record_evaluation).
 def _two_layer_steps(
     W, A, woff, aoff, noff, widths, sigmas, alphas, lrs, lrs_second,
     main_states, hid_states, out_states, jumps,

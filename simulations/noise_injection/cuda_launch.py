@@ -6,7 +6,8 @@ that the API builds for the CPU kernel (the arrays prepared after validating its
 fills the same outputs in place, with the same semantics: same model and update, same random numbers
 (network k's stream replayed in parallel by jump-ahead, see
 :mod:`simulations.noise_injection.cuda`), same evaluation metrics (computed on the host by
-the CPU code after each chunk of ``eval_every`` steps). Results equal the CPU results up to
+:func:`simulations.noise_injection.metrics.record_evaluation` after each chunk of ``eval_every``
+steps, as for the CPU). Results equal the CPU results up to
 floating-point rounding: the device contracts a·b + c into fused multiply-adds and reduces
 f = (1/n) Σ_j a_j h_j as a tree, so trajectories agree to ~1e-12 relative per step
 (chaotic or heavy-tailed runs drift apart slowly, like any two float implementations).
@@ -17,8 +18,8 @@ import numpy as np
 
 from simulations._core.codes import NOISE_ENTRY, NOISE_NEURON
 from simulations._core.device import require_cuda, simulator_enabled
-from simulations.noise_injection.eval_kernels import record_all
 from simulations.noise_injection.kernel_args import EnsembleArgs
+from simulations.noise_injection.metrics import record_evaluation, segments
 from simulations.stable import jumps as jk
 
 __all__ = ["run_train_ensemble", "stream_layout"]
@@ -138,9 +139,7 @@ def run_train_ensemble(args: EnsembleArgs, *, threads_per_block: int | None = No
     a.fail_step[:] = -1
     dev["status"] = cuda.to_device(a.status)
     dev["fail_step"] = cuda.to_device(a.fail_step)
-    e = 0
-    for t0 in range(0, a.steps, a.eval_every):
-        t1 = min(t0 + a.eval_every, a.steps)
+    for e, (t0, t1) in enumerate(segments(a.steps, a.eval_every)):
         dev.update(t0=t0, t1=t1, run_loss=cuda.to_device(np.zeros(K)),
                    run_count=cuda.to_device(np.zeros(K, dtype=np.int64)))
         gk.two_layer_steps_kernel[K, NT](*(dev[name] for name in gk.STEP_KERNEL_ARGS))
@@ -148,10 +147,6 @@ def run_train_ensemble(args: EnsembleArgs, *, threads_per_block: int | None = No
         dev["A"].copy_to_host(a.A)
         dev["status"].copy_to_host(a.status)
         dev["fail_step"].copy_to_host(a.fail_step)
-        record_all(a.W, a.A, a.woff, a.aoff, a.widths, d, c, a.act, a.loss, a.Xe, a.Ye, a.kappas, a.prune_eps, e,
-                   dev["run_loss"].copy_to_host(), dev["run_count"].copy_to_host(), a.status, a.fail_step, t1 - 1,
-                   a.hist_loss, a.hist_eval_loss, a.hist_eval_acc, a.hist_prune, a.hist_prunable, a.hist_norm_mean,
-                   a.hist_norm_max)
+        record_evaluation(a, e, dev["run_loss"].copy_to_host(), dev["run_count"].copy_to_host(), t1 - 1)
         dev["status"].copy_to_device(a.status)
         dev["fail_step"].copy_to_device(a.fail_step)
-        e += 1

@@ -52,7 +52,8 @@ from simulations._core.seeding import generator, kernel_seed, replicate, seed_se
 from simulations._core.validation import check_alpha, check_array, check_choice, check_int, check_positive, check_real
 from simulations.noise_injection import cpu as _cpu
 from simulations.noise_injection.data import Teacher
-from simulations.noise_injection.kernel_args import EnsembleArgs
+from simulations.noise_injection.kernel_args import EnsembleArgs, kernel_args
+from simulations.noise_injection.metrics import record_evaluation, segments
 from simulations.noise_injection.result import LAYERS, EnsembleResult
 from simulations.stable.streams import init_states
 
@@ -329,10 +330,8 @@ def _flat(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _recorded_steps(steps: int, eval_every: int) -> np.ndarray:
-    E = -(-steps // eval_every)
-    if steps % eval_every == 0:
-        return np.arange(1, E + 1) * eval_every
-    return np.append(np.arange(1, E) * eval_every, steps)
+    """The steps after which the networks are evaluated: the ends of :func:`_segments`."""
+    return np.array([t1 for _, t1 in segments(steps, eval_every)], dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- training: launch
@@ -360,15 +359,26 @@ def _launch(args: EnsembleArgs, backend: str, threads: int | None) -> None:
     blocky = args.noise_hidden and args.noise_kind in (NOISE_CODES["neuron"], NOISE_CODES["entry"])
     scalar = bool(args.noise_out or (blocky and np.any((noised_alphas == 1.0) | (noised_alphas == 2.0))))
     kernel = _cpu.train_networks_for(args.noise_kind, noised, online=args.X.shape[0] == 0, scalar=scalar)
+    fields = kernel_args(args)
     K = args.widths.shape[0]
-    if n == 1 or K == 1:
-        kernel(0, K, *args)
-        return
     # networks are independent (own stream, own slices): ranges of them run on a thread pool with
-    # the GIL released; 4 chunks per thread even out unequal widths
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        for f in [pool.submit(kernel, a, b, *args) for a, b in _chunks(args.widths, 4 * n)]:
-            f.result()
+    # the GIL released; 4 chunks per thread even out unequal widths. Between segments of eval_every
+    # steps the host evaluates every network (numpy), so nothing of the evaluation is compiled.
+    ranges = [(0, K)] if n == 1 or K == 1 else _chunks(args.widths, 4 * n)
+    pool = ThreadPoolExecutor(max_workers=n) if len(ranges) > 1 else None
+    try:
+        for e, (t0, t1) in enumerate(segments(args.steps, args.eval_every)):
+            args.run_loss[:] = 0.0
+            args.run_count[:] = 0
+            if pool is None:
+                kernel(0, K, t0, t1, *fields)
+            else:
+                for f in [pool.submit(kernel, a, b, t0, t1, *fields) for a, b in ranges]:
+                    f.result()
+            record_evaluation(args, e, args.run_loss, args.run_count, t1 - 1)
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
 
 def train_ensemble(
@@ -432,6 +442,9 @@ def train_ensemble(
         :func:`init_weights`.
     eval_every : int, optional
         Evaluate every this many steps (default: only after the last step); the last step is always evaluated.
+        Each evaluation is a return to the host (the metrics are numpy, :mod:`.metrics`): the kernel
+        pays a call and a scratch allocation per network each time, so very small values (≲ 10 steps)
+        slow training down.
     kappas : fractions kept for the pruning error; prune_eps : squared-error level of the prunable fraction.
     seed : None, int, SeedSequence or Generator.  threads : numba threads (default: numba's setting).
     backend : {"cpu", "cuda"}
@@ -485,7 +498,7 @@ def train_ensemble(
         noise_hidden=0 in noise_layers, noise_out=1 in noise_layers,
         X=X, Y=Y, TW=inputs["TW"], TA=inputs["TA"], teacher_act=inputs["teacher_act"],
         label_noise=inputs["label_noise"], Xe=Xe, Ye=Ye, batch_size=batch_size, steps=steps, eval_every=eval_every, kappas=kappas, prune_eps=prune_eps,
-        status=status, fail_step=fail_step, **hist,
+        status=status, fail_step=fail_step, run_loss=np.zeros(K), run_count=np.zeros(K, dtype=np.int64), **hist,
     )
 
     _launch(args, backend, threads)

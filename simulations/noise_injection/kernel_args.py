@@ -1,12 +1,15 @@
 """The one argument list of the two-layer ensemble kernel, shared by the CPU and CUDA launches.
 
-:class:`EnsembleArgs` names, in order, the positional parameters of
-:func:`simulations.noise_injection.cpu.train_networks` after its (first, last) range (a test checks the names against the
-kernel's signature). :func:`simulations.noise_injection.ensemble.train_ensemble` builds it
-once from the validated inputs; the CPU launch unpacks it (``cpu.train_networks(first, last, *args)``) and
-:func:`simulations.noise_injection.cuda_launch.run_train_ensemble` reads its fields by name.
-Inputs are read-only except ``W``, ``A`` (trained in place) and the outputs ``hist_*``,
-``status``, ``fail_step`` (filled in place).
+:class:`EnsembleArgs` holds every input and output of one ensemble run;
+:func:`simulations.noise_injection.ensemble.train_ensemble` builds it once from the validated
+inputs. :data:`KERNEL_FIELDS` names, in order, the positional parameters of
+:func:`simulations.noise_injection.cpu.train_networks` after its (first, last, t0, t1) ranges (a test
+checks the names against the kernel's signature): the CPU launch passes them
+(``cpu.train_networks(first, last, t0, t1, *kernel_args(args))``),
+:func:`simulations.noise_injection.cuda_launch.run_train_ensemble` reads the fields by name, and both
+hand the evaluation fields to :func:`simulations.noise_injection.metrics.record_evaluation`.
+Inputs are read-only except ``W``, ``A``, ``states`` (advanced in place), the scratch sums
+``run_loss``, ``run_count`` and the outputs ``hist_*``, ``status``, ``fail_step`` (filled in place).
 
 Layout (internal to the kernels; the API speaks (out, in)): hidden weights of network k are
 the (d, n_k) row-major block ``W[woff[k] : woff[k] + d·n_k]`` (column j = neuron j, so the
@@ -17,11 +20,11 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-__all__ = ["EnsembleArgs"]
+__all__ = ["EnsembleArgs", "KERNEL_FIELDS", "kernel_args"]
 
 
 class EnsembleArgs(NamedTuple):
-    """Positional arguments of the ensemble kernel (K networks; arrays float64 unless said)."""
+    """Inputs and outputs of one ensemble run (K networks; arrays float64 unless said)."""
 
     W: Any                # hidden weights, all networks, flat
     A: Any                # output weights, all networks, flat
@@ -63,3 +66,17 @@ class EnsembleArgs(NamedTuple):
     hist_norm_max: Any    # (K, E)
     status: Any           # (K,) int64 codes.STATUS_*
     fail_step: Any        # (K,) int64 step at which a network stopped (−1: never)
+    run_loss: Any         # (K,) sum of the minibatch losses since the last evaluation (scratch)
+    run_count: Any        # (K,) int64 number of those minibatches (scratch)
+
+
+#: The fields the CPU training kernel takes after (first, last, t0, t1), in its order.
+KERNEL_FIELDS = ("W", "A", "woff", "aoff", "widths", "alphas", "sigmas", "lrs", "lrs_second", "states",
+                 "d", "c", "noise_kind", "act", "loss", "train_second", "noise_hidden", "noise_out",
+                 "X", "Y", "TW", "TA", "teacher_act", "label_noise", "batch_size",
+                 "run_loss", "run_count", "status", "fail_step")
+
+
+def kernel_args(args: EnsembleArgs) -> tuple:
+    """The values of :data:`KERNEL_FIELDS` of ``args``, in order."""
+    return tuple(getattr(args, name) for name in KERNEL_FIELDS)

@@ -1,8 +1,7 @@
 """Arithmetic of the two-layer ensembles written once for the CPU and the device.
 
 Each function here is plain Python on scalars and small 1-D arrays, compiled by
-``numba.njit`` for the CPU kernels (:mod:`simulations.noise_injection.cpu`,
-:mod:`simulations.noise_injection.eval_kernels`); the CUDA kernel compiles the very same
+``numba.njit`` for the CPU kernel (:mod:`simulations.noise_injection.cpu`); the CUDA kernel compiles the very same
 source (``.py_func``) as device functions (:mod:`simulations.noise_injection.cuda`), as
 :mod:`simulations.stable.cuda` does for ``cms_transform``. The functions are leaves (they
 call only :mod:`math`), so both compilers accept them; codes come from

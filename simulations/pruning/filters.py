@@ -370,7 +370,7 @@ def prunable_filter_fraction(spec: Any, flat: Any, eps: float = 0.1, layers: Any
     ≤ ε (removing the smallest is optimal for a fixed m; a zero W is wholly removable). This is
     :func:`simulations.compressibility.api.prunable_fraction` of the squared row norms with
     p = 1, the filter version of the neuron measure the two-layer ensembles record
-    (:mod:`simulations.noise_injection.eval_kernels`).
+    (:mod:`simulations.noise_injection.metrics`).
 
     eps : in (0, 1) (default 0.1, Wan et al.'s value). layers : prunable layer indices or None
     (default: every prunable layer but the output layer; Wan et al.'s code also leaves out the

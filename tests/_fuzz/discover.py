@@ -25,7 +25,7 @@ PACKAGES = ("theory", "simulations")
 # Kernel module names wherever they sit (plain functions on arrays; never validate by design).
 KERNEL_NAMES = frozenset({
     "cpu", "cuda", "cuda_launch", "cpu_kernels", "cuda_kernels", "cpu_dense", "cuda_dense", "cpu_noise",
-    "recursion", "eval_kernels", "pointwise",
+    "recursion", "pointwise",
 })
 
 
