@@ -44,6 +44,7 @@ def _nn() -> None:
     for kind in ("entry", "neuron"):
         nn.train(spec, data, noise=nn.NoiseConfig(alpha=1.5, sigma=0.01, kind=kind), **kw)
     nn.train(spec, data, optimizer=nn.SGD(lr=0.1, momentum=0.9), **kw)
+    nn.train(spec, data, mask=nn.ones_mask(spec), **kw)  # masked training (the pruning studies)
 
 
 def _two_layer() -> None:
@@ -70,7 +71,7 @@ def _compressibility() -> None:
 #: name → (what it compiles, the call)
 TASKS: dict[str, tuple[str, Callable[[], None]]] = {
     "stable": ("α-stable samplers (array and in-kernel stream paths)", _stable),
-    "nn": ("training chunks (no noise, entry and neuron noise, momentum), evaluation", _nn),
+    "nn": ("training chunks (no noise, entry and neuron noise, momentum, masked), evaluation", _nn),
     "two_layer": ("mean-field two-layer ensembles (neuron and entry noise)", _two_layer),
     "kesten": ("SGD chains on linear regression", _kesten),
     "compressibility": ("best k-term approximation errors", _compressibility),

@@ -126,7 +126,7 @@ class CPUBackend(Backend):
         if steps == 0:
             return StepsResult(0, 0.0, 0, False)
         mask = bufs.mask if c.has_mask else ws.empty_mask
-        done = train_steps_for(c.noise_kind, c.noise_sigma)(
+        done = train_steps_for(c.noise_kind, c.noise_sigma, c.momentum, c.has_mask)(
             lay.sizes, lay.offsets, lay.aoff, c.act, c.loss, c.has_bias,
             bufs.params, bufs.velocity, mask, bufs.noise_states, bufs.avg_sum,
             X, y, idx, np.ascontiguousarray(lrs, dtype=np.float64), np.ascontiguousarray(avg_flags, dtype=np.uint8),
