@@ -501,3 +501,17 @@ def test_evaluate_and_predict_in_chunks_against_numpy_and_compile_nothing_after_
     ce = np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(z)), data.y_test]
     assert loss == pytest.approx(ce.mean(), rel=1e-12)
     assert acc == np.mean(a.argmax(axis=1) == data.y_test)
+
+
+def test_no_kernel_calls_the_gemm_wrapper_with_literal_flags():
+    """A bare True/False transpose flag is typed Literal[bool] in jitted code, so each combination compiled its
+    own copy of cpu_dense.gemm (three per dtype in a training run); every call site passes np.bool_ flags."""
+    import re
+    from pathlib import Path
+
+    import simulations.nn as nn_pkg
+
+    root = Path(nn_pkg.__file__).parent
+    calls = [(p.name, m.group(0)) for p in sorted(root.rglob("*.py")) for m in re.finditer(r"\bgemm\(([^,]*),", p.read_text())]
+    assert len(calls) >= 10
+    assert [c for c in calls if c[1].split("(", 1)[1].strip(" ,") in ("True", "False")] == []

@@ -262,7 +262,7 @@ class DenseOp:
 
     def forward(self, x, ws, n, train):
         e, y = self.e, self.y[:n]
-        gemm(False, True, 1.0, x, _v(ws.flat, e.weight_offset, e.weight_shape), 0.0, y)
+        gemm(np.bool_(False), np.bool_(True), 1.0, x, _v(ws.flat, e.weight_offset, e.weight_shape), 0.0, y)
         if e.bias_shape is not None:
             np.add(y, ws.flat[e.bias_offset:e.end], out=y)
         return y
@@ -270,11 +270,11 @@ class DenseOp:
     def backward(self, x, dy, dx, ws, n, train, need_dx):
         e = self.e
         W = _v(ws.flat, e.weight_offset, e.weight_shape)
-        gemm(True, False, 1.0, dy, x, 0.0, _v(ws.grad, e.weight_offset, e.weight_shape))
+        gemm(np.bool_(True), np.bool_(False), 1.0, dy, x, 0.0, _v(ws.grad, e.weight_offset, e.weight_shape))
         if e.bias_shape is not None:
             np.sum(dy, axis=0, out=ws.grad[e.bias_offset:e.end])
         if need_dx:
-            gemm(False, False, 1.0, dy, W, 0.0, dx)
+            gemm(np.bool_(False), np.bool_(False), 1.0, dy, W, 0.0, dx)
         return dx
 
 

@@ -238,7 +238,7 @@ def conv2d_forward(x, n0, n1, w, b, has_bias, relu, stride, pad, chunk, cols, yt
         c = cols[:K * (e - s) * L].reshape(K, (e - s) * L)
         im2col_t(x, s, e, kh, kw, stride, pad, c)
         yr = yt[:O * (e - s) * L].reshape((e - s) * L, O)
-        gemm(True, True, 1.0, c, W2, 0.0, yr)            # Yᵀ = colsᵀ·W2ᵀ: faster in OpenBLAS than W2·cols
+        gemm(np.bool_(True), np.bool_(True), 1.0, c, W2, 0.0, yr)            # Yᵀ = colsᵀ·W2ᵀ: faster in OpenBLAS than W2·cols
         unpermute_bias_relu(yr, s, e, b, has_bias, relu, y)
 
 
@@ -266,8 +266,8 @@ def conv2d_backward(x, n0, n1, w, dy, y, relu, stride, pad, chunk, cols, dyt, dc
         permute_mask_sum(dy, y, s, e, relu, has_bias, g, db)
         c = cols[:K * m].reshape(K, m)
         im2col_t(x, s, e, kh, kw, stride, pad, c)
-        gemm(False, True, 1.0, g, c, 0.0 if s == n0 else 1.0, dW2)
+        gemm(np.bool_(False), np.bool_(True), 1.0, g, c, 0.0 if s == n0 else 1.0, dW2)
         if need_dx:
             dc = dcols[:K * m].reshape(K, m)
-            gemm(True, False, 1.0, W2, g, 0.0, dc)
+            gemm(np.bool_(True), np.bool_(False), 1.0, W2, g, 0.0, dc)
             col2im_t(dc, s, e, kh, kw, stride, pad, dx)

@@ -18,6 +18,7 @@ viewed as (nb, d_l); parameters as in :class:`simulations.nn.model.Params`.
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -82,6 +83,9 @@ def gemm(ta, tb, alpha, A, B, beta, C):
 
     op(X) = Xᵀ when the flag is true. Row-major C is column-major Cᵀ = op(B)ᵀ op(A)ᵀ,
     so BLAS gets B's memory first (transposed iff ``tb``) and A's second.
+
+    Jitted callers pass the flags as ``np.bool_(True)`` / ``np.bool_(False)``: a bare constant is
+    typed ``Literal[bool]`` and would compile one copy of this function per combination of flags.
     """
     M = C.shape[0]
     N = C.shape[1]
@@ -191,7 +195,7 @@ def forward_into(sizes, offsets, aoff, act, has_bias, params, Xb, acts, n):
         else:
             A = acts[aoff[l - 1]:aoff[l - 1] + n * din].reshape((n, din))
         Z = acts[aoff[l]:aoff[l] + n * dout].reshape((n, dout))
-        gemm(False, True, 1.0, A, W, 0.0, Z)
+        gemm(np.bool_(False), np.bool_(True), 1.0, A, W, 0.0, Z)
         _bias_act(Z, b, has_bias, act if l < L - 1 else ACT_IDENTITY)
 
 
@@ -217,7 +221,7 @@ def loss_grad_kernel(sizes, offsets, aoff, act, loss, has_bias, params, X, y, ac
         else:
             A = acts[aoff[l - 1]:aoff[l - 1] + n * din].reshape((n, din))
         gW = grad[offsets[l, 0]:offsets[l, 1]].reshape((dout, din))
-        gemm(True, False, 1.0, D, A, 0.0, gW)
+        gemm(np.bool_(True), np.bool_(False), 1.0, D, A, 0.0, gW)
         if has_bias:
             gb = grad[offsets[l, 1]:offsets[l, 2]]
             gb[:] = 0.0
@@ -226,7 +230,7 @@ def loss_grad_kernel(sizes, offsets, aoff, act, loss, has_bias, params, X, y, ac
                     gb[j] += D[r, j]
         if l > 0:
             Dn = nxt[:n * din].reshape((n, din))
-            gemm(False, False, 1.0, D, W, 0.0, Dn)
+            gemm(np.bool_(False), np.bool_(False), 1.0, D, W, 0.0, Dn)
             act_grad(Dn, A, act)
             tmp = cur
             cur = nxt

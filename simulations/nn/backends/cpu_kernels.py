@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 
 import numba as nb
+import numpy as np
 
 from simulations._core.codes import NOISE_ELLIPTICAL, NOISE_ENTRY, NOISE_NEURON, NOISE_NONE
 from simulations.nn.backends.cpu_dense import act_grad, act_grad_colsum, forward_into, gemm, loss_delta
@@ -145,14 +146,14 @@ def _make_train_steps(variant: int, momentum: bool, masked: bool):
                 # propagate first: needs W before its update; the same pass sums the next bias gradient
                 if l > 0:
                     Dn = nxt[:B * din].reshape((B, din))
-                    gemm(False, False, 1.0, D, W, 0.0, Dn)
+                    gemm(np.bool_(False), np.bool_(False), 1.0, D, W, 0.0, Dn)
                     if has_bias:
                         act_grad_colsum(Dn, A, act, gbn)
                     else:
                         act_grad(Dn, A, act)
                 if MOMENTUM:  # closure constant: pruned before typing in the plain variants
                     V = velocity[o0:o1].reshape((dout, din))
-                    gemm(True, False, 1.0, D, A, momentum, V)
+                    gemm(np.bool_(True), np.bool_(False), 1.0, D, A, momentum, V)
                     if has_bias:
                         vb = velocity[o1:o2]
                         for j in range(dout):
@@ -173,13 +174,13 @@ def _make_train_steps(variant: int, momentum: bool, masked: bool):
                     base = stream_base[l]
                     for i in range(dout):
                         Df[B, i] = -amp * sas_draw(noise_states, base + i, noise_alpha) / lr
-                    gemm(True, False, -lr, Df, Af, 1.0 - lr * wd, W)
+                    gemm(np.bool_(True), np.bool_(False), -lr, Df, Af, 1.0 - lr * wd, W)
                     if has_bias:
                         b = params[o1:o2]
                         for j in range(dout):
                             b[j] = (1.0 - lr * wd) * b[j] - lr * gb[j]
                 else:
-                    gemm(True, False, -lr, D, A, 1.0 - lr * wd, W)
+                    gemm(np.bool_(True), np.bool_(False), -lr, D, A, 1.0 - lr * wd, W)
                     if has_bias:
                         b = params[o1:o2]
                         for j in range(dout):

@@ -283,7 +283,7 @@ def winograd_conv(x, mask, relu_in, n0, n1, U, O, b, has_bias, relu, chunk, V, M
         SV, SM = stream_stride(C * P), stream_stride(O * P)
         input_transform(x, mask, relu_in, s, e, V, SV, plv)
         for k in range(16):
-            gemm(False, False, 1.0, U[k * SU:k * SU + O * C].reshape(O, C), V[k * SV:k * SV + C * P].reshape(C, P), 0.0,
+            gemm(np.bool_(False), np.bool_(False), 1.0, U[k * SU:k * SU + O * C].reshape(O, C), V[k * SV:k * SV + C * P].reshape(C, P), 0.0,
                  M[k * SM:k * SM + O * P].reshape(O, P))
         output_transform(M, SM, s, e, b, has_bias, relu, y, plm)
 
@@ -431,6 +431,6 @@ def winograd_weight_grad(x, dy, y, relu, n0, n1, chunk, V, D, E, dw, has_bias, d
         input_transform(x, x, False, s, e, V, SV, plv)
         grad_transform(dy, y, relu, s, e, D, SD, has_bias, db, pld)
         for k in range(16):
-            gemm(False, True, 1.0, D[k * SD:k * SD + O * P].reshape(O, P), V[k * SV:k * SV + C * P].reshape(C, P),
+            gemm(np.bool_(False), np.bool_(True), 1.0, D[k * SD:k * SD + O * P].reshape(O, P), V[k * SV:k * SV + C * P].reshape(C, P),
                  0.0 if s == n0 else 1.0, E[k * SE:k * SE + O * C].reshape(O, C))
     weight_output_transform(E, SE, dw)
