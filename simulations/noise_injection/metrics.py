@@ -32,10 +32,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulations._core.codes import ACT_RELU, ACT_SOFTPLUS, ACT_TANH, LOSS_SQUARED, STATUS_NONFINITE, STATUS_OK
+from simulations._core.codes import ACTIVATION_CODES, LOSS_SQUARED, STATUS_NONFINITE, STATUS_OK
+from simulations.noise_injection.data import _activation
 from simulations.noise_injection.pointwise import kept_count
 
-__all__ = ["activation", "eval_losses", "record_evaluation", "segments"]
+__all__ = ["eval_losses", "record_evaluation", "segments"]
+
+_ACTIVATION_NAMES = {code: name for name, code in ACTIVATION_CODES.items()}
 
 #: most floats of one block of gathered weights or evaluation-set pre-activations (networks × max(d, samples) × width):
 #: 256 MiB
@@ -45,17 +48,6 @@ _EVAL_BLOCK = 2**25
 def segments(steps: int, eval_every: int) -> list[tuple[int, int]]:
     """The step ranges [t0, t1) trained between evaluations: every ``eval_every`` steps and after the last."""
     return [(t0, min(t0 + eval_every, steps)) for t0 in range(0, steps, eval_every)]
-
-
-def activation(z: np.ndarray, act: int) -> np.ndarray:
-    """φ(z) elementwise for the activation code ``act`` (softplus as max(z, 0) + log1p(e^{−|z|}))."""
-    if act == ACT_RELU:
-        return np.maximum(z, 0.0)
-    if act == ACT_TANH:
-        return np.tanh(z)
-    if act == ACT_SOFTPLUS:
-        return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
-    return z
 
 
 def eval_losses(F: np.ndarray, Y: np.ndarray, loss: int) -> np.ndarray:
@@ -118,7 +110,7 @@ def record_evaluation(a, e: int, run_loss: np.ndarray, run_count: np.ndarray, t_
             if ne == 0:
                 continue
             A = a.A[a.aoff[ks, None] + np.arange(n * c)].reshape(ks.size, n, c)
-            F = activation(Xe @ W, a.act) @ A / n                      # (G, ne, c)
+            F = _activation(_ACTIVATION_NAMES[a.act], Xe @ W) @ A / n   # (G, ne, c)
             a.hist_eval_loss[ks, e] = eval_losses(F, Ye, a.loss).mean(axis=1)
             if c > 1:
                 a.hist_eval_acc[ks, e] = np.mean(F.argmax(axis=2) == Ye.argmax(axis=1), axis=1)
