@@ -1,7 +1,7 @@
 """numba kernel of the CPU backend: the training chunk (fused forward / backward / SGD update / noise).
 
-The chunk (``train_steps_kernel``, one compiled variant per noise kind, with or without momentum and
-with or without a mask: :func:`train_steps_for`)
+The chunk (``train_steps_kernel``, two compiled variants per noise kind, plain SGD or with momentum
+and masks: :func:`train_steps_for`)
 runs ``len(lrs)`` SGD steps in place with no Python per step. One
 step (PyTorch's ``torch.optim.SGD``, see :mod:`simulations.nn.optim`): gather the batch;
 forward and loss (:mod:`simulations.nn.backends.cpu_dense`); per layer, from the output down,
@@ -48,20 +48,21 @@ __all__ = ["train_steps_for", "TRAIN_STEPS"]
 # Two bodies of one step: this CPU chunk folds the update into BLAS GEMMs on host memory; the CUDA
 # backend (cuda.py + cuda_kernels.flat_update_kernel) runs one thread per parameter on a separate
 # gradient buffer with a device-side divergence flag. Same semantics, codes and pointwise arithmetic.
-def _make_train_steps(variant: int, momentum: bool, masked: bool):
+def _make_train_steps(variant: int, general: bool):
     """The training chunk compiled for one noise variant (a ``NOISE_*`` code of :mod:`simulations._core.codes`),
-    with or without momentum and with or without a mask.
+    general (momentum and masks as the arguments say) or plain (neither).
 
-    The three are closure constants, so numba prunes the other branches before typing: a run
-    compiles only the noise code, the momentum pass and the mask code it uses (none of them for
-    plain SGD: about a fifth less compile time than one kernel for all), and each variant has its
-    own entry in numba's on-disk cache (the closure values are part of the cache key).
+    Both are closure constants, so numba prunes the other branches before typing: a run compiles
+    only the noise code it uses, and a plain run neither the momentum pass nor the mask code
+    (about a fifth less compile time); each variant has its own entry in numba's on-disk cache
+    (the closure values are part of the cache key). Two variants per noise kind, not one per
+    combination of momentum and mask, keep a session that uses several of them from compiling
+    each combination.
     """
     NOISED = variant != NOISE_NONE
     IS_NEURON = variant == NOISE_NEURON
     IS_ENTRY = variant == NOISE_ENTRY
-    MOMENTUM = momentum
-    MASKED = masked
+    GENERAL = general
 
     @nb.njit(cache=True)
     def train_steps_kernel(sizes, offsets, aoff, act, loss, has_bias,
@@ -77,8 +78,8 @@ def _make_train_steps(variant: int, momentum: bool, masked: bool):
         step with the weight check, else at the end of the chunk); codes of
         :data:`simulations.nn.backends.base.DIVERGENCE_REASONS`.
 
-        The noise kind, whether momentum is used (``momentum`` > 0) and whether a mask is
-        (``has_mask``) are this variant's closure constants; the arguments must agree with them.
+        The noise kind and whether momentum or a mask may be used are this variant's closure
+        constants: a plain variant must get ``momentum`` = 0 and ``has_mask`` False.
         ``noise_layer[l]`` ≠ 0 marks noised layers, ``stream_base[l]`` their first stream;
         noise_sigma = 0 disables noise. ``noise_scratch``: float64 (T, 3·max din) block-sampler scratch for
         per-entry noise (see :func:`simulations.nn.backends.cpu_noise.noise_entry`). ``max_loss`` ≤ 0 disables the loss threshold,
@@ -95,7 +96,8 @@ def _make_train_steps(variant: int, momentum: bool, masked: bool):
         Xbv = Xb[:B]
         ybv = yb[:B]
         # per-neuron noise without mask or momentum is folded into the update GEMM (buffers have B+1 rows)
-        fold_neuron_noise = IS_NEURON and noise_sigma > 0.0 and not MASKED and not MOMENTUM
+        use_mom = momentum > 0.0
+        fold_neuron_noise = IS_NEURON and noise_sigma > 0.0 and not has_mask and not use_mom
         for s in range(steps):
             lr = lrs[s]
             # gather the batch
@@ -151,14 +153,14 @@ def _make_train_steps(variant: int, momentum: bool, masked: bool):
                         act_grad_colsum(Dn, A, act, gbn)
                     else:
                         act_grad(Dn, A, act)
-                if MOMENTUM:  # closure constant: pruned before typing in the plain variants
+                if GENERAL and use_mom:  # GENERAL, a closure constant, prunes this branch in the plain variants
                     V = velocity[o0:o1].reshape((dout, din))
                     gemm(np.bool_(True), np.bool_(False), 1.0, D, A, momentum, V)
                     if has_bias:
                         vb = velocity[o1:o2]
                         for j in range(dout):
                             vb[j] = momentum * vb[j] + gb[j]
-                    momentum_pass(params[o0:o2], velocity[o0:o2], mask[o0:o2] if MASKED else mask, MASKED,
+                    momentum_pass(params[o0:o2], velocity[o0:o2], mask[o0:o2] if has_mask else mask, has_mask,
                                    lr, wd)
                 elif IS_NEURON and fold_neuron_noise and noise_layer[l] != 0:
                     # rank-one fold of per-neuron noise into the update GEMM: with an extra row
@@ -185,20 +187,20 @@ def _make_train_steps(variant: int, momentum: bool, masked: bool):
                         b = params[o1:o2]
                         for j in range(dout):
                             b[j] = (1.0 - lr * wd) * b[j] - lr * gb[j]
-                        if MASKED:
+                        if GENERAL and has_mask:
                             apply_mask(b, mask[o1:o2])
-                    if MASKED:
+                    if GENERAL and has_mask:
                         if not (noise_sigma > 0.0 and noise_layer[l] != 0):
                             apply_mask(params[o0:o1], mask[o0:o1])
-                if NOISED and noise_sigma > 0.0 and noise_layer[l] != 0 and not (fold_neuron_noise and not MOMENTUM):
+                if NOISED and noise_sigma > 0.0 and noise_layer[l] != 0 and not (fold_neuron_noise and not use_mom):
                     amp = noise_amplitude(noise_sigma, lr, noise_alpha)
-                    Mw = mask[o0:o1].reshape((dout, din)) if MASKED else mask[:0].reshape((0, 0))
+                    Mw = mask[o0:o1].reshape((dout, din)) if has_mask else mask[:0].reshape((0, 0))
                     if IS_NEURON:
-                        noise_neuron(W, Mw, MASKED, noise_states, stream_base[l], noise_alpha, amp)
+                        noise_neuron(W, Mw, has_mask, noise_states, stream_base[l], noise_alpha, amp)
                     elif IS_ENTRY:
-                        noise_entry(W, Mw, MASKED, noise_states, stream_base[l], noise_alpha, amp, noise_scratch)
+                        noise_entry(W, Mw, has_mask, noise_states, stream_base[l], noise_alpha, amp, noise_scratch)
                     else:
-                        noise_elliptical(W, Mw, MASKED, noise_states, stream_base[l], noise_alpha, amp)
+                        noise_elliptical(W, Mw, has_mask, noise_states, stream_base[l], noise_alpha, amp)
                 tmp = cur
                 cur = nxt
                 nxt = tmp
@@ -219,13 +221,12 @@ def _make_train_steps(variant: int, momentum: bool, masked: bool):
     return train_steps_kernel
 
 
-#: Kernel variants by (noise kind, momentum, mask) (``NOISE_NONE`` also for σ = 0).
-TRAIN_STEPS = {(v, mom, masked): _make_train_steps(v, mom, masked)
-               for v in (NOISE_NONE, NOISE_NEURON, NOISE_ENTRY, NOISE_ELLIPTICAL)
-               for mom in (False, True) for masked in (False, True)}
+#: Kernel variants by (noise kind, general) (``NOISE_NONE`` also for σ = 0; general: momentum or a mask).
+TRAIN_STEPS = {(v, general): _make_train_steps(v, general)
+               for v in (NOISE_NONE, NOISE_NEURON, NOISE_ENTRY, NOISE_ELLIPTICAL) for general in (False, True)}
 
 
 def train_steps_for(noise_kind: int, noise_sigma: float, momentum: float = 0.0, has_mask: bool = False):
-    """The compiled chunk for a run with this noise kind and σ (σ = 0: the noise-free variant), momentum
-    (> 0: the variant with the momentum pass) and mask."""
-    return TRAIN_STEPS[int(noise_kind) if noise_sigma > 0.0 else NOISE_NONE, bool(momentum > 0.0), bool(has_mask)]
+    """The compiled chunk for a run with this noise kind and σ (σ = 0: the noise-free variant); the general
+    variant when it uses momentum (> 0) or a mask, else the plain one."""
+    return TRAIN_STEPS[int(noise_kind) if noise_sigma > 0.0 else NOISE_NONE, bool(momentum > 0.0 or has_mask)]
