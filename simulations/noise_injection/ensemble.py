@@ -53,7 +53,7 @@ from simulations._core.validation import check_alpha, check_array, check_choice,
 from simulations.noise_injection import cpu as _cpu
 from simulations.noise_injection.data import Teacher
 from simulations.noise_injection.kernel_args import EnsembleArgs, kernel_args
-from simulations.noise_injection.metrics import record_evaluation, segments
+from simulations.noise_injection.metrics import record_evaluation, segment_ends, segments
 from simulations.noise_injection.result import LAYERS, EnsembleResult
 from simulations.stable.streams import init_states
 
@@ -329,11 +329,6 @@ def _flat(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([np.ascontiguousarray(b, dtype=np.float64).ravel() for b in blocks]), off
 
 
-def _recorded_steps(steps: int, eval_every: int) -> np.ndarray:
-    """The steps after which the networks are evaluated: the ends of :func:`_segments`."""
-    return np.array([t1 for _, t1 in segments(steps, eval_every)], dtype=np.int64)
-
-
 # --------------------------------------------------------------------------- training: launch
 def _chunks(widths: np.ndarray, n_chunks: int) -> list[tuple[int, int]]:
     """Split networks 0..K−1 into ≤ n_chunks contiguous ranges of about equal work (∝ width)."""
@@ -487,7 +482,7 @@ def train_ensemble(
     Wf, woff = _flat([w.T for w in Ws])
     Af, aoff = _flat([a.T for a in As])
     X, Y, Xe, Ye = inputs["X"], inputs["Y"], inputs["Xe"], inputs["Ye"]
-    recorded = _recorded_steps(steps, eval_every)
+    recorded = segment_ends(steps, eval_every)
     hist = _history(K, recorded.size, kappas.size)
     status = np.zeros(K, dtype=np.int64)
     fail_step = np.full(K, -1, dtype=np.int64)

@@ -36,7 +36,7 @@ from simulations._core.codes import ACTIVATION_CODES, LOSS_SQUARED, STATUS_NONFI
 from simulations.noise_injection.data import _activation
 from simulations.noise_injection.pointwise import kept_count
 
-__all__ = ["eval_losses", "record_evaluation", "segments"]
+__all__ = ["eval_losses", "record_evaluation", "segment_ends", "segments"]
 
 _ACTIVATION_NAMES = {code: name for name, code in ACTIVATION_CODES.items()}
 
@@ -45,9 +45,17 @@ _ACTIVATION_NAMES = {code: name for name, code in ACTIVATION_CODES.items()}
 _EVAL_BLOCK = 2**25
 
 
-def segments(steps: int, eval_every: int) -> list[tuple[int, int]]:
-    """The step ranges [t0, t1) trained between evaluations: every ``eval_every`` steps and after the last."""
-    return [(t0, min(t0 + eval_every, steps)) for t0 in range(0, steps, eval_every)]
+def segment_ends(steps: int, eval_every: int) -> np.ndarray:
+    """The steps after which the networks are evaluated: every ``eval_every`` steps and after the last."""
+    return np.minimum(np.arange(1, -(-steps // eval_every) + 1, dtype=np.int64) * eval_every, steps)
+
+
+def segments(steps: int, eval_every: int):
+    """The step ranges [t0, t1) trained between evaluations, in order (a generator: a long run's ranges are not held at once)."""
+    t0 = 0
+    for t1 in segment_ends(steps, eval_every):
+        yield t0, int(t1)
+        t0 = int(t1)
 
 
 def eval_losses(F: np.ndarray, Y: np.ndarray, loss: int) -> np.ndarray:
