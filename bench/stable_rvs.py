@@ -6,7 +6,8 @@ One thread (NUMBA_NUM_THREADS=1 is set before numba is imported), float64,
 10^6 draws per call (10^5 with --quick), α ∈ {1.2, 1.5, 1.8} with β = 0 and one
 skewed case (α = 1.5, β = 0.5). Two paths of ours:
 
-* ``rvs``: the array path (numpy PCG64 uniforms/exponentials + the compiled CMS loop);
+* ``rvs``: blocks of 2^14 draws, block k from xoroshiro128+ stream k (the streams seeded from the
+  seed's numpy Generator), two rows' uniforms per loop, then the vectorised CMS blocks;
 * ``stream_rvs``: the in-kernel scalar path (xoroshiro128+ per stream, one CMS
   draw per call of ``stable_s1_draw``), 64 streams × n/64 draws;
 * ``stream_rvs f32`` (β = 0 only): the float32 path of the float32 training kernels

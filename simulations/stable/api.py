@@ -59,7 +59,8 @@ SUB_GAUSSIAN_ALPHA_MIN = 0.2
 SCALE_MAX = 1e100
 #: largest |loc| of the samplers
 LOC_MAX = 1e300
-_CHUNK = 1 << 16
+#: draws per xoroshiro128+ stream in :func:`rvs` (block k of the output from stream k)
+RVS_BLOCK = 1 << 14
 
 
 def _alpha(alpha, low: float = ALPHA_MIN) -> float:
@@ -131,9 +132,11 @@ def rvs(
 
     Notes
     -----
-    Array path: V and W are drawn with numpy's PCG64 generator in blocks of
-    2^16, then transformed by a compiled CMS loop. See
-    :func:`stream_rvs` for the per-stream path that kernels use.
+    Block ``k`` of :data:`RVS_BLOCK` = 2^14 consecutive draws (in C order) comes from xoroshiro128+
+    stream ``k`` (the in-kernel path of :func:`stream_rvs`, two stream outputs per draw), the streams
+    seeded by one 63-bit integer drawn from ``seeding.generator(seed)``: a Generator passed as ``seed``
+    advances by one draw, and ``seed=SeedSequence(s)`` and ``seed=default_rng(SeedSequence(s))`` give
+    the same draws.
     """
     alpha = _alpha(alpha)
     beta = check_beta(beta)
@@ -145,27 +148,12 @@ def rvs(
     n = math.prod(shape)
     c = _affine(alpha, beta, scale, loc, param)
     out = np.empty(n, dtype=np.float64)
-    symmetric = beta == 0.0 and alpha not in (1.0, 2.0)
-    skewed = beta != 0.0 and alpha != 1.0
-    ubuf = np.empty(min(n, _CHUNK))
-    u2buf = np.empty(min(n, _CHUNK)) if symmetric or skewed else ubuf[:0]
-    for start in range(0, n, _CHUNK):
-        m = min(_CHUNK, n - start)
-        u = ubuf[:m]
-        rng.random(out=u)
-        if symmetric or skewed:  # W = −ln U2 inside the vectorised, libm-free CMS blocks (u = 0 read as 2^-54)
-            u2 = u2buf[:m]
-            rng.random(out=u2)
-            if symmetric:
-                _k.cms_sym_block(alpha, u, u2, out[start : start + m], scale, c)
-            else:
-                _k.cms_block(alpha, beta, u, u2, out[start : start + m], scale, c)
-            continue
-        # u == 0 has probability 2^-53 per draw; map it inside (0, 1) so V stays in the open interval
-        u[u == 0.0] = 0.5 * 2.0**-53
-        w = rng.standard_exponential(m)
-        w[w == 0.0] = 2.0**-1074
-        _k.cms_array(alpha, beta, u, w, scale, c, out[start : start + m])
+    full, rest = divmod(n, RVS_BLOCK)
+    states = init_states(full + (rest > 0), int(rng.integers(0, 2**63)))
+    if full:
+        _k.fill_stable_streams(states[:full], alpha, beta, scale, c, out[: full * RVS_BLOCK].reshape(full, RVS_BLOCK))
+    if rest:
+        _k.fill_stable_streams(states[full:], alpha, beta, scale, c, out[full * RVS_BLOCK :].reshape(1, rest))
     if not shape:
         return float(out[0]) if dt == np.float64 else dt.type(out[0])
     with np.errstate(over="ignore"):

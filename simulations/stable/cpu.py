@@ -35,9 +35,12 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-from simulations.stable.streams import exponential, uniform_open
+from simulations._core.vector_width import wide_vectors
+from simulations.stable.streams import bits_to_uniform_open, exponential, uniform_open, xoroshiro128p_next
 
 HALF_PI = 0.5 * math.pi
+#: numba's target has AVX-512F (frozen into the compiled blocks; numba's cache is keyed by the target)
+WIDE_VECTORS = wide_vectors()
 _PI_HI = 3.141592653589793116  # π = _PI_HI + _PI_LO to ~1e-32
 _PI_LO = 1.2246467991473532e-16
 # Taylor coefficients (−1)^n/(2n+1)! of sin, n = 1..9: truncation error < (π/2)^21/21! ≈ 2.6e-16 on |x| ≤ π/2
@@ -180,34 +183,44 @@ def s0_to_s1_shift(alpha, beta, scale):
     return -beta * scale * math.tan(HALF_PI * alpha)
 
 
-@nb.njit(cache=True, fastmath=True)
-def cms_array(alpha, beta, u, w, scale, loc, out):
-    """out[j] = scale · CMS(α, β; V=π(u[j]−½), W=w[j]) + loc (the array path of ``rvs`` for α = 1, and α = 2 with β = 0)."""
-    for j in range(out.shape[0]):
-        out[j] = scale * cms_transform(alpha, beta, math.pi * (u[j] - 0.5), w[j]) + loc
-
-
 @nb.njit(cache=True, parallel=False)
 def fill_stable_streams(states, alpha, beta, scale, loc, out):
-    """out[i, j] = scale · S1(α, β) + loc, row i drawn from stream i (in-kernel scalar path)."""
+    """out[i, j] = scale · S1(α, β) + loc, row i drawn from stream i (in-kernel scalar path).
+
+    Each row uses its stream as m :func:`stable_s1_draw` calls would (U then U2 per draw). For α ≠ 1
+    the uniforms of two rows are drawn in one loop (two independent xoroshiro128+ chains: the
+    generator's step is latency bound) and transformed by the vectorised blocks."""
     n, m = out.shape
-    if beta == 0.0 and alpha != 1.0 and alpha != 2.0:
-        scratch = np.empty(2 * m)
+    if alpha == 1.0:  # the scalar path (no vectorised block for the α = 1 formula)
         for i in range(n):
-            sas_fill(states, i, alpha, out[i], scratch)
             for j in range(m):
-                out[i, j] = scale * out[i, j] + loc
+                out[i, j] = scale * stable_s1_draw(states, i, alpha, beta) + loc
         return
-    if alpha != 1.0:
-        scratch = np.empty(2 * m)
-        for i in range(n):
-            stable_fill(states, i, alpha, beta, out[i], scratch)
-            for j in range(m):
-                out[i, j] = scale * out[i, j] + loc
-        return
-    for i in range(n):  # α = 1: the scalar path (no vectorised block for the α = 1 formula)
-        for j in range(m):
-            out[i, j] = scale * stable_s1_draw(states, i, alpha, beta) + loc
+    sym = beta == 0.0 and alpha != 2.0
+    a = np.empty(2 * m)
+    b = np.empty(2 * m)
+    for i in range(0, n, 2):
+        two = i + 1 < n
+        a0, a1 = states[i, 0], states[i, 1]
+        b0, b1 = states[i + two, 0], states[i + two, 1]  # row i again when i is the last row (not stored)
+        for j in range(m):  # U then U2 of draw j, as stable_s1_draw takes them
+            ra, a0, a1 = xoroshiro128p_next(a0, a1)
+            rb, b0, b1 = xoroshiro128p_next(b0, b1)
+            a[j] = bits_to_uniform_open(ra)
+            b[j] = bits_to_uniform_open(rb)
+            ra, a0, a1 = xoroshiro128p_next(a0, a1)
+            rb, b0, b1 = xoroshiro128p_next(b0, b1)
+            a[m + j] = bits_to_uniform_open(ra)
+            b[m + j] = bits_to_uniform_open(rb)
+        states[i, 0], states[i, 1] = a0, a1
+        if two:
+            states[i + 1, 0], states[i + 1, 1] = b0, b1
+        for r in range(2 if two else 1):
+            buf = a if r == 0 else b
+            if sym:
+                cms_sym_block(alpha, buf[:m], buf[m:], out[i + r], scale, loc)
+            else:
+                cms_block(alpha, beta, buf[:m], buf[m:], out[i + r], scale, loc)
 
 
 # ---------------------------------------------------------------- libm-free vectorised symmetric CMS
@@ -306,15 +319,40 @@ def cms_sym_uu(alpha, inv_a, c, u, u2):
 _U_MIN = 2.0**-54
 
 
+#: block of the multi-pass loops (three float64 temporaries of this length stay in L1)
+_PASS = 256
+
+
 @nb.njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def cms_sym_block(alpha, u, u2, out, scale=1.0, loc=0.0):
     """out[j] = scale · SαS(1) + loc from (u[j], u2[j]) — vectorised (AVX2/AVX-512) loop, no libm calls.
 
-    u[j] or u2[j] = 0 is read as 2^-54 (numpy's [0, 1) uniforms; stream uniforms are never 0)."""
+    u[j] or u2[j] = 0 is read as 2^-54 (numpy's [0, 1) uniforms; stream uniforms are never 0).
+    With AVX-512 one fused loop; otherwise (:data:`WIDE_VECTORS` false) four passes over blocks of
+    :data:`_PASS` draws (the sines; W and cos((1−α)V)/W; the logs; the exp), which do not spill
+    AVX2's 16 registers. Both shapes compute the same operations, so the values are bit-identical."""
     inv_a = 1.0 / alpha
     c = (1.0 - alpha) * inv_a
-    for j in range(out.shape[0]):
-        out[j] = scale * cms_sym_uu(alpha, inv_a, c, max(u[j], _U_MIN), max(u2[j], _U_MIN)) + loc
+    n = out.shape[0]
+    if WIDE_VECTORS:
+        for j in range(n):
+            out[j] = scale * cms_sym_uu(alpha, inv_a, c, max(u[j], _U_MIN), max(u2[j], _U_MIN)) + loc
+        return
+    cv, cw, sa = np.empty(_PASS), np.empty(_PASS), np.empty(_PASS)
+    for s in range(0, n, _PASS):
+        m = min(_PASS, n - s)
+        for j in range(m):
+            uj = max(u[s + j], _U_MIN)
+            v = math.pi * (uj - 0.5)
+            cv[j] = sin_half(math.pi * min(uj, 1.0 - uj))          # cos V
+            cw[j] = sin_half(0.5 * math.pi - abs((1.0 - alpha) * v))  # cos((1 − α)V)
+            sa[j] = sin_pi(alpha * v)
+        for j in range(m):
+            cw[j] = cw[j] / -plog(max(u2[s + j], _U_MIN))           # cos((1 − α)V) / W
+        for j in range(m):
+            cv[j] = c * plog(cw[j]) - inv_a * plog(cv[j])
+        for j in range(m):
+            out[s + j] = scale * (sa[j] * pexp(cv[j])) + loc
 
 
 @nb.njit(inline="always", cache=True)
@@ -343,27 +381,36 @@ def sin_any(x):
 def cms_block(alpha, beta, u, u2, out, scale=1.0, loc=0.0):
     """out[j] = scale · S1(α, β, 1, 0) + loc, α ≠ 1, from (u[j], u2[j]): vectorised, libm-free (constants
     hoisted). X = S sin(α(V+B)) (cos V)^{−1/α} [cos(V − α(V+B))/W]^{(1−α)/α}, W = −ln U2; u or u2 = 0 is
-    read as 2^-54."""
+    read as 2^-54. One fused loop with AVX-512, passes over blocks otherwise (as :func:`cms_sym_block`)."""
     t = beta * math.tan(0.5 * math.pi * alpha)
     b = math.atan(t) / alpha
     s = (1.0 + t * t) ** (0.5 / alpha)
     inv_a = 1.0 / alpha
     c = (1.0 - alpha) * inv_a
-    for j in range(out.shape[0]):
-        uj = max(u[j], _U_MIN)
-        v = math.pi * (uj - 0.5)
-        a = alpha * (v + b)
-        cv = sin_half(math.pi * min(uj, 1.0 - uj))            # cos V
-        cva = sin_half(0.5 * math.pi - abs(v - a))             # cos(V − a), |V − a| < π
-        w = -plog(max(u2[j], _U_MIN))
-        out[j] = scale * (s * sin_any(a) * pexp(c * plog(cva / w) - inv_a * plog(cv))) + loc
-
-
-@nb.njit(inline="always", cache=True)
-def stable_fill(states, i, alpha, beta, out, scratch):
-    """out[:] = m S1(α, β, 1, 0) draws (α ≠ 1) from stream i; same stream use as m stable_s1_draw calls."""
-    m = out.shape[0]
-    for j in range(m):
-        scratch[j] = uniform_open(states, i)
-        scratch[m + j] = uniform_open(states, i)
-    cms_block(alpha, beta, scratch[:m], scratch[m:], out)
+    n = out.shape[0]
+    if WIDE_VECTORS:
+        for j in range(n):
+            uj = max(u[j], _U_MIN)
+            v = math.pi * (uj - 0.5)
+            a = alpha * (v + b)
+            cv = sin_half(math.pi * min(uj, 1.0 - uj))            # cos V
+            cva = sin_half(0.5 * math.pi - abs(v - a))             # cos(V − a), |V − a| < π
+            w = -plog(max(u2[j], _U_MIN))
+            out[j] = scale * (s * sin_any(a) * pexp(c * plog(cva / w) - inv_a * plog(cv))) + loc
+        return
+    cv, cva, sa = np.empty(_PASS), np.empty(_PASS), np.empty(_PASS)
+    for k in range(0, n, _PASS):
+        m = min(_PASS, n - k)
+        for j in range(m):
+            uj = max(u[k + j], _U_MIN)
+            v = math.pi * (uj - 0.5)
+            a = alpha * (v + b)
+            cv[j] = sin_half(math.pi * min(uj, 1.0 - uj))
+            cva[j] = sin_half(0.5 * math.pi - abs(v - a))
+            sa[j] = sin_any(a)
+        for j in range(m):
+            cva[j] = cva[j] / -plog(max(u2[k + j], _U_MIN))
+        for j in range(m):
+            cv[j] = c * plog(cva[j]) - inv_a * plog(cv[j])
+        for j in range(m):
+            out[k + j] = scale * (s * sa[j] * pexp(cv[j])) + loc
