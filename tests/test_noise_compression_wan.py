@@ -2,7 +2,9 @@
 rule, the prunable fraction and pruned accuracies against an independent numpy computation, the table."""
 from __future__ import annotations
 
+import contextlib
 import math
+import sqlite3
 
 import numpy as np
 import pytest
@@ -95,7 +97,11 @@ def test_table_aggregates_the_store(tmp_path):
     store = tmp_path / "wan.sqlite"
     cfgs = [dict(TINY, steps=60, target_train_acc=0.99, noise="neuron", alpha=1.75, sigma=s) for s in (0.003, 0.0)]
     run_sweep(wp.WAN_EXPERIMENT, cfgs, store, seeds=[1, 2])
+    with contextlib.closing(sqlite3.connect(store)) as con:   # as committed stores are (no -wal beside them)
+        con.execute("PRAGMA journal_mode=DELETE")
+    before = store.read_bytes()
     rows = wp.wan_table(store)
+    assert store.read_bytes() == before             # reading the table leaves a committed store untouched
     assert [r["noise"] for r in rows] == ["type 1 (per neuron)", "no noise"]
     st = ResultsStore(store)
     for r, sigma in zip(rows, (0.003, 0.0)):

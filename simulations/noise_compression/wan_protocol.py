@@ -144,7 +144,7 @@ def wan_runs(store) -> dict[tuple, list]:
     """
     from simulations.sweep import ResultsStore
 
-    st = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    st = store if isinstance(store, ResultsStore) else ResultsStore(store, create=False, readonly=True)
     groups: dict[tuple, list] = {}
     for r in st.rows(experiment=WAN_EXPERIMENT):
         run = st.get(r["run_id"])
