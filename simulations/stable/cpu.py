@@ -323,6 +323,18 @@ _U_MIN = 2.0**-54
 _PASS = 256
 
 
+@nb.njit(inline="always", cache=True)
+def _log_exp_passes(u2, k, m, c, inv_a, cw, cv, sa, scale, loc, out):
+    """The last three passes of the AVX2 loop shape over draws k … k+m−1 of a block (both CMS blocks):
+    cw ← cw / W (W = −ln U2), cv ← c ln cw − ln(cv) / α, out ← scale · sa · e^cv + loc."""
+    for j in range(m):
+        cw[j] = cw[j] / -plog(max(u2[k + j], _U_MIN))
+    for j in range(m):
+        cv[j] = c * plog(cw[j]) - inv_a * plog(cv[j])
+    for j in range(m):
+        out[k + j] = scale * (sa[j] * pexp(cv[j])) + loc
+
+
 @nb.njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def cms_sym_block(alpha, u, u2, out, scale=1.0, loc=0.0):
     """out[j] = scale · SαS(1) + loc from (u[j], u2[j]) — vectorised (AVX2/AVX-512) loop, no libm calls.
@@ -347,12 +359,7 @@ def cms_sym_block(alpha, u, u2, out, scale=1.0, loc=0.0):
             cv[j] = sin_half(math.pi * min(uj, 1.0 - uj))          # cos V
             cw[j] = sin_half(0.5 * math.pi - abs((1.0 - alpha) * v))  # cos((1 − α)V)
             sa[j] = sin_pi(alpha * v)
-        for j in range(m):
-            cw[j] = cw[j] / -plog(max(u2[s + j], _U_MIN))           # cos((1 − α)V) / W
-        for j in range(m):
-            cv[j] = c * plog(cw[j]) - inv_a * plog(cv[j])
-        for j in range(m):
-            out[s + j] = scale * (sa[j] * pexp(cv[j])) + loc
+        _log_exp_passes(u2, s, m, c, inv_a, cw, cv, sa, scale, loc, out)
 
 
 @nb.njit(inline="always", cache=True)
@@ -407,10 +414,5 @@ def cms_block(alpha, beta, u, u2, out, scale=1.0, loc=0.0):
             a = alpha * (v + b)
             cv[j] = sin_half(math.pi * min(uj, 1.0 - uj))
             cva[j] = sin_half(0.5 * math.pi - abs(v - a))
-            sa[j] = sin_any(a)
-        for j in range(m):
-            cva[j] = cva[j] / -plog(max(u2[k + j], _U_MIN))
-        for j in range(m):
-            cv[j] = c * plog(cva[j]) - inv_a * plog(cv[j])
-        for j in range(m):
-            out[k + j] = scale * (s * sa[j] * pexp(cv[j])) + loc
+            sa[j] = s * sin_any(a)
+        _log_exp_passes(u2, k, m, c, inv_a, cva, cv, sa, scale, loc, out)
