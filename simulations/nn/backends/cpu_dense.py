@@ -122,7 +122,7 @@ def _bias_act(Z, b, has_bias, act):
                 z[j] = z[j] + b[j]
 
 
-@nb.njit(cache=True, fastmath=_FM)
+@nb.njit(cache=True, fastmath=_FM, inline="always")
 def act_grad_colsum(D, A, act, gb):
     """D ← D ⊙ φ'(A) and gb ← column sums of the result (the next layer's bias gradient)."""
     n, d = D.shape
@@ -151,7 +151,7 @@ def act_grad_colsum(D, A, act, gb):
                 gb[j] += dr[j]
 
 
-@nb.njit(cache=True, fastmath=_FM)
+@nb.njit(cache=True, fastmath=_FM, inline="always")
 def act_grad(D, A, act):
     """D ← D ⊙ φ'(A), φ' expressed through the activation a = φ(z)."""
     n, d = D.shape

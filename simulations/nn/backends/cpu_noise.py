@@ -174,7 +174,7 @@ def momentum_pass(w, v, m, has_mask, lr, wd):
             w[j] = w[j] - lr * vj
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def all_finite(x):
     for j in range(x.shape[0]):
         if not math.isfinite(x[j]):
@@ -182,7 +182,7 @@ def all_finite(x):
     return True
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def weight_check(x, max_weight):
     """0 when every |x_j| ≤ max_weight; else DIV_NONFINITE_PARAMS (4) if some x_j is NaN/±inf, DIV_MAX_WEIGHT (3) if not."""
     for j in range(x.shape[0]):
