@@ -98,7 +98,7 @@ def gemm(ta, tb, alpha, A, B, beta, C):
 # ------------------------------------------------------------------------------------------
 # small fused passes (the per-element arithmetic is :mod:`simulations.nn.backends.pointwise`)
 # ------------------------------------------------------------------------------------------
-@nb.njit(cache=True, fastmath=_FM)
+@nb.njit(cache=True, fastmath=_FM, inline="always")
 def _bias_act(Z, b, has_bias, act):
     """Z ← φ(Z + b) in place (rows of Z).
 
