@@ -8,8 +8,8 @@ skewed case (α = 1.5, β = 0.5). Two paths of ours:
 
 * ``rvs``: blocks of 2^14 draws, block k from xoroshiro128+ stream k (the streams seeded from the
   seed's numpy Generator), two rows' uniforms per loop, then the vectorised CMS blocks;
-* ``stream_rvs``: the in-kernel scalar path (xoroshiro128+ per stream, one CMS
-  draw per call of ``stable_s1_draw``), 64 streams × n/64 draws;
+* ``stream_rvs``: 64 streams × n/64 draws, the values of the in-kernel path (``stable_s1_draw``
+  per stream) computed by the same block path as ``rvs``;
 * ``stream_rvs f32`` (β = 0 only): the float32 path of the float32 training kernels
   (``stream_rvs(..., dtype=np.float32)``: one stream output per draw, the transform in float32
   lanes); its numpy peer is ``standard_normal(dtype=np.float32)``.

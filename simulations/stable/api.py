@@ -184,11 +184,11 @@ def stream_rvs(
     dtype: Any = np.float64,
     seed: Any = None,
 ) -> np.ndarray:
-    """Draw a ``(n_streams, n_per_stream)`` array through the in-kernel scalar path.
+    """Draw a ``(n_streams, n_per_stream)`` array from per-chain streams, as kernels draw.
 
     Row ``i`` comes from xoroshiro128+ stream ``i`` of :func:`stream_states` ``(n_streams, seed)``
-    (:mod:`simulations.stable.streams`), exactly as a simulator kernel drawing noise for chain
-    ``i`` would; useful to test and benchmark that path. ``seed``: None, a non-negative int, a
+    (:mod:`simulations.stable.streams`), the same values a simulator kernel drawing noise for chain
+    ``i`` with :func:`simulations.stable.cpu.stable_s1_draw` gets (float64; computed by the vectorised blocks); useful to test and benchmark that path. ``seed``: None, a non-negative int, a
     SeedSequence or a numpy Generator. ``n_streams·n_per_stream`` is at most :data:`SIZE_MAX` = 10⁹ and
     ``n_streams`` at most :data:`STREAMS_MAX` = 10⁷; α, scale and loc have the ranges of :func:`rvs`.
     ``dtype``: float64 (two stream outputs per draw), or float32 for symmetric laws (β = 0 only):

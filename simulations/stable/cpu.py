@@ -185,7 +185,7 @@ def s0_to_s1_shift(alpha, beta, scale):
 
 @nb.njit(cache=True, parallel=False)
 def fill_stable_streams(states, alpha, beta, scale, loc, out):
-    """out[i, j] = scale · S1(α, β) + loc, row i drawn from stream i (in-kernel scalar path).
+    """out[i, j] = scale · S1(α, β) + loc, row i drawn from stream i (the values of the scalar in-kernel path).
 
     Each row uses its stream as m :func:`stable_s1_draw` calls would (U then U2 per draw). For α ≠ 1
     the uniforms of two rows are drawn in one loop (two independent xoroshiro128+ chains: the
