@@ -24,9 +24,10 @@ a factor W^{(α−1)/α} only).
 
 Two targets from one source: :func:`fold_bits` and :func:`sas32_uu` are plain scalar arithmetic
 (libm ``sinf``/``logf``/``expf``), compiled for the device by :mod:`simulations.stable.cuda`;
-:func:`sas32_block` is the CPU's vectorised twin of :func:`sas32_uu` (polynomial sin/log/exp
-on float32 lanes, no libm calls), equal to it to a few float32 ulp; :func:`sas32_fill` draws a
-row from one stream (the RNG loop is sequential per stream, the transform vectorised).
+:func:`sas32_block` is the CPU's vectorised twin of the two (:func:`fold_bits_lanes`, the same map in
+vector-friendly operations, bit for bit; polynomial sin/log/exp on float32 lanes, no libm calls), equal
+to them to a few float32 ulp; :func:`sas32_fill` draws a row from one stream (the generator loop is
+sequential per stream and only stores the outputs; the fold and the transform run vectorised).
 """
 from __future__ import annotations
 
@@ -37,12 +38,17 @@ import numpy as np
 from llvmlite import ir
 from numba.core import types
 
-from simulations.stable.cpu import bitcast
+from simulations.stable.cpu import bitcast, bits_f64
 from simulations.stable.streams import next_uint64, xoroshiro128p_next
 
 F32 = np.float32
 _U27, _U4 = np.uint64(27), np.uint64(4)
 _U36 = np.uint64(36)
+_U0 = np.uint64(0)
+_MAGIC52 = np.uint64(0x4330000000000000)      # the bits of the float64 2⁵²
+_TWO52 = 2.0**52
+_MAGIC23 = np.int32(0x4B000000)               # the bits of the float32 2²³
+_TWO23 = F32(2.0**23)
 _K_MAX = np.uint64((1 << 37) - 1)
 _M23 = np.uint64((1 << 23) - 1)
 _TWO_M37 = F32(2.0**-37)
@@ -166,10 +172,30 @@ def exp32(y):
     return p * bits_f32(np.int32((np.int32(kf) + 127) << 23))
 
 
+@nb.njit(inline="always", cache=True)
+def fold_bits_lanes(x):
+    """:func:`fold_bits` (x), bit for bit, in operations that vectorise without AVX-512 (the CPU block's form).
+
+    AVX2 has neither a vector 64-bit multiply nor an int64 → float conversion, so the fold's select is a mask
+    ((0 − pos) & (2³⁷ − 1)) and both conversions go through exact magic-number floats: for k < 2³⁷,
+    bits(2⁵² as float64) | k is the float64 2⁵² + k, and (2⁵² + k) − 2⁵² = k exactly, then rounded once to
+    float32 (as F32(int64(k)) rounds); for j < 2²³ the float32 bits(2²³) | j give 2²³ + j exactly.
+    """
+    k = x >> _U27
+    pos = k >> _U36
+    kk = k ^ ((_U0 - pos) & _K_MAX)
+    um = (F32(bits_f64(np.int64(kk | _MAGIC52)) - _TWO52) + _HALF) * _TWO_M37
+    j = np.int32((x >> _U4) & _M23)
+    u2 = ((bits_f32(j | _MAGIC23) - _TWO23) + _HALF) * _TWO_M23
+    return (um if pos != _U0 else -um), u2
+
+
 @nb.njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def sas32_block(alpha, us, u2, out):
     """out[j] = SαS(1) from (us[j], u2[j]) (:func:`fold_bits` pairs): :func:`sas32_uu` vectorised, libm-free.
 
+    Equal to the scalar path to a few float32 ulp; one rewrite: c(ln cos((1 − α)V) − ln W) is computed as
+    c ln(cos((1 − α)V)/W) (one logarithm fewer; the quotient is a normal float32 for W ∈ [2⁻²⁴, 16.6]).
     ``alpha`` is a float; us, u2, out are float32 arrays of equal length.
     """
     a = F32(alpha)
@@ -191,24 +217,33 @@ def sas32_block(alpha, us, u2, out):
             av = _PI * (_HALF - um)
             cv = sin32_half(_PI * um)
             cw = sin32_half(_HALF_PI - d * av)
-            lw = log32(-log32(u2[j]))
-            x = sin32_pi(a * av) * exp32(c * (log32(cw) - lw) - inv_a * log32(cv))
+            w = -log32(u2[j])
+            x = sin32_pi(a * av) * exp32(c * log32(cw / w) - inv_a * log32(cv))
             out[j] = math.copysign(x, us[j])
 
 
 @nb.njit(inline="always", cache=True)
-def sas32_fill(states, i, alpha, out, us, u2):
-    """out[:] = m SαS(1) float32 draws from stream i, one 64-bit output each (us, u2: float32 scratch of length ≥ m)."""
+def sas32_fill(states, i, alpha, out, raw, us, u2):
+    """out[:] = m SαS(1) float32 draws from stream i, one 64-bit output each (scratch of length ≥ m:
+    ``raw`` uint64, ``us`` and ``u2`` float32).
+
+    Three passes over the row: the generator loop only steps the state and stores its outputs (a serial
+    dependency chain, kept short); the fold (:func:`fold_bits_lanes`) and the transform
+    (:func:`sas32_block`) run vectorised, each in its own loop so that the transform keeps the full
+    float32 vector width (in one loop with the 64-bit fold, it ran at half the lanes).
+    """
     m = out.shape[0]
     s0 = states[i, 0]
     s1 = states[i, 1]
     for j in range(m):  # the state in registers: the same outputs as m next_uint64 calls
         r, s0, s1 = xoroshiro128p_next(s0, s1)
-        a, b = fold_bits(r)
-        us[j] = a
-        u2[j] = b
+        raw[j] = r
     states[i, 0] = s0
     states[i, 1] = s1
+    for j in range(m):
+        a, b = fold_bits_lanes(raw[j])
+        us[j] = a
+        u2[j] = b
     sas32_block(alpha, us[:m], u2[:m], out)
 
 
@@ -216,11 +251,12 @@ def sas32_fill(states, i, alpha, out, us, u2):
 def fill_sas32_streams(states, alpha, scale, loc, out):
     """out[i, j] = scale · SαS(1) + loc in float32, row i drawn from stream i (the array path of float32 ``stream_rvs``)."""
     n, m = out.shape
+    raw = np.empty(m, np.uint64)
     us = np.empty(m, np.float32)
     u2 = np.empty(m, np.float32)
     sc = F32(scale)
     lc = F32(loc)
     for i in range(n):
-        sas32_fill(states, i, alpha, out[i], us, u2)
+        sas32_fill(states, i, alpha, out[i], raw, us, u2)
         for j in range(m):
             out[i, j] = sc * out[i, j] + lc

@@ -102,8 +102,9 @@ def noise_entry(W, M, has_mask, states, base, alpha, amp, scratch):
     for t in nb.prange(nt):
         buf = scratch[t, :din]
         work = scratch[t, din:3 * din]
-        s32 = scratch[t].view(np.float32)         # 6·din float32: the float32 path's draws and (U, U2) pairs
+        s32 = scratch[t].view(np.float32)         # 6·din float32: the float32 path's draws, (U, U2) pairs ...
         o32 = s32[:din]
+        raw = scratch[t, 2 * din:].view(np.uint64)   # ... and stream outputs (float32 slots 4·din to 6·din)
         for i in range(t * dout // nt, (t + 1) * dout // nt):
             s = base + i
             n = din
@@ -113,7 +114,7 @@ def noise_entry(W, M, has_mask, states, base, alpha, amp, scratch):
                     n += M[i, j] != 0
             mrow = M[i] if has_mask else m_none
             if single:
-                sas32_fill(states, s, alpha, o32[:n], s32[din:2 * din], s32[2 * din:3 * din])
+                sas32_fill(states, s, alpha, o32[:n], raw, s32[din:2 * din], s32[2 * din:3 * din])
                 _add_row(W[i], mrow, has_mask, amp, o32)
             else:
                 _sas_row(states, s, alpha, buf[:n], work)
