@@ -39,6 +39,29 @@ def best_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> flo
     return best
 
 
+def interleaved_times(fns, repeat: int, cooldown: float = 0.1) -> list[list[float]]:
+    """Wall-clock seconds of ``repeat`` rounds of the calls ``fns`` (one list per callable), after one
+    warm-up call each (numba compile, allocator). Within a round the order alternates (forward, then
+    backward the next round), each call after ``cooldown`` seconds of idle, so that a slow spell of a
+    shared machine hits every callable alike; ``[min(t) for t in ...]`` is the best-of timing."""
+    for f in fns:
+        f()
+    times: list[list[float]] = [[] for _ in fns]
+    for r in range(repeat):
+        order = range(len(fns)) if r % 2 == 0 else range(len(fns) - 1, -1, -1)
+        for i in order:
+            time.sleep(cooldown)
+            t0 = time.perf_counter()
+            fns[i]()
+            times[i].append(time.perf_counter() - t0)
+    return times
+
+
+def best_interleaved(fns, repeat: int, cooldown: float = 0.1) -> list[float]:
+    """Best-of-``repeat`` wall-clock seconds of each callable, timed by :func:`interleaved_times`."""
+    return [min(t) for t in interleaved_times(fns, repeat, cooldown)]
+
+
 def row(case: str, ours: float, peer: float, unit: str) -> dict:
     """One result row; ``ours`` and ``peer`` in ``unit`` (higher is better)."""
     return {"case": case, "ours": float(ours), "peer": float(peer), "ratio": float(ours) / float(peer), "unit": unit}

@@ -22,14 +22,13 @@ changing between runs on a shared machine), and the wall-clock ratio of the seco
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-from _common import emit, parse_args, row  # noqa: E402
+from _common import best_interleaved, emit, parse_args, row  # noqa: E402
 
 from simulations.diagnostics import N_EVAL_DEFAULT, GradientNoiseMonitor  # noqa: E402
 from simulations.nn import SGD, MLPSpec, StopRules, blas_threads, init_params, train  # noqa: E402
@@ -44,18 +43,6 @@ def make_data(sizes, n, n_test=0):
     y = rng.integers(0, sizes[-1], n + n_test).astype(np.int32)
     return (X[:n], y[:n], X[n:], y[n:]) if n_test else (X, y)
 
-
-def best_interleaved(fns, repeat):
-    for f in fns:
-        f()  # warm-up: numba compile, allocator
-    best = [float("inf")] * len(fns)
-    for _ in range(repeat):
-        for i, f in enumerate(fns):
-            time.sleep(0.1)
-            t0 = time.perf_counter()
-            f()
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return best
 
 
 def main(argv=None):

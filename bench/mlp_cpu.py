@@ -16,12 +16,13 @@ layer after every step vs ours without noise at the same thread count. ``neuron`
   loads it first numba's OpenMP pool runs on it with PyTorch's spin settings; started first, ours
   would give PyTorch its spin count. Each side keeps its own runtime this way.
 
-Timings are best of ``repeat`` runs, ours and the peer interleaved, after one warm-up
-run (numba compile excluded), each after a short idle pause (``COOLDOWN_S``) so that neither
-side starts while the other's spin-waiting worker threads still hold a core. Also printed:
-this machine's single-core float32 GEMM peak (best ``np.dot`` of 2048² matrices) and the
-fraction of it each of our rows reaches
-(training FLOPs: 2·Σ d_in d_out forward, the same for weight gradients, and for input
+Timings are best of ``repeat`` rounds, ours and the peer interleaved (the order alternating from
+round to round), after one warm-up run (numba compile excluded), each after a short idle pause
+(``COOLDOWN_S``) so that neither side starts while the other's spin-waiting worker threads still
+hold a core. The noise notes also give the median over rounds of each round's paired overhead
+(with-noise time / plain time of adjacent runs), which a slow spell of the machine that happens to
+spare one side's best run does not move. Also printed: this machine's single-core float32 GEMM
+peak (best ``np.dot`` of 2048² matrices) and the fraction of it each of our rows reaches (training FLOPs: 2·Σ d_in d_out forward, the same for weight gradients, and for input
 gradients of every layer but the first).
 """
 from __future__ import annotations
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-from _common import emit, parse_args, row  # noqa: E402
+from _common import emit, interleaved_times, parse_args, row  # noqa: E402
 
 from simulations.nn import (
     SGD,
@@ -128,16 +129,6 @@ def peer_runner(sizes, B, steps, threads):
 COOLDOWN_S = 0.3
 
 
-def best_interleaved(fns, repeat):
-    for f in fns:
-        f()  # warm-up (compile, allocator)
-    best = [float("inf")] * len(fns)
-    for _ in range(repeat):
-        for i, f in enumerate(fns):
-            time.sleep(COOLDOWN_S)
-            best[i] = min(best[i], _timed(f))
-    return best
-
 
 def noise_notes(repeat: int, steps_scale: float) -> dict:
     """Noise-injection overhead notes (ours with vs without noise), 784-2048-10 b100."""
@@ -148,12 +139,16 @@ def noise_notes(repeat: int, steps_scale: float) -> dict:
                                        ("entry", int(10 * steps_scale) + 4, (1, 2))):
         noise = NoiseConfig(alpha, 0.1, kind)
         for t in thread_counts:
-            t_noise, t_plain = best_interleaved([ours_runner(sizes, B, steps, t, noise),
-                                                 ours_runner(sizes, B, steps, t)], repeat)
+            tn, tp = interleaved_times([ours_runner(sizes, B, steps, t, noise), ours_runner(sizes, B, steps, t)],
+                                       repeat, COOLDOWN_S)
+            t_noise, t_plain = min(tn), min(tp)
             key = f"noise {kind}, {t}t"
             notes[f"{key}: samples/s with / without noise"] = f"{steps * B / t_noise:.4g} / {steps * B / t_plain:.4g}"
             draws = steps * (2048 if kind == "neuron" else 784 * 2048)
             notes[f"{key}: overhead"] = f"{(t_noise / t_plain - 1) * 100:.1f} % of step time"
+            # the same from each round's pair (adjacent runs): robust to a slow spell that spares one best-of
+            paired = float(np.median([a / b for a, b in zip(tn, tp)]))
+            notes[f"{key}: overhead, median of the {repeat} paired rounds"] = f"{(paired - 1) * 100:.1f} %"
             notes[f"{key}: cost per draw"] = f"{(t_noise - t_plain) / draws * 1e9:.1f} ns (alpha={alpha})"
     return notes
 
@@ -180,8 +175,9 @@ def main(argv=None):
     for threads in (1, 2):
         for sizes, B in SHAPES:
             steps = max(8, int(flop_budget / (train_flops(sizes) * B)))
-            t_ours, t_peer = best_interleaved([ours_runner(sizes, B, steps, threads),
-                                               peer_runner(sizes, B, steps, threads)], repeat)
+            t_ours, t_peer = (min(t) for t in interleaved_times([ours_runner(sizes, B, steps, threads),
+                                                                 peer_runner(sizes, B, steps, threads)],
+                                                                repeat, COOLDOWN_S))
             name = "-".join(map(str, sizes)) + f" b{B} {threads}t"
             ours, peer = steps * B / t_ours, steps * B / t_peer
             rows.append(row(name, ours, peer, "samples/s"))

@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 #: the line printed on stderr before kernels are compiled (no cache entry yet)
-COMPILE_NOTICE = "compiling kernels (first run, ~10 s; `tailcomp warmup` compiles them all once)…"
+COMPILE_NOTICE = "compiling kernels (first run, ~5 s; `tailcomp warmup` compiles them all once)…"
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -128,7 +128,7 @@ def test_notice_when_the_cache_has_no_index_and_none_when_warm(tmp_path, monkeyp
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     assert cli.kernels_cached(MODULE) is False
     assert cli.compile_notice([MODULE]) is True
-    assert capsys.readouterr().err.strip() == cli.COMPILE_NOTICE == "compiling kernels (first run, ~10 s; `tailcomp warmup` compiles them all once)…"
+    assert capsys.readouterr().err.strip() == cli.COMPILE_NOTICE == "compiling kernels (first run, ~5 s; `tailcomp warmup` compiles them all once)…"
     (d,) = cli._cache_dirs(cli._module_file(MODULE))
     d.mkdir()
     idx = d / f"cpu_kernels.train_steps_kernel-48.py{sys.version_info.major}{sys.version_info.minor}.nbi"

@@ -14,7 +14,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from simulations._core.codes import NOISE_ENTRY
+from simulations._core.codes import NOISE_ENTRY, NOISE_NEURON
 from simulations._core.threads import blas_threads
 from simulations.nn.backends import cpu_dense as dense
 from simulations.nn.backends.base import Backend, StepConfig, StepsResult, check_workspace, chunk_batch
@@ -91,10 +91,13 @@ class Workspace:
             base += spec.sizes[l + 1]
         self.codes = codes = config.codes
         self.empty_mask = np.zeros(0, dtype=np.uint8)
-        # per-entry noise: block-sampler scratch, one row of 3 × (widest noised fan-in) per possible thread
+        # block-sampler scratch: per-entry noise, one row of 3 × (widest noised fan-in) per possible thread;
+        # per-neuron noise, one row of 3 × (widest noised fan-out) (the draws folded into the update GEMM)
         if codes.noise_sigma > 0.0 and codes.noise_kind == NOISE_ENTRY:
             din = max(int(spec.sizes[l]) for l in config.noise_layers)
             self.noise_scratch = np.empty((max(1, min(int(numba.config.NUMBA_NUM_THREADS), 64)), 3 * din))
+        elif codes.noise_sigma > 0.0 and codes.noise_kind == NOISE_NEURON:
+            self.noise_scratch = np.empty((1, 3 * max(int(spec.sizes[l + 1]) for l in config.noise_layers)))
         else:
             self.noise_scratch = np.empty((1, 0), dtype=np.float64)
 

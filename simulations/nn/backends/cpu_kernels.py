@@ -37,10 +37,10 @@ from simulations.nn.backends.cpu_noise import (
     noise_elliptical,
     noise_entry,
     noise_neuron,
+    sas_across,
     weight_check,
 )
 from simulations.nn.backends.pointwise import noise_amplitude
-from simulations.stable.cpu import sas_draw
 
 __all__ = ["train_steps_for", "TRAIN_STEPS"]
 
@@ -81,8 +81,9 @@ def _make_train_steps(variant: int, general: bool):
         The noise kind and whether momentum or a mask may be used are this variant's closure
         constants: a plain variant must get ``momentum`` = 0 and ``has_mask`` False.
         ``noise_layer[l]`` ≠ 0 marks noised layers, ``stream_base[l]`` their first stream;
-        noise_sigma = 0 disables noise. ``noise_scratch``: float64 (T, 3·max din) block-sampler scratch for
-        per-entry noise (see :func:`simulations.nn.backends.cpu_noise.noise_entry`). ``max_loss`` ≤ 0 disables the loss threshold,
+        noise_sigma = 0 disables noise. ``noise_scratch``: float64 block-sampler scratch, (T, 3·max din) for
+        per-entry noise (see :func:`simulations.nn.backends.cpu_noise.noise_entry`), (1, 3·max dout) for
+        per-neuron noise (the folded draws, :func:`simulations.nn.backends.cpu_noise.sas_across`). ``max_loss`` ≤ 0 disables the loss threshold,
         ``max_weight`` ≤ 0 the per-step weight check (one pass over θ after every step).
         """
         L = sizes.shape[0] - 1
@@ -173,9 +174,11 @@ def _make_train_steps(variant: int, general: bool):
                         Af = acts[aoff[l - 1]:aoff[l - 1] + (B + 1) * din].reshape((B + 1, din))
                     for j in range(din):
                         Af[B, j] = 1.0
-                    base = stream_base[l]
+                    scr = noise_scratch[0]
+                    xi = scr[2 * dout:3 * dout]
+                    sas_across(noise_states, stream_base[l], noise_alpha, xi, scr)
                     for i in range(dout):
-                        Df[B, i] = -amp * sas_draw(noise_states, base + i, noise_alpha) / lr
+                        Df[B, i] = -amp * xi[i] / lr
                     gemm(np.bool_(True), np.bool_(False), -lr, Df, Af, 1.0 - lr * wd, W)
                     if has_bias:
                         b = params[o1:o2]

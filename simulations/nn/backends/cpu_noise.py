@@ -25,11 +25,11 @@ import numba as nb
 import numpy as np
 
 from simulations.nn.backends.cpu_dense import FASTMATH as _FM
-from simulations.stable.cpu import plog, sas_draw, sas_fill, sin_half, sub_gaussian_factor_draw
+from simulations.stable.cpu import cms_sym_block, plog, sas_draw, sin_half, sub_gaussian_factor_draw
 from simulations.stable.f32 import sas32_fill
 from simulations.stable.streams import normal, uniform_open
 
-__all__ = ["noise_entry", "noise_neuron", "noise_elliptical", "apply_mask", "momentum_pass", "all_finite"]
+__all__ = ["noise_entry", "noise_neuron", "sas_across", "noise_elliptical", "apply_mask", "momentum_pass", "all_finite"]
 
 
 @nb.njit(cache=True, fastmath={"contract"}, error_model="numpy")
@@ -46,24 +46,41 @@ def _sas12_block(alpha, u, u2, out):
             out[j] = 2.0 * sin_half(math.pi * (u[j] - 0.5)) * math.sqrt(-plog(u2[j]))
 
 
+@nb.njit(inline="always", cache=True)
+def _sas_pairs(alpha, u, u2, out):
+    """out[j] = SαS(1) from (u[j], u2[j]) (V = π(U − ½), W = −ln U2), vectorised and libm-free:
+    :func:`simulations.stable.cpu.cms_sym_block` for α ∉ {1, 2}, :func:`_sas12_block` for α ∈ {1, 2}
+    (values equal ``sas_draw``'s from the same uniforms to ~1e-13 relative, not bit for bit)."""
+    if alpha != 1.0 and alpha != 2.0:
+        cms_sym_block(alpha, u, u2, out)
+    else:
+        _sas12_block(alpha, u, u2, out)
+
+
 @nb.njit(cache=True)
 def _sas_row(states, s, alpha, out, scratch):
     """out[:] = len(out) SαS(1) draws from stream s, the stream used exactly as by len(out) ``sas_draw`` calls
-    (two uniforms per draw, U then U2 of W = −ln U2).
-
-    Vectorised, libm-free block samplers (Chambers, Mallows & Stuck 1976 from the same (U, U2) pairs;
-    values equal ``sas_draw``'s to ~1e-13 relative, not bit for bit): α ∉ {1, 2}
-    :func:`simulations.stable.cpu.sas_fill`; α ∈ {1, 2} :func:`_sas12_block`.
+    (two uniforms per draw, U then U2 of W = −ln U2), the transform as a block (:func:`_sas_pairs`).
     ``scratch``: float64, at least 2·len(out).
     """
     m = out.shape[0]
-    if alpha != 1.0 and alpha != 2.0:
-        sas_fill(states, s, alpha, out, scratch[:2 * m])
-    else:
-        for j in range(m):
-            scratch[j] = uniform_open(states, s)
-            scratch[m + j] = uniform_open(states, s)
-        _sas12_block(alpha, scratch[:m], scratch[m:2 * m], out)
+    for j in range(m):
+        scratch[j] = uniform_open(states, s)
+        scratch[m + j] = uniform_open(states, s)
+    _sas_pairs(alpha, scratch[:m], scratch[m:2 * m], out)
+
+
+@nb.njit(cache=True)
+def sas_across(states, base, alpha, out, scratch):
+    """out[i] = one SαS(1) draw from stream base + i (i < len(out)), each stream used as by one ``sas_draw``
+    call (U, then U2), the transform as a block (:func:`_sas_pairs`); the per-neuron draws of a step.
+    ``scratch``: float64, at least 2·len(out), disjoint from ``out``.
+    """
+    m = out.shape[0]
+    for i in range(m):
+        scratch[i] = uniform_open(states, base + i)
+        scratch[m + i] = uniform_open(states, base + i)
+    _sas_pairs(alpha, scratch[:m], scratch[m:2 * m], out)
 
 
 @nb.njit(inline="always", cache=True)
