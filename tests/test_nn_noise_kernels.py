@@ -80,3 +80,24 @@ def test_entry_noise_float32_weights_draw_float32_from_one_output_each(alpha, ha
     W64, s64 = np.zeros((dout, din)), states.copy()
     _reference(W64, M, has_mask, s64, base, alpha, 1e-2)
     assert not np.allclose(got[0], W64, rtol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weight_check_codes_against_numpy_at_the_bound(dtype):
+    from simulations.nn.backends.cpu_noise import weight_check
+
+    # Oracle: numpy in float64, |x_j| ≤ max_weight for every j (NaN fails), then finite or not. The bounds
+    # 0.1 and 1/3 are not float32 numbers: the entries one float32 step either side of them must be told apart.
+    rng = np.random.default_rng(3)
+    for bound in (0.1, 1.0 / 3.0, 2.0, 1e300):
+        base = (rng.uniform(-1, 1, 1000) * min(bound, 1.0) * 0.5).astype(dtype)
+        b = dtype(bound)
+        near = [np.nextafter(b, dtype(np.inf)), b, np.nextafter(b, dtype(0))]
+        for v in near + [-near[0], dtype(np.nan), dtype(np.inf), dtype(-np.inf)]:
+            for k in (0, 517, 999):
+                x = base.copy()
+                x[k] = v
+                x64 = x.astype(np.float64)
+                want = 0 if np.all(np.abs(x64) <= bound) else (3 if np.all(np.isfinite(x64)) else 4)
+                assert weight_check(x, bound) == want, (dtype, bound, v, k)
+        assert weight_check(base, bound) == 0

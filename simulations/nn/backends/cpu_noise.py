@@ -202,10 +202,19 @@ def all_finite(x):
 
 @nb.njit(cache=True, inline="always")
 def weight_check(x, max_weight):
-    """0 when every |x_j| ≤ max_weight; else DIV_NONFINITE_PARAMS (4) if some x_j is NaN/±inf, DIV_MAX_WEIGHT (3) if not."""
+    """0 when every |x_j| ≤ max_weight; else DIV_NONFINITE_PARAMS (4) if some x_j is NaN/±inf, DIV_MAX_WEIGHT (3) if not.
+
+    The common case (every weight within the bound) is one counting pass with no early exit, which
+    vectorises (an early-exit loop does not: 0.9 against 0.1-0.2 ms on 1.6 M weights), in x's own
+    precision: the bound is max_weight rounded down to x's dtype, so |x_j| ≤ bound ⇔ |x_j| ≤ max_weight
+    exactly (and NaN fails both). The cause is looked up only when some entry is over.
+    """
+    t = x.dtype.type(max_weight)
+    if t > max_weight:
+        t = np.nextafter(t, x.dtype.type(0.0))
+    over = 0
     for j in range(x.shape[0]):
-        if not (abs(x[j]) <= max_weight):
-            return 3 if all_finite(x) else 4
-    return 0
-
-
+        over += 0 if abs(x[j]) <= t else 1
+    if over == 0:
+        return 0
+    return 3 if all_finite(x) else 4
