@@ -118,7 +118,7 @@ def test_transform_agrees_with_float64_cms_in_body_and_tails(alpha):
     # the oracle on the same (float32-rounded) inputs; 1 − u_m rounds in float64 only for u_m < 2⁻⁵³
     ref = _cms64(alpha, u64, u2.astype(np.float64))
     blk = np.empty_like(us)
-    f32.sas32_block(alpha, us, u2, blk)
+    f32.sas32_block(alpha, us, u2, blk, np.empty_like(us), np.empty_like(us))
     sca = _scalar(alpha, us, u2)
     assert np.all(np.isfinite(blk)) and np.all(np.isfinite(sca))
     # float32 transform: a few ulp (2⁻²³ ≈ 1.2e-7) per elementary function, ~10 of them, and the

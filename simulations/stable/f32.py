@@ -191,20 +191,24 @@ def fold_bits_lanes(x):
 
 
 @nb.njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def sas32_block(alpha, us, u2, out):
+def sas32_block(alpha, us, u2, out, t1, t2):
     """out[j] = SαS(1) from (us[j], u2[j]) (:func:`fold_bits` pairs): :func:`sas32_uu` vectorised, libm-free.
 
     Equal to the scalar path to a few float32 ulp; one rewrite: c(ln cos((1 − α)V) − ln W) is computed as
     c ln(cos((1 − α)V)/W) (one logarithm fewer; the quotient is a normal float32 for W ∈ [2⁻²⁴, 16.6]).
-    ``alpha`` is a float; us, u2, out are float32 arrays of equal length.
+    For α ∉ {1, 2} four passes over the row (the sines; cos((1 − α)V)/W; the logs; the exp), whose
+    temporaries live in ``t1``, ``t2``: one fused loop spills the vector registers (measured on 784-draw
+    rows: 3.4 → 2.1 ns per draw under AVX2 code, 2.25 → 2.0 under AVX-512; the same bits either way).
+    ``alpha`` is a float; us, u2, out, t1, t2 are float32 arrays of equal length (t1, t2 scratch).
     """
     a = F32(alpha)
+    m = out.shape[0]
     if a == _ONE:
-        for j in range(out.shape[0]):
+        for j in range(m):
             um = abs(us[j])
             out[j] = math.copysign(sin32_half(_PI * (_HALF - um)) / sin32_half(_PI * um), us[j])
     elif a == _TWO:
-        for j in range(out.shape[0]):
+        for j in range(m):
             um = abs(us[j])
             w = -log32(u2[j])
             out[j] = math.copysign(_TWO * sin32_half(_PI * (_HALF - um)) * math.sqrt(w), us[j])
@@ -212,14 +216,18 @@ def sas32_block(alpha, us, u2, out):
         inv_a = _ONE / a
         c = (_ONE - a) * inv_a
         d = abs(_ONE - a)
-        for j in range(out.shape[0]):
+        for j in range(m):
             um = abs(us[j])
             av = _PI * (_HALF - um)
-            cv = sin32_half(_PI * um)
-            cw = sin32_half(_HALF_PI - d * av)
-            w = -log32(u2[j])
-            x = sin32_pi(a * av) * exp32(c * log32(cw / w) - inv_a * log32(cv))
-            out[j] = math.copysign(x, us[j])
+            t1[j] = sin32_half(_PI * um)                # cos V
+            t2[j] = sin32_half(_HALF_PI - d * av)       # cos((1 − α)V)
+            out[j] = sin32_pi(a * av)
+        for j in range(m):
+            t2[j] = t2[j] / -log32(u2[j])
+        for j in range(m):
+            t1[j] = c * log32(t2[j]) - inv_a * log32(t1[j])
+        for j in range(m):
+            out[j] = math.copysign(out[j] * exp32(t1[j]), us[j])
 
 
 @nb.njit(inline="always", cache=True)
@@ -227,10 +235,10 @@ def sas32_fill(states, i, alpha, out, raw, us, u2):
     """out[:] = m SαS(1) float32 draws from stream i, one 64-bit output each (scratch of length ≥ m:
     ``raw`` uint64, ``us`` and ``u2`` float32).
 
-    Three passes over the row: the generator loop only steps the state and stores its outputs (a serial
-    dependency chain, kept short); the fold (:func:`fold_bits_lanes`) and the transform
-    (:func:`sas32_block`) run vectorised, each in its own loop so that the transform keeps the full
-    float32 vector width (in one loop with the 64-bit fold, it ran at half the lanes).
+    The generator loop only steps the state and stores its outputs (a serial dependency chain, kept
+    short); the fold (:func:`fold_bits_lanes`) and the transform (:func:`sas32_block`) run vectorised,
+    in loops of their own so that the transform keeps the full float32 vector width (in one loop with
+    the 64-bit fold it ran at half the lanes). ``raw`` must be contiguous (its memory is reused).
     """
     m = out.shape[0]
     s0 = states[i, 0]
@@ -244,7 +252,8 @@ def sas32_fill(states, i, alpha, out, raw, us, u2):
         a, b = fold_bits_lanes(raw[j])
         us[j] = a
         u2[j] = b
-    sas32_block(alpha, us[:m], u2[:m], out)
+    t = raw.view(np.float32)                  # the outputs are folded: their memory holds the transform's temporaries
+    sas32_block(alpha, us[:m], u2[:m], out, t[:m], t[m:2 * m])
 
 
 @nb.njit(cache=True)
