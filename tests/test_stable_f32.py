@@ -15,22 +15,20 @@ from simulations.stable import f32
 from simulations.stable.streams import init_states, next_uint64
 
 
-@nb.njit
-def _fold_many(xs):
-    us = np.empty(xs.shape[0], np.float32)
-    u2 = np.empty(xs.shape[0], np.float32)
-    for j in range(xs.shape[0]):
-        us[j], u2[j] = f32.fold_bits(xs[j])
-    return us, u2
+def _folder(fold):
+    """A jitted map of an array of 64-bit outputs to their (us, u2) pairs by ``fold``."""
+    @nb.njit
+    def run(xs):
+        us = np.empty(xs.shape[0], np.float32)
+        u2 = np.empty(xs.shape[0], np.float32)
+        for j in range(xs.shape[0]):
+            us[j], u2[j] = fold(xs[j])
+        return us, u2
+    return run
 
 
-@nb.njit
-def _fold_lanes_many(xs):
-    us = np.empty(xs.shape[0], np.float32)
-    u2 = np.empty(xs.shape[0], np.float32)
-    for j in range(xs.shape[0]):
-        us[j], u2[j] = f32.fold_bits_lanes(xs[j])
-    return us, u2
+_fold_many = _folder(f32.fold_bits)
+_fold_lanes_many = _folder(f32.fold_bits_lanes)
 
 
 @nb.njit
